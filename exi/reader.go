@@ -1,17 +1,20 @@
 package exi
 
 import (
-	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 	"unsafe"
 )
 
 // Reader reads EXI values from a bit-packed stream, most significant bit
-// first. The zero value reads nothing; call Reset before use.
+// first. The zero value reads nothing; call Reset or Reuse before use.
 type Reader struct {
 	buf []byte
 	pos int // bit position
+	// lim bounds the fast paths: a read of n bits at pos with pos+n <= lim
+	// is inside the input and has a whole 64-bit window at pos>>3.
+	lim int
+	pad []byte // Reuse's copy of the input, with room for the last window
 
 	// String value tables (EXI 1.0 §7.3.3), filled only when a string is
 	// decoded. Peers write literals, but a conformant stream may refer back.
@@ -25,13 +28,22 @@ type Reader struct {
 	parts   []partition
 	indexed int // strs[:indexed] are entered in parts
 
-	sc scalars // storage of optional simple values, never reused
+	// Storage of the document's optional simple values and binary values;
+	// gen is its generation (see Slab), which Reuse advances.
+	sc  scalars
+	bb  []byte
+	gen uint32
+
+	chars  []byte            // a string's UTF-8 while it is read
+	intern map[string]string // Reuse: strings already made, to make no copy twice
 
 	notes []Note // facet deviations accepted, see Notes
 
 	// budget bounds the memory a document may make the decoder allocate,
 	// so that a few hostile bytes cannot ask for megabytes.
 	budget int
+
+	wild wildState // wildcard content, see any.go
 }
 
 type strEntry struct{ q, s string }
@@ -64,14 +76,54 @@ func (r *Reader) Alloc(n uintptr) error {
 	return nil
 }
 
-// Reset makes r read b from its first bit, with empty string tables.
+// Reset makes r read b from its first bit, with empty string tables and
+// new storage: the values of earlier documents are left alone.
 func (r *Reader) Reset(b []byte) {
+	r.start(b)
+	r.lim = 8 * (len(b) - 8) // the last 8 bytes go the slow way
+	r.sc, r.bb, r.intern, r.gen = scalars{}, nil, nil, 0
+}
+
+// Reuse is Reset for a Reader that decodes one document after another:
+// the storage of the previous document's values (optional values, binary
+// values) is handed out again, so it is overwritten. Strings are never
+// overwritten; equal strings are made once. Reuse reads from its own copy
+// of b, which lets every read take the fast path.
+func (r *Reader) Reuse(b []byte) {
+	if cap(r.pad) < len(b)+8 {
+		r.pad = make([]byte, len(b)+8, max(len(b)+8, 2*cap(r.pad)))
+	}
+	r.pad = r.pad[:len(b)+8]
+	copy(r.pad, b)
+	*(*[8]byte)(r.pad[len(b):]) = [8]byte{}
+	r.start(r.pad[:len(b)])
+	r.lim = 8 * len(b)
+	if r.gen++; r.gen == 0 {
+		r.gen = 1 // 0 is Reset's: new storage
+	}
+	r.bb = r.bb[:0]
+	if r.intern == nil || len(r.intern) > maxInterned {
+		r.intern = make(map[string]string)
+	}
+}
+
+// maxInterned bounds Reuse's string table: a session repeats a few strings
+// (EVSEID, meter ID), hostile input must not grow it.
+const (
+	maxInterned    = 64
+	maxInternedLen = 64
+)
+
+func (r *Reader) start(b []byte) {
 	r.buf, r.pos = b, 0
-	r.sc = scalars{} // handed-out storage belongs to earlier documents
 	r.budget = AllocFactor*len(b) + AllocSlack
 	r.strs, r.parts, r.indexed = r.strs[:0], r.parts[:0], 0
 	r.notes = nil // handed out with the earlier document
 }
+
+// Gen returns the storage generation of the document being read, for
+// decoders that keep their own Slabs in step with the Reader's.
+func (r *Reader) Gen() uint32 { return r.gen }
 
 // Pos returns the bit position of the next bit to read.
 func (r *Reader) Pos() int { return r.pos }
@@ -95,12 +147,28 @@ func (r *Reader) eof(what string) error {
 func (r *Reader) Bits(n int) (uint32, error) {
 	// Fast path, small enough to inline: a 64-bit window holds the
 	// pos&7 (<= 7) bits already read of its first byte plus n (<= 32).
-	if i := r.pos >> 3; i+8 <= len(r.buf) {
-		w := binary.BigEndian.Uint64(r.buf[i:]) << uint(r.pos&7)
-		r.pos += n
-		return uint32(w >> (64 - uint(n))), nil
+	if p := r.pos; p+n <= r.lim {
+		r.pos = p + n
+		return uint32(r.window(p) >> (64 - uint(n))), nil
 	}
 	return r.bitsTail(n)
+}
+
+// TryBits reads an n-bit unsigned integer, 0 <= n <= 32, when the fast
+// path can: small enough to inline, it leaves the rest (the end of the
+// input) to Bits, reading nothing and returning false.
+func (r *Reader) TryBits(n int) (uint32, bool) {
+	if p := r.pos; p+n <= r.lim {
+		r.pos = p + n
+		return uint32(r.window(p) >> (64 - uint(n))), true
+	}
+	return 0, false
+}
+
+// window returns the 64 bits from bit p on; p <= lim. lim guarantees the
+// 8 bytes at p>>3 exist, which spares the bounds checks.
+func (r *Reader) window(p int) uint64 {
+	return load64(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.buf)), p>>3)) << uint(p&7)
 }
 
 // bitsTail reads bits near the end of the input, where no full 64-bit
@@ -135,6 +203,10 @@ func (r *Reader) Zero() bool {
 // Header reads the EXI header. V2G uses exactly 0x80: no cookie, no
 // options (they are agreed out of band), format version 1.
 func (r *Reader) Header() error {
+	if r.pos == 0 && len(r.buf) > 0 && r.buf[0] == 0x80 {
+		r.pos = 8
+		return nil
+	}
 	b, err := r.Bits(8)
 	if err != nil {
 		return err
@@ -163,16 +235,19 @@ func (r *Reader) Bool() (bool, error) {
 // the high bit of each octet saying whether another follows.
 func (r *Reader) Uint() (uint64, error) {
 	// Fast path: up to 7 octets from one 64-bit window (values < 2^49).
-	if i := r.pos >> 3; i+8 <= len(r.buf) {
-		w := binary.BigEndian.Uint64(r.buf[i:]) << uint(r.pos&7)
+	if p := r.pos; p <= r.lim {
+		w := r.window(p)
 		var v uint64
 		for k := uint(0); k < 49; k += 7 {
 			b := w >> 56
 			w <<= 8
 			v |= (b & 0x7F) << k
 			if b&0x80 == 0 {
-				r.pos += int(k/7+1) * 8
-				return v, nil
+				if e := p + int(k/7+1)*8; e <= 8*len(r.buf) {
+					r.pos = e
+					return v, nil
+				}
+				break // past the end: the slow path says so
 			}
 		}
 	}
@@ -201,9 +276,15 @@ func (r *Reader) uintSlow() (uint64, error) {
 // Unsigned Integer; negative values store |v|-1.
 func (r *Reader) Int() (int64, error) {
 	start := r.pos
-	neg, err := r.Bool()
-	if err != nil {
-		return 0, err
+	var neg bool
+	if p := r.pos; p+1 <= r.lim {
+		neg = r.window(p)>>63 != 0
+		r.pos++
+	} else {
+		var err error
+		if neg, err = r.Bool(); err != nil {
+			return 0, err
+		}
 	}
 	u, err := r.Uint()
 	if err != nil {
@@ -314,6 +395,11 @@ func (r *Reader) Binary(max int, field string) ([]byte, error) {
 		return b, nil
 	}
 	for i := range b {
+		if p := r.pos; p+8 <= r.lim {
+			b[i] = byte(r.window(p) >> 56)
+			r.pos = p + 8
+			continue
+		}
 		v, _ := r.Bits(8)
 		b[i] = byte(v)
 	}
@@ -365,7 +451,10 @@ func (r *Reader) String(max int, qname, field string) (string, error) {
 	if err := r.Alloc(uintptr(n)); err != nil {
 		return "", err
 	}
-	b := make([]byte, 0, n)
+	if cap(r.chars) < int(n) {
+		r.chars = make([]byte, 0, int(n)+32) // more only for multi-byte characters
+	}
+	b := r.chars[:0]
 	for i := uint64(0); i < n; i++ {
 		c, err := r.Uint()
 		if err != nil {
@@ -380,7 +469,14 @@ func (r *Reader) String(max int, qname, field string) (string, error) {
 		}
 		b = utf8.AppendRune(b, rune(c))
 	}
-	s := string(b)
+	r.chars = b
+	s, ok := r.intern[string(b)]
+	if !ok {
+		s = string(b)
+		if r.intern != nil && len(b) <= maxInternedLen {
+			r.intern[s] = s
+		}
+	}
 	if n > 0 {
 		// The entry and its later local index count against the budget.
 		if err := r.Alloc(strEntryCost); err != nil {
@@ -456,7 +552,7 @@ func (r *Reader) leafStartSlow() (bool, error) {
 	if c2 == 0 {
 		return true, nil
 	}
-	return false, &Error{Bit: start, Msg: fmt.Sprintf("second-level event %d in a simple element (xsi:type, xsi:nil or undeclared content) is not supported", c2)}
+	return false, r.secondLevel(nil, nil, true, start, c2) // xsi.go
 }
 
 // LeafEnd reads the EE code closing a simple-typed element (one bit, 0).
@@ -502,7 +598,7 @@ func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
 	if c2 == 0 && s.EE2 {
 		return EventEE, nil
 	}
-	return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event %d (xsi:type, xsi:nil or undeclared content) is not supported", g.Name, c2)}
+	return 0, r.secondLevel(g, s, s == &g.States[0], start, c2) // xsi.go
 }
 
 // leafBits reads a simple element holding an n-bit value: the CH code (0),
@@ -510,7 +606,12 @@ func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
 // goes the long way through LeafStart and LeafEnd.
 func (r *Reader) leafBits(n int) (v uint32, empty bool, err error) {
 	start := r.pos
-	if x, err := r.Bits(n + 2); err == nil && x>>uint(n+1) == 0 && x&1 == 0 {
+	if p := start; p+n+2 <= r.lim {
+		if x := uint32(r.window(p) >> (62 - uint(n))); x>>uint(n+1) == 0 && x&1 == 0 {
+			r.pos = p + n + 2
+			return x >> 1, false, nil
+		}
+	} else if x, err := r.Bits(n + 2); err == nil && x>>uint(n+1) == 0 && x&1 == 0 {
 		return x >> 1, false, nil
 	}
 	r.pos = start

@@ -11,6 +11,8 @@ type Writer struct {
 	buf []byte
 	acc uint64 // pending bits, the low n of them valid
 	n   uint
+
+	wild wildState // wildcard content, see any.go
 }
 
 // Reset makes w append to dst[:len(dst)].

@@ -77,7 +77,11 @@ type dinMachine struct {
 	ended     bool
 	voltage   float64 // the emulated output voltage (dc policy)
 	cable     int     // CableCheckReq seen
-	req, res  din.Document
+	// dec decodes the car's requests into memory it reuses: req, valid
+	// until the next request, is never kept (values are copied out).
+	dec din.Decoder
+	req *din.Document
+	res din.Document
 }
 
 func newDIN(cfg Config, ids *sessionIDs, now time.Time, emit func(record.Event)) *dinMachine {
@@ -89,8 +93,8 @@ func (m *dinMachine) done() bool          { return m.ended }
 
 func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	m.last = now
-	m.req = din.Document{}
-	_, err := din.Unmarshal(payload, &m.req)
+	var err error
+	m.req, _, err = m.dec.Decode(payload)
 	msg := m.req.V2G_Message
 	kind := din.KindNone
 	if msg != nil {

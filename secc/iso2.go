@@ -75,7 +75,11 @@ type iso2Machine struct {
 	ended     bool
 	voltage   float64
 	cable     int
-	req, res  iso2.Document
+	// dec decodes the car's requests into memory it reuses: req, valid
+	// until the next request, is never kept (values are copied out).
+	dec iso2.Decoder
+	req *iso2.Document
+	res iso2.Document
 }
 
 func newISO2(cfg Config, ids *sessionIDs, now time.Time, emit func(record.Event)) *iso2Machine {
@@ -87,8 +91,8 @@ func (m *iso2Machine) done() bool          { return m.ended }
 
 func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	m.last = now
-	m.req = iso2.Document{}
-	_, err := iso2.Unmarshal(payload, &m.req)
+	var err error
+	m.req, _, err = m.dec.Decode(payload)
 	msg := m.req.V2G_Message
 	kind := iso2.KindNone
 	if msg != nil {

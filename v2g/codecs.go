@@ -30,6 +30,11 @@ type Codec struct {
 	DecodeNotes func(b []byte, doc any) (n int, notes []exi.Note, err error)
 	// Append encodes doc (from New) and appends it to dst.
 	Append func(dst []byte, doc any) ([]byte, error)
+	// NewDecoder returns a decoder that reuses its memory from call to call,
+	// as a session decodes its messages (see din.Decoder): what a call
+	// returns is valid until the next call; on error the document holds
+	// what was decoded before it. Nil for fragments.
+	NewDecoder func() func(b []byte) (doc any, n int, err error)
 	// Fragment is the codec of the schema set's EXI fragments (what
 	// signatures digest), or nil when the set has no fragment grammar.
 	Fragment *Codec
@@ -64,25 +69,41 @@ func codec[D any](name string, dec func([]byte, *D) (int, []exi.Note, error), ap
 	}
 }
 
+// reusing makes a Codec.NewDecoder of a package's Decoder.Decode.
+func reusing[T, D any](decode func(*T, []byte) (*D, int, error)) func() func([]byte) (any, int, error) {
+	return func() func([]byte) (any, int, error) {
+		t := new(T)
+		return func(b []byte) (any, int, error) {
+			d, n, err := decode(t, b)
+			return d, n, err
+		}
+	}
+}
+
+func withDecoder(c Codec, newDec func() func([]byte) (any, int, error)) Codec {
+	c.NewDecoder = newDec
+	return c
+}
+
 func withFragment(c, f Codec) Codec {
 	c.Fragment = &f
 	return c
 }
 
 var codecs = map[string]Codec{
-	"apphand": codec("apphand", apphand.UnmarshalWithNotes, apphand.Append),
-	"din": withFragment(codec("din", din.UnmarshalWithNotes, din.Append),
+	"apphand": withDecoder(codec("apphand", apphand.UnmarshalWithNotes, apphand.Append), reusing((*apphand.Decoder).Decode)),
+	"din": withFragment(withDecoder(codec("din", din.UnmarshalWithNotes, din.Append), reusing((*din.Decoder).Decode)),
 		codec("din fragment", din.UnmarshalFragmentWithNotes, din.AppendFragment)),
-	"iso2": withFragment(codec("iso2", iso2.UnmarshalWithNotes, iso2.Append),
+	"iso2": withFragment(withDecoder(codec("iso2", iso2.UnmarshalWithNotes, iso2.Append), reusing((*iso2.Decoder).Decode)),
 		codec("iso2 fragment", iso2.UnmarshalFragmentWithNotes, iso2.AppendFragment)),
-	"iso20": withFragment(codec("iso20", iso20.UnmarshalWithNotes, iso20.Append),
+	"iso20": withFragment(withDecoder(codec("iso20", iso20.UnmarshalWithNotes, iso20.Append), reusing((*iso20.Decoder).Decode)),
 		codec("iso20 fragment", iso20.UnmarshalFragmentWithNotes, iso20.AppendFragment)),
-	"xmldsig": withFragment(codec("xmldsig", xmldsig.UnmarshalWithNotes, xmldsig.Append),
+	"xmldsig": withFragment(withDecoder(codec("xmldsig", xmldsig.UnmarshalWithNotes, xmldsig.Append), reusing((*xmldsig.Decoder).Decode)),
 		codec("xmldsig fragment", xmldsig.UnmarshalFragmentWithNotes, xmldsig.AppendFragment)),
-	"iso20ac":   codec("iso20ac", ac.UnmarshalWithNotes, ac.Append),
-	"iso20dc":   codec("iso20dc", dc.UnmarshalWithNotes, dc.Append),
-	"iso20acdp": codec("iso20acdp", acdp.UnmarshalWithNotes, acdp.Append),
-	"iso20wpt":  codec("iso20wpt", wpt.UnmarshalWithNotes, wpt.Append),
+	"iso20ac":   withDecoder(codec("iso20ac", ac.UnmarshalWithNotes, ac.Append), reusing((*ac.Decoder).Decode)),
+	"iso20dc":   withDecoder(codec("iso20dc", dc.UnmarshalWithNotes, dc.Append), reusing((*dc.Decoder).Decode)),
+	"iso20acdp": withDecoder(codec("iso20acdp", acdp.UnmarshalWithNotes, acdp.Append), reusing((*acdp.Decoder).Decode)),
+	"iso20wpt":  withDecoder(codec("iso20wpt", wpt.UnmarshalWithNotes, wpt.Append), reusing((*wpt.Decoder).Decode)),
 }
 
 // Lookup returns the codec of a schema set by name: apphand, din, iso2,

@@ -30,6 +30,8 @@ func FuzzJSON(f *testing.F) {
 		}
 	}
 	f.Add(false, []byte(`{"V2G_Message":{"Header":{"SessionID":"00"},"Body":{"SessionStopReq":{}}}}`))
+	// A signature with wildcard and mixed content (exi.Mixed items).
+	f.Add(true, []byte(`{"V2G_Message":{"Header":{"SessionID":"00","Signature":{"SignedInfo":{"CanonicalizationMethod":{"Algorithm":"a","Any":[{"After":0,"Text":" "}]},"SignatureMethod":{"Algorithm":"b"},"Reference":[{"Transforms":{"Transform":[{"Algorithm":"c","XPath":["x"],"Any":[{"After":0,"Elem":{"Name":{"Space":"urn:x","Local":"y"},"Attrs":[{"Name":{"Local":"z"},"Value":"1"}],"Content":[{"Text":"t"},{"Elem":{"Name":{"Space":"urn:x","Local":"y"}}}]}},{"After":1,"Text":"u"}]}]},"DigestMethod":{"Algorithm":"d"},"DigestValue":"00"}]},"SignatureValue":{"Value":"00"}}},"Body":{"SessionStopReq":{"ChargingSession":"Terminate"}}}}`))
 	f.Fuzz(func(t *testing.T, iso2 bool, data []byte) {
 		schema := "din"
 		if iso2 {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ccslink/ccslink/exi"
 	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
@@ -985,8 +986,8 @@ var valueCases = []valueCase{
 		valHex(t, "provisioning", req.OEMProvisioningCert, "010203040506")
 		certs := req.ListOfRootCertificateIDs.RootCertificateID
 		valCount(t, "certs_list", len(certs), 2)
-		valEq(t, "certs[0]", certs[0], xmldsig.X509IssuerSerialType{X509IssuerName: "IoT.bzh", X509SerialNumber: 1234})
-		valEq(t, "certs[1]", certs[1], xmldsig.X509IssuerSerialType{X509IssuerName: "Redpesk.bzh", X509SerialNumber: 5678})
+		valEq(t, "certs[0]", certs[0], xmldsig.X509IssuerSerialType{X509IssuerName: "IoT.bzh", X509SerialNumber: exi.NewInteger(1234)})
+		valEq(t, "certs[1]", certs[1], xmldsig.X509IssuerSerialType{X509IssuerName: "Redpesk.bzh", X509SerialNumber: exi.NewInteger(5678)})
 	}},
 	{key: "iso2-sessionsetupres-sessionid-1byte-josev242", check: func(t *testing.T, d *iso2.Document) {
 		m := valMust(t, "V2G_Message", d.V2G_Message)

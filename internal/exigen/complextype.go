@@ -5,10 +5,11 @@ import (
 	"strings"
 )
 
-// emitType writes complex type t: its struct, its grammar table, its
-// decoder and its encoder.
+// emitType writes complex type t: its struct, its reset for reuse, its
+// grammar table, its decoder and its encoder.
 func (g *gen) emitType(t *Type) {
 	g.emitStruct(t)
+	g.emitReset(t)
 	g.emitGrammarTable(t)
 	g.emitDecoder(t)
 	g.emitEncoder(t)
@@ -31,6 +32,9 @@ func (g *gen) emitStruct(t *Type) {
 			omit = ",omitempty"
 		}
 		w.line("%s %s `json:\"%s%s\"`", f.GoName, ft, key, omit)
+	}
+	if isOpen(g.gram[t]) { // wildcard.go
+		w.line("Any []exi.Mixed `json:\"Any,omitempty\"` // wildcard and mixed content")
 	}
 	w.closeDecl()
 }
@@ -87,6 +91,10 @@ func (g *gen) emitDecoder(t *Type) {
 	if gr.NumCounters > 0 {
 		w.line("var counts [%d]int", gr.NumCounters)
 	}
+	open := isOpen(gr) // wildcard.go
+	if open {
+		w.line("kids := 0")
+	}
 	w.line("state := 0")
 	w.open("for")
 	w.line("var ev int")
@@ -96,8 +104,14 @@ func (g *gen) emitDecoder(t *Type) {
 	}
 	w.close()
 	w.open("switch ev")
+	if open {
+		openDecodeCases(w)
+	}
 	for _, f := range gr.Fields {
 		w.line("case %d: // %s", f.Event, f.GoName)
+		if open && f.Kind == evSE {
+			w.line("kids++")
+		}
 		g.decodeField(w, t, f)
 	}
 	w.close()
@@ -140,13 +154,18 @@ func (g *gen) decodeState(w *emitter, t *Type, i int, st GState) {
 		return
 	}
 	w.line("case %d:", i)
-	w.assign("", "c", fmt.Sprintf("r.Bits(%d)", st.Width))
+	// TryBits inlines; Bits, a call, only near the end of the input.
+	w.line("c, ok := r.TryBits(%d)", st.Width)
+	w.open("if !ok")
+	w.line("var err error")
+	w.ifReturn("err", "c, err = r.Bits(%d); err != nil", st.Width)
+	w.close()
 	w.open("switch c")
 	for c, pr := range st.Prods {
 		w.line("case %d: // %s", c, pr.Label)
 		switch {
-		case pr.Event < 0:
-			w.line("return r.Unsupported(&%s, %d, %d)", gv, st.Width, pr.Event)
+		case pr.Event < 0: // wildcard.go: openDecodeCases
+			w.line("ev, state = %d, %d", pr.Event, pr.Next)
 		case pr.Counter >= 0:
 			w.line("ev = %d", pr.Event)
 			w.line("counts[%d]++", pr.Counter)
@@ -207,15 +226,13 @@ func (g *gen) decodeField(w *emitter, t *Type, f *Field) {
 	switch {
 	case strings.HasPrefix(ft, "[]"):
 		w.check("", "r.Alloc(unsafe.Sizeof(%s{}))", f.Type.GoName)
-		w.line("%s = append(%s, %s{})", dst, dst, g.goType(f.Type))
-		w.check("", "%s", g.decodeCall(f.Type, dst+"[len("+dst+")-1]", "r", "a"))
+		item := dst + "[len(" + dst + ")-1]"
+		w.line("%s = exi.Grow(%s)", dst, dst)
+		w.line("%s", g.clearValue(f.Type, item))
+		w.check("", "%s", g.decodeCall(f.Type, item, "r", "a"))
 	case strings.HasPrefix(ft, "*"):
 		w.check("", "r.Alloc(unsafe.Sizeof(%s{}))", f.Type.GoName)
-		if g.pooled[f.Type] {
-			w.line("%s = a.new%s()", dst, f.Type.GoName)
-		} else {
-			w.line("%s = new(%s)", dst, g.goType(f.Type))
-		}
+		w.line("%s = %s", dst, g.newValue(f.Type))
 		w.check("", "%s", g.decodeCall(f.Type, dst, "r", "a"))
 	default:
 		w.check("", "%s", g.decodeCall(f.Type, dst, "r", "a"))
@@ -233,8 +250,14 @@ func (g *gen) emitEncoder(t *Type) {
 		w.line("var counts [%d]int", gr.NumCounters)
 	}
 	w.line("state := 0")
+	if isOpen(gr) { // wildcard.go
+		w.line("ai, kids := 0, 0")
+	}
 	for _, f := range gr.Fields {
 		g.encodeField(w, t, f)
+	}
+	if isOpen(gr) {
+		openFlush(w, grammarVar(t), g.countsArg(t), true)
 	}
 	g.encodeEvent(w, t, 0)
 	w.line("return nil")
@@ -249,11 +272,16 @@ func (g *gen) emitEncoder(t *Type) {
 
 // encodeEvent writes the Writer.Event call of event n of t.
 func (g *gen) encodeEvent(w *emitter, t *Type, n int) {
-	counts := "nil"
+	w.check("", "w.Event(&%s, &state, %d, %s)", grammarVar(t), n, g.countsArg(t))
+}
+
+// countsArg is the encoder's argument of its list counters: nil for a type
+// without bounded lists.
+func (g *gen) countsArg(t *Type) string {
 	if g.gram[t].NumCounters > 0 {
-		counts = "counts[:]"
+		return "counts[:]"
 	}
-	w.check("", "w.Event(&%s, &state, %d, %s)", grammarVar(t), n, counts)
+	return "nil"
 }
 
 // encodeField writes the encoding of field f: nothing when an optional
@@ -264,6 +292,9 @@ func (g *gen) encodeField(w *emitter, t *Type, f *Field) {
 	dst := "x." + f.GoName
 	field := t.GoName + "." + f.GoName
 	one := func(v string) {
+		if f.Kind == evSE && isOpen(g.gram[t]) { // wildcard.go
+			openFlush(w, grammarVar(t), g.countsArg(t), false)
+		}
 		g.encodeEvent(w, t, f.Event)
 		switch {
 		case f.Type.Simple == nil:

@@ -5,46 +5,6 @@ import (
 	"strings"
 )
 
-// emitArena writes the per-document block allocator of the complex types
-// that occur as optional values in three or more places (PhysicalValueType
-// and the like): one allocation then serves several of them.
-func (g *gen) emitArena() {
-	uses := map[*Type]int{}
-	for _, t := range g.types {
-		for _, f := range g.gram[t].Fields {
-			if f.Type.Simple == nil && strings.HasPrefix(g.fieldType(f), "*") {
-				uses[f.Type]++
-			}
-		}
-	}
-	g.pooled = map[*Type]bool{}
-	var pooled []*Type
-	for _, t := range g.types {
-		if uses[t] >= 3 && g.ext[t] == nil {
-			g.pooled[t] = true
-			pooled = append(pooled, t)
-		}
-	}
-	w := g.file(fileDecode)
-	w.line("// arena hands out the optional values of one document in blocks.")
-	w.open("type arena struct")
-	for _, t := range pooled {
-		w.line("b%s []%s", t.GoName, t.GoName)
-	}
-	w.closeDecl()
-	for _, t := range pooled {
-		n := t.GoName
-		w.open("func (a *arena) new%s() *%s", n, n)
-		w.open("if len(a.b%s) == 0", n)
-		w.line("a.b%s = make([]%s, 4)", n, n)
-		w.close()
-		w.line("p := &a.b%s[0]", n)
-		w.line("a.b%s = a.b%s[1:]", n, n)
-		w.line("return p")
-		w.closeDecl()
-	}
-}
-
 // emitDocument writes Document, the document grammar (§8.5.1) of the
 // schema set: one field per global element, and its decoder and encoder.
 func (g *gen) emitDocument() {
@@ -70,49 +30,62 @@ func (g *gen) emitUnmarshal() {
 	w.line("// the schema but fits its field is kept; UnmarshalWithNotes reports them.")
 	w.open("func Unmarshal(b []byte, d *Document) (n int, err error)")
 	w.line("var r exi.Reader")
-	w.line("return unmarshal(&r, b, d)")
+	w.line("var a arena")
+	w.line("r.Reset(b)")
+	w.line("*d = Document{}")
+	w.line("_, n, err = unmarshal(&r, &a, d)")
+	w.line("return n, err")
 	w.closeDecl()
 	w.line("// UnmarshalWithNotes is Unmarshal that also returns the values it kept")
 	w.line("// although a facet of the schema forbids them (at most exi.MaxNotes, nil")
 	w.line("// for a valid document); Append refuses a document holding one.")
 	w.open("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error)")
 	w.line("var r exi.Reader")
-	w.line("n, err = unmarshal(&r, b, d)")
-	w.line("return n, r.Notes(), err")
-	w.closeDecl()
-
-	w.open("func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error)")
 	w.line("var a arena")
 	w.line("r.Reset(b)")
-	w.check("0, ", "r.Header()")
-	// Clear what an earlier document left without storing every field: a
-	// store of a pointer costs a write barrier while the collector runs.
-	for _, e := range g.globals {
-		fn := goIdent(e.Name.Local)
-		w.open("if d.%s != nil", fn)
-		w.line("d.%s = nil", fn)
-		w.close()
-	}
-	w.assign("0, ", "c", fmt.Sprintf("r.Bits(%d)", bitsFor(len(g.globals)+1)))
+	w.line("*d = Document{}")
+	w.line("_, n, err = unmarshal(&r, &a, d)")
+	w.line("return n, r.Notes(), err")
+	w.closeDecl()
+	g.emitDocumentDecoder()
+
+	w.line("// unmarshal decodes the document r was reset to into d, whose fields are")
+	w.line("// nil, taking its complex values from a. root is the code of the root")
+	w.line("// element, set in d also on error (-1: none).")
+	w.open("func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error)")
+	w.line("r.UseNames(&exiNames)")
+	w.check("-1, 0, ", "r.Header()")
+	w.assign("-1, 0, ", "c", fmt.Sprintf("r.Bits(%d)", bitsFor(len(g.globals)+1)))
+	w.line("root = int(c)")
 	w.open("switch c")
 	for i, e := range g.globals {
 		w.line("case %d:", i)
 		fn := goIdent(e.Name.Local)
 		if e.Type.Simple != nil {
-			w.ifReturn("r.Len(), err", "empty, err := r.LeafStart(); err != nil || empty")
-			g.decodeValue(w, e.Type, e.Name, e.Name.Local, g.storeRoot(e.Type, "d."+fn), "0, ")
-			w.check("0, ", "r.LeafEnd()")
+			w.ifReturn("root, r.Len(), err", "empty, err := r.LeafStart(); err != nil || empty")
+			g.decodeValue(w, e.Type, e.Name, e.Name.Local, g.storeRoot(e.Type, "d."+fn), "root, 0, ")
+			w.check("root, 0, ", "r.LeafEnd()")
 		} else {
-			w.line("d.%s = new(%s)", fn, g.goType(e.Type))
-			w.check("0, ", "%s", g.decodeCall(e.Type, "d."+fn, "r", "&a"))
+			w.line("d.%s = %s", fn, g.newValue(e.Type))
+			w.check("root, 0, ", "%s", g.decodeCall(e.Type, "d."+fn, "r", "a"))
 		}
 	}
 	w.line("case %d:", len(g.globals))
-	w.line("return 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")")
+	w.line("return -1, 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")")
 	w.line("default:")
-	w.line("return 0, r.Errorf(\"invalid root element code %%d\", c)")
+	w.line("return -1, 0, r.Errorf(\"invalid root element code %%d\", c)")
 	w.close()
-	w.line("return r.Len(), nil")
+	w.line("return root, r.Len(), nil")
+	w.closeDecl()
+
+	w.line("// clearRoot sets the root element field of code c to nil (-1: none).")
+	w.open("func (d *Document) clearRoot(c int)")
+	w.open("switch c")
+	for i, e := range g.globals {
+		w.line("case %d:", i)
+		w.line("d.%s = nil", goIdent(e.Name.Local))
+	}
+	w.close()
 	w.closeDecl()
 }
 
@@ -131,6 +104,7 @@ func (g *gen) emitAppend() {
 	w.open("func Append(dst []byte, d *Document) ([]byte, error)")
 	w.line("var w exi.Writer")
 	w.line("w.Reset(dst)")
+	w.line("w.UseNames(&exiNames)")
 	w.line("w.Header()")
 	w.line("set := 0")
 	width := bitsFor(len(g.globals) + 1)

@@ -33,7 +33,7 @@ const (
 // fragment.go.
 var generatedFiles = [...]struct{ name, about string }{
 	{fileTypes, ""}, // typesAbout
-	{fileGrammar, "The grammar table of each type (EXI 1.0 §8.5.4), each state commented with its productions in event-code order: Writer.Event walks them, and the decoders hand them second-level codes."},
+	{fileGrammar, "The grammar table of each type (EXI 1.0 §8.5.4), each state commented with its productions in event-code order: Writer.Event walks them, and the decoders hand them second-level codes. exiNames holds the string table entries the schema set pre-populates (§7.3.1), for wildcard content."},
 	{fileDecode, "The decoder: Unmarshal, the arena of a document's optional values and each type's decodeEXI, its grammar's states as code."},
 	{fileEncode, "The encoder: Marshal, Append and each type's encodeEXI."},
 	{fileJSON, "The text forms that encoding/json uses for the enumerations; the structs' JSON names are their field tags in types.go."},
@@ -67,8 +67,11 @@ func (g *gen) files() ([]File, error) {
 		w.line("%s from %s; DO NOT EDIT.", generatedHeader, g.cfg.Source)
 		w.blank()
 		about := f.about
-		if f.name == fileTypes {
+		switch {
+		case f.name == fileTypes:
 			about = g.typesAbout()
+		case f.name == fileFragment && g.needRelaxed():
+			about += " exiRelaxed is the relaxed element fragment grammar (§8.5.3) of the elements declared with several types."
 		}
 		w.comment(wrap(about, 76))
 		w.blank()

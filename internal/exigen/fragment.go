@@ -4,7 +4,7 @@ import "fmt"
 
 // fragElem is one entry of the fragment grammar (§8.5.2): a unique element
 // qname of the schema set; Type is nil when declarations disagree on the
-// type (the relaxed element fragment grammar, not supported).
+// type (the relaxed element fragment grammar, see relaxed.go).
 type fragElem struct {
 	Q      QName
 	Type   *Type
@@ -94,11 +94,14 @@ func (g *gen) emitFragment() {
 	w.line("// each, encoded in code order.")
 	w.open("type Fragment struct")
 	for _, f := range g.frag {
-		if f.Type != nil {
-			w.line("%s %s `json:\"%s,omitempty\"`", f.GoName, g.ptrType(f.Type), f.Key)
+		if f.Type == nil { // relaxed.go
+			w.line("%s *exi.RelaxedElement `json:\"%s,omitempty\"`", f.GoName, f.Key)
+			continue
 		}
+		w.line("%s %s `json:\"%s,omitempty\"`", f.GoName, g.ptrType(f.Type), f.Key)
 	}
 	w.closeDecl()
+	g.emitRelaxed()
 	g.emitUnmarshalFragment()
 	g.emitAppendFragment()
 }
@@ -128,6 +131,7 @@ func (g *gen) emitUnmarshalFragment() {
 	w.open("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error)")
 	w.line("var a arena")
 	w.line("r.Reset(b)")
+	w.line("r.UseNames(&exiNames)")
 	w.check("0, ", "r.Header()")
 	w.line("*f = Fragment{}")
 	w.open("for")
@@ -135,11 +139,11 @@ func (g *gen) emitUnmarshalFragment() {
 	w.open("switch c")
 	for i, f := range g.frag {
 		w.line("case %d:", i)
-		if f.Type == nil {
-			w.line("return 0, r.Errorf(\"fragment element %s has several types in the schema; not supported\")", f.Q.Local)
+		w.ifReturn(fmt.Sprintf("0, r.Errorf(\"fragment holds %s twice\")", f.Q.Local), "f.%s != nil", f.GoName)
+		if f.Type == nil { // relaxed.go
+			w.ifReturn("0, err", "f.%s, err = r.Relaxed(&exiRelaxed, %q); err != nil", f.GoName, f.Q.String())
 			continue
 		}
-		w.ifReturn(fmt.Sprintf("0, r.Errorf(\"fragment holds %s twice\")", f.Q.Local), "f.%s != nil", f.GoName)
 		dst := "f." + f.GoName
 		if f.Type.Simple != nil {
 			w.open("if empty, err := r.LeafStart(); err != nil")
@@ -174,9 +178,14 @@ func (g *gen) emitAppendFragment() {
 	w.open("func AppendFragment(dst []byte, f *Fragment) ([]byte, error)")
 	w.line("var w exi.Writer")
 	w.line("w.Reset(dst)")
+	w.line("w.UseNames(&exiNames)")
 	w.line("w.Header()")
 	for i, f := range g.frag {
-		if f.Type == nil {
+		if f.Type == nil { // relaxed.go
+			w.open("if f.%s != nil", f.GoName)
+			w.line("w.Bits(%d, %d)", i, width)
+			w.check("dst, ", "w.Relaxed(&exiRelaxed, %q, f.%s)", f.Q.String(), f.GoName)
+			w.close()
 			continue
 		}
 		w.open("if f.%s != nil", f.GoName)

@@ -50,6 +50,8 @@ type gen struct {
 	gram    map[*Type]*Grammar
 	frag    []*fragElem
 	pooled  map[*Type]bool      // optional complex values allocated in blocks
+	kept    []*Type             // complex values a Decoder keeps in slabs
+	lists   map[*Type]bool      // types whose reset keeps list memory
 	ext     map[*Type]*provided // types reused from another package
 	out     map[string]*emitter // file name -> its declarations
 	kinds   bool                // MessageKind written
@@ -75,6 +77,9 @@ func Generate(cfg Config, reg Registry) ([]File, error) {
 	}
 	if cfg.Fragment {
 		g.frag = fragmentElements(s)
+		if err := g.checkRelaxed(); err != nil { // relaxed.go
+			return nil, err
+		}
 		for _, f := range g.frag {
 			if f.Type == nil {
 				continue
@@ -191,6 +196,7 @@ func (g *gen) name() {
 // emit writes the package's declarations into its files.
 func (g *gen) emit() error {
 	g.emitArena()
+	g.emitNames() // wildcard.go
 	g.emitDocument()
 	if g.cfg.Fragment {
 		g.emitFragment()

@@ -19,6 +19,8 @@ func (g *gen) goType(t *Type) string {
 		return "exi.Bytes"
 	case isString(st):
 		return "string"
+	case isBigInteger(st): // see bigint.go
+		return "exi.Integer"
 	}
 	gt := "uint64"
 	switch st.Builtin {

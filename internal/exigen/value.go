@@ -72,6 +72,8 @@ func (g *gen) decodeValue(w *emitter, t *Type, q QName, field string, keep store
 		// A string over maxLength is kept and noted (peers send them; the
 		// input bounds the allocation); Append refuses it.
 		call, conv = fmt.Sprintf("r.String(%d, %q, %q)", st.MaxLen, q.String(), field), "v"
+	case isBigInteger(st): // see bigint.go
+		call, conv = "r.Integer()", "v"
 	default:
 		rep, lo, hi, width := intRepr(st)
 		conv = gt + "(v)"
@@ -150,6 +152,8 @@ func (g *gen) encodeValue(w *emitter, t *Type, v, field, ret string) {
 			w.check(ret, "exi.CheckString(%q, %s, %d)", field, v, st.MaxLen)
 		}
 		w.line("w.String(%s)", v)
+	case isBigInteger(st): // see bigint.go
+		w.line("w.Integer(%s)", v)
 	default:
 		rep, lo, hi, width := intRepr(st)
 		gt := g.goType(t)

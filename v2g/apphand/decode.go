@@ -11,8 +11,36 @@ import (
 	"github.com/ccslink/ccslink/exi"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	SupportedAppProtocolReq exi.Slab[SupportedAppProtocolReq]
+	SupportedAppProtocolRes exi.Slab[SupportedAppProtocolRes]
+}
+
+func (a *arena) newSupportedAppProtocolReq() *SupportedAppProtocolReq {
+	if a.keep != nil {
+		p := a.keep.SupportedAppProtocolReq.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SupportedAppProtocolReq)
+}
+
+func (a *arena) newSupportedAppProtocolRes() *SupportedAppProtocolRes {
+	if a.keep != nil {
+		p := a.keep.SupportedAppProtocolRes.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SupportedAppProtocolRes)
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -21,7 +49,11 @@ type arena struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -29,43 +61,91 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.SupportedAppProtocolReq != nil {
-		d.SupportedAppProtocolReq = nil
-	}
-	if d.SupportedAppProtocolRes != nil {
-		d.SupportedAppProtocolRes = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(2)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.SupportedAppProtocolReq = new(SupportedAppProtocolReq)
-		if err := d.SupportedAppProtocolReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SupportedAppProtocolReq = a.newSupportedAppProtocolReq()
+		if err := d.SupportedAppProtocolReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.SupportedAppProtocolRes = new(SupportedAppProtocolRes)
-		if err := d.SupportedAppProtocolRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SupportedAppProtocolRes = a.newSupportedAppProtocolRes()
+		if err := d.SupportedAppProtocolRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.SupportedAppProtocolReq = nil
+	case 1:
+		d.SupportedAppProtocolRes = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedAppProtocolReq) reset() {
+	*x = SupportedAppProtocolReq{AppProtocol: x.AppProtocol[:0]}
 }
 
 func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
@@ -75,9 +155,12 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AppProtocol)
@@ -94,9 +177,12 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AppProtocol)
@@ -130,12 +216,18 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AppProtocolType{})); err != nil {
 				return err
 			}
-			x.AppProtocol = append(x.AppProtocol, AppProtocolType{})
+			x.AppProtocol = exi.Grow(x.AppProtocol)
+			x.AppProtocol[len(x.AppProtocol)-1].reset()
 			if err := x.AppProtocol[len(x.AppProtocol)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AppProtocolType) reset() {
+	*x = AppProtocolType{}
 }
 
 func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -300,6 +392,11 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedAppProtocolRes) reset() {
+	*x = SupportedAppProtocolRes{}
+}
+
 func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -317,9 +414,12 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SchemaID)

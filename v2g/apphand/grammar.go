@@ -2,13 +2,36 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package apphand
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "urn:iso:15118:2:2010:AppProtocol"},
+	Locals: [][]string{
+		// 0:
+		{"AppProtocol", "Priority", "ProtocolNamespace", "ResponseCode", "SchemaID", "VersionNumberMajor", "VersionNumberMinor"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: urn:iso:15118:2:2010:AppProtocol
+		{"AppProtocolType", "idType", "priorityType", "protocolNameType", "protocolNamespaceType", "responseCodeType", "supportedAppProtocolReq", "supportedAppProtocolRes"},
+	},
+	Globals: []string{
+		"{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq",
+		"{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolRes",
+	},
+}
 
 var grammarSupportedAppProtocolReq = exi.Grammar{
 	Name:   "supportedAppProtocolReq",

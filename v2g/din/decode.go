@@ -12,14 +12,122 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                      *slabs
+	gen                       uint32
 	bPhysicalValueType        []PhysicalValueType
 	bRelativeTimeIntervalType []RelativeTimeIntervalType
 	bIntervalType             []IntervalType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_EVChargeParameterType           exi.Slab[AC_EVChargeParameterType]
+	PhysicalValueType                  exi.Slab[PhysicalValueType]
+	AC_EVSEChargeParameterType         exi.Slab[AC_EVSEChargeParameterType]
+	AC_EVSEStatusType                  exi.Slab[AC_EVSEStatusType]
+	BodyBaseType                       exi.Slab[BodyBaseType]
+	CableCheckReqType                  exi.Slab[CableCheckReqType]
+	DC_EVStatusType                    exi.Slab[DC_EVStatusType]
+	CableCheckResType                  exi.Slab[CableCheckResType]
+	DC_EVSEStatusType                  exi.Slab[DC_EVSEStatusType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	CertificateUpdateReqType           exi.Slab[CertificateUpdateReqType]
+	CertificateUpdateResType           exi.Slab[CertificateUpdateResType]
+	ChargeParameterDiscoveryReqType    exi.Slab[ChargeParameterDiscoveryReqType]
+	DC_EVChargeParameterType           exi.Slab[DC_EVChargeParameterType]
+	EVChargeParameterType              exi.Slab[EVChargeParameterType]
+	ChargeParameterDiscoveryResType    exi.Slab[ChargeParameterDiscoveryResType]
+	SAScheduleListType                 exi.Slab[SAScheduleListType]
+	PMaxScheduleEntryType              exi.Slab[PMaxScheduleEntryType]
+	RelativeTimeIntervalType           exi.Slab[RelativeTimeIntervalType]
+	IntervalType                       exi.Slab[IntervalType]
+	SalesTariffType                    exi.Slab[SalesTariffType]
+	SalesTariffEntryType               exi.Slab[SalesTariffEntryType]
+	SASchedulesType                    exi.Slab[SASchedulesType]
+	DC_EVSEChargeParameterType         exi.Slab[DC_EVSEChargeParameterType]
+	EVSEChargeParameterType            exi.Slab[EVSEChargeParameterType]
+	ChargingStatusReqType              exi.Slab[ChargingStatusReqType]
+	ChargingStatusResType              exi.Slab[ChargingStatusResType]
+	MeterInfoType                      exi.Slab[MeterInfoType]
+	ContractAuthenticationReqType      exi.Slab[ContractAuthenticationReqType]
+	ContractAuthenticationResType      exi.Slab[ContractAuthenticationResType]
+	CurrentDemandReqType               exi.Slab[CurrentDemandReqType]
+	CurrentDemandResType               exi.Slab[CurrentDemandResType]
+	DC_EVPowerDeliveryParameterType    exi.Slab[DC_EVPowerDeliveryParameterType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	EVPowerDeliveryParameterType       exi.Slab[EVPowerDeliveryParameterType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	EVStatusType                       exi.Slab[EVStatusType]
+	EntryType                          exi.Slab[EntryType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	MeteringReceiptReqType             exi.Slab[MeteringReceiptReqType]
+	MeteringReceiptResType             exi.Slab[MeteringReceiptResType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	PaymentDetailsReqType              exi.Slab[PaymentDetailsReqType]
+	PaymentDetailsResType              exi.Slab[PaymentDetailsResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	ChargingProfileType                exi.Slab[ChargingProfileType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	PreChargeReqType                   exi.Slab[PreChargeReqType]
+	PreChargeResType                   exi.Slab[PreChargeResType]
+	ServiceChargeType                  exi.Slab[ServiceChargeType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceParameterListType           exi.Slab[ServiceParameterListType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceTagListType                 exi.Slab[ServiceTagListType]
+	ServicePaymentSelectionReqType     exi.Slab[ServicePaymentSelectionReqType]
+	ServicePaymentSelectionResType     exi.Slab[ServicePaymentSelectionResType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopType                    exi.Slab[SessionStopType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	V2G_Message                        exi.Slab[V2G_Message]
+	NotificationType                   exi.Slab[NotificationType]
+	WeldingDetectionReqType            exi.Slab[WeldingDetectionReqType]
+	WeldingDetectionResType            exi.Slab[WeldingDetectionResType]
+}
+
+func (a *arena) newAC_EVChargeParameterType() *AC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVChargeParameterType)
+}
+
 func (a *arena) newPhysicalValueType() *PhysicalValueType {
+	if a.keep != nil {
+		p := a.keep.PhysicalValueType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bPhysicalValueType) == 0 {
 		a.bPhysicalValueType = make([]PhysicalValueType, 4)
 	}
@@ -28,7 +136,183 @@ func (a *arena) newPhysicalValueType() *PhysicalValueType {
 	return p
 }
 
+func (a *arena) newAC_EVSEChargeParameterType() *AC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEChargeParameterType)
+}
+
+func (a *arena) newAC_EVSEStatusType() *AC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEStatusType)
+}
+
+func (a *arena) newBodyBaseType() *BodyBaseType {
+	if a.keep != nil {
+		p := a.keep.BodyBaseType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BodyBaseType)
+}
+
+func (a *arena) newCableCheckReqType() *CableCheckReqType {
+	if a.keep != nil {
+		p := a.keep.CableCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckReqType)
+}
+
+func (a *arena) newDC_EVStatusType() *DC_EVStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVStatusType)
+}
+
+func (a *arena) newCableCheckResType() *CableCheckResType {
+	if a.keep != nil {
+		p := a.keep.CableCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckResType)
+}
+
+func (a *arena) newDC_EVSEStatusType() *DC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEStatusType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newCertificateUpdateReqType() *CertificateUpdateReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateReqType)
+}
+
+func (a *arena) newCertificateUpdateResType() *CertificateUpdateResType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateResType)
+}
+
+func (a *arena) newChargeParameterDiscoveryReqType() *ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newDC_EVChargeParameterType() *DC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVChargeParameterType)
+}
+
+func (a *arena) newEVChargeParameterType() *EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVChargeParameterType)
+}
+
+func (a *arena) newChargeParameterDiscoveryResType() *ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newSAScheduleListType() *SAScheduleListType {
+	if a.keep != nil {
+		p := a.keep.SAScheduleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SAScheduleListType)
+}
+
+func (a *arena) newPMaxScheduleEntryType() *PMaxScheduleEntryType {
+	if a.keep != nil {
+		p := a.keep.PMaxScheduleEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PMaxScheduleEntryType)
+}
+
 func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
+	if a.keep != nil {
+		p := a.keep.RelativeTimeIntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRelativeTimeIntervalType) == 0 {
 		a.bRelativeTimeIntervalType = make([]RelativeTimeIntervalType, 4)
 	}
@@ -38,6 +322,11 @@ func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
 }
 
 func (a *arena) newIntervalType() *IntervalType {
+	if a.keep != nil {
+		p := a.keep.IntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bIntervalType) == 0 {
 		a.bIntervalType = make([]IntervalType, 4)
 	}
@@ -46,13 +335,584 @@ func (a *arena) newIntervalType() *IntervalType {
 	return p
 }
 
+func (a *arena) newSalesTariffType() *SalesTariffType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffType)
+}
+
+func (a *arena) newSalesTariffEntryType() *SalesTariffEntryType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffEntryType)
+}
+
+func (a *arena) newSASchedulesType() *SASchedulesType {
+	if a.keep != nil {
+		p := a.keep.SASchedulesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SASchedulesType)
+}
+
+func (a *arena) newDC_EVSEChargeParameterType() *DC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEChargeParameterType)
+}
+
+func (a *arena) newEVSEChargeParameterType() *EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEChargeParameterType)
+}
+
+func (a *arena) newChargingStatusReqType() *ChargingStatusReqType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusReqType)
+}
+
+func (a *arena) newChargingStatusResType() *ChargingStatusResType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusResType)
+}
+
+func (a *arena) newMeterInfoType() *MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.MeterInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeterInfoType)
+}
+
+func (a *arena) newContractAuthenticationReqType() *ContractAuthenticationReqType {
+	if a.keep != nil {
+		p := a.keep.ContractAuthenticationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ContractAuthenticationReqType)
+}
+
+func (a *arena) newContractAuthenticationResType() *ContractAuthenticationResType {
+	if a.keep != nil {
+		p := a.keep.ContractAuthenticationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ContractAuthenticationResType)
+}
+
+func (a *arena) newCurrentDemandReqType() *CurrentDemandReqType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandReqType)
+}
+
+func (a *arena) newCurrentDemandResType() *CurrentDemandResType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandResType)
+}
+
+func (a *arena) newDC_EVPowerDeliveryParameterType() *DC_EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newEVPowerDeliveryParameterType() *EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newEVStatusType() *EVStatusType {
+	if a.keep != nil {
+		p := a.keep.EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVStatusType)
+}
+
+func (a *arena) newEntryType() *EntryType {
+	if a.keep != nil {
+		p := a.keep.EntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EntryType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newMeteringReceiptReqType() *MeteringReceiptReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptReqType)
+}
+
+func (a *arena) newMeteringReceiptResType() *MeteringReceiptResType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptResType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newPaymentDetailsReqType() *PaymentDetailsReqType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsReqType)
+}
+
+func (a *arena) newPaymentDetailsResType() *PaymentDetailsResType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newChargingProfileType() *ChargingProfileType {
+	if a.keep != nil {
+		p := a.keep.ChargingProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingProfileType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newPreChargeReqType() *PreChargeReqType {
+	if a.keep != nil {
+		p := a.keep.PreChargeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeReqType)
+}
+
+func (a *arena) newPreChargeResType() *PreChargeResType {
+	if a.keep != nil {
+		p := a.keep.PreChargeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeResType)
+}
+
+func (a *arena) newServiceChargeType() *ServiceChargeType {
+	if a.keep != nil {
+		p := a.keep.ServiceChargeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceChargeType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceParameterListType() *ServiceParameterListType {
+	if a.keep != nil {
+		p := a.keep.ServiceParameterListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceParameterListType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceTagListType() *ServiceTagListType {
+	if a.keep != nil {
+		p := a.keep.ServiceTagListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceTagListType)
+}
+
+func (a *arena) newServicePaymentSelectionReqType() *ServicePaymentSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.ServicePaymentSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServicePaymentSelectionReqType)
+}
+
+func (a *arena) newServicePaymentSelectionResType() *ServicePaymentSelectionResType {
+	if a.keep != nil {
+		p := a.keep.ServicePaymentSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServicePaymentSelectionResType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopType() *SessionStopType {
+	if a.keep != nil {
+		p := a.keep.SessionStopType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newV2G_Message() *V2G_Message {
+	if a.keep != nil {
+		p := a.keep.V2G_Message.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(V2G_Message)
+}
+
+func (a *arena) newNotificationType() *NotificationType {
+	if a.keep != nil {
+		p := a.keep.NotificationType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(NotificationType)
+}
+
+func (a *arena) newWeldingDetectionReqType() *WeldingDetectionReqType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionReqType)
+}
+
+func (a *arena) newWeldingDetectionResType() *WeldingDetectionResType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionResType)
+}
+
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
 // left unread, so n < len(b) reports them. A value that breaks a facet of
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -60,706 +920,675 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AC_EVChargeParameter != nil {
-		d.AC_EVChargeParameter = nil
-	}
-	if d.AC_EVSEChargeParameter != nil {
-		d.AC_EVSEChargeParameter = nil
-	}
-	if d.AC_EVSEStatus != nil {
-		d.AC_EVSEStatus = nil
-	}
-	if d.BodyElement != nil {
-		d.BodyElement = nil
-	}
-	if d.CableCheckReq != nil {
-		d.CableCheckReq = nil
-	}
-	if d.CableCheckRes != nil {
-		d.CableCheckRes = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.CertificateUpdateReq != nil {
-		d.CertificateUpdateReq = nil
-	}
-	if d.CertificateUpdateRes != nil {
-		d.CertificateUpdateRes = nil
-	}
-	if d.ChargeParameterDiscoveryReq != nil {
-		d.ChargeParameterDiscoveryReq = nil
-	}
-	if d.ChargeParameterDiscoveryRes != nil {
-		d.ChargeParameterDiscoveryRes = nil
-	}
-	if d.ChargingStatusReq != nil {
-		d.ChargingStatusReq = nil
-	}
-	if d.ChargingStatusRes != nil {
-		d.ChargingStatusRes = nil
-	}
-	if d.ContractAuthenticationReq != nil {
-		d.ContractAuthenticationReq = nil
-	}
-	if d.ContractAuthenticationRes != nil {
-		d.ContractAuthenticationRes = nil
-	}
-	if d.CurrentDemandReq != nil {
-		d.CurrentDemandReq = nil
-	}
-	if d.CurrentDemandRes != nil {
-		d.CurrentDemandRes = nil
-	}
-	if d.DC_EVChargeParameter != nil {
-		d.DC_EVChargeParameter = nil
-	}
-	if d.DC_EVPowerDeliveryParameter != nil {
-		d.DC_EVPowerDeliveryParameter = nil
-	}
-	if d.DC_EVSEChargeParameter != nil {
-		d.DC_EVSEChargeParameter = nil
-	}
-	if d.DC_EVSEStatus != nil {
-		d.DC_EVSEStatus = nil
-	}
-	if d.DC_EVStatus != nil {
-		d.DC_EVStatus = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.EVChargeParameter != nil {
-		d.EVChargeParameter = nil
-	}
-	if d.EVPowerDeliveryParameter != nil {
-		d.EVPowerDeliveryParameter = nil
-	}
-	if d.EVSEChargeParameter != nil {
-		d.EVSEChargeParameter = nil
-	}
-	if d.EVSEStatus != nil {
-		d.EVSEStatus = nil
-	}
-	if d.EVStatus != nil {
-		d.EVStatus = nil
-	}
-	if d.Entry != nil {
-		d.Entry = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringReceiptReq != nil {
-		d.MeteringReceiptReq = nil
-	}
-	if d.MeteringReceiptRes != nil {
-		d.MeteringReceiptRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PMaxScheduleEntry != nil {
-		d.PMaxScheduleEntry = nil
-	}
-	if d.PaymentDetailsReq != nil {
-		d.PaymentDetailsReq = nil
-	}
-	if d.PaymentDetailsRes != nil {
-		d.PaymentDetailsRes = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.PreChargeReq != nil {
-		d.PreChargeReq = nil
-	}
-	if d.PreChargeRes != nil {
-		d.PreChargeRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RelativeTimeInterval != nil {
-		d.RelativeTimeInterval = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SAScheduleList != nil {
-		d.SAScheduleList = nil
-	}
-	if d.SASchedules != nil {
-		d.SASchedules = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.SalesTariffEntry != nil {
-		d.SalesTariffEntry = nil
-	}
-	if d.ServiceCharge != nil {
-		d.ServiceCharge = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.ServicePaymentSelectionReq != nil {
-		d.ServicePaymentSelectionReq = nil
-	}
-	if d.ServicePaymentSelectionRes != nil {
-		d.ServicePaymentSelectionRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.TimeInterval != nil {
-		d.TimeInterval = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.V2G_Message != nil {
-		d.V2G_Message = nil
-	}
-	if d.WeldingDetectionReq != nil {
-		d.WeldingDetectionReq = nil
-	}
-	if d.WeldingDetectionRes != nil {
-		d.WeldingDetectionRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(7)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
+		if err := d.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
+		if err := d.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEStatus = a.newAC_EVSEStatusType()
+		if err := d.AC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BodyElement = a.newBodyBaseType()
+		if err := d.BodyElement.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckReq = a.newCableCheckReqType()
+		if err := d.CableCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckRes = a.newCableCheckResType()
+		if err := d.CableCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 9:
-		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateReq = a.newCertificateUpdateReqType()
+		if err := d.CertificateUpdateReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateRes = a.newCertificateUpdateResType()
+		if err := d.CertificateUpdateRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusReq = a.newChargingStatusReqType()
+		if err := d.ChargingStatusReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusRes = a.newChargingStatusResType()
+		if err := d.ChargingStatusRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-		if err := d.ContractAuthenticationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ContractAuthenticationReq = a.newContractAuthenticationReqType()
+		if err := d.ContractAuthenticationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.ContractAuthenticationRes = new(ContractAuthenticationResType)
-		if err := d.ContractAuthenticationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ContractAuthenticationRes = a.newContractAuthenticationResType()
+		if err := d.ContractAuthenticationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandReq = a.newCurrentDemandReqType()
+		if err := d.CurrentDemandReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandRes = a.newCurrentDemandResType()
+		if err := d.CurrentDemandRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
+		if err := d.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
+		if err := d.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEStatus = a.newDC_EVSEStatusType()
+		if err := d.DC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVStatus = a.newDC_EVStatusType()
+		if err := d.DC_EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 24:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVChargeParameter = a.newEVChargeParameterType()
+		if err := d.EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
+		if err := d.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEChargeParameter = a.newEVSEChargeParameterType()
+		if err := d.EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEStatus = a.newEVSEStatusType()
+		if err := d.EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVStatus = a.newEVStatusType()
+		if err := d.EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Entry = a.newEntryType()
+		if err := d.Entry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptReq = a.newMeteringReceiptReqType()
+		if err := d.MeteringReceiptReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptRes = a.newMeteringReceiptResType()
+		if err := d.MeteringReceiptRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PMaxScheduleEntry = a.newPMaxScheduleEntryType()
+		if err := d.PMaxScheduleEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 43:
-		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsReq = a.newPaymentDetailsReqType()
+		if err := d.PaymentDetailsReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 44:
-		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsRes = a.newPaymentDetailsResType()
+		if err := d.PaymentDetailsRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 45:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 46:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 47:
-		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeReq = a.newPreChargeReqType()
+		if err := d.PreChargeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 48:
-		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeRes = a.newPreChargeResType()
+		if err := d.PreChargeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 49:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 50:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 51:
-		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+		if err := d.RelativeTimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 52:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 53:
-		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SAScheduleList = a.newSAScheduleListType()
+		if err := d.SAScheduleList.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 54:
-		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SASchedules = a.newSASchedulesType()
+		if err := d.SASchedules.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 55:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 56:
-		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SalesTariffEntry = a.newSalesTariffEntryType()
+		if err := d.SalesTariffEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 57:
-		d.ServiceCharge = new(ServiceChargeType)
-		if err := d.ServiceCharge.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceCharge = a.newServiceChargeType()
+		if err := d.ServiceCharge.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 58:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 59:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 60:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 61:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 62:
-		d.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-		if err := d.ServicePaymentSelectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServicePaymentSelectionReq = a.newServicePaymentSelectionReqType()
+		if err := d.ServicePaymentSelectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 63:
-		d.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-		if err := d.ServicePaymentSelectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServicePaymentSelectionRes = a.newServicePaymentSelectionResType()
+		if err := d.ServicePaymentSelectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 64:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 65:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 66:
-		d.SessionStopReq = new(SessionStopType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopReq = a.newSessionStopType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 67:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 68:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 69:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 70:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 71:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 72:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 73:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 74:
-		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.TimeInterval = a.newIntervalType()
+		if err := d.TimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 75:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 76:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 77:
-		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.V2G_Message = a.newV2G_Message()
+		if err := d.V2G_Message.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 78:
-		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionReq = a.newWeldingDetectionReqType()
+		if err := d.WeldingDetectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 79:
-		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionRes = a.newWeldingDetectionResType()
+		if err := d.WeldingDetectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 80:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 81:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_EVChargeParameter = nil
+	case 1:
+		d.AC_EVSEChargeParameter = nil
+	case 2:
+		d.AC_EVSEStatus = nil
+	case 3:
+		d.BodyElement = nil
+	case 4:
+		d.CableCheckReq = nil
+	case 5:
+		d.CableCheckRes = nil
+	case 6:
+		d.CanonicalizationMethod = nil
+	case 7:
+		d.CertificateInstallationReq = nil
+	case 8:
+		d.CertificateInstallationRes = nil
+	case 9:
+		d.CertificateUpdateReq = nil
+	case 10:
+		d.CertificateUpdateRes = nil
+	case 11:
+		d.ChargeParameterDiscoveryReq = nil
+	case 12:
+		d.ChargeParameterDiscoveryRes = nil
+	case 13:
+		d.ChargingStatusReq = nil
+	case 14:
+		d.ChargingStatusRes = nil
+	case 15:
+		d.ContractAuthenticationReq = nil
+	case 16:
+		d.ContractAuthenticationRes = nil
+	case 17:
+		d.CurrentDemandReq = nil
+	case 18:
+		d.CurrentDemandRes = nil
+	case 19:
+		d.DC_EVChargeParameter = nil
+	case 20:
+		d.DC_EVPowerDeliveryParameter = nil
+	case 21:
+		d.DC_EVSEChargeParameter = nil
+	case 22:
+		d.DC_EVSEStatus = nil
+	case 23:
+		d.DC_EVStatus = nil
+	case 24:
+		d.DSAKeyValue = nil
+	case 25:
+		d.DigestMethod = nil
+	case 26:
+		d.DigestValue = nil
+	case 27:
+		d.EVChargeParameter = nil
+	case 28:
+		d.EVPowerDeliveryParameter = nil
+	case 29:
+		d.EVSEChargeParameter = nil
+	case 30:
+		d.EVSEStatus = nil
+	case 31:
+		d.EVStatus = nil
+	case 32:
+		d.Entry = nil
+	case 33:
+		d.KeyInfo = nil
+	case 34:
+		d.KeyName = nil
+	case 35:
+		d.KeyValue = nil
+	case 36:
+		d.Manifest = nil
+	case 37:
+		d.MeteringReceiptReq = nil
+	case 38:
+		d.MeteringReceiptRes = nil
+	case 39:
+		d.MgmtData = nil
+	case 40:
+		d.Object = nil
+	case 41:
+		d.PGPData = nil
+	case 42:
+		d.PMaxScheduleEntry = nil
+	case 43:
+		d.PaymentDetailsReq = nil
+	case 44:
+		d.PaymentDetailsRes = nil
+	case 45:
+		d.PowerDeliveryReq = nil
+	case 46:
+		d.PowerDeliveryRes = nil
+	case 47:
+		d.PreChargeReq = nil
+	case 48:
+		d.PreChargeRes = nil
+	case 49:
+		d.RSAKeyValue = nil
+	case 50:
+		d.Reference = nil
+	case 51:
+		d.RelativeTimeInterval = nil
+	case 52:
+		d.RetrievalMethod = nil
+	case 53:
+		d.SAScheduleList = nil
+	case 54:
+		d.SASchedules = nil
+	case 55:
+		d.SPKIData = nil
+	case 56:
+		d.SalesTariffEntry = nil
+	case 57:
+		d.ServiceCharge = nil
+	case 58:
+		d.ServiceDetailReq = nil
+	case 59:
+		d.ServiceDetailRes = nil
+	case 60:
+		d.ServiceDiscoveryReq = nil
+	case 61:
+		d.ServiceDiscoveryRes = nil
+	case 62:
+		d.ServicePaymentSelectionReq = nil
+	case 63:
+		d.ServicePaymentSelectionRes = nil
+	case 64:
+		d.SessionSetupReq = nil
+	case 65:
+		d.SessionSetupRes = nil
+	case 66:
+		d.SessionStopReq = nil
+	case 67:
+		d.SessionStopRes = nil
+	case 68:
+		d.Signature = nil
+	case 69:
+		d.SignatureMethod = nil
+	case 70:
+		d.SignatureProperties = nil
+	case 71:
+		d.SignatureProperty = nil
+	case 72:
+		d.SignatureValue = nil
+	case 73:
+		d.SignedInfo = nil
+	case 74:
+		d.TimeInterval = nil
+	case 75:
+		d.Transform = nil
+	case 76:
+		d.Transforms = nil
+	case 77:
+		d.V2G_Message = nil
+	case 78:
+		d.WeldingDetectionReq = nil
+	case 79:
+		d.WeldingDetectionRes = nil
+	case 80:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVChargeParameterType) reset() {
+	*x = AC_EVChargeParameterType{}
 }
 
 func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -876,6 +1705,11 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PhysicalValueType) reset() {
+	*x = PhysicalValueType{}
+}
+
 func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -893,9 +1727,12 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Unit)
@@ -978,6 +1815,11 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEChargeParameterType) reset() {
+	*x = AC_EVSEChargeParameterType{}
+}
+
 func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1057,6 +1899,11 @@ func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEStatusType) reset() {
+	*x = AC_EVSEStatusType{}
 }
 
 func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1176,6 +2023,11 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyBaseType) reset() {
+	*x = BodyBaseType{}
+}
+
 func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1195,6 +2047,11 @@ func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckReqType) reset() {
+	*x = CableCheckReqType{}
 }
 
 func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1233,6 +2090,11 @@ func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVStatusType) reset() {
+	*x = DC_EVStatusType{}
+}
+
 func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1250,9 +2112,12 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVCabinConditioning)
@@ -1267,9 +2132,12 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVRESSConditioning)
@@ -1373,6 +2241,11 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckResType) reset() {
+	*x = CableCheckResType{}
+}
+
 func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1451,15 +2324,23 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEStatusType) reset() {
+	*x = DC_EVSEStatusType{}
+}
+
 func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEIsolationStatus)
@@ -1574,15 +2455,24 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
+}
+
 func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -1701,6 +2591,11 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
+}
+
 func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1718,9 +2613,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -1761,6 +2659,11 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{}
 }
 
 func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1938,6 +2841,11 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1955,9 +2863,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -2007,12 +2918,17 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
 }
 
 func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2032,9 +2948,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -2077,15 +2996,24 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateReqType) reset() {
+	*x = CertificateUpdateReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
+}
+
 func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2217,6 +3145,11 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateResType) reset() {
+	*x = CertificateUpdateResType{}
 }
 
 func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2427,6 +3360,11 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryReqType) reset() {
+	*x = ChargeParameterDiscoveryReqType{}
+}
+
 func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2444,9 +3382,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVChargeParameter)
@@ -2486,7 +3427,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
+			x.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
 			if err := x.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2494,7 +3435,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
+			x.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
 			if err := x.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2502,12 +3443,17 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVChargeParameter = new(EVChargeParameterType)
+			x.EVChargeParameter = a.newEVChargeParameterType()
 			if err := x.EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVChargeParameterType) reset() {
+	*x = DC_EVChargeParameterType{}
 }
 
 func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2538,9 +3484,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -2564,9 +3513,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyCapacity)
@@ -2585,9 +3537,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyRequest)
@@ -2604,9 +3559,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FullSOC)
@@ -2621,9 +3579,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkSOC)
@@ -2711,6 +3672,11 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVChargeParameterType) reset() {
+	*x = EVChargeParameterType{}
+}
+
 func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2730,6 +3696,11 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryResType) reset() {
+	*x = ChargeParameterDiscoveryResType{}
 }
 
 func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2760,9 +3731,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleList)
@@ -2775,9 +3749,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEChargeParameter)
@@ -2827,7 +3804,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleListType{})); err != nil {
 				return err
 			}
-			x.SAScheduleList = new(SAScheduleListType)
+			x.SAScheduleList = a.newSAScheduleListType()
 			if err := x.SAScheduleList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2835,7 +3812,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SASchedulesType{})); err != nil {
 				return err
 			}
-			x.SASchedules = new(SASchedulesType)
+			x.SASchedules = a.newSASchedulesType()
 			if err := x.SASchedules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2843,7 +3820,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
+			x.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
 			if err := x.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2851,7 +3828,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
+			x.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
 			if err := x.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2859,12 +3836,17 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVSEChargeParameter = new(EVSEChargeParameterType)
+			x.EVSEChargeParameter = a.newEVSEChargeParameterType()
 			if err := x.EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleListType) reset() {
+	*x = SAScheduleListType{SAScheduleTuple: x.SAScheduleTuple[:0]}
 }
 
 func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2884,9 +3866,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -2904,12 +3889,19 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
+			x.SAScheduleTuple = exi.Grow(x.SAScheduleTuple)
+			x.SAScheduleTuple[len(x.SAScheduleTuple)-1].reset()
 			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleTupleType) reset() {
+	*x = SAScheduleTupleType{PMaxSchedule: x.PMaxSchedule}
+	x.PMaxSchedule.reset()
 }
 
 func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2940,9 +3932,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariff)
@@ -2996,12 +3991,17 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffType{})); err != nil {
 				return err
 			}
-			x.SalesTariff = new(SalesTariffType)
+			x.SalesTariff = a.newSalesTariffType()
 			if err := x.SalesTariff.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleType) reset() {
+	*x = PMaxScheduleType{PMaxScheduleEntry: x.PMaxScheduleEntry[:0]}
 }
 
 func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3032,9 +4032,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -3074,12 +4077,18 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PMaxScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
+			x.PMaxScheduleEntry = exi.Grow(x.PMaxScheduleEntry)
+			x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].reset()
 			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleEntryType) reset() {
+	*x = PMaxScheduleEntryType{}
 }
 
 func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3088,9 +4097,12 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -3167,6 +4179,11 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RelativeTimeIntervalType) reset() {
+	*x = RelativeTimeIntervalType{}
+}
+
 func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3184,9 +4201,12 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(duration)
@@ -3260,6 +4280,11 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *IntervalType) reset() {
+	*x = IntervalType{}
+}
+
 func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3279,6 +4304,11 @@ func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffType) reset() {
+	*x = SalesTariffType{SalesTariffEntry: x.SalesTariffEntry[:0]}
 }
 
 func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3309,9 +4339,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffDescription)
@@ -3346,9 +4379,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -3430,12 +4466,18 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffEntryType{})); err != nil {
 				return err
 			}
-			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
+			x.SalesTariffEntry = exi.Grow(x.SalesTariffEntry)
+			x.SalesTariffEntry[len(x.SalesTariffEntry)-1].reset()
 			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffEntryType) reset() {
+	*x = SalesTariffEntryType{ConsumptionCost: x.ConsumptionCost[:0]}
 }
 
 func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3444,9 +4486,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -3470,9 +4515,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ConsumptionCost)
@@ -3516,12 +4564,18 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ConsumptionCostType{})); err != nil {
 				return err
 			}
-			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
+			x.ConsumptionCost = exi.Grow(x.ConsumptionCost)
+			x.ConsumptionCost[len(x.ConsumptionCost)-1].reset()
 			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ConsumptionCostType) reset() {
+	*x = ConsumptionCostType{Cost: x.Cost[:0]}
 }
 
 func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3541,9 +4595,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -3583,12 +4640,18 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CostType{})); err != nil {
 				return err
 			}
-			x.Cost = append(x.Cost, CostType{})
+			x.Cost = exi.Grow(x.Cost)
+			x.Cost[len(x.Cost)-1].reset()
 			if err := x.Cost[len(x.Cost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CostType) reset() {
+	*x = CostType{}
 }
 
 func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3619,9 +4682,12 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(amountMultiplier)
@@ -3693,6 +4759,11 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SASchedulesType) reset() {
+	*x = SASchedulesType{}
+}
+
 func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3712,6 +4783,11 @@ func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEChargeParameterType) reset() {
+	*x = DC_EVSEChargeParameterType{}
 }
 
 func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3742,9 +4818,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -3790,9 +4869,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSECurrentRegulationTolerance)
@@ -3816,9 +4898,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEEnergyToBeDelivered)
@@ -3894,6 +4979,11 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEChargeParameterType) reset() {
+	*x = EVSEChargeParameterType{}
+}
+
 func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3915,6 +5005,11 @@ func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusReqType) reset() {
+	*x = ChargingStatusReqType{}
+}
+
 func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3934,6 +5029,11 @@ func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusResType) reset() {
+	*x = ChargingStatusResType{}
 }
 
 func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3975,9 +5075,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaxCurrent)
@@ -3992,9 +5095,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -4106,7 +5212,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
+			x.MeterInfo = a.newMeterInfoType()
 			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4128,6 +5234,11 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
+}
+
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4145,9 +5256,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterReading)
@@ -4166,9 +5280,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SigMeterReading)
@@ -4185,9 +5302,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -4202,9 +5322,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TMeter)
@@ -4332,15 +5455,23 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractAuthenticationReqType) reset() {
+	*x = ContractAuthenticationReqType{}
+}
+
 func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4355,9 +5486,12 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GenChallenge)
@@ -4417,6 +5551,11 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractAuthenticationResType) reset() {
+	*x = ContractAuthenticationResType{}
 }
 
 func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4482,6 +5621,11 @@ func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandReqType) reset() {
+	*x = CurrentDemandReqType{}
+}
+
 func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4510,9 +5654,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltageLimit)
@@ -4531,9 +5678,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumCurrentLimit)
@@ -4550,9 +5700,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -4567,9 +5720,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -4593,9 +5749,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToFullSoC)
@@ -4610,9 +5769,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToBulkSoC)
@@ -4725,6 +5887,11 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandResType) reset() {
+	*x = CurrentDemandResType{}
+}
+
 func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4808,9 +5975,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltageLimit)
@@ -4827,9 +5997,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumCurrentLimit)
@@ -4844,9 +6017,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -4950,6 +6126,11 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVPowerDeliveryParameterType) reset() {
+	*x = DC_EVPowerDeliveryParameterType{}
+}
+
 func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4967,9 +6148,12 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -5034,6 +6218,11 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerDeliveryParameterType) reset() {
+	*x = EVPowerDeliveryParameterType{}
+}
+
 func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5053,6 +6242,11 @@ func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error 
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
 }
 
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5076,6 +6270,11 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVStatusType) reset() {
+	*x = EVStatusType{}
+}
+
 func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5097,15 +6296,23 @@ func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EntryType) reset() {
+	*x = EntryType{}
+}
+
 func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -5149,15 +6356,23 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptReqType) reset() {
+	*x = MeteringReceiptReqType{}
+}
+
 func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5181,9 +6396,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTupleID)
@@ -5282,6 +6500,11 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptResType) reset() {
+	*x = MeteringReceiptResType{}
+}
+
 func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5337,6 +6560,11 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsReqType) reset() {
+	*x = PaymentDetailsReqType{}
 }
 
 func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5406,6 +6634,11 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsResType) reset() {
+	*x = PaymentDetailsResType{}
 }
 
 func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5516,6 +6749,11 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
+}
+
 func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5533,9 +6771,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfile)
@@ -5552,9 +6793,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DC_EVPowerDeliveryParameter)
@@ -5594,7 +6838,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingProfileType{})); err != nil {
 				return err
 			}
-			x.ChargingProfile = new(ChargingProfileType)
+			x.ChargingProfile = a.newChargingProfileType()
 			if err := x.ChargingProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5602,7 +6846,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
+			x.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
 			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5610,12 +6854,17 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
+			x.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
 			if err := x.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingProfileType) reset() {
+	*x = ChargingProfileType{ProfileEntry: x.ProfileEntry[:0]}
 }
 
 func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5646,9 +6895,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -5688,12 +6940,18 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ProfileEntryType{})); err != nil {
 				return err
 			}
-			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
+			x.ProfileEntry = exi.Grow(x.ProfileEntry)
+			x.ProfileEntry[len(x.ProfileEntry)-1].reset()
 			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ProfileEntryType) reset() {
+	*x = ProfileEntryType{}
 }
 
 func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5783,6 +7041,11 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5800,9 +7063,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -5842,7 +7108,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEStatus = new(AC_EVSEStatusType)
+			x.AC_EVSEStatus = a.newAC_EVSEStatusType()
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5850,7 +7116,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEStatus = new(DC_EVSEStatusType)
+			x.DC_EVSEStatus = a.newDC_EVSEStatusType()
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5858,12 +7124,17 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeReqType) reset() {
+	*x = PreChargeReqType{}
 }
 
 func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5930,6 +7201,11 @@ func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeResType) reset() {
+	*x = PreChargeResType{}
 }
 
 func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6002,6 +7278,11 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceChargeType) reset() {
+	*x = ServiceChargeType{}
 }
 
 func (x *ServiceChargeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6082,6 +7363,11 @@ func (x *ServiceChargeType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceTagType) reset() {
+	*x = ServiceTagType{}
+}
+
 func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6099,9 +7385,12 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -6125,9 +7414,12 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -6235,6 +7527,11 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
+}
+
 func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6289,6 +7586,11 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{}
+}
+
 func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6317,9 +7619,12 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceParameterList)
@@ -6379,12 +7684,17 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceParameterListType{})); err != nil {
 				return err
 			}
-			x.ServiceParameterList = new(ServiceParameterListType)
+			x.ServiceParameterList = a.newServiceParameterListType()
 			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
 }
 
 func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6404,9 +7714,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -6424,12 +7737,18 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
 }
 
 func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6460,9 +7779,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -6502,12 +7824,18 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
 }
 
 func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6538,9 +7866,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -6696,15 +8027,23 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -6719,9 +8058,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceCategory)
@@ -6785,6 +8127,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{PaymentOptions: x.PaymentOptions}
+	x.PaymentOptions.reset()
+}
+
 func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6824,9 +8172,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceList)
@@ -6872,12 +8223,17 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceTagListType{})); err != nil {
 				return err
 			}
-			x.ServiceList = new(ServiceTagListType)
+			x.ServiceList = a.newServiceTagListType()
 			if err := x.ServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentOptionsType) reset() {
+	*x = PaymentOptionsType{PaymentOption: x.PaymentOption[:0]}
 }
 
 func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6897,9 +8253,12 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -6930,6 +8289,11 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceTagListType) reset() {
+	*x = ServiceTagListType{Service: x.Service[:0]}
+}
+
 func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6947,9 +8311,12 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -6967,12 +8334,18 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7032,6 +8405,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServicePaymentSelectionReqType) reset() {
+	*x = ServicePaymentSelectionReqType{SelectedServiceList: x.SelectedServiceList}
+	x.SelectedServiceList.reset()
+}
+
 func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7089,6 +8468,11 @@ func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7106,9 +8490,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -7126,12 +8513,18 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
 }
 
 func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7151,9 +8544,12 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSetID)
@@ -7227,6 +8623,11 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServicePaymentSelectionResType) reset() {
+	*x = ServicePaymentSelectionResType{}
+}
+
 func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7267,6 +8668,11 @@ func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
 }
 
 func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7323,6 +8729,11 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
+}
+
 func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7351,9 +8762,12 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DateTimeNow)
@@ -7437,6 +8851,11 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopType) reset() {
+	*x = SessionStopType{}
+}
+
 func (x *SessionStopType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7456,6 +8875,11 @@ func (x *SessionStopType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
 }
 
 func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7498,6 +8922,11 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *V2G_Message) reset() {
+	*x = V2G_Message{}
 }
 
 func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7551,6 +8980,11 @@ func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
+}
+
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7568,9 +9002,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Notification)
@@ -7585,9 +9022,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -7637,7 +9077,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(NotificationType{})); err != nil {
 				return err
 			}
-			x.Notification = new(NotificationType)
+			x.Notification = a.newNotificationType()
 			if err := x.Notification.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7645,12 +9085,17 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *NotificationType) reset() {
+	*x = NotificationType{}
 }
 
 func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7670,9 +9115,12 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FaultMsg)
@@ -7734,15 +9182,23 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyType) reset() {
+	*x = BodyType{}
+}
+
 func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(6)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(6)
+			if !ok {
+				var err error
+				if c, err = r.Bits(6); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BodyElement)
@@ -7838,7 +9294,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BodyBaseType{})); err != nil {
 				return err
 			}
-			x.BodyElement = new(BodyBaseType)
+			x.BodyElement = a.newBodyBaseType()
 			if err := x.BodyElement.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7846,7 +9302,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckReqType{})); err != nil {
 				return err
 			}
-			x.CableCheckReq = new(CableCheckReqType)
+			x.CableCheckReq = a.newCableCheckReqType()
 			if err := x.CableCheckReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7854,7 +9310,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckResType{})); err != nil {
 				return err
 			}
-			x.CableCheckRes = new(CableCheckResType)
+			x.CableCheckRes = a.newCableCheckResType()
 			if err := x.CableCheckRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7862,7 +9318,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationReqType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationReq = new(CertificateInstallationReqType)
+			x.CertificateInstallationReq = a.newCertificateInstallationReqType()
 			if err := x.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7870,7 +9326,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationResType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationRes = new(CertificateInstallationResType)
+			x.CertificateInstallationRes = a.newCertificateInstallationResType()
 			if err := x.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7878,7 +9334,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateReqType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateReq = new(CertificateUpdateReqType)
+			x.CertificateUpdateReq = a.newCertificateUpdateReqType()
 			if err := x.CertificateUpdateReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7886,7 +9342,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateResType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateRes = new(CertificateUpdateResType)
+			x.CertificateUpdateRes = a.newCertificateUpdateResType()
 			if err := x.CertificateUpdateRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7894,7 +9350,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
+			x.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
 			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7902,7 +9358,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
+			x.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
 			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7910,7 +9366,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusReqType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusReq = new(ChargingStatusReqType)
+			x.ChargingStatusReq = a.newChargingStatusReqType()
 			if err := x.ChargingStatusReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7918,7 +9374,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusResType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusRes = new(ChargingStatusResType)
+			x.ChargingStatusRes = a.newChargingStatusResType()
 			if err := x.ChargingStatusRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7926,7 +9382,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ContractAuthenticationReqType{})); err != nil {
 				return err
 			}
-			x.ContractAuthenticationReq = new(ContractAuthenticationReqType)
+			x.ContractAuthenticationReq = a.newContractAuthenticationReqType()
 			if err := x.ContractAuthenticationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7934,7 +9390,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ContractAuthenticationResType{})); err != nil {
 				return err
 			}
-			x.ContractAuthenticationRes = new(ContractAuthenticationResType)
+			x.ContractAuthenticationRes = a.newContractAuthenticationResType()
 			if err := x.ContractAuthenticationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7942,7 +9398,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandReqType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandReq = new(CurrentDemandReqType)
+			x.CurrentDemandReq = a.newCurrentDemandReqType()
 			if err := x.CurrentDemandReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7950,7 +9406,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandResType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandRes = new(CurrentDemandResType)
+			x.CurrentDemandRes = a.newCurrentDemandResType()
 			if err := x.CurrentDemandRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7958,7 +9414,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptReqType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptReq = new(MeteringReceiptReqType)
+			x.MeteringReceiptReq = a.newMeteringReceiptReqType()
 			if err := x.MeteringReceiptReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7966,7 +9422,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptResType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptRes = new(MeteringReceiptResType)
+			x.MeteringReceiptRes = a.newMeteringReceiptResType()
 			if err := x.MeteringReceiptRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7974,7 +9430,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsReqType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsReq = new(PaymentDetailsReqType)
+			x.PaymentDetailsReq = a.newPaymentDetailsReqType()
 			if err := x.PaymentDetailsReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7982,7 +9438,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsResType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsRes = new(PaymentDetailsResType)
+			x.PaymentDetailsRes = a.newPaymentDetailsResType()
 			if err := x.PaymentDetailsRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7990,7 +9446,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryReqType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryReq = new(PowerDeliveryReqType)
+			x.PowerDeliveryReq = a.newPowerDeliveryReqType()
 			if err := x.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7998,7 +9454,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryResType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryRes = new(PowerDeliveryResType)
+			x.PowerDeliveryRes = a.newPowerDeliveryResType()
 			if err := x.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8006,7 +9462,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeReqType{})); err != nil {
 				return err
 			}
-			x.PreChargeReq = new(PreChargeReqType)
+			x.PreChargeReq = a.newPreChargeReqType()
 			if err := x.PreChargeReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8014,7 +9470,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeResType{})); err != nil {
 				return err
 			}
-			x.PreChargeRes = new(PreChargeResType)
+			x.PreChargeRes = a.newPreChargeResType()
 			if err := x.PreChargeRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8022,7 +9478,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailReq = new(ServiceDetailReqType)
+			x.ServiceDetailReq = a.newServiceDetailReqType()
 			if err := x.ServiceDetailReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8030,7 +9486,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailResType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailRes = new(ServiceDetailResType)
+			x.ServiceDetailRes = a.newServiceDetailResType()
 			if err := x.ServiceDetailRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8038,7 +9494,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
+			x.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
 			if err := x.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8046,7 +9502,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
+			x.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
 			if err := x.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8054,7 +9510,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServicePaymentSelectionReqType{})); err != nil {
 				return err
 			}
-			x.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
+			x.ServicePaymentSelectionReq = a.newServicePaymentSelectionReqType()
 			if err := x.ServicePaymentSelectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8062,7 +9518,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServicePaymentSelectionResType{})); err != nil {
 				return err
 			}
-			x.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
+			x.ServicePaymentSelectionRes = a.newServicePaymentSelectionResType()
 			if err := x.ServicePaymentSelectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8070,7 +9526,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupReqType{})); err != nil {
 				return err
 			}
-			x.SessionSetupReq = new(SessionSetupReqType)
+			x.SessionSetupReq = a.newSessionSetupReqType()
 			if err := x.SessionSetupReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8078,7 +9534,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupResType{})); err != nil {
 				return err
 			}
-			x.SessionSetupRes = new(SessionSetupResType)
+			x.SessionSetupRes = a.newSessionSetupResType()
 			if err := x.SessionSetupRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8086,7 +9542,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopType{})); err != nil {
 				return err
 			}
-			x.SessionStopReq = new(SessionStopType)
+			x.SessionStopReq = a.newSessionStopType()
 			if err := x.SessionStopReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8094,7 +9550,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopResType{})); err != nil {
 				return err
 			}
-			x.SessionStopRes = new(SessionStopResType)
+			x.SessionStopRes = a.newSessionStopResType()
 			if err := x.SessionStopRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8102,7 +9558,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionReqType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionReq = new(WeldingDetectionReqType)
+			x.WeldingDetectionReq = a.newWeldingDetectionReqType()
 			if err := x.WeldingDetectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8110,12 +9566,17 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionResType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionRes = new(WeldingDetectionResType)
+			x.WeldingDetectionRes = a.newWeldingDetectionResType()
 			if err := x.WeldingDetectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionReqType) reset() {
+	*x = WeldingDetectionReqType{}
 }
 
 func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8152,6 +9613,11 @@ func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionResType) reset() {
+	*x = WeldingDetectionResType{}
 }
 
 func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {

@@ -124,7 +124,7 @@ type Fragment struct {
 	FullSOC                              *int8                               `json:"FullSOC,omitempty"`
 	G                                    exi.Bytes                           `json:"G,omitempty"`
 	GenChallenge                         *string                             `json:"GenChallenge,omitempty"`
-	HMACOutputLength                     *int64                              `json:"HMACOutputLength,omitempty"`
+	HMACOutputLength                     *exi.Integer                        `json:"HMACOutputLength,omitempty"`
 	Header                               *MessageHeaderType                  `json:"Header,omitempty"`
 	J                                    exi.Bytes                           `json:"J,omitempty"`
 	KeyInfo                              *xmldsig.KeyInfoType                `json:"KeyInfo,omitempty"`
@@ -243,7 +243,7 @@ type Fragment struct {
 	X509IssuerName                       *string                             `json:"X509IssuerName,omitempty"`
 	X509IssuerSerial                     *xmldsig.X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
 	X509SKI                              exi.Bytes                           `json:"X509SKI,omitempty"`
-	X509SerialNumber                     *int64                              `json:"X509SerialNumber,omitempty"`
+	X509SerialNumber                     *exi.Integer                        `json:"X509SerialNumber,omitempty"`
 	X509SubjectName                      *string                             `json:"X509SubjectName,omitempty"`
 	XPath                                *string                             `json:"XPath,omitempty"`
 	Y                                    exi.Bytes                           `json:"Y,omitempty"`
@@ -279,6 +279,7 @@ func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note,
 func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
@@ -1617,13 +1618,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.HMACOutputLength = p
+					tmp := v
+					f.HMACOutputLength = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3149,13 +3149,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.X509SerialNumber = p
+					tmp := v
+					f.X509SerialNumber = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3462,6 +3461,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	if f.AC_EVChargeParameter != nil {
 		w.Bits(0, 8)
@@ -4180,7 +4180,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.HMACOutputLength != nil {
 		w.Bits(110, 8)
 		w.Leaf()
-		w.Int(int64(*f.HMACOutputLength))
+		w.Integer(*f.HMACOutputLength)
 		w.Leaf()
 	}
 	if f.Header != nil {
@@ -4945,7 +4945,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509SerialNumber != nil {
 		w.Bits(229, 8)
 		w.Leaf()
-		w.Int(int64(*f.X509SerialNumber))
+		w.Integer(*f.X509SerialNumber)
 		w.Leaf()
 	}
 	if f.X509SubjectName != nil {

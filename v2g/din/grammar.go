@@ -2,13 +2,123 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package din
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:din:70121:2012:MsgBody", "urn:din:70121:2012:MsgDataTypes", "urn:din:70121:2012:MsgDef", "urn:din:70121:2012:MsgHeader"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Name", "Target", "Type", "URI", "ValueType"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:din:70121:2012:MsgBody
+		{"AC_EVSEStatus", "BulkChargingComplete", "CableCheckReq", "CableCheckReqType", "CableCheckRes", "CableCheckResType", "CertificateInstallationReq", "CertificateInstallationReqType", "CertificateInstallationRes", "CertificateInstallationResType", "CertificateUpdateReq", "CertificateUpdateReqType", "CertificateUpdateRes", "CertificateUpdateResType", "ChargeParameterDiscoveryReq", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryRes", "ChargeParameterDiscoveryResType", "ChargeService", "ChargingComplete", "ChargingProfile", "ChargingStatusReq", "ChargingStatusReqType", "ChargingStatusRes", "ChargingStatusResType", "ContractAuthenticationReq", "ContractAuthenticationReqType", "ContractAuthenticationRes", "ContractAuthenticationResType", "ContractID", "ContractSignatureCertChain", "ContractSignatureEncryptedPrivateKey", "CurrentDemandReq", "CurrentDemandReqType", "CurrentDemandRes", "CurrentDemandResType", "DC_EVSEStatus", "DC_EVStatus", "DHParams", "DateTimeNow", "EVCCID", "EVMaximumCurrentLimit", "EVMaximumPowerLimit", "EVMaximumVoltageLimit", "EVRequestedEnergyTransferType", "EVSECurrentLimitAchieved", "EVSEID", "EVSEMaxCurrent", "EVSEMaximumCurrentLimit", "EVSEMaximumPowerLimit", "EVSEMaximumVoltageLimit", "EVSEPowerLimitAchieved", "EVSEPresentCurrent", "EVSEPresentVoltage", "EVSEProcessing", "EVSEVoltageLimitAchieved", "EVTargetCurrent", "EVTargetVoltage", "GenChallenge", "ListOfRootCertificateIDs", "MeterInfo", "MeteringReceiptReq", "MeteringReceiptReqType", "MeteringReceiptRes", "MeteringReceiptResType", "OEMProvisioningCert", "PaymentDetailsReq", "PaymentDetailsReqType", "PaymentDetailsRes", "PaymentDetailsResType", "PaymentOptions", "PowerDeliveryReq", "PowerDeliveryReqType", "PowerDeliveryRes", "PowerDeliveryResType", "PreChargeReq", "PreChargeReqType", "PreChargeRes", "PreChargeResType", "ReadyToChargeState", "ReceiptRequired", "RemainingTimeToBulkSoC", "RemainingTimeToFullSoC", "ResponseCode", "RetryCounter", "SAScheduleTupleID", "SelectedPaymentOption", "SelectedServiceList", "ServiceCategory", "ServiceDetailReq", "ServiceDetailReqType", "ServiceDetailRes", "ServiceDetailResType", "ServiceDiscoveryReq", "ServiceDiscoveryReqType", "ServiceDiscoveryRes", "ServiceDiscoveryResType", "ServiceID", "ServiceList", "ServiceParameterList", "ServicePaymentSelectionReq", "ServicePaymentSelectionReqType", "ServicePaymentSelectionRes", "ServicePaymentSelectionResType", "ServiceScope", "SessionID", "SessionSetupReq", "SessionSetupReqType", "SessionSetupRes", "SessionSetupResType", "SessionStopReq", "SessionStopRes", "SessionStopResType", "SessionStopType", "WeldingDetectionReq", "WeldingDetectionReqType", "WeldingDetectionRes", "WeldingDetectionResType"},
+		// 6: urn:din:70121:2012:MsgDataTypes
+		{"AC_EVChargeParameter", "AC_EVChargeParameterType", "AC_EVSEChargeParameter", "AC_EVSEChargeParameterType", "AC_EVSEStatus", "AC_EVSEStatusType", "BulkChargingComplete", "BulkSOC", "Certificate", "CertificateChainType", "ChargingComplete", "ChargingProfileEntryMaxPower", "ChargingProfileEntryStart", "ChargingProfileType", "ConsumptionCost", "ConsumptionCostType", "Cost", "CostType", "DC_EVChargeParameter", "DC_EVChargeParameterType", "DC_EVErrorCodeType", "DC_EVPowerDeliveryParameter", "DC_EVPowerDeliveryParameterType", "DC_EVSEChargeParameter", "DC_EVSEChargeParameterType", "DC_EVSEStatus", "DC_EVSEStatusCodeType", "DC_EVSEStatusType", "DC_EVStatus", "DC_EVStatusType", "DepartureTime", "EAmount", "EPriceLevel", "EVCabinConditioning", "EVChargeParameter", "EVChargeParameterType", "EVEnergyCapacity", "EVEnergyRequest", "EVErrorCode", "EVMaxCurrent", "EVMaxVoltage", "EVMaximumCurrentLimit", "EVMaximumPowerLimit", "EVMaximumVoltageLimit", "EVMinCurrent", "EVPowerDeliveryParameter", "EVPowerDeliveryParameterType", "EVRESSConditioning", "EVRESSSOC", "EVReady", "EVRequestedEnergyTransferType", "EVSEChargeParameter", "EVSEChargeParameterType", "EVSECurrentRegulationTolerance", "EVSEEnergyToBeDelivered", "EVSEIsolationStatus", "EVSEMaxCurrent", "EVSEMaxVoltage", "EVSEMaximumCurrentLimit", "EVSEMaximumPowerLimit", "EVSEMaximumVoltageLimit", "EVSEMinCurrent", "EVSEMinimumCurrentLimit", "EVSEMinimumVoltageLimit", "EVSENotification", "EVSENotificationType", "EVSEPeakCurrentRipple", "EVSEProcessingType", "EVSEStatus", "EVSEStatusCode", "EVSEStatusType", "EVSESupportedEnergyTransferType", "EVStatus", "EVStatusType", "EnergyTransferType", "Entry", "EntryType", "FaultCode", "FaultMsg", "FreeService", "FullSOC", "IntervalType", "ListOfRootCertificateIDsType", "MeterID", "MeterInfoType", "MeterReading", "MeterStatus", "Multiplier", "NotificationMaxDelay", "NotificationType", "NumEPriceLevels", "PMax", "PMaxSchedule", "PMaxScheduleEntry", "PMaxScheduleEntryType", "PMaxScheduleID", "PMaxScheduleType", "PMaxType", "Parameter", "ParameterSet", "ParameterSetID", "ParameterSetType", "ParameterType", "PaymentOption", "PaymentOptionsType", "PhysicalValueType", "PowerSwitchClosed", "ProfileEntry", "ProfileEntryType", "RCD", "RelativeTimeInterval", "RelativeTimeIntervalType", "RootCertificateID", "SAIDType", "SAScheduleList", "SAScheduleListType", "SAScheduleTuple", "SAScheduleTupleID", "SAScheduleTupleType", "SASchedules", "SASchedulesType", "SalesTariff", "SalesTariffDescription", "SalesTariffEntry", "SalesTariffEntryType", "SalesTariffID", "SalesTariffType", "SelectedService", "SelectedServiceListType", "SelectedServiceType", "Service", "ServiceCategory", "ServiceCharge", "ServiceChargeType", "ServiceID", "ServiceName", "ServiceParameterListType", "ServiceScope", "ServiceTag", "ServiceTagListType", "ServiceTagType", "ServiceType", "SigMeterReading", "SubCertificates", "SubCertificatesType", "TMeter", "TimeInterval", "Unit", "Value", "amount", "amountMultiplier", "boolValue", "byteValue", "certificateType", "contractIDType", "costKind", "costKindType", "dHParamsType", "duration", "evccIDType", "evseIDType", "faultCodeType", "faultMsgType", "genChallengeType", "intValue", "isolationLevelType", "meterIDType", "meterStatusType", "paymentOptionType", "percentValueType", "physicalValue", "privateKeyType", "responseCodeType", "rootCertificateIDType", "serviceCategoryType", "serviceIDType", "serviceNameType", "serviceScopeType", "sessionIDType", "shortValue", "sigMeterReadingType", "start", "startValue", "stringValue", "tariffDescriptionType", "unitMultiplierType", "unitSymbolType", "valueType"},
+		// 7: urn:din:70121:2012:MsgDef
+		{"Body", "BodyBaseType", "BodyElement", "BodyType", "Header", "V2G_Message"},
+		// 8: urn:din:70121:2012:MsgHeader
+		{"MessageHeaderType", "Notification", "SessionID"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:din:70121:2012:MsgBody}CableCheckReq",
+		"{urn:din:70121:2012:MsgBody}CableCheckRes",
+		"{urn:din:70121:2012:MsgBody}CertificateInstallationReq",
+		"{urn:din:70121:2012:MsgBody}CertificateInstallationRes",
+		"{urn:din:70121:2012:MsgBody}CertificateUpdateReq",
+		"{urn:din:70121:2012:MsgBody}CertificateUpdateRes",
+		"{urn:din:70121:2012:MsgBody}ChargeParameterDiscoveryReq",
+		"{urn:din:70121:2012:MsgBody}ChargeParameterDiscoveryRes",
+		"{urn:din:70121:2012:MsgBody}ChargingStatusReq",
+		"{urn:din:70121:2012:MsgBody}ChargingStatusRes",
+		"{urn:din:70121:2012:MsgBody}ContractAuthenticationReq",
+		"{urn:din:70121:2012:MsgBody}ContractAuthenticationRes",
+		"{urn:din:70121:2012:MsgBody}CurrentDemandReq",
+		"{urn:din:70121:2012:MsgBody}CurrentDemandRes",
+		"{urn:din:70121:2012:MsgBody}MeteringReceiptReq",
+		"{urn:din:70121:2012:MsgBody}MeteringReceiptRes",
+		"{urn:din:70121:2012:MsgBody}PaymentDetailsReq",
+		"{urn:din:70121:2012:MsgBody}PaymentDetailsRes",
+		"{urn:din:70121:2012:MsgBody}PowerDeliveryReq",
+		"{urn:din:70121:2012:MsgBody}PowerDeliveryRes",
+		"{urn:din:70121:2012:MsgBody}PreChargeReq",
+		"{urn:din:70121:2012:MsgBody}PreChargeRes",
+		"{urn:din:70121:2012:MsgBody}ServiceDetailReq",
+		"{urn:din:70121:2012:MsgBody}ServiceDetailRes",
+		"{urn:din:70121:2012:MsgBody}ServiceDiscoveryReq",
+		"{urn:din:70121:2012:MsgBody}ServiceDiscoveryRes",
+		"{urn:din:70121:2012:MsgBody}ServicePaymentSelectionReq",
+		"{urn:din:70121:2012:MsgBody}ServicePaymentSelectionRes",
+		"{urn:din:70121:2012:MsgBody}SessionSetupReq",
+		"{urn:din:70121:2012:MsgBody}SessionSetupRes",
+		"{urn:din:70121:2012:MsgBody}SessionStopReq",
+		"{urn:din:70121:2012:MsgBody}SessionStopRes",
+		"{urn:din:70121:2012:MsgBody}WeldingDetectionReq",
+		"{urn:din:70121:2012:MsgBody}WeldingDetectionRes",
+		"{urn:din:70121:2012:MsgDataTypes}AC_EVChargeParameter",
+		"{urn:din:70121:2012:MsgDataTypes}AC_EVSEChargeParameter",
+		"{urn:din:70121:2012:MsgDataTypes}AC_EVSEStatus",
+		"{urn:din:70121:2012:MsgDataTypes}DC_EVChargeParameter",
+		"{urn:din:70121:2012:MsgDataTypes}DC_EVPowerDeliveryParameter",
+		"{urn:din:70121:2012:MsgDataTypes}DC_EVSEChargeParameter",
+		"{urn:din:70121:2012:MsgDataTypes}DC_EVSEStatus",
+		"{urn:din:70121:2012:MsgDataTypes}DC_EVStatus",
+		"{urn:din:70121:2012:MsgDataTypes}EVChargeParameter",
+		"{urn:din:70121:2012:MsgDataTypes}EVPowerDeliveryParameter",
+		"{urn:din:70121:2012:MsgDataTypes}EVSEChargeParameter",
+		"{urn:din:70121:2012:MsgDataTypes}EVSEStatus",
+		"{urn:din:70121:2012:MsgDataTypes}EVStatus",
+		"{urn:din:70121:2012:MsgDataTypes}Entry",
+		"{urn:din:70121:2012:MsgDataTypes}PMaxScheduleEntry",
+		"{urn:din:70121:2012:MsgDataTypes}RelativeTimeInterval",
+		"{urn:din:70121:2012:MsgDataTypes}SAScheduleList",
+		"{urn:din:70121:2012:MsgDataTypes}SASchedules",
+		"{urn:din:70121:2012:MsgDataTypes}SalesTariffEntry",
+		"{urn:din:70121:2012:MsgDataTypes}ServiceCharge",
+		"{urn:din:70121:2012:MsgDataTypes}TimeInterval",
+		"{urn:din:70121:2012:MsgDef}BodyElement",
+		"{urn:din:70121:2012:MsgDef}V2G_Message",
+	},
+}
 
 var grammarAC_EVChargeParameterType = exi.Grammar{
 	Name:   "AC_EVChargeParameterType",

@@ -12,14 +12,121 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                      *slabs
+	gen                       uint32
 	bPhysicalValueType        []PhysicalValueType
 	bRelativeTimeIntervalType []RelativeTimeIntervalType
 	bIntervalType             []IntervalType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_EVChargeParameterType           exi.Slab[AC_EVChargeParameterType]
+	PhysicalValueType                  exi.Slab[PhysicalValueType]
+	AC_EVSEChargeParameterType         exi.Slab[AC_EVSEChargeParameterType]
+	AC_EVSEStatusType                  exi.Slab[AC_EVSEStatusType]
+	AuthorizationReqType               exi.Slab[AuthorizationReqType]
+	AuthorizationResType               exi.Slab[AuthorizationResType]
+	BodyBaseType                       exi.Slab[BodyBaseType]
+	CableCheckReqType                  exi.Slab[CableCheckReqType]
+	DC_EVStatusType                    exi.Slab[DC_EVStatusType]
+	CableCheckResType                  exi.Slab[CableCheckResType]
+	DC_EVSEStatusType                  exi.Slab[DC_EVSEStatusType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	CertificateUpdateReqType           exi.Slab[CertificateUpdateReqType]
+	CertificateUpdateResType           exi.Slab[CertificateUpdateResType]
+	ChargeParameterDiscoveryReqType    exi.Slab[ChargeParameterDiscoveryReqType]
+	DC_EVChargeParameterType           exi.Slab[DC_EVChargeParameterType]
+	EVChargeParameterType              exi.Slab[EVChargeParameterType]
+	ChargeParameterDiscoveryResType    exi.Slab[ChargeParameterDiscoveryResType]
+	SAScheduleListType                 exi.Slab[SAScheduleListType]
+	PMaxScheduleEntryType              exi.Slab[PMaxScheduleEntryType]
+	RelativeTimeIntervalType           exi.Slab[RelativeTimeIntervalType]
+	IntervalType                       exi.Slab[IntervalType]
+	SalesTariffType                    exi.Slab[SalesTariffType]
+	SalesTariffEntryType               exi.Slab[SalesTariffEntryType]
+	SASchedulesType                    exi.Slab[SASchedulesType]
+	DC_EVSEChargeParameterType         exi.Slab[DC_EVSEChargeParameterType]
+	EVSEChargeParameterType            exi.Slab[EVSEChargeParameterType]
+	ChargingStatusReqType              exi.Slab[ChargingStatusReqType]
+	ChargingStatusResType              exi.Slab[ChargingStatusResType]
+	MeterInfoType                      exi.Slab[MeterInfoType]
+	CurrentDemandReqType               exi.Slab[CurrentDemandReqType]
+	CurrentDemandResType               exi.Slab[CurrentDemandResType]
+	DC_EVPowerDeliveryParameterType    exi.Slab[DC_EVPowerDeliveryParameterType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	EVPowerDeliveryParameterType       exi.Slab[EVPowerDeliveryParameterType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	EVStatusType                       exi.Slab[EVStatusType]
+	EntryType                          exi.Slab[EntryType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	MeteringReceiptReqType             exi.Slab[MeteringReceiptReqType]
+	MeteringReceiptResType             exi.Slab[MeteringReceiptResType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	PaymentDetailsReqType              exi.Slab[PaymentDetailsReqType]
+	PaymentDetailsResType              exi.Slab[PaymentDetailsResType]
+	PaymentServiceSelectionReqType     exi.Slab[PaymentServiceSelectionReqType]
+	PaymentServiceSelectionResType     exi.Slab[PaymentServiceSelectionResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	ChargingProfileType                exi.Slab[ChargingProfileType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	PreChargeReqType                   exi.Slab[PreChargeReqType]
+	PreChargeResType                   exi.Slab[PreChargeResType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceParameterListType           exi.Slab[ServiceParameterListType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceListType                    exi.Slab[ServiceListType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopReqType                 exi.Slab[SessionStopReqType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	V2G_Message                        exi.Slab[V2G_Message]
+	NotificationType                   exi.Slab[NotificationType]
+	WeldingDetectionReqType            exi.Slab[WeldingDetectionReqType]
+	WeldingDetectionResType            exi.Slab[WeldingDetectionResType]
+}
+
+func (a *arena) newAC_EVChargeParameterType() *AC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVChargeParameterType)
+}
+
 func (a *arena) newPhysicalValueType() *PhysicalValueType {
+	if a.keep != nil {
+		p := a.keep.PhysicalValueType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bPhysicalValueType) == 0 {
 		a.bPhysicalValueType = make([]PhysicalValueType, 4)
 	}
@@ -28,7 +135,201 @@ func (a *arena) newPhysicalValueType() *PhysicalValueType {
 	return p
 }
 
+func (a *arena) newAC_EVSEChargeParameterType() *AC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEChargeParameterType)
+}
+
+func (a *arena) newAC_EVSEStatusType() *AC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEStatusType)
+}
+
+func (a *arena) newAuthorizationReqType() *AuthorizationReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationReqType)
+}
+
+func (a *arena) newAuthorizationResType() *AuthorizationResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationResType)
+}
+
+func (a *arena) newBodyBaseType() *BodyBaseType {
+	if a.keep != nil {
+		p := a.keep.BodyBaseType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BodyBaseType)
+}
+
+func (a *arena) newCableCheckReqType() *CableCheckReqType {
+	if a.keep != nil {
+		p := a.keep.CableCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckReqType)
+}
+
+func (a *arena) newDC_EVStatusType() *DC_EVStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVStatusType)
+}
+
+func (a *arena) newCableCheckResType() *CableCheckResType {
+	if a.keep != nil {
+		p := a.keep.CableCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckResType)
+}
+
+func (a *arena) newDC_EVSEStatusType() *DC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEStatusType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newCertificateUpdateReqType() *CertificateUpdateReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateReqType)
+}
+
+func (a *arena) newCertificateUpdateResType() *CertificateUpdateResType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateResType)
+}
+
+func (a *arena) newChargeParameterDiscoveryReqType() *ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newDC_EVChargeParameterType() *DC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVChargeParameterType)
+}
+
+func (a *arena) newEVChargeParameterType() *EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVChargeParameterType)
+}
+
+func (a *arena) newChargeParameterDiscoveryResType() *ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newSAScheduleListType() *SAScheduleListType {
+	if a.keep != nil {
+		p := a.keep.SAScheduleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SAScheduleListType)
+}
+
+func (a *arena) newPMaxScheduleEntryType() *PMaxScheduleEntryType {
+	if a.keep != nil {
+		p := a.keep.PMaxScheduleEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PMaxScheduleEntryType)
+}
+
 func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
+	if a.keep != nil {
+		p := a.keep.RelativeTimeIntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRelativeTimeIntervalType) == 0 {
 		a.bRelativeTimeIntervalType = make([]RelativeTimeIntervalType, 4)
 	}
@@ -38,6 +339,11 @@ func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
 }
 
 func (a *arena) newIntervalType() *IntervalType {
+	if a.keep != nil {
+		p := a.keep.IntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bIntervalType) == 0 {
 		a.bIntervalType = make([]IntervalType, 4)
 	}
@@ -46,13 +352,557 @@ func (a *arena) newIntervalType() *IntervalType {
 	return p
 }
 
+func (a *arena) newSalesTariffType() *SalesTariffType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffType)
+}
+
+func (a *arena) newSalesTariffEntryType() *SalesTariffEntryType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffEntryType)
+}
+
+func (a *arena) newSASchedulesType() *SASchedulesType {
+	if a.keep != nil {
+		p := a.keep.SASchedulesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SASchedulesType)
+}
+
+func (a *arena) newDC_EVSEChargeParameterType() *DC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEChargeParameterType)
+}
+
+func (a *arena) newEVSEChargeParameterType() *EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEChargeParameterType)
+}
+
+func (a *arena) newChargingStatusReqType() *ChargingStatusReqType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusReqType)
+}
+
+func (a *arena) newChargingStatusResType() *ChargingStatusResType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusResType)
+}
+
+func (a *arena) newMeterInfoType() *MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.MeterInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeterInfoType)
+}
+
+func (a *arena) newCurrentDemandReqType() *CurrentDemandReqType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandReqType)
+}
+
+func (a *arena) newCurrentDemandResType() *CurrentDemandResType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandResType)
+}
+
+func (a *arena) newDC_EVPowerDeliveryParameterType() *DC_EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newEVPowerDeliveryParameterType() *EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newEVStatusType() *EVStatusType {
+	if a.keep != nil {
+		p := a.keep.EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVStatusType)
+}
+
+func (a *arena) newEntryType() *EntryType {
+	if a.keep != nil {
+		p := a.keep.EntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EntryType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newMeteringReceiptReqType() *MeteringReceiptReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptReqType)
+}
+
+func (a *arena) newMeteringReceiptResType() *MeteringReceiptResType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptResType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newPaymentDetailsReqType() *PaymentDetailsReqType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsReqType)
+}
+
+func (a *arena) newPaymentDetailsResType() *PaymentDetailsResType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsResType)
+}
+
+func (a *arena) newPaymentServiceSelectionReqType() *PaymentServiceSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.PaymentServiceSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentServiceSelectionReqType)
+}
+
+func (a *arena) newPaymentServiceSelectionResType() *PaymentServiceSelectionResType {
+	if a.keep != nil {
+		p := a.keep.PaymentServiceSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentServiceSelectionResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newChargingProfileType() *ChargingProfileType {
+	if a.keep != nil {
+		p := a.keep.ChargingProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingProfileType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newPreChargeReqType() *PreChargeReqType {
+	if a.keep != nil {
+		p := a.keep.PreChargeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeReqType)
+}
+
+func (a *arena) newPreChargeResType() *PreChargeResType {
+	if a.keep != nil {
+		p := a.keep.PreChargeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeResType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceParameterListType() *ServiceParameterListType {
+	if a.keep != nil {
+		p := a.keep.ServiceParameterListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceParameterListType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceListType() *ServiceListType {
+	if a.keep != nil {
+		p := a.keep.ServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceListType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopReqType() *SessionStopReqType {
+	if a.keep != nil {
+		p := a.keep.SessionStopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopReqType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newV2G_Message() *V2G_Message {
+	if a.keep != nil {
+		p := a.keep.V2G_Message.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(V2G_Message)
+}
+
+func (a *arena) newNotificationType() *NotificationType {
+	if a.keep != nil {
+		p := a.keep.NotificationType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(NotificationType)
+}
+
+func (a *arena) newWeldingDetectionReqType() *WeldingDetectionReqType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionReqType)
+}
+
+func (a *arena) newWeldingDetectionResType() *WeldingDetectionResType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionResType)
+}
+
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
 // left unread, so n < len(b) reports them. A value that breaks a facet of
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -60,698 +910,668 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AC_EVChargeParameter != nil {
-		d.AC_EVChargeParameter = nil
-	}
-	if d.AC_EVSEChargeParameter != nil {
-		d.AC_EVSEChargeParameter = nil
-	}
-	if d.AC_EVSEStatus != nil {
-		d.AC_EVSEStatus = nil
-	}
-	if d.AuthorizationReq != nil {
-		d.AuthorizationReq = nil
-	}
-	if d.AuthorizationRes != nil {
-		d.AuthorizationRes = nil
-	}
-	if d.BodyElement != nil {
-		d.BodyElement = nil
-	}
-	if d.CableCheckReq != nil {
-		d.CableCheckReq = nil
-	}
-	if d.CableCheckRes != nil {
-		d.CableCheckRes = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.CertificateUpdateReq != nil {
-		d.CertificateUpdateReq = nil
-	}
-	if d.CertificateUpdateRes != nil {
-		d.CertificateUpdateRes = nil
-	}
-	if d.ChargeParameterDiscoveryReq != nil {
-		d.ChargeParameterDiscoveryReq = nil
-	}
-	if d.ChargeParameterDiscoveryRes != nil {
-		d.ChargeParameterDiscoveryRes = nil
-	}
-	if d.ChargingStatusReq != nil {
-		d.ChargingStatusReq = nil
-	}
-	if d.ChargingStatusRes != nil {
-		d.ChargingStatusRes = nil
-	}
-	if d.CurrentDemandReq != nil {
-		d.CurrentDemandReq = nil
-	}
-	if d.CurrentDemandRes != nil {
-		d.CurrentDemandRes = nil
-	}
-	if d.DC_EVChargeParameter != nil {
-		d.DC_EVChargeParameter = nil
-	}
-	if d.DC_EVPowerDeliveryParameter != nil {
-		d.DC_EVPowerDeliveryParameter = nil
-	}
-	if d.DC_EVSEChargeParameter != nil {
-		d.DC_EVSEChargeParameter = nil
-	}
-	if d.DC_EVSEStatus != nil {
-		d.DC_EVSEStatus = nil
-	}
-	if d.DC_EVStatus != nil {
-		d.DC_EVStatus = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.EVChargeParameter != nil {
-		d.EVChargeParameter = nil
-	}
-	if d.EVPowerDeliveryParameter != nil {
-		d.EVPowerDeliveryParameter = nil
-	}
-	if d.EVSEChargeParameter != nil {
-		d.EVSEChargeParameter = nil
-	}
-	if d.EVSEStatus != nil {
-		d.EVSEStatus = nil
-	}
-	if d.EVStatus != nil {
-		d.EVStatus = nil
-	}
-	if d.Entry != nil {
-		d.Entry = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringReceiptReq != nil {
-		d.MeteringReceiptReq = nil
-	}
-	if d.MeteringReceiptRes != nil {
-		d.MeteringReceiptRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PMaxScheduleEntry != nil {
-		d.PMaxScheduleEntry = nil
-	}
-	if d.PaymentDetailsReq != nil {
-		d.PaymentDetailsReq = nil
-	}
-	if d.PaymentDetailsRes != nil {
-		d.PaymentDetailsRes = nil
-	}
-	if d.PaymentServiceSelectionReq != nil {
-		d.PaymentServiceSelectionReq = nil
-	}
-	if d.PaymentServiceSelectionRes != nil {
-		d.PaymentServiceSelectionRes = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.PreChargeReq != nil {
-		d.PreChargeReq = nil
-	}
-	if d.PreChargeRes != nil {
-		d.PreChargeRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RelativeTimeInterval != nil {
-		d.RelativeTimeInterval = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SAScheduleList != nil {
-		d.SAScheduleList = nil
-	}
-	if d.SASchedules != nil {
-		d.SASchedules = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.SalesTariffEntry != nil {
-		d.SalesTariffEntry = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.TimeInterval != nil {
-		d.TimeInterval = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.V2G_Message != nil {
-		d.V2G_Message = nil
-	}
-	if d.WeldingDetectionReq != nil {
-		d.WeldingDetectionReq = nil
-	}
-	if d.WeldingDetectionRes != nil {
-		d.WeldingDetectionRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(7)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
+		if err := d.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
+		if err := d.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEStatus = a.newAC_EVSEStatusType()
+		if err := d.AC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationReq = a.newAuthorizationReqType()
+		if err := d.AuthorizationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationRes = a.newAuthorizationResType()
+		if err := d.AuthorizationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BodyElement = a.newBodyBaseType()
+		if err := d.BodyElement.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckReq = a.newCableCheckReqType()
+		if err := d.CableCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckRes = a.newCableCheckResType()
+		if err := d.CableCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateReq = a.newCertificateUpdateReqType()
+		if err := d.CertificateUpdateReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateRes = a.newCertificateUpdateResType()
+		if err := d.CertificateUpdateRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusReq = a.newChargingStatusReqType()
+		if err := d.ChargingStatusReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusRes = a.newChargingStatusResType()
+		if err := d.ChargingStatusRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandReq = a.newCurrentDemandReqType()
+		if err := d.CurrentDemandReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandRes = a.newCurrentDemandResType()
+		if err := d.CurrentDemandRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
+		if err := d.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
+		if err := d.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEStatus = a.newDC_EVSEStatusType()
+		if err := d.DC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVStatus = a.newDC_EVStatusType()
+		if err := d.DC_EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 24:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVChargeParameter = a.newEVChargeParameterType()
+		if err := d.EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
+		if err := d.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEChargeParameter = a.newEVSEChargeParameterType()
+		if err := d.EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEStatus = a.newEVSEStatusType()
+		if err := d.EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVStatus = a.newEVStatusType()
+		if err := d.EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Entry = a.newEntryType()
+		if err := d.Entry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptReq = a.newMeteringReceiptReqType()
+		if err := d.MeteringReceiptReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptRes = a.newMeteringReceiptResType()
+		if err := d.MeteringReceiptRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PMaxScheduleEntry = a.newPMaxScheduleEntryType()
+		if err := d.PMaxScheduleEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 43:
-		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsReq = a.newPaymentDetailsReqType()
+		if err := d.PaymentDetailsReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 44:
-		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsRes = a.newPaymentDetailsResType()
+		if err := d.PaymentDetailsRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 45:
-		d.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-		if err := d.PaymentServiceSelectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentServiceSelectionReq = a.newPaymentServiceSelectionReqType()
+		if err := d.PaymentServiceSelectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 46:
-		d.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-		if err := d.PaymentServiceSelectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentServiceSelectionRes = a.newPaymentServiceSelectionResType()
+		if err := d.PaymentServiceSelectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 47:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 48:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 49:
-		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeReq = a.newPreChargeReqType()
+		if err := d.PreChargeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 50:
-		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeRes = a.newPreChargeResType()
+		if err := d.PreChargeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 51:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 52:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 53:
-		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+		if err := d.RelativeTimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 54:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 55:
-		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SAScheduleList = a.newSAScheduleListType()
+		if err := d.SAScheduleList.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 56:
-		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SASchedules = a.newSASchedulesType()
+		if err := d.SASchedules.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 57:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 58:
-		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SalesTariffEntry = a.newSalesTariffEntryType()
+		if err := d.SalesTariffEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 59:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 60:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 61:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 62:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 63:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 64:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 65:
-		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopReq = a.newSessionStopReqType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 66:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 67:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 68:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 69:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 70:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 71:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 72:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 73:
-		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.TimeInterval = a.newIntervalType()
+		if err := d.TimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 74:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 75:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 76:
-		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.V2G_Message = a.newV2G_Message()
+		if err := d.V2G_Message.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 77:
-		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionReq = a.newWeldingDetectionReqType()
+		if err := d.WeldingDetectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 78:
-		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionRes = a.newWeldingDetectionResType()
+		if err := d.WeldingDetectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 79:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 80:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_EVChargeParameter = nil
+	case 1:
+		d.AC_EVSEChargeParameter = nil
+	case 2:
+		d.AC_EVSEStatus = nil
+	case 3:
+		d.AuthorizationReq = nil
+	case 4:
+		d.AuthorizationRes = nil
+	case 5:
+		d.BodyElement = nil
+	case 6:
+		d.CableCheckReq = nil
+	case 7:
+		d.CableCheckRes = nil
+	case 8:
+		d.CanonicalizationMethod = nil
+	case 9:
+		d.CertificateInstallationReq = nil
+	case 10:
+		d.CertificateInstallationRes = nil
+	case 11:
+		d.CertificateUpdateReq = nil
+	case 12:
+		d.CertificateUpdateRes = nil
+	case 13:
+		d.ChargeParameterDiscoveryReq = nil
+	case 14:
+		d.ChargeParameterDiscoveryRes = nil
+	case 15:
+		d.ChargingStatusReq = nil
+	case 16:
+		d.ChargingStatusRes = nil
+	case 17:
+		d.CurrentDemandReq = nil
+	case 18:
+		d.CurrentDemandRes = nil
+	case 19:
+		d.DC_EVChargeParameter = nil
+	case 20:
+		d.DC_EVPowerDeliveryParameter = nil
+	case 21:
+		d.DC_EVSEChargeParameter = nil
+	case 22:
+		d.DC_EVSEStatus = nil
+	case 23:
+		d.DC_EVStatus = nil
+	case 24:
+		d.DSAKeyValue = nil
+	case 25:
+		d.DigestMethod = nil
+	case 26:
+		d.DigestValue = nil
+	case 27:
+		d.EVChargeParameter = nil
+	case 28:
+		d.EVPowerDeliveryParameter = nil
+	case 29:
+		d.EVSEChargeParameter = nil
+	case 30:
+		d.EVSEStatus = nil
+	case 31:
+		d.EVStatus = nil
+	case 32:
+		d.Entry = nil
+	case 33:
+		d.KeyInfo = nil
+	case 34:
+		d.KeyName = nil
+	case 35:
+		d.KeyValue = nil
+	case 36:
+		d.Manifest = nil
+	case 37:
+		d.MeteringReceiptReq = nil
+	case 38:
+		d.MeteringReceiptRes = nil
+	case 39:
+		d.MgmtData = nil
+	case 40:
+		d.Object = nil
+	case 41:
+		d.PGPData = nil
+	case 42:
+		d.PMaxScheduleEntry = nil
+	case 43:
+		d.PaymentDetailsReq = nil
+	case 44:
+		d.PaymentDetailsRes = nil
+	case 45:
+		d.PaymentServiceSelectionReq = nil
+	case 46:
+		d.PaymentServiceSelectionRes = nil
+	case 47:
+		d.PowerDeliveryReq = nil
+	case 48:
+		d.PowerDeliveryRes = nil
+	case 49:
+		d.PreChargeReq = nil
+	case 50:
+		d.PreChargeRes = nil
+	case 51:
+		d.RSAKeyValue = nil
+	case 52:
+		d.Reference = nil
+	case 53:
+		d.RelativeTimeInterval = nil
+	case 54:
+		d.RetrievalMethod = nil
+	case 55:
+		d.SAScheduleList = nil
+	case 56:
+		d.SASchedules = nil
+	case 57:
+		d.SPKIData = nil
+	case 58:
+		d.SalesTariffEntry = nil
+	case 59:
+		d.ServiceDetailReq = nil
+	case 60:
+		d.ServiceDetailRes = nil
+	case 61:
+		d.ServiceDiscoveryReq = nil
+	case 62:
+		d.ServiceDiscoveryRes = nil
+	case 63:
+		d.SessionSetupReq = nil
+	case 64:
+		d.SessionSetupRes = nil
+	case 65:
+		d.SessionStopReq = nil
+	case 66:
+		d.SessionStopRes = nil
+	case 67:
+		d.Signature = nil
+	case 68:
+		d.SignatureMethod = nil
+	case 69:
+		d.SignatureProperties = nil
+	case 70:
+		d.SignatureProperty = nil
+	case 71:
+		d.SignatureValue = nil
+	case 72:
+		d.SignedInfo = nil
+	case 73:
+		d.TimeInterval = nil
+	case 74:
+		d.Transform = nil
+	case 75:
+		d.Transforms = nil
+	case 76:
+		d.V2G_Message = nil
+	case 77:
+		d.WeldingDetectionReq = nil
+	case 78:
+		d.WeldingDetectionRes = nil
+	case 79:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVChargeParameterType) reset() {
+	*x = AC_EVChargeParameterType{}
 }
 
 func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -760,9 +1580,12 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -874,6 +1697,11 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PhysicalValueType) reset() {
+	*x = PhysicalValueType{}
+}
+
 func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -970,6 +1798,11 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEChargeParameterType) reset() {
+	*x = AC_EVSEChargeParameterType{}
+}
+
 func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1034,6 +1867,11 @@ func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEStatusType) reset() {
+	*x = AC_EVSEStatusType{}
 }
 
 func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1132,15 +1970,23 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationReqType) reset() {
+	*x = AuthorizationReqType{}
+}
+
 func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -1155,9 +2001,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GenChallenge)
@@ -1215,6 +2064,11 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationResType) reset() {
+	*x = AuthorizationResType{}
 }
 
 func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1280,6 +2134,11 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyBaseType) reset() {
+	*x = BodyBaseType{}
+}
+
 func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1299,6 +2158,11 @@ func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckReqType) reset() {
+	*x = CableCheckReqType{}
 }
 
 func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1335,6 +2199,11 @@ func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVStatusType) reset() {
+	*x = DC_EVStatusType{}
 }
 
 func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1421,6 +2290,11 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckResType) reset() {
+	*x = CableCheckResType{}
+}
+
 func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1499,6 +2373,11 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEStatusType) reset() {
+	*x = DC_EVSEStatusType{}
+}
+
 func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1527,9 +2406,12 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEIsolationStatus)
@@ -1622,6 +2504,12 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
+}
+
 func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1710,6 +2598,11 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
+}
+
 func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1717,9 +2610,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -1736,9 +2632,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -1772,12 +2671,18 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			x.RootCertificateID = exi.Grow(x.RootCertificateID)
+			x.RootCertificateID[len(x.RootCertificateID)-1] = xmldsig.X509IssuerSerialType{}
 			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{}
 }
 
 func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1897,15 +2802,23 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -1929,9 +2842,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -1991,12 +2907,17 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
 }
 
 func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2006,9 +2927,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -2025,9 +2949,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -2084,6 +3011,11 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractSignatureEncryptedPrivateKeyType) reset() {
+	*x = ContractSignatureEncryptedPrivateKeyType{}
 }
 
 func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2145,6 +3077,11 @@ func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *a
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DiffieHellmanPublickeyType) reset() {
+	*x = DiffieHellmanPublickeyType{}
+}
+
 func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2204,6 +3141,11 @@ func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EMAIDType) reset() {
+	*x = EMAIDType{}
+}
+
 func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2261,6 +3203,12 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateReqType) reset() {
+	*x = CertificateUpdateReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
 }
 
 func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2366,6 +3314,11 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateResType) reset() {
+	*x = CertificateUpdateResType{}
+}
+
 func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2438,9 +3391,12 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RetryCounter)
@@ -2522,15 +3478,23 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryReqType) reset() {
+	*x = ChargeParameterDiscoveryReqType{}
+}
+
 func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaxEntriesSAScheduleTuple)
@@ -2554,9 +3518,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVChargeParameter)
@@ -2620,7 +3587,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
+			x.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
 			if err := x.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2628,7 +3595,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
+			x.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
 			if err := x.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2636,12 +3603,17 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVChargeParameter = new(EVChargeParameterType)
+			x.EVChargeParameter = a.newEVChargeParameterType()
 			if err := x.EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVChargeParameterType) reset() {
+	*x = DC_EVChargeParameterType{}
 }
 
 func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2650,9 +3622,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2687,9 +3662,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -2713,9 +3691,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyCapacity)
@@ -2734,9 +3715,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyRequest)
@@ -2753,9 +3737,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FullSOC)
@@ -2770,9 +3757,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkSOC)
@@ -2884,15 +3874,23 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVChargeParameterType) reset() {
+	*x = EVChargeParameterType{}
+}
+
 func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2944,6 +3942,11 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryResType) reset() {
+	*x = ChargeParameterDiscoveryResType{}
+}
+
 func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2972,9 +3975,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleList)
@@ -2993,9 +3999,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEChargeParameter)
@@ -3045,7 +4054,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleListType{})); err != nil {
 				return err
 			}
-			x.SAScheduleList = new(SAScheduleListType)
+			x.SAScheduleList = a.newSAScheduleListType()
 			if err := x.SAScheduleList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3053,7 +4062,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SASchedulesType{})); err != nil {
 				return err
 			}
-			x.SASchedules = new(SASchedulesType)
+			x.SASchedules = a.newSASchedulesType()
 			if err := x.SASchedules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3061,7 +4070,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
+			x.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
 			if err := x.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3069,7 +4078,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
+			x.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
 			if err := x.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3077,12 +4086,17 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVSEChargeParameter = new(EVSEChargeParameterType)
+			x.EVSEChargeParameter = a.newEVSEChargeParameterType()
 			if err := x.EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleListType) reset() {
+	*x = SAScheduleListType{SAScheduleTuple: x.SAScheduleTuple[:0]}
 }
 
 func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3092,9 +4106,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -3111,9 +4128,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -3147,12 +4167,19 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
+			x.SAScheduleTuple = exi.Grow(x.SAScheduleTuple)
+			x.SAScheduleTuple[len(x.SAScheduleTuple)-1].reset()
 			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleTupleType) reset() {
+	*x = SAScheduleTupleType{PMaxSchedule: x.PMaxSchedule}
+	x.PMaxSchedule.reset()
 }
 
 func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3183,9 +4210,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariff)
@@ -3227,12 +4257,17 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffType{})); err != nil {
 				return err
 			}
-			x.SalesTariff = new(SalesTariffType)
+			x.SalesTariff = a.newSalesTariffType()
 			if err := x.SalesTariff.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleType) reset() {
+	*x = PMaxScheduleType{PMaxScheduleEntry: x.PMaxScheduleEntry[:0]}
 }
 
 func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3242,9 +4277,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -3261,9 +4299,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -3297,12 +4338,18 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PMaxScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
+			x.PMaxScheduleEntry = exi.Grow(x.PMaxScheduleEntry)
+			x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].reset()
 			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleEntryType) reset() {
+	*x = PMaxScheduleEntryType{}
 }
 
 func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3311,9 +4358,12 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -3372,6 +4422,11 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RelativeTimeIntervalType) reset() {
+	*x = RelativeTimeIntervalType{}
+}
+
 func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3389,9 +4444,12 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(duration)
@@ -3465,6 +4523,11 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *IntervalType) reset() {
+	*x = IntervalType{}
+}
+
 func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3486,6 +4549,11 @@ func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffType) reset() {
+	*x = SalesTariffType{SalesTariffEntry: x.SalesTariffEntry[:0]}
+}
+
 func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -3493,9 +4561,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -3519,9 +4590,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffDescription)
@@ -3542,9 +4616,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(NumEPriceLevels)
@@ -3563,9 +4640,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -3582,9 +4662,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -3674,12 +4757,18 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffEntryType{})); err != nil {
 				return err
 			}
-			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
+			x.SalesTariffEntry = exi.Grow(x.SalesTariffEntry)
+			x.SalesTariffEntry[len(x.SalesTariffEntry)-1].reset()
 			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffEntryType) reset() {
+	*x = SalesTariffEntryType{ConsumptionCost: x.ConsumptionCost[:0]}
 }
 
 func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3689,9 +4778,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -3704,9 +4796,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EPriceLevel)
@@ -3727,9 +4822,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ConsumptionCost)
@@ -3791,12 +4889,18 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ConsumptionCostType{})); err != nil {
 				return err
 			}
-			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
+			x.ConsumptionCost = exi.Grow(x.ConsumptionCost)
+			x.ConsumptionCost[len(x.ConsumptionCost)-1].reset()
 			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ConsumptionCostType) reset() {
+	*x = ConsumptionCostType{Cost: x.Cost[:0]}
 }
 
 func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3817,9 +4921,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -3836,9 +4943,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -3876,12 +4986,18 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CostType{})); err != nil {
 				return err
 			}
-			x.Cost = append(x.Cost, CostType{})
+			x.Cost = exi.Grow(x.Cost)
+			x.Cost[len(x.Cost)-1].reset()
 			if err := x.Cost[len(x.Cost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CostType) reset() {
+	*x = CostType{}
 }
 
 func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3912,9 +5028,12 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(amountMultiplier)
@@ -3986,6 +5105,11 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SASchedulesType) reset() {
+	*x = SASchedulesType{}
+}
+
 func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4005,6 +5129,11 @@ func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEChargeParameterType) reset() {
+	*x = DC_EVSEChargeParameterType{}
 }
 
 func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4079,9 +5208,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSECurrentRegulationTolerance)
@@ -4105,9 +5237,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEEnergyToBeDelivered)
@@ -4179,6 +5314,11 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEChargeParameterType) reset() {
+	*x = EVSEChargeParameterType{}
+}
+
 func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4200,6 +5340,11 @@ func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusReqType) reset() {
+	*x = ChargingStatusReqType{}
+}
+
 func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4219,6 +5364,11 @@ func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusResType) reset() {
+	*x = ChargingStatusResType{}
 }
 
 func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4260,9 +5410,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaxCurrent)
@@ -4279,9 +5432,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -4296,9 +5452,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ReceiptRequired)
@@ -4387,7 +5546,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
+			x.MeterInfo = a.newMeterInfoType()
 			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4411,6 +5570,11 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
+}
+
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4428,9 +5592,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterReading)
@@ -4449,9 +5616,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SigMeterReading)
@@ -4468,9 +5638,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -4485,9 +5658,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TMeter)
@@ -4631,6 +5807,11 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandReqType) reset() {
+	*x = CurrentDemandReqType{}
+}
+
 func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4659,9 +5840,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltageLimit)
@@ -4680,9 +5864,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumCurrentLimit)
@@ -4699,9 +5886,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -4716,9 +5906,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -4742,9 +5935,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToFullSoC)
@@ -4759,9 +5955,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToBulkSoC)
@@ -4874,6 +6073,11 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandResType) reset() {
+	*x = CurrentDemandResType{}
+}
+
 func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4957,9 +6161,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltageLimit)
@@ -4976,9 +6183,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumCurrentLimit)
@@ -4993,9 +6203,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -5030,9 +6243,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 12, 12
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -5047,9 +6263,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ReceiptRequired)
@@ -5185,7 +6404,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
+			x.MeterInfo = a.newMeterInfoType()
 			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5205,6 +6424,11 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVPowerDeliveryParameterType) reset() {
+	*x = DC_EVPowerDeliveryParameterType{}
+}
+
 func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5222,9 +6446,12 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -5289,6 +6516,11 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerDeliveryParameterType) reset() {
+	*x = EVPowerDeliveryParameterType{}
+}
+
 func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5308,6 +6540,11 @@ func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error 
 		switch ev {
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
 }
 
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5385,6 +6622,11 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVStatusType) reset() {
+	*x = EVStatusType{}
+}
+
 func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5406,15 +6648,23 @@ func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EntryType) reset() {
+	*x = EntryType{}
+}
+
 func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -5458,15 +6708,23 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptReqType) reset() {
+	*x = MeteringReceiptReqType{}
+}
+
 func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5490,9 +6748,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTupleID)
@@ -5579,6 +6840,11 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptResType) reset() {
+	*x = MeteringReceiptResType{}
+}
+
 func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5596,9 +6862,12 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -5638,7 +6907,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEStatus = new(AC_EVSEStatusType)
+			x.AC_EVSEStatus = a.newAC_EVSEStatusType()
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5646,7 +6915,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEStatus = new(DC_EVSEStatusType)
+			x.DC_EVSEStatus = a.newDC_EVSEStatusType()
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5654,12 +6923,17 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsReqType) reset() {
+	*x = PaymentDetailsReqType{}
 }
 
 func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5729,6 +7003,11 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsResType) reset() {
+	*x = PaymentDetailsResType{}
 }
 
 func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5839,6 +7118,12 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentServiceSelectionReqType) reset() {
+	*x = PaymentServiceSelectionReqType{SelectedServiceList: x.SelectedServiceList}
+	x.SelectedServiceList.reset()
+}
+
 func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5896,6 +7181,11 @@ func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -5903,9 +7193,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -5922,9 +7215,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -5958,12 +7254,18 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
 }
 
 func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5983,9 +7285,12 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSetID)
@@ -6059,6 +7364,11 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentServiceSelectionResType) reset() {
+	*x = PaymentServiceSelectionResType{}
+}
+
 func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6101,6 +7411,11 @@ func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
+}
+
 func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6129,9 +7444,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfile)
@@ -6148,9 +7466,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DC_EVPowerDeliveryParameter)
@@ -6200,7 +7521,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingProfileType{})); err != nil {
 				return err
 			}
-			x.ChargingProfile = new(ChargingProfileType)
+			x.ChargingProfile = a.newChargingProfileType()
 			if err := x.ChargingProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6208,7 +7529,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
+			x.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
 			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6216,12 +7537,17 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
+			x.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
 			if err := x.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingProfileType) reset() {
+	*x = ChargingProfileType{ProfileEntry: x.ProfileEntry[:0]}
 }
 
 func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6231,9 +7557,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -6250,9 +7579,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -6286,12 +7618,18 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ProfileEntryType{})); err != nil {
 				return err
 			}
-			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
+			x.ProfileEntry = exi.Grow(x.ProfileEntry)
+			x.ProfileEntry[len(x.ProfileEntry)-1].reset()
 			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ProfileEntryType) reset() {
+	*x = ProfileEntryType{}
 }
 
 func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6322,9 +7660,12 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfileEntryMaxNumberOfPhasesInUse)
@@ -6390,6 +7731,11 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6407,9 +7753,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -6449,7 +7798,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEStatus = new(AC_EVSEStatusType)
+			x.AC_EVSEStatus = a.newAC_EVSEStatusType()
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6457,7 +7806,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEStatus = new(DC_EVSEStatusType)
+			x.DC_EVSEStatus = a.newDC_EVSEStatusType()
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6465,12 +7814,17 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeReqType) reset() {
+	*x = PreChargeReqType{}
 }
 
 func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6537,6 +7891,11 @@ func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeResType) reset() {
+	*x = PreChargeResType{}
 }
 
 func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6611,6 +7970,11 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
+}
+
 func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6665,6 +8029,11 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{}
+}
+
 func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -6693,9 +8062,12 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceParameterList)
@@ -6755,12 +8127,17 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceParameterListType{})); err != nil {
 				return err
 			}
-			x.ServiceParameterList = new(ServiceParameterListType)
+			x.ServiceParameterList = a.newServiceParameterListType()
 			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
 }
 
 func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6770,9 +8147,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -6789,9 +8169,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -6825,12 +8208,18 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
 }
 
 func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6851,9 +8240,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -6870,9 +8262,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -6928,12 +8323,18 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
 }
 
 func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6953,9 +8354,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -7103,15 +8507,23 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -7126,9 +8538,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceCategory)
@@ -7192,6 +8607,13 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{PaymentOptionList: x.PaymentOptionList, ChargeService: x.ChargeService}
+	x.PaymentOptionList.reset()
+	x.ChargeService.reset()
+}
+
 func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7231,9 +8653,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceList)
@@ -7279,12 +8704,17 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceListType{})); err != nil {
 				return err
 			}
-			x.ServiceList = new(ServiceListType)
+			x.ServiceList = a.newServiceListType()
 			if err := x.ServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentOptionListType) reset() {
+	*x = PaymentOptionListType{PaymentOption: x.PaymentOption[:0]}
 }
 
 func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7294,9 +8724,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -7313,9 +8746,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -7362,6 +8798,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeServiceType) reset() {
+	*x = ChargeServiceType{SupportedEnergyTransferMode: x.SupportedEnergyTransferMode}
+	x.SupportedEnergyTransferMode.reset()
+}
+
 func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7379,9 +8821,12 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -7405,9 +8850,12 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -7551,6 +8999,11 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedEnergyTransferModeType) reset() {
+	*x = SupportedEnergyTransferModeType{EnergyTransferMode: x.EnergyTransferMode[:0]}
+}
+
 func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -7558,9 +9011,12 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyTransferMode)
@@ -7577,9 +9033,12 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyTransferMode)
@@ -7626,6 +9085,11 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceListType) reset() {
+	*x = ServiceListType{Service: x.Service[:0]}
+}
+
 func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -7633,9 +9097,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -7652,9 +9119,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -7688,12 +9158,18 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7713,9 +9189,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -7739,9 +9218,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -7870,6 +9352,11 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
+}
+
 func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7924,6 +9411,11 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
+}
+
 func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -7952,9 +9444,12 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETimeStamp)
@@ -8038,6 +9533,11 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopReqType) reset() {
+	*x = SessionStopReqType{}
+}
+
 func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -8080,6 +9580,11 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
+}
+
 func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -8120,6 +9625,11 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *V2G_Message) reset() {
+	*x = V2G_Message{}
 }
 
 func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8173,6 +9683,11 @@ func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
+}
+
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -8190,9 +9705,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Notification)
@@ -8207,9 +9725,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -8259,7 +9780,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(NotificationType{})); err != nil {
 				return err
 			}
-			x.Notification = new(NotificationType)
+			x.Notification = a.newNotificationType()
 			if err := x.Notification.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8267,12 +9788,17 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *NotificationType) reset() {
+	*x = NotificationType{}
 }
 
 func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8292,9 +9818,12 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FaultMsg)
@@ -8356,15 +9885,23 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyType) reset() {
+	*x = BodyType{}
+}
+
 func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(6)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(6)
+			if !ok {
+				var err error
+				if c, err = r.Bits(6); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationReq)
@@ -8460,7 +9997,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AuthorizationReqType{})); err != nil {
 				return err
 			}
-			x.AuthorizationReq = new(AuthorizationReqType)
+			x.AuthorizationReq = a.newAuthorizationReqType()
 			if err := x.AuthorizationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8468,7 +10005,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AuthorizationResType{})); err != nil {
 				return err
 			}
-			x.AuthorizationRes = new(AuthorizationResType)
+			x.AuthorizationRes = a.newAuthorizationResType()
 			if err := x.AuthorizationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8476,7 +10013,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BodyBaseType{})); err != nil {
 				return err
 			}
-			x.BodyElement = new(BodyBaseType)
+			x.BodyElement = a.newBodyBaseType()
 			if err := x.BodyElement.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8484,7 +10021,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckReqType{})); err != nil {
 				return err
 			}
-			x.CableCheckReq = new(CableCheckReqType)
+			x.CableCheckReq = a.newCableCheckReqType()
 			if err := x.CableCheckReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8492,7 +10029,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckResType{})); err != nil {
 				return err
 			}
-			x.CableCheckRes = new(CableCheckResType)
+			x.CableCheckRes = a.newCableCheckResType()
 			if err := x.CableCheckRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8500,7 +10037,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationReqType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationReq = new(CertificateInstallationReqType)
+			x.CertificateInstallationReq = a.newCertificateInstallationReqType()
 			if err := x.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8508,7 +10045,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationResType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationRes = new(CertificateInstallationResType)
+			x.CertificateInstallationRes = a.newCertificateInstallationResType()
 			if err := x.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8516,7 +10053,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateReqType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateReq = new(CertificateUpdateReqType)
+			x.CertificateUpdateReq = a.newCertificateUpdateReqType()
 			if err := x.CertificateUpdateReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8524,7 +10061,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateResType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateRes = new(CertificateUpdateResType)
+			x.CertificateUpdateRes = a.newCertificateUpdateResType()
 			if err := x.CertificateUpdateRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8532,7 +10069,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
+			x.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
 			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8540,7 +10077,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
+			x.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
 			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8548,7 +10085,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusReqType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusReq = new(ChargingStatusReqType)
+			x.ChargingStatusReq = a.newChargingStatusReqType()
 			if err := x.ChargingStatusReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8556,7 +10093,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusResType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusRes = new(ChargingStatusResType)
+			x.ChargingStatusRes = a.newChargingStatusResType()
 			if err := x.ChargingStatusRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8564,7 +10101,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandReqType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandReq = new(CurrentDemandReqType)
+			x.CurrentDemandReq = a.newCurrentDemandReqType()
 			if err := x.CurrentDemandReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8572,7 +10109,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandResType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandRes = new(CurrentDemandResType)
+			x.CurrentDemandRes = a.newCurrentDemandResType()
 			if err := x.CurrentDemandRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8580,7 +10117,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptReqType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptReq = new(MeteringReceiptReqType)
+			x.MeteringReceiptReq = a.newMeteringReceiptReqType()
 			if err := x.MeteringReceiptReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8588,7 +10125,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptResType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptRes = new(MeteringReceiptResType)
+			x.MeteringReceiptRes = a.newMeteringReceiptResType()
 			if err := x.MeteringReceiptRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8596,7 +10133,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsReqType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsReq = new(PaymentDetailsReqType)
+			x.PaymentDetailsReq = a.newPaymentDetailsReqType()
 			if err := x.PaymentDetailsReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8604,7 +10141,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsResType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsRes = new(PaymentDetailsResType)
+			x.PaymentDetailsRes = a.newPaymentDetailsResType()
 			if err := x.PaymentDetailsRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8612,7 +10149,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentServiceSelectionReqType{})); err != nil {
 				return err
 			}
-			x.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
+			x.PaymentServiceSelectionReq = a.newPaymentServiceSelectionReqType()
 			if err := x.PaymentServiceSelectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8620,7 +10157,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentServiceSelectionResType{})); err != nil {
 				return err
 			}
-			x.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
+			x.PaymentServiceSelectionRes = a.newPaymentServiceSelectionResType()
 			if err := x.PaymentServiceSelectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8628,7 +10165,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryReqType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryReq = new(PowerDeliveryReqType)
+			x.PowerDeliveryReq = a.newPowerDeliveryReqType()
 			if err := x.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8636,7 +10173,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryResType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryRes = new(PowerDeliveryResType)
+			x.PowerDeliveryRes = a.newPowerDeliveryResType()
 			if err := x.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8644,7 +10181,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeReqType{})); err != nil {
 				return err
 			}
-			x.PreChargeReq = new(PreChargeReqType)
+			x.PreChargeReq = a.newPreChargeReqType()
 			if err := x.PreChargeReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8652,7 +10189,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeResType{})); err != nil {
 				return err
 			}
-			x.PreChargeRes = new(PreChargeResType)
+			x.PreChargeRes = a.newPreChargeResType()
 			if err := x.PreChargeRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8660,7 +10197,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailReq = new(ServiceDetailReqType)
+			x.ServiceDetailReq = a.newServiceDetailReqType()
 			if err := x.ServiceDetailReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8668,7 +10205,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailResType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailRes = new(ServiceDetailResType)
+			x.ServiceDetailRes = a.newServiceDetailResType()
 			if err := x.ServiceDetailRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8676,7 +10213,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
+			x.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
 			if err := x.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8684,7 +10221,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
+			x.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
 			if err := x.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8692,7 +10229,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupReqType{})); err != nil {
 				return err
 			}
-			x.SessionSetupReq = new(SessionSetupReqType)
+			x.SessionSetupReq = a.newSessionSetupReqType()
 			if err := x.SessionSetupReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8700,7 +10237,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupResType{})); err != nil {
 				return err
 			}
-			x.SessionSetupRes = new(SessionSetupResType)
+			x.SessionSetupRes = a.newSessionSetupResType()
 			if err := x.SessionSetupRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8708,7 +10245,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopReqType{})); err != nil {
 				return err
 			}
-			x.SessionStopReq = new(SessionStopReqType)
+			x.SessionStopReq = a.newSessionStopReqType()
 			if err := x.SessionStopReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8716,7 +10253,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopResType{})); err != nil {
 				return err
 			}
-			x.SessionStopRes = new(SessionStopResType)
+			x.SessionStopRes = a.newSessionStopResType()
 			if err := x.SessionStopRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8724,7 +10261,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionReqType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionReq = new(WeldingDetectionReqType)
+			x.WeldingDetectionReq = a.newWeldingDetectionReqType()
 			if err := x.WeldingDetectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8732,12 +10269,17 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionResType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionRes = new(WeldingDetectionResType)
+			x.WeldingDetectionRes = a.newWeldingDetectionResType()
 			if err := x.WeldingDetectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionReqType) reset() {
+	*x = WeldingDetectionReqType{}
 }
 
 func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8774,6 +10316,11 @@ func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionResType) reset() {
+	*x = WeldingDetectionResType{}
 }
 
 func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {

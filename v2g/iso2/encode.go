@@ -24,6 +24,7 @@ func Marshal(d *Document) ([]byte, error) {
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	set := 0
 	if d.AC_EVChargeParameter != nil {

@@ -2,13 +2,122 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package iso2
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:iso:15118:2:2013:MsgBody", "urn:iso:15118:2:2013:MsgDataTypes", "urn:iso:15118:2:2013:MsgDef", "urn:iso:15118:2:2013:MsgHeader"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:iso:15118:2:2013:MsgBody
+		{"AC_EVSEStatus", "AuthorizationReq", "AuthorizationReqType", "AuthorizationRes", "AuthorizationResType", "BodyBaseType", "BodyElement", "BodyType", "BulkChargingComplete", "CableCheckReq", "CableCheckReqType", "CableCheckRes", "CableCheckResType", "CertificateInstallationReq", "CertificateInstallationReqType", "CertificateInstallationRes", "CertificateInstallationResType", "CertificateUpdateReq", "CertificateUpdateReqType", "CertificateUpdateRes", "CertificateUpdateResType", "ChargeParameterDiscoveryReq", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryRes", "ChargeParameterDiscoveryResType", "ChargeProgress", "ChargeService", "ChargingComplete", "ChargingProfile", "ChargingSession", "ChargingStatusReq", "ChargingStatusReqType", "ChargingStatusRes", "ChargingStatusResType", "ContractSignatureCertChain", "ContractSignatureEncryptedPrivateKey", "CurrentDemandReq", "CurrentDemandReqType", "CurrentDemandRes", "CurrentDemandResType", "DC_EVSEStatus", "DC_EVStatus", "DHpublickey", "EVCCID", "EVMaximumCurrentLimit", "EVMaximumPowerLimit", "EVMaximumVoltageLimit", "EVSECurrentLimitAchieved", "EVSEID", "EVSEMaxCurrent", "EVSEMaximumCurrentLimit", "EVSEMaximumPowerLimit", "EVSEMaximumVoltageLimit", "EVSEPowerLimitAchieved", "EVSEPresentCurrent", "EVSEPresentVoltage", "EVSEProcessing", "EVSETimeStamp", "EVSEVoltageLimitAchieved", "EVTargetCurrent", "EVTargetVoltage", "GenChallenge", "Id", "ListOfRootCertificateIDs", "MaxEntriesSAScheduleTuple", "MeterInfo", "MeteringReceiptReq", "MeteringReceiptReqType", "MeteringReceiptRes", "MeteringReceiptResType", "OEMProvisioningCert", "PaymentDetailsReq", "PaymentDetailsReqType", "PaymentDetailsRes", "PaymentDetailsResType", "PaymentOptionList", "PaymentServiceSelectionReq", "PaymentServiceSelectionReqType", "PaymentServiceSelectionRes", "PaymentServiceSelectionResType", "PowerDeliveryReq", "PowerDeliveryReqType", "PowerDeliveryRes", "PowerDeliveryResType", "PreChargeReq", "PreChargeReqType", "PreChargeRes", "PreChargeResType", "ReceiptRequired", "RemainingTimeToBulkSoC", "RemainingTimeToFullSoC", "RequestedEnergyTransferMode", "ResponseCode", "RetryCounter", "SAProvisioningCertificateChain", "SAScheduleTupleID", "SelectedPaymentOption", "SelectedServiceList", "ServiceCategory", "ServiceDetailReq", "ServiceDetailReqType", "ServiceDetailRes", "ServiceDetailResType", "ServiceDiscoveryReq", "ServiceDiscoveryReqType", "ServiceDiscoveryRes", "ServiceDiscoveryResType", "ServiceID", "ServiceList", "ServiceParameterList", "ServiceScope", "SessionID", "SessionSetupReq", "SessionSetupReqType", "SessionSetupRes", "SessionSetupResType", "SessionStopReq", "SessionStopReqType", "SessionStopRes", "SessionStopResType", "WeldingDetectionReq", "WeldingDetectionReqType", "WeldingDetectionRes", "WeldingDetectionResType", "eMAID"},
+		// 6: urn:iso:15118:2:2013:MsgDataTypes
+		{"AC_EVChargeParameter", "AC_EVChargeParameterType", "AC_EVSEChargeParameter", "AC_EVSEChargeParameterType", "AC_EVSEStatus", "AC_EVSEStatusType", "BulkChargingComplete", "BulkSOC", "Certificate", "CertificateChainType", "ChargeServiceType", "ChargingComplete", "ChargingProfileEntryMaxNumberOfPhasesInUse", "ChargingProfileEntryMaxPower", "ChargingProfileEntryStart", "ChargingProfileType", "ConsumptionCost", "ConsumptionCostType", "ContractSignatureEncryptedPrivateKeyType", "Cost", "CostType", "DC_EVChargeParameter", "DC_EVChargeParameterType", "DC_EVErrorCodeType", "DC_EVPowerDeliveryParameter", "DC_EVPowerDeliveryParameterType", "DC_EVSEChargeParameter", "DC_EVSEChargeParameterType", "DC_EVSEStatus", "DC_EVSEStatusCodeType", "DC_EVSEStatusType", "DC_EVStatus", "DC_EVStatusType", "DepartureTime", "DiffieHellmanPublickeyType", "EAmount", "EMAIDType", "EPriceLevel", "EVChargeParameter", "EVChargeParameterType", "EVEnergyCapacity", "EVEnergyRequest", "EVErrorCode", "EVMaxCurrent", "EVMaxVoltage", "EVMaximumCurrentLimit", "EVMaximumPowerLimit", "EVMaximumVoltageLimit", "EVMinCurrent", "EVPowerDeliveryParameter", "EVPowerDeliveryParameterType", "EVRESSSOC", "EVReady", "EVSEChargeParameter", "EVSEChargeParameterType", "EVSECurrentRegulationTolerance", "EVSEEnergyToBeDelivered", "EVSEIsolationStatus", "EVSEMaxCurrent", "EVSEMaximumCurrentLimit", "EVSEMaximumPowerLimit", "EVSEMaximumVoltageLimit", "EVSEMinimumCurrentLimit", "EVSEMinimumVoltageLimit", "EVSENominalVoltage", "EVSENotification", "EVSENotificationType", "EVSEPeakCurrentRipple", "EVSEProcessingType", "EVSEStatus", "EVSEStatusCode", "EVSEStatusType", "EVStatus", "EVStatusType", "EnergyTransferMode", "EnergyTransferModeType", "Entry", "EntryType", "FaultCode", "FaultMsg", "FreeService", "FullSOC", "Id", "IntervalType", "ListOfRootCertificateIDsType", "MeterID", "MeterInfoType", "MeterReading", "MeterStatus", "Multiplier", "Name", "NotificationMaxDelay", "NotificationType", "NumEPriceLevels", "PMax", "PMaxSchedule", "PMaxScheduleEntry", "PMaxScheduleEntryType", "PMaxScheduleType", "Parameter", "ParameterSet", "ParameterSetID", "ParameterSetType", "ParameterType", "PaymentOption", "PaymentOptionListType", "PhysicalValueType", "ProfileEntry", "ProfileEntryType", "RCD", "RelativeTimeInterval", "RelativeTimeIntervalType", "RootCertificateID", "SAIDType", "SAScheduleList", "SAScheduleListType", "SAScheduleTuple", "SAScheduleTupleID", "SAScheduleTupleType", "SASchedules", "SASchedulesType", "SalesTariff", "SalesTariffDescription", "SalesTariffEntry", "SalesTariffEntryType", "SalesTariffID", "SalesTariffType", "SelectedService", "SelectedServiceListType", "SelectedServiceType", "Service", "ServiceCategory", "ServiceID", "ServiceListType", "ServiceName", "ServiceParameterListType", "ServiceScope", "ServiceType", "SigMeterReading", "SubCertificates", "SubCertificatesType", "SupportedEnergyTransferMode", "SupportedEnergyTransferModeType", "TMeter", "TimeInterval", "Unit", "Value", "amount", "amountMultiplier", "boolValue", "byteValue", "certificateType", "chargeProgressType", "chargingSessionType", "costKind", "costKindType", "dHpublickeyType", "duration", "eMAIDType", "evccIDType", "evseIDType", "faultCodeType", "faultMsgType", "genChallengeType", "intValue", "isolationLevelType", "maxNumPhasesType", "meterIDType", "meterStatusType", "paymentOptionType", "percentValueType", "physicalValue", "privateKeyType", "responseCodeType", "serviceCategoryType", "serviceIDType", "serviceNameType", "serviceScopeType", "sessionIDType", "shortValue", "sigMeterReadingType", "start", "startValue", "stringValue", "tariffDescriptionType", "unitMultiplierType", "unitSymbolType", "valueType"},
+		// 7: urn:iso:15118:2:2013:MsgDef
+		{"Body", "Header", "V2G_Message"},
+		// 8: urn:iso:15118:2:2013:MsgHeader
+		{"MessageHeaderType", "Notification", "SessionID"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:iso:15118:2:2013:MsgBody}AuthorizationReq",
+		"{urn:iso:15118:2:2013:MsgBody}AuthorizationRes",
+		"{urn:iso:15118:2:2013:MsgBody}BodyElement",
+		"{urn:iso:15118:2:2013:MsgBody}CableCheckReq",
+		"{urn:iso:15118:2:2013:MsgBody}CableCheckRes",
+		"{urn:iso:15118:2:2013:MsgBody}CertificateInstallationReq",
+		"{urn:iso:15118:2:2013:MsgBody}CertificateInstallationRes",
+		"{urn:iso:15118:2:2013:MsgBody}CertificateUpdateReq",
+		"{urn:iso:15118:2:2013:MsgBody}CertificateUpdateRes",
+		"{urn:iso:15118:2:2013:MsgBody}ChargeParameterDiscoveryReq",
+		"{urn:iso:15118:2:2013:MsgBody}ChargeParameterDiscoveryRes",
+		"{urn:iso:15118:2:2013:MsgBody}ChargingStatusReq",
+		"{urn:iso:15118:2:2013:MsgBody}ChargingStatusRes",
+		"{urn:iso:15118:2:2013:MsgBody}CurrentDemandReq",
+		"{urn:iso:15118:2:2013:MsgBody}CurrentDemandRes",
+		"{urn:iso:15118:2:2013:MsgBody}MeteringReceiptReq",
+		"{urn:iso:15118:2:2013:MsgBody}MeteringReceiptRes",
+		"{urn:iso:15118:2:2013:MsgBody}PaymentDetailsReq",
+		"{urn:iso:15118:2:2013:MsgBody}PaymentDetailsRes",
+		"{urn:iso:15118:2:2013:MsgBody}PaymentServiceSelectionReq",
+		"{urn:iso:15118:2:2013:MsgBody}PaymentServiceSelectionRes",
+		"{urn:iso:15118:2:2013:MsgBody}PowerDeliveryReq",
+		"{urn:iso:15118:2:2013:MsgBody}PowerDeliveryRes",
+		"{urn:iso:15118:2:2013:MsgBody}PreChargeReq",
+		"{urn:iso:15118:2:2013:MsgBody}PreChargeRes",
+		"{urn:iso:15118:2:2013:MsgBody}ServiceDetailReq",
+		"{urn:iso:15118:2:2013:MsgBody}ServiceDetailRes",
+		"{urn:iso:15118:2:2013:MsgBody}ServiceDiscoveryReq",
+		"{urn:iso:15118:2:2013:MsgBody}ServiceDiscoveryRes",
+		"{urn:iso:15118:2:2013:MsgBody}SessionSetupReq",
+		"{urn:iso:15118:2:2013:MsgBody}SessionSetupRes",
+		"{urn:iso:15118:2:2013:MsgBody}SessionStopReq",
+		"{urn:iso:15118:2:2013:MsgBody}SessionStopRes",
+		"{urn:iso:15118:2:2013:MsgBody}WeldingDetectionReq",
+		"{urn:iso:15118:2:2013:MsgBody}WeldingDetectionRes",
+		"{urn:iso:15118:2:2013:MsgDataTypes}AC_EVChargeParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEChargeParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEStatus",
+		"{urn:iso:15118:2:2013:MsgDataTypes}DC_EVChargeParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}DC_EVPowerDeliveryParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}DC_EVSEChargeParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}DC_EVSEStatus",
+		"{urn:iso:15118:2:2013:MsgDataTypes}DC_EVStatus",
+		"{urn:iso:15118:2:2013:MsgDataTypes}EVChargeParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}EVPowerDeliveryParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}EVSEChargeParameter",
+		"{urn:iso:15118:2:2013:MsgDataTypes}EVSEStatus",
+		"{urn:iso:15118:2:2013:MsgDataTypes}EVStatus",
+		"{urn:iso:15118:2:2013:MsgDataTypes}Entry",
+		"{urn:iso:15118:2:2013:MsgDataTypes}PMaxScheduleEntry",
+		"{urn:iso:15118:2:2013:MsgDataTypes}RelativeTimeInterval",
+		"{urn:iso:15118:2:2013:MsgDataTypes}SAScheduleList",
+		"{urn:iso:15118:2:2013:MsgDataTypes}SASchedules",
+		"{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffEntry",
+		"{urn:iso:15118:2:2013:MsgDataTypes}TimeInterval",
+		"{urn:iso:15118:2:2013:MsgDef}V2G_Message",
+	},
+}
 
 var grammarAC_EVChargeParameterType = exi.Grammar{
 	Name:   "AC_EVChargeParameterType",

@@ -12,13 +12,449 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                *slabs
+	gen                 uint32
 	bDetailedCostType   []DetailedCostType
 	bRationalNumberType []RationalNumberType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AuthorizationReqType               exi.Slab[AuthorizationReqType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	EIM_AReqAuthorizationModeType      exi.Slab[EIM_AReqAuthorizationModeType]
+	PnC_AReqAuthorizationModeType      exi.Slab[PnC_AReqAuthorizationModeType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	AuthorizationResType               exi.Slab[AuthorizationResType]
+	AuthorizationSetupReqType          exi.Slab[AuthorizationSetupReqType]
+	AuthorizationSetupResType          exi.Slab[AuthorizationSetupResType]
+	EIM_ASResAuthorizationModeType     exi.Slab[EIM_ASResAuthorizationModeType]
+	PnC_ASResAuthorizationModeType     exi.Slab[PnC_ASResAuthorizationModeType]
+	SupportedProvidersListType         exi.Slab[SupportedProvidersListType]
+	CLReqControlModeType               exi.Slab[CLReqControlModeType]
+	CLResControlModeType               exi.Slab[CLResControlModeType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	EMAIDListType                      exi.Slab[EMAIDListType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SignedInstallationDataType         exi.Slab[SignedInstallationDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	MeteringConfirmationReqType        exi.Slab[MeteringConfirmationReqType]
+	SignedMeteringDataType             exi.Slab[SignedMeteringDataType]
+	ReceiptType                        exi.Slab[ReceiptType]
+	DetailedCostType                   exi.Slab[DetailedCostType]
+	RationalNumberType                 exi.Slab[RationalNumberType]
+	Dynamic_SMDTControlModeType        exi.Slab[Dynamic_SMDTControlModeType]
+	Scheduled_SMDTControlModeType      exi.Slab[Scheduled_SMDTControlModeType]
+	MeteringConfirmationResType        exi.Slab[MeteringConfirmationResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	EVPowerProfileType                 exi.Slab[EVPowerProfileType]
+	Dynamic_EVPPTControlModeType       exi.Slab[Dynamic_EVPPTControlModeType]
+	Scheduled_EVPPTControlModeType     exi.Slab[Scheduled_EVPPTControlModeType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	ScheduleExchangeReqType            exi.Slab[ScheduleExchangeReqType]
+	Dynamic_SEReqControlModeType       exi.Slab[Dynamic_SEReqControlModeType]
+	Scheduled_SEReqControlModeType     exi.Slab[Scheduled_SEReqControlModeType]
+	EVEnergyOfferType                  exi.Slab[EVEnergyOfferType]
+	ScheduleExchangeResType            exi.Slab[ScheduleExchangeResType]
+	Dynamic_SEResControlModeType       exi.Slab[Dynamic_SEResControlModeType]
+	AbsolutePriceScheduleType          exi.Slab[AbsolutePriceScheduleType]
+	TaxRuleListType                    exi.Slab[TaxRuleListType]
+	OverstayRuleListType               exi.Slab[OverstayRuleListType]
+	AdditionalServiceListType          exi.Slab[AdditionalServiceListType]
+	PriceLevelScheduleType             exi.Slab[PriceLevelScheduleType]
+	Scheduled_SEResControlModeType     exi.Slab[Scheduled_SEResControlModeType]
+	ChargingScheduleType               exi.Slab[ChargingScheduleType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceIDListType                  exi.Slab[ServiceIDListType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceListType                    exi.Slab[ServiceListType]
+	ServiceSelectionReqType            exi.Slab[ServiceSelectionReqType]
+	SelectedServiceListType            exi.Slab[SelectedServiceListType]
+	ServiceSelectionResType            exi.Slab[ServiceSelectionResType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopReqType                 exi.Slab[SessionStopReqType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	VehicleCheckInReqType              exi.Slab[VehicleCheckInReqType]
+	VehicleCheckInResType              exi.Slab[VehicleCheckInResType]
+	VehicleCheckOutReqType             exi.Slab[VehicleCheckOutReqType]
+	VehicleCheckOutResType             exi.Slab[VehicleCheckOutResType]
+}
+
+func (a *arena) newAuthorizationReqType() *AuthorizationReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newEIM_AReqAuthorizationModeType() *EIM_AReqAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.EIM_AReqAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EIM_AReqAuthorizationModeType)
+}
+
+func (a *arena) newPnC_AReqAuthorizationModeType() *PnC_AReqAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.PnC_AReqAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PnC_AReqAuthorizationModeType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newAuthorizationResType() *AuthorizationResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationResType)
+}
+
+func (a *arena) newAuthorizationSetupReqType() *AuthorizationSetupReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationSetupReqType)
+}
+
+func (a *arena) newAuthorizationSetupResType() *AuthorizationSetupResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationSetupResType)
+}
+
+func (a *arena) newEIM_ASResAuthorizationModeType() *EIM_ASResAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.EIM_ASResAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EIM_ASResAuthorizationModeType)
+}
+
+func (a *arena) newPnC_ASResAuthorizationModeType() *PnC_ASResAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.PnC_ASResAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PnC_ASResAuthorizationModeType)
+}
+
+func (a *arena) newSupportedProvidersListType() *SupportedProvidersListType {
+	if a.keep != nil {
+		p := a.keep.SupportedProvidersListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SupportedProvidersListType)
+}
+
+func (a *arena) newCLReqControlModeType() *CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CLReqControlModeType)
+}
+
+func (a *arena) newCLResControlModeType() *CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CLResControlModeType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newEMAIDListType() *EMAIDListType {
+	if a.keep != nil {
+		p := a.keep.EMAIDListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EMAIDListType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSignedInstallationDataType() *SignedInstallationDataType {
+	if a.keep != nil {
+		p := a.keep.SignedInstallationDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedInstallationDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newMeteringConfirmationReqType() *MeteringConfirmationReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringConfirmationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringConfirmationReqType)
+}
+
+func (a *arena) newSignedMeteringDataType() *SignedMeteringDataType {
+	if a.keep != nil {
+		p := a.keep.SignedMeteringDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedMeteringDataType)
+}
+
+func (a *arena) newReceiptType() *ReceiptType {
+	if a.keep != nil {
+		p := a.keep.ReceiptType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ReceiptType)
+}
+
 func (a *arena) newDetailedCostType() *DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.DetailedCostType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bDetailedCostType) == 0 {
 		a.bDetailedCostType = make([]DetailedCostType, 4)
 	}
@@ -28,6 +464,11 @@ func (a *arena) newDetailedCostType() *DetailedCostType {
 }
 
 func (a *arena) newRationalNumberType() *RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.RationalNumberType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRationalNumberType) == 0 {
 		a.bRationalNumberType = make([]RationalNumberType, 4)
 	}
@@ -36,13 +477,386 @@ func (a *arena) newRationalNumberType() *RationalNumberType {
 	return p
 }
 
+func (a *arena) newDynamic_SMDTControlModeType() *Dynamic_SMDTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SMDTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SMDTControlModeType)
+}
+
+func (a *arena) newScheduled_SMDTControlModeType() *Scheduled_SMDTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SMDTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SMDTControlModeType)
+}
+
+func (a *arena) newMeteringConfirmationResType() *MeteringConfirmationResType {
+	if a.keep != nil {
+		p := a.keep.MeteringConfirmationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringConfirmationResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newEVPowerProfileType() *EVPowerProfileType {
+	if a.keep != nil {
+		p := a.keep.EVPowerProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerProfileType)
+}
+
+func (a *arena) newDynamic_EVPPTControlModeType() *Dynamic_EVPPTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_EVPPTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_EVPPTControlModeType)
+}
+
+func (a *arena) newScheduled_EVPPTControlModeType() *Scheduled_EVPPTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_EVPPTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_EVPPTControlModeType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newScheduleExchangeReqType() *ScheduleExchangeReqType {
+	if a.keep != nil {
+		p := a.keep.ScheduleExchangeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ScheduleExchangeReqType)
+}
+
+func (a *arena) newDynamic_SEReqControlModeType() *Dynamic_SEReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SEReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SEReqControlModeType)
+}
+
+func (a *arena) newScheduled_SEReqControlModeType() *Scheduled_SEReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SEReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SEReqControlModeType)
+}
+
+func (a *arena) newEVEnergyOfferType() *EVEnergyOfferType {
+	if a.keep != nil {
+		p := a.keep.EVEnergyOfferType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVEnergyOfferType)
+}
+
+func (a *arena) newScheduleExchangeResType() *ScheduleExchangeResType {
+	if a.keep != nil {
+		p := a.keep.ScheduleExchangeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ScheduleExchangeResType)
+}
+
+func (a *arena) newDynamic_SEResControlModeType() *Dynamic_SEResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SEResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SEResControlModeType)
+}
+
+func (a *arena) newAbsolutePriceScheduleType() *AbsolutePriceScheduleType {
+	if a.keep != nil {
+		p := a.keep.AbsolutePriceScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AbsolutePriceScheduleType)
+}
+
+func (a *arena) newTaxRuleListType() *TaxRuleListType {
+	if a.keep != nil {
+		p := a.keep.TaxRuleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TaxRuleListType)
+}
+
+func (a *arena) newOverstayRuleListType() *OverstayRuleListType {
+	if a.keep != nil {
+		p := a.keep.OverstayRuleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(OverstayRuleListType)
+}
+
+func (a *arena) newAdditionalServiceListType() *AdditionalServiceListType {
+	if a.keep != nil {
+		p := a.keep.AdditionalServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AdditionalServiceListType)
+}
+
+func (a *arena) newPriceLevelScheduleType() *PriceLevelScheduleType {
+	if a.keep != nil {
+		p := a.keep.PriceLevelScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PriceLevelScheduleType)
+}
+
+func (a *arena) newScheduled_SEResControlModeType() *Scheduled_SEResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SEResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SEResControlModeType)
+}
+
+func (a *arena) newChargingScheduleType() *ChargingScheduleType {
+	if a.keep != nil {
+		p := a.keep.ChargingScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingScheduleType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceIDListType() *ServiceIDListType {
+	if a.keep != nil {
+		p := a.keep.ServiceIDListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceIDListType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceListType() *ServiceListType {
+	if a.keep != nil {
+		p := a.keep.ServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceListType)
+}
+
+func (a *arena) newServiceSelectionReqType() *ServiceSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceSelectionReqType)
+}
+
+func (a *arena) newSelectedServiceListType() *SelectedServiceListType {
+	if a.keep != nil {
+		p := a.keep.SelectedServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SelectedServiceListType)
+}
+
+func (a *arena) newServiceSelectionResType() *ServiceSelectionResType {
+	if a.keep != nil {
+		p := a.keep.ServiceSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceSelectionResType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopReqType() *SessionStopReqType {
+	if a.keep != nil {
+		p := a.keep.SessionStopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopReqType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newVehicleCheckInReqType() *VehicleCheckInReqType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckInReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckInReqType)
+}
+
+func (a *arena) newVehicleCheckInResType() *VehicleCheckInResType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckInResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckInResType)
+}
+
+func (a *arena) newVehicleCheckOutReqType() *VehicleCheckOutReqType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckOutReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckOutReqType)
+}
+
+func (a *arena) newVehicleCheckOutResType() *VehicleCheckOutResType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckOutResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckOutResType)
+}
+
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
 // left unread, so n < len(b) reports them. A value that breaks a facet of
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -50,490 +864,486 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AuthorizationReq != nil {
-		d.AuthorizationReq = nil
-	}
-	if d.AuthorizationRes != nil {
-		d.AuthorizationRes = nil
-	}
-	if d.AuthorizationSetupReq != nil {
-		d.AuthorizationSetupReq = nil
-	}
-	if d.AuthorizationSetupRes != nil {
-		d.AuthorizationSetupRes = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringConfirmationReq != nil {
-		d.MeteringConfirmationReq = nil
-	}
-	if d.MeteringConfirmationRes != nil {
-		d.MeteringConfirmationRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.ScheduleExchangeReq != nil {
-		d.ScheduleExchangeReq = nil
-	}
-	if d.ScheduleExchangeRes != nil {
-		d.ScheduleExchangeRes = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.ServiceSelectionReq != nil {
-		d.ServiceSelectionReq = nil
-	}
-	if d.ServiceSelectionRes != nil {
-		d.ServiceSelectionRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.SignedInstallationData != nil {
-		d.SignedInstallationData = nil
-	}
-	if d.SignedMeteringData != nil {
-		d.SignedMeteringData = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.VehicleCheckInReq != nil {
-		d.VehicleCheckInReq = nil
-	}
-	if d.VehicleCheckInRes != nil {
-		d.VehicleCheckInRes = nil
-	}
-	if d.VehicleCheckOutReq != nil {
-		d.VehicleCheckOutReq = nil
-	}
-	if d.VehicleCheckOutRes != nil {
-		d.VehicleCheckOutRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationReq = a.newAuthorizationReqType()
+		if err := d.AuthorizationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationRes = a.newAuthorizationResType()
+		if err := d.AuthorizationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-		if err := d.AuthorizationSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationSetupReq = a.newAuthorizationSetupReqType()
+		if err := d.AuthorizationSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.AuthorizationSetupRes = new(AuthorizationSetupResType)
-		if err := d.AuthorizationSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationSetupRes = a.newAuthorizationSetupResType()
+		if err := d.AuthorizationSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CLReqControlMode = a.newCLReqControlModeType()
+		if err := d.CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CLResControlMode = a.newCLResControlModeType()
+		if err := d.CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 9:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
-		d.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-		if err := d.MeteringConfirmationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringConfirmationReq = a.newMeteringConfirmationReqType()
+		if err := d.MeteringConfirmationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.MeteringConfirmationRes = new(MeteringConfirmationResType)
-		if err := d.MeteringConfirmationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringConfirmationRes = a.newMeteringConfirmationResType()
+		if err := d.MeteringConfirmationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-		if err := d.ScheduleExchangeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ScheduleExchangeReq = a.newScheduleExchangeReqType()
+		if err := d.ScheduleExchangeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.ScheduleExchangeRes = new(ScheduleExchangeResType)
-		if err := d.ScheduleExchangeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ScheduleExchangeRes = a.newScheduleExchangeResType()
+		if err := d.ScheduleExchangeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.ServiceSelectionReq = new(ServiceSelectionReqType)
-		if err := d.ServiceSelectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceSelectionReq = a.newServiceSelectionReqType()
+		if err := d.ServiceSelectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 34:
-		d.ServiceSelectionRes = new(ServiceSelectionResType)
-		if err := d.ServiceSelectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceSelectionRes = a.newServiceSelectionResType()
+		if err := d.ServiceSelectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 35:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 36:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 37:
-		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopReq = a.newSessionStopReqType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
-		d.SignedInstallationData = new(SignedInstallationDataType)
-		if err := d.SignedInstallationData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignedInstallationData = a.newSignedInstallationDataType()
+		if err := d.SignedInstallationData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 46:
-		d.SignedMeteringData = new(SignedMeteringDataType)
-		if err := d.SignedMeteringData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignedMeteringData = a.newSignedMeteringDataType()
+		if err := d.SignedMeteringData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 47:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 49:
-		d.VehicleCheckInReq = new(VehicleCheckInReqType)
-		if err := d.VehicleCheckInReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckInReq = a.newVehicleCheckInReqType()
+		if err := d.VehicleCheckInReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 50:
-		d.VehicleCheckInRes = new(VehicleCheckInResType)
-		if err := d.VehicleCheckInRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckInRes = a.newVehicleCheckInResType()
+		if err := d.VehicleCheckInRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 51:
-		d.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-		if err := d.VehicleCheckOutReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckOutReq = a.newVehicleCheckOutReqType()
+		if err := d.VehicleCheckOutReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 52:
-		d.VehicleCheckOutRes = new(VehicleCheckOutResType)
-		if err := d.VehicleCheckOutRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckOutRes = a.newVehicleCheckOutResType()
+		if err := d.VehicleCheckOutRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 53:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 54:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AuthorizationReq = nil
+	case 1:
+		d.AuthorizationRes = nil
+	case 2:
+		d.AuthorizationSetupReq = nil
+	case 3:
+		d.AuthorizationSetupRes = nil
+	case 4:
+		d.CLReqControlMode = nil
+	case 5:
+		d.CLResControlMode = nil
+	case 6:
+		d.CanonicalizationMethod = nil
+	case 7:
+		d.CertificateInstallationReq = nil
+	case 8:
+		d.CertificateInstallationRes = nil
+	case 9:
+		d.DSAKeyValue = nil
+	case 10:
+		d.DigestMethod = nil
+	case 11:
+		d.DigestValue = nil
+	case 12:
+		d.KeyInfo = nil
+	case 13:
+		d.KeyName = nil
+	case 14:
+		d.KeyValue = nil
+	case 15:
+		d.Manifest = nil
+	case 16:
+		d.MeteringConfirmationReq = nil
+	case 17:
+		d.MeteringConfirmationRes = nil
+	case 18:
+		d.MgmtData = nil
+	case 19:
+		d.Object = nil
+	case 20:
+		d.PGPData = nil
+	case 21:
+		d.PowerDeliveryReq = nil
+	case 22:
+		d.PowerDeliveryRes = nil
+	case 23:
+		d.RSAKeyValue = nil
+	case 24:
+		d.Reference = nil
+	case 25:
+		d.RetrievalMethod = nil
+	case 26:
+		d.SPKIData = nil
+	case 27:
+		d.ScheduleExchangeReq = nil
+	case 28:
+		d.ScheduleExchangeRes = nil
+	case 29:
+		d.ServiceDetailReq = nil
+	case 30:
+		d.ServiceDetailRes = nil
+	case 31:
+		d.ServiceDiscoveryReq = nil
+	case 32:
+		d.ServiceDiscoveryRes = nil
+	case 33:
+		d.ServiceSelectionReq = nil
+	case 34:
+		d.ServiceSelectionRes = nil
+	case 35:
+		d.SessionSetupReq = nil
+	case 36:
+		d.SessionSetupRes = nil
+	case 37:
+		d.SessionStopReq = nil
+	case 38:
+		d.SessionStopRes = nil
+	case 39:
+		d.Signature = nil
+	case 40:
+		d.SignatureMethod = nil
+	case 41:
+		d.SignatureProperties = nil
+	case 42:
+		d.SignatureProperty = nil
+	case 43:
+		d.SignatureValue = nil
+	case 44:
+		d.SignedInfo = nil
+	case 45:
+		d.SignedInstallationData = nil
+	case 46:
+		d.SignedMeteringData = nil
+	case 47:
+		d.Transform = nil
+	case 48:
+		d.Transforms = nil
+	case 49:
+		d.VehicleCheckInReq = nil
+	case 50:
+		d.VehicleCheckInRes = nil
+	case 51:
+		d.VehicleCheckOutReq = nil
+	case 52:
+		d.VehicleCheckOutRes = nil
+	case 53:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationReqType) reset() {
+	*x = AuthorizationReqType{}
 }
 
 func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -564,9 +1374,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EIM_AReqAuthorizationMode)
@@ -608,7 +1421,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EIM_AReqAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
+			x.EIM_AReqAuthorizationMode = a.newEIM_AReqAuthorizationModeType()
 			if err := x.EIM_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -616,7 +1429,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PnC_AReqAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
+			x.PnC_AReqAuthorizationMode = a.newPnC_AReqAuthorizationModeType()
 			if err := x.PnC_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -629,6 +1442,11 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *AuthorizationReqType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
 }
 
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -659,9 +1477,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -733,7 +1554,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -746,6 +1567,11 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *MessageHeaderType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EIM_AReqAuthorizationModeType) reset() {
+	*x = EIM_AReqAuthorizationModeType{}
 }
 
 func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -774,6 +1600,12 @@ func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 func (x *EIM_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PnC_AReqAuthorizationModeType) reset() {
+	*x = PnC_AReqAuthorizationModeType{ContractCertificateChain: x.ContractCertificateChain}
+	x.ContractCertificateChain.reset()
 }
 
 func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -871,6 +1703,12 @@ func (x *PnC_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractCertificateChainType) reset() {
+	*x = ContractCertificateChainType{SubCertificates: x.SubCertificates}
+	x.SubCertificates.reset()
+}
+
 func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -947,6 +1785,11 @@ func (x *ContractCertificateChainType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
+}
+
 func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -954,9 +1797,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -973,9 +1819,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -1039,6 +1888,11 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SubCertificatesType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationResType) reset() {
+	*x = AuthorizationResType{}
 }
 
 func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1126,6 +1980,11 @@ func (x *AuthorizationResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationSetupReqType) reset() {
+	*x = AuthorizationSetupReqType{}
+}
+
 func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1169,6 +2028,11 @@ func (x *AuthorizationSetupReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationSetupResType) reset() {
+	*x = AuthorizationSetupResType{AuthorizationServices: x.AuthorizationServices[:0]}
+}
+
 func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1198,9 +2062,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationServices)
@@ -1217,9 +2084,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationServices)
@@ -1249,9 +2119,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EIM_ASResAuthorizationMode)
@@ -1316,7 +2189,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EIM_ASResAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
+			x.EIM_ASResAuthorizationMode = a.newEIM_ASResAuthorizationModeType()
 			if err := x.EIM_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1324,7 +2197,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PnC_ASResAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
+			x.PnC_ASResAuthorizationMode = a.newPnC_ASResAuthorizationModeType()
 			if err := x.PnC_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1337,6 +2210,11 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *AuthorizationSetupResType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EIM_ASResAuthorizationModeType) reset() {
+	*x = EIM_ASResAuthorizationModeType{}
 }
 
 func (x *EIM_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1367,6 +2245,11 @@ func (x *EIM_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PnC_ASResAuthorizationModeType) reset() {
+	*x = PnC_ASResAuthorizationModeType{}
+}
+
 func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1384,9 +2267,12 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupportedProviders)
@@ -1436,7 +2322,7 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(SupportedProvidersListType{})); err != nil {
 				return err
 			}
-			x.SupportedProviders = new(SupportedProvidersListType)
+			x.SupportedProviders = a.newSupportedProvidersListType()
 			if err := x.SupportedProviders.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1451,6 +2337,11 @@ func (x *PnC_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedProvidersListType) reset() {
+	*x = SupportedProvidersListType{ProviderID: x.ProviderID[:0]}
+}
+
 func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1458,9 +2349,12 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProviderID)
@@ -1477,9 +2371,12 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProviderID)
@@ -1545,6 +2442,11 @@ func (x *SupportedProvidersListType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CLReqControlModeType) reset() {
+	*x = CLReqControlModeType{}
+}
+
 func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1573,6 +2475,11 @@ func (x *CLReqControlModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CLResControlModeType) reset() {
+	*x = CLResControlModeType{}
+}
+
 func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1599,6 +2506,12 @@ func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *CLResControlModeType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
 }
 
 func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1651,9 +2564,12 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PrioritizedEMAIDs)
@@ -1703,7 +2619,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(EMAIDListType{})); err != nil {
 				return err
 			}
-			x.PrioritizedEMAIDs = new(EMAIDListType)
+			x.PrioritizedEMAIDs = a.newEMAIDListType()
 			if err := x.PrioritizedEMAIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1716,6 +2632,11 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 func (x *CertificateInstallationReqType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedCertificateChainType) reset() {
+	*x = SignedCertificateChainType{}
 }
 
 func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1746,9 +2667,12 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -1806,7 +2730,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1821,6 +2745,11 @@ func (x *SignedCertificateChainType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
+}
+
 func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1828,9 +2757,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -1847,9 +2779,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -1883,7 +2818,8 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			x.RootCertificateID = exi.Grow(x.RootCertificateID)
+			x.RootCertificateID[len(x.RootCertificateID)-1] = xmldsig.X509IssuerSerialType{}
 			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1898,6 +2834,11 @@ func (x *ListOfRootCertificateIDsType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EMAIDListType) reset() {
+	*x = EMAIDListType{EMAID: x.EMAID[:0]}
+}
+
 func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1905,9 +2846,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EMAID)
@@ -1924,9 +2868,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EMAID)
@@ -1990,6 +2937,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EMAIDListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{SignedInstallationData: x.SignedInstallationData}
+	x.SignedInstallationData.reset()
 }
 
 func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2128,6 +3081,11 @@ func (x *CertificateInstallationResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2145,9 +3103,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -2197,7 +3158,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2210,6 +3171,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *CertificateChainType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedInstallationDataType) reset() {
+	*x = SignedInstallationDataType{ContractCertificateChain: x.ContractCertificateChain}
+	x.ContractCertificateChain.reset()
 }
 
 func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2262,9 +3229,12 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SECP521_EncryptedPrivateKey)
@@ -2411,6 +3381,11 @@ func (x *SignedInstallationDataType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringConfirmationReqType) reset() {
+	*x = MeteringConfirmationReqType{}
+}
+
 func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2469,6 +3444,11 @@ func (x *MeteringConfirmationReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedMeteringDataType) reset() {
+	*x = SignedMeteringDataType{}
+}
+
 func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2508,9 +3488,12 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -2525,9 +3508,12 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SMDTControlMode)
@@ -2589,7 +3575,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(ReceiptType)
+			x.Receipt = a.newReceiptType()
 			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2597,7 +3583,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SMDTControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
+			x.Dynamic_SMDTControlMode = a.newDynamic_SMDTControlModeType()
 			if err := x.Dynamic_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2605,7 +3591,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SMDTControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
+			x.Scheduled_SMDTControlMode = a.newScheduled_SMDTControlModeType()
 			if err := x.Scheduled_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2618,6 +3604,11 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SignedMeteringDataType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
 }
 
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2648,9 +3639,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DischargedEnergyReadingWh)
@@ -2673,9 +3667,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(CapacitiveEnergyReadingVARh)
@@ -2696,9 +3693,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_InductiveEnergyReadingVARh)
@@ -2717,9 +3717,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterSignature)
@@ -2736,9 +3739,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -2753,9 +3759,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterTimestamp)
@@ -2976,6 +3985,11 @@ func (x *MeterInfoType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ReceiptType) reset() {
+	*x = ReceiptType{TaxCosts: x.TaxCosts[:0]}
+}
+
 func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -2994,9 +4008,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyCosts)
@@ -3023,9 +4040,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OccupancyCosts)
@@ -3050,9 +4070,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalServicesCosts)
@@ -3075,9 +4098,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayCosts)
@@ -3098,9 +4124,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxCosts)
@@ -3188,7 +4217,8 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
 				return err
 			}
-			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
+			x.TaxCosts = exi.Grow(x.TaxCosts)
+			x.TaxCosts[len(x.TaxCosts)-1].reset()
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3201,6 +4231,11 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ReceiptType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DetailedCostType) reset() {
+	*x = DetailedCostType{}
 }
 
 func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3259,6 +4294,11 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *DetailedCostType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RationalNumberType) reset() {
+	*x = RationalNumberType{}
 }
 
 func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3343,6 +4383,11 @@ func (x *RationalNumberType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DetailedTaxType) reset() {
+	*x = DetailedTaxType{}
+}
+
 func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3419,6 +4464,11 @@ func (x *DetailedTaxType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SMDTControlModeType) reset() {
+	*x = Dynamic_SMDTControlModeType{}
+}
+
 func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3445,6 +4495,11 @@ func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *Dynamic_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SMDTControlModeType) reset() {
+	*x = Scheduled_SMDTControlModeType{}
 }
 
 func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3506,6 +4561,11 @@ func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error
 func (x *Scheduled_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringConfirmationResType) reset() {
+	*x = MeteringConfirmationResType{}
 }
 
 func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3572,6 +4632,11 @@ func (x *MeteringConfirmationResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
+}
+
 func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3611,9 +4676,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfile)
@@ -3628,9 +4696,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_ChannelSelection)
@@ -3682,7 +4753,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerProfileType{})); err != nil {
 				return err
 			}
-			x.EVPowerProfile = new(EVPowerProfileType)
+			x.EVPowerProfile = a.newEVPowerProfileType()
 			if err := x.EVPowerProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3709,6 +4780,12 @@ func (x *PowerDeliveryReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerProfileType) reset() {
+	*x = EVPowerProfileType{EVPowerProfileEntries: x.EVPowerProfileEntries}
+	x.EVPowerProfileEntries.reset()
+}
+
 func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3726,9 +4803,12 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_EVPPTControlMode)
@@ -3789,7 +4869,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_EVPPTControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
+			x.Dynamic_EVPPTControlMode = a.newDynamic_EVPPTControlModeType()
 			if err := x.Dynamic_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3797,7 +4877,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_EVPPTControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
+			x.Scheduled_EVPPTControlMode = a.newScheduled_EVPPTControlModeType()
 			if err := x.Scheduled_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3814,6 +4894,11 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPowerProfileType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_EVPPTControlModeType) reset() {
+	*x = Dynamic_EVPPTControlModeType{}
 }
 
 func (x *Dynamic_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3844,6 +4929,11 @@ func (x *Dynamic_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_EVPPTControlModeType) reset() {
+	*x = Scheduled_EVPPTControlModeType{}
+}
+
 func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3861,9 +4951,12 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerToleranceAcceptance)
@@ -3932,6 +5025,11 @@ func (x *Scheduled_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerProfileEntryListType) reset() {
+	*x = EVPowerProfileEntryListType{EVPowerProfileEntry: x.EVPowerProfileEntry[:0]}
+}
+
 func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -3939,9 +5037,12 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfileEntry)
@@ -3958,9 +5059,12 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfileEntry)
@@ -3994,7 +5098,8 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.EVPowerProfileEntry = append(x.EVPowerProfileEntry, PowerScheduleEntryType{})
+			x.EVPowerProfileEntry = exi.Grow(x.EVPowerProfileEntry)
+			x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].reset()
 			if err := x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4007,6 +5112,11 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPowerProfileEntryListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleEntryType) reset() {
+	*x = PowerScheduleEntryType{}
 }
 
 func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4037,9 +5147,12 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Power_L2)
@@ -4054,9 +5167,12 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Power_L3)
@@ -4133,6 +5249,11 @@ func (x *PowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4161,9 +5282,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -4205,7 +5329,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4218,6 +5342,11 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PowerDeliveryResType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
 }
 
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4302,6 +5431,11 @@ func (x *EVSEStatusType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleExchangeReqType) reset() {
+	*x = ScheduleExchangeReqType{}
+}
+
 func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4330,9 +5464,12 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SEReqControlMode)
@@ -4374,7 +5511,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
+			x.Dynamic_SEReqControlMode = a.newDynamic_SEReqControlModeType()
 			if err := x.Dynamic_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4382,7 +5519,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
+			x.Scheduled_SEReqControlMode = a.newScheduled_SEReqControlModeType()
 			if err := x.Scheduled_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4395,6 +5532,11 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ScheduleExchangeReqType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SEReqControlModeType) reset() {
+	*x = Dynamic_SEReqControlModeType{}
 }
 
 func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4414,9 +5556,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -4431,9 +5576,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -4479,9 +5627,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -4496,9 +5647,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -4607,15 +5761,23 @@ func (x *Dynamic_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SEReqControlModeType) reset() {
+	*x = Scheduled_SEReqControlModeType{}
+}
+
 func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -4636,9 +5798,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -4657,9 +5822,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -4676,9 +5844,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -4693,9 +5864,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyOffer)
@@ -4771,7 +5945,7 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(EVEnergyOfferType{})); err != nil {
 				return err
 			}
-			x.EVEnergyOffer = new(EVEnergyOfferType)
+			x.EVEnergyOffer = a.newEVEnergyOfferType()
 			if err := x.EVEnergyOffer.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4784,6 +5958,13 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 func (x *Scheduled_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVEnergyOfferType) reset() {
+	*x = EVEnergyOfferType{EVPowerSchedule: x.EVPowerSchedule, EVAbsolutePriceSchedule: x.EVAbsolutePriceSchedule}
+	x.EVPowerSchedule.reset()
+	x.EVAbsolutePriceSchedule.reset()
 }
 
 func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4842,6 +6023,12 @@ func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVEnergyOfferType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleType) reset() {
+	*x = EVPowerScheduleType{EVPowerScheduleEntries: x.EVPowerScheduleEntries}
+	x.EVPowerScheduleEntries.reset()
 }
 
 func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4920,6 +6107,11 @@ func (x *EVPowerScheduleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleEntryListType) reset() {
+	*x = EVPowerScheduleEntryListType{EVPowerScheduleEntry: x.EVPowerScheduleEntry[:0]}
+}
+
 func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -4927,9 +6119,12 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerScheduleEntry)
@@ -4946,9 +6141,12 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerScheduleEntry)
@@ -4982,7 +6180,8 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(EVPowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.EVPowerScheduleEntry = append(x.EVPowerScheduleEntry, EVPowerScheduleEntryType{})
+			x.EVPowerScheduleEntry = exi.Grow(x.EVPowerScheduleEntry)
+			x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].reset()
 			if err := x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4995,6 +6194,11 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 func (x *EVPowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleEntryType) reset() {
+	*x = EVPowerScheduleEntryType{}
 }
 
 func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5071,6 +6275,12 @@ func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVAbsolutePriceScheduleType) reset() {
+	*x = EVAbsolutePriceScheduleType{EVPriceRuleStacks: x.EVPriceRuleStacks}
+	x.EVPriceRuleStacks.reset()
 }
 
 func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5215,6 +6425,11 @@ func (x *EVAbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleStackListType) reset() {
+	*x = EVPriceRuleStackListType{EVPriceRuleStack: x.EVPriceRuleStack[:0]}
+}
+
 func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -5222,9 +6437,12 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRuleStack)
@@ -5241,9 +6459,12 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRuleStack)
@@ -5277,7 +6498,8 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleStackType{})); err != nil {
 				return err
 			}
-			x.EVPriceRuleStack = append(x.EVPriceRuleStack, EVPriceRuleStackType{})
+			x.EVPriceRuleStack = exi.Grow(x.EVPriceRuleStack)
+			x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].reset()
 			if err := x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5290,6 +6512,11 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleStackType) reset() {
+	*x = EVPriceRuleStackType{EVPriceRule: x.EVPriceRule[:0]}
 }
 
 func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5310,9 +6537,12 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRule)
@@ -5329,9 +6559,12 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRule)
@@ -5387,7 +6620,8 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleType{})); err != nil {
 				return err
 			}
-			x.EVPriceRule = append(x.EVPriceRule, EVPriceRuleType{})
+			x.EVPriceRule = exi.Grow(x.EVPriceRule)
+			x.EVPriceRule[len(x.EVPriceRule)-1].reset()
 			if err := x.EVPriceRule[len(x.EVPriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5400,6 +6634,11 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPriceRuleStackType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleType) reset() {
+	*x = EVPriceRuleType{}
 }
 
 func (x *EVPriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5460,6 +6699,11 @@ func (x *EVPriceRuleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleExchangeResType) reset() {
+	*x = ScheduleExchangeResType{}
+}
+
 func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -5499,9 +6743,12 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GoToPause)
@@ -5516,9 +6763,12 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SEResControlMode)
@@ -5582,7 +6832,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
+			x.Dynamic_SEResControlMode = a.newDynamic_SEResControlModeType()
 			if err := x.Dynamic_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5590,7 +6840,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
+			x.Scheduled_SEResControlMode = a.newScheduled_SEResControlModeType()
 			if err := x.Scheduled_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5605,15 +6855,23 @@ func (x *ScheduleExchangeResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SEResControlModeType) reset() {
+	*x = Dynamic_SEResControlModeType{}
+}
+
 func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -5634,9 +6892,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -5655,9 +6916,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -5674,9 +6938,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AbsolutePriceSchedule)
@@ -5754,7 +7021,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
 				return err
 			}
-			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			x.AbsolutePriceSchedule = a.newAbsolutePriceScheduleType()
 			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5762,7 +7029,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
 				return err
 			}
-			x.PriceLevelSchedule = new(PriceLevelScheduleType)
+			x.PriceLevelSchedule = a.newPriceLevelScheduleType()
 			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5777,15 +7044,24 @@ func (x *Dynamic_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AbsolutePriceScheduleType) reset() {
+	*x = AbsolutePriceScheduleType{PriceRuleStacks: x.PriceRuleStacks}
+	x.PriceRuleStacks.reset()
+}
+
 func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5820,9 +7096,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceScheduleDescription)
@@ -5868,9 +7147,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumCost)
@@ -5887,9 +7169,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumCost)
@@ -5904,9 +7189,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRules)
@@ -5930,9 +7218,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRules)
@@ -5947,9 +7238,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalSelectedServices)
@@ -6137,7 +7431,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleListType{})); err != nil {
 				return err
 			}
-			x.TaxRules = new(TaxRuleListType)
+			x.TaxRules = a.newTaxRuleListType()
 			if err := x.TaxRules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6149,7 +7443,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(OverstayRuleListType{})); err != nil {
 				return err
 			}
-			x.OverstayRules = new(OverstayRuleListType)
+			x.OverstayRules = a.newOverstayRuleListType()
 			if err := x.OverstayRules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6157,7 +7451,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceListType{})); err != nil {
 				return err
 			}
-			x.AdditionalSelectedServices = new(AdditionalServiceListType)
+			x.AdditionalSelectedServices = a.newAdditionalServiceListType()
 			if err := x.AdditionalSelectedServices.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6172,6 +7466,11 @@ func (x *AbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TaxRuleListType) reset() {
+	*x = TaxRuleListType{TaxRule: x.TaxRule[:0]}
+}
+
 func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -6179,9 +7478,12 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRule)
@@ -6198,9 +7500,12 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRule)
@@ -6234,7 +7539,8 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleType{})); err != nil {
 				return err
 			}
-			x.TaxRule = append(x.TaxRule, TaxRuleType{})
+			x.TaxRule = exi.Grow(x.TaxRule)
+			x.TaxRule[len(x.TaxRule)-1].reset()
 			if err := x.TaxRule[len(x.TaxRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6247,6 +7553,11 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *TaxRuleListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TaxRuleType) reset() {
+	*x = TaxRuleType{}
 }
 
 func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6266,9 +7577,12 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRuleName)
@@ -6292,9 +7606,12 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxIncludedInPrice)
@@ -6475,6 +7792,11 @@ func (x *TaxRuleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleStackListType) reset() {
+	*x = PriceRuleStackListType{PriceRuleStack: x.PriceRuleStack[:0]}
+}
+
 func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -6482,9 +7804,12 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRuleStack)
@@ -6501,9 +7826,12 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRuleStack)
@@ -6537,7 +7865,8 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleStackType{})); err != nil {
 				return err
 			}
-			x.PriceRuleStack = append(x.PriceRuleStack, PriceRuleStackType{})
+			x.PriceRuleStack = exi.Grow(x.PriceRuleStack)
+			x.PriceRuleStack[len(x.PriceRuleStack)-1].reset()
 			if err := x.PriceRuleStack[len(x.PriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6550,6 +7879,11 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleStackType) reset() {
+	*x = PriceRuleStackType{PriceRule: x.PriceRule[:0]}
 }
 
 func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6570,9 +7904,12 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRule)
@@ -6589,9 +7926,12 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRule)
@@ -6647,7 +7987,8 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleType{})); err != nil {
 				return err
 			}
-			x.PriceRule = append(x.PriceRule, PriceRuleType{})
+			x.PriceRule = exi.Grow(x.PriceRule)
+			x.PriceRule[len(x.PriceRule)-1].reset()
 			if err := x.PriceRule[len(x.PriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6660,6 +8001,11 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PriceRuleStackType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleType) reset() {
+	*x = PriceRuleType{}
 }
 
 func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -6679,9 +8025,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingFee)
@@ -6700,9 +8049,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingFeePeriod)
@@ -6719,9 +8071,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(CarbonDioxideEmission)
@@ -6736,9 +8091,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RenewableGenerationPercentage)
@@ -6860,6 +8218,11 @@ func (x *PriceRuleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *OverstayRuleListType) reset() {
+	*x = OverstayRuleListType{OverstayRule: x.OverstayRule[:0]}
+}
+
 func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -6867,9 +8230,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayTimeThreshold)
@@ -6890,9 +8256,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayPowerThreshold)
@@ -6911,9 +8280,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRule)
@@ -6930,9 +8302,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRule)
@@ -6998,7 +8373,8 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(OverstayRuleType{})); err != nil {
 				return err
 			}
-			x.OverstayRule = append(x.OverstayRule, OverstayRuleType{})
+			x.OverstayRule = exi.Grow(x.OverstayRule)
+			x.OverstayRule[len(x.OverstayRule)-1].reset()
 			if err := x.OverstayRule[len(x.OverstayRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7013,15 +8389,23 @@ func (x *OverstayRuleListType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *OverstayRuleType) reset() {
+	*x = OverstayRuleType{}
+}
+
 func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRuleDescription)
@@ -7161,6 +8545,11 @@ func (x *OverstayRuleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AdditionalServiceListType) reset() {
+	*x = AdditionalServiceListType{AdditionalService: x.AdditionalService[:0]}
+}
+
 func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -7168,9 +8557,12 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalService)
@@ -7187,9 +8579,12 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalService)
@@ -7223,7 +8618,8 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceType{})); err != nil {
 				return err
 			}
-			x.AdditionalService = append(x.AdditionalService, AdditionalServiceType{})
+			x.AdditionalService = exi.Grow(x.AdditionalService)
+			x.AdditionalService[len(x.AdditionalService)-1].reset()
 			if err := x.AdditionalService[len(x.AdditionalService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7236,6 +8632,11 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *AdditionalServiceListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AdditionalServiceType) reset() {
+	*x = AdditionalServiceType{}
 }
 
 func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7314,15 +8715,24 @@ func (x *AdditionalServiceType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleType) reset() {
+	*x = PriceLevelScheduleType{PriceLevelScheduleEntries: x.PriceLevelScheduleEntries}
+	x.PriceLevelScheduleEntries.reset()
+}
+
 func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -7357,9 +8767,12 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceScheduleDescription)
@@ -7508,6 +8921,11 @@ func (x *PriceLevelScheduleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleEntryListType) reset() {
+	*x = PriceLevelScheduleEntryListType{PriceLevelScheduleEntry: x.PriceLevelScheduleEntry[:0]}
+}
+
 func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -7515,9 +8933,12 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceLevelScheduleEntry)
@@ -7534,9 +8955,12 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceLevelScheduleEntry)
@@ -7570,7 +8994,8 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PriceLevelScheduleEntry = append(x.PriceLevelScheduleEntry, PriceLevelScheduleEntryType{})
+			x.PriceLevelScheduleEntry = exi.Grow(x.PriceLevelScheduleEntry)
+			x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].reset()
 			if err := x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7583,6 +9008,11 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 func (x *PriceLevelScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleEntryType) reset() {
+	*x = PriceLevelScheduleEntryType{}
 }
 
 func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7667,6 +9097,11 @@ func (x *PriceLevelScheduleEntryType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SEResControlModeType) reset() {
+	*x = Scheduled_SEResControlModeType{ScheduleTuple: x.ScheduleTuple[:0]}
+}
+
 func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -7674,9 +9109,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ScheduleTuple)
@@ -7693,9 +9131,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ScheduleTuple)
@@ -7729,7 +9170,8 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(ScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.ScheduleTuple = append(x.ScheduleTuple, ScheduleTupleType{})
+			x.ScheduleTuple = exi.Grow(x.ScheduleTuple)
+			x.ScheduleTuple[len(x.ScheduleTuple)-1].reset()
 			if err := x.ScheduleTuple[len(x.ScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7742,6 +9184,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 func (x *Scheduled_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleTupleType) reset() {
+	*x = ScheduleTupleType{ChargingSchedule: x.ChargingSchedule}
+	x.ChargingSchedule.reset()
 }
 
 func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7772,9 +9220,12 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DischargingSchedule)
@@ -7828,7 +9279,7 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingScheduleType{})); err != nil {
 				return err
 			}
-			x.DischargingSchedule = new(ChargingScheduleType)
+			x.DischargingSchedule = a.newChargingScheduleType()
 			if err := x.DischargingSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7841,6 +9292,12 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ScheduleTupleType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingScheduleType) reset() {
+	*x = ChargingScheduleType{PowerSchedule: x.PowerSchedule}
+	x.PowerSchedule.reset()
 }
 
 func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7860,9 +9317,12 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AbsolutePriceSchedule)
@@ -7896,7 +9356,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
 				return err
 			}
-			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			x.AbsolutePriceSchedule = a.newAbsolutePriceScheduleType()
 			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7904,7 +9364,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
 				return err
 			}
-			x.PriceLevelSchedule = new(PriceLevelScheduleType)
+			x.PriceLevelSchedule = a.newPriceLevelScheduleType()
 			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7917,6 +9377,12 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ChargingScheduleType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleType) reset() {
+	*x = PowerScheduleType{PowerScheduleEntries: x.PowerScheduleEntries}
+	x.PowerScheduleEntries.reset()
 }
 
 func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -7936,9 +9402,12 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AvailableEnergy)
@@ -7953,9 +9422,12 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerTolerance)
@@ -8043,6 +9515,11 @@ func (x *PowerScheduleType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleEntryListType) reset() {
+	*x = PowerScheduleEntryListType{PowerScheduleEntry: x.PowerScheduleEntry[:0]}
+}
+
 func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -8050,9 +9527,12 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerScheduleEntry)
@@ -8069,9 +9549,12 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerScheduleEntry)
@@ -8105,7 +9588,8 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PowerScheduleEntry = append(x.PowerScheduleEntry, PowerScheduleEntryType{})
+			x.PowerScheduleEntry = exi.Grow(x.PowerScheduleEntry)
+			x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].reset()
 			if err := x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8118,6 +9602,11 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
 }
 
 func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8194,6 +9683,12 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceDetailReqType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{ServiceParameterList: x.ServiceParameterList}
+	x.ServiceParameterList.reset()
 }
 
 func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8308,6 +9803,11 @@ func (x *ServiceDetailResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
+}
+
 func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -8315,9 +9815,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -8334,9 +9837,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -8370,7 +9876,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8383,6 +9890,11 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceParameterListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
 }
 
 func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8403,9 +9915,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -8422,9 +9937,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -8480,7 +9998,8 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8493,6 +10012,11 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ParameterSetType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
 }
 
 func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -8512,9 +10036,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -8669,6 +10196,11 @@ func (x *ParameterType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -8686,9 +10218,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupportedServiceIDs)
@@ -8720,7 +10255,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceIDListType{})); err != nil {
 				return err
 			}
-			x.SupportedServiceIDs = new(ServiceIDListType)
+			x.SupportedServiceIDs = a.newServiceIDListType()
 			if err := x.SupportedServiceIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8735,6 +10270,11 @@ func (x *ServiceDiscoveryReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceIDListType) reset() {
+	*x = ServiceIDListType{ServiceID: x.ServiceID[:0]}
+}
+
 func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -8742,9 +10282,12 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceID)
@@ -8761,9 +10304,12 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceID)
@@ -8829,6 +10375,12 @@ func (x *ServiceIDListType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{EnergyTransferServiceList: x.EnergyTransferServiceList}
+	x.EnergyTransferServiceList.reset()
+}
+
 func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -8879,9 +10431,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VASList)
@@ -8937,7 +10492,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceListType{})); err != nil {
 				return err
 			}
-			x.VASList = new(ServiceListType)
+			x.VASList = a.newServiceListType()
 			if err := x.VASList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8952,6 +10507,11 @@ func (x *ServiceDiscoveryResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceListType) reset() {
+	*x = ServiceListType{Service: x.Service[:0]}
+}
+
 func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -8959,9 +10519,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -8978,9 +10541,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -9014,7 +10580,8 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9027,6 +10594,11 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -9111,6 +10683,11 @@ func (x *ServiceType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceSelectionReqType) reset() {
+	*x = ServiceSelectionReqType{}
+}
+
 func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -9139,9 +10716,12 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedVASList)
@@ -9177,7 +10757,7 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceListType{})); err != nil {
 				return err
 			}
-			x.SelectedVASList = new(SelectedServiceListType)
+			x.SelectedVASList = a.newSelectedServiceListType()
 			if err := x.SelectedVASList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9190,6 +10770,11 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceSelectionReqType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
 }
 
 func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -9286,6 +10871,11 @@ func (x *SelectedServiceType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -9293,9 +10883,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -9312,9 +10905,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -9348,7 +10944,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9361,6 +10958,11 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SelectedServiceListType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceSelectionResType) reset() {
+	*x = ServiceSelectionResType{}
 }
 
 func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -9425,6 +11027,11 @@ func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceSelectionResType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
 }
 
 func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -9501,6 +11108,11 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SessionSetupReqType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
 }
 
 func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -9600,6 +11212,11 @@ func (x *SessionSetupResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopReqType) reset() {
+	*x = SessionStopReqType{}
+}
+
 func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -9628,9 +11245,12 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTerminationCode)
@@ -9645,9 +11265,12 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTerminationExplanation)
@@ -9744,6 +11367,11 @@ func (x *SessionStopReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
+}
+
 func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -9808,6 +11436,11 @@ func (x *SessionStopResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckInReqType) reset() {
+	*x = VehicleCheckInReqType{}
+}
+
 func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -9847,9 +11480,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VehicleFrame)
@@ -9866,9 +11502,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DeviceOffset)
@@ -9883,9 +11522,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VehicleTravel)
@@ -10016,6 +11658,11 @@ func (x *VehicleCheckInReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckInResType) reset() {
+	*x = VehicleCheckInResType{}
+}
+
 func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -10044,9 +11691,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingSpace)
@@ -10063,9 +11713,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DeviceLocation)
@@ -10080,9 +11733,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetDistance)
@@ -10203,6 +11859,11 @@ func (x *VehicleCheckInResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckOutReqType) reset() {
+	*x = VehicleCheckOutReqType{}
+}
+
 func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -10300,6 +11961,11 @@ func (x *VehicleCheckOutReqType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckOutResType) reset() {
+	*x = VehicleCheckOutResType{}
+}
+
 func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -10385,15 +12051,23 @@ func (x *VehicleCheckOutResType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DisplayParametersType) reset() {
+	*x = DisplayParametersType{}
+}
+
 func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PresentSOC)
@@ -10424,9 +12098,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -10455,9 +12132,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -10484,9 +12164,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumSOC)
@@ -10511,9 +12194,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToMinimumSOC)
@@ -10536,9 +12222,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToTargetSOC)
@@ -10559,9 +12248,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToMaximumSOC)
@@ -10580,9 +12272,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingComplete)
@@ -10599,9 +12294,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BatteryEnergyCapacity)
@@ -10616,9 +12314,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(InletHot)

@@ -2,13 +2,92 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package iso20
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:iso:std:iso:15118:-20:CommonMessages", "urn:iso:std:iso:15118:-20:CommonTypes"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:iso:std:iso:15118:-20:CommonMessages
+		{"AbsolutePriceSchedule", "AbsolutePriceScheduleType", "AdditionalSelectedServices", "AdditionalService", "AdditionalServiceListType", "AdditionalServiceType", "AppliesMinimumMaximumCost", "AppliesToEnergyFee", "AppliesToOverstayFee", "AppliesToParkingFee", "AuthorizationReq", "AuthorizationReqType", "AuthorizationRes", "AuthorizationResType", "AuthorizationServices", "AuthorizationSetupReq", "AuthorizationSetupReqType", "AuthorizationSetupRes", "AuthorizationSetupResType", "AvailableEnergy", "BPT_ChannelSelection", "CPSCertificateChain", "CarbonDioxideEmission", "Certificate", "CertificateChainType", "CertificateInstallationReq", "CertificateInstallationReqType", "CertificateInstallationRes", "CertificateInstallationResType", "CertificateInstallationService", "ChargeProgress", "ChargingSchedule", "ChargingScheduleType", "ChargingSession", "CheckOutTime", "ContractCertificateChain", "ContractCertificateChainType", "Currency", "DHPublicKey", "DepartureTime", "DeviceLocation", "DeviceOffset", "DischargingSchedule", "Duration", "Dynamic_EVPPTControlMode", "Dynamic_EVPPTControlModeType", "Dynamic_SEReqControlMode", "Dynamic_SEReqControlModeType", "Dynamic_SEResControlMode", "Dynamic_SEResControlModeType", "Dynamic_SMDTControlMode", "Dynamic_SMDTControlModeType", "ECDHCurve", "EIM_AReqAuthorizationMode", "EIM_AReqAuthorizationModeType", "EIM_ASResAuthorizationMode", "EIM_ASResAuthorizationModeType", "EMAID", "EMAIDListType", "EVAbsolutePriceSchedule", "EVAbsolutePriceScheduleType", "EVCCID", "EVCheckInStatus", "EVCheckOutStatus", "EVEnergyOffer", "EVEnergyOfferType", "EVMaximumEnergyRequest", "EVMaximumV2XEnergyRequest", "EVMinimumEnergyRequest", "EVMinimumV2XEnergyRequest", "EVPowerProfile", "EVPowerProfileEntries", "EVPowerProfileEntry", "EVPowerProfileEntryListType", "EVPowerProfileType", "EVPowerSchedule", "EVPowerScheduleEntries", "EVPowerScheduleEntry", "EVPowerScheduleEntryListType", "EVPowerScheduleEntryType", "EVPowerScheduleType", "EVPriceRule", "EVPriceRuleStack", "EVPriceRuleStackListType", "EVPriceRuleStackType", "EVPriceRuleStacks", "EVPriceRuleType", "EVProcessing", "EVSECheckOutStatus", "EVSEID", "EVSEProcessing", "EVSEStatus", "EVTargetEnergyRequest", "EVTerminationCode", "EVTerminationExplanation", "EnergyFee", "EnergyTransferServiceList", "FreeService", "GenChallenge", "GoToPause", "Id", "Language", "ListOfRootCertificateIDs", "MaximumContractCertificateChains", "MaximumCost", "MaximumSupportingPoints", "MeterInfo", "MeteringConfirmationReq", "MeteringConfirmationReqType", "MeteringConfirmationRes", "MeteringConfirmationResType", "MinimumCost", "MinimumSOC", "Name", "NumberOfPriceLevels", "OEMProvisioningCertificateChain", "OverstayFee", "OverstayFeePeriod", "OverstayPowerThreshold", "OverstayRule", "OverstayRuleDescription", "OverstayRuleListType", "OverstayRuleType", "OverstayRules", "OverstayTimeThreshold", "Parameter", "ParameterSet", "ParameterSetID", "ParameterSetType", "ParameterType", "ParkingFee", "ParkingFeePeriod", "ParkingMethod", "ParkingSpace", "PnC_AReqAuthorizationMode", "PnC_AReqAuthorizationModeType", "PnC_ASResAuthorizationMode", "PnC_ASResAuthorizationModeType", "Power", "PowerDeliveryReq", "PowerDeliveryReqType", "PowerDeliveryRes", "PowerDeliveryResType", "PowerRangeStart", "PowerSchedule", "PowerScheduleEntries", "PowerScheduleEntry", "PowerScheduleEntryListType", "PowerScheduleEntryType", "PowerScheduleType", "PowerTolerance", "PowerToleranceAcceptance", "Power_L2", "Power_L3", "PriceAlgorithm", "PriceLevel", "PriceLevelSchedule", "PriceLevelScheduleEntries", "PriceLevelScheduleEntry", "PriceLevelScheduleEntryListType", "PriceLevelScheduleEntryType", "PriceLevelScheduleType", "PriceRule", "PriceRuleStack", "PriceRuleStackListType", "PriceRuleStackType", "PriceRuleStacks", "PriceRuleType", "PriceScheduleDescription", "PriceScheduleID", "PriceScheduleType", "PrioritizedEMAIDs", "ProviderID", "Receipt", "RemainingContractCertificateChains", "RenewableGenerationPercentage", "SECP521_EncryptedPrivateKey", "ScheduleExchangeReq", "ScheduleExchangeReqType", "ScheduleExchangeRes", "ScheduleExchangeResType", "ScheduleTuple", "ScheduleTupleID", "ScheduleTupleType", "Scheduled_EVPPTControlMode", "Scheduled_EVPPTControlModeType", "Scheduled_SEReqControlMode", "Scheduled_SEReqControlModeType", "Scheduled_SEResControlMode", "Scheduled_SEResControlModeType", "Scheduled_SMDTControlMode", "Scheduled_SMDTControlModeType", "SelectedAuthorizationService", "SelectedEnergyTransferService", "SelectedScheduleTupleID", "SelectedService", "SelectedServiceListType", "SelectedServiceType", "SelectedVASList", "Service", "ServiceDetailReq", "ServiceDetailReqType", "ServiceDetailRes", "ServiceDetailResType", "ServiceDiscoveryReq", "ServiceDiscoveryReqType", "ServiceDiscoveryRes", "ServiceDiscoveryResType", "ServiceFee", "ServiceID", "ServiceIDListType", "ServiceListType", "ServiceName", "ServiceParameterList", "ServiceParameterListType", "ServiceRenegotiationSupported", "ServiceSelectionReq", "ServiceSelectionReqType", "ServiceSelectionRes", "ServiceSelectionResType", "ServiceType", "SessionID", "SessionSetupReq", "SessionSetupReqType", "SessionSetupRes", "SessionSetupResType", "SessionStopReq", "SessionStopReqType", "SessionStopRes", "SessionStopResType", "SignedCertificateChainType", "SignedInstallationData", "SignedInstallationDataType", "SignedMeteringData", "SignedMeteringDataType", "StartTime", "SubCertificates", "SubCertificatesType", "SupportedProviders", "SupportedProvidersListType", "SupportedServiceIDs", "TPM_EncryptedPrivateKey", "TargetDistance", "TargetOffsetX", "TargetOffsetY", "TargetPositionType", "TargetSOC", "TaxIncludedInPrice", "TaxRate", "TaxRule", "TaxRuleID", "TaxRuleListType", "TaxRuleName", "TaxRuleType", "TaxRules", "TimeAnchor", "VASList", "VehicleCheckInReq", "VehicleCheckInReqType", "VehicleCheckInRes", "VehicleCheckInResType", "VehicleCheckOutReq", "VehicleCheckOutReqType", "VehicleCheckOutRes", "VehicleCheckOutResType", "VehicleFrame", "VehicleTravel", "X448_EncryptedPrivateKey", "authorizationType", "boolValue", "byteValue", "certificateType", "channelSelectionType", "chargeProgressType", "chargingSessionType", "currencyType", "dhPublicKeyType", "ecdhCurveType", "evCheckInStatusType", "evCheckOutStatusType", "evseCheckOutStatusType", "finiteString", "genChallengeType", "intValue", "languageType", "maxSupportingPointsScheduleTupleType", "parkingMethodType", "powerToleranceAcceptanceType", "rationalNumber", "secp521_EncryptedPrivateKeyType", "serviceIDType", "shortValue", "tpm_EncryptedPrivateKeyType", "x448_EncryptedPrivateKeyType"},
+		// 6: urn:iso:std:iso:15118:-20:CommonTypes
+		{"AckMaxDelay", "AdditionalServicesCosts", "Amount", "BPT_DischargedEnergyReadingWh", "BPT_InductiveEnergyReadingVARh", "BatteryEnergyCapacity", "CLReqControlMode", "CLReqControlModeType", "CLResControlMode", "CLResControlModeType", "CapacitiveEnergyReadingVARh", "ChargeLoopReqType", "ChargeLoopResType", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryResType", "ChargedEnergyReadingWh", "ChargingComplete", "CostPerUnit", "DepartureTime", "DetailedCostType", "DetailedTaxType", "DisplayParameters", "DisplayParametersType", "Dynamic_CLReqControlModeType", "Dynamic_CLResControlModeType", "EVMaximumEnergyRequest", "EVMinimumEnergyRequest", "EVSENotification", "EVSEStatus", "EVSEStatusType", "EVTargetEnergyRequest", "EnergyCosts", "Exponent", "Header", "InletHot", "ListOfRootCertificateIDsType", "MaximumSOC", "MessageHeaderType", "MeterID", "MeterInfo", "MeterInfoRequested", "MeterInfoType", "MeterSignature", "MeterStatus", "MeterTimestamp", "MinimumSOC", "NotificationMaxDelay", "OccupancyCosts", "OverstayCosts", "PresentSOC", "RationalNumberType", "Receipt", "ReceiptType", "RemainingTimeToMaximumSOC", "RemainingTimeToMinimumSOC", "RemainingTimeToTargetSOC", "ResponseCode", "RootCertificateID", "Scheduled_CLReqControlModeType", "Scheduled_CLResControlModeType", "SessionID", "TargetSOC", "TaxCosts", "TaxRuleID", "TimeAnchor", "TimeStamp", "V2GMessageType", "V2GRequestType", "V2GResponseType", "Value", "descriptionType", "evseNotificationType", "identifierType", "meterIDType", "meterSignatureType", "nameType", "numericIDType", "percentValueType", "processingType", "responseCodeType", "sessionIDType"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}SessionStopReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}SessionStopRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}SignedInstallationData",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}SignedMeteringData",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInRes",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutReq",
+		"{urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutRes",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode",
+	},
+}
 
 var grammarAuthorizationReqType = exi.Grammar{
 	Name:   "AuthorizationReqType",

@@ -11,8 +11,226 @@ import (
 	"github.com/ccslink/ccslink/exi"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	CanonicalizationMethodType exi.Slab[CanonicalizationMethodType]
+	DSAKeyValueType            exi.Slab[DSAKeyValueType]
+	DigestMethodType           exi.Slab[DigestMethodType]
+	KeyInfoType                exi.Slab[KeyInfoType]
+	KeyValueType               exi.Slab[KeyValueType]
+	RSAKeyValueType            exi.Slab[RSAKeyValueType]
+	RetrievalMethodType        exi.Slab[RetrievalMethodType]
+	TransformsType             exi.Slab[TransformsType]
+	TransformType              exi.Slab[TransformType]
+	X509DataType               exi.Slab[X509DataType]
+	PGPDataType                exi.Slab[PGPDataType]
+	SPKIDataType               exi.Slab[SPKIDataType]
+	ManifestType               exi.Slab[ManifestType]
+	ReferenceType              exi.Slab[ReferenceType]
+	ObjectType                 exi.Slab[ObjectType]
+	SignatureType              exi.Slab[SignatureType]
+	SignedInfoType             exi.Slab[SignedInfoType]
+	SignatureMethodType        exi.Slab[SignatureMethodType]
+	SignatureValueType         exi.Slab[SignatureValueType]
+	SignaturePropertiesType    exi.Slab[SignaturePropertiesType]
+	SignaturePropertyType      exi.Slab[SignaturePropertyType]
+}
+
+func (a *arena) newCanonicalizationMethodType() *CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.CanonicalizationMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CanonicalizationMethodType)
+}
+
+func (a *arena) newDSAKeyValueType() *DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.DSAKeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DSAKeyValueType)
+}
+
+func (a *arena) newDigestMethodType() *DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.DigestMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DigestMethodType)
+}
+
+func (a *arena) newKeyInfoType() *KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.KeyInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(KeyInfoType)
+}
+
+func (a *arena) newKeyValueType() *KeyValueType {
+	if a.keep != nil {
+		p := a.keep.KeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(KeyValueType)
+}
+
+func (a *arena) newRSAKeyValueType() *RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.RSAKeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(RSAKeyValueType)
+}
+
+func (a *arena) newRetrievalMethodType() *RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.RetrievalMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(RetrievalMethodType)
+}
+
+func (a *arena) newTransformsType() *TransformsType {
+	if a.keep != nil {
+		p := a.keep.TransformsType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TransformsType)
+}
+
+func (a *arena) newTransformType() *TransformType {
+	if a.keep != nil {
+		p := a.keep.TransformType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TransformType)
+}
+
+func (a *arena) newX509DataType() *X509DataType {
+	if a.keep != nil {
+		p := a.keep.X509DataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(X509DataType)
+}
+
+func (a *arena) newPGPDataType() *PGPDataType {
+	if a.keep != nil {
+		p := a.keep.PGPDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PGPDataType)
+}
+
+func (a *arena) newSPKIDataType() *SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.SPKIDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SPKIDataType)
+}
+
+func (a *arena) newManifestType() *ManifestType {
+	if a.keep != nil {
+		p := a.keep.ManifestType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ManifestType)
+}
+
+func (a *arena) newReferenceType() *ReferenceType {
+	if a.keep != nil {
+		p := a.keep.ReferenceType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ReferenceType)
+}
+
+func (a *arena) newObjectType() *ObjectType {
+	if a.keep != nil {
+		p := a.keep.ObjectType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ObjectType)
+}
+
+func (a *arena) newSignatureType() *SignatureType {
+	if a.keep != nil {
+		p := a.keep.SignatureType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureType)
+}
+
+func (a *arena) newSignedInfoType() *SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.SignedInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedInfoType)
+}
+
+func (a *arena) newSignatureMethodType() *SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.SignatureMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureMethodType)
+}
+
+func (a *arena) newSignatureValueType() *SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.SignatureValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureValueType)
+}
+
+func (a *arena) newSignaturePropertiesType() *SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.SignaturePropertiesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignaturePropertiesType)
+}
+
+func (a *arena) newSignaturePropertyType() *SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.SignaturePropertyType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignaturePropertyType)
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -21,7 +239,11 @@ type arena struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -29,253 +251,280 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(5)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CanonicalizationMethod = a.newCanonicalizationMethodType()
+		if err := d.CanonicalizationMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DSAKeyValue = a.newDSAKeyValueType()
+		if err := d.DSAKeyValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DigestMethod = a.newDigestMethodType()
+		if err := d.DigestMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.KeyInfo = a.newKeyInfoType()
+		if err := d.KeyInfo.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.KeyValue = a.newKeyValueType()
+		if err := d.KeyValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Manifest = a.newManifestType()
+		if err := d.Manifest.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Object = a.newObjectType()
+		if err := d.Object.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PGPData = a.newPGPDataType()
+		if err := d.PGPData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RSAKeyValue = a.newRSAKeyValueType()
+		if err := d.RSAKeyValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Reference = a.newReferenceType()
+		if err := d.Reference.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RetrievalMethod = a.newRetrievalMethodType()
+		if err := d.RetrievalMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SPKIData = a.newSPKIDataType()
+		if err := d.SPKIData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Signature = a.newSignatureType()
+		if err := d.Signature.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureMethod = a.newSignatureMethodType()
+		if err := d.SignatureMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureProperties = a.newSignaturePropertiesType()
+		if err := d.SignatureProperties.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureProperty = a.newSignaturePropertyType()
+		if err := d.SignatureProperty.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureValue = a.newSignatureValueType()
+		if err := d.SignatureValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignedInfo = a.newSignedInfoType()
+		if err := d.SignedInfo.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Transform = a.newTransformType()
+		if err := d.Transform.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Transforms = a.newTransformsType()
+		if err := d.Transforms.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.X509Data = a.newX509DataType()
+		if err := d.X509Data.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 24:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.CanonicalizationMethod = nil
+	case 1:
+		d.DSAKeyValue = nil
+	case 2:
+		d.DigestMethod = nil
+	case 3:
+		d.DigestValue = nil
+	case 4:
+		d.KeyInfo = nil
+	case 5:
+		d.KeyName = nil
+	case 6:
+		d.KeyValue = nil
+	case 7:
+		d.Manifest = nil
+	case 8:
+		d.MgmtData = nil
+	case 9:
+		d.Object = nil
+	case 10:
+		d.PGPData = nil
+	case 11:
+		d.RSAKeyValue = nil
+	case 12:
+		d.Reference = nil
+	case 13:
+		d.RetrievalMethod = nil
+	case 14:
+		d.SPKIData = nil
+	case 15:
+		d.Signature = nil
+	case 16:
+		d.SignatureMethod = nil
+	case 17:
+		d.SignatureProperties = nil
+	case 18:
+		d.SignatureProperty = nil
+	case 19:
+		d.SignatureValue = nil
+	case 20:
+		d.SignedInfo = nil
+	case 21:
+		d.Transform = nil
+	case 22:
+		d.Transforms = nil
+	case 23:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CanonicalizationMethodType) reset() {
+	*x = CanonicalizationMethodType{}
 }
 
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -292,17 +541,20 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+				ev, state = -1, 1
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -310,6 +562,14 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -329,15 +589,23 @@ func (x *CanonicalizationMethodType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DSAKeyValueType) reset() {
+	*x = DSAKeyValueType{}
+}
+
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(P)
@@ -374,9 +642,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(J)
@@ -391,9 +662,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(G)
@@ -406,9 +680,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Seed)
@@ -608,7 +885,13 @@ func (x *DSAKeyValueType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DigestMethodType) reset() {
+	*x = DigestMethodType{}
+}
+
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -625,17 +908,20 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+				ev, state = -1, 1
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -643,6 +929,14 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -662,15 +956,24 @@ func (x *DigestMethodType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *KeyInfoType) reset() {
+	*x = KeyInfoType{KeyName: x.KeyName[:0], KeyValue: x.KeyValue[:0], RetrievalMethod: x.RetrievalMethod[:0], X509Data: x.X509Data[:0], PGPData: x.PGPData[:0], SPKIData: x.SPKIData[:0], MgmtData: x.MgmtData[:0]}
+}
+
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -690,18 +993,21 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 7: // SE(MgmtData)
 				ev, state = 8, 2
 			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyName)
@@ -719,18 +1025,21 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 6: // SE(MgmtData)
 				ev, state = 8, 2
 			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyName)
@@ -748,11 +1057,11 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 6: // SE(MgmtData)
 				ev, state = 8, 2
 			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 8: // EE
 				return nil
 			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -760,6 +1069,14 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Id
 			{
 				v, err := r.String(-1, "Id", "Id")
@@ -771,6 +1088,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // KeyName
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -796,46 +1114,57 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // KeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
 				return err
 			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
+			x.KeyValue = exi.Grow(x.KeyValue)
+			x.KeyValue[len(x.KeyValue)-1].reset()
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
 				return err
 			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
+			x.RetrievalMethod = exi.Grow(x.RetrievalMethod)
+			x.RetrievalMethod[len(x.RetrievalMethod)-1].reset()
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
 				return err
 			}
-			x.X509Data = append(x.X509Data, X509DataType{})
+			x.X509Data = exi.Grow(x.X509Data)
+			x.X509Data[len(x.X509Data)-1].reset()
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
 				return err
 			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
+			x.PGPData = exi.Grow(x.PGPData)
+			x.PGPData[len(x.PGPData)-1].reset()
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
 				return err
 			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
+			x.SPKIData = exi.Grow(x.SPKIData)
+			x.SPKIData[len(x.SPKIData)-1].reset()
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -871,15 +1200,24 @@ func (x *KeyInfoType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *KeyValueType) reset() {
+	*x = KeyValueType{}
+}
+
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DSAKeyValue)
@@ -887,24 +1225,27 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 1: // SE(RSAKeyValue)
 				ev, state = 2, 1
 			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
+				ev, state = -1, 1
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
+				ev, state = -2, 0
 			default:
 				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // EE
 				return nil
 			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -912,19 +1253,29 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // DSAKeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
 			}
-			x.DSAKeyValue = new(DSAKeyValueType)
+			x.DSAKeyValue = a.newDSAKeyValueType()
 			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
 				return err
 			}
-			x.RSAKeyValue = new(RSAKeyValueType)
+			x.RSAKeyValue = a.newRSAKeyValueType()
 			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -937,6 +1288,11 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *KeyValueType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RSAKeyValueType) reset() {
+	*x = RSAKeyValueType{}
 }
 
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1033,15 +1389,23 @@ func (x *RSAKeyValueType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RetrievalMethodType) reset() {
+	*x = RetrievalMethodType{}
+}
+
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Type)
@@ -1058,9 +1422,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(URI)
@@ -1075,9 +1442,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transforms)
@@ -1125,7 +1495,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
 				return err
 			}
-			x.Transforms = new(TransformsType)
+			x.Transforms = a.newTransformsType()
 			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1138,6 +1508,11 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *RetrievalMethodType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TransformsType) reset() {
+	*x = TransformsType{Transform: x.Transform[:0]}
 }
 
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1157,9 +1532,12 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transform)
@@ -1177,7 +1555,8 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
 			}
-			x.Transform = append(x.Transform, TransformType{})
+			x.Transform = exi.Grow(x.Transform)
+			x.Transform[len(x.Transform)-1].reset()
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1192,7 +1571,13 @@ func (x *TransformsType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TransformType) reset() {
+	*x = TransformType{XPath: x.XPath[:0]}
+}
+
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -1209,19 +1594,22 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(XPath)
 				ev, state = 2, 1
 			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
+				ev, state = -1, 1
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -1229,6 +1617,14 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -1238,6 +1634,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1273,15 +1670,24 @@ func (x *TransformType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *X509DataType) reset() {
+	*x = X509DataType{X509IssuerSerial: x.X509IssuerSerial[:0], X509SKI: x.X509SKI[:0], X509SubjectName: x.X509SubjectName[:0], X509Certificate: x.X509Certificate[:0], X509CRL: x.X509CRL[:0]}
+}
+
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(X509IssuerSerial)
@@ -1295,16 +1701,19 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 4: // SE(X509CRL)
 				ev, state = 5, 1
 			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
+				ev, state = -1, 1
 			default:
 				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(X509IssuerSerial)
@@ -1318,7 +1727,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 4: // SE(X509CRL)
 				ev, state = 5, 1
 			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
+				ev, state = -1, 1
 			case 6: // EE
 				return nil
 			default:
@@ -1328,15 +1737,26 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // X509IssuerSerial
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
+			x.X509IssuerSerial = exi.Grow(x.X509IssuerSerial)
+			x.X509IssuerSerial[len(x.X509IssuerSerial)-1].reset()
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1362,6 +1782,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // X509SubjectName
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1387,6 +1808,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // X509Certificate
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1412,6 +1834,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // X509CRL
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1445,6 +1868,11 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *X509DataType) DecodeEXI(r *exi.Reader) error {
 	var a arena
 	return x.decodeEXI(r, &a)
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *X509IssuerSerialType) reset() {
+	*x = X509IssuerSerialType{}
 }
 
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1518,11 +1946,11 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return err
 					}
-					x.X509SerialNumber = int64(v)
+					x.X509SerialNumber = v
 				}
 				if !r.Zero() {
 					if err := r.LeafEnd(); err != nil {
@@ -1541,15 +1969,24 @@ func (x *X509IssuerSerialType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PGPDataType) reset() {
+	*x = PGPDataType{}
+}
+
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PGPKeyID)
@@ -1562,15 +1999,18 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PGPKeyPacket)
 				ev, state = 2, 3
 			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -1579,13 +2019,16 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 2
 			case 1: // EE
 				return nil
 			default:
@@ -1594,13 +2037,16 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			default:
@@ -1610,7 +2056,16 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // PGPKeyID
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1633,6 +2088,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // PGPKeyPacket
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1665,7 +2121,13 @@ func (x *PGPDataType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SPKIDataType) reset() {
+	*x = SPKIDataType{SPKISexp: x.SPKISexp[:0]}
+}
+
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -1682,15 +2144,18 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
 				ev, state = 1, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -1699,15 +2164,18 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
 				ev, state = 1, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -1716,9 +2184,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -1732,7 +2203,16 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // SPKISexp
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -1768,15 +2248,23 @@ func (x *SPKIDataType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ManifestType) reset() {
+	*x = ManifestType{Reference: x.Reference[:0]}
+}
+
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -1800,9 +2288,12 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Reference)
@@ -1830,7 +2321,8 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
 				return err
 			}
-			x.Reference = append(x.Reference, ReferenceType{})
+			x.Reference = exi.Grow(x.Reference)
+			x.Reference[len(x.Reference)-1].reset()
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1845,15 +2337,23 @@ func (x *ManifestType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ReferenceType) reset() {
+	*x = ReferenceType{}
+}
+
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -1872,9 +2372,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Type)
@@ -1891,9 +2394,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(URI)
@@ -1908,9 +2414,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transforms)
@@ -1990,7 +2499,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
 				return err
 			}
-			x.Transforms = new(TransformsType)
+			x.Transforms = a.newTransformsType()
 			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2031,15 +2540,24 @@ func (x *ReferenceType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ObjectType) reset() {
+	*x = ObjectType{}
+}
+
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Encoding)
@@ -2049,20 +2567,23 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 2: // AT(MimeType)
 				ev, state = 3, 3
 			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 4: // EE
 				return nil
 			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2070,47 +2591,53 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 1: // AT(MimeType)
 				ev, state = 3, 3
 			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 3: // EE
 				return nil
 			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(MimeType)
 				ev, state = 3, 3
 			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2118,6 +2645,14 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, "Encoding", "Encoding")
@@ -2159,15 +2694,24 @@ func (x *ObjectType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureType) reset() {
+	*x = SignatureType{SignedInfo: x.SignedInfo, Object: x.Object[:0]}
+	x.SignedInfo.reset()
+}
+
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2202,9 +2746,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyInfo)
@@ -2219,9 +2766,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Object)
@@ -2257,7 +2807,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
 				return err
 			}
-			x.KeyInfo = new(KeyInfoType)
+			x.KeyInfo = a.newKeyInfoType()
 			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2265,7 +2815,8 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
 				return err
 			}
-			x.Object = append(x.Object, ObjectType{})
+			x.Object = exi.Grow(x.Object)
+			x.Object[len(x.Object)-1].reset()
 			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2280,15 +2831,23 @@ func (x *SignatureType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedInfoType) reset() {
+	*x = SignedInfoType{Reference: x.Reference[:0]}
+}
+
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2334,9 +2893,12 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Reference)
@@ -2372,7 +2934,8 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
 				return err
 			}
-			x.Reference = append(x.Reference, ReferenceType{})
+			x.Reference = exi.Grow(x.Reference)
+			x.Reference[len(x.Reference)-1].reset()
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2387,7 +2950,13 @@ func (x *SignedInfoType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureMethodType) reset() {
+	*x = SignatureMethodType{}
+}
+
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2404,36 +2973,42 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(HMACOutputLength)
 				ev, state = 2, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+				ev, state = -1, 2
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+				ev, state = -1, 2
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2441,6 +3016,14 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -2450,6 +3033,7 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -2459,13 +3043,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
+					tmp := v
+					x.HMACOutputLength = &tmp
 				}
 				if !r.Zero() {
 					if err := r.LeafEnd(); err != nil {
@@ -2484,15 +3067,23 @@ func (x *SignatureMethodType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureValueType) reset() {
+	*x = SignatureValueType{}
+}
+
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2556,15 +3147,23 @@ func (x *SignatureValueType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignaturePropertiesType) reset() {
+	*x = SignaturePropertiesType{SignatureProperty: x.SignatureProperty[:0]}
+}
+
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2588,9 +3187,12 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SignatureProperty)
@@ -2618,7 +3220,8 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
 				return err
 			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
+			x.SignatureProperty = exi.Grow(x.SignatureProperty)
+			x.SignatureProperty[len(x.SignatureProperty)-1].reset()
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2633,15 +3236,24 @@ func (x *SignaturePropertiesType) DecodeEXI(r *exi.Reader) error {
 	return x.decodeEXI(r, &a)
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignaturePropertyType) reset() {
+	*x = SignaturePropertyType{}
+}
+
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2665,32 +3277,38 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+				ev, state = -1, 3
 			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2698,6 +3316,14 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Id
 			{
 				v, err := r.String(-1, "Id", "Id")

@@ -24,6 +24,7 @@ func Marshal(d *Document) ([]byte, error) {
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	set := 0
 	if d.CanonicalizationMethod != nil {
@@ -250,10 +251,14 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 
 func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
+	if err := w.Mixed(&grammarCanonicalizationMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -334,10 +339,14 @@ func (x *DSAKeyValueType) EncodeEXI(w *exi.Writer) error {
 
 func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
+	if err := w.Mixed(&grammarDigestMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -351,6 +360,7 @@ func (x *DigestMethodType) EncodeEXI(w *exi.Writer) error {
 
 func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Id != nil {
 		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
 			return err
@@ -358,6 +368,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		w.String(*x.Id)
 	}
 	for i := range x.KeyName {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
 			return err
 		}
@@ -366,6 +380,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.KeyValue {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
 			return err
 		}
@@ -374,6 +392,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.RetrievalMethod {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
 			return err
 		}
@@ -382,6 +404,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.X509Data {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
 			return err
 		}
@@ -390,6 +416,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.PGPData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
 			return err
 		}
@@ -398,6 +428,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.SPKIData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
 			return err
 		}
@@ -406,12 +440,19 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.MgmtData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.String(x.MgmtData[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
 		return err
@@ -426,7 +467,12 @@ func (x *KeyInfoType) EncodeEXI(w *exi.Writer) error {
 
 func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.DSAKeyValue != nil {
+		if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -435,12 +481,19 @@ func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	if x.RSAKeyValue != nil {
+		if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
 			return err
 		}
 		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
 			return err
 		}
+	}
+	if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
 		return err
@@ -534,17 +587,25 @@ func (x *TransformsType) EncodeEXI(w *exi.Writer) error {
 
 func (x *TransformType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
 	for i := range x.XPath {
+		if err := w.Mixed(&grammarTransformType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.String(x.XPath[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarTransformType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
 		return err
@@ -559,7 +620,12 @@ func (x *TransformType) EncodeEXI(w *exi.Writer) error {
 
 func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	for i := range x.X509IssuerSerial {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -568,6 +634,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.X509SKI {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
 			return err
 		}
@@ -576,6 +646,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509SubjectName {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
 			return err
 		}
@@ -584,6 +658,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509Certificate {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
 			return err
 		}
@@ -592,12 +670,19 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509CRL {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.X509CRL[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
 		return err
@@ -622,7 +707,7 @@ func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
+	w.Integer(x.X509SerialNumber)
 	w.Leaf()
 	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
 		return err
@@ -637,7 +722,12 @@ func (x *X509IssuerSerialType) EncodeEXI(w *exi.Writer) error {
 
 func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.PGPKeyID != nil {
+		if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -646,12 +736,19 @@ func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	if x.PGPKeyPacket != nil {
+		if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.PGPKeyPacket)
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
 		return err
@@ -666,13 +763,21 @@ func (x *PGPDataType) EncodeEXI(w *exi.Writer) error {
 
 func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	for i := range x.SPKISexp {
+		if err := w.Mixed(&grammarSPKIDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.SPKISexp[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarSPKIDataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
 		return err
@@ -765,6 +870,7 @@ func (x *ReferenceType) EncodeEXI(w *exi.Writer) error {
 
 func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Encoding != nil {
 		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
 			return err
@@ -782,6 +888,9 @@ func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.String(*x.MimeType)
+	}
+	if err := w.Mixed(&grammarObjectType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
 		return err
@@ -882,17 +991,25 @@ func (x *SignedInfoType) EncodeEXI(w *exi.Writer) error {
 
 func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
 	if x.HMACOutputLength != nil {
+		if err := w.Mixed(&grammarSignatureMethodType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
+		w.Integer(*x.HMACOutputLength)
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarSignatureMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
 		return err
@@ -959,6 +1076,7 @@ func (x *SignaturePropertiesType) EncodeEXI(w *exi.Writer) error {
 
 func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Id != nil {
 		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
 			return err
@@ -969,6 +1087,9 @@ func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.String(x.Target)
+	if err := w.Mixed(&grammarSignaturePropertyType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
 		return err
 	}

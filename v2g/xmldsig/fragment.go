@@ -19,7 +19,7 @@ type Fragment struct {
 	DigestValue            exi.Bytes                   `json:"DigestValue,omitempty"`
 	Exponent               exi.Bytes                   `json:"Exponent,omitempty"`
 	G                      exi.Bytes                   `json:"G,omitempty"`
-	HMACOutputLength       *int64                      `json:"HMACOutputLength,omitempty"`
+	HMACOutputLength       *exi.Integer                `json:"HMACOutputLength,omitempty"`
 	J                      exi.Bytes                   `json:"J,omitempty"`
 	KeyInfo                *KeyInfoType                `json:"KeyInfo,omitempty"`
 	KeyName                *string                     `json:"KeyName,omitempty"`
@@ -54,7 +54,7 @@ type Fragment struct {
 	X509IssuerName         *string                     `json:"X509IssuerName,omitempty"`
 	X509IssuerSerial       *X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
 	X509SKI                exi.Bytes                   `json:"X509SKI,omitempty"`
-	X509SerialNumber       *int64                      `json:"X509SerialNumber,omitempty"`
+	X509SerialNumber       *exi.Integer                `json:"X509SerialNumber,omitempty"`
 	X509SubjectName        *string                     `json:"X509SubjectName,omitempty"`
 	XPath                  *string                     `json:"XPath,omitempty"`
 	Y                      exi.Bytes                   `json:"Y,omitempty"`
@@ -78,6 +78,7 @@ func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note,
 func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
@@ -174,13 +175,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.HMACOutputLength = p
+					tmp := v
+					f.HMACOutputLength = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -622,13 +622,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.X509SerialNumber = p
+					tmp := v
+					f.X509SerialNumber = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -707,6 +706,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	if f.CanonicalizationMethod != nil {
 		w.Bits(0, 6)
@@ -747,7 +747,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.HMACOutputLength != nil {
 		w.Bits(6, 6)
 		w.Leaf()
-		w.Int(int64(*f.HMACOutputLength))
+		w.Integer(*f.HMACOutputLength)
 		w.Leaf()
 	}
 	if f.J != nil {
@@ -957,7 +957,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509SerialNumber != nil {
 		w.Bits(41, 6)
 		w.Leaf()
-		w.Int(int64(*f.X509SerialNumber))
+		w.Integer(*f.X509SerialNumber)
 		w.Leaf()
 	}
 	if f.X509SubjectName != nil {

@@ -44,7 +44,8 @@ type Document struct {
 
 // CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
 type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
+	Algorithm string      `json:"Algorithm"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
@@ -60,7 +61,8 @@ type DSAKeyValueType struct {
 
 // DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
 type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
+	Algorithm string      `json:"Algorithm"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
@@ -73,12 +75,14 @@ type KeyInfoType struct {
 	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
 	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
 	MgmtData        []string              `json:"MgmtData,omitempty"`
+	Any             []exi.Mixed           `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
 type KeyValueType struct {
 	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
 	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
+	Any         []exi.Mixed      `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
@@ -101,8 +105,9 @@ type TransformsType struct {
 
 // TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
 type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
+	Algorithm string      `json:"Algorithm"`
+	XPath     []string    `json:"XPath,omitempty"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
@@ -112,23 +117,26 @@ type X509DataType struct {
 	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
 	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
 	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
+	Any              []exi.Mixed            `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
 type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
+	X509IssuerName   string      `json:"X509IssuerName"`
+	X509SerialNumber exi.Integer `json:"X509SerialNumber"`
 }
 
 // PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
 type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
+	PGPKeyID     exi.Bytes   `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket exi.Bytes   `json:"PGPKeyPacket,omitempty"`
+	Any          []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
 type SPKIDataType struct {
 	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
+	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
@@ -149,9 +157,10 @@ type ReferenceType struct {
 
 // ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
 type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
+	Encoding *string     `json:"Encoding,omitempty"`
+	Id       *string     `json:"Id,omitempty"`
+	MimeType *string     `json:"MimeType,omitempty"`
+	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
@@ -173,8 +182,9 @@ type SignedInfoType struct {
 
 // SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
 type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
+	Algorithm        string       `json:"Algorithm"`
+	HMACOutputLength *exi.Integer `json:"HMACOutputLength,omitempty"`
+	Any              []exi.Mixed  `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
@@ -191,6 +201,7 @@ type SignaturePropertiesType struct {
 
 // SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
 type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
+	Id     *string     `json:"Id,omitempty"`
+	Target string      `json:"Target"`
+	Any    []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }

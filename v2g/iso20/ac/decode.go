@@ -13,8 +13,466 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_CPDReqEnergyTransferModeType       exi.Slab[AC_CPDReqEnergyTransferModeType]
+	iso20_RationalNumberType              exi.Slab[iso20.RationalNumberType]
+	AC_CPDResEnergyTransferModeType       exi.Slab[AC_CPDResEnergyTransferModeType]
+	AC_ChargeLoopReqType                  exi.Slab[AC_ChargeLoopReqType]
+	xmldsig_SignatureType                 exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType                exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType    exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType           exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType                 exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType                exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType                 exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType              exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType            exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                   exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                  exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType               exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType               exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType           exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType                  exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                   exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                  exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                    exi.Slab[xmldsig.ObjectType]
+	iso20_DisplayParametersType           exi.Slab[iso20.DisplayParametersType]
+	BPT_Dynamic_AC_CLReqControlModeType   exi.Slab[BPT_Dynamic_AC_CLReqControlModeType]
+	BPT_Scheduled_AC_CLReqControlModeType exi.Slab[BPT_Scheduled_AC_CLReqControlModeType]
+	iso20_CLReqControlModeType            exi.Slab[iso20.CLReqControlModeType]
+	Dynamic_AC_CLReqControlModeType       exi.Slab[Dynamic_AC_CLReqControlModeType]
+	Scheduled_AC_CLReqControlModeType     exi.Slab[Scheduled_AC_CLReqControlModeType]
+	AC_ChargeLoopResType                  exi.Slab[AC_ChargeLoopResType]
+	iso20_EVSEStatusType                  exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                   exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                     exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType                exi.Slab[iso20.DetailedCostType]
+	BPT_Dynamic_AC_CLResControlModeType   exi.Slab[BPT_Dynamic_AC_CLResControlModeType]
+	BPT_Scheduled_AC_CLResControlModeType exi.Slab[BPT_Scheduled_AC_CLResControlModeType]
+	iso20_CLResControlModeType            exi.Slab[iso20.CLResControlModeType]
+	Dynamic_AC_CLResControlModeType       exi.Slab[Dynamic_AC_CLResControlModeType]
+	Scheduled_AC_CLResControlModeType     exi.Slab[Scheduled_AC_CLResControlModeType]
+	AC_ChargeParameterDiscoveryReqType    exi.Slab[AC_ChargeParameterDiscoveryReqType]
+	BPT_AC_CPDReqEnergyTransferModeType   exi.Slab[BPT_AC_CPDReqEnergyTransferModeType]
+	AC_ChargeParameterDiscoveryResType    exi.Slab[AC_ChargeParameterDiscoveryResType]
+	BPT_AC_CPDResEnergyTransferModeType   exi.Slab[BPT_AC_CPDResEnergyTransferModeType]
+	xmldsig_ManifestType                  exi.Slab[xmldsig.ManifestType]
+	xmldsig_SignaturePropertiesType       exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType         exi.Slab[xmldsig.SignaturePropertyType]
+}
+
+func (a *arena) newAC_CPDReqEnergyTransferModeType() *AC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.AC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newAC_CPDResEnergyTransferModeType() *AC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.AC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newAC_ChargeLoopReqType() *AC_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeLoopReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newBPT_Dynamic_AC_CLReqControlModeType() *BPT_Dynamic_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_AC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_AC_CLReqControlModeType() *BPT_Scheduled_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_AC_CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newDynamic_AC_CLReqControlModeType() *Dynamic_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_AC_CLReqControlModeType)
+}
+
+func (a *arena) newScheduled_AC_CLReqControlModeType() *Scheduled_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_AC_CLReqControlModeType)
+}
+
+func (a *arena) newAC_ChargeLoopResType() *AC_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newBPT_Dynamic_AC_CLResControlModeType() *BPT_Dynamic_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_AC_CLResControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_AC_CLResControlModeType() *BPT_Scheduled_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_AC_CLResControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newDynamic_AC_CLResControlModeType() *Dynamic_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_AC_CLResControlModeType)
+}
+
+func (a *arena) newScheduled_AC_CLResControlModeType() *Scheduled_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_AC_CLResControlModeType)
+}
+
+func (a *arena) newAC_ChargeParameterDiscoveryReqType() *AC_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newBPT_AC_CPDReqEnergyTransferModeType() *BPT_AC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_AC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_AC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newAC_ChargeParameterDiscoveryResType() *AC_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newBPT_AC_CPDResEnergyTransferModeType() *BPT_AC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_AC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_AC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -23,7 +481,11 @@ type arena struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -31,394 +493,402 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AC_CPDReqEnergyTransferMode != nil {
-		d.AC_CPDReqEnergyTransferMode = nil
-	}
-	if d.AC_CPDResEnergyTransferMode != nil {
-		d.AC_CPDResEnergyTransferMode = nil
-	}
-	if d.AC_ChargeLoopReq != nil {
-		d.AC_ChargeLoopReq = nil
-	}
-	if d.AC_ChargeLoopRes != nil {
-		d.AC_ChargeLoopRes = nil
-	}
-	if d.AC_ChargeParameterDiscoveryReq != nil {
-		d.AC_ChargeParameterDiscoveryReq = nil
-	}
-	if d.AC_ChargeParameterDiscoveryRes != nil {
-		d.AC_ChargeParameterDiscoveryRes = nil
-	}
-	if d.BPT_AC_CPDReqEnergyTransferMode != nil {
-		d.BPT_AC_CPDReqEnergyTransferMode = nil
-	}
-	if d.BPT_AC_CPDResEnergyTransferMode != nil {
-		d.BPT_AC_CPDResEnergyTransferMode = nil
-	}
-	if d.BPT_Dynamic_AC_CLReqControlMode != nil {
-		d.BPT_Dynamic_AC_CLReqControlMode = nil
-	}
-	if d.BPT_Dynamic_AC_CLResControlMode != nil {
-		d.BPT_Dynamic_AC_CLResControlMode = nil
-	}
-	if d.BPT_Scheduled_AC_CLReqControlMode != nil {
-		d.BPT_Scheduled_AC_CLReqControlMode = nil
-	}
-	if d.BPT_Scheduled_AC_CLResControlMode != nil {
-		d.BPT_Scheduled_AC_CLResControlMode = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.Dynamic_AC_CLReqControlMode != nil {
-		d.Dynamic_AC_CLReqControlMode = nil
-	}
-	if d.Dynamic_AC_CLResControlMode != nil {
-		d.Dynamic_AC_CLResControlMode = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Scheduled_AC_CLReqControlMode != nil {
-		d.Scheduled_AC_CLReqControlMode = nil
-	}
-	if d.Scheduled_AC_CLResControlMode != nil {
-		d.Scheduled_AC_CLResControlMode = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
-		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
+		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
-		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
+		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AC_ChargeLoopReq = new(AC_ChargeLoopReqType)
-		if err := d.AC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeLoopReq = a.newAC_ChargeLoopReqType()
+		if err := d.AC_ChargeLoopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.AC_ChargeLoopRes = new(AC_ChargeLoopResType)
-		if err := d.AC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeLoopRes = a.newAC_ChargeLoopResType()
+		if err := d.AC_ChargeLoopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.AC_ChargeParameterDiscoveryReq = new(AC_ChargeParameterDiscoveryReqType)
-		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeParameterDiscoveryReq = a.newAC_ChargeParameterDiscoveryReqType()
+		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.AC_ChargeParameterDiscoveryRes = new(AC_ChargeParameterDiscoveryResType)
-		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeParameterDiscoveryRes = a.newAC_ChargeParameterDiscoveryResType()
+		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
+		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
-		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
+		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
+		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 9:
-		d.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
-		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
+		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
+		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
-		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
+		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
-		d.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
-		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
+		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
-		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
+		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
-		d.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
-		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
+		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
-		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
+		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 39:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_CPDReqEnergyTransferMode = nil
+	case 1:
+		d.AC_CPDResEnergyTransferMode = nil
+	case 2:
+		d.AC_ChargeLoopReq = nil
+	case 3:
+		d.AC_ChargeLoopRes = nil
+	case 4:
+		d.AC_ChargeParameterDiscoveryReq = nil
+	case 5:
+		d.AC_ChargeParameterDiscoveryRes = nil
+	case 6:
+		d.BPT_AC_CPDReqEnergyTransferMode = nil
+	case 7:
+		d.BPT_AC_CPDResEnergyTransferMode = nil
+	case 8:
+		d.BPT_Dynamic_AC_CLReqControlMode = nil
+	case 9:
+		d.BPT_Dynamic_AC_CLResControlMode = nil
+	case 10:
+		d.BPT_Scheduled_AC_CLReqControlMode = nil
+	case 11:
+		d.BPT_Scheduled_AC_CLResControlMode = nil
+	case 12:
+		d.CLReqControlMode = nil
+	case 13:
+		d.CLResControlMode = nil
+	case 14:
+		d.CanonicalizationMethod = nil
+	case 15:
+		d.DSAKeyValue = nil
+	case 16:
+		d.DigestMethod = nil
+	case 17:
+		d.DigestValue = nil
+	case 18:
+		d.Dynamic_AC_CLReqControlMode = nil
+	case 19:
+		d.Dynamic_AC_CLResControlMode = nil
+	case 20:
+		d.KeyInfo = nil
+	case 21:
+		d.KeyName = nil
+	case 22:
+		d.KeyValue = nil
+	case 23:
+		d.Manifest = nil
+	case 24:
+		d.MgmtData = nil
+	case 25:
+		d.Object = nil
+	case 26:
+		d.PGPData = nil
+	case 27:
+		d.RSAKeyValue = nil
+	case 28:
+		d.Reference = nil
+	case 29:
+		d.RetrievalMethod = nil
+	case 30:
+		d.SPKIData = nil
+	case 31:
+		d.Scheduled_AC_CLReqControlMode = nil
+	case 32:
+		d.Scheduled_AC_CLResControlMode = nil
+	case 33:
+		d.Signature = nil
+	case 34:
+		d.SignatureMethod = nil
+	case 35:
+		d.SignatureProperties = nil
+	case 36:
+		d.SignatureProperty = nil
+	case 37:
+		d.SignatureValue = nil
+	case 38:
+		d.SignedInfo = nil
+	case 39:
+		d.Transform = nil
+	case 40:
+		d.Transforms = nil
+	case 41:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_CPDReqEnergyTransferModeType) reset() {
+	*x = AC_CPDReqEnergyTransferModeType{}
 }
 
 func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -438,9 +908,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -455,9 +928,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -481,9 +957,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -498,9 +977,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -532,7 +1014,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -540,7 +1022,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -552,7 +1034,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -560,12 +1042,17 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_CPDResEnergyTransferModeType) reset() {
+	*x = AC_CPDResEnergyTransferModeType{}
 }
 
 func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -585,9 +1072,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L2)
@@ -602,9 +1092,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L3)
@@ -628,9 +1121,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L2)
@@ -645,9 +1141,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L3)
@@ -671,9 +1170,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumPowerAsymmetry)
@@ -694,9 +1196,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -715,9 +1220,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -734,9 +1242,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -751,9 +1262,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -785,7 +1299,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -793,7 +1307,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -805,7 +1319,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -813,7 +1327,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -825,7 +1339,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			x.MaximumPowerAsymmetry = a.newiso20_RationalNumberType()
 			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -833,7 +1347,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -841,7 +1355,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -849,7 +1363,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -857,12 +1371,17 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeLoopReqType) reset() {
+	*x = AC_ChargeLoopReqType{}
 }
 
 func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -882,9 +1401,12 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -908,9 +1430,12 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_AC_CLReqControlMode)
@@ -948,7 +1473,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -966,7 +1491,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
+			x.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
 			if err := x.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -974,7 +1499,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
+			x.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
 			if err := x.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -982,7 +1507,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			x.CLReqControlMode = a.newiso20_CLReqControlModeType()
 			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -990,7 +1515,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
+			x.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
 			if err := x.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -998,12 +1523,17 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
+			x.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
 			if err := x.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_AC_CLReqControlModeType) reset() {
+	*x = BPT_Dynamic_AC_CLReqControlModeType{}
 }
 
 func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1012,9 +1542,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -1071,9 +1604,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -1088,9 +1624,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -1114,9 +1653,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -1131,9 +1673,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -1157,9 +1702,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -1174,9 +1722,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -1200,9 +1751,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 14, 14
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -1217,9 +1771,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 15:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -1243,9 +1800,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 17, 17
 		case 17:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -1260,9 +1820,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 18:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -1286,9 +1849,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 20, 20
 		case 20:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -1307,9 +1873,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 21:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -1326,9 +1895,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 22:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -1343,9 +1915,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 23:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -1413,7 +1988,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1421,7 +1996,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1433,7 +2008,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1441,7 +2016,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1453,7 +2028,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1461,7 +2036,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1473,7 +2048,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1481,7 +2056,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1493,7 +2068,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1501,7 +2076,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1513,7 +2088,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1521,7 +2096,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1529,7 +2104,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1537,12 +2112,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_AC_CLReqControlModeType) reset() {
+	*x = BPT_Scheduled_AC_CLReqControlModeType{}
 }
 
 func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1551,9 +2131,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -1582,9 +2165,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -1611,9 +2197,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -1638,9 +2227,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -1663,9 +2255,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -1686,9 +2281,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -1707,9 +2305,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -1726,9 +2327,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -1743,9 +2347,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -1769,9 +2376,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -1804,9 +2414,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 11:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -1837,9 +2450,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 12:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower)
@@ -1868,9 +2484,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 13:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -1897,9 +2516,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 14:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -1924,9 +2546,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 15:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower)
@@ -1949,9 +2574,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 16:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -1972,9 +2600,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 17:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -1993,9 +2624,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 18:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower)
@@ -2012,9 +2646,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 19:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -2029,9 +2666,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 20:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -2059,7 +2699,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2067,7 +2707,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2075,7 +2715,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2083,7 +2723,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2091,7 +2731,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2099,7 +2739,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2107,7 +2747,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2115,7 +2755,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2123,7 +2763,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2135,7 +2775,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2143,7 +2783,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2151,7 +2791,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2159,7 +2799,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2167,7 +2807,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2175,7 +2815,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2183,7 +2823,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2191,7 +2831,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2199,7 +2839,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2207,7 +2847,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2215,12 +2855,17 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_AC_CLReqControlModeType) reset() {
+	*x = Dynamic_AC_CLReqControlModeType{}
 }
 
 func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2229,9 +2874,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2288,9 +2936,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -2305,9 +2956,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -2331,9 +2985,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -2348,9 +3005,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -2374,9 +3034,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -2391,9 +3054,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -2417,9 +3083,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 14, 14
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -2434,9 +3103,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 15:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -2504,7 +3176,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2512,7 +3184,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2524,7 +3196,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2532,7 +3204,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2544,7 +3216,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2552,7 +3224,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2564,7 +3236,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2572,12 +3244,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_AC_CLReqControlModeType) reset() {
+	*x = Scheduled_AC_CLReqControlModeType{}
 }
 
 func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2586,9 +3263,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -2617,9 +3297,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -2646,9 +3329,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -2673,9 +3359,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -2698,9 +3387,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -2721,9 +3413,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -2742,9 +3437,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -2761,9 +3459,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -2778,9 +3479,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -2804,9 +3508,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -2827,9 +3534,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 11:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -2848,9 +3558,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 12:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower)
@@ -2867,9 +3580,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -2884,9 +3600,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -2914,7 +3633,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2922,7 +3641,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2930,7 +3649,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2938,7 +3657,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2946,7 +3665,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2954,7 +3673,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2962,7 +3681,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2970,7 +3689,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2978,7 +3697,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2990,7 +3709,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2998,7 +3717,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3006,7 +3725,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3014,7 +3733,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3022,12 +3741,17 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeLoopResType) reset() {
+	*x = AC_ChargeLoopResType{}
 }
 
 func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3058,9 +3782,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -3087,9 +3814,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -3114,9 +3844,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -3139,9 +3872,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetFrequency)
@@ -3162,9 +3898,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_AC_CLResControlMode)
@@ -3212,7 +3951,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3220,7 +3959,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3228,7 +3967,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3236,7 +3975,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetFrequency = new(iso20.RationalNumberType)
+			x.EVSETargetFrequency = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3244,7 +3983,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
+			x.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
 			if err := x.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3252,7 +3991,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
+			x.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
 			if err := x.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3260,7 +3999,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(iso20.CLResControlModeType)
+			x.CLResControlMode = a.newiso20_CLResControlModeType()
 			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3268,7 +4007,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
+			x.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
 			if err := x.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3276,12 +4015,17 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
+			x.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
 			if err := x.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_AC_CLResControlModeType) reset() {
+	*x = BPT_Dynamic_AC_CLResControlModeType{}
 }
 
 func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3290,9 +4034,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -3311,9 +4058,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -3330,9 +4080,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -3347,9 +4100,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -3373,9 +4129,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -3402,9 +4161,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -3429,9 +4191,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -3454,9 +4219,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -3477,9 +4245,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -3498,9 +4269,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -3517,9 +4291,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -3534,9 +4311,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -3640,7 +4420,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3648,7 +4428,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3656,7 +4436,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3664,7 +4444,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3672,7 +4452,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3680,7 +4460,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3688,7 +4468,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3696,12 +4476,17 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_AC_CLResControlModeType) reset() {
+	*x = BPT_Scheduled_AC_CLResControlModeType{}
 }
 
 func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3710,9 +4495,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower)
@@ -3741,9 +4529,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -3770,9 +4561,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -3797,9 +4591,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -3822,9 +4619,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -3845,9 +4645,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -3866,9 +4669,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -3885,9 +4691,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -3902,9 +4711,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -3932,7 +4744,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3940,7 +4752,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3948,7 +4760,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3956,7 +4768,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3964,7 +4776,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3972,7 +4784,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3980,7 +4792,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3988,7 +4800,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3996,12 +4808,17 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_AC_CLResControlModeType) reset() {
+	*x = Dynamic_AC_CLResControlModeType{}
 }
 
 func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4010,9 +4827,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -4031,9 +4851,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -4050,9 +4873,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -4067,9 +4893,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -4093,9 +4922,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -4122,9 +4954,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -4149,9 +4984,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -4174,9 +5012,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -4197,9 +5038,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -4218,9 +5062,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -4237,9 +5084,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -4254,9 +5104,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -4360,7 +5213,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4368,7 +5221,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4376,7 +5229,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4384,7 +5237,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4392,7 +5245,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4400,7 +5253,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4408,7 +5261,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4416,12 +5269,17 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_AC_CLResControlModeType) reset() {
+	*x = Scheduled_AC_CLResControlModeType{}
 }
 
 func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4430,9 +5288,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower)
@@ -4461,9 +5322,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -4490,9 +5354,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -4517,9 +5384,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -4542,9 +5412,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -4565,9 +5438,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -4586,9 +5462,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -4605,9 +5484,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -4622,9 +5504,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -4652,7 +5537,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4660,7 +5545,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4668,7 +5553,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4676,7 +5561,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4684,7 +5569,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4692,7 +5577,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4700,7 +5585,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4708,7 +5593,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4716,12 +5601,17 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeParameterDiscoveryReqType) reset() {
+	*x = AC_ChargeParameterDiscoveryReqType{}
 }
 
 func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4741,9 +5631,12 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_CPDReqEnergyTransferMode)
@@ -4775,7 +5668,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(AC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
+			x.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
 			if err := x.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4783,12 +5676,17 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
+			x.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
 			if err := x.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_AC_CPDReqEnergyTransferModeType) reset() {
+	*x = BPT_AC_CPDReqEnergyTransferModeType{}
 }
 
 func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4808,9 +5706,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -4825,9 +5726,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -4851,9 +5755,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -4868,9 +5775,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -4894,9 +5804,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -4911,9 +5824,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -4937,9 +5853,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -4954,9 +5873,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -4988,7 +5910,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4996,7 +5918,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5008,7 +5930,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5016,7 +5938,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5028,7 +5950,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5036,7 +5958,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5048,7 +5970,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5056,12 +5978,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeParameterDiscoveryResType) reset() {
+	*x = AC_ChargeParameterDiscoveryResType{}
 }
 
 func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5092,9 +6019,12 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_CPDResEnergyTransferMode)
@@ -5136,7 +6066,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(AC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
+			x.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
 			if err := x.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5144,12 +6074,17 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
+			x.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
 			if err := x.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_AC_CPDResEnergyTransferModeType) reset() {
+	*x = BPT_AC_CPDResEnergyTransferModeType{}
 }
 
 func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -5169,9 +6104,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L2)
@@ -5186,9 +6124,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L3)
@@ -5212,9 +6153,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L2)
@@ -5229,9 +6173,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L3)
@@ -5255,9 +6202,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumPowerAsymmetry)
@@ -5278,9 +6228,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -5299,9 +6252,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -5318,9 +6274,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -5335,9 +6294,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -5361,9 +6323,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 13, 13
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower_L2)
@@ -5378,9 +6343,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower_L3)
@@ -5404,9 +6372,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 16, 16
 		case 16:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower_L2)
@@ -5421,9 +6392,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 17:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower_L3)
@@ -5455,7 +6429,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5463,7 +6437,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5475,7 +6449,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5483,7 +6457,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5495,7 +6469,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			x.MaximumPowerAsymmetry = a.newiso20_RationalNumberType()
 			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5503,7 +6477,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5511,7 +6485,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5519,7 +6493,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5527,7 +6501,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5539,7 +6513,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5547,7 +6521,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5559,7 +6533,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5567,7 +6541,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}

@@ -2,13 +2,80 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package ac
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:iso:std:iso:15118:-20:AC", "urn:iso:std:iso:15118:-20:CommonTypes"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:iso:std:iso:15118:-20:AC
+		{"AC_CPDReqEnergyTransferMode", "AC_CPDReqEnergyTransferModeType", "AC_CPDResEnergyTransferMode", "AC_CPDResEnergyTransferModeType", "AC_ChargeLoopReq", "AC_ChargeLoopReqType", "AC_ChargeLoopRes", "AC_ChargeLoopResType", "AC_ChargeParameterDiscoveryReq", "AC_ChargeParameterDiscoveryReqType", "AC_ChargeParameterDiscoveryRes", "AC_ChargeParameterDiscoveryResType", "BPT_AC_CPDReqEnergyTransferMode", "BPT_AC_CPDReqEnergyTransferModeType", "BPT_AC_CPDResEnergyTransferMode", "BPT_AC_CPDResEnergyTransferModeType", "BPT_Dynamic_AC_CLReqControlMode", "BPT_Dynamic_AC_CLReqControlModeType", "BPT_Dynamic_AC_CLResControlMode", "BPT_Dynamic_AC_CLResControlModeType", "BPT_Scheduled_AC_CLReqControlMode", "BPT_Scheduled_AC_CLReqControlModeType", "BPT_Scheduled_AC_CLResControlMode", "BPT_Scheduled_AC_CLResControlModeType", "Dynamic_AC_CLReqControlMode", "Dynamic_AC_CLReqControlModeType", "Dynamic_AC_CLResControlMode", "Dynamic_AC_CLResControlModeType", "EVMaximumChargePower", "EVMaximumChargePower_L2", "EVMaximumChargePower_L3", "EVMaximumDischargePower", "EVMaximumDischargePower_L2", "EVMaximumDischargePower_L3", "EVMaximumV2XEnergyRequest", "EVMinimumChargePower", "EVMinimumChargePower_L2", "EVMinimumChargePower_L3", "EVMinimumDischargePower", "EVMinimumDischargePower_L2", "EVMinimumDischargePower_L3", "EVMinimumV2XEnergyRequest", "EVPresentActivePower", "EVPresentActivePower_L2", "EVPresentActivePower_L3", "EVPresentReactivePower", "EVPresentReactivePower_L2", "EVPresentReactivePower_L3", "EVSEMaximumChargePower", "EVSEMaximumChargePower_L2", "EVSEMaximumChargePower_L3", "EVSEMaximumDischargePower", "EVSEMaximumDischargePower_L2", "EVSEMaximumDischargePower_L3", "EVSEMinimumChargePower", "EVSEMinimumChargePower_L2", "EVSEMinimumChargePower_L3", "EVSEMinimumDischargePower", "EVSEMinimumDischargePower_L2", "EVSEMinimumDischargePower_L3", "EVSENominalFrequency", "EVSEPowerRampLimitation", "EVSEPresentActivePower", "EVSEPresentActivePower_L2", "EVSEPresentActivePower_L3", "EVSETargetActivePower", "EVSETargetActivePower_L2", "EVSETargetActivePower_L3", "EVSETargetFrequency", "EVSETargetReactivePower", "EVSETargetReactivePower_L2", "EVSETargetReactivePower_L3", "MaximumPowerAsymmetry", "Scheduled_AC_CLReqControlMode", "Scheduled_AC_CLReqControlModeType", "Scheduled_AC_CLResControlMode", "Scheduled_AC_CLResControlModeType"},
+		// 6: urn:iso:std:iso:15118:-20:CommonTypes
+		{"AckMaxDelay", "AdditionalServicesCosts", "Amount", "BPT_DischargedEnergyReadingWh", "BPT_InductiveEnergyReadingVARh", "BatteryEnergyCapacity", "CLReqControlMode", "CLReqControlModeType", "CLResControlMode", "CLResControlModeType", "CapacitiveEnergyReadingVARh", "ChargeLoopReqType", "ChargeLoopResType", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryResType", "ChargedEnergyReadingWh", "ChargingComplete", "CostPerUnit", "DepartureTime", "DetailedCostType", "DetailedTaxType", "DisplayParameters", "DisplayParametersType", "Dynamic_CLReqControlModeType", "Dynamic_CLResControlModeType", "EVMaximumEnergyRequest", "EVMinimumEnergyRequest", "EVSENotification", "EVSEStatus", "EVSEStatusType", "EVTargetEnergyRequest", "EnergyCosts", "Exponent", "Header", "InletHot", "ListOfRootCertificateIDsType", "MaximumSOC", "MessageHeaderType", "MeterID", "MeterInfo", "MeterInfoRequested", "MeterInfoType", "MeterSignature", "MeterStatus", "MeterTimestamp", "MinimumSOC", "NotificationMaxDelay", "OccupancyCosts", "OverstayCosts", "PresentSOC", "RationalNumberType", "Receipt", "ReceiptType", "RemainingTimeToMaximumSOC", "RemainingTimeToMinimumSOC", "RemainingTimeToTargetSOC", "ResponseCode", "RootCertificateID", "Scheduled_CLReqControlModeType", "Scheduled_CLResControlModeType", "SessionID", "TargetSOC", "TaxCosts", "TaxRuleID", "TimeAnchor", "TimeStamp", "V2GMessageType", "V2GRequestType", "V2GResponseType", "Value", "descriptionType", "evseNotificationType", "identifierType", "meterIDType", "meterSignatureType", "nameType", "numericIDType", "percentValueType", "processingType", "responseCodeType", "sessionIDType"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:iso:std:iso:15118:-20:AC}AC_CPDReqEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:AC}AC_CPDResEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopReq",
+		"{urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopRes",
+		"{urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryReq",
+		"{urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryRes",
+		"{urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDReqEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDResEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode",
+	},
+}
 
 var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Name:   "AC_CPDReqEnergyTransferModeType",

@@ -13,8 +13,316 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	ACDP_ConnectReqType                exi.Slab[ACDP_ConnectReqType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	ACDP_ConnectResType                exi.Slab[ACDP_ConnectResType]
+	ACDP_SystemStatusReqType           exi.Slab[ACDP_SystemStatusReqType]
+	iso20_RationalNumberType           exi.Slab[iso20.RationalNumberType]
+	ACDP_SystemStatusResType           exi.Slab[ACDP_SystemStatusResType]
+	ACDP_VehiclePositioningReqType     exi.Slab[ACDP_VehiclePositioningReqType]
+	ACDP_VehiclePositioningResType     exi.Slab[ACDP_VehiclePositioningResType]
+	iso20_CLReqControlModeType         exi.Slab[iso20.CLReqControlModeType]
+	iso20_CLResControlModeType         exi.Slab[iso20.CLResControlModeType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+}
+
+func (a *arena) newACDP_ConnectReqType() *ACDP_ConnectReqType {
+	if a.keep != nil {
+		p := a.keep.ACDP_ConnectReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ACDP_ConnectReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newACDP_ConnectResType() *ACDP_ConnectResType {
+	if a.keep != nil {
+		p := a.keep.ACDP_ConnectResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ACDP_ConnectResType)
+}
+
+func (a *arena) newACDP_SystemStatusReqType() *ACDP_SystemStatusReqType {
+	if a.keep != nil {
+		p := a.keep.ACDP_SystemStatusReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ACDP_SystemStatusReqType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newACDP_SystemStatusResType() *ACDP_SystemStatusResType {
+	if a.keep != nil {
+		p := a.keep.ACDP_SystemStatusResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ACDP_SystemStatusResType)
+}
+
+func (a *arena) newACDP_VehiclePositioningReqType() *ACDP_VehiclePositioningReqType {
+	if a.keep != nil {
+		p := a.keep.ACDP_VehiclePositioningReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ACDP_VehiclePositioningReqType)
+}
+
+func (a *arena) newACDP_VehiclePositioningResType() *ACDP_VehiclePositioningResType {
+	if a.keep != nil {
+		p := a.keep.ACDP_VehiclePositioningResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ACDP_VehiclePositioningResType)
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -23,7 +331,11 @@ type arena struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -31,330 +343,346 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.ACDP_ConnectReq != nil {
-		d.ACDP_ConnectReq = nil
-	}
-	if d.ACDP_ConnectRes != nil {
-		d.ACDP_ConnectRes = nil
-	}
-	if d.ACDP_DisconnectReq != nil {
-		d.ACDP_DisconnectReq = nil
-	}
-	if d.ACDP_DisconnectRes != nil {
-		d.ACDP_DisconnectRes = nil
-	}
-	if d.ACDP_SystemStatusReq != nil {
-		d.ACDP_SystemStatusReq = nil
-	}
-	if d.ACDP_SystemStatusRes != nil {
-		d.ACDP_SystemStatusRes = nil
-	}
-	if d.ACDP_VehiclePositioningReq != nil {
-		d.ACDP_VehiclePositioningReq = nil
-	}
-	if d.ACDP_VehiclePositioningRes != nil {
-		d.ACDP_VehiclePositioningRes = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.ACDP_ConnectReq = new(ACDP_ConnectReqType)
-		if err := d.ACDP_ConnectReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_ConnectReq = a.newACDP_ConnectReqType()
+		if err := d.ACDP_ConnectReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.ACDP_ConnectRes = new(ACDP_ConnectResType)
-		if err := d.ACDP_ConnectRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_ConnectRes = a.newACDP_ConnectResType()
+		if err := d.ACDP_ConnectRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.ACDP_DisconnectReq = new(ACDP_ConnectReqType)
-		if err := d.ACDP_DisconnectReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_DisconnectReq = a.newACDP_ConnectReqType()
+		if err := d.ACDP_DisconnectReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.ACDP_DisconnectRes = new(ACDP_ConnectResType)
-		if err := d.ACDP_DisconnectRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_DisconnectRes = a.newACDP_ConnectResType()
+		if err := d.ACDP_DisconnectRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.ACDP_SystemStatusReq = new(ACDP_SystemStatusReqType)
-		if err := d.ACDP_SystemStatusReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_SystemStatusReq = a.newACDP_SystemStatusReqType()
+		if err := d.ACDP_SystemStatusReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.ACDP_SystemStatusRes = new(ACDP_SystemStatusResType)
-		if err := d.ACDP_SystemStatusRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_SystemStatusRes = a.newACDP_SystemStatusResType()
+		if err := d.ACDP_SystemStatusRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.ACDP_VehiclePositioningReq = new(ACDP_VehiclePositioningReqType)
-		if err := d.ACDP_VehiclePositioningReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_VehiclePositioningReq = a.newACDP_VehiclePositioningReqType()
+		if err := d.ACDP_VehiclePositioningReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.ACDP_VehiclePositioningRes = new(ACDP_VehiclePositioningResType)
-		if err := d.ACDP_VehiclePositioningRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ACDP_VehiclePositioningRes = a.newACDP_VehiclePositioningResType()
+		if err := d.ACDP_VehiclePositioningRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.ACDP_ConnectReq = nil
+	case 1:
+		d.ACDP_ConnectRes = nil
+	case 2:
+		d.ACDP_DisconnectReq = nil
+	case 3:
+		d.ACDP_DisconnectRes = nil
+	case 4:
+		d.ACDP_SystemStatusReq = nil
+	case 5:
+		d.ACDP_SystemStatusRes = nil
+	case 6:
+		d.ACDP_VehiclePositioningReq = nil
+	case 7:
+		d.ACDP_VehiclePositioningRes = nil
+	case 8:
+		d.CLReqControlMode = nil
+	case 9:
+		d.CLResControlMode = nil
+	case 10:
+		d.CanonicalizationMethod = nil
+	case 11:
+		d.DSAKeyValue = nil
+	case 12:
+		d.DigestMethod = nil
+	case 13:
+		d.DigestValue = nil
+	case 14:
+		d.KeyInfo = nil
+	case 15:
+		d.KeyName = nil
+	case 16:
+		d.KeyValue = nil
+	case 17:
+		d.Manifest = nil
+	case 18:
+		d.MgmtData = nil
+	case 19:
+		d.Object = nil
+	case 20:
+		d.PGPData = nil
+	case 21:
+		d.RSAKeyValue = nil
+	case 22:
+		d.Reference = nil
+	case 23:
+		d.RetrievalMethod = nil
+	case 24:
+		d.SPKIData = nil
+	case 25:
+		d.Signature = nil
+	case 26:
+		d.SignatureMethod = nil
+	case 27:
+		d.SignatureProperties = nil
+	case 28:
+		d.SignatureProperty = nil
+	case 29:
+		d.SignatureValue = nil
+	case 30:
+		d.SignedInfo = nil
+	case 31:
+		d.Transform = nil
+	case 32:
+		d.Transforms = nil
+	case 33:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ACDP_ConnectReqType) reset() {
+	*x = ACDP_ConnectReqType{}
 }
 
 func (x *ACDP_ConnectReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -412,6 +740,11 @@ func (x *ACDP_ConnectReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ACDP_ConnectResType) reset() {
+	*x = ACDP_ConnectResType{}
 }
 
 func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -534,6 +867,11 @@ func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ACDP_SystemStatusReqType) reset() {
+	*x = ACDP_SystemStatusReqType{}
+}
+
 func (x *ACDP_SystemStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -585,6 +923,11 @@ func (x *ACDP_SystemStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVTechnicalStatusType) reset() {
+	*x = EVTechnicalStatusType{}
+}
+
 func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -613,9 +956,12 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVImmobilized)
@@ -638,9 +984,12 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVWLANStrength)
@@ -661,9 +1010,12 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVCPStatus)
@@ -682,9 +1034,12 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSOC)
@@ -701,9 +1056,12 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVErrorCode)
@@ -718,9 +1076,12 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTimeout)
@@ -780,7 +1141,7 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVWLANStrength = new(iso20.RationalNumberType)
+			x.EVWLANStrength = a.newiso20_RationalNumberType()
 			if err := x.EVWLANStrength.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -834,6 +1195,11 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ACDP_SystemStatusResType) reset() {
+	*x = ACDP_SystemStatusResType{}
 }
 
 func (x *ACDP_SystemStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1082,6 +1448,11 @@ func (x *ACDP_SystemStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ACDP_VehiclePositioningReqType) reset() {
+	*x = ACDP_VehiclePositioningReqType{}
+}
+
 func (x *ACDP_VehiclePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -1158,6 +1529,11 @@ func (x *ACDP_VehiclePositioningReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ACDP_VehiclePositioningResType) reset() {
+	*x = ACDP_VehiclePositioningResType{}
 }
 
 func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {

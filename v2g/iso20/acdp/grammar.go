@@ -2,13 +2,72 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package acdp
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:iso:std:iso:15118:-20:ACDP", "urn:iso:std:iso:15118:-20:CommonTypes"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:iso:std:iso:15118:-20:ACDP
+		{"ACDP_ConnectReq", "ACDP_ConnectReqType", "ACDP_ConnectRes", "ACDP_ConnectResType", "ACDP_DisconnectReq", "ACDP_DisconnectRes", "ACDP_SystemStatusReq", "ACDP_SystemStatusReqType", "ACDP_SystemStatusRes", "ACDP_SystemStatusResType", "ACDP_VehiclePositioningReq", "ACDP_VehiclePositioningReqType", "ACDP_VehiclePositioningRes", "ACDP_VehiclePositioningResType", "ContactWindowXc", "ContactWindowYc", "EVAssociationStatus", "EVCPStatus", "EVElectricalChargingDeviceStatus", "EVErrorCode", "EVImmobilizationRequest", "EVImmobilized", "EVInChargePosition", "EVMobilityStatus", "EVPositioningSupport", "EVReadyToCharge", "EVRelativeXDeviation", "EVRelativeYDeviation", "EVSEDisabled", "EVSEElectricalChargingDeviceStatus", "EVSEEmergencyShutdown", "EVSEIsolationStatus", "EVSEMalfunction", "EVSEMechanicalChargingDeviceStatus", "EVSEPositioningSupport", "EVSEProcessing", "EVSEReadyToCharge", "EVSEUtilityInterruptEvent", "EVSOC", "EVTechnicalStatus", "EVTechnicalStatusType", "EVTimeout", "EVWLANStrength", "cpStatusType", "electricalChargingDeviceStatusType", "errorCodeType", "isolationStatusType", "mechanicalChargingDeviceStatusType"},
+		// 6: urn:iso:std:iso:15118:-20:CommonTypes
+		{"AckMaxDelay", "AdditionalServicesCosts", "Amount", "BPT_DischargedEnergyReadingWh", "BPT_InductiveEnergyReadingVARh", "BatteryEnergyCapacity", "CLReqControlMode", "CLReqControlModeType", "CLResControlMode", "CLResControlModeType", "CapacitiveEnergyReadingVARh", "ChargeLoopReqType", "ChargeLoopResType", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryResType", "ChargedEnergyReadingWh", "ChargingComplete", "CostPerUnit", "DepartureTime", "DetailedCostType", "DetailedTaxType", "DisplayParameters", "DisplayParametersType", "Dynamic_CLReqControlModeType", "Dynamic_CLResControlModeType", "EVMaximumEnergyRequest", "EVMinimumEnergyRequest", "EVSENotification", "EVSEStatus", "EVSEStatusType", "EVTargetEnergyRequest", "EnergyCosts", "Exponent", "Header", "InletHot", "ListOfRootCertificateIDsType", "MaximumSOC", "MessageHeaderType", "MeterID", "MeterInfo", "MeterInfoRequested", "MeterInfoType", "MeterSignature", "MeterStatus", "MeterTimestamp", "MinimumSOC", "NotificationMaxDelay", "OccupancyCosts", "OverstayCosts", "PresentSOC", "RationalNumberType", "Receipt", "ReceiptType", "RemainingTimeToMaximumSOC", "RemainingTimeToMinimumSOC", "RemainingTimeToTargetSOC", "ResponseCode", "RootCertificateID", "Scheduled_CLReqControlModeType", "Scheduled_CLResControlModeType", "SessionID", "TargetSOC", "TaxCosts", "TaxRuleID", "TimeAnchor", "TimeStamp", "V2GMessageType", "V2GRequestType", "V2GResponseType", "Value", "descriptionType", "evseNotificationType", "identifierType", "meterIDType", "meterSignatureType", "nameType", "numericIDType", "percentValueType", "processingType", "responseCodeType", "sessionIDType"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectReq",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectRes",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_DisconnectReq",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_DisconnectRes",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_SystemStatusReq",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_SystemStatusRes",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningReq",
+		"{urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningRes",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode",
+	},
+}
 
 var grammarACDP_ConnectReqType = exi.Grammar{
 	Name:   "ACDP_ConnectReqType",

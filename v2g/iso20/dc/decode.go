@@ -13,8 +13,526 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	BPT_DC_CPDReqEnergyTransferModeType   exi.Slab[BPT_DC_CPDReqEnergyTransferModeType]
+	iso20_RationalNumberType              exi.Slab[iso20.RationalNumberType]
+	BPT_DC_CPDResEnergyTransferModeType   exi.Slab[BPT_DC_CPDResEnergyTransferModeType]
+	BPT_Dynamic_DC_CLReqControlModeType   exi.Slab[BPT_Dynamic_DC_CLReqControlModeType]
+	BPT_Dynamic_DC_CLResControlModeType   exi.Slab[BPT_Dynamic_DC_CLResControlModeType]
+	BPT_Scheduled_DC_CLReqControlModeType exi.Slab[BPT_Scheduled_DC_CLReqControlModeType]
+	BPT_Scheduled_DC_CLResControlModeType exi.Slab[BPT_Scheduled_DC_CLResControlModeType]
+	iso20_CLReqControlModeType            exi.Slab[iso20.CLReqControlModeType]
+	iso20_CLResControlModeType            exi.Slab[iso20.CLResControlModeType]
+	xmldsig_CanonicalizationMethodType    exi.Slab[xmldsig.CanonicalizationMethodType]
+	DC_CPDReqEnergyTransferModeType       exi.Slab[DC_CPDReqEnergyTransferModeType]
+	DC_CPDResEnergyTransferModeType       exi.Slab[DC_CPDResEnergyTransferModeType]
+	DC_CableCheckReqType                  exi.Slab[DC_CableCheckReqType]
+	xmldsig_SignatureType                 exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType                exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType           exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType                 exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType                exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType                 exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType              exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType            exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                   exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                  exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType               exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType               exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType           exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType                  exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                   exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                  exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                    exi.Slab[xmldsig.ObjectType]
+	DC_CableCheckResType                  exi.Slab[DC_CableCheckResType]
+	DC_ChargeLoopReqType                  exi.Slab[DC_ChargeLoopReqType]
+	iso20_DisplayParametersType           exi.Slab[iso20.DisplayParametersType]
+	Dynamic_DC_CLReqControlModeType       exi.Slab[Dynamic_DC_CLReqControlModeType]
+	Scheduled_DC_CLReqControlModeType     exi.Slab[Scheduled_DC_CLReqControlModeType]
+	DC_ChargeLoopResType                  exi.Slab[DC_ChargeLoopResType]
+	iso20_EVSEStatusType                  exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                   exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                     exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType                exi.Slab[iso20.DetailedCostType]
+	Dynamic_DC_CLResControlModeType       exi.Slab[Dynamic_DC_CLResControlModeType]
+	Scheduled_DC_CLResControlModeType     exi.Slab[Scheduled_DC_CLResControlModeType]
+	DC_ChargeParameterDiscoveryReqType    exi.Slab[DC_ChargeParameterDiscoveryReqType]
+	DC_ChargeParameterDiscoveryResType    exi.Slab[DC_ChargeParameterDiscoveryResType]
+	DC_PreChargeReqType                   exi.Slab[DC_PreChargeReqType]
+	DC_PreChargeResType                   exi.Slab[DC_PreChargeResType]
+	DC_WeldingDetectionReqType            exi.Slab[DC_WeldingDetectionReqType]
+	DC_WeldingDetectionResType            exi.Slab[DC_WeldingDetectionResType]
+	xmldsig_ManifestType                  exi.Slab[xmldsig.ManifestType]
+	xmldsig_SignaturePropertiesType       exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType         exi.Slab[xmldsig.SignaturePropertyType]
+}
+
+func (a *arena) newBPT_DC_CPDReqEnergyTransferModeType() *BPT_DC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_DC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_DC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newBPT_DC_CPDResEnergyTransferModeType() *BPT_DC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_DC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_DC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newBPT_Dynamic_DC_CLReqControlModeType() *BPT_Dynamic_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_DC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Dynamic_DC_CLResControlModeType() *BPT_Dynamic_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_DC_CLResControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_DC_CLReqControlModeType() *BPT_Scheduled_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_DC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_DC_CLResControlModeType() *BPT_Scheduled_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_DC_CLResControlModeType)
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newDC_CPDReqEnergyTransferModeType() *DC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.DC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newDC_CPDResEnergyTransferModeType() *DC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.DC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newDC_CableCheckReqType() *DC_CableCheckReqType {
+	if a.keep != nil {
+		p := a.keep.DC_CableCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CableCheckReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newDC_CableCheckResType() *DC_CableCheckResType {
+	if a.keep != nil {
+		p := a.keep.DC_CableCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CableCheckResType)
+}
+
+func (a *arena) newDC_ChargeLoopReqType() *DC_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeLoopReqType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newDynamic_DC_CLReqControlModeType() *Dynamic_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_DC_CLReqControlModeType)
+}
+
+func (a *arena) newScheduled_DC_CLReqControlModeType() *Scheduled_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_DC_CLReqControlModeType)
+}
+
+func (a *arena) newDC_ChargeLoopResType() *DC_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newDynamic_DC_CLResControlModeType() *Dynamic_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_DC_CLResControlModeType)
+}
+
+func (a *arena) newScheduled_DC_CLResControlModeType() *Scheduled_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_DC_CLResControlModeType)
+}
+
+func (a *arena) newDC_ChargeParameterDiscoveryReqType() *DC_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newDC_ChargeParameterDiscoveryResType() *DC_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newDC_PreChargeReqType() *DC_PreChargeReqType {
+	if a.keep != nil {
+		p := a.keep.DC_PreChargeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_PreChargeReqType)
+}
+
+func (a *arena) newDC_PreChargeResType() *DC_PreChargeResType {
+	if a.keep != nil {
+		p := a.keep.DC_PreChargeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_PreChargeResType)
+}
+
+func (a *arena) newDC_WeldingDetectionReqType() *DC_WeldingDetectionReqType {
+	if a.keep != nil {
+		p := a.keep.DC_WeldingDetectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_WeldingDetectionReqType)
+}
+
+func (a *arena) newDC_WeldingDetectionResType() *DC_WeldingDetectionResType {
+	if a.keep != nil {
+		p := a.keep.DC_WeldingDetectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_WeldingDetectionResType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -23,7 +541,11 @@ type arena struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -31,442 +553,444 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.BPT_DC_CPDReqEnergyTransferMode != nil {
-		d.BPT_DC_CPDReqEnergyTransferMode = nil
-	}
-	if d.BPT_DC_CPDResEnergyTransferMode != nil {
-		d.BPT_DC_CPDResEnergyTransferMode = nil
-	}
-	if d.BPT_Dynamic_DC_CLReqControlMode != nil {
-		d.BPT_Dynamic_DC_CLReqControlMode = nil
-	}
-	if d.BPT_Dynamic_DC_CLResControlMode != nil {
-		d.BPT_Dynamic_DC_CLResControlMode = nil
-	}
-	if d.BPT_Scheduled_DC_CLReqControlMode != nil {
-		d.BPT_Scheduled_DC_CLReqControlMode = nil
-	}
-	if d.BPT_Scheduled_DC_CLResControlMode != nil {
-		d.BPT_Scheduled_DC_CLResControlMode = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DC_CPDReqEnergyTransferMode != nil {
-		d.DC_CPDReqEnergyTransferMode = nil
-	}
-	if d.DC_CPDResEnergyTransferMode != nil {
-		d.DC_CPDResEnergyTransferMode = nil
-	}
-	if d.DC_CableCheckReq != nil {
-		d.DC_CableCheckReq = nil
-	}
-	if d.DC_CableCheckRes != nil {
-		d.DC_CableCheckRes = nil
-	}
-	if d.DC_ChargeLoopReq != nil {
-		d.DC_ChargeLoopReq = nil
-	}
-	if d.DC_ChargeLoopRes != nil {
-		d.DC_ChargeLoopRes = nil
-	}
-	if d.DC_ChargeParameterDiscoveryReq != nil {
-		d.DC_ChargeParameterDiscoveryReq = nil
-	}
-	if d.DC_ChargeParameterDiscoveryRes != nil {
-		d.DC_ChargeParameterDiscoveryRes = nil
-	}
-	if d.DC_PreChargeReq != nil {
-		d.DC_PreChargeReq = nil
-	}
-	if d.DC_PreChargeRes != nil {
-		d.DC_PreChargeRes = nil
-	}
-	if d.DC_WeldingDetectionReq != nil {
-		d.DC_WeldingDetectionReq = nil
-	}
-	if d.DC_WeldingDetectionRes != nil {
-		d.DC_WeldingDetectionRes = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.Dynamic_DC_CLReqControlMode != nil {
-		d.Dynamic_DC_CLReqControlMode = nil
-	}
-	if d.Dynamic_DC_CLResControlMode != nil {
-		d.Dynamic_DC_CLResControlMode = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Scheduled_DC_CLReqControlMode != nil {
-		d.Scheduled_DC_CLReqControlMode = nil
-	}
-	if d.Scheduled_DC_CLResControlMode != nil {
-		d.Scheduled_DC_CLResControlMode = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_DC_CPDReqEnergyTransferMode = a.newBPT_DC_CPDReqEnergyTransferModeType()
+		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
-		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_DC_CPDResEnergyTransferMode = a.newBPT_DC_CPDResEnergyTransferModeType()
+		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_DC_CLReqControlMode = a.newBPT_Dynamic_DC_CLReqControlModeType()
+		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
-		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_DC_CLResControlMode = a.newBPT_Dynamic_DC_CLResControlModeType()
+		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_DC_CLReqControlMode = a.newBPT_Scheduled_DC_CLReqControlModeType()
+		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
-		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_DC_CLResControlMode = a.newBPT_Scheduled_DC_CLResControlModeType()
+		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
-		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CPDReqEnergyTransferMode = a.newDC_CPDReqEnergyTransferModeType()
+		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
-		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CPDResEnergyTransferMode = a.newDC_CPDResEnergyTransferModeType()
+		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.DC_CableCheckReq = new(DC_CableCheckReqType)
-		if err := d.DC_CableCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CableCheckReq = a.newDC_CableCheckReqType()
+		if err := d.DC_CableCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.DC_CableCheckRes = new(DC_CableCheckResType)
-		if err := d.DC_CableCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CableCheckRes = a.newDC_CableCheckResType()
+		if err := d.DC_CableCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.DC_ChargeLoopReq = new(DC_ChargeLoopReqType)
-		if err := d.DC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeLoopReq = a.newDC_ChargeLoopReqType()
+		if err := d.DC_ChargeLoopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.DC_ChargeLoopRes = new(DC_ChargeLoopResType)
-		if err := d.DC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeLoopRes = a.newDC_ChargeLoopResType()
+		if err := d.DC_ChargeLoopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.DC_ChargeParameterDiscoveryReq = new(DC_ChargeParameterDiscoveryReqType)
-		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeParameterDiscoveryReq = a.newDC_ChargeParameterDiscoveryReqType()
+		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.DC_ChargeParameterDiscoveryRes = new(DC_ChargeParameterDiscoveryResType)
-		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeParameterDiscoveryRes = a.newDC_ChargeParameterDiscoveryResType()
+		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.DC_PreChargeReq = new(DC_PreChargeReqType)
-		if err := d.DC_PreChargeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_PreChargeReq = a.newDC_PreChargeReqType()
+		if err := d.DC_PreChargeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.DC_PreChargeRes = new(DC_PreChargeResType)
-		if err := d.DC_PreChargeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_PreChargeRes = a.newDC_PreChargeResType()
+		if err := d.DC_PreChargeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.DC_WeldingDetectionReq = new(DC_WeldingDetectionReqType)
-		if err := d.DC_WeldingDetectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_WeldingDetectionReq = a.newDC_WeldingDetectionReqType()
+		if err := d.DC_WeldingDetectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.DC_WeldingDetectionRes = new(DC_WeldingDetectionResType)
-		if err := d.DC_WeldingDetectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_WeldingDetectionRes = a.newDC_WeldingDetectionResType()
+		if err := d.DC_WeldingDetectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		d.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
-		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_DC_CLReqControlMode = a.newDynamic_DC_CLReqControlModeType()
+		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 25:
-		d.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
-		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_DC_CLResControlMode = a.newDynamic_DC_CLResControlModeType()
+		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 26:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
-		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_DC_CLReqControlMode = a.newScheduled_DC_CLReqControlModeType()
+		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
-		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_DC_CLResControlMode = a.newScheduled_DC_CLResControlModeType()
+		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 46:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 47:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.BPT_DC_CPDReqEnergyTransferMode = nil
+	case 1:
+		d.BPT_DC_CPDResEnergyTransferMode = nil
+	case 2:
+		d.BPT_Dynamic_DC_CLReqControlMode = nil
+	case 3:
+		d.BPT_Dynamic_DC_CLResControlMode = nil
+	case 4:
+		d.BPT_Scheduled_DC_CLReqControlMode = nil
+	case 5:
+		d.BPT_Scheduled_DC_CLResControlMode = nil
+	case 6:
+		d.CLReqControlMode = nil
+	case 7:
+		d.CLResControlMode = nil
+	case 8:
+		d.CanonicalizationMethod = nil
+	case 9:
+		d.DC_CPDReqEnergyTransferMode = nil
+	case 10:
+		d.DC_CPDResEnergyTransferMode = nil
+	case 11:
+		d.DC_CableCheckReq = nil
+	case 12:
+		d.DC_CableCheckRes = nil
+	case 13:
+		d.DC_ChargeLoopReq = nil
+	case 14:
+		d.DC_ChargeLoopRes = nil
+	case 15:
+		d.DC_ChargeParameterDiscoveryReq = nil
+	case 16:
+		d.DC_ChargeParameterDiscoveryRes = nil
+	case 17:
+		d.DC_PreChargeReq = nil
+	case 18:
+		d.DC_PreChargeRes = nil
+	case 19:
+		d.DC_WeldingDetectionReq = nil
+	case 20:
+		d.DC_WeldingDetectionRes = nil
+	case 21:
+		d.DSAKeyValue = nil
+	case 22:
+		d.DigestMethod = nil
+	case 23:
+		d.DigestValue = nil
+	case 24:
+		d.Dynamic_DC_CLReqControlMode = nil
+	case 25:
+		d.Dynamic_DC_CLResControlMode = nil
+	case 26:
+		d.KeyInfo = nil
+	case 27:
+		d.KeyName = nil
+	case 28:
+		d.KeyValue = nil
+	case 29:
+		d.Manifest = nil
+	case 30:
+		d.MgmtData = nil
+	case 31:
+		d.Object = nil
+	case 32:
+		d.PGPData = nil
+	case 33:
+		d.RSAKeyValue = nil
+	case 34:
+		d.Reference = nil
+	case 35:
+		d.RetrievalMethod = nil
+	case 36:
+		d.SPKIData = nil
+	case 37:
+		d.Scheduled_DC_CLReqControlMode = nil
+	case 38:
+		d.Scheduled_DC_CLResControlMode = nil
+	case 39:
+		d.Signature = nil
+	case 40:
+		d.SignatureMethod = nil
+	case 41:
+		d.SignatureProperties = nil
+	case 42:
+		d.SignatureProperty = nil
+	case 43:
+		d.SignatureValue = nil
+	case 44:
+		d.SignedInfo = nil
+	case 45:
+		d.Transform = nil
+	case 46:
+		d.Transforms = nil
+	case 47:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_DC_CPDReqEnergyTransferModeType) reset() {
+	*x = BPT_DC_CPDReqEnergyTransferModeType{}
 }
 
 func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -541,9 +1065,12 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -667,6 +1194,11 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_DC_CPDResEnergyTransferModeType) reset() {
+	*x = BPT_DC_CPDResEnergyTransferModeType{}
+}
+
 func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -739,9 +1271,12 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -837,7 +1372,7 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -861,15 +1396,23 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_DC_CLReqControlModeType) reset() {
+	*x = BPT_Dynamic_DC_CLReqControlModeType{}
+}
+
 func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -1003,9 +1546,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 12, 12
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -1020,9 +1566,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -1118,7 +1667,7 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1126,12 +1675,17 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_DC_CLResControlModeType) reset() {
+	*x = BPT_Dynamic_DC_CLResControlModeType{}
 }
 
 func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1140,9 +1694,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -1161,9 +1718,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -1180,9 +1740,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -1197,9 +1760,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -1419,15 +1985,23 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_DC_CLReqControlModeType) reset() {
+	*x = BPT_Scheduled_DC_CLReqControlModeType{}
+}
+
 func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -1444,9 +2018,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -1461,9 +2038,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -1498,9 +2078,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -1527,9 +2110,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -1554,9 +2140,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargeCurrent)
@@ -1579,9 +2168,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltage)
@@ -1602,9 +2194,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumVoltage)
@@ -1623,9 +2218,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower)
@@ -1642,9 +2240,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower)
@@ -1659,9 +2260,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargeCurrent)
@@ -1689,7 +2293,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1697,7 +2301,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1705,7 +2309,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1721,7 +2325,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1729,7 +2333,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1737,7 +2341,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1745,7 +2349,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1753,7 +2357,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = new(iso20.RationalNumberType)
+			x.EVMinimumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1761,7 +2365,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1769,7 +2373,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1777,12 +2381,17 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargeCurrent = new(iso20.RationalNumberType)
+			x.EVMaximumDischargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_DC_CLResControlModeType) reset() {
+	*x = BPT_Scheduled_DC_CLResControlModeType{}
 }
 
 func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1791,9 +2400,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower)
@@ -1820,9 +2432,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower)
@@ -1847,9 +2462,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargeCurrent)
@@ -1872,9 +2490,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltage)
@@ -1895,9 +2516,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower)
@@ -1916,9 +2540,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower)
@@ -1935,9 +2562,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargeCurrent)
@@ -1952,9 +2582,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumVoltage)
@@ -1982,7 +2615,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1990,7 +2623,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1998,7 +2631,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2006,7 +2639,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVSEMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2014,7 +2647,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2022,7 +2655,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2030,7 +2663,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargeCurrent = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2038,12 +2671,17 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumVoltage = new(iso20.RationalNumberType)
+			x.EVSEMinimumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CPDReqEnergyTransferModeType) reset() {
+	*x = DC_CPDReqEnergyTransferModeType{}
 }
 
 func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2118,9 +2756,12 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -2182,6 +2823,11 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CPDResEnergyTransferModeType) reset() {
+	*x = DC_CPDResEnergyTransferModeType{}
 }
 
 func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2256,9 +2902,12 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -2310,12 +2959,17 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CableCheckReqType) reset() {
+	*x = DC_CableCheckReqType{}
 }
 
 func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2352,6 +3006,11 @@ func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CableCheckResType) reset() {
+	*x = DC_CableCheckResType{}
 }
 
 func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2432,6 +3091,11 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeLoopReqType) reset() {
+	*x = DC_ChargeLoopReqType{}
+}
+
 func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2449,9 +3113,12 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -2486,9 +3153,12 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_DC_CLReqControlMode)
@@ -2526,7 +3196,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2548,7 +3218,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
+			x.BPT_Dynamic_DC_CLReqControlMode = a.newBPT_Dynamic_DC_CLReqControlModeType()
 			if err := x.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2556,7 +3226,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
+			x.BPT_Scheduled_DC_CLReqControlMode = a.newBPT_Scheduled_DC_CLReqControlModeType()
 			if err := x.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2564,7 +3234,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			x.CLReqControlMode = a.newiso20_CLReqControlModeType()
 			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2572,7 +3242,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
+			x.Dynamic_DC_CLReqControlMode = a.newDynamic_DC_CLReqControlModeType()
 			if err := x.Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2580,12 +3250,17 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
+			x.Scheduled_DC_CLReqControlMode = a.newScheduled_DC_CLReqControlModeType()
 			if err := x.Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_DC_CLReqControlModeType) reset() {
+	*x = Dynamic_DC_CLReqControlModeType{}
 }
 
 func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2594,9 +3269,12 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2768,15 +3446,23 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_DC_CLReqControlModeType) reset() {
+	*x = Scheduled_DC_CLReqControlModeType{}
+}
+
 func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -2793,9 +3479,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -2810,9 +3499,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -2847,9 +3539,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -2870,9 +3565,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -2891,9 +3589,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargeCurrent)
@@ -2910,9 +3611,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltage)
@@ -2927,9 +3631,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumVoltage)
@@ -2957,7 +3664,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2965,7 +3672,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2973,7 +3680,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2989,7 +3696,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2997,7 +3704,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3005,7 +3712,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3013,7 +3720,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3021,12 +3728,17 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = new(iso20.RationalNumberType)
+			x.EVMinimumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeLoopResType) reset() {
+	*x = DC_ChargeLoopResType{}
 }
 
 func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3057,9 +3769,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -3076,9 +3791,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -3093,9 +3811,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -3163,9 +3884,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_DC_CLResControlMode)
@@ -3213,7 +3937,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3221,7 +3945,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3229,7 +3953,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3275,7 +3999,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
+			x.BPT_Dynamic_DC_CLResControlMode = a.newBPT_Dynamic_DC_CLResControlModeType()
 			if err := x.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3283,7 +4007,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
+			x.BPT_Scheduled_DC_CLResControlMode = a.newBPT_Scheduled_DC_CLResControlModeType()
 			if err := x.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3291,7 +4015,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(iso20.CLResControlModeType)
+			x.CLResControlMode = a.newiso20_CLResControlModeType()
 			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3299,7 +4023,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
+			x.Dynamic_DC_CLResControlMode = a.newDynamic_DC_CLResControlModeType()
 			if err := x.Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3307,12 +4031,17 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
+			x.Scheduled_DC_CLResControlMode = a.newScheduled_DC_CLResControlModeType()
 			if err := x.Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_DC_CLResControlModeType) reset() {
+	*x = Dynamic_DC_CLResControlModeType{}
 }
 
 func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3321,9 +4050,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -3342,9 +4074,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -3361,9 +4096,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -3378,9 +4116,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -3540,15 +4281,23 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_DC_CLResControlModeType) reset() {
+	*x = Scheduled_DC_CLResControlModeType{}
+}
+
 func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower)
@@ -3567,9 +4316,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower)
@@ -3586,9 +4338,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargeCurrent)
@@ -3603,9 +4358,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltage)
@@ -3633,7 +4391,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3641,7 +4399,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3649,7 +4407,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3657,12 +4415,17 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVSEMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeParameterDiscoveryReqType) reset() {
+	*x = DC_ChargeParameterDiscoveryReqType{}
 }
 
 func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3682,9 +4445,12 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DC_CPDReqEnergyTransferMode)
@@ -3716,7 +4482,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_DC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
+			x.BPT_DC_CPDReqEnergyTransferMode = a.newBPT_DC_CPDReqEnergyTransferModeType()
 			if err := x.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3724,12 +4490,17 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(DC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
+			x.DC_CPDReqEnergyTransferMode = a.newDC_CPDReqEnergyTransferModeType()
 			if err := x.DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeParameterDiscoveryResType) reset() {
+	*x = DC_ChargeParameterDiscoveryResType{}
 }
 
 func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3760,9 +4531,12 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DC_CPDResEnergyTransferMode)
@@ -3804,7 +4578,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_DC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
+			x.BPT_DC_CPDResEnergyTransferMode = a.newBPT_DC_CPDResEnergyTransferModeType()
 			if err := x.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3812,12 +4586,17 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(DC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
+			x.DC_CPDResEnergyTransferMode = a.newDC_CPDResEnergyTransferModeType()
 			if err := x.DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_PreChargeReqType) reset() {
+	*x = DC_PreChargeReqType{}
 }
 
 func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3907,6 +4686,11 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_PreChargeResType) reset() {
+	*x = DC_PreChargeResType{}
+}
+
 func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -3979,6 +4763,11 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_WeldingDetectionReqType) reset() {
+	*x = DC_WeldingDetectionReqType{}
+}
+
 func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -4034,6 +4823,11 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_WeldingDetectionResType) reset() {
+	*x = DC_WeldingDetectionResType{}
 }
 
 func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {

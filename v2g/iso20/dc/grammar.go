@@ -2,13 +2,86 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package dc
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:iso:std:iso:15118:-20:CommonTypes", "urn:iso:std:iso:15118:-20:DC"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:iso:std:iso:15118:-20:CommonTypes
+		{"AckMaxDelay", "AdditionalServicesCosts", "Amount", "BPT_DischargedEnergyReadingWh", "BPT_InductiveEnergyReadingVARh", "BatteryEnergyCapacity", "CLReqControlMode", "CLReqControlModeType", "CLResControlMode", "CLResControlModeType", "CapacitiveEnergyReadingVARh", "ChargeLoopReqType", "ChargeLoopResType", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryResType", "ChargedEnergyReadingWh", "ChargingComplete", "CostPerUnit", "DepartureTime", "DetailedCostType", "DetailedTaxType", "DisplayParameters", "DisplayParametersType", "Dynamic_CLReqControlModeType", "Dynamic_CLResControlModeType", "EVMaximumEnergyRequest", "EVMinimumEnergyRequest", "EVSENotification", "EVSEStatus", "EVSEStatusType", "EVTargetEnergyRequest", "EnergyCosts", "Exponent", "Header", "InletHot", "ListOfRootCertificateIDsType", "MaximumSOC", "MessageHeaderType", "MeterID", "MeterInfo", "MeterInfoRequested", "MeterInfoType", "MeterSignature", "MeterStatus", "MeterTimestamp", "MinimumSOC", "NotificationMaxDelay", "OccupancyCosts", "OverstayCosts", "PresentSOC", "RationalNumberType", "Receipt", "ReceiptType", "RemainingTimeToMaximumSOC", "RemainingTimeToMinimumSOC", "RemainingTimeToTargetSOC", "ResponseCode", "RootCertificateID", "Scheduled_CLReqControlModeType", "Scheduled_CLResControlModeType", "SessionID", "TargetSOC", "TaxCosts", "TaxRuleID", "TimeAnchor", "TimeStamp", "V2GMessageType", "V2GRequestType", "V2GResponseType", "Value", "descriptionType", "evseNotificationType", "identifierType", "meterIDType", "meterSignatureType", "nameType", "numericIDType", "percentValueType", "processingType", "responseCodeType", "sessionIDType"},
+		// 6: urn:iso:std:iso:15118:-20:DC
+		{"BPT_DC_CPDReqEnergyTransferMode", "BPT_DC_CPDReqEnergyTransferModeType", "BPT_DC_CPDResEnergyTransferMode", "BPT_DC_CPDResEnergyTransferModeType", "BPT_Dynamic_DC_CLReqControlMode", "BPT_Dynamic_DC_CLReqControlModeType", "BPT_Dynamic_DC_CLResControlMode", "BPT_Dynamic_DC_CLResControlModeType", "BPT_Scheduled_DC_CLReqControlMode", "BPT_Scheduled_DC_CLReqControlModeType", "BPT_Scheduled_DC_CLResControlMode", "BPT_Scheduled_DC_CLResControlModeType", "DC_CPDReqEnergyTransferMode", "DC_CPDReqEnergyTransferModeType", "DC_CPDResEnergyTransferMode", "DC_CPDResEnergyTransferModeType", "DC_CableCheckReq", "DC_CableCheckReqType", "DC_CableCheckRes", "DC_CableCheckResType", "DC_ChargeLoopReq", "DC_ChargeLoopReqType", "DC_ChargeLoopRes", "DC_ChargeLoopResType", "DC_ChargeParameterDiscoveryReq", "DC_ChargeParameterDiscoveryReqType", "DC_ChargeParameterDiscoveryRes", "DC_ChargeParameterDiscoveryResType", "DC_PreChargeReq", "DC_PreChargeReqType", "DC_PreChargeRes", "DC_PreChargeResType", "DC_WeldingDetectionReq", "DC_WeldingDetectionReqType", "DC_WeldingDetectionRes", "DC_WeldingDetectionResType", "Dynamic_DC_CLReqControlMode", "Dynamic_DC_CLReqControlModeType", "Dynamic_DC_CLResControlMode", "Dynamic_DC_CLResControlModeType", "EVMaximumChargeCurrent", "EVMaximumChargePower", "EVMaximumDischargeCurrent", "EVMaximumDischargePower", "EVMaximumV2XEnergyRequest", "EVMaximumVoltage", "EVMinimumChargeCurrent", "EVMinimumChargePower", "EVMinimumDischargeCurrent", "EVMinimumDischargePower", "EVMinimumV2XEnergyRequest", "EVMinimumVoltage", "EVPresentVoltage", "EVProcessing", "EVSECurrentLimitAchieved", "EVSEMaximumChargeCurrent", "EVSEMaximumChargePower", "EVSEMaximumDischargeCurrent", "EVSEMaximumDischargePower", "EVSEMaximumVoltage", "EVSEMinimumChargeCurrent", "EVSEMinimumChargePower", "EVSEMinimumDischargeCurrent", "EVSEMinimumDischargePower", "EVSEMinimumVoltage", "EVSEPowerLimitAchieved", "EVSEPowerRampLimitation", "EVSEPresentCurrent", "EVSEPresentVoltage", "EVSEProcessing", "EVSEVoltageLimitAchieved", "EVTargetCurrent", "EVTargetVoltage", "Scheduled_DC_CLReqControlMode", "Scheduled_DC_CLReqControlModeType", "Scheduled_DC_CLResControlMode", "Scheduled_DC_CLResControlModeType", "TargetSOC"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDReqEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDResEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}DC_CPDReqEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:DC}DC_CPDResEnergyTransferMode",
+		"{urn:iso:std:iso:15118:-20:DC}DC_CableCheckReq",
+		"{urn:iso:std:iso:15118:-20:DC}DC_CableCheckRes",
+		"{urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopReq",
+		"{urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopRes",
+		"{urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryReq",
+		"{urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryRes",
+		"{urn:iso:std:iso:15118:-20:DC}DC_PreChargeReq",
+		"{urn:iso:std:iso:15118:-20:DC}DC_PreChargeRes",
+		"{urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionReq",
+		"{urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionRes",
+		"{urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLResControlMode",
+	},
+}
 
 var grammarBPT_DC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Name:   "BPT_DC_CPDReqEnergyTransferModeType",

@@ -13,8 +13,526 @@ import (
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	iso20_CLReqControlModeType          exi.Slab[iso20.CLReqControlModeType]
+	iso20_CLResControlModeType          exi.Slab[iso20.CLResControlModeType]
+	xmldsig_CanonicalizationMethodType  exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_DSAKeyValueType             exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_DigestMethodType            exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_KeyInfoType                 exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                exi.Slab[xmldsig.KeyValueType]
+	xmldsig_RSAKeyValueType             exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType         exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_TransformsType              exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType               exi.Slab[xmldsig.TransformType]
+	xmldsig_X509DataType                exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                 exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ManifestType                exi.Slab[xmldsig.ManifestType]
+	xmldsig_ReferenceType               exi.Slab[xmldsig.ReferenceType]
+	xmldsig_ObjectType                  exi.Slab[xmldsig.ObjectType]
+	xmldsig_SignatureType               exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType              exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType         exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_SignatureValueType          exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_SignaturePropertiesType     exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType       exi.Slab[xmldsig.SignaturePropertyType]
+	WPT_AlignmentCheckReqType           exi.Slab[WPT_AlignmentCheckReqType]
+	iso20_RationalNumberType            exi.Slab[iso20.RationalNumberType]
+	WPT_AlignmentCheckResType           exi.Slab[WPT_AlignmentCheckResType]
+	WPT_ChargeLoopReqType               exi.Slab[WPT_ChargeLoopReqType]
+	iso20_DisplayParametersType         exi.Slab[iso20.DisplayParametersType]
+	WPT_EVPCPowerControlParameterType   exi.Slab[WPT_EVPCPowerControlParameterType]
+	WPT_ChargeLoopResType               exi.Slab[WPT_ChargeLoopResType]
+	iso20_EVSEStatusType                exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                 exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                   exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType              exi.Slab[iso20.DetailedCostType]
+	WPT_SPCPowerControlParameterType    exi.Slab[WPT_SPCPowerControlParameterType]
+	WPT_ChargeParameterDiscoveryReqType exi.Slab[WPT_ChargeParameterDiscoveryReqType]
+	WPT_ChargeParameterDiscoveryResType exi.Slab[WPT_ChargeParameterDiscoveryResType]
+	WPT_FinePositioningReqType          exi.Slab[WPT_FinePositioningReqType]
+	WPT_LF_DataPackageListType          exi.Slab[WPT_LF_DataPackageListType]
+	WPT_LF_TxDataListType               exi.Slab[WPT_LF_TxDataListType]
+	WPT_LF_RxDataListType               exi.Slab[WPT_LF_RxDataListType]
+	WPT_FinePositioningResType          exi.Slab[WPT_FinePositioningResType]
+	WPT_FinePositioningSetupReqType     exi.Slab[WPT_FinePositioningSetupReqType]
+	WPT_LF_SystemSetupDataType          exi.Slab[WPT_LF_SystemSetupDataType]
+	WPT_LF_TransmitterDataType          exi.Slab[WPT_LF_TransmitterDataType]
+	WPT_TxRxPackageSpecDataType         exi.Slab[WPT_TxRxPackageSpecDataType]
+	WPT_LF_ReceiverDataType             exi.Slab[WPT_LF_ReceiverDataType]
+	WPT_FinePositioningSetupResType     exi.Slab[WPT_FinePositioningSetupResType]
+	WPT_PairingReqType                  exi.Slab[WPT_PairingReqType]
+	WPT_PairingResType                  exi.Slab[WPT_PairingResType]
+	AlternativeSECCListType             exi.Slab[AlternativeSECCListType]
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newWPT_AlignmentCheckReqType() *WPT_AlignmentCheckReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_AlignmentCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_AlignmentCheckReqType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newWPT_AlignmentCheckResType() *WPT_AlignmentCheckResType {
+	if a.keep != nil {
+		p := a.keep.WPT_AlignmentCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_AlignmentCheckResType)
+}
+
+func (a *arena) newWPT_ChargeLoopReqType() *WPT_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeLoopReqType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newWPT_EVPCPowerControlParameterType() *WPT_EVPCPowerControlParameterType {
+	if a.keep != nil {
+		p := a.keep.WPT_EVPCPowerControlParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_EVPCPowerControlParameterType)
+}
+
+func (a *arena) newWPT_ChargeLoopResType() *WPT_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newWPT_SPCPowerControlParameterType() *WPT_SPCPowerControlParameterType {
+	if a.keep != nil {
+		p := a.keep.WPT_SPCPowerControlParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_SPCPowerControlParameterType)
+}
+
+func (a *arena) newWPT_ChargeParameterDiscoveryReqType() *WPT_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newWPT_ChargeParameterDiscoveryResType() *WPT_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newWPT_FinePositioningReqType() *WPT_FinePositioningReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningReqType)
+}
+
+func (a *arena) newWPT_LF_DataPackageListType() *WPT_LF_DataPackageListType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_DataPackageListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_DataPackageListType)
+}
+
+func (a *arena) newWPT_LF_TxDataListType() *WPT_LF_TxDataListType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_TxDataListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_TxDataListType)
+}
+
+func (a *arena) newWPT_LF_RxDataListType() *WPT_LF_RxDataListType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_RxDataListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_RxDataListType)
+}
+
+func (a *arena) newWPT_FinePositioningResType() *WPT_FinePositioningResType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningResType)
+}
+
+func (a *arena) newWPT_FinePositioningSetupReqType() *WPT_FinePositioningSetupReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningSetupReqType)
+}
+
+func (a *arena) newWPT_LF_SystemSetupDataType() *WPT_LF_SystemSetupDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_SystemSetupDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_SystemSetupDataType)
+}
+
+func (a *arena) newWPT_LF_TransmitterDataType() *WPT_LF_TransmitterDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_TransmitterDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_TransmitterDataType)
+}
+
+func (a *arena) newWPT_TxRxPackageSpecDataType() *WPT_TxRxPackageSpecDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_TxRxPackageSpecDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_TxRxPackageSpecDataType)
+}
+
+func (a *arena) newWPT_LF_ReceiverDataType() *WPT_LF_ReceiverDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_ReceiverDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_ReceiverDataType)
+}
+
+func (a *arena) newWPT_FinePositioningSetupResType() *WPT_FinePositioningSetupResType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningSetupResType)
+}
+
+func (a *arena) newWPT_PairingReqType() *WPT_PairingReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_PairingReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_PairingReqType)
+}
+
+func (a *arena) newWPT_PairingResType() *WPT_PairingResType {
+	if a.keep != nil {
+		p := a.keep.WPT_PairingResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_PairingResType)
+}
+
+func (a *arena) newAlternativeSECCListType() *AlternativeSECCListType {
+	if a.keep != nil {
+		p := a.keep.AlternativeSECCListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AlternativeSECCListType)
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -23,7 +541,11 @@ type arena struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -31,362 +553,374 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	return &dec.doc, n, err
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.WPT_AlignmentCheckReq != nil {
-		d.WPT_AlignmentCheckReq = nil
-	}
-	if d.WPT_AlignmentCheckRes != nil {
-		d.WPT_AlignmentCheckRes = nil
-	}
-	if d.WPT_ChargeLoopReq != nil {
-		d.WPT_ChargeLoopReq = nil
-	}
-	if d.WPT_ChargeLoopRes != nil {
-		d.WPT_ChargeLoopRes = nil
-	}
-	if d.WPT_ChargeParameterDiscoveryReq != nil {
-		d.WPT_ChargeParameterDiscoveryReq = nil
-	}
-	if d.WPT_ChargeParameterDiscoveryRes != nil {
-		d.WPT_ChargeParameterDiscoveryRes = nil
-	}
-	if d.WPT_FinePositioningReq != nil {
-		d.WPT_FinePositioningReq = nil
-	}
-	if d.WPT_FinePositioningRes != nil {
-		d.WPT_FinePositioningRes = nil
-	}
-	if d.WPT_FinePositioningSetupReq != nil {
-		d.WPT_FinePositioningSetupReq = nil
-	}
-	if d.WPT_FinePositioningSetupRes != nil {
-		d.WPT_FinePositioningSetupRes = nil
-	}
-	if d.WPT_PairingReq != nil {
-		d.WPT_PairingReq = nil
-	}
-	if d.WPT_PairingRes != nil {
-		d.WPT_PairingRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.WPT_AlignmentCheckReq = new(WPT_AlignmentCheckReqType)
-		if err := d.WPT_AlignmentCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_AlignmentCheckReq = a.newWPT_AlignmentCheckReqType()
+		if err := d.WPT_AlignmentCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 26:
-		d.WPT_AlignmentCheckRes = new(WPT_AlignmentCheckResType)
-		if err := d.WPT_AlignmentCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_AlignmentCheckRes = a.newWPT_AlignmentCheckResType()
+		if err := d.WPT_AlignmentCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 27:
-		d.WPT_ChargeLoopReq = new(WPT_ChargeLoopReqType)
-		if err := d.WPT_ChargeLoopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_ChargeLoopReq = a.newWPT_ChargeLoopReqType()
+		if err := d.WPT_ChargeLoopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.WPT_ChargeLoopRes = new(WPT_ChargeLoopResType)
-		if err := d.WPT_ChargeLoopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_ChargeLoopRes = a.newWPT_ChargeLoopResType()
+		if err := d.WPT_ChargeLoopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.WPT_ChargeParameterDiscoveryReq = new(WPT_ChargeParameterDiscoveryReqType)
-		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_ChargeParameterDiscoveryReq = a.newWPT_ChargeParameterDiscoveryReqType()
+		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.WPT_ChargeParameterDiscoveryRes = new(WPT_ChargeParameterDiscoveryResType)
-		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_ChargeParameterDiscoveryRes = a.newWPT_ChargeParameterDiscoveryResType()
+		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.WPT_FinePositioningReq = new(WPT_FinePositioningReqType)
-		if err := d.WPT_FinePositioningReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_FinePositioningReq = a.newWPT_FinePositioningReqType()
+		if err := d.WPT_FinePositioningReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.WPT_FinePositioningRes = new(WPT_FinePositioningResType)
-		if err := d.WPT_FinePositioningRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_FinePositioningRes = a.newWPT_FinePositioningResType()
+		if err := d.WPT_FinePositioningRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.WPT_FinePositioningSetupReq = new(WPT_FinePositioningSetupReqType)
-		if err := d.WPT_FinePositioningSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_FinePositioningSetupReq = a.newWPT_FinePositioningSetupReqType()
+		if err := d.WPT_FinePositioningSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 34:
-		d.WPT_FinePositioningSetupRes = new(WPT_FinePositioningSetupResType)
-		if err := d.WPT_FinePositioningSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_FinePositioningSetupRes = a.newWPT_FinePositioningSetupResType()
+		if err := d.WPT_FinePositioningSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 35:
-		d.WPT_PairingReq = new(WPT_PairingReqType)
-		if err := d.WPT_PairingReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_PairingReq = a.newWPT_PairingReqType()
+		if err := d.WPT_PairingReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 36:
-		d.WPT_PairingRes = new(WPT_PairingResType)
-		if err := d.WPT_PairingRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WPT_PairingRes = a.newWPT_PairingResType()
+		if err := d.WPT_PairingRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 37:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.CLReqControlMode = nil
+	case 1:
+		d.CLResControlMode = nil
+	case 2:
+		d.CanonicalizationMethod = nil
+	case 3:
+		d.DSAKeyValue = nil
+	case 4:
+		d.DigestMethod = nil
+	case 5:
+		d.DigestValue = nil
+	case 6:
+		d.KeyInfo = nil
+	case 7:
+		d.KeyName = nil
+	case 8:
+		d.KeyValue = nil
+	case 9:
+		d.Manifest = nil
+	case 10:
+		d.MgmtData = nil
+	case 11:
+		d.Object = nil
+	case 12:
+		d.PGPData = nil
+	case 13:
+		d.RSAKeyValue = nil
+	case 14:
+		d.Reference = nil
+	case 15:
+		d.RetrievalMethod = nil
+	case 16:
+		d.SPKIData = nil
+	case 17:
+		d.Signature = nil
+	case 18:
+		d.SignatureMethod = nil
+	case 19:
+		d.SignatureProperties = nil
+	case 20:
+		d.SignatureProperty = nil
+	case 21:
+		d.SignatureValue = nil
+	case 22:
+		d.SignedInfo = nil
+	case 23:
+		d.Transform = nil
+	case 24:
+		d.Transforms = nil
+	case 25:
+		d.WPT_AlignmentCheckReq = nil
+	case 26:
+		d.WPT_AlignmentCheckRes = nil
+	case 27:
+		d.WPT_ChargeLoopReq = nil
+	case 28:
+		d.WPT_ChargeLoopRes = nil
+	case 29:
+		d.WPT_ChargeParameterDiscoveryReq = nil
+	case 30:
+		d.WPT_ChargeParameterDiscoveryRes = nil
+	case 31:
+		d.WPT_FinePositioningReq = nil
+	case 32:
+		d.WPT_FinePositioningRes = nil
+	case 33:
+		d.WPT_FinePositioningSetupReq = nil
+	case 34:
+		d.WPT_FinePositioningSetupRes = nil
+	case 35:
+		d.WPT_PairingReq = nil
+	case 36:
+		d.WPT_PairingRes = nil
+	case 37:
+		d.X509Data = nil
+	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_AlignmentCheckReqType) reset() {
+	*x = WPT_AlignmentCheckReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -418,9 +952,12 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetCoilCurrent)
@@ -444,9 +981,12 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -494,7 +1034,7 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.TargetCoilCurrent = new(iso20.RationalNumberType)
+			x.TargetCoilCurrent = a.newiso20_RationalNumberType()
 			if err := x.TargetCoilCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -537,6 +1077,11 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_AlignmentCheckResType) reset() {
+	*x = WPT_AlignmentCheckResType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -577,9 +1122,12 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerTransmitted)
@@ -602,9 +1150,12 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupplyDeviceCurrent)
@@ -625,9 +1176,12 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -685,7 +1239,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.PowerTransmitted = new(iso20.RationalNumberType)
+			x.PowerTransmitted = a.newiso20_RationalNumberType()
 			if err := x.PowerTransmitted.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -693,7 +1247,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SupplyDeviceCurrent = new(iso20.RationalNumberType)
+			x.SupplyDeviceCurrent = a.newiso20_RationalNumberType()
 			if err := x.SupplyDeviceCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -726,6 +1280,11 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeLoopReqType) reset() {
+	*x = WPT_ChargeLoopReqType{ManufacturerSpecificDataContainer: x.ManufacturerSpecificDataContainer[:0]}
+}
+
 func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -744,9 +1303,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -803,9 +1365,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPCOperatingFrequency)
@@ -828,9 +1393,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPCPowerControlParameter)
@@ -851,9 +1419,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ManufacturerSpecificDataContainer)
@@ -891,7 +1462,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -927,7 +1498,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPCOperatingFrequency = new(iso20.RationalNumberType)
+			x.EVPCOperatingFrequency = a.newiso20_RationalNumberType()
 			if err := x.EVPCOperatingFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -935,7 +1506,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_EVPCPowerControlParameterType{})); err != nil {
 				return err
 			}
-			x.EVPCPowerControlParameter = new(WPT_EVPCPowerControlParameterType)
+			x.EVPCPowerControlParameter = a.newWPT_EVPCPowerControlParameterType()
 			if err := x.EVPCPowerControlParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -966,6 +1537,11 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_EVPCPowerControlParameterType) reset() {
+	*x = WPT_EVPCPowerControlParameterType{}
 }
 
 func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1049,6 +1625,11 @@ func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) e
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeLoopResType) reset() {
+	*x = WPT_ChargeLoopResType{ManufacturerSpecificDataContainer: x.ManufacturerSpecificDataContainer[:0]}
+}
+
 func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1078,9 +1659,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -1097,9 +1681,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -1114,9 +1701,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -1140,9 +1730,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SDPowerInput)
@@ -1188,9 +1781,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPCOperatingFrequency)
@@ -1213,9 +1809,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPCPowerControlParameter)
@@ -1236,9 +1835,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ManufacturerSpecificDataContainer)
@@ -1286,7 +1888,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1294,7 +1896,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1302,7 +1904,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1314,7 +1916,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SDPowerInput = new(iso20.RationalNumberType)
+			x.SDPowerInput = a.newiso20_RationalNumberType()
 			if err := x.SDPowerInput.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1340,7 +1942,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SPCOperatingFrequency = new(iso20.RationalNumberType)
+			x.SPCOperatingFrequency = a.newiso20_RationalNumberType()
 			if err := x.SPCOperatingFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1348,7 +1950,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_SPCPowerControlParameterType{})); err != nil {
 				return err
 			}
-			x.SPCPowerControlParameter = new(WPT_SPCPowerControlParameterType)
+			x.SPCPowerControlParameter = a.newWPT_SPCPowerControlParameterType()
 			if err := x.SPCPowerControlParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1379,6 +1981,11 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_SPCPowerControlParameterType) reset() {
+	*x = WPT_SPCPowerControlParameterType{}
 }
 
 func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1415,6 +2022,11 @@ func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) er
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeParameterDiscoveryReqType) reset() {
+	*x = WPT_ChargeParameterDiscoveryReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -1490,9 +2102,12 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -1617,6 +2232,11 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeParameterDiscoveryResType) reset() {
+	*x = WPT_ChargeParameterDiscoveryResType{SDManufacturerSpecificDataContainer: x.SDManufacturerSpecificDataContainer[:0]}
+}
+
 func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1723,9 +2343,12 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 9, 9
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SDManufacturerSpecificDataContainer)
@@ -1868,6 +2491,11 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningReqType) reset() {
+	*x = WPT_FinePositioningReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -1908,9 +2536,12 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -1931,9 +2562,12 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_LF_DataPackageList)
@@ -2010,12 +2644,17 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_DataPackageListType{})); err != nil {
 				return err
 			}
-			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
+			x.WPT_LF_DataPackageList = a.newWPT_LF_DataPackageListType()
 			if err := x.WPT_LF_DataPackageList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_DataPackageListType) reset() {
+	*x = WPT_LF_DataPackageListType{}
 }
 
 func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2075,6 +2714,11 @@ func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_DataPackageType) reset() {
+	*x = WPT_LF_DataPackageType{}
+}
+
 func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2092,9 +2736,12 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_TxData)
@@ -2132,7 +2779,7 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TxDataListType{})); err != nil {
 				return err
 			}
-			x.LF_TxData = new(WPT_LF_TxDataListType)
+			x.LF_TxData = a.newWPT_LF_TxDataListType()
 			if err := x.LF_TxData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2140,12 +2787,17 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_RxDataListType{})); err != nil {
 				return err
 			}
-			x.LF_RxData = new(WPT_LF_RxDataListType)
+			x.LF_RxData = a.newWPT_LF_RxDataListType()
 			if err := x.LF_RxData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_TxDataListType) reset() {
+	*x = WPT_LF_TxDataListType{}
 }
 
 func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2182,6 +2834,11 @@ func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_TxDataType) reset() {
+	*x = WPT_LF_TxDataType{}
 }
 
 func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2253,6 +2910,11 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxDataListType) reset() {
+	*x = WPT_LF_RxDataListType{}
+}
+
 func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2287,6 +2949,11 @@ func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxDataType) reset() {
+	*x = WPT_LF_RxDataType{}
 }
 
 func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2358,6 +3025,11 @@ func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxRSSIListType) reset() {
+	*x = WPT_LF_RxRSSIListType{}
+}
+
 func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
@@ -2392,6 +3064,11 @@ func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxRSSIType) reset() {
+	*x = WPT_LF_RxRSSIType{}
 }
 
 func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2463,6 +3140,11 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningResType) reset() {
+	*x = WPT_FinePositioningResType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -2503,9 +3185,12 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -2526,9 +3211,12 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_LF_DataPackageList)
@@ -2605,12 +3293,20 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_DataPackageListType{})); err != nil {
 				return err
 			}
-			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
+			x.WPT_LF_DataPackageList = a.newWPT_LF_DataPackageListType()
 			if err := x.WPT_LF_DataPackageList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningSetupReqType) reset() {
+	*x = WPT_FinePositioningSetupReqType{EVDeviceFinePositioningMethodList: x.EVDeviceFinePositioningMethodList, EVDevicePairingMethodList: x.EVDevicePairingMethodList, EVDeviceAlignmentCheckMethodList: x.EVDeviceAlignmentCheckMethodList, VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+	x.EVDeviceFinePositioningMethodList.reset()
+	x.EVDevicePairingMethodList.reset()
+	x.EVDeviceAlignmentCheckMethodList.reset()
 }
 
 func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2686,9 +3382,12 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -2709,9 +3408,12 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_SystemSetupData)
@@ -2812,12 +3514,17 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_SystemSetupDataType{})); err != nil {
 				return err
 			}
-			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
+			x.LF_SystemSetupData = a.newWPT_LF_SystemSetupDataType()
 			if err := x.LF_SystemSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningMethodListType) reset() {
+	*x = WPT_FinePositioningMethodListType{WPT_FinePositioningMethod: x.WPT_FinePositioningMethod[:0]}
 }
 
 func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -2827,9 +3534,12 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_FinePositioningMethod)
@@ -2846,9 +3556,12 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_FinePositioningMethod)
@@ -2895,6 +3608,11 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_PairingMethodListType) reset() {
+	*x = WPT_PairingMethodListType{WPT_PairingMethod: x.WPT_PairingMethod[:0]}
+}
+
 func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -2902,9 +3620,12 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_PairingMethod)
@@ -2921,9 +3642,12 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_PairingMethod)
@@ -2970,6 +3694,11 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_AlignmentCheckMethodListType) reset() {
+	*x = WPT_AlignmentCheckMethodListType{WPT_AlignmentCheckMethod: x.WPT_AlignmentCheckMethod[:0]}
+}
+
 func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -2977,9 +3706,12 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_AlignmentCheckMethod)
@@ -2996,9 +3728,12 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_AlignmentCheckMethod)
@@ -3045,15 +3780,23 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_SystemSetupDataType) reset() {
+	*x = WPT_LF_SystemSetupDataType{}
+}
+
 func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_TransmitterSetupData)
@@ -3081,7 +3824,7 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TransmitterDataType{})); err != nil {
 				return err
 			}
-			x.LF_TransmitterSetupData = new(WPT_LF_TransmitterDataType)
+			x.LF_TransmitterSetupData = a.newWPT_LF_TransmitterDataType()
 			if err := x.LF_TransmitterSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3089,12 +3832,17 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_ReceiverDataType{})); err != nil {
 				return err
 			}
-			x.LF_ReceiverSetupData = new(WPT_LF_ReceiverDataType)
+			x.LF_ReceiverSetupData = a.newWPT_LF_ReceiverDataType()
 			if err := x.LF_ReceiverSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_TransmitterDataType) reset() {
+	*x = WPT_LF_TransmitterDataType{TxSpecData: x.TxSpecData[:0]}
 }
 
 func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3126,9 +3874,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxSpecData)
@@ -3145,9 +3896,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxSpecData)
@@ -3164,9 +3918,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxSpecData)
@@ -3187,9 +3944,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxPackageSpecData)
@@ -3231,7 +3991,8 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxSpecDataType{})); err != nil {
 				return err
 			}
-			x.TxSpecData = append(x.TxSpecData, WPT_TxRxSpecDataType{})
+			x.TxSpecData = exi.Grow(x.TxSpecData)
+			x.TxSpecData[len(x.TxSpecData)-1].reset()
 			if err := x.TxSpecData[len(x.TxSpecData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3239,12 +4000,17 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPackageSpecDataType{})); err != nil {
 				return err
 			}
-			x.TxPackageSpecData = new(WPT_TxRxPackageSpecDataType)
+			x.TxPackageSpecData = a.newWPT_TxRxPackageSpecDataType()
 			if err := x.TxPackageSpecData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_TxRxSpecDataType) reset() {
+	*x = WPT_TxRxSpecDataType{}
 }
 
 func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3329,6 +4095,11 @@ func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_CoordinateXYZType) reset() {
+	*x = WPT_CoordinateXYZType{}
 }
 
 func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3451,6 +4222,11 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_TxRxPackageSpecDataType) reset() {
+	*x = WPT_TxRxPackageSpecDataType{PulseSequenceOrder: x.PulseSequenceOrder[:0]}
+}
+
 func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -3458,9 +4234,12 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PulseSequenceOrder)
@@ -3477,9 +4256,12 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PulseSequenceOrder)
@@ -3496,9 +4278,12 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PulseSequenceOrder)
@@ -3565,7 +4350,8 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPulseOrderType{})); err != nil {
 				return err
 			}
-			x.PulseSequenceOrder = append(x.PulseSequenceOrder, WPT_TxRxPulseOrderType{})
+			x.PulseSequenceOrder = exi.Grow(x.PulseSequenceOrder)
+			x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].reset()
 			if err := x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3637,6 +4423,11 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_TxRxPulseOrderType) reset() {
+	*x = WPT_TxRxPulseOrderType{}
 }
 
 func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3726,6 +4517,11 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_ReceiverDataType) reset() {
+	*x = WPT_LF_ReceiverDataType{RxSpecData: x.RxSpecData[:0]}
+}
+
 func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -3744,9 +4540,12 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RxSpecData)
@@ -3763,9 +4562,12 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RxSpecData)
@@ -3782,9 +4584,12 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RxSpecData)
@@ -3828,12 +4633,21 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxSpecDataType{})); err != nil {
 				return err
 			}
-			x.RxSpecData = append(x.RxSpecData, WPT_TxRxSpecDataType{})
+			x.RxSpecData = exi.Grow(x.RxSpecData)
+			x.RxSpecData[len(x.RxSpecData)-1].reset()
 			if err := x.RxSpecData[len(x.RxSpecData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningSetupResType) reset() {
+	*x = WPT_FinePositioningSetupResType{PrimaryDeviceFinePositioningMethodList: x.PrimaryDeviceFinePositioningMethodList, PrimaryDevicePairingMethodList: x.PrimaryDevicePairingMethodList, PrimaryDeviceAlignmentCheckMethodList: x.PrimaryDeviceAlignmentCheckMethodList, VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+	x.PrimaryDeviceFinePositioningMethodList.reset()
+	x.PrimaryDevicePairingMethodList.reset()
+	x.PrimaryDeviceAlignmentCheckMethodList.reset()
 }
 
 func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -3909,9 +4723,12 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -3932,9 +4749,12 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_SystemSetupData)
@@ -4035,12 +4855,17 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_SystemSetupDataType{})); err != nil {
 				return err
 			}
-			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
+			x.LF_SystemSetupData = a.newWPT_LF_SystemSetupDataType()
 			if err := x.LF_SystemSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_PairingReqType) reset() {
+	*x = WPT_PairingReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4072,9 +4897,12 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ObservedIDCode)
@@ -4098,9 +4926,12 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -4207,6 +5038,11 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_PairingResType) reset() {
+	*x = WPT_PairingResType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -4247,9 +5083,12 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ObservedIDCode)
@@ -4272,9 +5111,12 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AlternativeSECCList)
@@ -4295,9 +5137,12 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -4379,7 +5224,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCListType{})); err != nil {
 				return err
 			}
-			x.AlternativeSECCList = new(AlternativeSECCListType)
+			x.AlternativeSECCList = a.newAlternativeSECCListType()
 			if err := x.AlternativeSECCList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4412,6 +5257,11 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AlternativeSECCListType) reset() {
+	*x = AlternativeSECCListType{AlternativeSECC: x.AlternativeSECC[:0]}
+}
+
 func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
@@ -4419,9 +5269,12 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AlternativeSECC)
@@ -4438,9 +5291,12 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AlternativeSECC)
@@ -4474,12 +5330,18 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCType{})); err != nil {
 				return err
 			}
-			x.AlternativeSECC = append(x.AlternativeSECC, AlternativeSECCType{})
+			x.AlternativeSECC = exi.Grow(x.AlternativeSECC)
+			x.AlternativeSECC[len(x.AlternativeSECC)-1].reset()
 			if err := x.AlternativeSECC[len(x.AlternativeSECC)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AlternativeSECCType) reset() {
+	*x = AlternativeSECCType{}
 }
 
 func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
@@ -4488,9 +5350,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SSID)
@@ -4509,9 +5374,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BSSID)
@@ -4528,9 +5396,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(IPAddress)
@@ -4545,9 +5416,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Port)

@@ -2,13 +2,76 @@
 
 // The grammar table of each type (EXI 1.0 §8.5.4), each state commented with
 // its productions in event-code order: Writer.Event walks them, and the
-// decoders hand them second-level codes.
+// decoders hand them second-level codes. exiNames holds the string table
+// entries the schema set pre-populates (§7.3.1), for wildcard content.
 
 package wpt
 
 import (
 	"github.com/ccslink/ccslink/exi"
 )
+
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#", "urn:iso:std:iso:15118:-20:CommonTypes", "urn:iso:std:iso:15118:-20:WPT"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+		// 5: urn:iso:std:iso:15118:-20:CommonTypes
+		{"AckMaxDelay", "AdditionalServicesCosts", "Amount", "BPT_DischargedEnergyReadingWh", "BPT_InductiveEnergyReadingVARh", "BatteryEnergyCapacity", "CLReqControlMode", "CLReqControlModeType", "CLResControlMode", "CLResControlModeType", "CapacitiveEnergyReadingVARh", "ChargeLoopReqType", "ChargeLoopResType", "ChargeParameterDiscoveryReqType", "ChargeParameterDiscoveryResType", "ChargedEnergyReadingWh", "ChargingComplete", "CostPerUnit", "DepartureTime", "DetailedCostType", "DetailedTaxType", "DisplayParameters", "DisplayParametersType", "Dynamic_CLReqControlModeType", "Dynamic_CLResControlModeType", "EVMaximumEnergyRequest", "EVMinimumEnergyRequest", "EVSENotification", "EVSEStatus", "EVSEStatusType", "EVTargetEnergyRequest", "EnergyCosts", "Exponent", "Header", "InletHot", "ListOfRootCertificateIDsType", "MaximumSOC", "MessageHeaderType", "MeterID", "MeterInfo", "MeterInfoRequested", "MeterInfoType", "MeterSignature", "MeterStatus", "MeterTimestamp", "MinimumSOC", "NotificationMaxDelay", "OccupancyCosts", "OverstayCosts", "PresentSOC", "RationalNumberType", "Receipt", "ReceiptType", "RemainingTimeToMaximumSOC", "RemainingTimeToMinimumSOC", "RemainingTimeToTargetSOC", "ResponseCode", "RootCertificateID", "Scheduled_CLReqControlModeType", "Scheduled_CLResControlModeType", "SessionID", "TargetSOC", "TaxCosts", "TaxRuleID", "TimeAnchor", "TimeStamp", "V2GMessageType", "V2GRequestType", "V2GResponseType", "Value", "descriptionType", "evseNotificationType", "identifierType", "meterIDType", "meterSignatureType", "nameType", "numericIDType", "percentValueType", "processingType", "responseCodeType", "sessionIDType"},
+		// 6: urn:iso:std:iso:15118:-20:WPT
+		{"AlternativeSECC", "AlternativeSECCList", "AlternativeSECCListType", "AlternativeSECCType", "BSSID", "Coord_X", "Coord_Y", "Coord_Z", "EIRP", "EVDeviceAlignmentCheckMethodList", "EVDeviceFinePositioningMethodList", "EVDevicePairingMethodList", "EVPCChargeDiagnostics", "EVPCCoilCurrentInformation", "EVPCCoilCurrentRequest", "EVPCCurrentOutputInformation", "EVPCDeviceLocalControl", "EVPCMaxReceivablePower", "EVPCNaturalFrequency", "EVPCOperatingFrequency", "EVPCPowerControlParameter", "EVPCPowerOutput", "EVPCPowerRequest", "EVPCVoltageOutputInformation", "EVProcessing", "EVResultCode", "EVSEProcessing", "IPAddress", "IndexNumber", "LF_ReceiverSetupData", "LF_RxData", "LF_SystemSetupData", "LF_TransmitterSetupData", "LF_TxData", "ManufacturerSpecificDataContainer", "NaturalOffset", "NumPackages", "NumberOfReceivers", "NumberOfTransmitters", "ObservedIDCode", "PDInputPowerClass", "PDMaxCoilCurrent", "PDMinCoilCurrent", "PackageIndex", "PackageSeparationTime", "Port", "PowerTransmitted", "PrimaryDeviceAlignmentCheckMethodList", "PrimaryDeviceFinePositioningMethodList", "PrimaryDevicePairingMethodList", "PulseDuration", "PulseSeparationTime", "PulseSequenceOrder", "RSSI", "RSSIData", "RSSIDataList", "RxIdentifier", "RxSpecData", "SDManufacturerSpecificDataContainer", "SDMaxGroundClearanceSupport", "SDMaxGroundClearence", "SDMaxOutputPower", "SDMinGroundClearanceSupport", "SDMinGroundClearence", "SDMinOutputPower", "SDPowerInput", "SPCChargeDiagnostics", "SPCMaxOutputPowerLimit", "SPCMinOutputPowerLimit", "SPCOperatingFrequency", "SPCPowerControlParameter", "SPCPrimaryDeviceCoilCurrentInformation", "SSID", "SignalFrequency", "SupplyDeviceCurrent", "TargetCoilCurrent", "TxIdentifier", "TxPackageSpecData", "TxRxIdentifier", "TxRxOrientation", "TxRxPosition", "TxSpecData", "VendorSpecificDataContainer", "WPT_AlignmentCheckMethod", "WPT_AlignmentCheckMethodListType", "WPT_AlignmentCheckMethodType", "WPT_AlignmentCheckReq", "WPT_AlignmentCheckReqType", "WPT_AlignmentCheckRes", "WPT_AlignmentCheckResType", "WPT_ChargeLoopReq", "WPT_ChargeLoopReqType", "WPT_ChargeLoopRes", "WPT_ChargeLoopResType", "WPT_ChargeParameterDiscoveryReq", "WPT_ChargeParameterDiscoveryReqType", "WPT_ChargeParameterDiscoveryRes", "WPT_ChargeParameterDiscoveryResType", "WPT_CoordinateXYZType", "WPT_DataContainerType", "WPT_EVPCChargeDiagnosticsType", "WPT_EVPCPowerControlParameterType", "WPT_EVResultType", "WPT_FinePositioningMethod", "WPT_FinePositioningMethodListType", "WPT_FinePositioningMethodType", "WPT_FinePositioningReq", "WPT_FinePositioningReqType", "WPT_FinePositioningRes", "WPT_FinePositioningResType", "WPT_FinePositioningSetupReq", "WPT_FinePositioningSetupReqType", "WPT_FinePositioningSetupRes", "WPT_FinePositioningSetupResType", "WPT_LF_DataPackage", "WPT_LF_DataPackageList", "WPT_LF_DataPackageListType", "WPT_LF_DataPackageType", "WPT_LF_ReceiverDataType", "WPT_LF_RxDataList", "WPT_LF_RxDataListType", "WPT_LF_RxDataType", "WPT_LF_RxRSSIListType", "WPT_LF_RxRSSIType", "WPT_LF_SystemSetupDataType", "WPT_LF_TransmitterDataType", "WPT_LF_TxDataList", "WPT_LF_TxDataListType", "WPT_LF_TxDataType", "WPT_PairingMethod", "WPT_PairingMethodListType", "WPT_PairingMethodType", "WPT_PairingReq", "WPT_PairingReqType", "WPT_PairingRes", "WPT_PairingResType", "WPT_PowerClassType", "WPT_SPCChargeDiagnosticsType", "WPT_SPCPowerControlParameterType", "WPT_TxRxPackageSpecDataType", "WPT_TxRxPulseOrderType", "WPT_TxRxSpecDataType", "bssidType", "ipaddressType"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode",
+		"{urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckReq",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckRes",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopReq",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopRes",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryReq",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryRes",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningReq",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningRes",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupReq",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupRes",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_PairingReq",
+		"{urn:iso:std:iso:15118:-20:WPT}WPT_PairingRes",
+	},
+}
 
 var grammarWPT_AlignmentCheckReqType = exi.Grammar{
 	Name:   "WPT_AlignmentCheckReqType",
