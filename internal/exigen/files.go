@@ -34,7 +34,7 @@ const (
 var generatedFiles = [...]struct{ name, about string }{
 	{fileTypes, ""}, // typesAbout
 	{fileGrammar, "The grammar table of each type (EXI 1.0 §8.5.4), each state commented with its productions in event-code order: Writer.Event walks them, and the decoders hand them second-level codes. exiNames holds the string table entries the schema set pre-populates (§7.3.1), for wildcard content."},
-	{fileDecode, "The decoder: Unmarshal, the arena of a document's optional values and each type's decodeEXI, its grammar's states as code."},
+	{fileDecode, "The decoder: Unmarshal, Decoder (one document's memory reused across messages), the arena and slabs of a document's values and each type's decodeEXI, its grammar's states as code."},
 	{fileEncode, "The encoder: Marshal, Append and each type's encodeEXI."},
 	{fileJSON, "The text forms that encoding/json uses for the enumerations; the structs' JSON names are their field tags in types.go."},
 	{fileFragment, "Fragment, the EXI fragment (§8.5.2) that signatures digest, with its decoder and encoder."},
