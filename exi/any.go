@@ -116,6 +116,16 @@ type wildState struct {
 	depth  int
 }
 
+// use starts a document of the schema set whose entries are n, forgetting
+// what an earlier document learned; a state that learned nothing costs a
+// store, as every message without wildcard content leaves it.
+func (s *wildState) use(n *Names) {
+	if s.grams != nil || s.depth != 0 {
+		*s = wildState{}
+	}
+	s.names = n
+}
+
 func (s *wildState) init() error {
 	if s.grams != nil {
 		return nil
@@ -161,11 +171,11 @@ const (
 
 // UseNames sets the string table entries the schema set pre-populates; a
 // generated decoder calls it after Reset, before the document.
-func (r *Reader) UseNames(n *Names) { r.wild = wildState{names: n} }
+func (r *Reader) UseNames(n *Names) { r.wild.use(n) }
 
 // UseNames sets the string table entries the schema set pre-populates; a
 // generated encoder calls it after Reset, before the document.
-func (w *Writer) UseNames(n *Names) { w.wild = wildState{names: n} }
+func (w *Writer) UseNames(n *Names) { w.wild.use(n) }
 
 // Untyped reads the value of a CH[untyped] event, character content of a
 // mixed type, and appends it to items after the given number of declared
