@@ -102,13 +102,16 @@ func (r *Reader) Reuse(b []byte) {
 		r.gen = 1 // 0 is Reset's: new storage
 	}
 	r.bb = r.bb[:0]
-	if r.intern == nil || len(r.intern) > maxInterned {
+	switch {
+	case r.intern == nil:
 		r.intern = make(map[string]string)
+	case len(r.intern) >= maxInterned:
+		clear(r.intern) // full: a flood does not keep out the strings after it
 	}
 }
 
-// maxInterned bounds Reuse's string table: a session repeats a few strings
-// (EVSEID, meter ID), hostile input must not grow it.
+// maxInterned and maxInternedLen bound Reuse's table of strings made once:
+// a session repeats a few (EVSEID, meter ID), hostile input cannot grow it.
 const (
 	maxInterned    = 64
 	maxInternedLen = 64
@@ -145,7 +148,7 @@ func (r *Reader) eof(what string) error {
 
 // Bits reads an n-bit unsigned integer, 0 <= n <= 32.
 func (r *Reader) Bits(n int) (uint32, error) {
-	// Fast path, small enough to inline: a 64-bit window holds the
+	// Fast path (TryBits is the same, inlined): a 64-bit window holds the
 	// pos&7 (<= 7) bits already read of its first byte plus n (<= 32).
 	if p := r.pos; p+n <= r.lim {
 		r.pos = p + n
@@ -473,7 +476,7 @@ func (r *Reader) String(max int, qname, field string) (string, error) {
 	s, ok := r.intern[string(b)]
 	if !ok {
 		s = string(b)
-		if r.intern != nil && len(b) <= maxInternedLen {
+		if r.intern != nil && len(b) <= maxInternedLen && len(r.intern) < maxInterned {
 			r.intern[s] = s
 		}
 	}

@@ -2,6 +2,7 @@ package exi_test
 
 import (
 	"fmt"
+	"runtime"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -127,6 +128,51 @@ func TestReuseInternBounded(t *testing.T) {
 		r.String(-1, "q", "s")
 	}); n > 2 {
 		t.Errorf("%v allocations for a string after a flood", n)
+	}
+}
+
+// TestReuseInternFloodInOneDocument: one document of thousands of
+// distinct strings makes Reuse allocate no more than Reset (the table of
+// strings made once stays bounded), and strings are made once again in the
+// documents after it.
+func TestReuseInternFloodInOneDocument(t *testing.T) {
+	const n = 5000
+	var doc []byte
+	for i := range n {
+		doc = append(doc, 5, 'a'+byte(i/676%26), 'a'+byte(i/26%26), 'a'+byte(i%26))
+	}
+	read := func(r *exi.Reader) {
+		for range n {
+			if _, err := r.String(-1, "q", "s"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	var fresh, reused exi.Reader
+	reset := allocated(func() { fresh.Reset(doc); read(&fresh) })
+	reuse := allocated(func() { reused.Reuse(doc); read(&reused) })
+	if reuse > reset+uint64(2*len(doc))+16<<10 { // its padded copy of the input, and slack
+		t.Errorf("Reuse allocated %d bytes for the flood, Reset %d", reuse, reset)
+	}
+	var data []*byte
+	for range 2 {
+		reused.Reuse([]byte{0x05, 'e', 'v', 's'})
+		s, err := reused.String(-1, "q", "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, unsafe.StringData(s))
+	}
+	if data[0] != data[1] {
+		t.Error("after the flood, equal strings are made twice")
 	}
 }
 
