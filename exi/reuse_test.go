@@ -2,8 +2,8 @@ package exi_test
 
 import (
 	"fmt"
-	"runtime"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"unsafe"
 
