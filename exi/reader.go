@@ -581,12 +581,6 @@ func (r *Reader) Escape(g *Grammar, state, c int) (int, error) {
 	return r.escape(g, &g.States[state], c)
 }
 
-// Unsupported reports a production the decoder cannot follow (SE(*), or
-// characters in mixed content), read as a code of width bits.
-func (r *Reader) Unsupported(g *Grammar, width, ev int) error {
-	return &Error{Bit: r.pos - width, Msg: fmt.Sprintf("%s: %s is not supported", g.Name, g.event(ev))}
-}
-
 // escape handles a first-level code past the productions: the escape to
 // the second level (only its EE is understood) or an invalid code.
 func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
