@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // Namespace is one end of the pair: a named network namespace and the veth
@@ -35,10 +36,12 @@ type Namespace struct {
 	// MAC is the interface's hardware address.
 	MAC net.HardwareAddr
 	// LinkLocal is the interface's fe80:: address, zoned with Iface. Duplicate
-	// address detection is off, so it is usable (not tentative) at once.
+	// address detection is off unless Config asked for it, so it is usable
+	// (not tentative) at once.
 	LinkLocal netip.Addr
 
-	handle int // the namespace's file descriptor (netns.NsHandle)
+	handle    int           // the namespace's file descriptor (netns.NsHandle)
+	tentative time.Duration // Config.TentativeA or TentativeB
 }
 
 // Config sets what VethPair otherwise chooses; zero fields take defaults.
@@ -48,6 +51,13 @@ type Config struct {
 	// MACA and MACB are their addresses; nil means 02:cc:00:00:00:0a and
 	// 02:cc:00:00:00:0b.
 	MACA, MACB net.HardwareAddr
+	// TentativeA and TentativeB keep that end's link-local address
+	// tentative for at least this long after the link comes up (duplicate
+	// address detection on, its probes spaced to last that long; the
+	// kernel adds a random delay of up to 1 s). Zero turns detection off:
+	// the address is usable at once. NewVethPair and RecreatePair wait
+	// only for the address to exist on such an end, not to be usable.
+	TentativeA, TentativeB time.Duration
 }
 
 // VethPair creates two fresh namespaces joined by a veth pair with the
@@ -98,6 +108,23 @@ func (n *Namespace) Do(t testing.TB, fn func()) {
 // through ip netns exec (which also mounts the namespace's /sys).
 func (n *Namespace) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// DeletePair deletes the veth pair (both ends go, as a veth's do), as a
+// modem's driver that is unloaded or reset deletes its interface.
+func DeletePair(t testing.TB, a, b *Namespace) {
+	t.Helper()
+	deletePair(t, a, b)
+}
+
+// RecreatePair creates the veth pair again between a and b, with the names,
+// addresses and duplicate address detection of NewVethPair's Config, as a
+// reloaded driver creates its interface again: same name and MAC, a new
+// index, which it stores in a and b. It deletes the pair first if it is
+// still there, and returns when both ends are ready as NewVethPair's are.
+func RecreatePair(t testing.TB, a, b *Namespace) {
+	t.Helper()
+	recreatePair(t, a, b)
 }
 
 // IP runs the ip command with args in the namespace (ip -n Name args...)

@@ -33,10 +33,17 @@ func vethPair(t testing.TB, cfg Config) (a, b *Namespace) {
 		t.Skip("needs the ip command (iproute2); skipped")
 	}
 	name := fmt.Sprintf("ccstest-%d-%d", os.Getpid(), seq.Add(1))
-	a = &Namespace{Name: name + "a", Iface: cfg.IfaceA, MAC: cfg.MACA}
-	b = &Namespace{Name: name + "b", Iface: cfg.IfaceB, MAC: cfg.MACB}
+	a = &Namespace{Name: name + "a", Iface: cfg.IfaceA, MAC: cfg.MACA, tentative: cfg.TentativeA}
+	b = &Namespace{Name: name + "b", Iface: cfg.IfaceB, MAC: cfg.MACB, tentative: cfg.TentativeB}
 	create(t, a, b)
+	addPair(t, a, b)
+	return a, b
+}
 
+// addPair creates the veth pair between a and b, brings both ends up and
+// waits until they are ready.
+func addPair(t testing.TB, a, b *Namespace) {
+	t.Helper()
 	la := netlink.NewLinkAttrs()
 	la.Name, la.HardwareAddr, la.Namespace = a.Iface, a.MAC, netlink.NsFd(a.handle)
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: b.Iface, PeerHardwareAddr: b.MAC, PeerNamespace: netlink.NsFd(b.handle)}
@@ -55,13 +62,7 @@ func vethPair(t testing.TB, cfg Config) (a, b *Namespace) {
 			t.Fatalf("netnstest: %s in %s: %v", n.Iface, n.Name, err)
 		}
 		n.Index = l.Attrs().Index
-		// No duplicate address detection: the link-local address is usable
-		// at once instead of a second or more later.
-		n.Do(t, func() {
-			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+n.Iface+"/accept_dad", []byte("0"), 0o644); err != nil {
-				t.Fatalf("netnstest: DAD off on %s: %v", n.Iface, err)
-			}
-		})
+		n.Do(t, func() { setDAD(t, n) })
 		ready[i] = waitReady(t, n)
 		if err := h.LinkSetUp(l); err != nil {
 			t.Fatalf("netnstest: %s up: %v", n.Iface, err)
@@ -72,7 +73,63 @@ func vethPair(t testing.TB, cfg Config) (a, b *Namespace) {
 			t.Fatalf("netnstest: %v", err)
 		}
 	}
-	return a, b
+}
+
+// dadProbe is the spacing of duplicate address detection's probes on a
+// tentative end (the neighbour solicitations' retransmission time).
+const dadProbe = 500 * time.Millisecond
+
+// setDAD turns duplicate address detection off on n's interface, so that
+// its link-local address is usable at once instead of a second or more
+// later; or on, with probes that last n.tentative.
+func setDAD(t testing.TB, n *Namespace) {
+	t.Helper()
+	conf := map[string]string{"ipv6/conf/" + n.Iface + "/accept_dad": "0"}
+	if n.tentative > 0 {
+		probes := (n.tentative + dadProbe - 1) / dadProbe
+		conf = map[string]string{
+			"ipv6/conf/" + n.Iface + "/accept_dad":       "1",
+			"ipv6/conf/" + n.Iface + "/dad_transmits":    fmt.Sprint(int(probes)),
+			"ipv6/neigh/" + n.Iface + "/retrans_time_ms": fmt.Sprint(dadProbe.Milliseconds()),
+		}
+	}
+	for k, v := range conf {
+		if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
+			t.Fatalf("netnstest: duplicate address detection on %s: %v", n.Iface, err)
+		}
+	}
+}
+
+func deletePair(t testing.TB, a, _ *Namespace) {
+	t.Helper()
+	h, err := netlink.NewHandleAt(netns.NsHandle(a.handle))
+	if err != nil {
+		t.Fatalf("netnstest: netlink in %s: %v", a.Name, err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(a.Iface)
+	if err != nil {
+		t.Fatalf("netnstest: %s in %s: %v", a.Iface, a.Name, err)
+	}
+	if err := h.LinkDel(l); err != nil {
+		t.Fatalf("netnstest: delete %s: %v", a.Iface, err)
+	}
+}
+
+func recreatePair(t testing.TB, a, b *Namespace) {
+	t.Helper()
+	h, err := netlink.NewHandleAt(netns.NsHandle(a.handle))
+	if err != nil {
+		t.Fatalf("netnstest: netlink in %s: %v", a.Name, err)
+	}
+	_, err = h.LinkByName(a.Iface)
+	h.Close()
+	if err == nil {
+		deletePair(t, a, b)
+	} else if _, ok := err.(netlink.LinkNotFoundError); !ok {
+		t.Fatalf("netnstest: %s in %s: %v", a.Iface, a.Name, err)
+	}
+	addPair(t, a, b)
 }
 
 // create makes the two named namespaces on a locked thread (making one
@@ -115,7 +172,7 @@ func create(t testing.TB, nss ...*Namespace) {
 // waitReady subscribes to n's link and address changes and reports on the
 // returned channel when its interface is operationally up (the kernel drops
 // frames sent before) and has a link-local IPv6 address that is not
-// tentative, which it stores in n.
+// tentative (or any, if n is to be tentative), which it stores in n.
 func waitReady(t testing.TB, n *Namespace) <-chan error {
 	t.Helper()
 	ns := netns.NsHandle(n.handle)
@@ -142,7 +199,9 @@ func waitReady(t testing.TB, n *Namespace) <-chan error {
 			}
 		}()
 		up, addr := false, false
-		for !up || !addr {
+		// The kernel announces an address only once it is usable: a
+		// tentative one is found by asking, below.
+		for !up || !addr && n.tentative == 0 {
 			select {
 			case u, ok := <-links:
 				if !ok {
@@ -164,9 +223,40 @@ func waitReady(t testing.TB, n *Namespace) <-chan error {
 				}
 			}
 		}
+		if !addr {
+			result <- findTentative(n)
+			return
+		}
 		result <- nil
 	}()
 	return result
+}
+
+// findTentative asks for n's link-local address until it exists, tentative
+// or not, and stores it in n.
+func findTentative(n *Namespace) error {
+	h, err := netlink.NewHandleAt(netns.NsHandle(n.handle))
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", n.Name, err)
+	}
+	defer h.Close()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	end := time.Now().Add(listenFor)
+	for time.Now().Before(end) {
+		addrs, err := h.AddrList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: n.Index}}, netlink.FAMILY_V6)
+		if err != nil {
+			return fmt.Errorf("addresses of %s in %s: %w", n.Iface, n.Name, err)
+		}
+		for _, a := range addrs {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_DADFAILED == 0 {
+				n.LinkLocal = ip.WithZone(n.Iface)
+				return nil
+			}
+		}
+		<-tick.C
+	}
+	return fmt.Errorf("%s in %s: no IPv6 link-local address within %v", n.Iface, n.Name, listenFor)
 }
 
 func do(t testing.TB, n *Namespace, fn func()) {
