@@ -47,6 +47,7 @@ var allowed = map[string][]string{
 	"timeline":                   {"capture", "homeplug", "v2gtp", "v2g/*", "exi"},
 	"doctor":                     {"link", "homeplug", "modemsim", "sdp", "clock", "output/smartevse"},
 	"sim":                        {"clock", "homeplug", "link", "modemsim", "slac", "sdp", "v2gtp", "secc", "evcc", "charger", "record", "output/smartevse", "v2g/apphand", "recording"},
+	"netif":                      {},
 	"internal/netnstest":         {},
 	"internal/shared":            {},
 	"internal/exigen":            {},
