@@ -210,7 +210,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		case err := <-failed:
 			return err
 		case <-ctx.Done():
-			c.end(rec, record.EndStopped, "")
+			c.stopped(ctx, rec)
 			return nil
 		case e := <-c.events:
 			// A car may talk before Match returns (its SDP request is the
@@ -247,7 +247,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			}
 		case err := <-linkLost:
 			if ctx.Err() != nil {
-				c.end(rec, record.EndStopped, "")
+				c.stopped(ctx, rec)
 				return nil
 			}
 			c.server.Drop()
@@ -278,7 +278,7 @@ func (c *Charger) drain(rec *record.Session) {
 // just starts over) or a car that tried and failed.
 func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) error {
 	if ctx.Err() != nil {
-		c.end(rec, record.EndStopped, "")
+		c.stopped(ctx, rec)
 		return nil
 	}
 	end := record.EndSLACFailed
@@ -303,6 +303,32 @@ func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) e
 		c.log.Debug("no car; keying the modem afresh", "err", err)
 	}
 	return nil
+}
+
+// Stop, as the cause of the cancellation of Run's context
+// (context.WithCancelCause), says how the plug-in in progress ends, such
+// as record.EndIfaceLost when the daemon lost its interface. Without
+// it, the plug-in ends as record.EndStopped.
+type Stop struct {
+	End    record.End
+	Detail string
+}
+
+func (s *Stop) Error() string {
+	if s.Detail != "" {
+		return s.Detail
+	}
+	return s.End.Words()
+}
+
+// stopped ends the plug-in as ctx's cause says.
+func (c *Charger) stopped(ctx context.Context, rec *record.Session) {
+	var s *Stop
+	if errors.As(context.Cause(ctx), &s) {
+		c.end(rec, s.End, s.Detail)
+		return
+	}
+	c.end(rec, record.EndStopped, "")
 }
 
 // FromConfig is the source a value from the configuration has in the record.

@@ -327,3 +327,56 @@ func TestCapacityFallback(t *testing.T) {
 		t.Fatalf("the car's own capacity: %+v", rec.EnergyCapacityWh)
 	}
 }
+
+// onKind signals each event of one kind.
+type onKind struct {
+	kind record.Kind
+	c    chan struct{}
+}
+
+func (o onKind) Event(e record.Event, _ *record.Session) {
+	if e.Kind == o.kind {
+		o.c <- struct{}{}
+	}
+}
+func (o onKind) PlugInEnded(*record.Session) {}
+
+// TestStopCause: a plug-in in progress when Run's context is cancelled
+// with a Stop ends as the Stop says (the interface went away), not as
+// the charger stopping.
+func TestStopCause(t *testing.T) {
+	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer sdpConn.Close()
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeSLAC()
+	ch, err := New(Config{SLAC: f, SDP: sdpConn, V2G: ln, Announce: netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}
+	matched := onKind{record.KindMatched, make(chan struct{}, 1)}
+	ch.Subscribe(s)
+	ch.Subscribe(matched)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx) }()
+	f.plug <- homeplug.MAC{2, 0, 0, 0, 0xca, 1}
+	<-matched.c
+	cancel(&Stop{End: record.EndIfaceLost, Detail: "evse0 disappeared"})
+	rec := <-s.ended
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rec.End != record.EndIfaceLost || rec.Detail != "evse0 disappeared" || rec.EVMAC != "02:00:00:00:ca:01" {
+		t.Fatalf("record: end %v %q, car %s", rec.End, rec.Detail, rec.EVMAC)
+	}
+	if got := (&Stop{End: record.EndIfaceLost}).Error(); got != record.EndIfaceLost.Words() {
+		t.Fatalf("Stop without detail: %q", got)
+	}
+}

@@ -70,9 +70,10 @@ const (
 	EndNoSession              // link up but the car never opened a V2G session
 	EndError                  // a protocol error (Detail says which)
 	EndStopped                // the daemon stopped
+	EndIfaceLost              // the charger's interface went away (a modem driver reset)
 )
 
-var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped"}
+var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped", "interface_lost"}
 
 var endWords = [...]string{
 	"still running",
@@ -85,6 +86,7 @@ var endWords = [...]string{
 	"the car never opened a V2G session",
 	"a protocol error",
 	"the charger stopped",
+	"the charger's network interface went away (modem driver reset?)",
 }
 
 // String returns the end's name as used in JSON.
@@ -375,8 +377,9 @@ func (s *Session) Apply(e Event) (changed bool) {
 		// A car that reconnects ends its first connection and then its
 		// second: the last V2G end counts. The end of the plug-in itself
 		// (link lost, the daemon stopping) only fills in when none is known.
-		plugEnd := e.End == EndLinkLost || e.End == EndStopped || e.End == EndNoSession
-		if s.End == EndNone || !plugEnd {
+		// An interface lost explains a stop, which its connection reports first.
+		plugEnd := e.End == EndLinkLost || e.End == EndStopped || e.End == EndNoSession || e.End == EndIfaceLost
+		if s.End == EndNone || !plugEnd || s.End == EndStopped && e.End == EndIfaceLost {
 			s.End, s.Detail = e.End, e.Detail
 		}
 		s.Phases.Ended = e.At

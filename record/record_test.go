@@ -69,6 +69,27 @@ func TestApplyEnds(t *testing.T) {
 	if n.End != EndLinkLost {
 		t.Fatalf("end %v", n.End)
 	}
+	// The interface went away mid-session: the connection closed by the
+	// stop reports it first, the plug-in's end says why.
+	var g Session
+	g.Apply(Event{Kind: KindEnded, End: EndStopped, Detail: "the charger stopped"})
+	g.Apply(Event{Kind: KindEnded, End: EndIfaceLost, Detail: "evse0 disappeared"})
+	if g.End != EndIfaceLost || g.Detail != "evse0 disappeared" {
+		t.Fatalf("end %v %q", g.End, g.Detail)
+	}
+	b, _ := EndIfaceLost.MarshalText()
+	var back End
+	if err := back.UnmarshalText(b); err != nil || back != EndIfaceLost || string(b) != "interface_lost" ||
+		back.Words() != "the charger's network interface went away (modem driver reset?)" {
+		t.Fatalf("%q %v %v %q", b, back, err, back.Words())
+	}
+	// Once the car ended its session, a lost interface changes nothing.
+	var d Session
+	d.Apply(Event{Kind: KindEnded, End: EndSessionStop})
+	d.Apply(Event{Kind: KindEnded, End: EndIfaceLost})
+	if d.End != EndSessionStop {
+		t.Fatalf("end %v", d.End)
+	}
 }
 
 func TestJSONRoundTrip(t *testing.T) {
