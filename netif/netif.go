@@ -39,8 +39,10 @@ const (
 	DADFailed                     // duplicate address detection found the address in use
 )
 
-var reasonNames = [...]string{"", "missing", "down", "no carrier", "no link-local address", "tentative", "duplicate address"}
+var reasonNames = [...]string{"", "not there", "down", "no carrier", "no IPv6 link-local address yet",
+	"its link-local address is tentative (duplicate address detection, usually 1-2 s)", "duplicate link-local address"}
 
+// String says the reason in a few words.
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -78,7 +80,7 @@ func (e *NotReadyError) Error() string {
 		s = fmt.Sprintf("%s is not usable (%v)", n, e.Reason)
 	}
 	if e.Waited > 0 {
-		s = fmt.Sprintf("after %v: %s", e.Waited, s)
+		s = fmt.Sprintf("%s not usable after %v: %s", n, e.Waited, s)
 	}
 	return s
 }

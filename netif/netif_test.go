@@ -48,7 +48,7 @@ func TestNotReadyError(t *testing.T) {
 		want string
 	}{
 		{NotReadyError{Name: "plc0", Reason: Missing, Waited: 30 * time.Second},
-			"after 30s: there is no interface plc0 (is the modem's driver loaded? `ip link` lists the interfaces)"},
+			"plc0 not usable after 30s: there is no interface plc0 (is the modem's driver loaded? `ip link` lists the interfaces)"},
 		{NotReadyError{Name: "plc0", Reason: Down},
 			"plc0 is down: bring it up (`ip link set plc0 up`, or in the network configuration)"},
 		{NotReadyError{Name: "plc0", Reason: NoCarrier},
@@ -56,7 +56,7 @@ func TestNotReadyError(t *testing.T) {
 		{NotReadyError{Name: "plc0", Reason: NoLinkLocal},
 			"plc0 has no IPv6 link-local address: enable IPv6 on it (sysctl net.ipv6.conf.plc0.disable_ipv6=0, and addr_gen_mode other than 1)"},
 		{NotReadyError{Name: "plc0", Reason: Tentative, Addr: ll, Waited: 10 * time.Second},
-			"after 10s: plc0's link-local address fe80::1 is still tentative (duplicate address detection has not finished); if this lasts, turn detection off for it: sysctl net.ipv6.conf.plc0.accept_dad=0"},
+			"plc0 not usable after 10s: plc0's link-local address fe80::1 is still tentative (duplicate address detection has not finished); if this lasts, turn detection off for it: sysctl net.ipv6.conf.plc0.accept_dad=0"},
 		{NotReadyError{Name: "plc0", Reason: DADFailed, Addr: ll},
 			"plc0's link-local address fe80::1 failed duplicate address detection: another host on the link has it (the same MAC address?); give plc0 another MAC address, or turn detection off (sysctl net.ipv6.conf.plc0.accept_dad=0) and set it down and up"},
 	} {
