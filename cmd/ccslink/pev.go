@@ -46,13 +46,14 @@ type pevReport struct {
 }
 
 func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--json] [--timeout 60s]", stderr)
+	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--paced] [--json] [--timeout 60s]", stderr)
 	iface := fs.String("iface", "", "network interface of the car's HomePlug modem")
 	carName := fs.String("car", "ioniq", "the car: "+strings.Join(carNames(), ", "))
 	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log every step to stderr")
+	paced := fs.Bool("paced", false, "wait the car's own time between an answer and its next request, as the real car does (the Ioniq 270 ms)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -73,7 +74,7 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	rep, err := playPEV(ctx, *iface, p, *emulate, log)
+	rep, err := playPEV(ctx, *iface, p, *emulate, *paced, log)
 	rep.Car, rep.DurationMS = p.Name, time.Since(start).Milliseconds()
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("the car's session did not finish within %v", *timeout)
@@ -95,7 +96,7 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, log *slog.Logger) (pevReport, error) {
+func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate, paced bool, log *slog.Logger) (pevReport, error) {
 	rep := pevReport{SoC: -1, FullSoC: -1, CapacityWh: -1, RequestWh: -1}
 	hp, mac, emu, closeHP, err := homePlugPort(ctx, iface, emulate, false)
 	if err != nil {
@@ -140,7 +141,7 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer conn.Close()
-	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log})
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log, Paced: paced})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
 	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh
