@@ -21,6 +21,8 @@ import (
 	"github.com/ccslink/ccslink/charger"
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/netif"
 	"github.com/ccslink/ccslink/output/httpapi"
 	"github.com/ccslink/ccslink/output/metrics"
 	"github.com/ccslink/ccslink/output/mqtt"
@@ -44,12 +46,18 @@ func init() {
 // before it charges without it.
 const smartEVSEWait = 60 * time.Second
 
+// defaultIfaceWait bounds each wait for the interface. Duplicate address
+// detection takes 1-2 s, a modem driver's reload a few; an interface not
+// back by then needs a person, or the fresh start that the service
+// manager gives a daemon that exits with an error.
+const defaultIfaceWait = 30 * time.Second
+
 // defaultConfig is where the daemon looks for its configuration when
 // --config is not given; a missing file there means the defaults.
 const defaultConfig = "/etc/ccslink/ccslink.yaml"
 
 func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("evse", "evse [--config FILE] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--json] [-v]", stderr)
+	fs := newFlagSet("evse", "evse [--config FILE] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--json] [-v]", stderr)
 	cfgPath := fs.String("config", defaultConfig, "the configuration file (YAML, or a pyPLC.ini); flags override it")
 	fs.String("iface", "", "network interface of the HomePlug modem (default eth1)")
 	fs.String("smartevse", "", "the SmartEVSE to post the car's SoC to: its base URL (http://10.0.0.1) or the full /ev_state URL")
@@ -57,6 +65,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
 	fs.Int("v2g-port", 0, "TCP port of the V2G server, announced by SDP; 0 picks a free one")
 	sdpPort := fs.Int("sdp-port", sdp.Port, "UDP port of SDP")
+	ifaceWait := fs.Duration("iface-wait", defaultIfaceWait, "how long to wait for the interface: at start for its IPv6 link-local address, after it disappears (a modem driver reset) for it to return; then exit with an error")
 	fs.String("evseid", "", "the charger's EVSEID (ISO 15118-2 text such as DE*ABC*E1234; DIN as hex)")
 	fs.String("http", "", "serve the API, the live page and /metrics on this address (e.g. 127.0.0.1:8080; elsewhere than loopback needs http.token in the config)")
 	fs.String("mqtt", "", "publish to this MQTT broker (tcp://host:1883), with Home Assistant discovery")
@@ -93,6 +102,10 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
 	}
+	if *ifaceWait <= 0 {
+		fmt.Fprintf(stderr, "ccslink evse: --iface-wait %v: give a duration above zero, such as 30s\n", *ifaceWait)
+		return 2
+	}
 	if cfg.SmartEVSE.URL != "" {
 		if _, err := smartevse.Endpoint(cfg.SmartEVSE.URL); err != nil {
 			fmt.Fprintf(stderr, "ccslink evse: smartevse.url: %v\n", err)
@@ -103,7 +116,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout}
+	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait}
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 1
@@ -169,34 +182,37 @@ type daemonConfig struct {
 	json    bool
 	log     *slog.Logger
 	out     io.Writer
+	// ifaceWait bounds each wait for the interface: at start for its
+	// link-local address, after a driver reset for it to come back.
+	ifaceWait time.Duration
 }
 
-// runDaemon runs the charger on one interface until ctx ends.
+// runDaemon runs the charger until ctx ends. The outputs (SmartEVSE, MQTT,
+// the HTTP API, recordings) live as long as the daemon; the parts bound to
+// the interface (the HomePlug port, SDP, V2G and the charger over them)
+// are opened on it again whenever it comes back after a driver reset.
 func runDaemon(ctx context.Context, d daemonConfig) error {
-	hp, mac, _, closeHP, err := homePlugPort(ctx, d.Interface, d.EmulateModem, true)
+	if _, err := net.InterfaceByName(d.Interface); err != nil {
+		return interfaceError(d.Interface, err)
+	}
+	watch, err := netif.Watch(d.Interface)
 	if err != nil {
 		return err
 	}
-	defer closeHP()
-	ll, err := sdp.LinkLocal(d.Interface)
+	defer watch.Close()
+	l, err := watch.Ready(ctx, d.ifaceWait, d.waiting)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
-	sdpConn, err := sdp.Listen(d.Interface, d.sdpPort)
+	mac, err := homeplug.MACFrom(l.MAC)
 	if err != nil {
-		return err
+		return fmt.Errorf("interface %s has no Ethernet address: %w", d.Interface, err)
 	}
-	defer sdpConn.Close()
-	ln, err := secc.Listen(net.JoinHostPort(ll.WithZone(d.Interface).String(), strconv.Itoa(d.V2GPort)))
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	announce := netip.AddrPortFrom(ll.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log}
-	var subs []charger.Subscriber
-	var port slac.Port = hp
+	o := &outputs{}
 	// The state directory is for evidence (recordings, past sessions): a
 	// daemon that cannot write it still serves cars.
 	stateOK := d.StateDir != ""
@@ -212,26 +228,20 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 			d.log.Warn("no recordings", "err", err)
 		} else {
 			defer rec.Close()
-			port, seccCfg.Tap = rec.Tap(port), rec.V2G
-			subs = append(subs, rec)
+			o.rec = rec
+			o.subs = append(o.subs, rec)
 		}
-	}
-	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: mac, Log: d.log})
-	ch, err := charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: d.log,
-		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.Capacity(id); return float64(wh), ok }})
-	if err != nil {
-		return err
 	}
 	var sender *smartevse.Sender
 	if d.SmartEVSE.URL != "" {
 		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Log: d.log, OnResult: func(dl smartevse.Delivery) {
-			ch.Report(smartevse.Record(dl))
+			o.serving.Report(smartevse.Record(dl))
 		}})
 		if err != nil {
 			return err
 		}
 		defer sender.Close()
-		subs = append(subs, smartevse.PlugIns{Sender: sender})
+		o.subs = append(o.subs, smartevse.PlugIns{Sender: sender})
 	}
 	if d.MQTT.Broker != "" {
 		m, err := mqtt.New(mqtt.Config{Broker: d.MQTT.Broker, Interface: d.Interface, Username: d.MQTT.Username, Password: d.MQTT.Password,
@@ -240,12 +250,12 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 			return err
 		}
 		defer m.Close()
-		subs = append(subs, m)
+		o.subs = append(o.subs, m)
 	}
 	var web *httpapi.Server
 	if d.HTTP.Listen != "" {
 		exp := metrics.New()
-		subs = append(subs, exp)
+		o.subs = append(o.subs, exp)
 		dir := ""
 		if stateOK {
 			dir = d.StateDir
@@ -255,36 +265,204 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 			return err
 		}
 		defer web.Close() // runs once the charger has stopped: the last records are written
-		subs = append(subs, web)
+		o.subs = append(o.subs, web)
 	}
-	subs = append(subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
-	for _, s := range subs {
-		ch.Subscribe(s)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	o.subs = append(o.subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	webDone := make(chan error, 1)
 	if web != nil {
-		go func() { webDone <- web.Serve(ctx) }()
+		go func() {
+			err := web.Serve(ctx)
+			if err != nil {
+				// The API stopped by itself (its port is taken): stop the daemon too.
+				cancel(err)
+			}
+			webDone <- err
+		}()
 	}
-	d.log.Info("ready: waiting for a car", "interface", d.Interface, "policy", d.policy.String(), "v2g", announce.String(),
-		"smartevse", d.SmartEVSE.URL, "http", d.HTTP.Listen, "mqtt", d.MQTT.Broker)
-	chDone := make(chan error, 1)
-	go func() { chDone <- ch.Run(ctx) }()
-	select {
-	case err = <-chDone:
-		cancel()
-		if web != nil {
-			<-webDone
-		}
-	case werr := <-webDone:
-		// The API stopped by itself (its port is taken): stop the daemon too.
-		cancel()
-		if err = <-chDone; err == nil && werr != nil {
+	err = serveIfaces(ctx, d, watch, l, o)
+	cancel(nil)
+	if web != nil {
+		if werr := <-webDone; err == nil {
 			err = werr
 		}
 	}
 	return err
+}
+
+// outputs are the parts of the daemon that outlive an interface: they
+// subscribe to the charger of each interface in turn.
+type outputs struct {
+	subs    []charger.Subscriber
+	rec     *recording.Recorder // nil: no recordings
+	serving serving
+}
+
+// serving is the charger in service, to which the SmartEVSE's results go.
+type serving struct {
+	mu sync.Mutex
+	ch *charger.Charger
+}
+
+func (s *serving) set(ch *charger.Charger) {
+	s.mu.Lock()
+	s.ch = ch
+	s.mu.Unlock()
+}
+
+// Report hands e to the charger in service; between two, a result is
+// dropped: the plug-in it belonged to has ended.
+func (s *serving) Report(e record.Event) {
+	s.mu.Lock()
+	ch := s.ch
+	s.mu.Unlock()
+	if ch != nil {
+		ch.Report(e)
+	}
+}
+
+// errIfaceLost is how serveIface says the interface went away.
+var errIfaceLost = errors.New("the interface went away")
+
+// lossGrace is how long a socket's error waits for the kernel's notice
+// that the interface went away, which may come a moment after it.
+const lossGrace = 2 * time.Second
+
+// serveIfaces serves cars on the interface l, and again each time it comes
+// back after it went away, until ctx ends. It fails when the interface is
+// not back and usable within d.ifaceWait, or its sockets cannot be opened
+// again: the service manager then starts the daemon afresh.
+func serveIfaces(ctx context.Context, d daemonConfig, watch *netif.Watcher, l netif.Link, o *outputs) error {
+	var lostAt time.Time // zero at start
+	for {
+		err := serveIface(ctx, d, watch, l, o, lostAt)
+		if !errors.Is(err, errIfaceLost) {
+			if err != nil && !lostAt.IsZero() {
+				return fmt.Errorf("%s came back, but serving cars on it again failed: %w; exiting so that the service manager starts ccslink afresh", d.Interface, err)
+			}
+			return err
+		}
+		lostAt = time.Now()
+		d.log.Warn(fmt.Sprintf("%s disappeared (modem driver reset?); waiting for it to return", d.Interface), "within", d.ifaceWait)
+		if l, err = watch.Ready(ctx, d.ifaceWait, d.waiting); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%s disappeared and did not return: %w; exiting so that the service manager starts ccslink afresh", d.Interface, err)
+		}
+	}
+}
+
+// waiting logs why the daemon waits for its interface.
+func (d daemonConfig) waiting(why *netif.NotReadyError) {
+	args := []any{"why", why.Reason.String(), "within", d.ifaceWait}
+	if why.Addr.IsValid() {
+		args = append(args, "address", why.Addr.WithZone("").String())
+	}
+	d.log.Info("waiting for "+d.Interface, args...)
+}
+
+// serveIface opens the HomePlug port, SDP and V2G on the interface l and
+// serves cars there until ctx ends (nil) or the interface goes away
+// (errIfaceLost; the plug-in in progress ends as interface_lost). lostAt
+// is when it last went away; zero at start.
+func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l netif.Link, o *outputs, lostAt time.Time) error {
+	ch, announce, closeAll, err := openIface(ctx, d, l, o)
+	if err != nil {
+		if !lostAt.IsZero() && goneWithin(ctx, watch, l, lossGrace) {
+			return errIfaceLost // gone again while it was being opened
+		}
+		return err
+	}
+	defer closeAll()
+	for _, s := range o.subs {
+		ch.Subscribe(s)
+	}
+	o.serving.set(ch)
+	defer o.serving.set(nil)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	gone := make(chan struct{})
+	go func() {
+		if watch.WaitGone(ctx, l) == nil {
+			close(gone) // before the cancellation, which Run returns on
+			cancel(&charger.Stop{End: record.EndIfaceLost, Detail: d.Interface + " disappeared (modem driver reset?)"})
+		}
+	}()
+	if lostAt.IsZero() {
+		d.log.Info("ready: waiting for a car", "interface", d.Interface, "policy", d.policy.String(), "v2g", announce.String(),
+			"smartevse", d.SmartEVSE.URL, "http", d.HTTP.Listen, "mqtt", d.MQTT.Broker)
+	} else {
+		d.log.Info(fmt.Sprintf("%s is back; serving cars again", d.Interface), "after", time.Since(lostAt).Round(time.Millisecond), "v2g", announce.String())
+	}
+	err = ch.Run(ctx)
+	select {
+	case <-gone:
+		return errIfaceLost
+	default:
+	}
+	if err != nil && goneWithin(ctx, watch, l, lossGrace) {
+		return errIfaceLost // the socket failed as the interface went
+	}
+	return err
+}
+
+// openIface opens the interface-bound parts on l: the HomePlug port (behind
+// an emulated modem with --emulate-modem), the SDP socket, the V2G
+// listener on l's link-local address, and the charger over them.
+func openIface(ctx context.Context, d daemonConfig, l netif.Link, o *outputs) (ch *charger.Charger, announce netip.AddrPort, closeAll func(), err error) {
+	var closers []func()
+	closeParts := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeParts()
+		}
+	}()
+	hp, mac, _, closeHP, err := homePlugPort(ctx, d.Interface, d.EmulateModem, true)
+	if err != nil {
+		return nil, announce, nil, err
+	}
+	closers = append(closers, closeHP)
+	sdpConn, err := sdp.Listen(d.Interface, d.sdpPort)
+	if err != nil {
+		return nil, announce, nil, err
+	}
+	closers = append(closers, func() { sdpConn.Close() })
+	// The zone by index: Go's table of interface names may still hold the
+	// index of the interface that went away.
+	ln, err := secc.Listen(net.JoinHostPort(l.LinkLocal.WithZone(strconv.Itoa(l.Index)).String(), strconv.Itoa(d.V2GPort)))
+	if err != nil {
+		return nil, announce, nil, err
+	}
+	closers = append(closers, func() { ln.Close() })
+	announce = netip.AddrPortFrom(l.LinkLocal.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
+
+	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log}
+	var port slac.Port = hp
+	if o.rec != nil {
+		port, seccCfg.Tap = o.rec.Tap(port), o.rec.V2G
+	}
+	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: mac, Log: d.log})
+	ch, err = charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: d.log,
+		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.Capacity(id); return float64(wh), ok }})
+	if err != nil {
+		return nil, announce, nil, err
+	}
+	return ch, announce, closeParts, nil
+}
+
+// goneWithin reports whether l goes away within wait.
+func goneWithin(ctx context.Context, watch *netif.Watcher, l netif.Link, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return watch.WaitGone(ctx, l) == nil
 }
 
 // plugInLog tells the user what happened to their car: one summary line
