@@ -103,3 +103,65 @@ func TestVethPairTCPAndUDP(t *testing.T) {
 		t.Fatalf("UDP from %v, want %v", from, b.LinkLocal)
 	}
 }
+
+// TestRecreatePair: the pair deleted and created again has the same names,
+// MACs and link-local addresses, new indexes, and carries traffic.
+func TestRecreatePair(t *testing.T) {
+	a, b := netnstest.VethPair(t)
+	oldA, oldB := a.Index, b.Index
+	netnstest.DeletePair(t, a, b)
+	if out, err := a.Command(context.Background(), "ip", "link", "show", "veth0").CombinedOutput(); err == nil {
+		t.Fatalf("veth0 still there:\n%s", out)
+	}
+	netnstest.RecreatePair(t, a, b)
+	if a.Index == oldA || b.Index == oldB || a.Index == 0 || b.Index == 0 {
+		t.Fatalf("indexes %d %d, were %d %d", a.Index, b.Index, oldA, oldB)
+	}
+	if a.MAC.String() != "02:cc:00:00:00:0a" || a.LinkLocal != netip.MustParseAddr("fe80::cc:ff:fe00:a%veth0") || b.LinkLocal != netip.MustParseAddr("fe80::cc:ff:fe00:b%veth1") {
+		t.Fatalf("a %+v\nb %+v", a, b)
+	}
+	var pc net.PacketConn
+	var err error
+	a.Do(t, func() { pc, err = net.ListenPacket("udp6", "[::]:15118") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var u net.Conn
+	b.Do(t, func() { u, err = net.Dial("udp6", b.PeerAddr(a, 15118).String()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Write([]byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	pc.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 8)
+	if n, _, err := pc.ReadFrom(buf); err != nil || string(buf[:n]) != "again" {
+		t.Fatalf("UDP read %q, %v", buf[:n], err)
+	}
+	// Recreated while it is still there: deleted first.
+	netnstest.RecreatePair(t, a, b)
+}
+
+// TestTentative: an end with TentativeA has its address, still tentative,
+// when NewVethPair returns; the other end's is usable.
+func TestTentative(t *testing.T) {
+	a, b := netnstest.NewVethPair(t, netnstest.Config{TentativeA: 3 * time.Second})
+	if a.LinkLocal != netip.MustParseAddr("fe80::cc:ff:fe00:a%veth0") || b.LinkLocal != netip.MustParseAddr("fe80::cc:ff:fe00:b%veth1") {
+		t.Fatalf("link-local %v %v", a.LinkLocal, b.LinkLocal)
+	}
+	for _, c := range []struct {
+		n         *netnstest.Namespace
+		tentative bool
+	}{{a, true}, {b, false}} {
+		out, err := c.n.Command(context.Background(), "ip", "-6", "addr", "show", "dev", c.n.Iface).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip addr: %v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "tentative") != c.tentative {
+			t.Fatalf("%s, tentative %v:\n%s", c.n.Iface, c.tentative, out)
+		}
+	}
+}
