@@ -217,6 +217,26 @@ func (r *ifaceRig) served(t *testing.T) stubPost {
 	return posts[before]
 }
 
+// logTime returns the time of the daemon's log line that holds s.
+func (r *ifaceRig) logTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(r.log.String(), "\n") {
+		if !strings.Contains(line, s) {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) > 0 && strings.HasPrefix(f[0], "time=") {
+			at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(f[0], "time="))
+			if err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			return at
+		}
+	}
+	t.Fatalf("no %q in the daemon's log:\n%s", s, r.log.String())
+	return time.Time{}
+}
+
 // stop ends the daemon with SIGTERM; it must exit cleanly.
 func (r *ifaceRig) stop(t *testing.T) {
 	t.Helper()
@@ -244,10 +264,11 @@ func TestEVSEInterfaceResetIdle(t *testing.T) {
 		t.Fatalf("the interface kept its index %d", old)
 	}
 	r.waitLog(t, at, "evse0 is back; serving cars again")
-	serving := time.Now()
+	serving := r.logTime(t, "evse0 is back; serving cars again")
+	carStart := time.Now()
 	post := r.served(t)
-	t.Logf("interface back: serving again after %v, the SoC at the SmartEVSE after %v",
-		serving.Sub(back).Round(time.Millisecond), post.at.Sub(back).Round(time.Millisecond))
+	t.Logf("interface back: the daemon serving again after %v; the next car's SoC at the SmartEVSE after %v (%v after the car started)",
+		serving.Sub(back).Round(time.Millisecond), post.at.Sub(back).Round(time.Millisecond), post.at.Sub(carStart).Round(time.Millisecond))
 	r.stop(t)
 	t.Logf("daemon:\n%s", r.log.String())
 }
