@@ -289,12 +289,14 @@ func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) e
 	var perr *slac.PortError
 	switch {
 	case errors.As(err, &perr):
-		// The interface is down or gone: try again, but not in a tight loop.
-		c.log.Error("cannot use the modem's interface; retrying in 1s", "err", err)
+		// The interface is down or gone: try again, but not in a tight
+		// loop. A daemon whose interface went away stops the charger
+		// meanwhile and says so itself.
 		t := c.cfg.Clock.NewTimer(PortRetry)
 		defer t.Stop()
 		select {
 		case <-t.C():
+			c.log.Error("cannot use the modem's interface; retrying", "err", err, "after", PortRetry)
 		case <-ctx.Done():
 		}
 	case end == record.EndSLACFailed:
