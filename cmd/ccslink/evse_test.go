@@ -24,11 +24,23 @@ func TestEVSEBadConfig(t *testing.T) {
 		{[]string{"evse", "--config", "/nonexistent/x.yaml", "extra"}, `unexpected argument "extra"`},
 		{[]string{"evse", "--iface", "eth1", "--http", "0.0.0.0:8080", "--config", filepath.Join(dir, "ok.yaml")}, "token"},
 		{[]string{"evse", "--iface", "eth1", "--smartevse", "10.0.0.1", "--config", filepath.Join(dir, "ok.yaml")}, "http://10.0.0.1"},
+		{[]string{"evse", "--iface", "eth1", "--iface-wait", "0s", "--config", filepath.Join(dir, "ok.yaml")}, "ccslink evse: --iface-wait 0s: give a duration above zero, such as 30s\n"},
 	} {
 		os.WriteFile(filepath.Join(dir, "ok.yaml"), []byte("interface: eth1\n"), 0o600)
 		var out, errb bytes.Buffer
 		if code := run(tc.args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.say) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.say)
 		}
+	}
+}
+
+// TestEVSENoInterface: an interface that is not there at start is a
+// mistake in the configuration, not a driver reset: the daemon says so at
+// once, naming the interfaces there are.
+func TestEVSENoInterface(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"evse", "--config", "/dev/null", "--iface", "nosuch0"}, nil, &out, &errb)
+	if code != 1 || !strings.HasPrefix(errb.String(), "ccslink evse: no interface nosuch0; there are: ") || !strings.Contains(errb.String(), "lo") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
