@@ -21,6 +21,7 @@ import (
 	"github.com/ccslink/ccslink/charger"
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/history"
 	"github.com/ccslink/ccslink/output/httpapi"
 	"github.com/ccslink/ccslink/output/metrics"
 	"github.com/ccslink/ccslink/output/mqtt"
@@ -242,15 +243,20 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		defer m.Close()
 		subs = append(subs, m)
 	}
+	// The session history is kept with or without the API; it is closed
+	// after the charger stopped, so its last record reaches the disk.
+	dir := ""
+	if stateOK {
+		dir = d.StateDir
+	}
+	past := history.New(history.Config{Dir: dir, Keep: d.Sessions.Keep, Log: d.log})
+	defer past.Close()
+	subs = append(subs, past)
 	var web *httpapi.Server
 	if d.HTTP.Listen != "" {
 		exp := metrics.New()
 		subs = append(subs, exp)
-		dir := ""
-		if stateOK {
-			dir = d.StateDir
-		}
-		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, StateDir: dir, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
+		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, History: past, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
 		if err != nil {
 			return err
 		}

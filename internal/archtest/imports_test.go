@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"output/metrics":             {"record"},
 	"config":                     {},
 	"recording":                  {"record"},
+	"history":                    {"record"},
 	"timeline":                   {"capture", "homeplug", "v2gtp", "v2g/*", "exi"},
 	"doctor":                     {"link", "homeplug", "modemsim", "sdp", "clock", "output/smartevse"},
 	"sim":                        {"clock", "homeplug", "link", "modemsim", "slac", "sdp", "v2gtp", "secc", "evcc", "charger", "record", "output/smartevse", "v2g/apphand", "recording"},

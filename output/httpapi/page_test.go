@@ -21,7 +21,7 @@ func TestPageInBrowser(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skipf("no %s (bash .ci/browser installs it): the page is not tried in a browser", chromium)
 	}
-	s := newServer(t, Config{Token: "s3cret", StateDir: t.TempDir()})
+	s := newServer(t, Config{Token: "s3cret"})
 	subscribed := make(chan struct{}, 4)
 	s.onSubscribe = func() { subscribed <- struct{}{} }
 	p := &player{s: s}

@@ -6,7 +6,7 @@
 //     reading, charging, done), the car's values (-1 when unknown), EVCCID,
 //     protocol, EV MAC, phase times, soc_age_s and the whole record.
 //   - GET /api/sessions: the last Config.Keep plug-ins with a car, newest
-//     first, kept across restarts in StateDir/sessions.jsonl.
+//     first, from Config.History (the session history kept across restarts).
 //   - GET /api/events: server-sent events: first "state" (with the whole
 //     record), then one per record.Event named by its kind, and
 //     "plugin_ended"; each carries the state and the summary line.
@@ -40,14 +40,22 @@ type Config struct {
 	// Token, when set, is required of every request, as
 	// "Authorization: Bearer <token>" or "?token=<token>".
 	Token string
-	// StateDir holds sessions.jsonl; empty keeps the sessions in memory only.
-	StateDir string
+	// History, when set, is the session history /api/sessions shows (a
+	// history.History, subscribed to the charger before this server);
+	// nil keeps the plug-ins seen since the start, in memory.
+	History History
 	// Keep is how many plug-ins /api/sessions returns (DefaultKeep when 0).
 	Keep int
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Log receives what goes wrong (nil discards).
 	Log *slog.Logger
+}
+
+// History is the session history as the API reads it.
+type History interface {
+	// Sessions returns the plug-ins with a car kept, oldest first.
+	Sessions() []*record.Session
 }
 
 // ErrExposed is what ExposedError matches with errors.Is.
@@ -80,12 +88,11 @@ func (e *AddressError) Unwrap() error { return e.Err }
 
 // Server is the HTTP API and page, and the charger's subscriber that feeds
 // them. Its Event and PlugInEnded never block: events go to the clients'
-// bounded buffers and records to the state directory on a goroutine of its own.
+// bounded buffers.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	store *store
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
 
 	// Seams for tests.
 	now         func() time.Time
@@ -93,16 +100,15 @@ type Server struct {
 	onSubscribe func()
 
 	mu       sync.Mutex
-	cur      *record.Session // the plug-in in progress, nil before the first
-	ended    bool            // cur's plug-in is over
-	last     *record.Session // the last finished plug-in with a car
-	sessions []*record.Session
+	cur      *record.Session   // the plug-in in progress, nil before the first
+	ended    bool              // cur's plug-in is over
+	last     *record.Session   // the last finished plug-in with a car
+	sessions []*record.Session // without a History
 	clients  map[*client]struct{}
 }
 
-// New checks cfg, reads the sessions kept in cfg.StateDir and returns a
-// server. An unreadable or unwritable state directory is logged, not
-// refused: the daemon's job is the car, not this list.
+// New checks cfg and returns a server; /api/state shows the last plug-in
+// of cfg.History until a car comes.
 func New(cfg Config) (*Server, error) {
 	if cfg.Listen != "" {
 		loop, err := loopback(cfg.Listen)
@@ -126,13 +132,10 @@ func New(cfg Config) (*Server, error) {
 			return t.C, t.Stop
 		},
 	}
-	if cfg.StateDir != "" {
-		s.store = newStore(cfg.StateDir, cfg.Keep, cfg.Log)
-		s.sessions = s.store.load()
-		if n := len(s.sessions); n > 0 {
-			s.last = s.sessions[n-1]
+	if cfg.History != nil {
+		if l := cfg.History.Sessions(); len(l) > 0 {
+			s.last = l[len(l)-1]
 		}
-		go s.store.run()
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /api/state", s.serveState)
@@ -237,12 +240,6 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close waits until the records handed to the state directory are written.
-// Call it after the charger stopped; the subscriber keeps records in memory
-// only afterwards.
-func (s *Server) Close() error {
-	if s.store != nil {
-		s.store.close()
-	}
-	return nil
-}
+// Close releases nothing today; it is there for the daemon's deferred
+// cleanup, after the charger stopped.
+func (s *Server) Close() error { return nil }
