@@ -12,6 +12,11 @@
 //     "plugin_ended"; each carries the state and the summary line.
 //   - GET /metrics: Config.Metrics, when set.
 //   - GET /: a live page, embedded; open it with ?token= when a token is set.
+//
+// With a token, every request needs "Authorization: Bearer <token>"; only
+// the page and /api/events take it in the query string, for a browser. It
+// is never logged: refused requests are, with the client's address and
+// rate-limited, and the query string is not.
 package httpapi
 
 import (
@@ -30,6 +35,10 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
+// DefaultMaxEventClients is Config.MaxEventClients when 0: a few pages open
+// on phones and tablets, and a home automation following the events.
+const DefaultMaxEventClients = 16
+
 // DefaultKeep is the number of plug-ins /api/sessions keeps when Config.Keep is 0.
 const DefaultKeep = 50
 
@@ -38,7 +47,8 @@ type Config struct {
 	// Listen is the address Serve listens on, e.g. 127.0.0.1:8080.
 	Listen string
 	// Token, when set, is required of every request, as
-	// "Authorization: Bearer <token>" or "?token=<token>".
+	// "Authorization: Bearer <token>"; the page and /api/events also take
+	// "?token=<token>", for a browser.
 	Token string
 	// History, when set, is the session history /api/sessions shows (a
 	// history.History, subscribed to the charger before this server);
@@ -46,6 +56,9 @@ type Config struct {
 	History History
 	// Keep is how many plug-ins /api/sessions returns (DefaultKeep when 0).
 	Keep int
+	// MaxEventClients bounds the clients of /api/events at once
+	// (DefaultMaxEventClients when 0); one more is refused with 503.
+	MaxEventClients int
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Log receives what goes wrong (nil discards).
@@ -98,6 +111,7 @@ type Server struct {
 	now         func() time.Time
 	heartbeat   func() (<-chan time.Time, func())
 	onSubscribe func()
+	onLeave     func() // a client of /api/events is gone
 
 	mu       sync.Mutex
 	cur      *record.Session   // the plug-in in progress, nil before the first
@@ -105,6 +119,8 @@ type Server struct {
 	last     *record.Session   // the last finished plug-in with a car
 	sessions []*record.Session // without a History
 	clients  map[*client]struct{}
+
+	authLog, fullLog limiter // the warnings a client can cause, rate-limited
 }
 
 // New checks cfg and returns a server; /api/state shows the last plug-in
@@ -121,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = DefaultKeep
+	}
+	if cfg.MaxEventClients <= 0 {
+		cfg.MaxEventClients = DefaultMaxEventClients
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -176,17 +195,55 @@ func (s *Server) Handler() http.Handler {
 	}
 	want := []byte(s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.URL.Query().Get("token")
-		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			got = h
+		q := r.URL.Query()
+		got, why := "", "without the token"
+		switch h := r.Header.Get("Authorization"); {
+		case h != "":
+			if t, ok := bearer(h); ok {
+				got, why = t, "with a wrong token"
+			} else {
+				why = `whose Authorization header is not "Bearer <token>"`
+			}
+		case !q.Has("token"):
+		case queryToken(r.URL.Path):
+			got, why = q.Get("token"), "with a wrong token"
+		default:
+			why = "with the token in its address, which only the page and /api/events take (send it as Authorization: Bearer <token>)"
 		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			s.warn(&s.authLog, "refused an API request "+why, "client", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ccslink"`)
-			http.Error(w, "this ccslink API needs its token: send Authorization: Bearer <token> or add ?token=<token> to the address", http.StatusUnauthorized)
+			http.Error(w, "this ccslink API needs its token: send Authorization: Bearer <token> (the page and /api/events also take ?token=<token> in the address)", http.StatusUnauthorized)
 			return
+		}
+		if q.Has("token") {
+			// Past the check, nothing below sees the token: no handler or
+			// log line can print it.
+			q.Del("token")
+			r2 := *r
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			r2.URL, r2.RequestURI = &u, u.RequestURI()
+			r = &r2
 		}
 		s.mux.ServeHTTP(w, r)
 	})
+}
+
+// queryToken reports whether path takes the token in its query string: the
+// page, opened from a bookmark, and its event stream, since a browser's
+// EventSource cannot send a header. The page's other requests send it as
+// a header, as any other client must.
+func queryToken(path string) bool { return path == "/" || path == "/api/events" }
+
+// bearer returns the token of an Authorization header of the Bearer scheme,
+// whose name is case-insensitive (RFC 9110 11.1).
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }
 
 // Serve listens on cfg.Listen and serves until ctx ends, then shuts down
@@ -221,7 +278,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog(s.log.Handler()),
 	}
 	failed := make(chan error, 1)
 	go func() { failed <- srv.Serve(ln) }()
