@@ -211,7 +211,7 @@ func (s *Server) Handler() http.Handler {
 			why = "with the token in its address, which only the page and /api/events take (send it as Authorization: Bearer <token>)"
 		}
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			s.warn(&s.authLog, "refused an API request "+why, "client", r.RemoteAddr, "path", r.URL.Path)
+			s.warn(&s.authLog, "refused an API request "+why, "client", r.RemoteAddr, "path", logPath(r.URL.Path))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ccslink"`)
 			http.Error(w, "this ccslink API needs its token: send Authorization: Bearer <token> (the page and /api/events also take ?token=<token> in the address)", http.StatusUnauthorized)
 			return
@@ -228,6 +228,16 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.mux.ServeHTTP(w, r)
 	})
+}
+
+// logPath is a request's path as a log line shows it: a client chooses it,
+// so its length is bounded.
+func logPath(p string) string {
+	const n = 64
+	if len(p) > n {
+		return strings.ToValidUTF8(p[:n], "") + "…"
+	}
+	return p
 }
 
 // queryToken reports whether path takes the token in its query string: the

@@ -180,9 +180,10 @@ func TestAuthLog(t *testing.T) {
 	try("/?token=guess1")
 	try("/api/sessions", "Authorization", "Basic czNjcmV0")
 	try("/metrics", "Authorization", "Bearer guess2")
-	for range 7 {
+	for range 6 {
 		try("/api/state", "Authorization", "Bearer guess3")
 	}
+	try("/"+strings.Repeat("x", 1<<16), "Authorization", "Bearer guess4")
 	want := []string{
 		`level=WARN msg="refused an API request without the token" client=192.168.1.7:51234 path=/api/state`,
 		`level=WARN msg="refused an API request with the token in its address, which only the page and /api/events take (send it as Authorization: Bearer <token>)" client=192.168.1.7:51234 path=/api/state`,
@@ -195,9 +196,15 @@ func TestAuthLog(t *testing.T) {
 	}
 	now = now.Add(logWindow)
 	try("/api/events")
+	try("/"+strings.Repeat("é", 1<<10), "Authorization", "Bearer guess5")
 	got := logLines(buf.String())
+	long := got[len(got)-1]
+	got = got[:len(got)-1]
 	if last := got[len(got)-1]; len(got) != 6 || last != `level=WARN msg="refused an API request without the token" client=192.168.1.7:51234 path=/api/events suppressed=7` {
 		t.Errorf("after a minute, %d lines, the last %s", len(got), last)
+	}
+	if want := `level=WARN msg="refused an API request with a wrong token" client=192.168.1.7:51234 path=/` + strings.Repeat("é", 31) + "…"; long != want {
+		t.Errorf("a long path is logged as\n%s\nwant\n%s", long, want)
 	}
 	for _, secret := range []string{"s3cret", "guess", "czNjcmV0"} {
 		if strings.Contains(buf.String(), secret) {
