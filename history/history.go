@@ -96,10 +96,10 @@ func New(cfg Config) *History {
 	return h
 }
 
-// HadCar reports whether a car took part in a plug-in: it matched, or it
+// hadCar reports whether a car took part in a plug-in: it matched, or it
 // tried to. The rounds without one (the charger keys its modem afresh every
 // half minute or so) are not kept.
-func HadCar(s *record.Session) bool {
+func hadCar(s *record.Session) bool {
 	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed)
 }
 
@@ -109,7 +109,7 @@ func (h *History) Event(record.Event, *record.Session) {}
 // PlugInEnded keeps the record of a plug-in with a car and queues it for
 // the disk; it never waits.
 func (h *History) PlugInEnded(s *record.Session) {
-	if !HadCar(s) {
+	if !hadCar(s) {
 		return
 	}
 	c := s.Clone()
