@@ -32,8 +32,8 @@ func (c *chunk) cost() int { return cap(c.data) + cap(c.idx)*metaSize }
 
 // buffer holds one plug-in's frames within max bytes. Before the car is
 // known it keeps the newest (a flood or a neighbour cannot push the car's
-// SLAC out); from the match on, the car's and the charger's own frames
-// only, the oldest (a long session is cut at the end, its start is kept).
+// SLAC out); from the match on (keepOldest) the oldest: a long session is
+// cut at its end, its start is kept.
 type buffer struct {
 	max, chunkSize int
 	chunks         []chunk
@@ -47,7 +47,19 @@ type buffer struct {
 }
 
 func newBuffer(limit int) buffer {
-	return buffer{max: limit, chunkSize: min(maxChunk, max(minChunk, limit/16))}
+	// Powers of two, as the allocator hands them out: what a chunk costs is
+	// what it takes from the heap.
+	size := minChunk
+	for size < maxChunk && size*2 <= limit/16 {
+		size *= 2
+	}
+	return buffer{max: limit, chunkSize: size}
+}
+
+// newChunk makes a chunk for size bytes of frames; its index starts with
+// an entry per 256 bytes and doubles when small frames need more.
+func newChunk(size int) chunk {
+	return chunk{data: make([]byte, 0, size), idx: make([]meta, 0, max(16, size/256))}
 }
 
 // add copies f in; it reports false when f did not fit.
@@ -60,7 +72,7 @@ func (b *buffer) add(at time.Time, f []byte) bool {
 	switch {
 	case c == nil || len(c.data)+len(f) > cap(c.data):
 		size := max(b.chunkSize, len(f))
-		grow = size + (size/64+1)*metaSize
+		grow = size + max(16, size/256)*metaSize
 	case len(c.idx) == cap(c.idx):
 		grow = cap(c.idx) * metaSize // doubled
 	}
@@ -77,8 +89,7 @@ func (b *buffer) add(at time.Time, f []byte) bool {
 		c = &b.chunks[len(b.chunks)-1]
 	}
 	if c == nil || len(c.data)+len(f) > cap(c.data) {
-		size := max(b.chunkSize, len(f))
-		b.chunks = append(b.chunks, chunk{data: make([]byte, 0, size), idx: make([]meta, 0, size/64+1)})
+		b.chunks = append(b.chunks, newChunk(max(b.chunkSize, len(f))))
 		c = &b.chunks[len(b.chunks)-1]
 		b.bytes += c.cost()
 	}

@@ -228,3 +228,20 @@ func TestFloodBeforeTheCar(t *testing.T) {
 		t.Errorf("the flood was neither dropped nor left out: %v", n)
 	}
 }
+
+// BenchmarkFlood is one frame of a flood before the car through the tap:
+// its cost in time and allocations once the budget is full.
+func BenchmarkFlood(b *testing.B) {
+	r, err := New(Config{Dir: b.TempDir(), MAC: chargerMAC})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Event(record.Event{Kind: record.KindSLACStarted, At: t0}, &record.Session{})
+	src := &feed{next: hp(b, homeplug.BroadcastMAC, homeplug.MAC{2, 0xff}, &homeplug.SlacParmReq{})}
+	port := r.Tap(src)
+	buf := make([]byte, 1514)
+	b.ReportAllocs()
+	for b.Loop() {
+		port.ReadFrame(context.Background(), buf)
+	}
+}
