@@ -41,34 +41,32 @@ func TestEVSEStoppedAfterMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer daemon.Process.Kill()
-	// The daemon's log, line by line, and all of it for failures.
-	logLines := make(chan string, 256)
+	// The daemon's log, all of it for failures, and a signal per line awaited.
 	var dErr syncBuffer
+	seen := map[string]chan struct{}{"ready: waiting for a car": make(chan struct{}), "car matched": make(chan struct{})}
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
+		closed := map[string]bool{}
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			dErr.Write(append(sc.Bytes(), '\n'))
-			select {
-			case logLines <- sc.Text():
-			default:
+			for what, c := range seen {
+				if !closed[what] && strings.Contains(sc.Text(), what) {
+					close(c)
+					closed[what] = true
+				}
 			}
 		}
-		close(logLines)
 	}()
 	await := func(what string) {
 		t.Helper()
-		for {
-			select {
-			case l, ok := <-logLines:
-				if !ok {
-					t.Fatalf("the daemon ended before %q\n%s", what, dErr.String())
-				}
-				if strings.Contains(l, what) {
-					return
-				}
-			case <-ctx.Done():
-				t.Fatalf("no %q from the daemon\n%s", what, dErr.String())
-			}
+		select {
+		case <-seen[what]:
+		case <-ended:
+			t.Fatalf("the daemon ended before %q\n%s", what, dErr.String())
+		case <-ctx.Done():
+			t.Fatalf("no %q from the daemon\n%s", what, dErr.String())
 		}
 	}
 	await("ready: waiting for a car")
