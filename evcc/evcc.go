@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -333,6 +334,8 @@ func (s *session) ioError(name, doing string, err, other error) error {
 	switch {
 	case s.ctx.Err() != nil:
 		return s.ctx.Err()
+	case errors.Is(err, os.ErrDeadlineExceeded): // a deadline the caller set on conn
+		return fmt.Errorf("%w while %s %s: %w", ErrTimeout, doing, name, err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
 		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return fmt.Errorf("%w while %s %s: %w", ErrClosed, doing, name, err)

@@ -373,3 +373,19 @@ func TestResponseTimeoutOverrides(t *testing.T) {
 	wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: 3 * time.Second, Request: "CurrentDemandReq", Requests: 1, Elapsed: 3 * time.Second},
 		"evcc: the charger did not answer CurrentDemandReq within 3s (V2G_EVCC_Msg_Timeout)")
 }
+
+// A deadline the caller set on the conn is a timeout too, but none of the car's timers.
+func TestCallerDeadline(t *testing.T) {
+	car, done := charger{silent: true, got: make(chan struct{}, 1)}.start(t)
+	car.SetReadDeadline(time.Unix(1, 0))
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "ioniq")})
+	finishRun(car, done)
+	var te *TimerError
+	if !errors.Is(err, ErrTimeout) || errors.As(err, &te) || res.End != EndTimeout {
+		t.Fatalf("err %v (%T), End %v", err, err, res.End)
+	}
+	const want = "evcc: the charger did not answer in time while waiting for the answer to supportedAppProtocolReq: read pipe: i/o timeout"
+	if err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
