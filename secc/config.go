@@ -111,6 +111,13 @@ type Config struct {
 	MaxOngoing int
 	// SequenceTimeout overrides V2G_SECC_Sequence_Timeout.
 	SequenceTimeout time.Duration
+	// CableCheckTime and PreChargeTime make the dc policy as slow as a
+	// real DC charger, to test how a car waits: CableCheck is answered
+	// Ongoing until CableCheckTime has passed since the first
+	// CableCheckReq, and the output voltage rises linearly from 0 to the
+	// car's target over PreChargeTime from the first PreChargeReq. Zero
+	// keeps the quick emulation: one Ongoing answer, 150 V per PreChargeReq.
+	CableCheckTime, PreChargeTime time.Duration
 	// NewSessionID draws a SessionID; nil means 8 random non-zero bytes.
 	NewSessionID func() [8]byte
 	// Log receives the sessions' details (at debug level every request).

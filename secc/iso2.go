@@ -74,7 +74,7 @@ type iso2Machine struct {
 	harvested bool
 	ended     bool
 	voltage   float64
-	cable     int
+	dc        dcTimes
 	// dec decodes the car's requests into memory it reuses: req, valid
 	// until the next request, is never kept (values are copied out).
 	dec iso2.Decoder
@@ -240,9 +240,8 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
-		m.cable++
 		proc := iso2.EVSEProcessingOngoing
-		if m.cable > 1 {
+		if m.dc.cableDone(&m.cfg, now) {
 			proc, m.st = iso2.EVSEProcessingFinished, iso2WaitPreCharge
 		}
 		return &iso2.BodyType{CableCheckRes: &iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEProcessing: proc}}
@@ -254,7 +253,7 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
-		m.voltage = rampTo(m.voltage, *v.TargetVoltageV)
+		m.voltage = m.dc.preCharge(&m.cfg, now, m.voltage, *v.TargetVoltageV)
 		m.st = iso2WaitPowerDelivery
 		return &iso2.BodyType{PreChargeRes: &iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEPresentVoltage: iso2PV(m.voltage, iso2.UnitSymbolV)}}
 	case iso2.KindPowerDeliveryReq:

@@ -62,6 +62,8 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.String("http", "", "serve the API, the live page and /metrics on this address (e.g. 127.0.0.1:8080; elsewhere than loopback needs http.token in the config)")
 	fs.String("mqtt", "", "publish to this MQTT broker (tcp://host:1883), with Home Assistant discovery")
 	fs.String("state-dir", "", "where recordings and past sessions are kept (default /var/lib/ccslink)")
+	cableCheck := fs.Duration("dc-cable-check", 0, "with --policy dc, for testing cars: answer CableCheck Ongoing this long, as a real DC charger's isolation check takes seconds")
+	preCharge := fs.Duration("dc-precharge", 0, "with --policy dc, for testing cars: raise the voltage to the car's target over this long in PreCharge")
 	asJSON := fs.Bool("json", false, "print one JSON line per plug-in (the session record)")
 	verbose := fs.Bool("v", false, "log every step (SLAC, every V2G request) to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -94,6 +96,10 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
 	}
+	if (*cableCheck != 0 || *preCharge != 0) && pol != secc.PolicyDC || *cableCheck < 0 || *preCharge < 0 {
+		fmt.Fprintf(stderr, "ccslink evse: --dc-cable-check and --dc-precharge take a positive duration and need --policy dc\n")
+		return 2
+	}
 	if cfg.SmartEVSE.URL != "" {
 		if _, err := smartevse.Endpoint(cfg.SmartEVSE.URL); err != nil {
 			fmt.Fprintf(stderr, "ccslink evse: smartevse.url: %v\n", err)
@@ -105,6 +111,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout}
+	d.cableCheck, d.preCharge = *cableCheck, *preCharge
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 1
@@ -170,6 +177,9 @@ type daemonConfig struct {
 	json    bool
 	log     *slog.Logger
 	out     io.Writer
+
+	// cableCheck and preCharge slow the dc policy down (secc.Config.CableCheckTime, PreChargeTime).
+	cableCheck, preCharge time.Duration
 }
 
 // runDaemon runs the charger on one interface until ctx ends.
@@ -195,7 +205,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	defer ln.Close()
 	announce := netip.AddrPortFrom(ll.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log}
+	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log, CableCheckTime: d.cableCheck, PreChargeTime: d.preCharge}
 	var subs []charger.Subscriber
 	var port slac.Port = hp
 	// The state directory is for evidence (recordings, past sessions): a

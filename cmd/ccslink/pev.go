@@ -140,7 +140,7 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer conn.Close()
-	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log})
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Paced: true, Log: log})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
 	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh
