@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -215,5 +216,49 @@ func TestEmulateQuirks(t *testing.T) {
 	t.Setenv(emulateQuirksEnv, "")
 	if cfg, err := emulateConfig(false); err != nil || cfg.NoStateMessage || cfg.LinkAlwaysDown || cfg.Modem.EVSE {
 		t.Fatalf("%+v %v", cfg, err)
+	}
+}
+
+// TestSLACForeignPeer: ccslink slac on both ends with --emulate-modem, one
+// of the two modems another project's (no private message): both sides
+// match, and both report the link up after the CM_SLAC_MATCH.CNF.
+func TestSLACForeignPeer(t *testing.T) {
+	for _, foreign := range []string{"evse", "pev"} {
+		t.Run("foreign "+foreign, func(t *testing.T) {
+			nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+			bin := buildCCSLink(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			start := func(ns *netnstest.Namespace, role string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+				cmd := ns.Command(ctx, bin, "slac", "--iface", ns.Iface, "--role", role, "--emulate-modem", "--json", "--timeout", "30s")
+				if role == foreign {
+					cmd.Env = append(os.Environ(), emulateQuirksEnv+"=no-state-message")
+				}
+				var out, errb bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &errb
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				return cmd, &out, &errb
+			}
+			evse, evseOut, evseErr := start(nsE, "evse")
+			pev, pevOut, pevErr := start(nsP, "pev")
+			if err := pev.Wait(); err != nil {
+				t.Fatalf("car: %v\n%s%s", err, pevOut, pevErr)
+			}
+			if err := evse.Wait(); err != nil {
+				t.Fatalf("charger: %v\n%s%s", err, evseOut, evseErr)
+			}
+			var e, p slacReport
+			if err := json.Unmarshal(evseOut.Bytes(), &e); err != nil {
+				t.Fatalf("charger output %q: %v", evseOut, err)
+			}
+			if err := json.Unmarshal(pevOut.Bytes(), &p); err != nil {
+				t.Fatalf("car output %q: %v", pevOut, err)
+			}
+			if !e.Matched || !p.Matched || !e.LinkUp || !p.LinkUp || e.NID != p.NID || e.RunID != p.RunID || e.Error != "" || p.Error != "" {
+				t.Fatalf("charger %+v\ncar %+v", e, p)
+			}
+		})
 	}
 }
