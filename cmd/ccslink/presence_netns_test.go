@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -260,5 +263,73 @@ func TestSLACForeignPeer(t *testing.T) {
 				t.Fatalf("charger %+v\ncar %+v", e, p)
 			}
 		})
+	}
+}
+
+// otherKeyPort keys the charger's modem with another key than the one its
+// matcher sends the car in CM_SLAC_MATCH.CNF: a charger whose network the
+// car can never join.
+type otherKeyPort struct{ slac.Port }
+
+func (p otherKeyPort) WriteFrame(ctx context.Context, f []byte) error {
+	if fr, err := homeplug.Decode(f); err == nil && fr.MMType == homeplug.CMSetKeyReq {
+		req := homeplug.NewSetKeyReq(homeplug.NewNMK())
+		if f, err = homeplug.AppendFrame(nil, fr.Header, &req); err != nil {
+			return err
+		}
+	}
+	return p.Port.WriteFrame(ctx, f)
+}
+
+// TestPEVNoLink: ccslink pev matches a charger whose network its modem can
+// never join: it gives up after TT_match_join and prints its result line,
+// with the reason, instead of waiting silently.
+func TestPEVNoLink(t *testing.T) {
+	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+	bin := buildCCSLink(t)
+	var wire *link.RawConn
+	var err error
+	nsE.Do(t, func() { wire, err = link.Listen(nsE.Iface, homeplug.EtherType, nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	emu, err := modemsim.Emulate(ctx, wire, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{EVSE: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	evse := make(chan error, 1)
+	go func() {
+		_, err := slac.MatchEVSE(ctx, otherKeyPort{emu.Host()}, clock.Real{}, slac.Config{MAC: homeplug.MAC{2, 0, 0, 0, 0xe5, 1}, LinkPoll: -1})
+		evse <- err
+	}()
+	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--timeout", "40s")
+	var out, errb bytes.Buffer
+	car.Stdout, car.Stderr = &out, &errb
+	start := time.Now()
+	err = car.Run()
+	took := time.Since(start)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("car: %v, want exit status 1\n%s%s", err, out.String(), errb.String())
+	}
+	if err := <-evse; err != nil {
+		t.Fatalf("charger: %v", err)
+	}
+	var rep pevReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("car output %q: %v", out.String(), err)
+	}
+	const why = "SLAC matched charger 02:00:00:00:e5:01, but the car's modem did not join its network within TT_match_join (12s)"
+	if rep.OK || rep.Error != why || rep.Car != "ioniq" || rep.SoC != -1 || rep.Steps != 0 {
+		t.Fatalf("car: %+v", rep)
+	}
+	if took < slac.TTMatchJoin || took > slac.TTMatchJoin+20*time.Second {
+		t.Errorf("gave up after %v", took)
+	}
+	if !strings.Contains(errb.String(), "ccslink pev: "+why+"\n") {
+		t.Errorf("stderr %q", errb.String())
 	}
 }
