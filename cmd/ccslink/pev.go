@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,13 +46,13 @@ type pevReport struct {
 }
 
 func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--think 0s] [--json] [--timeout 60s]", stderr)
+	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--think DURATION] [--json] [--timeout 60s]", stderr)
 	iface := fs.String("iface", "", "network interface of the car's HomePlug modem")
 	carName := fs.String("car", "ioniq", "the car: "+strings.Join(carNames(), ", "))
 	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
-	think := fs.Duration("think", 0, "wait this long between an answer and the car's next request (0: ask at once)")
+	think := fs.Duration("think", 0, "wait this long between an answer and the car's next request (default: the car's own, from its captures)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -69,7 +70,11 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink pev: --think %v: a time to wait cannot be negative\n", *think)
 		return 2
 	}
-	p.Think = *think
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "think" {
+			p.Think = *think
+		}
+	})
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -153,7 +158,7 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer conn.Close()
-	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log, Paced: p.Think > 0})
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Paced: true, Log: log})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
 	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh
