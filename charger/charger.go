@@ -31,8 +31,12 @@ type SLAC interface {
 	Match(ctx context.Context) (slac.Result, error)
 	// Watch blocks after a match until the car's link is lost.
 	Watch(ctx context.Context) error
-	// LinkEvidence tells SLAC the car is talking over the link (its SDP request).
+	// LinkEvidence tells SLAC the car is talking over the link (its SDP
+	// request, a V2G message): evidence that it is there.
 	LinkEvidence()
+	// V2GConnection tells SLAC that the car opened a V2G connection, or
+	// that its last one closed.
+	V2GConnection(open bool)
 }
 
 // DefaultSetupTimeout is how long after link-up the car has to open its
@@ -199,6 +203,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		setup    clock.Timer
 		setupC   <-chan time.Time
 		talking  bool // the car opened a V2G connection
+		conns    int  // the V2G connections open now
 	)
 	defer func() {
 		if setup != nil {
@@ -216,8 +221,20 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			// A car may talk before Match returns (its SDP request is the
 			// link evidence that ends Match); a previous car's connection
 			// was dropped before this plug-in began.
-			if e.Kind == record.KindConnected {
+			// The car's traffic is the evidence of its presence (slac.Presence).
+			switch e.Kind {
+			case record.KindConnected:
 				talking = true
+				conns++
+				c.cfg.SLAC.V2GConnection(true)
+			case record.KindEnded:
+				if conns > 0 {
+					if conns--; conns == 0 {
+						c.cfg.SLAC.V2GConnection(false)
+					}
+				}
+			case record.KindHandshake, record.KindRequest, record.KindSessionSetup, record.KindValues:
+				c.cfg.SLAC.LinkEvidence()
 			}
 			c.publish(rec, e)
 		case m := <-matched:
@@ -252,11 +269,17 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			}
 			c.server.Drop()
 			c.drain(rec)
-			detail := ""
+			ev := record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: record.EndLinkLost}
 			if err != nil {
-				detail = err.Error()
+				ev.Detail, ev.Gone = err.Error(), err.Error()
 			}
-			c.end(rec, record.EndLinkLost, detail)
+			// Which evidence ended the plug-in, also when the session's own
+			// end is what the record's End keeps.
+			var f *slac.FailureError
+			if errors.As(err, &f) {
+				ev.Gone, ev.LinkFlaps = f.Reason.String(), f.Flaps
+			}
+			c.endWith(rec, ev)
 			return nil
 		}
 	}
@@ -312,7 +335,12 @@ const FromConfig = "config"
 const PortRetry = time.Second
 
 func (c *Charger) end(rec *record.Session, e record.End, detail string) {
-	c.publish(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: e, Detail: detail})
+	c.endWith(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: e, Detail: detail})
+}
+
+// endWith publishes the plug-in's end, e, and hands the record to the subscribers.
+func (c *Charger) endWith(rec *record.Session, e record.Event) {
+	c.publish(rec, e)
 	c.mu.Lock()
 	subs := c.subs
 	c.mu.Unlock()

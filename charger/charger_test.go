@@ -1,7 +1,9 @@
 package charger
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/netip"
 	"os"
@@ -26,10 +28,12 @@ type fakeSLAC struct {
 	plug     chan homeplug.MAC
 	unplug   chan struct{}
 	evidence chan struct{}
+	conns    chan bool // V2GConnection's reports
+	gone     chan error
 }
 
 func newFakeSLAC() *fakeSLAC {
-	return &fakeSLAC{plug: make(chan homeplug.MAC), unplug: make(chan struct{}), evidence: make(chan struct{}, 100)}
+	return &fakeSLAC{plug: make(chan homeplug.MAC), unplug: make(chan struct{}), evidence: make(chan struct{}, 100), conns: make(chan bool, 100), gone: make(chan error)}
 }
 
 func (f *fakeSLAC) Match(ctx context.Context) (slac.Result, error) {
@@ -45,8 +49,17 @@ func (f *fakeSLAC) Watch(ctx context.Context) error {
 	select {
 	case <-f.unplug:
 		return slac.ErrLinkLost
+	case err := <-f.gone:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func (f *fakeSLAC) V2GConnection(open bool) {
+	select {
+	case f.conns <- open:
+	default:
 	}
 }
 
@@ -325,5 +338,60 @@ func TestCapacityFallback(t *testing.T) {
 	p, _ = evcc.Lookup("ioniq")
 	if rec, _ := r.car(t, p); rec.EnergyCapacityWh.Value != 28000 || rec.EnergyCapacityWh.From != "ChargeParameterDiscoveryReq" {
 		t.Fatalf("the car's own capacity: %+v", rec.EnergyCapacityWh)
+	}
+}
+
+// TestPresenceEvidence: the car's traffic reaches SLAC as the evidence of
+// its presence (its SDP request and every V2G message, the connection
+// opened and closed), and Watch's account of why the car is gone, with the
+// link's flaps, is in the record beside the session's own end.
+func TestPresenceEvidence(t *testing.T) {
+	r := newRig(t, secc.Config{})
+	p, _ := evcc.Lookup("ioniq")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mac := p.SessionMAC()
+	r.slac.plug <- homeplug.MAC(mac)
+	udp, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	resp, err := sdp.Discover(ctx, udp, r.sdpAddr, sdp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp6", resp.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: mac}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	<-r.sink.v2gEnd
+	r.slac.gone <- &slac.FailureError{Reason: slac.ReasonClosedNoLink, EV: homeplug.MAC(mac), Flaps: 3}
+	rec := <-r.sink.ended
+	if rec.End != record.EndSessionStop || rec.Gone != "the car closed its V2G connection and the modem reports no link" || rec.LinkFlaps != 3 {
+		t.Fatalf("record: end %v %q, gone %q, flaps %d", rec.End, rec.Detail, rec.Gone, rec.LinkFlaps)
+	}
+	if got := []bool{<-r.slac.conns, <-r.slac.conns}; got[0] != true || got[1] != false || len(r.slac.conns) != 0 {
+		t.Fatalf("V2GConnection: %v, then %d more", got, len(r.slac.conns))
+	}
+	want := 1 // the SDP request
+	r.sink.mu.Lock()
+	for _, e := range r.sink.events {
+		switch e.Kind {
+		case record.KindHandshake, record.KindRequest, record.KindSessionSetup, record.KindValues:
+			want++
+		}
+	}
+	r.sink.mu.Unlock()
+	if n := len(r.slac.evidence); n != want || want < 10 {
+		t.Fatalf("%d evidence signals, want %d", n, want)
+	}
+	b, _ := json.Marshal(rec)
+	if !bytes.Contains(b, []byte(`"gone":"the car closed its V2G connection and the modem reports no link","link_flaps":3`)) {
+		t.Fatalf("JSON: %s", b)
 	}
 }

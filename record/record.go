@@ -144,6 +144,8 @@ type Event struct {
 	Values    Values        // KindValues
 	End       End           // KindEnded
 	Detail    string        // KindEnded, KindRequest: words on what went wrong
+	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
+	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
 }
 
@@ -314,6 +316,13 @@ type Session struct {
 	Deliveries []Delivery `json:"deliveries,omitempty"`
 	End        End        `json:"end"`
 	Detail     string     `json:"end_detail,omitempty"`
+	// Gone says what showed that the car was gone, ending the plug-in (the
+	// modem's "no link" and the car's silence, its connection closed, a
+	// long silence, the control pilot): End says how its session ended.
+	Gone string `json:"gone,omitempty"`
+	// LinkFlaps counts the modem's "no link" reports between two "up"s
+	// while the car was plugged in: not fatal while the car talked.
+	LinkFlaps int `json:"link_flaps,omitempty"`
 }
 
 // MaxAnswers bounds the answers kept per plug-in: a car in a CurrentDemand
@@ -378,6 +387,12 @@ func (s *Session) Apply(e Event) (changed bool) {
 		plugEnd := e.End == EndLinkLost || e.End == EndStopped || e.End == EndNoSession
 		if s.End == EndNone || !plugEnd {
 			s.End, s.Detail = e.End, e.Detail
+		}
+		if e.Gone != "" {
+			s.Gone = e.Gone
+		}
+		if e.LinkFlaps > s.LinkFlaps {
+			s.LinkFlaps = e.LinkFlaps
 		}
 		s.Phases.Ended = e.At
 	}

@@ -42,6 +42,8 @@ type Config struct {
 	// WatchPoll is the interval of VS_PL_LNK_STATUS.REQ during EVSE.Watch;
 	// zero means DefaultWatchPoll.
 	WatchPoll time.Duration
+	// Presence bounds the car's silence during EVSE.Watch.
+	Presence PresenceConfig
 	// NewNMK makes the key of each session; nil means homeplug.NewNMK.
 	NewNMK func() homeplug.NMK
 	// Log receives what happened; nil means silence.
