@@ -46,6 +46,7 @@ type scapyCarReport struct {
 	MAC       string   `json:"mac"`
 	EVSEMAC   string   `json:"evse_mac"`
 	NID       string   `json:"nid"`
+	Attempts  int      `json:"slac_attempts"`
 	SECC      string   `json:"secc"`
 	SessionID string   `json:"session_id"`
 	Sent      []string `json:"sent"`
@@ -168,6 +169,7 @@ func TestEVSEAgainstIndependentCar(t *testing.T) {
 	if rec.Protocol != "din" || rec.SoC.Value != 93 || rec.EVCCIDHex() != "0465650064c3" || rec.EVMAC != "04:65:65:00:64:c3" || rec.End != record.EndSessionStop {
 		t.Errorf("record: %s\ndaemon:\n%s", line, dErr.String())
 	}
+	t.Logf("SLAC attempts of the car: %d", rep.Attempts)
 	t.Logf("from the match to the POST at the SmartEVSE: %v (the car asks by SDP 4.1 s after the match, as the Ioniq did)",
 		post.at.Sub(rec.Phases.Matched).Round(time.Millisecond))
 }

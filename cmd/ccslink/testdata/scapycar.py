@@ -9,6 +9,7 @@ is no modem emulation on its side: it speaks SLAC straight onto the interface.
   1. SLAC as a PEV (ISO 15118-3): CM_SLAC_PARM.REQ with a random RunID,
      3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, CM_ATTEN_CHAR.RSP to the
      charger's CM_ATTEN_CHAR.IND, CM_SLAC_MATCH.REQ; NMK and NID from the CNF.
+     A failed attempt is tried again with a new RunID, as cars do.
   2. SDP to [ff02::1]:15118 from the interface's link-local address, paced
      as the captured car was (the Ioniq waits 4.1 s after the match).
   3. TCP to the charger, replaying a captured car's V2GTP requests, the
@@ -97,15 +98,28 @@ def nid_of(nmk):
     return d[:6] + bytes([d[6] >> 4])
 
 
-def slac(wire):
+def slac(wire, attempts=3):
+    """Matches, with a new RunID after a failed attempt, as cars retry."""
+    give_up = time.monotonic() + 20  # the charger may still be starting: keep asking
+    for attempt in range(1, attempts + 1):
+        try:
+            return match(wire, give_up) + (attempt,)
+        except Failed as e:
+            if attempt == attempts:
+                raise
+            log(f"SLAC: {e}; again with a new RunID")
+
+
+def match(wire, give_up):
     run_id = os.urandom(8)
     log(f"SLAC: RunID {run_id.hex()}")
-    cnf, give_up = None, time.monotonic() + 20  # the charger may still be starting: keep asking
-    while cnf is None and time.monotonic() < give_up:
+    while True:
         wire.send(BROADCAST, CM_SLAC_PARM_REQ(RunID=run_id))
         cnf = wire.wait(CM_SLAC_PARM_CNF, run_id, TT_MATCH_RESPONSE)
+        if cnf is not None or time.monotonic() > give_up:
+            break
     if cnf is None:
-        raise Failed("no CM_SLAC_PARM.CNF in 20 s")
+        raise Failed("no CM_SLAC_PARM.CNF")
     evse_mac, parm = cnf[Ether].src, cnf[CM_SLAC_PARM_CNF]
     sounds, timeout = parm.NumberMSounds or 10, parm.TimeOut or 6
     log(f"SLAC: CM_SLAC_PARM.CNF from {evse_mac}: {sounds} sounds, {timeout * 100} ms")
@@ -119,7 +133,7 @@ def slac(wire):
         wire.send(BROADCAST, CM_MNBC_SOUND_IND(Countdown=left, RunID=run_id, RandomValue=os.urandom(16)))
         time.sleep(TP_BATCH_INTERVAL)
     ind = wire.wait(CM_ATTEN_CHAR_IND, run_id, timeout / 10 + 1)
-    if not ind:
+    if ind is None:
         raise Failed("no CM_ATTEN_CHAR.IND")
     log(f"SLAC: CM_ATTEN_CHAR.IND: {ind[CM_ATTEN_CHAR_IND].NumberOfSounds} sounds received")
     wire.send(evse_mac, CM_ATTEN_CHAR_RSP(SourceAdress=wire.mac, RunID=run_id, Result=0))
@@ -128,7 +142,7 @@ def slac(wire):
         wire.send(evse_mac, CM_SLAC_MATCH_REQ(VariableField=SLAC_varfield(
             EVMAC=wire.mac, EVSEMAC=evse_mac, RunID=run_id)))
         cnf = wire.wait(CM_SLAC_MATCH_CNF, run_id, 1.0)
-        if cnf:
+        if cnf is not None:
             break
     else:
         raise Failed("no CM_SLAC_MATCH.CNF")
@@ -467,13 +481,14 @@ def main():
         log(f"{len(reqs)} requests from {args.capture}; SDP {sdp_delay:.1f} s after the match, "
             f"TCP {connect_delay:.1f} s after SDP")
         wire = Wire(args.iface)
-        evse_mac, nid = slac(wire)
+        evse_mac, nid, attempts = slac(wire)
         addr, port, index = sdp(args.iface, sdp_delay)
         sid, sent, end = replay(addr, port, index, reqs, stop_req, connect_delay)
     except (Failed, OSError) as e:
         print(json.dumps({"ok": False, "error": str(e)}), flush=True)
         return 1
     print(json.dumps({"ok": True, "mac": wire.mac, "evse_mac": evse_mac, "nid": nid.hex(),
+                      "slac_attempts": attempts,
                       "secc": f"[{addr}]:{port}", "session_id": sid.hex() if sid else "",
                       "sent": sent, "end": end}), flush=True)
     return 0
