@@ -15,7 +15,6 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -46,12 +45,13 @@ type pevReport struct {
 }
 
 func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--json] [--timeout 60s]", stderr)
+	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--think 0s] [--json] [--timeout 60s]", stderr)
 	iface := fs.String("iface", "", "network interface of the car's HomePlug modem")
 	carName := fs.String("car", "ioniq", "the car: "+strings.Join(carNames(), ", "))
 	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	think := fs.Duration("think", 0, "wait this long between an answer and the car's next request (0: ask at once)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -65,6 +65,11 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink pev: --car: %v\n", err)
 		return 2
 	}
+	if *think < 0 {
+		fmt.Fprintf(stderr, "ccslink pev: --think %v: a time to wait cannot be negative\n", *think)
+		return 2
+	}
+	p.Think = *think
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -87,6 +92,8 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else if rep.OK {
 		fmt.Fprintf(stdout, "%s: %s session with the charger at %s, %d requests, ended: %s\n", p.Car, rep.Protocol, rep.Charger, rep.Steps, rep.End)
+	} else {
+		fmt.Fprintf(stdout, "%s: no session: %s\n", p.Car, rep.Error)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink pev: %v\n", err)
@@ -107,8 +114,9 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 	if p.RandomMAC {
 		evccid = p.SessionMAC()
 	}
+	var matched slac.Result
 	for {
-		_, err = slac.MatchPEV(ctx, hp, clock.Real{}, slac.PEVConfig{MAC: mac, RunID: homeplug.RunID(p.SLACRunID()), Log: log})
+		matched, err = slac.MatchPEV(ctx, hp, clock.Real{}, slac.PEVConfig{MAC: mac, RunID: homeplug.RunID(p.SLACRunID()), Log: log})
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -117,8 +125,13 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 	if err != nil {
 		return rep, fmt.Errorf("SLAC: %w", err)
 	}
-	if emu != nil && modemsim.AwaitLink(ctx, emu) != nil {
-		return rep, fmt.Errorf("SLAC matched, but the car's modem did not join the charger's network")
+	if emu != nil {
+		if err := awaitJoin(ctx, emu, slac.TTMatchJoin, mac, matched.EVSEMAC); err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("SLAC matched charger %v, but the car's modem did not join its network before the time was up", matched.EVSEMAC)
+			}
+			return rep, fmt.Errorf("SLAC matched charger %v, but the car's modem did not join its network within TT_match_join (%v)", matched.EVSEMAC, slac.TTMatchJoin)
+		}
 	}
 	ll, err := sdp.LinkLocal(iface)
 	if err != nil {
@@ -140,7 +153,7 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer conn.Close()
-	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log})
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log, Paced: p.Think > 0})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
 	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh
