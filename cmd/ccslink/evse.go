@@ -224,7 +224,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	}
 	var sender *smartevse.Sender
 	if d.SmartEVSE.URL != "" {
-		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Log: d.log, OnResult: func(dl smartevse.Delivery) {
+		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Window: d.SmartEVSE.Window, Log: d.log, OnResult: func(dl smartevse.Delivery) {
 			ch.Report(smartevse.Record(dl))
 		}})
 		if err != nil {

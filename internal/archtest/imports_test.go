@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 	"evcc":                       {"v2gtp", "exi", "v2g/apphand", "v2g/din", "v2g/iso2", "v2g/xmldsig", "sdp", "clock"},
 	"charger":                    {"clock", "homeplug", "link", "slac", "sdp", "v2gtp", "secc", "record"},
 	"replay":                     {"capture", "v2gtp", "v2g/*", "secc", "record"},
-	"output/smartevse":           {"record"},
+	"output/smartevse":           {"record", "clock"},
 	"output/mqtt":                {"record"},
 	"output/httpapi":             {"record"},
 	"output/metrics":             {"record"},
