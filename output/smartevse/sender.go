@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -146,7 +147,7 @@ func New(cfg Config) (*Sender, error) {
 		host:     hostPort(target),
 		timeout:  cfg.Timeout,
 		window:   cfg.Window,
-		backoff:  cfg.Backoff,
+		backoff:  slices.Clone(cfg.Backoff),
 		clk:      cfg.Clock,
 		client:   cfg.Client,
 		log:      cfg.Log,
