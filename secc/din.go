@@ -102,7 +102,7 @@ func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, 
 	}
 	step := Step{Request: kind.String()}
 	if err != nil || msg == nil {
-		rerr := &RequestError{Hex: hex.EncodeToString(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
+		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 		if msg == nil {
 			rerr.Err = fmt.Errorf("%w: not a DIN V2G_Message", ErrUndecodable)
 		}
@@ -115,7 +115,7 @@ func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, 
 	}
 	if !isDINRequest(kind) {
 		m.ended = true
-		return dst, step, &RequestError{Message: step.Request, Hex: hex.EncodeToString(payload), Err: ErrNotRequest}
+		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	if kind != din.KindSessionSetupReq && !bytes.Equal(msg.Header.SessionID, m.ids.id[:]) {
 		return m.fail(dst, &step, kind, din.ResponseCodeFAILED_UnknownSession,

@@ -2,7 +2,6 @@ package secc
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"time"
@@ -100,7 +99,7 @@ func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte,
 	}
 	step := Step{Request: kind.String()}
 	if err != nil || msg == nil {
-		rerr := &RequestError{Hex: hex.EncodeToString(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
+		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 		if msg == nil {
 			rerr.Err = fmt.Errorf("%w: not an ISO 15118-2 V2G_Message", ErrUndecodable)
 		}
@@ -113,7 +112,7 @@ func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte,
 	}
 	if !iso2IsRequest(kind) {
 		m.ended = true
-		return dst, step, &RequestError{Message: step.Request, Hex: hex.EncodeToString(payload), Err: ErrNotRequest}
+		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	if kind != iso2.KindSessionSetupReq && !bytes.Equal(msg.Header.SessionID, m.ids.id[:]) {
 		return m.fail(dst, &step, kind, iso2.ResponseCodeFAILED_UnknownSession,

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/ratelog"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2gtp"
 )
@@ -25,8 +26,9 @@ const CloseWait = 5 * time.Second
 // car that opens a second connection is served on the new one and the
 // old one is closed: the car has given up on it.
 type Server struct {
-	cfg  Config
-	emit func(record.Event)
+	cfg     Config
+	emit    func(record.Event)
+	peerLog *ratelog.Limiter // bounds the warnings about each peer
 
 	mu      sync.Mutex
 	ids     sessionIDs // the plug-in's SessionID, kept across reconnects
@@ -43,7 +45,7 @@ func NewServer(cfg Config, emit func(record.Event)) *Server {
 	if emit == nil {
 		emit = func(record.Event) {}
 	}
-	return &Server{cfg: cfg.withDefaults(), emit: emit}
+	return &Server{cfg: cfg.withDefaults(), emit: emit, peerLog: newPeerLog()}
 }
 
 // Reset forgets the SessionID of the last plug-in; call it before the next car.
@@ -165,7 +167,7 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 		c.SetReadDeadline(deadline)
 		h, payload, err := r.Next()
 		if err != nil {
-			return s.readEnd(ctx, sess, last, err, log)
+			return s.readEnd(ctx, sess, last, err, log, c.RemoteAddr())
 		}
 		start := time.Now()
 		if tap != nil {
@@ -192,9 +194,9 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 		if err != nil {
 			var re *RequestError
 			if errors.As(err, &re) && re.Hex != "" {
-				log.Warn("the car's request failed", "err", err)
+				s.logPeer(log, slog.LevelWarn, c.RemoteAddr(), "the car's request failed", "err", err)
 			} else {
-				log.Info("the car's request failed", "err", err)
+				s.logPeer(log, slog.LevelInfo, c.RemoteAddr(), "the car's request failed", "err", err)
 			}
 			if len(out) == 0 {
 				// Nothing to answer with: the stream can't go on.
@@ -205,7 +207,7 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 }
 
 // readEnd says how a connection ended when reading the car's next message failed.
-func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err error, log *slog.Logger) (record.End, string) {
+func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err error, log *slog.Logger, peer net.Addr) (record.End, string) {
 	switch {
 	case ctx.Err() != nil:
 		return record.EndStopped, "the charger stopped"
@@ -225,7 +227,7 @@ func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err erro
 		}
 		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", s.cfg.SequenceTimeout, nonEmpty(last.Request, "the connection opened"))
 	case errors.Is(err, v2gtp.ErrVersion), errors.Is(err, v2gtp.ErrTooLong):
-		log.Warn("bad V2GTP message; closing the connection", "err", err)
+		s.logPeer(log, slog.LevelWarn, peer, "bad V2GTP message; closing the connection", "err", err)
 		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", err)
 	}
 	return record.EndCarClosed, err.Error()

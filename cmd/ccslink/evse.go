@@ -11,11 +11,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ccslink/ccslink/charger"
@@ -108,7 +106,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopContext(log)
 	defer stop()
 	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout}
 	d.cableCheck, d.preCharge = *cableCheck, *preCharge
@@ -235,7 +233,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	}
 	var sender *smartevse.Sender
 	if d.SmartEVSE.URL != "" {
-		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Log: d.log, OnResult: func(dl smartevse.Delivery) {
+		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Window: d.SmartEVSE.Window, Log: d.log, OnResult: func(dl smartevse.Delivery) {
 			ch.Report(smartevse.Record(dl))
 		}})
 		if err != nil {
