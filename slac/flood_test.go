@@ -3,9 +3,11 @@ package slac_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -372,5 +374,109 @@ func TestFloodRing(t *testing.T) {
 	}
 	if out := m.Handle(t0.Add(ms(257)), carA.startAtten()); len(out) != 0 || m.Active() != 0 {
 		t.Fatalf("a forgotten request started sounding: %d active", m.Active())
+	}
+}
+
+// floodFrames returns n CM_SLAC_PARM.REQ from distinct random senders with
+// random RunIDs.
+func floodFrames(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(7, 7))
+	src := strangers(rng)
+	var out [][]byte
+	for _, f := range floodReqs(rng, t0, t0.Add(time.Duration(n)*time.Millisecond), 1000, src) {
+		out = append(out, f.frame)
+	}
+	return out
+}
+
+// floodLog is the daemon's logging: Info and up, as text, here counted.
+type countWriter struct{ lines, bytes int }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.lines += bytes.Count(p, []byte{'\n'})
+	w.bytes += len(p)
+	return len(p), nil
+}
+
+// TestFloodMemory: ten minutes of 200 CM_SLAC_PARM.REQ a second from
+// strangers, on a fake time: the matcher allocates nothing per frame, keeps
+// at most 256 requests, answers each with one CNF and logs one line per
+// 10 s.
+func TestFloodMemory(t *testing.T) {
+	frames := floodFrames(4096)
+	var w countWriter
+	m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, Log: slog.New(slog.NewTextHandler(&w, nil))}, t0), t0)
+	now := t0
+	i := 0
+	step := func() {
+		now = now.Add(5 * time.Millisecond)
+		if dl, ok := m.Deadline(); ok && !dl.After(now) {
+			m.Tick(now)
+		}
+		if out := m.Handle(now, frames[i%len(frames)]); len(out) != 1 {
+			t.Fatalf("%d frames for one request", len(out))
+		}
+		i++
+	}
+	for range 200 * 60 { // the first minute: buffers reach their size
+		step()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if a := testing.AllocsPerRun(200*60*9, step); a != 0 {
+		t.Fatalf("%v allocations per flood frame", a)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	r, _ := m.Result()
+	if m.Pending() != 80 || m.Active() != 0 || r.Attempts != i || r.Unsounded != i-80 || m.Done() {
+		t.Fatalf("%d pending, %d active, %d attempts, %d unsounded of %d, done %v", m.Pending(), m.Active(), r.Attempts, r.Unsounded, i, m.Done())
+	}
+	if w.lines != 60 {
+		t.Errorf("%d log lines (%d bytes) in 10 minutes", w.lines, w.bytes)
+	}
+	t.Logf("%d requests in %v: %d pending; heap %d KiB before the last 9 minutes, %d KiB after (%d mallocs in the process meanwhile); %d log lines, %d bytes",
+		i, now.Sub(t0), m.Pending(), before.HeapAlloc>>10, after.HeapAlloc>>10, after.Mallocs-before.Mallocs, w.lines, w.bytes)
+}
+
+// BenchmarkFloodFrame is the cost of one stranger's CM_SLAC_PARM.REQ, 200 a
+// second, with the daemon's logging: decode, answer, remember, expire.
+func BenchmarkFloodFrame(b *testing.B) {
+	frames := floodFrames(4096)
+	m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, t0), t0)
+	now := t0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now = now.Add(5 * time.Millisecond)
+		if dl, ok := m.Deadline(); ok && !dl.After(now) {
+			m.Tick(now)
+		}
+		m.Handle(now, frames[i%len(frames)])
+	}
+	b.ReportMetric(float64(m.Pending()), "pending")
+}
+
+// BenchmarkMatchUnderFlood replays the Kia EV6's captured SLAC with
+// strangers' requests at 0, 10 and 200 a second from 5 s before it: the
+// car's time from CM_SLAC_PARM.REQ to MATCH.CNF on the fake clock
+// (match-ms, exact), and the time to process the whole replay.
+func BenchmarkMatchUnderFlood(b *testing.B) {
+	car := readCar(b, floodCars[0])
+	for _, rate := range []int{0, 10, 200} {
+		b.Run(fmt.Sprintf("%d/s", rate), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(uint64(rate), 1))
+			flood := floodReqs(rng, car.start.Add(-5*time.Second), car.req.Add(2*time.Second), rate, strangers(rng, car.mac, car.charger))
+			var r floodRun
+			for i := 0; i < b.N; i++ {
+				r = runFlood(car, flood)
+			}
+			if !r.ok || r.res.RunID != car.run {
+				b.Fatalf("no match: %+v", r.res)
+			}
+			b.ReportMetric(float64(r.res.Timings.MatchCnf.Microseconds())/1000, "match-ms")
+			b.ReportMetric(float64(len(flood)), "flood-frames")
+		})
 	}
 }
