@@ -353,6 +353,10 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 // SDPStats returns the SDP server's counters so far. Safe from any goroutine.
 func (c *Charger) SDPStats() sdp.Stats { return c.sdp.Stats() }
 
+// V2GRefused returns how many V2G connections were closed at once: not
+// the car's, or over the bound of connections open at once. Safe from any goroutine.
+func (c *Charger) V2GRefused() uint64 { return c.server.Refused() }
+
 // Report hands the charger an event from outside its sessions, such as an
 // output's delivery; it applies to the plug-in in progress. Safe from any goroutine.
 func (c *Charger) Report(e record.Event) { c.emit(e) }
