@@ -35,6 +35,7 @@ type vethRig struct {
 	sink     *sink
 	setups   chan struct{} // the car's SessionSetupReq reached the record
 	announce netip.AddrPort
+	sdpStats func() sdp.Stats
 }
 
 type setupSink struct {
@@ -79,6 +80,7 @@ func newVethRig(t *testing.T) *vethRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.sdpStats = ch.SDPStats
 	ch.Subscribe(setupSink{r.sink, r.setups})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -172,6 +174,15 @@ func isTimeout(err error) bool {
 // runCar plays the Ioniq, paced as the real one (270 ms between an answer
 // and its next request), from its own address.
 func (r *vethRig) runCar(t *testing.T, to netip.AddrPort) (evcc.Result, error) {
+	return r.runIoniq(t, to, true)
+}
+
+// runCarUnpaced plays the Ioniq asking at once.
+func (r *vethRig) runCarUnpaced(t *testing.T, to netip.AddrPort) (evcc.Result, error) {
+	return r.runIoniq(t, to, false)
+}
+
+func (r *vethRig) runIoniq(t *testing.T, to netip.AddrPort, paced bool) (evcc.Result, error) {
 	p, err := evcc.Lookup("ioniq")
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +190,7 @@ func (r *vethRig) runCar(t *testing.T, to netip.AddrPort) (evcc.Result, error) {
 	conn := r.dial(t, vethCarLL, to)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: [6]byte(vethCarMAC), Paced: true})
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: [6]byte(vethCarMAC), Paced: paced})
 	conn.Close()
 	return res, err
 }

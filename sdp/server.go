@@ -24,6 +24,16 @@ const (
 	maxSources  = 256 // sources the limiter remembers
 )
 
+// A server that knows its car (ServerConfig.Asked) answers everyone else
+// together at most 10 at once, then 50 a second: each answer to a new
+// address costs the kernel a neighbour entry, and a flood from thousands
+// of sources would fill its table (1024 entries), so that the answer to
+// the car itself could not be sent.
+const (
+	othersBurst = 10
+	othersEvery = 20 * time.Millisecond
+)
+
 // queueLen bounds the answers waiting to be sent; beyond it requests are
 // dropped rather than delaying the read loop. The car's requests (see
 // ServerConfig.Asked) wait in a queue of their own, answered first, so a
@@ -57,7 +67,7 @@ type Stats struct {
 	Answered    uint64 // requests answered
 	TLSDeclined uint64 // answered requests that asked for TLS and were answered without
 	Malformed   uint64 // datagrams that are not a valid SDP request, ignored
-	Limited     uint64 // requests over their source's rate limit, ignored
+	Limited     uint64 // requests over their source's rate limit, or the strangers' shared one, ignored
 	Dropped     uint64 // requests ignored because too many answers were waiting
 	SendErrors  uint64 // answers the socket refused to send
 }
@@ -166,6 +176,7 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 
 	uc, _ := conn.(udpConn)
 	lim := limiter{seen: make(map[netip.Addr]time.Time)}
+	var others time.Time // the strangers' theoretical arrival time (GCRA)
 	debug := s.log.Enabled(ctx, slog.LevelDebug)
 	var buf [64]byte // longer datagrams are malformed; a truncated one still is
 	for {
@@ -198,7 +209,8 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			}
 			continue
 		}
-		if !lim.allow(from.Addr(), s.cfg.Now()) {
+		now := s.cfg.Now()
+		if !lim.allow(from.Addr(), now) {
 			s.limited.Add(1)
 			if debug {
 				s.log.Debug("SDP: request over the rate limit ignored", "from", from)
@@ -206,8 +218,22 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			continue
 		}
 		q := jobs
-		if s.cfg.Asked != nil && s.cfg.Asked(from.Addr().WithZone("")) {
-			q = carJobs
+		if s.cfg.Asked != nil {
+			if s.cfg.Asked(from.Addr().WithZone("")) {
+				q = carJobs
+			} else {
+				if others.Before(now) {
+					others = now
+				}
+				if others.Sub(now) > (othersBurst-1)*othersEvery {
+					s.limited.Add(1)
+					if debug {
+						s.log.Debug("SDP: request over the strangers' shared rate limit ignored", "from", from)
+					}
+					continue
+				}
+				others = others.Add(othersEvery)
+			}
 		}
 		select {
 		case q <- job{to: from, addr: addr, req: req}:
