@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -194,6 +196,9 @@ func TestEVSEStrangers(t *testing.T) {
 	}
 	if answered < 1 || limited < 1 || answered+limited+dropped > float64(sent)+sdp.DefaultMaxTries {
 		t.Errorf("SDP counters: answered %v, limited %v, dropped %v for %d flood requests", answered, limited, dropped, sent)
+	}
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", daemon.Process.Pid)); err == nil {
+		t.Logf("the daemon's memory: %s", grepLines(status, "^Vm(HWM|RSS)"))
 	}
 	daemon.Process.Signal(syscall.SIGTERM)
 	if err := daemon.Wait(); err != nil {
