@@ -112,6 +112,9 @@ func New(cfg Config) (*Charger, error) {
 	c.sdp, err = sdp.NewServer(sdp.ServerConfig{
 		Addr: cfg.Announce.Addr(), Port: cfg.Announce.Port(), Log: cfg.Log, Asked: c.car.asked,
 		OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
+			if c.car.Verdict(from.Addr().WithZone("")) == secc.Stranger {
+				return // answered, but no evidence of the car
+			}
 			c.cfg.SLAC.LinkEvidence()
 			c.emit(record.Event{Kind: record.KindSDP, At: c.cfg.Clock.Now()})
 		},

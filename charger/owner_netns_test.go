@@ -123,7 +123,8 @@ func (r *vethRig) discover(t *testing.T) netip.AddrPort {
 	defer udp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	resp, err := sdp.Discover(ctx, udp, nil, sdp.ClientConfig{Interface: r.nsP.Iface})
+	// One request every 2 s: a test counts the requests the charger heard.
+	resp, err := sdp.Discover(ctx, udp, nil, sdp.ClientConfig{Interface: r.nsP.Iface, Interval: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,4 +278,64 @@ func TestStrayDuringSession(t *testing.T) {
 	<-r.sink.v2gEnd
 	r.slac.unplug <- struct{}{}
 	r.checkCarRecord(t, <-r.sink.ended)
+}
+
+// TestStraySDP: after the car's match, a stranger's SDP request is
+// answered but is no evidence of the car: SLAC does not hear of it and the
+// record's SDP phase is the car's.
+func TestStraySDP(t *testing.T) {
+	r := newVethRig(t)
+	r.slac.plug <- homeplug.MAC(vethCarMAC)
+	sdpEvents := func() int {
+		r.sink.mu.Lock()
+		defer r.sink.mu.Unlock()
+		n := 0
+		for _, e := range r.sink.events {
+			if e.Kind == record.KindSDP {
+				n++
+			}
+		}
+		return n
+	}
+	// waitSDP waits for the record to have n SDP events.
+	waitSDP := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for sdpEvents() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d SDP events, want %d", sdpEvents(), n)
+			}
+			time.Sleep(time.Millisecond) // polling the sink
+		}
+	}
+	r.discover(t)
+	waitSDP(1)
+	first := sdpEvents()
+	for len(r.slac.evidence) > 0 {
+		<-r.slac.evidence
+	}
+
+	var udp net.PacketConn
+	r.nsP.Do(t, func() {
+		var err error
+		if udp, err = net.ListenUDP("udp6", &net.UDPAddr{IP: strangerLL.AsSlice(), Zone: r.nsP.Iface}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer udp.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := sdp.Discover(ctx, udp, nil, sdp.ClientConfig{Interface: r.nsP.Iface, Interval: 2 * time.Second}); err != nil {
+		t.Fatalf("the stranger got no answer: %v", err)
+	}
+	// The car asks again: its evidence follows the stranger's answer, on
+	// the one goroutine that sends answers.
+	r.discover(t)
+	waitSDP(first + 1)
+	if n := sdpEvents(); n != first+1 {
+		t.Errorf("%d SDP events after the stranger's request and the car's, want %d", n, first+1)
+	}
+	if n := len(r.slac.evidence); n != 1 {
+		t.Errorf("SLAC heard %d pieces of evidence, want the car's 1", n)
+	}
 }
