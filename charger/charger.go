@@ -77,6 +77,8 @@ type Charger struct {
 	cfg    Config
 	log    *slog.Logger
 	server *secc.Server
+	sdp    *sdp.Server
+	car    *owner // whose SDP requests and V2G connections are the plug-in's car's
 	events chan record.Event
 	done   chan struct{} // closed when Run has returned: events are dropped then
 
@@ -105,7 +107,25 @@ func New(cfg Config) (*Charger, error) {
 		cfg.SECC.Log = cfg.Log
 	}
 	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256), done: make(chan struct{})}
+	c.car = newOwner(cfg.Clock.Now, cfg.Log)
+	if cfg.SECC.Owner == nil {
+		cfg.SECC.Owner = c.car
+	}
 	c.server = secc.NewServer(cfg.SECC, c.emit)
+	var err error
+	c.sdp, err = sdp.NewServer(sdp.ServerConfig{
+		Addr: cfg.Announce.Addr(), Port: cfg.Announce.Port(), Log: cfg.Log, Asked: c.car.asked,
+		OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
+			if c.car.Verdict(from.Addr().WithZone("")) == secc.Stranger {
+				return // answered, but no evidence of the car
+			}
+			c.cfg.SLAC.LinkEvidence()
+			c.emit(record.Event{Kind: record.KindSDP, At: c.cfg.Clock.Now()})
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("charger: %w", err)
+	}
 	return c, nil
 }
 
@@ -136,14 +156,7 @@ func (c *Charger) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		err := sdp.Serve(ctx, c.cfg.SDP, sdp.ServerConfig{
-			Addr: c.cfg.Announce.Addr(), Port: c.cfg.Announce.Port(), Log: c.log,
-			OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
-				c.cfg.SLAC.LinkEvidence()
-				c.emit(record.Event{Kind: record.KindSDP, At: c.cfg.Clock.Now()})
-			},
-		})
-		if err != nil && ctx.Err() == nil {
+		if err := c.sdp.Serve(ctx, c.cfg.SDP); err != nil && ctx.Err() == nil {
 			failed <- fmt.Errorf("SDP server: %w", err)
 		}
 	}()
@@ -188,6 +201,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		wg.Wait()
 	}()
 	c.server.Reset()
+	c.car.reset()
 	rec := &record.Session{}
 	c.publish(rec, record.Event{Kind: record.KindSLACStarted, At: c.cfg.Clock.Now()})
 
@@ -241,6 +255,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			if m.err != nil {
 				return c.noMatch(ctx, rec, m.err)
 			}
+			c.car.match(m.r)
 			now := c.cfg.Clock.Now()
 			c.publish(rec, record.Event{Kind: record.KindMatched, At: now, EVMAC: m.r.EVMAC.String()})
 			if m.r.LinkUp {
@@ -365,6 +380,13 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 		s.Event(e, rec)
 	}
 }
+
+// SDPStats returns the SDP server's counters so far. Safe from any goroutine.
+func (c *Charger) SDPStats() sdp.Stats { return c.sdp.Stats() }
+
+// V2GRefused returns how many V2G connections were closed at once: not
+// the car's, or over the bound of connections open at once. Safe from any goroutine.
+func (c *Charger) V2GRefused() uint64 { return c.server.Refused() }
 
 // Report hands the charger an event from outside its sessions, such as an
 // output's delivery; it applies to the plug-in in progress. Safe from any goroutine.

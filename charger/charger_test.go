@@ -137,15 +137,7 @@ func (r *rig) car(t *testing.T, p evcc.Profile) (*record.Session, evcc.Result) {
 	defer cancel()
 	mac := p.SessionMAC()
 	r.slac.plug <- homeplug.MAC(mac)
-	udp, err := net.ListenPacket("udp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
-	resp, err := sdp.Discover(ctx, udp, r.sdpAddr, sdp.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := r.discover(t)
 	conn, err := net.Dial("tcp6", resp.Addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +150,23 @@ func (r *rig) car(t *testing.T, p evcc.Profile) (*record.Session, evcc.Result) {
 	<-r.sink.v2gEnd
 	r.slac.unplug <- struct{}{}
 	return <-r.sink.ended, res
+}
+
+// discover asks for the charger by SDP from ::1, as a car does after its match.
+func (r *rig) discover(t *testing.T) sdp.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	udp, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	resp, err := sdp.Discover(ctx, udp, r.sdpAddr, sdp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 func TestPlugIn(t *testing.T) {
@@ -235,6 +244,7 @@ func TestCarVanishes(t *testing.T) {
 	p, _ := evcc.Lookup("ioniq")
 	sap := func(t *testing.T) net.Conn {
 		r.slac.plug <- homeplug.MAC{2, 0, 0, 0, 0, 1}
+		r.discover(t) // the car's address, ::1 here, is learnt from its SDP request
 		conn, err := net.Dial("tcp6", r.announce.String())
 		if err != nil {
 			t.Fatal(err)

@@ -147,6 +147,9 @@ type Event struct {
 	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
 	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
+	// Conn numbers the V2G connection an event of the car's session came
+	// from (KindConnected to KindEnded); 0 when unknown.
+	Conn uint64
 }
 
 // Int is an integer value with where it came from; Known is false until a car sent it.
@@ -323,6 +326,12 @@ type Session struct {
 	// LinkFlaps counts the modem's "no link" reports between two "up"s
 	// while the car was plugged in: not fatal while the car talked.
 	LinkFlaps int `json:"link_flaps,omitempty"`
+
+	// idConn is the connection EVCCID came from; pendingID is the EVCCID of
+	// another connection (pendingConn) that has sent no values yet.
+	idConn      uint64
+	pendingID   []byte
+	pendingConn uint64
 }
 
 // MaxAnswers bounds the answers kept per plug-in: a car in a CurrentDemand
@@ -347,10 +356,16 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.Phases.Handshake, s.Protocol, s.Namespace = e.At, e.Protocol, e.Namespace
 	case KindSessionSetup:
 		setOnce(&s.Phases.SessionSetup, e.At)
-		if len(e.EVCCID) > 0 && s.EVCCID == nil {
-			id := ParseEVCCID(e.EVCCID)
-			s.EVCCID = &id
-			changed = true
+		switch {
+		case len(e.EVCCID) == 0:
+		case s.EVCCID == nil || e.Conn == s.idConn || !s.hasValues():
+			// Until the car's values come, the newest connection's ID stands.
+			changed = s.setEVCCID(e.EVCCID, e.Conn)
+			s.pendingID = nil
+		default:
+			// Values came on another connection: this one's ID counts only
+			// once it sends values too.
+			s.pendingID, s.pendingConn = append(s.pendingID[:0], e.EVCCID...), e.Conn
 		}
 	case KindRequest:
 		if len(s.Answers) < MaxAnswers {
@@ -370,6 +385,11 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
 		s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
 		s.MaxPowerW.offer(v.MaxPowerW, from, at)
+		if s.pendingID != nil && e.Conn == s.pendingConn && e.Conn != s.idConn {
+			// The EVCCID of the plug-in is that of the connection that supplied its values.
+			changed = s.setEVCCID(s.pendingID, e.Conn) || changed
+			s.pendingID = nil
+		}
 	case KindDelivered:
 		if e.Delivery == nil {
 			break
@@ -399,6 +419,23 @@ func (s *Session) Apply(e Event) (changed bool) {
 	return changed
 }
 
+// setEVCCID takes raw as the plug-in's EVCCID, from connection conn; it
+// reports whether the ID changed.
+func (s *Session) setEVCCID(raw []byte, conn uint64) bool {
+	s.idConn = conn
+	if s.EVCCID != nil && string(s.EVCCID.Raw) == string(raw) {
+		return false
+	}
+	id := ParseEVCCID(raw)
+	s.EVCCID = &id
+	return true
+}
+
+// hasValues reports whether the car sent any of the values outputs deliver.
+func (s *Session) hasValues() bool {
+	return s.SoC.Known || s.FullSOC.Known || s.BulkSOC.Known || s.EnergyCapacityWh.Known || s.EnergyRequestWh.Known
+}
+
 func setOnce(t *time.Time, at time.Time) {
 	if t.IsZero() {
 		*t = at
@@ -418,6 +455,7 @@ func (s *Session) Clone() *Session {
 	c := *s
 	c.Answers = append([]Answer(nil), s.Answers...)
 	c.Deliveries = append([]Delivery(nil), s.Deliveries...)
+	c.pendingID = append([]byte(nil), s.pendingID...)
 	if s.EVCCID != nil {
 		id := *s.EVCCID
 		id.Raw = append([]byte(nil), id.Raw...)

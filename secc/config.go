@@ -125,6 +125,11 @@ type Config struct {
 	// Tap, if set, sees every V2GTP message of the TCP sessions, header
 	// included, in each direction (recordings). It must not keep msg.
 	Tap func(at time.Time, fromCar bool, car, charger netip.AddrPort, msg []byte)
+	// Owner decides which connections are the car's (Server); nil means
+	// every one is, the newest replacing the older.
+	Owner Owner
+	// MaxConns bounds the Server's connections open at once; zero means DefaultMaxConns.
+	MaxConns int
 }
 
 func (c Config) withDefaults() Config {
@@ -142,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.MaxOngoing == 0 {
 		c.MaxOngoing = DefaultMaxOngoing

@@ -263,6 +263,10 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	var web *httpapi.Server
 	if d.HTTP.Listen != "" {
 		exp := metrics.New()
+		exp.CountServers(func() metrics.ServerCounts {
+			st := ch.SDPStats()
+			return metrics.ServerCounts{SDPAnswered: st.Answered, SDPLimited: st.Limited, SDPDropped: st.Dropped, V2GRefused: ch.V2GRefused()}
+		})
 		subs = append(subs, exp)
 		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, History: past, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
 		if err != nil {
