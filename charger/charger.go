@@ -218,6 +218,10 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		setupC   <-chan time.Time
 		talking  bool // the car opened a V2G connection
 		conns    int  // the V2G connections open now
+		// early holds the car's events that arrived before Match returned
+		// (its SDP request is the evidence that ends Match), so that
+		// subscribers hear of the match first.
+		early []record.Event
 	)
 	defer func() {
 		if setup != nil {
@@ -229,6 +233,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		case err := <-failed:
 			return err
 		case <-ctx.Done():
+			c.publishAll(rec, early)
 			c.end(rec, record.EndStopped, "")
 			return nil
 		case e := <-c.events:
@@ -250,9 +255,14 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			case record.KindHandshake, record.KindRequest, record.KindSessionSetup, record.KindValues:
 				c.cfg.SLAC.LinkEvidence()
 			}
+			if linkLost == nil && e.Kind != record.KindDelivered && len(early) < maxEarly {
+				early = append(early, e)
+				continue
+			}
 			c.publish(rec, e)
 		case m := <-matched:
 			if m.err != nil {
+				c.publishAll(rec, early)
 				return c.noMatch(ctx, rec, m.err)
 			}
 			c.car.match(m.r)
@@ -261,6 +271,8 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			if m.r.LinkUp {
 				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: now})
 			}
+			c.publishAll(rec, early)
+			early = nil
 			lost := make(chan error, 1)
 			linkLost = lost
 			wg.Add(1)
@@ -297,6 +309,16 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			c.endWith(rec, ev)
 			return nil
 		}
+	}
+}
+
+// maxEarly bounds the events held before the match: a stranger's SDP flood
+// before it is published as it comes.
+const maxEarly = 64
+
+func (c *Charger) publishAll(rec *record.Session, es []record.Event) {
+	for _, e := range es {
+		c.publish(rec, e)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/ratelog"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -48,8 +49,8 @@ type ServerConfig struct {
 	Addr netip.Addr   // the address to announce, the PLC interface's link-local one; a zone is dropped
 	Port uint16       // the TCP port the SECC listens on
 	Log  *slog.Logger // nil discards
-	// OnRequest, if set, is called for each answered request, after its
-	// answer is sent: evidence that a car is on the link. It runs on the
+	// OnRequest, if set, is called for each request about to be answered,
+	// before its answer is sent: evidence that a car is on the link. It runs on the
 	// goroutine that sends answers, so it should return quickly.
 	OnRequest func(from netip.AddrPort, req v2gtp.SDPRequest)
 	// Asked, if set, is told of each valid request within its source's
@@ -77,7 +78,8 @@ type Stats struct {
 type Server struct {
 	cfg    ServerConfig
 	log    *slog.Logger
-	answer []byte // the whole response datagram, the same for every car
+	lines  *ratelog.Limiter // bounds the lines a source's requests cause
+	answer []byte           // the whole response datagram, the same for every car
 
 	answered, tlsDeclined, malformed, limited, dropped, sendErrors atomic.Uint64
 }
@@ -90,7 +92,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Port == 0 {
 		return nil, fmt.Errorf("%w: ServerConfig.Port is 0; give the SECC's TCP port", ErrConfig)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log}
+	s := &Server{cfg: cfg, log: cfg.Log, lines: ratelog.New(logEvery, 0, nil)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -276,8 +278,13 @@ func (s *Server) send(conn net.PacketConn, car, jobs <-chan job) {
 	}
 }
 
-// answer1 sends one answer.
+// answer1 sends one answer. The request is the car's evidence whether or
+// not the answer gets out, and subscribers hear of it before the car can
+// connect.
 func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(j.to, j.req)
+	}
 	var err error
 	if j.addr == nil && uc != nil {
 		_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
@@ -290,23 +297,37 @@ func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
 	}
 	if err != nil {
 		s.sendErrors.Add(1)
-		s.log.Warn("SDP: cannot send the answer", "to", j.to, "err", err)
+		s.logOnce(slog.LevelWarn, "SDP: cannot send the answer", j.to, "err", err)
 		return
 	}
 	s.answered.Add(1)
 	if j.req.Security == v2gtp.SecurityTLS {
 		s.tlsDeclined.Add(1)
-		s.log.Info("SDP: the car asked for TLS; answered without TLS, which is all this charger offers", "to", j.to)
+		s.logOnce(slog.LevelInfo, "SDP: the car asked for TLS; answered without TLS, which is all this charger offers", j.to)
 	} else if debug {
 		s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
 	}
 	if j.req.Transport == v2gtp.TransportUDP {
-		s.log.Info("SDP: the car asked for UDP transport; answered with TCP", "to", j.to)
-	}
-	if s.cfg.OnRequest != nil {
-		s.cfg.OnRequest(j.to, j.req)
+		s.logOnce(slog.LevelInfo, "SDP: the car asked for UDP transport; answered with TCP", j.to)
 	}
 }
+
+// logOnce logs msg about the source to at most once per logEvery per
+// source: a flood of such requests cannot fill the log.
+func (s *Server) logOnce(level slog.Level, msg string, to netip.AddrPort, args ...any) {
+	ok, held := s.lines.Allow(to.Addr().String() + " " + msg)
+	if !ok {
+		return
+	}
+	args = append([]any{"to", to}, args...)
+	if held > 0 {
+		args = append(args, "suppressed", held)
+	}
+	s.log.Log(context.Background(), level, msg, args...)
+}
+
+// logEvery spaces the lines about one source's requests.
+const logEvery = 10 * time.Second
 
 // addrPort converts a net.Addr from ReadFrom; anything but a UDP address
 // gives the zero AddrPort, which is fine for the limiter and the logs.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/ccslink/ccslink/internal/ratelog"
 )
 
 // Verdict says whose a V2G connection is.
@@ -74,32 +76,22 @@ func (s *Server) admit(ctx context.Context, addr netip.Addr) string {
 	}
 }
 
-// refusals logs refused connections, one line per refusalLogEvery at most.
+// refusals counts refused connections and logs them, one line per
+// refusalLogEvery at most.
 type refusals struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-	total      uint64
+	total atomic.Uint64
+	lines *ratelog.Limiter
 }
 
 func (r *refusals) log(log *slog.Logger, from netip.Addr, why string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.total++
-	now := time.Now()
-	if !r.last.IsZero() && now.Sub(r.last) < refusalLogEvery {
-		r.suppressed++
+	r.total.Add(1)
+	ok, held := r.lines.Allow("refused")
+	if !ok {
 		return
 	}
-	n := r.suppressed
-	r.last, r.suppressed = now, 0
-	log.Warn("refused a V2G connection; the car's session is not affected", "from", from, "why", why, "refused_since_last_line", n)
+	log.Warn("refused a V2G connection; the car's session is not affected", "from", from, "why", why, "refused_since_last_line", held)
 }
 
 // Refused returns how many connections the server closed at once: a
 // stranger's, or over the bound of connections open at once.
-func (s *Server) Refused() uint64 {
-	s.refused.mu.Lock()
-	defer s.refused.mu.Unlock()
-	return s.refused.total
-}
+func (s *Server) Refused() uint64 { return s.refused.total.Load() }

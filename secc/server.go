@@ -49,7 +49,7 @@ func NewServer(cfg Config, emit func(record.Event)) *Server {
 	if emit == nil {
 		emit = func(record.Event) {}
 	}
-	return &Server{cfg: cfg.withDefaults(), emit: emit, peerLog: newPeerLog()}
+	return &Server{cfg: cfg.withDefaults(), emit: emit, peerLog: newPeerLog(), refused: refusals{lines: ratelog.New(refusalLogEvery, 1, nil)}}
 }
 
 // Reset forgets the SessionID of the last plug-in; call it before the next car.

@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"clock":                      {},
 	"slac":                       {"homeplug", "clock"},
 	"modemsim":                   {"homeplug", "link", "clock"},
-	"sdp":                        {"v2gtp"},
+	"sdp":                        {"v2gtp", "internal/ratelog"},
 	"record":                     {},
 	"secc":                       {"v2gtp", "exi", "v2g/apphand", "v2g/din", "v2g/iso2", "v2g/xmldsig", "record", "internal/ratelog"},
 	"evcc":                       {"v2gtp", "exi", "v2g/apphand", "v2g/din", "v2g/iso2", "v2g/xmldsig", "sdp", "clock"},
