@@ -483,7 +483,7 @@ func TestServeCarFirst(t *testing.T) {
 		<-conn.reads
 	}
 	conn.send(unhex(t, reqNoTLS), "[fe80::ca%plc0]:50000")
-	<-conn.reads // read and queued: Serve is back for more
+	<-conn.reads                                                  // read and queued: Serve is back for more
 	if got, want := s.Stats(), (Stats{Dropped: 3}); got != want { // the first answer waits for OnRequest
 		t.Errorf("stats %+v, want %+v", got, want)
 	}
