@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,6 +82,10 @@ type Charger struct {
 	car    *owner // whose SDP requests and V2G connections are the plug-in's car's
 	events chan record.Event
 	done   chan struct{} // closed when Run has returned: events are dropped then
+	seq    uint64        // the last plug-in's number (record.Session.PlugIn)
+	// ended keeps copies of the last plug-ins with a car, for an output's
+	// result that comes after the car left (a SmartEVSE that was down).
+	ended []*record.Session
 
 	mu   sync.Mutex
 	subs []Subscriber
@@ -202,7 +207,8 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 	}()
 	c.server.Reset()
 	c.car.reset()
-	rec := &record.Session{}
+	c.seq++
+	rec := &record.Session{PlugIn: c.seq}
 	c.publish(rec, record.Event{Kind: record.KindSLACStarted, At: c.cfg.Clock.Now()})
 
 	matched := make(chan matchResult, 1)
@@ -384,9 +390,52 @@ func (c *Charger) endWith(rec *record.Session, e record.Event) {
 	for _, s := range subs {
 		s.PlugInEnded(rec)
 	}
+	if !rec.Phases.Matched.IsZero() {
+		if len(c.ended) == keepEnded {
+			c.ended = append(c.ended[:0], c.ended[1:]...)
+		}
+		c.ended = append(c.ended, rec.Clone())
+	}
+}
+
+// keepEnded is how many ended plug-ins can still take a late result: an
+// output gives up within its own window (a minute), long before four more
+// cars have come and gone.
+const keepEnded = 4
+
+// LateSubscriber is a Subscriber that also hears of an output's result
+// that came after its plug-in ended (a SmartEVSE that was down while the
+// car left): e with a copy of that plug-in's record, e applied.
+type LateSubscriber interface {
+	Late(e record.Event, s *record.Session)
+}
+
+// late applies an output's result to the ended plug-in it names; it never
+// reaches the plug-in in progress.
+func (c *Charger) late(e record.Event) {
+	i := slices.IndexFunc(c.ended, func(s *record.Session) bool { return s.PlugIn == e.PlugIn })
+	if i < 0 {
+		c.log.Debug("a result for a plug-in no longer kept", "plug_in", e.PlugIn, "kind", e.Kind.String())
+		return
+	}
+	s := c.ended[i].Clone()
+	s.Apply(e)
+	c.ended[i] = s
+	c.mu.Lock()
+	subs := c.subs
+	c.mu.Unlock()
+	for _, sub := range subs {
+		if l, ok := sub.(LateSubscriber); ok {
+			l.Late(e, s.Clone())
+		}
+	}
 }
 
 func (c *Charger) publish(rec *record.Session, e record.Event) {
+	if e.PlugIn != 0 && e.PlugIn != rec.PlugIn {
+		c.late(e)
+		return
+	}
 	rec.Apply(e)
 	if e.Kind == record.KindValues && e.Message == "ChargeParameterDiscoveryReq" && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
 		if wh, ok := c.cfg.CapacityFallback(rec.EVCCIDHex()); ok {

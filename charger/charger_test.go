@@ -76,7 +76,10 @@ type sink struct {
 	events []record.Event
 	ended  chan *record.Session
 	v2gEnd chan struct{}
+	late   chan *record.Session
 }
+
+func (s *sink) Late(e record.Event, r *record.Session) { s.late <- r }
 
 func (s *sink) Event(e record.Event, r *record.Session) {
 	s.mu.Lock()
@@ -96,6 +99,7 @@ type rig struct {
 	sink     *sink
 	cancel   context.CancelFunc
 	done     chan error
+	ch       *Charger
 }
 
 func newRig(t *testing.T, cfg secc.Config) *rig { return newRigWith(t, cfg, 0) }
@@ -110,13 +114,14 @@ func newRigWith(t *testing.T, cfg secc.Config, setup time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}, done: make(chan error, 1)}
+	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4), late: make(chan *record.Session, 4)}, done: make(chan error, 1)}
 	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
 	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce, SECC: cfg, SetupTimeout: setup})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch.Subscribe(r.sink)
+	r.ch = ch
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- ch.Run(ctx) }()
@@ -403,5 +408,42 @@ func TestPresenceEvidence(t *testing.T) {
 	b, _ := json.Marshal(rec)
 	if !bytes.Contains(b, []byte(`"gone":"the car closed its V2G connection and the modem reports no link","link_flaps":3`)) {
 		t.Fatalf("JSON: %s", b)
+	}
+}
+
+// TestLateDelivery: an output's result for a plug-in that has ended (a
+// SmartEVSE that was down while the car left) amends that plug-in's record
+// for the subscribers that take late results, and never the plug-in in
+// progress.
+func TestLateDelivery(t *testing.T) {
+	r := newRig(t, secc.Config{})
+	p, err := evcc.Lookup("ioniq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.car(t, p)
+	if first.PlugIn != 1 || len(first.Deliveries) != 0 {
+		t.Fatalf("first plug-in %d with deliveries %+v, want 1 with none", first.PlugIn, first.Deliveries)
+	}
+	d := &record.Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200 after 9 attempts in 24 s", At: time.Now()}
+	r.ch.Report(record.Event{Kind: record.KindDelivered, At: d.At, PlugIn: 99, Delivery: d}) // no such plug-in: dropped
+	r.ch.Report(record.Event{Kind: record.KindDelivered, At: d.At, PlugIn: 1, Delivery: d})
+	var amended *record.Session
+	select {
+	case amended = <-r.sink.late:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late result did not reach the ended plug-in's record")
+	}
+	if amended.PlugIn != 1 || amended.EVMAC != "04:65:65:00:64:c3" || len(amended.Deliveries) != 1 || amended.Deliveries[0] != *d || !amended.Phases.Delivered.Equal(d.At) {
+		t.Fatalf("amended record: plug-in %d, car %s, deliveries %+v, delivered at %v", amended.PlugIn, amended.EVMAC, amended.Deliveries, amended.Phases.Delivered)
+	}
+	second, _ := r.car(t, p)
+	if second.PlugIn != 2 || len(second.Deliveries) != 0 {
+		t.Fatalf("second plug-in %d with deliveries %+v, want 2 with none", second.PlugIn, second.Deliveries)
+	}
+	select {
+	case s := <-r.sink.late:
+		t.Fatalf("a second late result for plug-in %d", s.PlugIn)
+	default:
 	}
 }

@@ -147,6 +147,9 @@ type Event struct {
 	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
 	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
+	// PlugIn names the plug-in a KindDelivered event belongs to
+	// (Session.PlugIn); 0 means the one in progress.
+	PlugIn uint64
 	// Conn numbers the V2G connection an event of the car's session came
 	// from (KindConnected to KindEnded); 0 when unknown.
 	Conn uint64
@@ -300,6 +303,10 @@ type Delivery struct {
 
 // Session is the one authoritative record of a plug-in.
 type Session struct {
+	// PlugIn numbers the daemon's plug-ins, from 1; an output's late
+	// result names it (Event.PlugIn).
+	PlugIn uint64 `json:"-"`
+
 	Protocol  string  `json:"protocol,omitempty"`
 	Namespace string  `json:"namespace,omitempty"`
 	EVMAC     string  `json:"ev_mac,omitempty"`

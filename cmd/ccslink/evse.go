@@ -353,8 +353,24 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 		line += fmt.Sprintf(", sent to SmartEVSE in %d ms", s.Phases.Delivered.Sub(from).Milliseconds())
 	case len(s.Deliveries) > 0:
 		line += ", NOT delivered to SmartEVSE: " + s.Deliveries[len(s.Deliveries)-1].Result
+	case s.SoC.Known || s.EVCCID != nil:
+		line += ", SmartEVSE not reached yet: still trying"
 	default:
 		line += ", nothing sent to SmartEVSE"
 	}
 	p.log.Info(line, "end", s.End.Words())
+}
+
+// Late says what became of a SmartEVSE delivery that outlived its car's plug-in.
+func (p *plugInLog) Late(e record.Event, s *record.Session) {
+	d := e.Delivery
+	if e.Kind != record.KindDelivered || d == nil || p.json {
+		return
+	}
+	car := s.EVMAC
+	if d.OK {
+		p.log.Info(fmt.Sprintf("car %s: its values reached the SmartEVSE after the car left (%s)", car, d.Result))
+		return
+	}
+	p.log.Warn(fmt.Sprintf("car %s: its values were NOT delivered to the SmartEVSE: %s", car, d.Result))
 }

@@ -32,7 +32,7 @@ type PlugIns struct{ Sender *Sender }
 func (p PlugIns) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
 	case record.KindSLACStarted:
-		p.Sender.NewPlugIn()
+		p.Sender.NewPlugIn(s.PlugIn)
 	case record.KindSessionSetup, record.KindValues:
 		p.Sender.Update(FromRecord(s))
 	case record.KindEnded:
@@ -64,7 +64,7 @@ func Record(d Delivery) record.Event {
 		result = d.Err.Error()
 	}
 	now := time.Now()
-	return record.Event{Kind: record.KindDelivered, At: now, Delivery: &record.Delivery{
+	return record.Event{Kind: record.KindDelivered, At: now, PlugIn: d.PlugIn, Delivery: &record.Delivery{
 		Output: "smartevse", What: d.Query, OK: d.Err == nil, Result: result, At: now, Took: d.Latency,
 	}}
 }

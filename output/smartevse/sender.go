@@ -65,6 +65,7 @@ type Delivery struct {
 	Attempts int           // attempts made, retries included
 	Latency  time.Duration // from the first attempt to the outcome, backoff included
 	Err      error         // nil when delivered, else a *DeliveryError
+	PlugIn   uint64        // the plug-in whose values these are, as NewPlugIn named it
 }
 
 // Words says what happened, e.g. "delivered after 3 attempts in 21 s" or
@@ -117,6 +118,7 @@ type Sender struct {
 	closed  bool
 	mem     memory
 	plug    uint64    // the current plug-in; NewPlugIn counts up
+	id      uint64    // the current plug-in's name, from NewPlugIn
 	start   time.Time // when the current plug-in's first state was handed on
 	pending *job
 	running *running // the delivery in progress, nil when idle
@@ -127,6 +129,7 @@ type Sender struct {
 type job struct {
 	st    State
 	plug  uint64
+	id    uint64
 	start time.Time // the plug-in's window starts here
 }
 
@@ -220,16 +223,17 @@ func (s *Sender) Flush() {
 }
 
 // NewPlugIn forgets the car: the next one's first SoC is sent even if
-// equal. What is still being posted for the previous car goes on until it
+// equal; id names the new plug-in in its Delivery (record.Session.PlugIn). What is still being posted for the previous car goes on until it
 // is delivered, its window ends, or the next car's values replace it: the
 // link going and a new SLAC round alone say nothing about the SmartEVSE.
-func (s *Sender) NewPlugIn() {
+func (s *Sender) NewPlugIn(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
 	s.plug++
+	s.id = id
 	s.start = time.Time{}
 	s.mem = newMemory()
 }
@@ -259,7 +263,7 @@ func (s *Sender) handLocked() {
 	if s.start.IsZero() {
 		s.start = s.clk.Now()
 	}
-	s.pending = &job{st: s.mem.best, plug: s.plug, start: s.start}
+	s.pending = &job{st: s.mem.best, plug: s.plug, id: s.id, start: s.start}
 	s.handed++
 	if s.running != nil && s.running.plug != s.plug {
 		s.running.cancel(ErrNewPlugIn) // newest wins: the next car's values replace the last car's
@@ -314,7 +318,7 @@ func (s *Sender) run() {
 // retry sends the newest state of the same plug-in. The last backoff is cut
 // short so that the last attempt is made as the window ends.
 func (s *Sender) deliver(ctx context.Context, j job) {
-	d := Delivery{URL: s.URL()}
+	d := Delivery{URL: s.URL(), PlugIn: j.id}
 	start := s.clk.Now()
 	deadline := j.start.Add(s.window)
 attempts:

@@ -225,7 +225,7 @@ func TestSenderSendsOnlyImprovements(t *testing.T) {
 	}
 
 	// The next car's equal SoC is news again.
-	s.NewPlugIn()
+	s.NewPlugIn(0)
 	s.Update(State{SoC: 93, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1})
 	want = "current_soc=93&full_soc=-1&energy_capacity=-1&energy_request=-1"
 	if d := next(t, results, "delivery after NewPlugIn"); d.Err != nil || d.Query != want {
@@ -444,7 +444,7 @@ func TestSenderNextCarReplaces(t *testing.T) {
 	s, results := start(t, Config{URL: f.url()}, w)
 	s.Update(ioniq)
 	w.WaitCreated(0, nil) // the first attempt was refused
-	s.NewPlugIn()
+	s.NewPlugIn(0)
 	w.Advance(250 * time.Millisecond)
 	w.WaitCreated(1, nil) // and the second, after the new plug-in began
 	select {
@@ -697,7 +697,7 @@ func TestSenderNextCarWhileAttemptHangs(t *testing.T) {
 	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, nil)
 	s.Update(ioniq)
 	next(t, e.arrived, "request for the first car")
-	s.NewPlugIn()
+	s.NewPlugIn(0)
 	s.Update(State{SoC: 40, FullSoC: -1, EnergyCapacity: 77000, EnergyRequest: -1, EVCCID: "020000abcdef"})
 	if d := next(t, results, "first car's delivery"); !errors.Is(d.Err, ErrNewPlugIn) || d.Query != ioniqQuery || d.Attempts != 1 {
 		t.Fatalf("first car's delivery %+v, want replaced by the next car's values", d)
