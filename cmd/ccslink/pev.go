@@ -46,12 +46,12 @@ type pevReport struct {
 }
 
 func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--think DURATION] [--json] [--timeout 60s]", stderr)
+	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--think DURATION] [--json] [--timeout 3m]", stderr)
 	iface := fs.String("iface", "", "network interface of the car's HomePlug modem")
 	carName := fs.String("car", "ioniq", "the car: "+strings.Join(carNames(), ", "))
 	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
-	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long (the standards let a charger take 60 s to offer its parameters, 38 s for its isolation check and 7 s to pre-charge)")
 	think := fs.Duration("think", 0, "wait this long between an answer and the car's next request (default: the car's own, from its captures)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
