@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,8 +32,12 @@ type SLAC interface {
 	Match(ctx context.Context) (slac.Result, error)
 	// Watch blocks after a match until the car's link is lost.
 	Watch(ctx context.Context) error
-	// LinkEvidence tells SLAC the car is talking over the link (its SDP request).
+	// LinkEvidence tells SLAC the car is talking over the link (its SDP
+	// request, a V2G message): evidence that it is there.
 	LinkEvidence()
+	// V2GConnection tells SLAC that the car opened a V2G connection, or
+	// that its last one closed.
+	V2GConnection(open bool)
 }
 
 // DefaultSetupTimeout is how long after link-up the car has to open its
@@ -56,7 +61,11 @@ type Config struct {
 	// EVCCID, for cars that send none; nil means none. The record then says
 	// the capacity came from the config.
 	CapacityFallback func(evccid string) (wh float64, ok bool)
-	Log              *slog.Logger
+	// PlugInsBefore is how many plug-ins the daemon's earlier chargers
+	// numbered (on an interface that then went away): this one's number
+	// on from there, so a late result never names another plug-in.
+	PlugInsBefore uint64
+	Log           *slog.Logger
 }
 
 // Subscriber receives what happens: every event with the plug-in's record
@@ -73,8 +82,14 @@ type Charger struct {
 	cfg    Config
 	log    *slog.Logger
 	server *secc.Server
+	sdp    *sdp.Server
+	car    *owner // whose SDP requests and V2G connections are the plug-in's car's
 	events chan record.Event
 	done   chan struct{} // closed when Run has returned: events are dropped then
+	seq    uint64        // the last plug-in's number (record.Session.PlugIn)
+	// ended keeps copies of the last plug-ins with a car, for an output's
+	// result that comes after the car left (a SmartEVSE that was down).
+	ended []*record.Session
 
 	mu   sync.Mutex
 	subs []Subscriber
@@ -101,7 +116,26 @@ func New(cfg Config) (*Charger, error) {
 		cfg.SECC.Log = cfg.Log
 	}
 	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256), done: make(chan struct{})}
+	c.seq = cfg.PlugInsBefore
+	c.car = newOwner(cfg.Clock.Now, cfg.Log)
+	if cfg.SECC.Owner == nil {
+		cfg.SECC.Owner = c.car
+	}
 	c.server = secc.NewServer(cfg.SECC, c.emit)
+	var err error
+	c.sdp, err = sdp.NewServer(sdp.ServerConfig{
+		Addr: cfg.Announce.Addr(), Port: cfg.Announce.Port(), Log: cfg.Log, Asked: c.car.asked,
+		OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
+			if c.car.Verdict(from.Addr().WithZone("")) == secc.Stranger {
+				return // answered, but no evidence of the car
+			}
+			c.cfg.SLAC.LinkEvidence()
+			c.emit(record.Event{Kind: record.KindSDP, At: c.cfg.Clock.Now()})
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("charger: %w", err)
+	}
 	return c, nil
 }
 
@@ -132,14 +166,7 @@ func (c *Charger) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		err := sdp.Serve(ctx, c.cfg.SDP, sdp.ServerConfig{
-			Addr: c.cfg.Announce.Addr(), Port: c.cfg.Announce.Port(), Log: c.log,
-			OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
-				c.cfg.SLAC.LinkEvidence()
-				c.emit(record.Event{Kind: record.KindSDP, At: c.cfg.Clock.Now()})
-			},
-		})
-		if err != nil && ctx.Err() == nil {
+		if err := c.sdp.Serve(ctx, c.cfg.SDP); err != nil && ctx.Err() == nil {
 			failed <- fmt.Errorf("SDP server: %w", err)
 		}
 	}()
@@ -184,7 +211,9 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		wg.Wait()
 	}()
 	c.server.Reset()
-	rec := &record.Session{}
+	c.car.reset()
+	c.seq++
+	rec := &record.Session{PlugIn: c.seq}
 	c.publish(rec, record.Event{Kind: record.KindSLACStarted, At: c.cfg.Clock.Now()})
 
 	matched := make(chan matchResult, 1)
@@ -199,6 +228,11 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		setup    clock.Timer
 		setupC   <-chan time.Time
 		talking  bool // the car opened a V2G connection
+		conns    int  // the V2G connections open now
+		// early holds the car's events that arrived before Match returned
+		// (its SDP request is the evidence that ends Match), so that
+		// subscribers hear of the match first.
+		early []record.Event
 	)
 	defer func() {
 		if setup != nil {
@@ -210,25 +244,46 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 		case err := <-failed:
 			return err
 		case <-ctx.Done():
+			c.publishAll(rec, early)
 			c.stopped(ctx, rec)
 			return nil
 		case e := <-c.events:
 			// A car may talk before Match returns (its SDP request is the
 			// link evidence that ends Match); a previous car's connection
 			// was dropped before this plug-in began.
-			if e.Kind == record.KindConnected {
+			// The car's traffic is the evidence of its presence (slac.Presence).
+			switch e.Kind {
+			case record.KindConnected:
 				talking = true
+				conns++
+				c.cfg.SLAC.V2GConnection(true)
+			case record.KindEnded:
+				if conns > 0 {
+					if conns--; conns == 0 {
+						c.cfg.SLAC.V2GConnection(false)
+					}
+				}
+			case record.KindHandshake, record.KindRequest, record.KindSessionSetup, record.KindValues:
+				c.cfg.SLAC.LinkEvidence()
+			}
+			if linkLost == nil && e.Kind != record.KindDelivered && len(early) < maxEarly {
+				early = append(early, e)
+				continue
 			}
 			c.publish(rec, e)
 		case m := <-matched:
 			if m.err != nil {
+				c.publishAll(rec, early)
 				return c.noMatch(ctx, rec, m.err)
 			}
+			c.car.match(m.r)
 			now := c.cfg.Clock.Now()
 			c.publish(rec, record.Event{Kind: record.KindMatched, At: now, EVMAC: m.r.EVMAC.String()})
 			if m.r.LinkUp {
 				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: now})
 			}
+			c.publishAll(rec, early)
+			early = nil
 			lost := make(chan error, 1)
 			linkLost = lost
 			wg.Add(1)
@@ -252,13 +307,29 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			}
 			c.server.Drop()
 			c.drain(rec)
-			detail := ""
+			ev := record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: record.EndLinkLost}
 			if err != nil {
-				detail = err.Error()
+				ev.Detail, ev.Gone = err.Error(), err.Error()
 			}
-			c.end(rec, record.EndLinkLost, detail)
+			// Which evidence ended the plug-in, also when the session's own
+			// end is what the record's End keeps.
+			var f *slac.FailureError
+			if errors.As(err, &f) {
+				ev.Gone, ev.LinkFlaps = f.Reason.String(), f.Flaps
+			}
+			c.endWith(rec, ev)
 			return nil
 		}
+	}
+}
+
+// maxEarly bounds the events held before the match: a stranger's SDP flood
+// before it is published as it comes.
+const maxEarly = 64
+
+func (c *Charger) publishAll(rec *record.Session, es []record.Event) {
+	for _, e := range es {
+		c.publish(rec, e)
 	}
 }
 
@@ -340,16 +411,64 @@ const FromConfig = "config"
 const PortRetry = time.Second
 
 func (c *Charger) end(rec *record.Session, e record.End, detail string) {
-	c.publish(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: e, Detail: detail})
+	c.endWith(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: e, Detail: detail})
+}
+
+// endWith publishes the plug-in's end, e, and hands the record to the subscribers.
+func (c *Charger) endWith(rec *record.Session, e record.Event) {
+	c.publish(rec, e)
 	c.mu.Lock()
 	subs := c.subs
 	c.mu.Unlock()
 	for _, s := range subs {
 		s.PlugInEnded(rec)
 	}
+	if !rec.Phases.Matched.IsZero() {
+		if len(c.ended) == keepEnded {
+			c.ended = append(c.ended[:0], c.ended[1:]...)
+		}
+		c.ended = append(c.ended, rec.Clone())
+	}
+}
+
+// keepEnded is how many ended plug-ins can still take a late result: an
+// output gives up within its own window (a minute), long before four more
+// cars have come and gone.
+const keepEnded = 4
+
+// LateSubscriber is a Subscriber that also hears of an output's result
+// that came after its plug-in ended (a SmartEVSE that was down while the
+// car left): e with a copy of that plug-in's record, e applied.
+type LateSubscriber interface {
+	Late(e record.Event, s *record.Session)
+}
+
+// late applies an output's result to the ended plug-in it names; it never
+// reaches the plug-in in progress.
+func (c *Charger) late(e record.Event) {
+	i := slices.IndexFunc(c.ended, func(s *record.Session) bool { return s.PlugIn == e.PlugIn })
+	if i < 0 {
+		c.log.Debug("a result for a plug-in no longer kept", "plug_in", e.PlugIn, "kind", e.Kind.String())
+		return
+	}
+	s := c.ended[i].Clone()
+	s.Apply(e)
+	c.ended[i] = s
+	c.mu.Lock()
+	subs := c.subs
+	c.mu.Unlock()
+	for _, sub := range subs {
+		if l, ok := sub.(LateSubscriber); ok {
+			l.Late(e, s.Clone())
+		}
+	}
 }
 
 func (c *Charger) publish(rec *record.Session, e record.Event) {
+	if e.PlugIn != 0 && e.PlugIn != rec.PlugIn {
+		c.late(e)
+		return
+	}
 	rec.Apply(e)
 	if e.Kind == record.KindValues && e.Message == "ChargeParameterDiscoveryReq" && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
 		if wh, ok := c.cfg.CapacityFallback(rec.EVCCIDHex()); ok {
@@ -365,6 +484,16 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 		s.Event(e, rec)
 	}
 }
+
+// SDPStats returns the SDP server's counters so far. Safe from any goroutine.
+func (c *Charger) SDPStats() sdp.Stats { return c.sdp.Stats() }
+
+// PlugIns returns the number of the last plug-in; call it after Run returned.
+func (c *Charger) PlugIns() uint64 { return c.seq }
+
+// V2GRefused returns how many V2G connections were closed at once: not
+// the car's, or over the bound of connections open at once. Safe from any goroutine.
+func (c *Charger) V2GRefused() uint64 { return c.server.Refused() }
 
 // Report hands the charger an event from outside its sessions, such as an
 // output's delivery; it applies to the plug-in in progress. Safe from any goroutine.

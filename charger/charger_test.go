@@ -1,7 +1,9 @@
 package charger
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/netip"
 	"os"
@@ -26,10 +28,12 @@ type fakeSLAC struct {
 	plug     chan homeplug.MAC
 	unplug   chan struct{}
 	evidence chan struct{}
+	conns    chan bool // V2GConnection's reports
+	gone     chan error
 }
 
 func newFakeSLAC() *fakeSLAC {
-	return &fakeSLAC{plug: make(chan homeplug.MAC), unplug: make(chan struct{}), evidence: make(chan struct{}, 100)}
+	return &fakeSLAC{plug: make(chan homeplug.MAC), unplug: make(chan struct{}), evidence: make(chan struct{}, 100), conns: make(chan bool, 100), gone: make(chan error)}
 }
 
 func (f *fakeSLAC) Match(ctx context.Context) (slac.Result, error) {
@@ -45,8 +49,17 @@ func (f *fakeSLAC) Watch(ctx context.Context) error {
 	select {
 	case <-f.unplug:
 		return slac.ErrLinkLost
+	case err := <-f.gone:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func (f *fakeSLAC) V2GConnection(open bool) {
+	select {
+	case f.conns <- open:
+	default:
 	}
 }
 
@@ -63,7 +76,10 @@ type sink struct {
 	events []record.Event
 	ended  chan *record.Session
 	v2gEnd chan struct{}
+	late   chan *record.Session
 }
+
+func (s *sink) Late(e record.Event, r *record.Session) { s.late <- r }
 
 func (s *sink) Event(e record.Event, r *record.Session) {
 	s.mu.Lock()
@@ -83,6 +99,7 @@ type rig struct {
 	sink     *sink
 	cancel   context.CancelFunc
 	done     chan error
+	ch       *Charger
 }
 
 func newRig(t *testing.T, cfg secc.Config) *rig { return newRigWith(t, cfg, 0) }
@@ -97,13 +114,14 @@ func newRigWith(t *testing.T, cfg secc.Config, setup time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}, done: make(chan error, 1)}
+	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4), late: make(chan *record.Session, 4)}, done: make(chan error, 1)}
 	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
 	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce, SECC: cfg, SetupTimeout: setup})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch.Subscribe(r.sink)
+	r.ch = ch
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- ch.Run(ctx) }()
@@ -124,15 +142,7 @@ func (r *rig) car(t *testing.T, p evcc.Profile) (*record.Session, evcc.Result) {
 	defer cancel()
 	mac := p.SessionMAC()
 	r.slac.plug <- homeplug.MAC(mac)
-	udp, err := net.ListenPacket("udp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
-	resp, err := sdp.Discover(ctx, udp, r.sdpAddr, sdp.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := r.discover(t)
 	conn, err := net.Dial("tcp6", resp.Addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +155,23 @@ func (r *rig) car(t *testing.T, p evcc.Profile) (*record.Session, evcc.Result) {
 	<-r.sink.v2gEnd
 	r.slac.unplug <- struct{}{}
 	return <-r.sink.ended, res
+}
+
+// discover asks for the charger by SDP from ::1, as a car does after its match.
+func (r *rig) discover(t *testing.T) sdp.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	udp, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	resp, err := sdp.Discover(ctx, udp, r.sdpAddr, sdp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 func TestPlugIn(t *testing.T) {
@@ -222,6 +249,7 @@ func TestCarVanishes(t *testing.T) {
 	p, _ := evcc.Lookup("ioniq")
 	sap := func(t *testing.T) net.Conn {
 		r.slac.plug <- homeplug.MAC{2, 0, 0, 0, 0, 1}
+		r.discover(t) // the car's address, ::1 here, is learnt from its SDP request
 		conn, err := net.Dial("tcp6", r.announce.String())
 		if err != nil {
 			t.Fatal(err)
@@ -325,6 +353,98 @@ func TestCapacityFallback(t *testing.T) {
 	p, _ = evcc.Lookup("ioniq")
 	if rec, _ := r.car(t, p); rec.EnergyCapacityWh.Value != 28000 || rec.EnergyCapacityWh.From != "ChargeParameterDiscoveryReq" {
 		t.Fatalf("the car's own capacity: %+v", rec.EnergyCapacityWh)
+	}
+}
+
+// TestPresenceEvidence: the car's traffic reaches SLAC as the evidence of
+// its presence (its SDP request and every V2G message, the connection
+// opened and closed), and Watch's account of why the car is gone, with the
+// link's flaps, is in the record beside the session's own end.
+func TestPresenceEvidence(t *testing.T) {
+	r := newRig(t, secc.Config{})
+	p, _ := evcc.Lookup("ioniq")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mac := p.SessionMAC()
+	r.slac.plug <- homeplug.MAC(mac)
+	udp, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	resp, err := sdp.Discover(ctx, udp, r.sdpAddr, sdp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp6", resp.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: mac}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	<-r.sink.v2gEnd
+	r.slac.gone <- &slac.FailureError{Reason: slac.ReasonClosedNoLink, EV: homeplug.MAC(mac), Flaps: 3}
+	rec := <-r.sink.ended
+	if rec.End != record.EndSessionStop || rec.Gone != "the car closed its V2G connection and the modem reports no link" || rec.LinkFlaps != 3 {
+		t.Fatalf("record: end %v %q, gone %q, flaps %d", rec.End, rec.Detail, rec.Gone, rec.LinkFlaps)
+	}
+	if got := []bool{<-r.slac.conns, <-r.slac.conns}; got[0] != true || got[1] != false || len(r.slac.conns) != 0 {
+		t.Fatalf("V2GConnection: %v, then %d more", got, len(r.slac.conns))
+	}
+	want := 1 // the SDP request
+	r.sink.mu.Lock()
+	for _, e := range r.sink.events {
+		switch e.Kind {
+		case record.KindHandshake, record.KindRequest, record.KindSessionSetup, record.KindValues:
+			want++
+		}
+	}
+	r.sink.mu.Unlock()
+	if n := len(r.slac.evidence); n != want || want < 10 {
+		t.Fatalf("%d evidence signals, want %d", n, want)
+	}
+	b, _ := json.Marshal(rec)
+	if !bytes.Contains(b, []byte(`"gone":"the car closed its V2G connection and the modem reports no link","link_flaps":3`)) {
+		t.Fatalf("JSON: %s", b)
+	}
+}
+
+// TestLateDelivery: an output's result for a plug-in that has ended (a
+// SmartEVSE that was down while the car left) amends that plug-in's record
+// for the subscribers that take late results, and never the plug-in in
+// progress.
+func TestLateDelivery(t *testing.T) {
+	r := newRig(t, secc.Config{})
+	p, err := evcc.Lookup("ioniq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.car(t, p)
+	if first.PlugIn != 1 || len(first.Deliveries) != 0 {
+		t.Fatalf("first plug-in %d with deliveries %+v, want 1 with none", first.PlugIn, first.Deliveries)
+	}
+	d := &record.Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200 after 9 attempts in 24 s", At: time.Now()}
+	r.ch.Report(record.Event{Kind: record.KindDelivered, At: d.At, PlugIn: 99, Delivery: d}) // no such plug-in: dropped
+	r.ch.Report(record.Event{Kind: record.KindDelivered, At: d.At, PlugIn: 1, Delivery: d})
+	var amended *record.Session
+	select {
+	case amended = <-r.sink.late:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late result did not reach the ended plug-in's record")
+	}
+	if amended.PlugIn != 1 || amended.EVMAC != "04:65:65:00:64:c3" || len(amended.Deliveries) != 1 || amended.Deliveries[0] != *d || !amended.Phases.Delivered.Equal(d.At) {
+		t.Fatalf("amended record: plug-in %d, car %s, deliveries %+v, delivered at %v", amended.PlugIn, amended.EVMAC, amended.Deliveries, amended.Phases.Delivered)
+	}
+	second, _ := r.car(t, p)
+	if second.PlugIn != 2 || len(second.Deliveries) != 0 {
+		t.Fatalf("second plug-in %d with deliveries %+v, want 2 with none", second.PlugIn, second.Deliveries)
+	}
+	select {
+	case s := <-r.sink.late:
+		t.Fatalf("a second late result for plug-in %d", s.PlugIn)
+	default:
 	}
 }
 

@@ -36,6 +36,7 @@ func (f *failingSLAC) Match(ctx context.Context) (slac.Result, error) {
 }
 func (f *failingSLAC) Watch(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 func (f *failingSLAC) LinkEvidence()                   {}
+func (f *failingSLAC) V2GConnection(bool)              {}
 
 type lockedBuffer struct {
 	mu sync.Mutex

@@ -41,7 +41,8 @@ type Config struct {
 // SmartEVSE configures the delivery of the car's values to a SmartEVSE.
 type SmartEVSE struct {
 	URL     string        // base URL (/ev_state appended) or full URL; "" = none
-	Timeout time.Duration // for one delivery
+	Timeout time.Duration // for one attempt
+	Window  time.Duration // how long a delivery keeps trying, from the car's first values
 }
 
 // MQTT configures the MQTT output.
@@ -85,7 +86,7 @@ func Default() Config {
 	return Config{
 		Interface:  "eth1",
 		Policy:     "soc",
-		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second},
+		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute},
 		MQTT:       MQTT{Prefix: defaultPrefix("eth1"), HomeAssistant: true},
 		StateDir:   "/var/lib/ccslink",
 		Recordings: Recordings{Keep: 20},

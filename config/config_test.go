@@ -18,7 +18,7 @@ var full = Config{
 	EVSEID:       "DE*ABC*E1234",
 	EmulateModem: true,
 	V2GPort:      15200,
-	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond},
+	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second},
 	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", Username: "ccs",
 		Password: "p\"a ss: #w", HomeAssistant: false},
 	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123"},
@@ -37,6 +37,7 @@ v2g_port: 15200
 smartevse:
   url: http://10.0.0.1/ev_state
   timeout: 1.5s
+  window: 90s
 mqtt:
   broker: tcp://user:pw@192.168.1.2:1883
   prefix: home/car/
@@ -140,6 +141,10 @@ func TestErrors(t *testing.T) {
 			`f.yaml:2:14: smartevse.timeout: "2 seconds" is not a duration: write e.g. 2s or 500ms`},
 		{"duration out of range", "smartevse:\n  timeout: 90s\n", ErrValue,
 			"f.yaml:2:12: smartevse.timeout: 1m30s is out of range: use more than 0s and at most 1m (the SmartEVSE waits 60 s for the SoC)"},
+		{"window out of range", "smartevse:\n  window: 0s\n", ErrValue,
+			"f.yaml:2:11: smartevse.window: 0s is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)"},
+		{"window too long", "smartevse:\n  window: 1h\n", ErrValue,
+			"f.yaml:2:11: smartevse.window: 1h0m0s is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)"},
 		{"bad policy", "# charger\npolicy: fast\n", ErrValue,
 			`f.yaml:2:9: policy: "fast" is not a policy: use soc (read the SoC, then let the car charge on AC), dc (a full emulated DC session) or ac (an ISO 15118-2 AC session)`},
 		{"listen without token", "http:\n  listen: \":8080\"\n", ErrValue,

@@ -51,6 +51,7 @@ v2g_port: 0
 smartevse:
   url: "http://10.0.0.1/ev_state"
   timeout: 2s
+  window: 1m0s
 mqtt:
   broker: ""
   username: ""

@@ -81,6 +81,9 @@ func (c Config) check(l *list, at map[string]pos) {
 	if c.SmartEVSE.Timeout <= 0 || c.SmartEVSE.Timeout > time.Minute {
 		bad("smartevse.timeout", "%v is out of range: use more than 0s and at most 1m (the SmartEVSE waits 60 s for the SoC)", c.SmartEVSE.Timeout)
 	}
+	if c.SmartEVSE.Window <= 0 || c.SmartEVSE.Window > 10*time.Minute {
+		bad("smartevse.window", "%v is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)", c.SmartEVSE.Window)
+	}
 
 	if text("mqtt.broker", c.MQTT.Broker) && c.MQTT.Broker != "" {
 		u, err := url.Parse(c.MQTT.Broker)

@@ -25,6 +25,7 @@ var scalars = map[string]func(c *Config) any{
 	"v2g_port":            func(c *Config) any { return &c.V2GPort },
 	"smartevse.url":       func(c *Config) any { return &c.SmartEVSE.URL },
 	"smartevse.timeout":   func(c *Config) any { return &c.SmartEVSE.Timeout },
+	"smartevse.window":    func(c *Config) any { return &c.SmartEVSE.Window },
 	"mqtt.broker":         func(c *Config) any { return &c.MQTT.Broker },
 	"mqtt.prefix":         func(c *Config) any { return &c.MQTT.Prefix },
 	"mqtt.username":       func(c *Config) any { return &c.MQTT.Username },

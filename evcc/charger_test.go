@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
@@ -29,6 +31,16 @@ type charger struct {
 	closeAfter int
 	// raw, when set, is written as the answer to the handshake instead.
 	raw []byte
+
+	// With clk, time is fake: each answer costs latency, and with think
+	// the charger moves the clock on by the car's think time once the car
+	// waits for it (until carDone is closed). stall, if it returns true
+	// for a request's name, leaves that request unanswered.
+	clk     *clock.Fake
+	latency time.Duration
+	think   time.Duration
+	carDone <-chan struct{}
+	stall   func(kind string) bool
 }
 
 // seen is what the charger received and sent.
@@ -97,7 +109,11 @@ func (c charger) start(t testing.TB) (net.Conn, <-chan seen) {
 					t.Errorf("charger: DIN request does not decode: %v", err)
 					return
 				}
-				sn.kinds = append(sn.kinds, doc.V2G_Message.Body.Kind().String())
+				kind := doc.V2G_Message.Body.Kind().String()
+				sn.kinds = append(sn.kinds, kind)
+				if c.stall != nil && c.stall(kind) {
+					continue
+				}
 				body := c.din(&doc.V2G_Message.Body)
 				if body == nil {
 					return
@@ -113,7 +129,11 @@ func (c charger) start(t testing.TB) (net.Conn, <-chan seen) {
 					t.Errorf("charger: ISO-2 request does not decode: %v", err)
 					return
 				}
-				sn.kinds = append(sn.kinds, doc.V2G_Message.Body.Kind().String())
+				kind := doc.V2G_Message.Body.Kind().String()
+				sn.kinds = append(sn.kinds, kind)
+				if c.stall != nil && c.stall(kind) {
+					continue
+				}
 				body := c.iso(&doc.V2G_Message.Body)
 				if body == nil {
 					return
@@ -128,8 +148,20 @@ func (c charger) start(t testing.TB) (net.Conn, <-chan seen) {
 			}
 			frame := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, out)
 			sn.sent = append(sn.sent, frame...)
+			created := 0
+			if c.clk != nil {
+				c.clk.Advance(c.latency)
+				created = c.clk.Created() // before the car can read the answer
+			}
 			if _, err := evse.Write(frame); err != nil {
 				return
+			}
+			if c.think > 0 {
+				// The car's next timer is its think time.
+				c.clk.WaitCreated(created, c.carDone)
+				if c.clk.Created() > created {
+					c.clk.Advance(c.think)
+				}
 			}
 			if c.closeAfter > 0 && n >= c.closeAfter {
 				return

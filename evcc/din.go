@@ -28,7 +28,8 @@ func (s *session) runDIN() error {
 	if _, err := s.dinExchange(s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
 		return err
 	}
-	for n := 0; ; n++ {
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
 		res, err := s.dinExchange(s.dinBody(din.KindContractAuthenticationReq, false))
 		if err != nil {
 			return err
@@ -36,12 +37,11 @@ func (s *session) runDIN() error {
 		if res.ContractAuthenticationRes.EVSEProcessing == din.EVSEProcessingFinished {
 			break
 		}
-		if n+1 >= s.ongoingLimit() {
-			return s.dinStop(false, EndCarStopped)
-		}
 	}
+	s.endPhase()
 	s.res.Mode = din.EVRequestedEnergyTransferDC_extended.String()
-	for n := 0; ; n++ {
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
 		res, err := s.dinExchange(s.dinBody(din.KindChargeParameterDiscoveryReq, false))
 		if err != nil {
 			return err
@@ -60,11 +60,10 @@ func (s *session) runDIN() error {
 		if cpd.EVSEProcessing == din.EVSEProcessingFinished {
 			break
 		}
-		if n+1 >= s.ongoingLimit() {
-			return s.dinStop(false, EndCarStopped)
-		}
 	}
-	for n := 0; ; n++ {
+	s.endPhase()
+	s.startPhase(TimerCable, s.cableCheckTimeout())
+	for {
 		res, err := s.dinExchange(s.dinBody(din.KindCableCheckReq, false))
 		if err != nil {
 			return err
@@ -76,12 +75,11 @@ func (s *session) runDIN() error {
 		if cc.EVSEProcessing == din.EVSEProcessingFinished {
 			break
 		}
-		if n+1 >= s.ongoingLimit() {
-			return s.dinStop(false, EndCarStopped)
-		}
 	}
+	s.endPhase()
 	target := s.p.PreChargeVoltage.Float()
-	for n := 0; ; n++ {
+	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
+	for {
 		res, err := s.dinExchange(s.dinBody(din.KindPreChargeReq, false))
 		if err != nil {
 			return err
@@ -93,10 +91,8 @@ func (s *session) runDIN() error {
 		if voltageClose(dinFloat(pc.EVSEPresentVoltage), target) {
 			break
 		}
-		if n+1 >= maxVoltageRounds {
-			return s.dinStop(false, EndCarStopped)
-		}
 	}
+	s.endPhase()
 	res, err = s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, true))
 	if err != nil {
 		return err
@@ -119,6 +115,7 @@ func (s *session) runDIN() error {
 // dinStop ends the session: PowerDelivery(stop) if power was asked for,
 // WeldingDetection after charging, SessionStop.
 func (s *session) dinStop(powered bool, end End) error {
+	s.endPhase()
 	if powered {
 		if _, err := s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, false)); err != nil {
 			return err
@@ -154,7 +151,7 @@ func (s *session) dinExchange(body *din.BodyType) (*din.BodyType, error) {
 	if kind == din.KindContractAuthenticationReq && s.p.Quirks.Has(QuirkPaddedAuthorization) {
 		b = append(b, 0)
 	}
-	p, rtt, err := s.exchange(name, b)
+	p, rtt, err := s.exchange(name, b, dinMsgTimeout(kind))
 	if err != nil {
 		return nil, err
 	}

@@ -12,14 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/iso2"
 	"github.com/ccslink/ccslink/v2gtp"
 )
-
-// DefaultResponseTimeout is how long the car waits for each answer when
-// Config.ResponseTimeout is zero: V2G_EVCC_Msg_Timeout of most messages.
-const DefaultResponseTimeout = 2 * time.Second
 
 // Config is one session of a car.
 type Config struct {
@@ -27,13 +24,17 @@ type Config struct {
 	// EVCCID is the car's ID in SessionSetupReq, usually its interface's
 	// MAC; zero means Profile.SessionMAC().
 	EVCCID [6]byte
-	// ResponseTimeout bounds the wait for each answer; zero means
-	// DefaultResponseTimeout. It needs a conn with SetDeadline (a
-	// net.Conn); on other conns the car waits as long as the conn does.
+	// ResponseTimeout, if set, replaces V2G_EVCC_Msg_Timeout of every
+	// request (for a charger slower than the standards allow). The wait
+	// for an answer needs a conn with SetDeadline (a net.Conn); on other
+	// conns the car waits as long as the conn does.
 	ResponseTimeout time.Duration
 	// Paced makes the car wait Profile.Think between an answer and its
 	// next request, as the real car does; unpaced, it asks at once.
 	Paced bool
+	// Clock times the answers, the pacing and the phases that repeat a
+	// request (cable check, pre-charge, Ongoing); nil means clock.Real.
+	Clock clock.Clock
 	// Log receives one debug line per exchange; nil means none.
 	Log *slog.Logger
 }
@@ -96,7 +97,8 @@ type Result struct {
 	End       End
 }
 
-// Errors of Run; they are wrapped with the step that failed.
+// Errors of Run; they are wrapped with the step that failed. A timer that
+// ran out is a *TimerError, which matches ErrTimeout.
 var (
 	ErrTimeout     = errors.New("evcc: the charger did not answer in time")
 	ErrClosed      = errors.New("evcc: the charger closed the connection")
@@ -119,10 +121,10 @@ func (f finish) Error() string { return End(f).String() }
 func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 	s := &session{
 		ctx: ctx, conn: conn, rd: v2gtp.NewReader(conn), p: cfg.Profile,
-		timeout: cfg.ResponseTimeout, log: cfg.Log, tupleID: 1, paced: cfg.Paced,
+		timeout: cfg.ResponseTimeout, log: cfg.Log, tupleID: 1, paced: cfg.Paced, clk: cfg.Clock,
 	}
-	if s.timeout <= 0 {
-		s.timeout = DefaultResponseTimeout
+	if s.clk == nil {
+		s.clk = clock.Real{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -166,8 +168,10 @@ type session struct {
 	dl      deadliner
 	rd      *v2gtp.Reader
 	p       Profile
-	timeout time.Duration
+	timeout time.Duration // Config.ResponseTimeout
 	paced   bool
+	clk     clock.Clock
+	phase   phase // the loop in progress, if any
 	log     *slog.Logger
 	evccid  [6]byte
 	sid     []byte
@@ -206,7 +210,7 @@ func (s *session) handshake() (apphand.AppProtocolType, error) {
 	if err != nil {
 		return apphand.AppProtocolType{}, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
 	}
-	p, rtt, err := s.exchange(name, b)
+	p, rtt, err := s.exchange(name, b, V2G_EVCC_Msg_Timeout)
 	if err != nil {
 		return apphand.AppProtocolType{}, err
 	}
@@ -245,35 +249,47 @@ func (s *session) message() []byte {
 }
 
 // exchange sends msg (its first HeaderLen bytes reserved for the header)
-// and reads the answer's EXI payload, valid until the next exchange.
-func (s *session) exchange(name string, msg []byte) ([]byte, time.Duration, error) {
+// and reads the answer's EXI payload, valid until the next exchange;
+// timeout is the request's V2G_EVCC_Msg_Timeout.
+func (s *session) exchange(name string, msg []byte, timeout time.Duration) ([]byte, time.Duration, error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, 0, err
 	}
 	if s.paced && s.p.Think > 0 && len(s.res.Steps) > 0 {
-		t := time.NewTimer(s.p.Think)
+		t := s.clk.NewTimer(s.p.Think)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-s.ctx.Done():
 			t.Stop()
 			return nil, 0, s.ctx.Err()
 		}
 	}
+	if err := s.phaseRequest(name); err != nil {
+		return nil, 0, err
+	}
+	if s.timeout > 0 {
+		timeout = s.timeout
+	}
 	s.buf = msg[:0]
 	v2gtp.AppendHeader(msg[:0], v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(msg) - v2gtp.HeaderLen)})
-	if s.dl != nil {
-		s.dl.SetDeadline(time.Now().Add(s.timeout))
+	start := s.clk.Now()
+	disarm := s.arm(timeout)
+	doing, other := "writing", ErrWrite
+	var h v2gtp.Header
+	var p []byte
+	_, err := s.conn.Write(msg)
+	if err == nil {
+		doing, other = "waiting for the answer to", ErrBadResponse
+		h, p, err = s.rd.Next()
 	}
-	start := time.Now()
-	if _, err := s.conn.Write(msg); err != nil {
-		s.step(name, "", 0)
-		return nil, 0, s.ioError(name, "writing", err, ErrWrite)
-	}
-	h, p, err := s.rd.Next()
-	rtt := time.Since(start)
+	fired := disarm()
+	rtt := s.clk.Now().Sub(start)
 	if err != nil {
 		s.step(name, "", rtt)
-		return nil, rtt, s.ioError(name, "waiting for the answer to", err, ErrBadResponse)
+		if fired && s.ctx.Err() == nil {
+			return nil, rtt, &TimerError{Timer: TimerMsg, Limit: timeout, Request: name, Requests: 1, Elapsed: rtt}
+		}
+		return nil, rtt, s.ioError(name, doing, err, other)
 	}
 	if h.Type != v2gtp.TypeEXI {
 		s.step(name, "", rtt)
@@ -282,13 +298,44 @@ func (s *session) exchange(name string, msg []byte) ([]byte, time.Duration, erro
 	return p, rtt, nil
 }
 
+// arm starts the timer of one answer: when it fires, the conn's deadline
+// moves to the past, which ends the write or read in progress. disarm
+// stops it and reports whether it fired (the deadline is then cleared
+// again, should the answer have come at that very moment).
+func (s *session) arm(timeout time.Duration) (disarm func() bool) {
+	if s.dl == nil {
+		return func() bool { return false }
+	}
+	t := s.clk.NewTimer(timeout)
+	stop := make(chan struct{})
+	fired := make(chan bool, 1)
+	go func() {
+		select {
+		case <-t.C():
+			s.dl.SetDeadline(time.Unix(1, 0))
+			fired <- true
+		case <-stop:
+			t.Stop()
+			fired <- false
+		}
+	}()
+	return func() bool {
+		close(stop)
+		if <-fired {
+			s.dl.SetDeadline(time.Time{})
+			return true
+		}
+		return false
+	}
+}
+
 // ioError turns a conn error into one of Run's errors.
 func (s *session) ioError(name, doing string, err, other error) error {
 	switch {
 	case s.ctx.Err() != nil:
 		return s.ctx.Err()
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("%w: no answer to %s within %v (a slow charger needs a longer ResponseTimeout)", ErrTimeout, name, s.timeout)
+	case errors.Is(err, os.ErrDeadlineExceeded): // a deadline the caller set on conn
+		return fmt.Errorf("%w while %s %s: %w", ErrTimeout, doing, name, err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
 		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return fmt.Errorf("%w while %s %s: %w", ErrClosed, doing, name, err)
@@ -332,18 +379,10 @@ func (s *session) rounds() int {
 	return DefaultRounds
 }
 
-func (s *session) ongoingLimit() int {
-	if s.p.OngoingLimit > 0 {
-		return s.p.OngoingLimit
-	}
-	return DefaultOngoingLimit
-}
-
 // Limits of the DC loops that wait for the charger's voltage.
 const (
 	preChargeTolerance = 20.0 // V between EVSEPresentVoltage and the target
 	weldingVoltage     = 60.0 // V under which the contactors count as open
-	maxVoltageRounds   = 50
 	maxWeldingRounds   = 10
 )
 

@@ -33,7 +33,8 @@ func (s *session) runISO2() error {
 	if _, err := s.isoExchange(s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
 		return err
 	}
-	for n := 0; ; n++ {
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
 		res, err := s.isoExchange(s.isoBody(iso2.KindAuthorizationReq, false))
 		if err != nil {
 			return err
@@ -41,11 +42,10 @@ func (s *session) runISO2() error {
 		if res.AuthorizationRes.EVSEProcessing == iso2.EVSEProcessingFinished {
 			break
 		}
-		if n+1 >= s.ongoingLimit() {
-			return s.isoStop(false, EndCarStopped)
-		}
 	}
-	for n := 0; ; n++ {
+	s.endPhase()
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
 		res, err := s.isoExchange(s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
 		if err != nil {
 			return err
@@ -71,10 +71,8 @@ func (s *session) runISO2() error {
 		if cpd.EVSEProcessing == iso2.EVSEProcessingFinished {
 			break
 		}
-		if n+1 >= s.ongoingLimit() {
-			return s.isoStop(false, EndCarStopped)
-		}
 	}
+	s.endPhase()
 	if s.ac {
 		return s.isoChargeAC()
 	}
@@ -82,7 +80,8 @@ func (s *session) runISO2() error {
 }
 
 func (s *session) isoChargeDC() error {
-	for n := 0; ; n++ {
+	s.startPhase(TimerCable, s.cableCheckTimeout())
+	for {
 		res, err := s.isoExchange(s.isoBody(iso2.KindCableCheckReq, false))
 		if err != nil {
 			return err
@@ -94,12 +93,11 @@ func (s *session) isoChargeDC() error {
 		if cc.EVSEProcessing == iso2.EVSEProcessingFinished {
 			break
 		}
-		if n+1 >= s.ongoingLimit() {
-			return s.isoStop(false, EndCarStopped)
-		}
 	}
+	s.endPhase()
 	target := s.p.PreChargeVoltage.Float()
-	for n := 0; ; n++ {
+	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
+	for {
 		res, err := s.isoExchange(s.isoBody(iso2.KindPreChargeReq, false))
 		if err != nil {
 			return err
@@ -111,10 +109,8 @@ func (s *session) isoChargeDC() error {
 		if voltageClose(isoFloat(pc.EVSEPresentVoltage), target) {
 			break
 		}
-		if n+1 >= maxVoltageRounds {
-			return s.isoStop(false, EndCarStopped)
-		}
 	}
+	s.endPhase()
 	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
 	if err != nil {
 		return err
@@ -157,6 +153,7 @@ func (s *session) isoChargeAC() error {
 // isoStop ends the session: PowerDelivery(stop) if power was asked for,
 // WeldingDetection after DC charging, SessionStop(Terminate).
 func (s *session) isoStop(powered bool, end End) error {
+	s.endPhase()
 	if powered {
 		if _, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, false)); err != nil {
 			return err
@@ -217,7 +214,7 @@ func (s *session) isoExchange(body *iso2.BodyType) (*iso2.BodyType, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
 	}
-	p, rtt, err := s.exchange(name, b)
+	p, rtt, err := s.exchange(name, b, isoMsgTimeout(kind))
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ const (
 	QuirkCloseAfterACDiscovery
 	// QuirkIgnoreShutdown: EVSE_Shutdown in ChargeParameterDiscoveryRes
 	// does not stop the car; it keeps asking while the charger says
-	// Ongoing, up to its Ongoing limit.
+	// Ongoing, until V2G_EVCC_Ongoing_Timeout.
 	QuirkIgnoreShutdown
 )
 
@@ -111,17 +111,13 @@ type Profile struct {
 
 	AC *AC // nil: no AC charging
 
-	Rounds       int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
-	OngoingLimit int // requests answered Ongoing before the car gives up; 0 = DefaultOngoingLimit
+	Rounds int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
 
 	Quirks Quirks
 }
 
-// Defaults of a Profile's zero fields.
-const (
-	DefaultRounds       = 5
-	DefaultOngoingLimit = 30
-)
+// DefaultRounds is the charging rounds of a Profile whose Rounds is zero.
+const DefaultRounds = 5
 
 func dinProto(schemaID, prio uint8) apphand.AppProtocolType {
 	return apphand.AppProtocolType{ProtocolNamespace: NamespaceDIN, VersionNumberMajor: 2, SchemaID: schemaID, Priority: prio}

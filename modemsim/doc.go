@@ -33,9 +33,11 @@
 // then see each other as through two modems on one cable. The host software
 // uses the Emulator's Host port instead of its raw socket; the two
 // emulators tell each other their key state in a private vendor MME
-// (StateMMType). Only frames of the raw socket's ethertype go through an
-// emulator: IPv6 that a host's kernel sends on the veth itself is not
-// filtered.
+// (StateMMType). A peer that never sends it (another project's car or
+// charger, a bare host) is taken into the AVLN from the CM_SLAC_MATCH.CNF
+// seen passing, as real modems form it. Only frames of the raw socket's
+// ethertype go through an emulator: IPv6 that a host's kernel sends on the
+// veth itself is not filtered.
 //
 // One goroutine per Line (or Emulator) makes every decision, and one per
 // host link reads it; all stop when the context ends or at Close. Delays

@@ -50,16 +50,35 @@ type EmulateConfig struct {
 	// Events, if set, receives every decision, from the emulator's
 	// goroutine with the emulator locked: it must not block or call it.
 	Events func(Event)
+	// NoStateMessage makes the emulator stand in for a modem that is not
+	// ccslink's: it neither sends nor heeds the private message
+	// (StateMMType) and knows its peer's key only from the SLAC exchange,
+	// as two real modems do. For tests against peers that are not ccslink.
+	NoStateMessage bool
+	// LinkAlwaysDown makes the emulated modem answer VS_PL_LNK_STATUS.REQ
+	// with "no link" even when it shares an AVLN, as some firmware does;
+	// frames still pass as they would. For tests of a charger that must
+	// not take the modem's word alone.
+	LinkAlwaysDown bool
 }
 
 // Emulator is one emulated modem between the host software, which talks to
-// Host, and a real interface (the wire, e.g. one end of a veth pair). The
-// emulator on the other end is its only peer: the two learn each other's
-// key from a private message (StateMMType), sent when the key changes,
-// when a restart ends, on plug-in and at start, so unicast flows exactly
-// when both hold the same NMK. The message fits any way of keying (SLAC,
-// a fixed key, a reset), which watching CM_SLAC_MATCH.CNF go by would not,
-// and it carries a fingerprint of the key, not the key.
+// Host, and a real interface (the wire, e.g. one end of a veth pair). When
+// the peer on the other end is another ccslink emulator, the two learn each
+// other's key from a private message (StateMMType), sent when the key
+// changes, when a restart ends, on plug-in and at start, so unicast flows
+// exactly when both hold the same NMK. The message fits any way of keying
+// (SLAC, a fixed key, a reset), and it carries a fingerprint of the key,
+// not the key.
+//
+// A peer that never sent the private message (another project's car or
+// charger, or a bare host sending SLAC straight on the wire) is taken to be
+// in the AVLN the way a real modem pair forms it: from the
+// CM_SLAC_MATCH.CNF seen passing, whose NMK this modem holds (on the
+// charger's side the key its host set before the CNF went out; on the
+// car's side the key its host sets after the CNF came in). The AVLN lasts
+// until this modem is keyed otherwise, unplugged, or the peer starts a new
+// matching (CM_SLAC_PARM.REQ), which a car does only outside an AVLN.
 //
 // Only the frames of the wire's ethertype pass through the emulator: on a
 // raw socket for HomePlug frames, the host kernel's own IPv6 traffic goes
@@ -81,6 +100,17 @@ type Emulator struct {
 	stats     Stats
 	peerKeyed bool
 	peerFP    [8]byte
+	// peerStates is set once the peer sent the private message: from then
+	// on only that message says what the peer holds.
+	peerStates bool
+	// matched is the AVLN inferred from a CM_SLAC_MATCH.CNF that passed,
+	// between this host and peer, with key nmk.
+	matched struct {
+		ok   bool
+		peer homeplug.MAC
+		nmk  homeplug.NMK
+	}
+	matchCnf homeplug.SlacMatchCnf // decoding scratch
 }
 
 type emuFrame struct {
@@ -217,7 +247,33 @@ func (e *Emulator) emit(ev Event) {
 }
 
 func (e *Emulator) linkUp(now time.Time) bool {
-	return e.st.member(now) && e.peerKeyed && e.peerFP == fingerprint(e.st.nmk)
+	if !e.st.member(now) {
+		return false
+	}
+	if e.peerStates {
+		return e.peerKeyed && e.peerFP == fingerprint(e.st.nmk)
+	}
+	return e.matched.ok && e.matched.nmk == e.st.nmk
+}
+
+// slacPassed infers the AVLN of a peer without the private message from the
+// SLAC frames passing either way: a CM_SLAC_MATCH.CNF (between this host and
+// peer) brings its NMK, a CM_SLAC_PARM.REQ of the peer or this host ends it.
+func (e *Emulator) slacPassed(now time.Time, fi *frameInfo, peer homeplug.MAC, from, to string) {
+	switch fi.h.MMType {
+	case homeplug.CMSlacMatchCnf:
+		if e.matchCnf.DecodePayload(fi.payload) != nil {
+			return
+		}
+		e.matched.ok, e.matched.peer, e.matched.nmk = true, peer, e.matchCnf.NMK
+		if !e.peerStates {
+			e.emit(fi.event(now, from, to, Learned, ""))
+		}
+	case homeplug.CMSlacParmReq:
+		if e.matched.ok && (peer == e.matched.peer || peer == e.st.cfg.HostMAC) {
+			e.matched.ok = false
+		}
+	}
 }
 
 func fingerprint(nmk homeplug.NMK) [8]byte {
@@ -230,7 +286,7 @@ func fingerprint(nmk homeplug.NMK) [8]byte {
 // of the modem, so it goes out during a restart too, but not unplugged.
 func (e *Emulator) announce(wantReply bool) {
 	now := e.clock.Now()
-	if !e.st.plugged {
+	if !e.st.plugged || e.cfg.NoStateMessage {
 		return
 	}
 	var flags byte
@@ -265,7 +321,10 @@ func (e *Emulator) stateFrame(flags byte, fp [8]byte) []byte {
 // sendLeave tells the peer that this modem is in no AVLN, as its own
 // modem would notice when the cable is pulled.
 func (e *Emulator) sendLeave() {
-	e.wire.WriteFrame(e.ctx, e.stateFrame(0, [8]byte{}))
+	e.matched.ok = false
+	if !e.cfg.NoStateMessage {
+		e.wire.WriteFrame(e.ctx, e.stateFrame(0, [8]byte{}))
+	}
 }
 
 // learn takes the peer's state from its message; it reports false for
@@ -276,12 +335,18 @@ func (e *Emulator) learn(fi *frameInfo, frame []byte) bool {
 		return false
 	}
 	now := e.clock.Now()
+	if e.cfg.NoStateMessage {
+		// Another project's modem knows nothing of it.
+		e.emit(fi.event(now, wireName, e.st.cfg.Name, Dropped, ReasonUnsupported))
+		return true
+	}
 	// Learned during a restart too, or a peer that keyed at the same time
 	// would stay unknown; unplugged, Plug asks again.
 	if !e.st.plugged {
 		e.emit(fi.event(now, wireName, e.st.cfg.Name, Dropped, ReasonUnplugged))
 		return true
 	}
+	e.peerStates = true
 	e.peerKeyed = frame[25]&stateKeyed != 0
 	e.peerFP = [8]byte(frame[26:34])
 	e.emit(fi.event(now, wireName, e.st.cfg.Name, Learned, ""))
@@ -311,7 +376,7 @@ func (e *Emulator) fromHost(frame []byte) {
 		return
 	}
 	if e.st.local(&fi) {
-		reply, reason := e.st.answer(now, &fi, func() bool { return e.linkUp(now) })
+		reply, reason := e.st.answer(now, &fi, func() bool { return !e.cfg.LinkAlwaysDown && e.linkUp(now) })
 		if reply == nil {
 			e.emit(fi.event(now, name, "", Dropped, reason))
 			return
@@ -333,6 +398,13 @@ func (e *Emulator) fromHost(frame []byte) {
 	}
 	e.wire.WriteFrame(e.ctx, frame)
 	e.emit(fi.event(now, name, wireName, Passed, ""))
+	if fi.hp && IsSLAC(fi.h.MMType) {
+		peer := fi.dst
+		if fi.h.MMType == homeplug.CMSlacParmReq {
+			peer = fi.src // this host starts a matching
+		}
+		e.slacPassed(now, &fi, peer, name, wireName)
+	}
 }
 
 // restarted tells the peer that the modem left its AVLN, and its new
@@ -369,6 +441,10 @@ func (e *Emulator) fromWire(frame []byte) {
 	if slac && fi.h.MMType == homeplug.CMMnbcSoundInd && e.st.cfg.EVSE {
 		e.scheduleProfile(fi.src, now)
 	}
+	if slac && fi.h.MMType == homeplug.CMSlacParmReq {
+		// A new matching of the peer, to whomever it goes: it left the AVLN.
+		e.slacPassed(now, &fi, fi.src, wireName, name)
+	}
 	if !fi.dst.IsGroup() && fi.dst != e.st.cfg.HostMAC {
 		return // the wire is promiscuous; this host's modem would not bridge it
 	}
@@ -378,6 +454,9 @@ func (e *Emulator) fromWire(frame []byte) {
 	}
 	e.modem.WriteFrame(e.ctx, frame)
 	e.emit(fi.event(now, wireName, name, Passed, ""))
+	if slac && fi.h.MMType == homeplug.CMSlacMatchCnf {
+		e.slacPassed(now, &fi, fi.src, wireName, name)
+	}
 }
 
 func (e *Emulator) scheduleProfile(pev homeplug.MAC, now time.Time) {

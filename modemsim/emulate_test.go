@@ -331,3 +331,118 @@ func TestEmulateDrops(t *testing.T) {
 		t.Fatalf("got %v", f.MMType)
 	}
 }
+
+// TestEmulateForeignPeer: facing a modem that never sends the private
+// message (NoStateMessage stands in for another project's), an emulator
+// takes the AVLN from the CM_SLAC_MATCH.CNF seen passing, both when it is
+// the charger's modem and when it is the car's, and leaves it when the car
+// starts a new matching.
+func TestEmulateForeignPeer(t *testing.T) {
+	for _, foreign := range []string{"car", "charger"} {
+		t.Run("foreign "+foreign, func(t *testing.T) {
+			a := modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: -1}, NoStateMessage: foreign == "charger"}
+			b := modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: -1}, NoStateMessage: foreign == "car"}
+			c := newCable(t, nil, a, b)
+			passed := func(from string, mt homeplug.MMType) {
+				t.Helper()
+				c.wait(func(e modemsim.Event) bool { return e.From == from && e.MMType == mt && e.Action == modemsim.Passed })
+			}
+			nmk := homeplug.NewNMK()
+			setKey := func(e *modemsim.Emulator, src homeplug.MAC, k homeplug.NMK) {
+				t.Helper()
+				req := homeplug.NewSetKeyReq(k)
+				sendMsg(t, e.Host(), homeplug.LocalModemMAC, src, &req)
+				if f := readMsg(t, e.Host()); f.MMType != homeplug.CMSetKeyCnf {
+					t.Fatalf("got %v", f.MMType)
+				}
+			}
+			setKey(c.a, hostA, nmk) // the charger keys its modem when the session starts
+			sendMsg(t, c.b.Host(), homeplug.BroadcastMAC, hostB, &homeplug.SlacParmReq{})
+			passed("wire", homeplug.CMSlacParmReq)
+			readMsg(t, c.a.Host())
+			if c.a.LinkUp() || c.b.LinkUp() {
+				t.Fatal("link up before the match")
+			}
+			sendMsg(t, c.a.Host(), hostB, hostA, &homeplug.SlacMatchCnf{PEVMAC: hostB, EVSEMAC: hostA, NMK: nmk, NID: nmk.NID()})
+			passed("wire", homeplug.CMSlacMatchCnf)
+			if f := readMsg(t, c.b.Host()); f.MMType != homeplug.CMSlacMatchCnf {
+				t.Fatalf("got %v", f.MMType)
+			}
+			if !c.a.LinkUp() {
+				t.Fatal("the charger's modem has no link once its MATCH.CNF went out")
+			}
+			if c.b.LinkUp() {
+				t.Fatal("the car's modem has a link before its host keyed it")
+			}
+			setKey(c.b, hostB, nmk)
+			if !c.b.LinkUp() {
+				t.Fatal("the car's modem has no link with the key of the MATCH.CNF")
+			}
+			frame := ipv6(hostA, hostB)
+			send(t, c.b.Host(), frame)
+			if got := read(t, c.a.Host()); string(got) != string(frame) {
+				t.Fatalf("got %x", got)
+			}
+			sendMsg(t, c.a.Host(), homeplug.LocalModemMAC, hostA, &homeplug.PlLnkStatusReq{})
+			if cnf := readMsg(t, c.a.Host()).Message.(*homeplug.PlLnkStatusCnf); cnf.LinkStatus != homeplug.LinkUp {
+				t.Fatal("VS_PL_LNK_STATUS says no link")
+			}
+			// The car matches anew (it left): neither side is in the AVLN.
+			sendMsg(t, c.b.Host(), homeplug.BroadcastMAC, hostB, &homeplug.SlacParmReq{})
+			passed("wire", homeplug.CMSlacParmReq)
+			readMsg(t, c.a.Host())
+			if c.a.LinkUp() || c.b.LinkUp() {
+				t.Fatalf("link after a new matching: charger %v, car %v", c.a.LinkUp(), c.b.LinkUp())
+			}
+			// The next car, the next key.
+			next := homeplug.NewNMK()
+			setKey(c.a, hostA, next)
+			sendMsg(t, c.a.Host(), hostB, hostA, &homeplug.SlacMatchCnf{PEVMAC: hostB, EVSEMAC: hostA, NMK: next, NID: next.NID()})
+			passed("wire", homeplug.CMSlacMatchCnf)
+			readMsg(t, c.b.Host())
+			setKey(c.b, hostB, next)
+			if !c.a.LinkUp() || !c.b.LinkUp() {
+				t.Fatalf("next car: charger %v, car %v", c.a.LinkUp(), c.b.LinkUp())
+			}
+			if s := map[string]*modemsim.Emulator{"car": c.b, "charger": c.a}[foreign].Stats(); s.Dropped[modemsim.ReasonUnsupported] == 0 {
+				t.Errorf("the foreign modem heeded the private message: %+v", s)
+			}
+		})
+	}
+}
+
+// TestEmulatePrivateMessageRules: where both ends send the private message,
+// it alone says whether the peer holds the key; a MATCH.CNF seen passing
+// does not.
+func TestEmulatePrivateMessageRules(t *testing.T) {
+	c := newCable(t, nil, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: -1}},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: -1}})
+	c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned && e.To == "evse" })
+	nmk := homeplug.NewNMK()
+	req := homeplug.NewSetKeyReq(nmk)
+	sendMsg(t, c.a.Host(), homeplug.LocalModemMAC, hostA, &req)
+	readMsg(t, c.a.Host())
+	sendMsg(t, c.a.Host(), hostB, hostA, &homeplug.SlacMatchCnf{PEVMAC: hostB, EVSEMAC: hostA, NMK: nmk, NID: nmk.NID()})
+	readMsg(t, c.b.Host())
+	if c.a.LinkUp() {
+		t.Fatal("link up with a car that did not key its modem")
+	}
+	c.keyBoth(nmk)
+}
+
+// TestEmulateLinkAlwaysDown: the modem's link status says "no link" in an
+// AVLN, and frames pass all the same.
+func TestEmulateLinkAlwaysDown(t *testing.T) {
+	c := newCable(t, nil, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: -1}, LinkAlwaysDown: true},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: -1}})
+	c.keyBoth(homeplug.NewNMK())
+	sendMsg(t, c.a.Host(), homeplug.LocalModemMAC, hostA, &homeplug.PlLnkStatusReq{})
+	if cnf := readMsg(t, c.a.Host()).Message.(*homeplug.PlLnkStatusCnf); cnf.LinkStatus != homeplug.LinkDown || cnf.MStatus != homeplug.MStatusSuccess {
+		t.Fatalf("link status %+v", cnf)
+	}
+	frame := ipv6(hostB, hostA)
+	send(t, c.a.Host(), frame)
+	if got := read(t, c.b.Host()); string(got) != string(frame) {
+		t.Fatalf("got %x", got)
+	}
+}

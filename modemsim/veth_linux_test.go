@@ -125,3 +125,96 @@ func TestEmulateVeth(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulateVethBarePeer: an emulator whose peer is a bare host, sending
+// SLAC straight on the wire with no emulator and no private message (as
+// another project's car or charger does), reports the link up once the
+// CM_SLAC_MATCH.CNF has passed and its host holds that key; twice in a
+// row, so the second plug-in's key is taken too.
+func TestEmulateVethBarePeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few seconds of real time")
+	}
+	for _, bare := range []string{"car", "charger"} {
+		t.Run("bare "+bare, func(t *testing.T) {
+			nsA, nsB := netnstest.NewVethPair(t, netnstest.Config{IfaceA: "msim0", IfaceB: "msim1", MACA: vethMACA, MACB: vethMACB})
+			var wa, wb *link.RawConn
+			var err error
+			nsA.Do(t, func() { wa, err = link.Listen(nsA.Iface, homeplug.EtherType, nil) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			nsB.Do(t, func() { wb, err = link.Listen(nsB.Iface, homeplug.EtherType, nil) })
+			if err != nil {
+				wa.Close()
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			evMAC, _ := homeplug.MACFrom(vethMACB)
+			evseMAC, _ := homeplug.MACFrom(vethMACA)
+			restart := 100 * time.Millisecond
+			// The charger's port and the car's: one behind an emulator, the other bare.
+			var evsePort, pevPort slac.Port = wa, wb
+			var emu *modemsim.Emulator
+			if bare == "car" {
+				emu, err = modemsim.Emulate(ctx, wa, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: restart}})
+				evsePort = emu.Host()
+				defer wb.Close()
+			} else {
+				emu, err = modemsim.Emulate(ctx, wb, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: restart}})
+				pevPort = emu.Host()
+				defer wa.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer emu.Close()
+			var keys []homeplug.NMK
+			for run := byte(1); run <= 2; run++ {
+				type outcome struct {
+					r   slac.Result
+					err error
+				}
+				pev := make(chan outcome, 1)
+				go func() {
+					r, err := slac.MatchPEV(ctx, pevPort, clock.Real{}, slac.PEVConfig{MAC: evMAC, RunID: homeplug.RunID{run}})
+					if err == nil && bare == "charger" {
+						// The car's host waits for its modem, at most TT_match_join.
+						wctx, cancel := context.WithTimeout(ctx, slac.TTMatchJoin)
+						err = modemsim.AwaitLink(wctx, emu)
+						cancel()
+					}
+					pev <- outcome{r, err}
+				}()
+				// A bare charger has no modem to ask for the link: it is done at MATCH.CNF.
+				cfg := slac.Config{MAC: evseMAC, LinkPoll: 100 * time.Millisecond}
+				if bare == "charger" {
+					cfg.LinkPoll = -1
+				}
+				r, err := slac.MatchEVSE(ctx, evsePort, clock.Real{}, cfg)
+				p := <-pev
+				if err != nil || p.err != nil {
+					t.Fatalf("run %d: EVSE %v, PEV %v", run, err, p.err)
+				}
+				if r.EVMAC != evMAC || p.r.EVSEMAC != evseMAC || r.NMK != p.r.NMK || r.RunID != (homeplug.RunID{run}) {
+					t.Fatalf("run %d: EVSE %+v\nPEV %+v", run, r, p.r)
+				}
+				if bare == "car" && !r.LinkUp {
+					t.Fatalf("run %d: the charger's emulated modem never reported the bare car's link", run)
+				}
+				if !emu.LinkUp() {
+					t.Fatalf("run %d: the emulator reports no link", run)
+				}
+				keys = append(keys, r.NMK)
+				t.Logf("bare %s, run %d: link up after %v", bare, run, r.Timings.LinkUp)
+			}
+			if keys[0] == keys[1] {
+				t.Fatal("the same key twice")
+			}
+			if s := emu.Stats(); s.Dropped[modemsim.ReasonFromLine] == 0 {
+				t.Errorf("the bare peer's CM_SET_KEY never reached the wire: %+v", s)
+			}
+		})
+	}
+}

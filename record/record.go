@@ -146,7 +146,15 @@ type Event struct {
 	Values    Values        // KindValues
 	End       End           // KindEnded
 	Detail    string        // KindEnded, KindRequest: words on what went wrong
+	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
+	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
+	// PlugIn names the plug-in a KindDelivered event belongs to
+	// (Session.PlugIn); 0 means the one in progress.
+	PlugIn uint64
+	// Conn numbers the V2G connection an event of the car's session came
+	// from (KindConnected to KindEnded); 0 when unknown.
+	Conn uint64
 }
 
 // Int is an integer value with where it came from; Known is false until a car sent it.
@@ -297,6 +305,10 @@ type Delivery struct {
 
 // Session is the one authoritative record of a plug-in.
 type Session struct {
+	// PlugIn numbers the daemon's plug-ins, from 1; an output's late
+	// result names it (Event.PlugIn).
+	PlugIn uint64 `json:"-"`
+
 	Protocol  string  `json:"protocol,omitempty"`
 	Namespace string  `json:"namespace,omitempty"`
 	EVMAC     string  `json:"ev_mac,omitempty"`
@@ -316,6 +328,19 @@ type Session struct {
 	Deliveries []Delivery `json:"deliveries,omitempty"`
 	End        End        `json:"end"`
 	Detail     string     `json:"end_detail,omitempty"`
+	// Gone says what showed that the car was gone, ending the plug-in (the
+	// modem's "no link" and the car's silence, its connection closed, a
+	// long silence, the control pilot): End says how its session ended.
+	Gone string `json:"gone,omitempty"`
+	// LinkFlaps counts the modem's "no link" reports between two "up"s
+	// while the car was plugged in: not fatal while the car talked.
+	LinkFlaps int `json:"link_flaps,omitempty"`
+
+	// idConn is the connection EVCCID came from; pendingID is the EVCCID of
+	// another connection (pendingConn) that has sent no values yet.
+	idConn      uint64
+	pendingID   []byte
+	pendingConn uint64
 }
 
 // MaxAnswers bounds the answers kept per plug-in: a car in a CurrentDemand
@@ -340,10 +365,16 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.Phases.Handshake, s.Protocol, s.Namespace = e.At, e.Protocol, e.Namespace
 	case KindSessionSetup:
 		setOnce(&s.Phases.SessionSetup, e.At)
-		if len(e.EVCCID) > 0 && s.EVCCID == nil {
-			id := ParseEVCCID(e.EVCCID)
-			s.EVCCID = &id
-			changed = true
+		switch {
+		case len(e.EVCCID) == 0:
+		case s.EVCCID == nil || e.Conn == s.idConn || !s.hasValues():
+			// Until the car's values come, the newest connection's ID stands.
+			changed = s.setEVCCID(e.EVCCID, e.Conn)
+			s.pendingID = nil
+		default:
+			// Values came on another connection: this one's ID counts only
+			// once it sends values too.
+			s.pendingID, s.pendingConn = append(s.pendingID[:0], e.EVCCID...), e.Conn
 		}
 	case KindRequest:
 		if len(s.Answers) < MaxAnswers {
@@ -363,6 +394,11 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
 		s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
 		s.MaxPowerW.offer(v.MaxPowerW, from, at)
+		if s.pendingID != nil && e.Conn == s.pendingConn && e.Conn != s.idConn {
+			// The EVCCID of the plug-in is that of the connection that supplied its values.
+			changed = s.setEVCCID(s.pendingID, e.Conn) || changed
+			s.pendingID = nil
+		}
 	case KindDelivered:
 		if e.Delivery == nil {
 			break
@@ -382,9 +418,32 @@ func (s *Session) Apply(e Event) (changed bool) {
 		if s.End == EndNone || !plugEnd || s.End == EndStopped && e.End == EndIfaceLost {
 			s.End, s.Detail = e.End, e.Detail
 		}
+		if e.Gone != "" {
+			s.Gone = e.Gone
+		}
+		if e.LinkFlaps > s.LinkFlaps {
+			s.LinkFlaps = e.LinkFlaps
+		}
 		s.Phases.Ended = e.At
 	}
 	return changed
+}
+
+// setEVCCID takes raw as the plug-in's EVCCID, from connection conn; it
+// reports whether the ID changed.
+func (s *Session) setEVCCID(raw []byte, conn uint64) bool {
+	s.idConn = conn
+	if s.EVCCID != nil && string(s.EVCCID.Raw) == string(raw) {
+		return false
+	}
+	id := ParseEVCCID(raw)
+	s.EVCCID = &id
+	return true
+}
+
+// hasValues reports whether the car sent any of the values outputs deliver.
+func (s *Session) hasValues() bool {
+	return s.SoC.Known || s.FullSOC.Known || s.BulkSOC.Known || s.EnergyCapacityWh.Known || s.EnergyRequestWh.Known
 }
 
 func setOnce(t *time.Time, at time.Time) {
@@ -406,6 +465,7 @@ func (s *Session) Clone() *Session {
 	c := *s
 	c.Answers = append([]Answer(nil), s.Answers...)
 	c.Deliveries = append([]Delivery(nil), s.Deliveries...)
+	c.pendingID = append([]byte(nil), s.pendingID...)
 	if s.EVCCID != nil {
 		id := *s.EVCCID
 		id.Raw = append([]byte(nil), id.Raw...)

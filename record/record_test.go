@@ -122,3 +122,41 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("summary %q", got)
 	}
 }
+
+// TestEVCCIDOfTheValues: the plug-in's EVCCID is that of the connection
+// that supplied its values; before any values, the newest connection's.
+func TestEVCCIDOfTheValues(t *testing.T) {
+	a, b, c := []byte{2, 0, 0, 0, 0, 0xa}, []byte{2, 0, 0, 0, 0, 0xb}, []byte{2, 0, 0, 0, 0, 0xc}
+	soc := func(v int) Values { return Values{SoC: &v} }
+	var s Session
+	steps := []struct {
+		e       Event
+		id      string
+		changed bool
+	}{
+		{Event{Kind: KindSessionSetup, EVCCID: a, Conn: 1}, "02000000000a", true},
+		// A second connection before any values: its ID stands.
+		{Event{Kind: KindSessionSetup, EVCCID: b, Conn: 2}, "02000000000b", true},
+		{Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: soc(93), Conn: 2}, "02000000000b", true},
+		// A third connection's ID waits for its values...
+		{Event{Kind: KindSessionSetup, EVCCID: c, Conn: 3}, "02000000000b", false},
+		// ...values of the second connection keep the second's ID...
+		{Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: soc(94), Conn: 2}, "02000000000b", true},
+		// ...and the third's values bring its ID with them.
+		{Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: soc(95), Conn: 3}, "02000000000c", true},
+		// The same ID again changes nothing.
+		{Event{Kind: KindSessionSetup, EVCCID: c, Conn: 3}, "02000000000c", false},
+	}
+	for i, st := range steps {
+		if changed := s.Apply(st.e); changed != st.changed || s.EVCCIDHex() != st.id {
+			t.Fatalf("step %d: EVCCID %q, changed %v; want %q, %v", i, s.EVCCIDHex(), changed, st.id, st.changed)
+		}
+	}
+	if s.SoC.Value != 95 {
+		t.Fatalf("SoC %d", s.SoC.Value)
+	}
+	cl := s.Clone()
+	if cl.EVCCIDHex() != "02000000000c" || !reflect.DeepEqual(cl, &s) {
+		t.Fatalf("clone %+v", cl)
+	}
+}

@@ -6,11 +6,17 @@
 // read back with the capture package, tshark and ccslink pcap.
 //
 // A Recorder is a subscriber of the charger: it buffers a plug-in's frames
-// in memory (bounded) and writes the file when the plug-in ends, only when
-// a car matched, keeping the newest files in its directory.
+// in memory and writes the file when the plug-in ends, only when a car
+// matched, keeping the newest files in its directory. The buffer's budget
+// counts the memory it holds, not only the frames' bytes. Until the car is
+// known the newest frames are kept, so a flood or a neighbour before the
+// car cannot push the car's SLAC out; at the match the other stations'
+// SLAC is left out, and from then on the car's session is kept from its
+// start, cut at the budget.
 package recording
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +40,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultKeep     = 20
-	DefaultMaxBytes = 8 << 20 // a plug-in's frames kept in memory; a long DC session is cut there
+	DefaultMaxBytes = 8 << 20 // memory for a plug-in's frames; a long DC session is cut there
 	snapLen         = 65535
 	mss             = 1400 // TCP payload per rebuilt frame
 )
@@ -43,7 +49,7 @@ const (
 type Config struct {
 	Dir      string           // where the pcap files go (the state directory's recordings/)
 	Keep     int              // files kept, the newest; zero means DefaultKeep
-	MaxBytes int              // frame bytes buffered per plug-in; zero means DefaultMaxBytes
+	MaxBytes int              // memory for a plug-in's frames (bytes and index); zero means DefaultMaxBytes
 	MAC      net.HardwareAddr // the charger's interface MAC, for the rebuilt V2G frames
 	Log      *slog.Logger
 }
@@ -54,18 +60,11 @@ type Recorder struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	frames  []frame
-	bytes   int
-	cut     bool
+	buf     buffer
 	evMAC   net.HardwareAddr
 	seq     map[netip.AddrPort]uint32 // next sequence number per sender
 	writes  sync.WaitGroup
 	written chan struct{} // tests: a file was written (or failed)
-}
-
-type frame struct {
-	at   time.Time
-	data []byte
 }
 
 // New checks cfg and makes the directory.
@@ -85,7 +84,7 @@ func New(cfg Config) (*Recorder, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, &DirError{Dir: cfg.Dir, Err: err}
 	}
-	return &Recorder{cfg: cfg, log: cfg.Log, seq: map[netip.AddrPort]uint32{}, written: make(chan struct{}, 16)}, nil
+	return &Recorder{cfg: cfg, log: cfg.Log, buf: newBuffer(cfg.MaxBytes), seq: map[netip.AddrPort]uint32{}, written: make(chan struct{}, 16)}, nil
 }
 
 // DirError reports a recordings directory that cannot be used.
@@ -100,16 +99,15 @@ func (e *DirError) Error() string {
 
 func (e *DirError) Unwrap() error { return e.Err }
 
-// add buffers one frame, up to the plug-in's budget.
+// add buffers a copy of one frame, within the plug-in's budget.
 func (r *Recorder) add(at time.Time, data []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.bytes+len(data) > r.cfg.MaxBytes {
-		r.cut = true
+	if r.evMAC != nil && otherStation(data, r.evMAC, r.cfg.MAC) {
+		r.buf.others++
 		return
 	}
-	r.bytes += len(data)
-	r.frames = append(r.frames, frame{at, data})
+	r.buf.add(at, data)
 }
 
 // Port is the HomePlug side as slac uses it.
@@ -129,7 +127,7 @@ type tapped struct {
 func (t *tapped) ReadFrame(ctx context.Context, buf []byte) (int, error) {
 	n, err := t.Port.ReadFrame(ctx, buf)
 	if err == nil && n > 0 {
-		t.r.add(time.Now(), slices.Clone(buf[:n]))
+		t.r.add(time.Now(), buf[:n])
 	}
 	return n, err
 }
@@ -137,7 +135,7 @@ func (t *tapped) ReadFrame(ctx context.Context, buf []byte) (int, error) {
 func (t *tapped) WriteFrame(ctx context.Context, f []byte) error {
 	err := t.Port.WriteFrame(ctx, f)
 	if err == nil {
-		t.r.add(time.Now(), slices.Clone(f))
+		t.r.add(time.Now(), f)
 	}
 	return err
 }
@@ -194,18 +192,21 @@ func tcpFrame(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, seq, ack
 	return buf.Bytes(), err
 }
 
-// Event starts a new plug-in's buffer when SLAC starts, and learns the car's MAC.
+// Event starts a new plug-in's buffer when SLAC starts, and learns the car's
+// MAC at the match: the other stations' SLAC is left out from then on.
 func (r *Recorder) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
 	case record.KindSLACStarted:
 		r.mu.Lock()
-		r.frames, r.bytes, r.cut, r.evMAC = nil, 0, false, nil
+		r.buf, r.evMAC = newBuffer(r.cfg.MaxBytes), nil
 		clear(r.seq)
 		r.mu.Unlock()
 	case record.KindMatched:
 		if mac, err := net.ParseMAC(e.EVMAC); err == nil {
 			r.mu.Lock()
 			r.evMAC = mac
+			r.buf.others += r.buf.keep(func(f []byte) bool { return !otherStation(f, mac, r.cfg.MAC) })
+			r.buf.keepOldest = true
 			r.mu.Unlock()
 		}
 	}
@@ -215,24 +216,32 @@ func (r *Recorder) Event(e record.Event, s *record.Session) {
 // of its own, so a slow or full disk never holds up the daemon.
 func (r *Recorder) PlugInEnded(s *record.Session) {
 	r.mu.Lock()
-	frames, cut := r.frames, r.cut
-	r.frames, r.bytes, r.cut = nil, 0, false
+	buf := r.buf
+	r.buf = newBuffer(r.cfg.MaxBytes)
 	r.mu.Unlock()
-	if s.Phases.Matched.IsZero() || len(frames) == 0 {
+	n := buf.frames()
+	if s.Phases.Matched.IsZero() || n == 0 {
 		return
 	}
 	name := fileName(s)
 	r.writes.Add(1)
 	go func() {
 		defer r.writes.Done()
-		err := r.write(name, frames)
+		err := r.write(name, &buf)
+		var more []any
+		if buf.others > 0 {
+			more = append(more, "other_stations_frames_left_out", buf.others)
+		}
+		if buf.evicted > 0 {
+			more = append(more, "frames_dropped_before_the_car", buf.evicted)
+		}
 		switch {
 		case err != nil:
 			r.log.Error("recording: the plug-in's frames were not saved", "err", err)
-		case cut:
-			r.log.Warn("recording: saved, but cut at its size limit", "file", name, "limit_bytes", r.cfg.MaxBytes)
+		case buf.cut:
+			r.log.Warn("recording: saved, but cut at its size limit", append([]any{"file", name, "frames", n, "limit_bytes", r.cfg.MaxBytes}, more...)...)
 		default:
-			r.log.Debug("recording: saved", "file", name, "frames", len(frames))
+			r.log.Debug("recording: saved", append([]any{"file", name, "frames", n}, more...)...)
 		}
 		select {
 		case r.written <- struct{}{}:
@@ -260,19 +269,29 @@ func fileName(s *record.Session) string {
 	return fmt.Sprintf("plugin-%s-%s.pcap", t.UTC().Format("20060102T150405.000Z"), mac)
 }
 
-func (r *Recorder) write(name string, frames []frame) error {
+// FileMode is a recording's mode whatever the umask: the daemon's user
+// writes it, its group reads it (as the service unit's UMask=0027 intends).
+const FileMode os.FileMode = 0o640
+
+func (r *Recorder) write(name string, buf *buffer) error {
 	tmp, err := os.CreateTemp(r.cfg.Dir, ".plugin-*.pcap")
 	if err != nil {
 		return &DirError{Dir: r.cfg.Dir, Err: err}
 	}
 	defer os.Remove(tmp.Name())
-	w := pcapgo.NewWriter(tmp)
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	w := pcapgo.NewWriter(bw)
 	err = w.WriteFileHeader(snapLen, layers.LinkTypeEthernet)
-	for _, f := range frames {
-		if err != nil {
-			break
-		}
-		err = w.WritePacket(gopacket.CaptureInfo{Timestamp: f.at, CaptureLength: len(f.data), Length: len(f.data)}, f.data)
+	if err == nil {
+		err = buf.each(func(at time.Time, f []byte) error {
+			return w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(f), Length: len(f)}, f)
+		})
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(FileMode)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

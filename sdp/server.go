@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/ratelog"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -24,19 +25,40 @@ const (
 	maxSources  = 256 // sources the limiter remembers
 )
 
+// A server that knows its car (ServerConfig.Asked) answers everyone else
+// together at most 10 at once, then 50 a second: each answer to a new
+// address costs the kernel a neighbour entry, and a flood from thousands
+// of sources would fill its table (1024 entries), so that the answer to
+// the car itself could not be sent.
+const (
+	othersBurst = 10
+	othersEvery = 20 * time.Millisecond
+)
+
 // queueLen bounds the answers waiting to be sent; beyond it requests are
-// dropped rather than delaying the read loop.
-const queueLen = 16
+// dropped rather than delaying the read loop. The car's requests (see
+// ServerConfig.Asked) wait in a queue of their own, answered first, so a
+// flood from many sources fills only the strangers' queue.
+const (
+	queueLen    = 16
+	carQueueLen = 4
+)
 
 // ServerConfig configures an SDP server; Addr and Port are required.
 type ServerConfig struct {
 	Addr netip.Addr   // the address to announce, the PLC interface's link-local one; a zone is dropped
 	Port uint16       // the TCP port the SECC listens on
 	Log  *slog.Logger // nil discards
-	// OnRequest, if set, is called for each answered request, after its
-	// answer is sent: evidence that a car is on the link. It runs on the
+	// OnRequest, if set, is called for each request about to be answered,
+	// before its answer is sent: evidence that a car is on the link. It runs on the
 	// goroutine that sends answers, so it should return quickly.
 	OnRequest func(from netip.AddrPort, req v2gtp.SDPRequest)
+	// Asked, if set, is told of each valid request within its source's
+	// rate limit as it is read, before it is answered (the source's zone
+	// dropped); it returns whether the request is the car's, to be answered
+	// ahead of everyone else's. It runs on the reading goroutine, so it
+	// must return quickly.
+	Asked func(from netip.Addr) (car bool)
 	// Now is the clock of the rate limit; nil means time.Now.
 	Now func() time.Time
 }
@@ -46,7 +68,7 @@ type Stats struct {
 	Answered    uint64 // requests answered
 	TLSDeclined uint64 // answered requests that asked for TLS and were answered without
 	Malformed   uint64 // datagrams that are not a valid SDP request, ignored
-	Limited     uint64 // requests over their source's rate limit, ignored
+	Limited     uint64 // requests over their source's rate limit, or the strangers' shared one, ignored
 	Dropped     uint64 // requests ignored because too many answers were waiting
 	SendErrors  uint64 // answers the socket refused to send
 }
@@ -56,7 +78,8 @@ type Stats struct {
 type Server struct {
 	cfg    ServerConfig
 	log    *slog.Logger
-	answer []byte // the whole response datagram, the same for every car
+	lines  *ratelog.Limiter // bounds the lines a source's requests cause
+	answer []byte           // the whole response datagram, the same for every car
 
 	answered, tlsDeclined, malformed, limited, dropped, sendErrors atomic.Uint64
 }
@@ -69,7 +92,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Port == 0 {
 		return nil, fmt.Errorf("%w: ServerConfig.Port is 0; give the SECC's TCP port", ErrConfig)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log}
+	s := &Server{cfg: cfg, log: cfg.Log, lines: ratelog.New(logEvery, 0, nil)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,11 +153,12 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 	if err := ctx.Err(); err != nil {
 		return nil
 	}
-	jobs := make(chan job, queueLen)
+	jobs, carJobs := make(chan job, queueLen), make(chan job, carQueueLen)
 	var wg sync.WaitGroup
-	wg.Go(func() { s.send(conn, jobs) })
+	wg.Go(func() { s.send(conn, carJobs, jobs) })
 	defer wg.Wait()
 	defer close(jobs)
+	defer close(carJobs)
 
 	quit := make(chan struct{})
 	stopped := make(chan struct{})
@@ -154,6 +178,7 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 
 	uc, _ := conn.(udpConn)
 	lim := limiter{seen: make(map[netip.Addr]time.Time)}
+	var others time.Time // the strangers' theoretical arrival time (GCRA)
 	debug := s.log.Enabled(ctx, slog.LevelDebug)
 	var buf [64]byte // longer datagrams are malformed; a truncated one still is
 	for {
@@ -186,15 +211,34 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			}
 			continue
 		}
-		if !lim.allow(from.Addr(), s.cfg.Now()) {
+		now := s.cfg.Now()
+		if !lim.allow(from.Addr(), now) {
 			s.limited.Add(1)
 			if debug {
 				s.log.Debug("SDP: request over the rate limit ignored", "from", from)
 			}
 			continue
 		}
+		q := jobs
+		if s.cfg.Asked != nil {
+			if s.cfg.Asked(from.Addr().WithZone("")) {
+				q = carJobs
+			} else {
+				if others.Before(now) {
+					others = now
+				}
+				if others.Sub(now) > (othersBurst-1)*othersEvery {
+					s.limited.Add(1)
+					if debug {
+						s.log.Debug("SDP: request over the strangers' shared rate limit ignored", "from", from)
+					}
+					continue
+				}
+				others = others.Add(othersEvery)
+			}
+		}
 		select {
-		case jobs <- job{to: from, addr: addr, req: req}:
+		case q <- job{to: from, addr: addr, req: req}:
 		default:
 			s.dropped.Add(1)
 			if debug {
@@ -204,41 +248,86 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 	}
 }
 
-// send writes the answers queued in jobs until it is closed.
-func (s *Server) send(conn net.PacketConn, jobs <-chan job) {
+// send writes the answers queued, the car's first, until both queues are closed.
+func (s *Server) send(conn net.PacketConn, car, jobs <-chan job) {
 	uc, _ := conn.(udpConn)
 	debug := s.log.Enabled(context.Background(), slog.LevelDebug) // boxing the arguments allocates
-	for j := range jobs {
-		var err error
-		if j.addr == nil && uc != nil {
-			_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
-		} else {
-			addr := j.addr
-			if addr == nil {
-				addr = net.UDPAddrFromAddrPort(j.to)
+	for car != nil || jobs != nil {
+		var (
+			j     job
+			ok    bool
+			stray bool
+		)
+		select {
+		case j, ok = <-car:
+		default:
+			select {
+			case j, ok = <-car:
+			case j, ok = <-jobs:
+				stray = true
 			}
-			_, err = conn.WriteTo(s.answer, addr)
 		}
-		if err != nil {
-			s.sendErrors.Add(1)
-			s.log.Warn("SDP: cannot send the answer", "to", j.to, "err", err)
-			continue
-		}
-		s.answered.Add(1)
-		if j.req.Security == v2gtp.SecurityTLS {
-			s.tlsDeclined.Add(1)
-			s.log.Info("SDP: the car asked for TLS; answered without TLS, which is all this charger offers", "to", j.to)
-		} else if debug {
-			s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
-		}
-		if j.req.Transport == v2gtp.TransportUDP {
-			s.log.Info("SDP: the car asked for UDP transport; answered with TCP", "to", j.to)
-		}
-		if s.cfg.OnRequest != nil {
-			s.cfg.OnRequest(j.to, j.req)
+		switch {
+		case !ok && stray:
+			jobs = nil
+		case !ok:
+			car = nil
+		default:
+			s.answer1(conn, uc, debug, j)
 		}
 	}
 }
+
+// answer1 sends one answer. The request is the car's evidence whether or
+// not the answer gets out, and subscribers hear of it before the car can
+// connect.
+func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(j.to, j.req)
+	}
+	var err error
+	if j.addr == nil && uc != nil {
+		_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
+	} else {
+		addr := j.addr
+		if addr == nil {
+			addr = net.UDPAddrFromAddrPort(j.to)
+		}
+		_, err = conn.WriteTo(s.answer, addr)
+	}
+	if err != nil {
+		s.sendErrors.Add(1)
+		s.logOnce(slog.LevelWarn, "SDP: cannot send the answer", j.to, "err", err)
+		return
+	}
+	s.answered.Add(1)
+	if j.req.Security == v2gtp.SecurityTLS {
+		s.tlsDeclined.Add(1)
+		s.logOnce(slog.LevelInfo, "SDP: the car asked for TLS; answered without TLS, which is all this charger offers", j.to)
+	} else if debug {
+		s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
+	}
+	if j.req.Transport == v2gtp.TransportUDP {
+		s.logOnce(slog.LevelInfo, "SDP: the car asked for UDP transport; answered with TCP", j.to)
+	}
+}
+
+// logOnce logs msg about the source to at most once per logEvery per
+// source: a flood of such requests cannot fill the log.
+func (s *Server) logOnce(level slog.Level, msg string, to netip.AddrPort, args ...any) {
+	ok, held := s.lines.Allow(to.Addr().String() + " " + msg)
+	if !ok {
+		return
+	}
+	args = append([]any{"to", to}, args...)
+	if held > 0 {
+		args = append(args, "suppressed", held)
+	}
+	s.log.Log(context.Background(), level, msg, args...)
+}
+
+// logEvery spaces the lines about one source's requests.
+const logEvery = 10 * time.Second
 
 // addrPort converts a net.Addr from ReadFrom; anything but a UDP address
 // gives the zero AddrPort, which is fine for the limiter and the logs.

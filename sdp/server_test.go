@@ -302,7 +302,8 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
-// TestServeDropped: with the sender stuck (in OnRequest), 16 answers wait
+// TestServeDropped: with the sender stuck (in OnRequest, before the first
+// answer goes out), 16 answers wait
 // and the requests beyond are dropped, without blocking the read loop.
 func TestServeDropped(t *testing.T) {
 	conn := newMemConn("[fe80::1%plc0]:15118")
@@ -331,7 +332,7 @@ func TestServeDropped(t *testing.T) {
 		conn.send(unhex(t, reqNoTLS), from(i+1))
 		<-conn.reads // the read loop came back for more: it did not block
 	}
-	if got, want := s.Stats(), (Stats{Answered: 1, Dropped: 3}); got != want {
+	if got, want := s.Stats(), (Stats{Dropped: 3}); got != want { // the first answer waits for OnRequest
 		t.Errorf("stats %+v, want %+v", got, want)
 	}
 	go func() {
@@ -438,5 +439,126 @@ func TestServeAllocs(t *testing.T) {
 	round() // the limiter learns the source
 	if a := testing.AllocsPerRun(200, round); a != 0 {
 		t.Errorf("%v allocations per 10 garbage datagrams and a request", a)
+	}
+}
+
+// TestServeCarFirst: with the strangers' queue full, the car's request
+// (ServerConfig.Asked) is still queued, and answered before every
+// stranger's waiting answer.
+func TestServeCarFirst(t *testing.T) {
+	conn := newMemConn("[fe80::1%plc0]:15118")
+	conn.reads = make(chan struct{})
+	entered, release := make(chan netip.AddrPort), make(chan struct{})
+	car := netip.MustParseAddr("fe80::ca")
+	var asked []netip.Addr // only the read loop appends
+	now := time.Unix(1e9, 0)
+	s, err := NewServer(ServerConfig{Addr: pyplc, Port: 15118,
+		// Strangers asking no faster than their shared limit allows.
+		Now: func() time.Time { now = now.Add(othersEvery); return now },
+		Asked: func(from netip.Addr) bool {
+			asked = append(asked, from)
+			return from == car
+		},
+		OnRequest: func(from netip.AddrPort, _ v2gtp.SDPRequest) {
+			entered <- from
+			<-release
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, conn) }()
+	go func() {
+		for range conn.out {
+		}
+	}()
+	from := func(i int) string { return fmt.Sprintf("[fe80::%x%%plc0]:50000", i+1) }
+	<-conn.reads
+	conn.send(unhex(t, reqNoTLS), from(0))
+	<-conn.reads
+	<-entered // the sender is stuck in the first answer's OnRequest
+	for i := range queueLen + 3 {
+		conn.send(unhex(t, reqNoTLS), from(i+1))
+		<-conn.reads
+	}
+	conn.send(unhex(t, reqNoTLS), "[fe80::ca%plc0]:50000")
+	<-conn.reads                                                  // read and queued: Serve is back for more
+	if got, want := s.Stats(), (Stats{Dropped: 3}); got != want { // the first answer waits for OnRequest
+		t.Errorf("stats %+v, want %+v", got, want)
+	}
+	go func() {
+		for range conn.reads {
+		}
+	}()
+	release <- struct{}{}
+	if got := <-entered; got.Addr().WithZone("") != car {
+		t.Errorf("answered %v after the first, want the car %v", got, car)
+	}
+	cancel()
+	close(release)
+	for range queueLen {
+		<-entered
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if got, want := s.Stats(), (Stats{Answered: 2 + queueLen, Dropped: 3}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
+	}
+	// Asked saw every request within its rate limit, zone dropped.
+	if len(asked) != queueLen+5 || asked[0] != netip.MustParseAddr("fe80::1") || asked[len(asked)-1] != car {
+		t.Errorf("Asked saw %v", asked)
+	}
+}
+
+// TestServeOthersLimit: a server that knows its car answers everyone else
+// together within a shared limit, the car whatever the others did.
+func TestServeOthersLimit(t *testing.T) {
+	conn := newMemConn("[fe80::1%plc0]:15118")
+	seen := make(chan request, 64)
+	var now time.Time // only the read loop calls Now
+	at := make(chan time.Time, 1)
+	s := serve(t, conn, ServerConfig{
+		Addr: pyplc, Port: 15118,
+		Asked:     func(from netip.Addr) bool { return from == netip.MustParseAddr("fe80::ca") },
+		OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) { seen <- request{from, req} },
+		Now: func() time.Time {
+			select {
+			case now = <-at:
+			default:
+			}
+			return now
+		},
+	})
+	at <- time.Unix(1e9, 0)
+	const car = "[fe80::ca%plc0]:50000"
+	// settle sends the car's request and waits for its answer: every
+	// request before has been handled.
+	settle := func() {
+		t.Helper()
+		conn.send(unhex(t, reqNoTLS), car)
+		for r := range seen {
+			<-conn.out
+			if r.from.String() == car {
+				return
+			}
+		}
+	}
+	for i := range othersBurst + 5 {
+		conn.send(unhex(t, reqNoTLS), fmt.Sprintf("[fe80::%x%%plc0]:50000", i+2))
+	}
+	settle()
+	if got, want := s.Stats(), (Stats{Answered: othersBurst + 1, Limited: 5}); got != want {
+		t.Errorf("a burst of strangers: %+v, want %+v", got, want)
+	}
+	at <- time.Unix(1e9, 0).Add(2 * othersEvery) // read by the next request's Now
+	for i := range 3 {
+		conn.send(unhex(t, reqNoTLS), fmt.Sprintf("[fe80::%x%%plc0]:50000", i+100))
+	}
+	settle()
+	// Two more strangers after 40 ms; the car each time.
+	if got, want := s.Stats(), (Stats{Answered: othersBurst + 4, Limited: 6}); got != want {
+		t.Errorf("after 40 ms: %+v, want %+v", got, want)
 	}
 }

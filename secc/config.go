@@ -111,6 +111,13 @@ type Config struct {
 	MaxOngoing int
 	// SequenceTimeout overrides V2G_SECC_Sequence_Timeout.
 	SequenceTimeout time.Duration
+	// CableCheckTime and PreChargeTime make the dc policy as slow as a
+	// real DC charger, to test how a car waits: CableCheck is answered
+	// Ongoing until CableCheckTime has passed since the first
+	// CableCheckReq, and the output voltage rises linearly from 0 to the
+	// car's target over PreChargeTime from the first PreChargeReq. Zero
+	// keeps the quick emulation: one Ongoing answer, 150 V per PreChargeReq.
+	CableCheckTime, PreChargeTime time.Duration
 	// NewSessionID draws a SessionID; nil means 8 random non-zero bytes.
 	NewSessionID func() [8]byte
 	// Log receives the sessions' details (at debug level every request).
@@ -118,6 +125,11 @@ type Config struct {
 	// Tap, if set, sees every V2GTP message of the TCP sessions, header
 	// included, in each direction (recordings). It must not keep msg.
 	Tap func(at time.Time, fromCar bool, car, charger netip.AddrPort, msg []byte)
+	// Owner decides which connections are the car's (Server); nil means
+	// every one is, the newest replacing the older.
+	Owner Owner
+	// MaxConns bounds the Server's connections open at once; zero means DefaultMaxConns.
+	MaxConns int
 }
 
 func (c Config) withDefaults() Config {
@@ -135,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.MaxOngoing == 0 {
 		c.MaxOngoing = DefaultMaxOngoing

@@ -76,7 +76,7 @@ type dinMachine struct {
 	harvested bool
 	ended     bool
 	voltage   float64 // the emulated output voltage (dc policy)
-	cable     int     // CableCheckReq seen
+	dc        dcTimes // the dc policy's cable check and pre-charge
 	// dec decodes the car's requests into memory it reuses: req, valid
 	// until the next request, is never kept (values are copied out).
 	dec din.Decoder
@@ -102,7 +102,7 @@ func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, 
 	}
 	step := Step{Request: kind.String()}
 	if err != nil || msg == nil {
-		rerr := &RequestError{Hex: hex.EncodeToString(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
+		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 		if msg == nil {
 			rerr.Err = fmt.Errorf("%w: not a DIN V2G_Message", ErrUndecodable)
 		}
@@ -115,7 +115,7 @@ func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, 
 	}
 	if !isDINRequest(kind) {
 		m.ended = true
-		return dst, step, &RequestError{Message: step.Request, Hex: hex.EncodeToString(payload), Err: ErrNotRequest}
+		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	if kind != din.KindSessionSetupReq && !bytes.Equal(msg.Header.SessionID, m.ids.id[:]) {
 		return m.fail(dst, &step, kind, din.ResponseCodeFAILED_UnknownSession,
@@ -236,9 +236,8 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 		if m.cfg.Policy != PolicyDC {
 			return m.refuse(kind)
 		}
-		m.cable++
 		proc := din.EVSEProcessingOngoing
-		if m.cable > 1 {
+		if m.dc.cableDone(&m.cfg, now) {
 			proc = din.EVSEProcessingFinished
 			m.st = dinWaitPreCharge
 		}
@@ -251,7 +250,7 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 		if m.cfg.Policy != PolicyDC {
 			return m.refuse(kind)
 		}
-		m.voltage = rampTo(m.voltage, *v.TargetVoltageV)
+		m.voltage = m.dc.preCharge(&m.cfg, now, m.voltage, *v.TargetVoltageV)
 		m.st = dinWaitPowerDelivery
 		return &din.BodyType{PreChargeRes: &din.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid), EVSEPresentVoltage: dinPV(m.voltage, din.UnitSymbolV)}}
 	case din.KindPowerDeliveryReq:

@@ -2,7 +2,6 @@ package secc
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"time"
@@ -74,7 +73,7 @@ type iso2Machine struct {
 	harvested bool
 	ended     bool
 	voltage   float64
-	cable     int
+	dc        dcTimes
 	// dec decodes the car's requests into memory it reuses: req, valid
 	// until the next request, is never kept (values are copied out).
 	dec iso2.Decoder
@@ -100,7 +99,7 @@ func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte,
 	}
 	step := Step{Request: kind.String()}
 	if err != nil || msg == nil {
-		rerr := &RequestError{Hex: hex.EncodeToString(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
+		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 		if msg == nil {
 			rerr.Err = fmt.Errorf("%w: not an ISO 15118-2 V2G_Message", ErrUndecodable)
 		}
@@ -113,7 +112,7 @@ func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte,
 	}
 	if !iso2IsRequest(kind) {
 		m.ended = true
-		return dst, step, &RequestError{Message: step.Request, Hex: hex.EncodeToString(payload), Err: ErrNotRequest}
+		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	if kind != iso2.KindSessionSetupReq && !bytes.Equal(msg.Header.SessionID, m.ids.id[:]) {
 		return m.fail(dst, &step, kind, iso2.ResponseCodeFAILED_UnknownSession,
@@ -240,9 +239,8 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
-		m.cable++
 		proc := iso2.EVSEProcessingOngoing
-		if m.cable > 1 {
+		if m.dc.cableDone(&m.cfg, now) {
 			proc, m.st = iso2.EVSEProcessingFinished, iso2WaitPreCharge
 		}
 		return &iso2.BodyType{CableCheckRes: &iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEProcessing: proc}}
@@ -254,7 +252,7 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
-		m.voltage = rampTo(m.voltage, *v.TargetVoltageV)
+		m.voltage = m.dc.preCharge(&m.cfg, now, m.voltage, *v.TargetVoltageV)
 		m.st = iso2WaitPowerDelivery
 		return &iso2.BodyType{PreChargeRes: &iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEPresentVoltage: iso2PV(m.voltage, iso2.UnitSymbolV)}}
 	case iso2.KindPowerDeliveryReq:

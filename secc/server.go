@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/ratelog"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2gtp"
 )
@@ -23,12 +24,17 @@ const CloseWait = 5 * time.Second
 
 // Server accepts the car's TCP connections and runs a Session on each. A
 // car that opens a second connection is served on the new one and the
-// old one is closed: the car has given up on it.
+// old one is closed: the car has given up on it. With an Owner, only the
+// car's connections are served and replace one another; anyone else's is
+// closed at once, emits nothing and leaves the car's session alone.
 type Server struct {
-	cfg  Config
-	emit func(record.Event)
+	cfg     Config
+	emit    func(record.Event)
+	peerLog *ratelog.Limiter // bounds the warnings about each peer
+	refused refusals
 
 	mu      sync.Mutex
+	open    int        // connections accepted and not yet closed
 	ids     sessionIDs // the plug-in's SessionID, kept across reconnects
 	cur     net.Conn
 	curID   uint64
@@ -43,7 +49,7 @@ func NewServer(cfg Config, emit func(record.Event)) *Server {
 	if emit == nil {
 		emit = func(record.Event) {}
 	}
-	return &Server{cfg: cfg.withDefaults(), emit: emit}
+	return &Server{cfg: cfg.withDefaults(), emit: emit, peerLog: newPeerLog(), refused: refusals{lines: ratelog.New(refusalLogEvery, 1, nil)}}
 }
 
 // Reset forgets the SessionID of the last plug-in; call it before the next car.
@@ -84,10 +90,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return &ListenError{Op: "accept", Err: err}
 		}
+		s.mu.Lock()
+		full := s.open >= s.cfg.MaxConns
+		if !full {
+			s.open++
+		}
+		s.mu.Unlock()
+		if full {
+			s.refused.log(s.cfg.Log, addrPort(c.RemoteAddr()).Addr(), "too many connections open at once")
+			c.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.ServeConn(ctx, c)
+			s.mu.Lock()
+			s.open--
+			s.mu.Unlock()
 		}()
 	}
 }
@@ -110,8 +130,16 @@ func (e *ListenError) Unwrap() error { return e.Err }
 
 // ServeConn runs one session on c until the car closes it, it times out,
 // ctx ends or a newer connection replaces it; it closes c and returns how
-// the session ended (also emitted as a KindEnded event).
+// the session ended (also emitted as a KindEnded event). A connection the
+// Owner says is not the car's is closed at once, emits nothing and returns
+// EndError with why.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string) {
+	from := addrPort(c.RemoteAddr()).Addr()
+	if why := s.admit(ctx, from.WithZone("")); why != "" {
+		s.refused.log(s.cfg.Log, from, why)
+		c.Close()
+		return record.EndError, "refused: " + why
+	}
 	s.mu.Lock()
 	if s.cur != nil {
 		s.cfg.Log.Info("the car opened a new connection; closing its old one", "old", s.cur.RemoteAddr(), "new", c.RemoteAddr())
@@ -134,20 +162,25 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
 
-	end, detail := s.run(ctx, c)
+	// The connection's number tells the record which connection an event came from.
+	emit := func(e record.Event) {
+		e.Conn = id
+		s.emit(e)
+	}
+	end, detail := s.run(ctx, c, emit)
 	s.mu.Lock()
 	if s.curID == id && s.dropped {
 		end, detail = record.EndLinkLost, "the car left during its V2G session"
 	}
 	s.mu.Unlock()
-	s.emit(record.Event{Kind: record.KindEnded, At: time.Now(), End: end, Detail: detail})
+	emit(record.Event{Kind: record.KindEnded, At: time.Now(), End: end, Detail: detail})
 	return end, detail
 }
 
-func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
+func (s *Server) run(ctx context.Context, c net.Conn, emit func(record.Event)) (record.End, string) {
 	log := s.cfg.Log.With("car", c.RemoteAddr().String())
-	s.emit(record.Event{Kind: record.KindConnected, At: time.Now()})
-	sess := NewSession(s.cfg, time.Now(), s.emit)
+	emit(record.Event{Kind: record.KindConnected, At: time.Now()})
+	sess := NewSession(s.cfg, time.Now(), emit)
 	s.mu.Lock()
 	sess.ids = &s.ids
 	s.mu.Unlock()
@@ -165,7 +198,7 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 		c.SetReadDeadline(deadline)
 		h, payload, err := r.Next()
 		if err != nil {
-			return s.readEnd(ctx, sess, last, err, log)
+			return s.readEnd(ctx, sess, last, err, log, c.RemoteAddr())
 		}
 		start := time.Now()
 		if tap != nil {
@@ -186,15 +219,15 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 		}
 		if step.Request != "" && len(out) > 0 {
 			last = step
-			s.emit(record.Event{Kind: record.KindRequest, At: start, Message: step.Request, Code: step.Code, Took: took})
+			emit(record.Event{Kind: record.KindRequest, At: start, Message: step.Request, Code: step.Code, Took: took})
 			log.Debug("answered", "request", step.Request, "code", step.Code, "took", took)
 		}
 		if err != nil {
 			var re *RequestError
 			if errors.As(err, &re) && re.Hex != "" {
-				log.Warn("the car's request failed", "err", err)
+				s.logPeer(log, slog.LevelWarn, c.RemoteAddr(), "the car's request failed", "err", err)
 			} else {
-				log.Info("the car's request failed", "err", err)
+				s.logPeer(log, slog.LevelInfo, c.RemoteAddr(), "the car's request failed", "err", err)
 			}
 			if len(out) == 0 {
 				// Nothing to answer with: the stream can't go on.
@@ -205,7 +238,7 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 }
 
 // readEnd says how a connection ended when reading the car's next message failed.
-func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err error, log *slog.Logger) (record.End, string) {
+func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err error, log *slog.Logger, peer net.Addr) (record.End, string) {
 	switch {
 	case ctx.Err() != nil:
 		return record.EndStopped, "the charger stopped"
@@ -225,7 +258,7 @@ func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err erro
 		}
 		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", s.cfg.SequenceTimeout, nonEmpty(last.Request, "the connection opened"))
 	case errors.Is(err, v2gtp.ErrVersion), errors.Is(err, v2gtp.ErrTooLong):
-		log.Warn("bad V2GTP message; closing the connection", "err", err)
+		s.logPeer(log, slog.LevelWarn, peer, "bad V2GTP message; closing the connection", "err", err)
 		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", err)
 	}
 	return record.EndCarClosed, err.Error()

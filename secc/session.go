@@ -1,7 +1,6 @@
 package secc
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -25,10 +24,12 @@ var (
 	ErrEnded = errors.New("request after the end of the session")
 )
 
-// RequestError says which request failed and why; Hex holds the car's bytes for the log.
+// RequestError says which request failed and why; Hex holds the first
+// bytes of the car's message for the log (at most MaxExcerpt), Len its length.
 type RequestError struct {
 	Message string // the request's name when known
 	Hex     string
+	Len     int
 	Err     error
 }
 
@@ -37,7 +38,10 @@ func (e *RequestError) Error() string {
 	if msg == "" {
 		msg = "car's message"
 	}
-	if e.Hex != "" {
+	switch {
+	case e.Hex != "" && e.Len > len(e.Hex)/2:
+		return fmt.Sprintf("%s: %v (%d bytes, the first %d: %s...)", msg, e.Err, e.Len, len(e.Hex)/2, e.Hex)
+	case e.Hex != "":
 		return fmt.Sprintf("%s: %v (bytes %s)", msg, e.Err, e.Hex)
 	}
 	return fmt.Sprintf("%s: %v", msg, e.Err)
@@ -121,10 +125,10 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 	var doc apphand.Document
 	step := Step{Request: "supportedAppProtocolReq"}
 	if _, err := apphand.Unmarshal(payload, &doc); err != nil {
-		return dst, step, &RequestError{Message: step.Request, Hex: hex.EncodeToString(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
+		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 	}
 	if doc.SupportedAppProtocolReq == nil {
-		return dst, step, &RequestError{Message: step.Request, Hex: hex.EncodeToString(payload), Err: ErrNotRequest}
+		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	o, ok := Negotiate(doc.SupportedAppProtocolReq, s.cfg.Preference)
 	res := answerAppHand(o, ok)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -170,11 +171,17 @@ func TestSmartEVSEFaults(t *testing.T) {
 			t.Fatalf("%+v %v", res, err)
 		}
 	})
-	for _, tc := range []struct{ name, url string }{{"down", downURL}, {"hangs", hang.URL}, {"500", broken.URL}} {
+	downHost, brokenHost := strings.TrimPrefix(downURL, "http://"), strings.TrimPrefix(broken.URL, "http://")
+	for _, tc := range []struct{ name, url, cause string }{
+		{"down", downURL, "connection refused by " + downHost},
+		{"hangs", hang.URL, ""},
+		{"500", broken.URL, "HTTP 500 Internal Server Error from " + brokenHost},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			res, err := Run(ctx, Config{Car: p, SkipDelays: true, SmartEVSE: tc.url})
+			var logs bytes.Buffer
+			res, err := Run(ctx, Config{Car: p, SkipDelays: true, SmartEVSE: tc.url, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,9 +196,13 @@ func TestSmartEVSEFaults(t *testing.T) {
 			if !rec.Phases.Delivered.IsZero() || res.OK || res.SmartEVSEQuery != "" {
 				t.Errorf("delivered to a SmartEVSE that %s: %+v", tc.name, rec.Deliveries)
 			}
-			// A hanging one is still being tried when the car has gone; the others have failed for good.
-			if tc.name != "hangs" && (len(rec.Deliveries) == 0 || rec.Deliveries[0].OK) {
-				t.Errorf("no failed delivery in the record: %+v", rec.Deliveries)
+			// The delivery is still being tried when the car has gone (the
+			// SmartEVSE waits 60 s), and each failed attempt says why.
+			if len(rec.Deliveries) != 0 {
+				t.Errorf("deliveries in the record while the delivery goes on: %+v", rec.Deliveries)
+			}
+			if tc.cause != "" && !strings.Contains(logs.String(), "msg=\"smartevse: attempt failed, retrying: "+tc.cause+"\"") {
+				t.Errorf("no attempt failed with %q in the log:\n%s", tc.cause, logs.String())
 			}
 		})
 	}

@@ -120,7 +120,7 @@ func values(s *record.Session) string {
 
 func (t *timeline) delivered(d smartevse.Delivery) {
 	if d.Err != nil {
-		t.printf("SmartEVSE: not delivered: %v", d.Err)
+		t.printf("SmartEVSE: %s", d.Words())
 		return
 	}
 	t.printf("the SmartEVSE got POST /ev_state?%s (HTTP %d, %d ms)", d.Query, d.Status, d.Latency.Milliseconds())

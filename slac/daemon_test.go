@@ -32,20 +32,35 @@ type station struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the EVSE waits again
 	handled uint64
-	next    time.Time
-	hasNext bool
-	waits   int // how often the EVSE has waited
-	started int // waits when the running call started
+	// evidenced counts the evidence signals the EVSE has handled, told
+	// those the test gave it (tell).
+	evidenced, told uint64
+	next            time.Time
+	hasNext         bool
+	waits           int // how often the EVSE has waited
+	started         int // waits when the running call started
 
 	car     *slac.PEV
 	carRead uint64
 	mute    atomic.Bool // the charger's link-status polls are lost
+	noLink  atomic.Bool // the charger's modem answers every poll with "no link"
 }
 
-// mutePort loses the charger's VS_PL_LNK_STATUS.REQ while its station is muted.
+// mutePort loses the charger's VS_PL_LNK_STATUS.REQ while its station is
+// muted, and turns the modem's answers into "no link" while noLink is set.
 type mutePort struct {
 	slac.Port
 	s *station
+}
+
+func (p mutePort) ReadFrame(ctx context.Context, buf []byte) (int, error) {
+	n, err := p.Port.ReadFrame(ctx, buf)
+	if err == nil && p.s.noLink.Load() {
+		if h, _, herr := homeplug.DecodeHeader(buf[:n]); herr == nil && h.MMType == homeplug.VSPlLnkStatusCnf {
+			buf[21] = homeplug.LinkDown // after the vendor header (20 bytes) and MSTATUS
+		}
+	}
+	return n, err
 }
 
 func (p mutePort) WriteFrame(ctx context.Context, f []byte) error {
@@ -68,15 +83,34 @@ func newStation(t *testing.T, cfg slac.Config) *station {
 	}
 	cfg.MAC = s.cm.HostMAC()
 	s.evse = slac.NewEVSE(mutePort{s.cm.Host(), s}, s.clk, cfg)
-	slac.SetIdle(s.evse, func(handled uint64, next time.Time, ok bool) {
+	slac.SetIdle(s.evse, func(handled, evidenced uint64, next time.Time, ok bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.handled, s.next, s.hasNext = handled, next, ok
+		s.handled, s.evidenced, s.next, s.hasNext = handled, evidenced, next, ok
 		s.waits++
 		close(s.changed)
 		s.changed = make(chan struct{})
 	})
 	return s
+}
+
+// tell gives the running Match or Watch evidence of the car's traffic
+// (LinkEvidence, V2GConnection) and waits until it has handled it at the
+// clock's time now.
+func (s *station) tell(signal func()) {
+	s.mu.Lock()
+	s.told = s.evidenced + 1
+	s.mu.Unlock()
+	signal()
+	for {
+		s.mu.Lock()
+		ok, ch := s.evidenced >= s.told, s.changed
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		<-ch
+	}
 }
 
 // plugIn puts a car with a fresh RunID on the cable; it starts matching at once.
@@ -307,7 +341,9 @@ func TestEVSEPlugIns(t *testing.T) {
 		if !errors.Is(*werr, want) || !errors.As(*werr, &f) || f.Reason != reason || f.EV != s.vm.HostMAC() {
 			t.Fatalf("plug-in %d: Watch: %v", i, *werr)
 		}
-		if reason == slac.ReasonLinkLost && f.At.Sub(unplugged) > slac.DefaultWatchPoll {
+		// The next poll says no link, and the one ConfirmPoll after it too;
+		// the car has been silent since the watch began.
+		if reason == slac.ReasonLinkLost && f.At.Sub(unplugged) > slac.DefaultWatchPoll+slac.ConfirmPoll {
 			t.Errorf("plug-in %d: link loss noticed after %v", i, f.At.Sub(unplugged))
 		}
 		if reason == slac.ReasonCarGone && !f.At.Equal(unplugged) {
@@ -389,7 +425,9 @@ func TestEVSELinkEvidence(t *testing.T) {
 }
 
 // TestEVSEWatchEnds: Watch without a match fails at once; with one, it ends
-// with ctx, and with a modem that stops answering.
+// with ctx, and with a modem that stops answering once the car has been
+// silent for DefaultSilence (it ended 3 s after the modem's last answer
+// before presence counted the car's own traffic).
 func TestEVSEWatchEnds(t *testing.T) {
 	s := newStation(t, slac.Config{})
 	if err := s.evse.Watch(context.Background()); !errors.Is(err, slac.ErrLinkLost) {
@@ -411,14 +449,16 @@ func TestEVSEWatchEnds(t *testing.T) {
 	if *werr != context.Canceled {
 		t.Fatalf("Watch after cancel: %v", *werr)
 	}
-	// Still matched: Watch again, with a modem that stops answering.
+	// Still matched: Watch again, with a modem that stops answering. Its
+	// word stops counting; the car, silent since the watch began, is gone
+	// after DefaultSilence.
 	wdone, werr = s.watch(context.Background())
 	start := s.clk.Now()
 	s.advance(wdone, 1500*time.Millisecond) // polls at 0 s and 1 s answered
 	s.mute.Store(true)
-	s.run(wdone, 10*time.Second)
+	s.run(wdone, 2*slac.DefaultSilence)
 	var f *slac.FailureError
-	if !errors.Is(*werr, slac.ErrLinkLost) || !errors.As(*werr, &f) || !f.At.Equal(start.Add(5*time.Second)) {
+	if !errors.Is(*werr, slac.ErrLinkLost) || !errors.As(*werr, &f) || f.Reason != slac.ReasonSilent || !f.At.Equal(start.Add(slac.DefaultSilence)) {
 		t.Fatalf("Watch with a silent modem: %v at %v, started %v", *werr, f.At, start)
 	}
 	// Watch needs a match again now.
@@ -437,5 +477,80 @@ func TestEVSEPortFails(t *testing.T) {
 	var perr *slac.PortError
 	if !errors.As(o.err, &perr) || !errors.Is(o.err, net.ErrClosed) || errors.Is(o.err, slac.ErrNoCar) {
 		t.Fatalf("Match: %v", o.err)
+	}
+}
+
+// TestEVSEModemNeverReportsLink: a modem that answers "no link" to every
+// poll while the car talks. Its SDP request ends Match; Watch keeps the
+// plug-in while the car's V2G messages come, and ends it the moment the
+// car's connection closes; the next car is matched.
+func TestEVSEModemNeverReportsLink(t *testing.T) {
+	s := newStation(t, slac.Config{})
+	s.noLink.Store(true)
+	ctx := context.Background()
+	done, o := s.match(ctx)
+	s.advance(done, 2*time.Second)
+	s.plugIn(1)
+	if s.advanceUntil(done, s.car.Done, 10*time.Second) {
+		t.Fatalf("Match returned with the modem saying no link: %+v %v", o.r, o.err)
+	}
+	s.evse.LinkEvidence() // the car's SDP request
+	<-done
+	if o.err != nil || !o.r.LinkUp {
+		t.Fatalf("Match: %+v, %v", o.r, o.err)
+	}
+	wdone, werr := s.watch(ctx)
+	s.tell(func() { s.evse.V2GConnection(true) })
+	for range 15 { // 30 s of a session: a request every 2 s
+		if s.advance(wdone, 2*time.Second) {
+			t.Fatalf("Watch ended while the car talks: %v", *werr)
+		}
+		s.tell(s.evse.LinkEvidence)
+	}
+	closed := s.clk.Now()
+	s.evse.V2GConnection(false)
+	<-wdone
+	var f *slac.FailureError
+	if !errors.Is(*werr, slac.ErrLinkLost) || !errors.As(*werr, &f) || f.Reason != slac.ReasonClosedNoLink ||
+		!f.At.Equal(closed) || f.EV != s.vm.HostMAC() || f.Flaps != 0 {
+		t.Fatalf("Watch: %v (%+v), closed at %v", *werr, f, closed)
+	}
+	s.vm.Unplug()
+	s.car = nil
+
+	// The next car, on a modem that tells the truth again.
+	s.noLink.Store(false)
+	done, o = s.match(ctx)
+	s.advance(done, 2*time.Second)
+	s.plugIn(2)
+	s.run(done, 30*time.Second)
+	<-done
+	if o.err != nil || o.r.RunID != (homeplug.RunID{2, 2}) || !o.r.LinkUp {
+		t.Fatalf("next Match: %+v, %v", o.r, o.err)
+	}
+}
+
+// TestEVSEWatchSilentCar: the modem reports no link and the car, which
+// talked, falls silent: Watch ends DefaultQuiet after its last message.
+func TestEVSEWatchSilentCar(t *testing.T) {
+	s := newStation(t, slac.Config{})
+	done, o := s.match(context.Background())
+	s.advance(done, 2*time.Second)
+	s.plugIn(1)
+	s.run(done, 30*time.Second)
+	<-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	s.noLink.Store(true)
+	wdone, werr := s.watch(context.Background())
+	s.tell(func() { s.evse.V2GConnection(true) })
+	s.advance(wdone, 3*time.Second)
+	last := s.clk.Now()
+	s.tell(s.evse.LinkEvidence)
+	s.run(wdone, 30*time.Second)
+	var f *slac.FailureError
+	if !errors.As(*werr, &f) || f.Reason != slac.ReasonLinkLost || !f.At.Equal(last.Add(slac.DefaultQuiet)) {
+		t.Fatalf("Watch: %v at %v, last heard at %v", *werr, f.At, last)
 	}
 }

@@ -11,9 +11,19 @@
 // with a clock.Clock; clock.Fake lets tests move time by hand.
 //
 // The matcher follows ISO 15118-3 and what real cars need:
+//   - every CM_SLAC_PARM.REQ is answered, but only sounds (or
+//     CM_START_ATTEN_CHAR.IND) make it an attempt: until then it is one slot
+//     of a fixed ring of the latest 256, so a flood of requests that are
+//     never followed by sounds costs no memory, holds back no car and
+//     disturbs no attempt;
 //   - attempts run in parallel, keyed by (EV MAC, RunID), at most
-//     Config.MaxAttempts; a new CM_SLAC_PARM.REQ from the same car restarts
-//     its attempt (Stellantis cars restart in the middle);
+//     Config.MaxAttempts cars sounding; a car that sounds again after a new
+//     CM_SLAC_PARM.REQ restarts its attempt (Stellantis cars restart in the
+//     middle), and a request with the car's MAC that is not followed by
+//     sounds leaves the car's attempt alone (a spoofed RunID);
+//   - a car is refused as crosstalk when another car that sounded at the
+//     same time was 10 dB closer; its MATCH.REQ waits while such a car is
+//     still sounding;
 //   - every answer echoes the car's RunID exactly (the Porsche Taycan gives up
 //     otherwise);
 //   - CM_ATTEN_CHAR.IND goes out when the last sound's profile is in or when

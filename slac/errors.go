@@ -16,7 +16,8 @@ var (
 	ErrNoMatch = errors.New("slac: matching failed")
 	// ErrLinkTimeout means a car matched but its modem never joined the network.
 	ErrLinkTimeout = errors.New("slac: matched, but no link")
-	// ErrLinkLost means the matched car's link went down.
+	// ErrLinkLost means the matched car is gone: the evidence of its
+	// presence ended (ReasonLinkLost, ReasonClosedNoLink, ReasonSilent).
 	ErrLinkLost = errors.New("slac: link lost")
 	// ErrCarGone means the car was unplugged (control pilot back to state A).
 	ErrCarGone = errors.New("slac: car unplugged")
@@ -33,11 +34,13 @@ const (
 	ReasonNoMatchReq                          // EVSE: no CM_SLAC_MATCH.REQ within TT_EVSE_match_session
 	ReasonCrosstalk                           // EVSE: MATCH.REQ refused, another car sounded CrosstalkMarginDB stronger
 	ReasonLinkTimeout                         // EVSE: matched, but no link within TT_match_join
-	ReasonLinkLost                            // EVSE: the modem reported the link down after it was up
+	ReasonLinkLost                            // EVSE: the modem reports no link and the car fell silent
 	ReasonCarGone                             // EVSE: the control pilot went back to state A
 	ReasonNoParmCnf                           // PEV: no CM_SLAC_PARM.CNF with its RunID
 	ReasonNoAttenChar                         // PEV: no CM_ATTEN_CHAR.IND within TT_EV_atten_results
 	ReasonNoMatchCnf                          // PEV: no CM_SLAC_MATCH.CNF within TT_match_response
+	ReasonClosedNoLink                        // EVSE: the car closed its V2G connection and the modem reports no link
+	ReasonSilent                              // EVSE: the car fell silent for long and the modem does not report its link up
 )
 
 var reasonText = [...]string{
@@ -47,11 +50,13 @@ var reasonText = [...]string{
 	ReasonNoMatchReq:        "the car sent no CM_SLAC_MATCH.REQ within TT_EVSE_match_session",
 	ReasonCrosstalk:         "the car was refused as a neighbour's car: another car sounded much stronger (crosstalk)",
 	ReasonLinkTimeout:       "the car matched, but its modem did not join the network within TT_match_join",
-	ReasonLinkLost:          "the modem lost the car's link",
+	ReasonLinkLost:          "the modem reports no link and the car fell silent",
 	ReasonCarGone:           "the car was unplugged",
 	ReasonNoParmCnf:         "no charger answered CM_SLAC_PARM.REQ with our RunID",
 	ReasonNoAttenChar:       "no charger sent CM_ATTEN_CHAR.IND within TT_EV_atten_results",
 	ReasonNoMatchCnf:        "the charger sent no CM_SLAC_MATCH.CNF within TT_match_response",
+	ReasonClosedNoLink:      "the car closed its V2G connection and the modem reports no link",
+	ReasonSilent:            "the car has been silent too long and the modem does not report its link",
 }
 
 // String describes the reason in words.
@@ -69,7 +74,7 @@ func (r Reason) sentinel() error {
 		return ErrNoCar
 	case ReasonLinkTimeout:
 		return ErrLinkTimeout
-	case ReasonLinkLost:
+	case ReasonLinkLost, ReasonClosedNoLink, ReasonSilent:
 		return ErrLinkLost
 	case ReasonCarGone:
 		return ErrCarGone
@@ -92,6 +97,9 @@ type FailureError struct {
 	// Err is what ended the wait instead of the protocol's own timer, such as
 	// the caller's context.DeadlineExceeded, or nil.
 	Err error
+	// Flaps counts the modem's "no link" reports between two "up"s while
+	// the car's link was watched (EVSE.Watch).
+	Flaps int
 }
 
 // Error returns the reason in words, naming the car when known.

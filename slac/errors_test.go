@@ -38,7 +38,7 @@ func TestFailureError(t *testing.T) {
 			"slac: car 02:00:00:00:ca:01: the car was refused as a neighbour's car: another car sounded much stronger (crosstalk) (context deadline exceeded)", slac.ErrNoMatch},
 		{&slac.FailureError{Reason: slac.ReasonLinkTimeout, EV: pevMAC},
 			"slac: car 02:00:00:00:ca:01: the car matched, but its modem did not join the network within TT_match_join", slac.ErrLinkTimeout},
-		{&slac.FailureError{Reason: slac.ReasonLinkLost, EV: pevMAC}, "slac: car 02:00:00:00:ca:01: the modem lost the car's link", slac.ErrLinkLost},
+		{&slac.FailureError{Reason: slac.ReasonLinkLost, EV: pevMAC}, "slac: car 02:00:00:00:ca:01: the modem reports no link and the car fell silent", slac.ErrLinkLost},
 		{&slac.FailureError{Reason: slac.ReasonCarGone, EV: pevMAC}, "slac: car 02:00:00:00:ca:01: the car was unplugged", slac.ErrCarGone},
 		{&slac.FailureError{Reason: slac.ReasonNoParmCnf, EV: pevMAC}, "slac: car 02:00:00:00:ca:01: no charger answered CM_SLAC_PARM.REQ with our RunID", slac.ErrNoMatch},
 	} {

@@ -10,7 +10,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxAttempts = 8 // parallel attempts: our car and a few neighbours' (crosstalk)
+	// DefaultMaxAttempts caps the parallel attempts of cars that sounded:
+	// ours and a few neighbours' (crosstalk).
+	DefaultMaxAttempts = 8
 	// DefaultPlausibleDB is the attenuation reported when the modem measured
 	// nothing: the high end of a direct cable, so that a car hearing its own
 	// charger's real, lower values still prefers that one.
@@ -19,6 +21,13 @@ const (
 	// lastProfileWait is how long after the last sound the EVSE waits for the
 	// modem's profile of it; QCA modems send it about 1 ms after the sound.
 	lastProfileWait = 50 * time.Millisecond
+	// maxPending is how many answered CM_SLAC_PARM.REQ the matcher remembers
+	// until their senders start sounding. A flood only overwrites the oldest:
+	// at 200 a second a car's request stays 1.28 s, three times
+	// TT_match_sequence.
+	maxPending = 256
+	// warnEvery spaces the warnings a flood would repeat for every frame.
+	warnEvery = 10 * time.Second
 )
 
 // Config configures the EVSE matcher; zero fields take defaults.
@@ -31,7 +40,9 @@ type Config struct {
 	Timing Timing
 	// NumSounds is NUM_SOUNDS in CM_SLAC_PARM.CNF; zero means C_EV_match_MNBC.
 	NumSounds uint8
-	// MaxAttempts caps the parallel attempts; zero means DefaultMaxAttempts.
+	// MaxAttempts caps the parallel attempts of cars that started sounding;
+	// zero means DefaultMaxAttempts. CM_SLAC_PARM.REQ not yet followed by
+	// sounds are kept apart, in a fixed ring of the latest 256.
 	MaxAttempts int
 	// PlausibleDB is the attenuation sent when no profile arrived; zero means DefaultPlausibleDB.
 	PlausibleDB uint8
@@ -42,6 +53,8 @@ type Config struct {
 	// WatchPoll is the interval of VS_PL_LNK_STATUS.REQ during EVSE.Watch;
 	// zero means DefaultWatchPoll.
 	WatchPoll time.Duration
+	// Presence bounds the car's silence during EVSE.Watch.
+	Presence PresenceConfig
 	// NewNMK makes the key of each session; nil means homeplug.NewNMK.
 	NewNMK func() homeplug.NMK
 	// Log receives what happened; nil means silence.
@@ -52,22 +65,54 @@ type Config struct {
 type evseState uint8
 
 const (
-	waitStartAttenChar evseState = iota + 1 // PARM.CNF sent, TT_match_sequence running
-	sounding                                // TT_EVSE_match_MNBC running
-	waitAttenCharRsp                        // ATTEN_CHAR.IND sent, TT_match_response running
-	waitMatchReq                            // TT_EVSE_match_session running
-	matched                                 // MATCH.CNF sent
+	sounding         evseState = iota + 1 // TT_EVSE_match_MNBC running
+	waitAttenCharRsp                      // ATTEN_CHAR.IND sent, TT_match_response running
+	waitMatchReq                          // TT_EVSE_match_session running
+	matched                               // MATCH.CNF sent
 )
 
-// attempt is one car's matching, keyed by (EV MAC, RunID).
+// pendingReq is a CM_SLAC_PARM.REQ answered whose sender has not started
+// sounding (TT_match_sequence running). Only sounds make it an attempt: a
+// request costs one slot of a fixed ring, so requests that are never
+// followed by sounds (a neighbour's station, a flood, a spoofed RunID) hold
+// back no car and disturb no attempt.
+type pendingReq struct {
+	at      time.Time
+	ev      homeplug.MAC
+	run     homeplug.RunID
+	appType uint8
+	secType uint8
+	used    bool // its sender started sounding
+}
+
+// limiter lets a warning through at most once per warnEvery and counts the
+// ones it held back.
+type limiter struct {
+	next time.Time
+	held int
+}
+
+func (l *limiter) allow(now time.Time) (held int, ok bool) {
+	if now.Before(l.next) {
+		l.held++
+		return 0, false
+	}
+	held, l.held, l.next = l.held, 0, now.Add(warnEvery)
+	return held, true
+}
+
+// attempt is one car's matching, keyed by (EV MAC, RunID), from its first
+// sound or CM_START_ATTEN_CHAR.IND on.
 type attempt struct {
 	ev        homeplug.MAC
 	run       homeplug.RunID
 	appType   uint8
 	secType   uint8
 	st        evseState
-	start     time.Time
+	start     time.Time // its CM_SLAC_PARM.REQ
 	deadline  time.Time
+	soundAt   time.Time // the sound window opened
+	closedAt  time.Time // and closed, once past sounding
 	windowEnd time.Time
 	lastSound bool
 	retries   int
@@ -92,10 +137,17 @@ type Matcher struct {
 	initEnd  time.Time
 	attempts []*attempt
 	free     []*attempt
-	match    *attempt
-	matchCnf []byte
-	joinEnd  time.Time
-	pollAt   time.Time
+	// pending is a ring of the latest requests not yet followed by sounds,
+	// oldest at pHead; all wait the same TT_match_sequence, so the oldest
+	// expires first.
+	pending     [maxPending]pendingReq
+	pHead, pLen int
+	quietFail   limiter // "no CM_START_ATTEN_CHAR.IND" warnings
+	quietCap    limiter // "too many parallel attempts" warnings
+	match       *attempt
+	matchCnf    []byte
+	joinEnd     time.Time
+	pollAt      time.Time
 	// The session key, keyed into the local modem when the session starts:
 	// the modem restarts its network for 0.5-1 s after CM_SET_KEY, and a
 	// MATCH.CNF sent in that time would be lost.
@@ -161,6 +213,8 @@ func (m *Matcher) Reset(now time.Time) {
 	for len(m.attempts) > 0 {
 		m.remove(len(m.attempts) - 1)
 	}
+	m.pHead, m.pLen = 0, 0
+	m.quietFail, m.quietCap = limiter{}, limiter{}
 	m.match = nil
 	m.matchCnf = m.matchCnf[:0]
 	m.done, m.err, m.lastFail = false, nil, FailureError{}
@@ -191,8 +245,22 @@ func (m *Matcher) LinkUp(now time.Time) {
 	m.done = true
 }
 
-// Active returns the number of attempts in progress, at most Config.MaxAttempts.
+// Active returns the number of attempts in progress whose cars started
+// sounding, at most Config.MaxAttempts.
 func (m *Matcher) Active() int { return len(m.attempts) }
+
+// Pending returns the number of CM_SLAC_PARM.REQ answered whose senders
+// have not started sounding and whose TT_match_sequence still runs, at most
+// 256 however fast they come.
+func (m *Matcher) Pending() int {
+	n := 0
+	for i := range m.pLen {
+		if !m.pending[(m.pHead+i)%maxPending].used {
+			n++
+		}
+	}
+	return n
+}
 
 // Failure returns why the last failed attempt failed, a *FailureError
 // wrapping ErrNoMatch, or nil if none did. Attempts fail while the matcher
@@ -212,19 +280,22 @@ func (m *Matcher) interrupted(now time.Time, cause error) error {
 	if m.err != nil {
 		return m.err
 	}
+	// A car that sounded tells more than a request that never did (under a
+	// flood, that is a stranger's).
 	f := FailureError{Reason: ReasonNoCar, At: now, Err: cause}
 	switch {
 	case m.match != nil:
 		f.Reason, f.EV = ReasonLinkTimeout, m.match.ev
-	case m.lastFail.Reason != 0:
+	case m.lastFail.Reason != 0 && m.lastFail.Reason != ReasonNoStartAttenChar:
 		f = m.lastFail
 		f.Err = cause
 	case len(m.attempts) > 0:
-		a := m.attempts[len(m.attempts)-1]
-		f.Reason, f.EV = ReasonNoMatchReq, a.ev
-		if a.st == waitStartAttenChar {
-			f.Reason = ReasonNoStartAttenChar
-		}
+		f.Reason, f.EV = ReasonNoMatchReq, m.attempts[len(m.attempts)-1].ev
+	case m.lastFail.Reason != 0:
+		f = m.lastFail
+		f.Err = cause
+	case m.pLen > 0:
+		f.Reason, f.EV = ReasonNoStartAttenChar, m.pending[(m.pHead+m.pLen-1)%maxPending].ev
 	}
 	return &f
 }
@@ -256,6 +327,12 @@ func (m *Matcher) Deadline() (t time.Time, ok bool) {
 	for _, a := range m.attempts {
 		if !ok || a.deadline.Before(t) {
 			t, ok = a.deadline, true
+		}
+	}
+	if m.pLen > 0 {
+		// The oldest request expires first.
+		if d := m.pending[m.pHead].at.Add(m.tm.MatchSequence); !ok || d.Before(t) {
+			t, ok = d, true
 		}
 	}
 	return t, ok
@@ -296,8 +373,8 @@ func (m *Matcher) handle(now time.Time, frame []byte) {
 		}
 	case homeplug.CMStartAttenCharInd:
 		if m.startAtten.DecodePayload(p) == nil {
-			if a := m.find(h.Src, m.startAtten.RunID); a != nil && a.st == waitStartAttenChar {
-				m.beginSounding(now, a)
+			if a := m.find(h.Src, m.startAtten.RunID); a == nil || a.st != sounding {
+				m.startSounding(now, h.Src, m.startAtten.RunID)
 			}
 		}
 	case homeplug.CMMnbcSoundInd:
@@ -350,28 +427,18 @@ func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
 		// Once matched, other cars (crosstalk) and restarts are not ours to answer.
 		return
 	}
-	// A new PARM.REQ from a car restarts its attempt (Stellantis cars do this).
-	for i := 0; i < len(m.attempts); {
-		if m.attempts[i].ev == h.Src {
-			m.res.Restarts++
-			m.remove(i)
-			continue
-		}
-		i++
+	// Every request is answered at once (one CNF per REQ, never more): a
+	// car's cannot be told from a stranger's until it sounds. It becomes an
+	// attempt only then, so a request, even with the MAC of a car that is
+	// sounding, changes nothing until its own sounds come (a Stellantis car
+	// restarting midway sounds at once with its new RunID).
+	if m.pLen == maxPending {
+		m.expireOldest(now, false)
+		m.trimPending()
 	}
-	if len(m.attempts) >= m.cfg.MaxAttempts && !m.evict() {
-		if m.cfg.Log != nil {
-			m.logf(slog.LevelWarn, "too many parallel attempts, PARM.REQ ignored", "ev", h.Src)
-		}
-		return
-	}
-	a := m.alloc()
-	a.ev, a.run, a.appType, a.secType = h.Src, req.RunID, req.ApplicationType, req.SecurityType
-	a.st = waitStartAttenChar
-	a.start = now
-	a.deadline = now.Add(m.tm.MatchSequence)
-	a.t.Start = now
-	m.attempts = append(m.attempts, a)
+	p := &m.pending[(m.pHead+m.pLen)%maxPending]
+	m.pLen++
+	*p = pendingReq{at: now, ev: h.Src, run: req.RunID, appType: req.ApplicationType, secType: req.SecurityType}
 	m.res.Attempts++
 	m.parmCnf = homeplug.SlacParmCnf{
 		MSoundTarget:    homeplug.BroadcastMAC,
@@ -379,34 +446,107 @@ func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
 		TimeOut:         uint8(m.tm.MatchMNBC / (100 * time.Millisecond)),
 		RespType:        homeplug.RespTypeOtherGP,
 		ForwardingSTA:   h.Src,
-		ApplicationType: a.appType,
-		SecurityType:    a.secType,
-		RunID:           a.run, // echoed exactly: the Taycan gives up otherwise
+		ApplicationType: p.appType,
+		SecurityType:    p.secType,
+		RunID:           p.run, // echoed exactly: the Taycan gives up otherwise
 	}
 	m.out.add(h.Src, m.cfg.MAC, &m.parmCnf)
-	if m.cfg.Log != nil {
-		m.logf(slog.LevelDebug, "CM_SLAC_PARM.REQ answered", "ev", h.Src, "run", a.run)
+	if m.logs(slog.LevelDebug) {
+		m.logf(slog.LevelDebug, "CM_SLAC_PARM.REQ answered", "ev", h.Src, "run", p.run)
 	}
 }
 
-func (m *Matcher) beginSounding(now time.Time, a *attempt) {
+// expireOldest drops the oldest pending request: its TT_match_sequence
+// ended (expired), or the ring is full and a newer one needs its place.
+func (m *Matcher) expireOldest(now time.Time, expired bool) {
+	p := m.pending[m.pHead]
+	m.pHead = (m.pHead + 1) % maxPending
+	m.pLen--
+	if p.used {
+		return
+	}
+	m.res.Unsounded++
+	if !expired {
+		return
+	}
+	// A car that sounded and failed says more than a request never
+	// followed (under a flood, a stranger's): keep its failure.
+	if m.lastFail.Reason == 0 || m.lastFail.Reason == ReasonNoStartAttenChar {
+		m.lastFail = FailureError{Reason: ReasonNoStartAttenChar, EV: p.ev, At: now}
+	}
+	if held, ok := m.quietFail.allow(now); ok && m.logs(slog.LevelWarn) {
+		m.logf(slog.LevelWarn, "attempt failed", "ev", p.ev, "reason", ReasonNoStartAttenChar.String(),
+			"similar_since_last", held)
+	}
+}
+
+// trimPending drops the requests at the head of the ring that became
+// attempts, so that the head is always a request still waiting, whose
+// expiry is the matcher's next deadline.
+func (m *Matcher) trimPending() {
+	for m.pLen > 0 && m.pending[m.pHead].used {
+		m.pHead = (m.pHead + 1) % maxPending
+		m.pLen--
+	}
+}
+
+// startSounding makes the pending request (ev, run) an attempt whose sound
+// window opens at now; it returns nil when there is no such request. The
+// car's older attempts end there: a car that sounds with a new RunID
+// restarted (Stellantis cars do), and so did one that asks again with the
+// same RunID (Tesla's is always "TESLA EV").
+func (m *Matcher) startSounding(now time.Time, ev homeplug.MAC, run homeplug.RunID) *attempt {
+	var p pendingReq
+	found := false
+	for i := m.pLen - 1; i >= 0 && !found; i-- {
+		// The newest: a car repeats its request when our CNF is lost.
+		p = m.pending[(m.pHead+i)%maxPending]
+		found = !p.used && p.ev == ev && p.run == run && now.Before(p.at.Add(m.tm.MatchSequence))
+	}
+	if !found {
+		return nil
+	}
+	for i := 0; i < len(m.attempts); {
+		if m.attempts[i].ev == ev {
+			m.res.Restarts++
+			m.remove(i)
+			continue
+		}
+		i++
+	}
+	if len(m.attempts) >= m.cfg.MaxAttempts {
+		if held, ok := m.quietCap.allow(now); ok && m.logs(slog.LevelWarn) {
+			m.logf(slog.LevelWarn, "too many cars sounding at once, one ignored", "ev", ev, "similar_since_last", held)
+		}
+		return nil
+	}
+	for i := range m.pLen {
+		// The car's repeats of this request were followed by sounds too.
+		if q := &m.pending[(m.pHead+i)%maxPending]; q.ev == ev && q.run == run {
+			q.used = true
+		}
+	}
+	m.trimPending()
+	a := m.alloc()
+	a.ev, a.run, a.appType, a.secType = p.ev, p.run, p.appType, p.secType
+	a.start = p.at
+	a.t.Start = p.at
 	a.st = sounding
+	a.soundAt = now
 	a.t.Sounding = now.Sub(a.start)
 	a.windowEnd = now.Add(m.tm.MatchMNBC)
 	a.deadline = a.windowEnd
+	m.attempts = append(m.attempts, a)
+	return a
 }
 
 func (m *Matcher) onSound(now time.Time, h homeplug.Header) {
 	a := m.find(h.Src, m.sound.RunID)
-	if a == nil {
-		return
-	}
-	if a.st == waitStartAttenChar {
+	if a == nil || a.st != sounding {
 		// CM_START_ATTEN_CHAR.IND was lost; the sounds say the same.
-		m.beginSounding(now, a)
-	}
-	if a.st != sounding {
-		return
+		if a = m.startSounding(now, h.Src, m.sound.RunID); a == nil {
+			return
+		}
 	}
 	a.sounds++
 	if m.sound.Cnt == 0 {
@@ -467,6 +607,7 @@ func (m *Matcher) endSounding(now time.Time, a *attempt) {
 		}
 	}
 	a.st = waitAttenCharRsp
+	a.closedAt = now
 	a.retries = 0
 	a.t.AttenChar = now.Sub(a.start)
 	a.deadline = now.Add(m.tm.MatchResponse)
@@ -554,6 +695,7 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	a.st = matched
 	a.t.MatchCnf = now.Sub(a.start)
 	m.match = a
+	m.pHead, m.pLen = 0, 0
 	for i := 0; i < len(m.attempts); {
 		if m.attempts[i] != a {
 			m.remove(i)
@@ -582,23 +724,26 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 // cable bundle (crosstalk), whose CM_SLAC_MATCH.REQ is not answered.
 const CrosstalkMarginDB = 10
 
-// crosstalk reports whether a's MATCH.REQ must wait (another car is still
-// being measured; the car repeats its request) or be refused (another car
-// is much closer: a is a neighbour's car whose own charger did not answer).
+// crosstalk reports whether a's MATCH.REQ must wait (another car whose
+// sounds overlapped a's is still being measured; the car repeats its
+// request) or be refused (such a car is much closer: a is a neighbour's car
+// whose own charger did not answer). Only cars that sounded count: a
+// request never followed by sounds, or sounds after a's window closed,
+// cannot make a a neighbour.
 func (m *Matcher) crosstalk(a *attempt) bool {
 	for _, o := range m.attempts {
-		if o == a {
+		if o == a || o.ev == a.ev || !o.soundAt.Before(a.closedAt) {
 			continue
 		}
 		switch o.st {
-		case waitStartAttenChar, sounding:
-			if m.cfg.Log != nil {
-				m.logf(slog.LevelInfo, "MATCH.REQ deferred: another car is being measured", "ev", a.ev, "other", o.ev)
+		case sounding:
+			if m.logs(slog.LevelInfo) {
+				m.logf(slog.LevelInfo, "MATCH.REQ deferred: another car sounding at the same time is being measured", "ev", a.ev, "other", o.ev)
 			}
 			return true
 		case waitAttenCharRsp, waitMatchReq:
-			if !o.plausible && !a.plausible && a.attenDB >= o.attenDB+CrosstalkMarginDB {
-				if m.cfg.Log != nil {
+			if a.soundAt.Before(o.closedAt) && !o.plausible && !a.plausible && a.attenDB >= o.attenDB+CrosstalkMarginDB {
+				if m.logs(slog.LevelWarn) {
 					m.logf(slog.LevelWarn, "MATCH.REQ refused: crosstalk from a neighbour's car", "ev", a.ev,
 						"attenuation_db", a.attenDB, "closer", o.ev, "closer_db", o.attenDB)
 				}
@@ -634,6 +779,10 @@ func (m *Matcher) tick(now time.Time) {
 		}
 		return
 	}
+	for m.pLen > 0 && !now.Before(m.pending[m.pHead].at.Add(m.tm.MatchSequence)) {
+		m.expireOldest(now, true)
+		m.trimPending()
+	}
 	for i := 0; i < len(m.attempts); {
 		a := m.attempts[i]
 		if now.Before(a.deadline) {
@@ -641,9 +790,6 @@ func (m *Matcher) tick(now time.Time) {
 			continue
 		}
 		switch a.st {
-		case waitStartAttenChar:
-			m.fail(now, i, ReasonNoStartAttenChar)
-			continue
 		case sounding:
 			m.endSounding(now, a)
 		case waitAttenCharRsp:
@@ -691,21 +837,9 @@ func (m *Matcher) index(a *attempt) int {
 	return -1
 }
 
-// evict drops the oldest attempt that has not started sounding, making room
-// for a new car; it reports false when every attempt is further along.
-func (m *Matcher) evict() bool {
-	for i, a := range m.attempts {
-		if a.st == waitStartAttenChar {
-			m.remove(i)
-			return true
-		}
-	}
-	return false
-}
-
 func (m *Matcher) fail(now time.Time, i int, r Reason) {
 	m.lastFail = FailureError{Reason: r, EV: m.attempts[i].ev, At: now}
-	if m.cfg.Log != nil {
+	if m.logs(slog.LevelWarn) {
 		m.logf(slog.LevelWarn, "attempt failed", "ev", m.attempts[i].ev, "reason", r.String())
 	}
 	m.remove(i)
@@ -728,8 +862,14 @@ func (m *Matcher) alloc() *attempt {
 	return new(attempt)
 }
 
-// logf logs through Config.Log; callers check that it is set, because the
-// arguments allocate even when nobody logs.
+// logs reports whether Config.Log takes level: callers ask first, because
+// a log call's arguments allocate even when nobody logs, and a flood's
+// frames must not.
+func (m *Matcher) logs(level slog.Level) bool {
+	return m.cfg.Log != nil && m.cfg.Log.Enabled(context.Background(), level)
+}
+
+// logf logs through Config.Log; callers check logs first.
 func (m *Matcher) logf(level slog.Level, msg string, args ...any) {
 	m.cfg.Log.Log(context.Background(), level, msg, args...)
 }

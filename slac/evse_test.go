@@ -305,44 +305,104 @@ func TestParallelCars(t *testing.T) {
 }
 
 // TestRestartSameCar: a Stellantis car sends a new PARM.REQ in the middle of
-// sounding; its attempt starts over with the new RunID and matches.
+// sounding and sounds again with its new RunID; its attempt starts over
+// with that RunID and matches. Until the new RunID sounds, the old attempt
+// goes on: a request alone may be a stranger's spoofing the car's MAC.
 func TestRestartSameCar(t *testing.T) {
-	m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
-	m.Handle(t0, carA.parmReq())
-	m.Handle(t0.Add(ms(100)), carA.startAtten())
-	m.Handle(t0.Add(ms(150)), carA.sound(9))
 	again := car{carA.mac, homeplug.RunID{9, 9, 9, 9, 9, 9, 9, 9}}
-	cnf := only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(ms(200)), again.parmReq()))
-	if cnf.RunID != again.run {
-		t.Fatalf("CNF RunID %v", cnf.RunID)
-	}
-	// The old attempt is gone: its frames are ignored, and its window never ends.
-	m.Handle(t0.Add(ms(210)), carA.sound(8))
-	if out := m.Tick(t0.Add(ms(750))); len(out) != 0 {
-		t.Fatalf("old attempt still runs: %v", decoded(t, out))
-	}
-	m = keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
-	m.Handle(t0, carA.parmReq())
-	m.Handle(t0.Add(ms(100)), carA.startAtten())
-	m.Handle(t0.Add(ms(200)), again.parmReq())
-	m.Handle(t0.Add(ms(300)), again.startAtten())
-	for i := range 9 {
-		m.Handle(t0.Add(ms(320+20*i)), again.sound(uint8(9-i)))
-	}
-	// The last sound ends the window at once: this modem sends no profiles.
-	ind := only[*homeplug.AttenCharInd](t, m.Handle(t0.Add(ms(500)), again.sound(0)))
-	if ind.RunID != again.run {
-		t.Fatalf("IND RunID %v", ind.RunID)
-	}
-	m.Handle(t0.Add(ms(510)), again.rsp(evseMAC))
-	m.Handle(t0.Add(ms(600)), again.matchReq(evseMAC))
-	r, ok := m.Result()
-	if !ok || r.RunID != again.run || r.Restarts != 1 || r.Attempts != 2 || !m.Done() {
-		t.Fatalf("result %+v ok %v done %v", r, ok, m.Done())
-	}
-	if r.Timings.Start != t0.Add(ms(200)) || r.Timings.MatchCnf != ms(400) {
-		t.Fatalf("timings %+v", r.Timings)
-	}
+	t.Run("new RunID never sounds", func(t *testing.T) {
+		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
+		m.Handle(t0, carA.parmReq())
+		m.Handle(t0.Add(ms(100)), carA.startAtten())
+		m.Handle(t0.Add(ms(150)), carA.sound(9))
+		cnf := only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(ms(200)), again.parmReq()))
+		if cnf.RunID != again.run {
+			t.Fatalf("CNF RunID %v", cnf.RunID)
+		}
+		m.Handle(t0.Add(ms(210)), carA.sound(8))
+		if out := m.Tick(t0.Add(ms(699))); len(out) != 0 {
+			t.Fatalf("sent before the old window ended: %v", decoded(t, out))
+		}
+		ind := only[*homeplug.AttenCharInd](t, m.Tick(t0.Add(ms(700))))
+		if ind.RunID != carA.run || ind.NumSounds != 2 {
+			t.Fatalf("IND %+v", ind)
+		}
+		m.Handle(t0.Add(ms(710)), carA.rsp(evseMAC))
+		only[*homeplug.SlacMatchCnf](t, m.Handle(t0.Add(ms(900)), carA.matchReq(evseMAC)))
+		r, ok := m.Result()
+		if !ok || r.RunID != carA.run || r.Restarts != 0 || r.Attempts != 2 || r.Unsounded != 1 || r.Sounds != 2 {
+			t.Fatalf("result %+v ok %v", r, ok)
+		}
+	})
+	t.Run("new RunID sounds", func(t *testing.T) {
+		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
+		var out []homeplug.Frame
+		handle := func(at int, f []byte) []homeplug.Frame {
+			fs := decoded(t, m.Handle(t0.Add(ms(at)), f))
+			out = append(out, fs...)
+			return fs
+		}
+		handle(0, carA.parmReq())
+		handle(100, carA.startAtten())
+		handle(150, carA.sound(9))
+		handle(200, again.parmReq())
+		handle(300, again.startAtten())
+		// The old attempt is gone: its frames are ignored.
+		handle(310, carA.sound(8))
+		for i := range 9 {
+			handle(320+20*i, again.sound(uint8(9-i)))
+		}
+		// The last sound ends the window at once: this modem sends no profiles.
+		fs := handle(500, again.sound(0))
+		if len(fs) != 1 || fs[0].Message.(*homeplug.AttenCharInd).RunID != again.run || fs[0].Message.(*homeplug.AttenCharInd).NumSounds != 10 {
+			t.Fatalf("IND %v", fs)
+		}
+		handle(510, again.rsp(evseMAC))
+		out = append(out, decoded(t, m.Tick(t0.Add(ms(750))))...)
+		handle(800, again.matchReq(evseMAC))
+		if len(out) != 4 || out[0].MMType != homeplug.CMSlacParmCnf || out[1].MMType != homeplug.CMSlacParmCnf ||
+			out[2].MMType != homeplug.CMAttenCharInd || out[3].MMType != homeplug.CMSlacMatchCnf {
+			t.Fatalf("sent %v", out)
+		}
+		r, ok := m.Result()
+		if !ok || r.RunID != again.run || r.Restarts != 1 || r.Attempts != 2 || r.Unsounded != 0 || !m.Done() {
+			t.Fatalf("result %+v ok %v done %v", r, ok, m.Done())
+		}
+		if r.Timings.Start != t0.Add(ms(200)) || r.Timings.Sounding != ms(100) || r.Timings.MatchCnf != ms(600) {
+			t.Fatalf("timings %+v", r.Timings)
+		}
+	})
+	t.Run("same RunID again", func(t *testing.T) {
+		// A Tesla's RunID is always "TESLA EV": a car that starts over after
+		// its ATTEN_CHAR.IND asks with the same RunID and sounds again.
+		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
+		m.Handle(t0, carB.parmReq())
+		m.Handle(t0.Add(ms(100)), carB.startAtten())
+		only[*homeplug.AttenCharInd](t, m.Tick(t0.Add(ms(700))))
+		m.Handle(t0.Add(ms(710)), carB.rsp(evseMAC))
+		// A late START_ATTEN_CHAR and sound of the old attempt change nothing.
+		if out := m.Handle(t0.Add(ms(720)), carB.startAtten()); len(out) != 0 {
+			t.Fatal("answered a late START_ATTEN_CHAR")
+		}
+		if out := m.Handle(t0.Add(ms(730)), carB.sound(0)); len(out) != 0 {
+			t.Fatal("answered a late sound")
+		}
+		only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(ms(2000)), carB.parmReq()))
+		m.Handle(t0.Add(ms(2100)), carB.startAtten())
+		for i := range 9 {
+			m.Handle(t0.Add(ms(2120+20*i)), carB.sound(uint8(9-i)))
+		}
+		ind := only[*homeplug.AttenCharInd](t, m.Handle(t0.Add(ms(2300)), carB.sound(0)))
+		if ind.RunID != carB.run || ind.NumSounds != 10 {
+			t.Fatalf("IND %+v", ind)
+		}
+		m.Handle(t0.Add(ms(2310)), carB.rsp(evseMAC))
+		only[*homeplug.SlacMatchCnf](t, m.Handle(t0.Add(ms(2500)), carB.matchReq(evseMAC)))
+		r, _ := m.Result()
+		if r.Restarts != 1 || r.Attempts != 2 || r.Sounds != 10 || r.Timings.Start != t0.Add(ms(2000)) {
+			t.Fatalf("result %+v", r)
+		}
+	})
 }
 
 // TestTimeouts covers the timers that end attempts and the matcher.
@@ -408,17 +468,25 @@ func TestTimeouts(t *testing.T) {
 	})
 }
 
-// TestAttemptCap: a flood of cars never holds more than MaxAttempts attempts,
-// and a car that is sounding is never evicted by one that is not.
+// TestAttemptCap: a flood of requests never becomes attempts, and no more
+// than MaxAttempts cars sound at once; a car that is sounding is never
+// pushed out by one that comes later.
 func TestAttemptCap(t *testing.T) {
 	m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, MaxAttempts: 3}, t0), t0)
 	m.Handle(t0, carA.parmReq())
 	m.Handle(t0.Add(ms(1)), carA.startAtten())
 	for i := range 100 {
 		c := car{homeplug.MAC{2, 0, 0, 1, 0, byte(i)}, carA.run}
-		m.Handle(t0.Add(ms(2)), c.parmReq())
-		if m.Active() > 3 {
-			t.Fatalf("%d attempts in progress", m.Active())
+		only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(ms(2)), c.parmReq()))
+	}
+	if m.Active() != 1 || m.Pending() != 100 {
+		t.Fatalf("%d attempts, %d pending", m.Active(), m.Pending())
+	}
+	for i := range 5 {
+		c := car{homeplug.MAC{2, 0, 0, 1, 0, byte(i)}, carA.run}
+		m.Handle(t0.Add(ms(3)), c.startAtten())
+		if want := min(2+i, 3); m.Active() != want {
+			t.Fatalf("%d attempts, want %d", m.Active(), want)
 		}
 	}
 	r, _ := m.Result()
@@ -429,8 +497,13 @@ func TestAttemptCap(t *testing.T) {
 		m.Handle(t0.Add(ms(10+i)), carA.sound(uint8(9-i)))
 	}
 	ind := only[*homeplug.AttenCharInd](t, m.Handle(t0.Add(ms(19)), carA.sound(0)))
-	if ind.NumSounds != 10 {
+	if ind.NumSounds != 10 || ind.SourceAddress != carA.mac {
 		t.Fatalf("IND %+v", ind)
+	}
+	// The third car's sounds go nowhere: it was one too many.
+	third := car{homeplug.MAC{2, 0, 0, 1, 0, 2}, carA.run}
+	if out := m.Handle(t0.Add(ms(20)), third.sound(0)); len(out) != 0 {
+		t.Fatalf("measured a car over the cap: %v", decoded(t, out))
 	}
 }
 

@@ -7,9 +7,9 @@ import (
 )
 
 // SetIdle makes e call f whenever its loop waits, with the number of frames
-// it has handled and when it wakes next: tests on a fake clock learn from it
-// that the EVSE has caught up.
-func SetIdle(e *EVSE, f func(handled uint64, next time.Time, ok bool)) { e.hooks.idle = f }
+// and evidence signals it has handled and when it wakes next: tests on a
+// fake clock learn from it that the EVSE has caught up.
+func SetIdle(e *EVSE, f func(handled, evidenced uint64, next time.Time, ok bool)) { e.hooks.idle = f }
 
 // Watcher is the Machine of EVSE.Watch, for tests.
 type Watcher = watcher
@@ -23,3 +23,6 @@ func NewWatcher(m *Matcher, ev homeplug.MAC, poll time.Duration, now time.Time) 
 
 // Err returns why the watch ended, or nil.
 func (w *watcher) Err() error { return w.err }
+
+// ConfirmPoll is how soon after a first "no link" the watch asks again.
+const ConfirmPoll = confirmPoll

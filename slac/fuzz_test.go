@@ -112,13 +112,15 @@ func FuzzHandle(f *testing.F) {
 
 // FuzzWatch feeds arbitrary frames at arbitrary times to the watch of a
 // matched car's link: it must not panic, send only well-formed frames from
-// the charger's MAC (link polls, at most one a second, and the matched CNF
-// again), and end only with ErrLinkLost: at a link-status CNF that says
-// down once the modem has said up (before that, at the third that says
-// down), or three seconds or more after the modem last answered.
+// the charger's MAC (link polls, at least ConfirmPoll apart, and the
+// matched CNF again), and end only with ErrLinkLost as Presence decides:
+// ReasonLinkLost after two "no link" answers in a row and DefaultQuiet of
+// the car's silence, ReasonSilent after DefaultSilence of it. Left alone
+// after the frames, with its polls unanswered, it always ends.
 func FuzzWatch(f *testing.F) {
 	up := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkUp})
 	down := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkDown})
+	odd := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{MStatus: 1, LinkStatus: homeplug.LinkUp})
 	seed := func(frames ...[]byte) []byte {
 		var b []byte
 		for _, fr := range frames {
@@ -128,8 +130,9 @@ func FuzzWatch(f *testing.F) {
 		}
 		return b
 	}
-	f.Add(seed(up, up, carA.matchReq(evseMAC), up, down))
+	f.Add(seed(up, up, carA.matchReq(evseMAC), up, down, down, down, down, down, down, down))
 	f.Add(seed(up, carB.parmReq(), carA.parmReq(), up[:20], carA.sound(3), carA.sound(2)))
+	f.Add(seed(down, carA.matchReq(evseMAC), down, down, odd, up, down, up))
 
 	at, frames := matchingFrames(carA, evseMAC)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -142,8 +145,8 @@ func FuzzWatch(f *testing.F) {
 		}
 		now := t0.Add(2 * time.Second)
 		w := slac.NewWatcher(m, carA.mac, time.Second, now)
-		lastAnswer, lastPoll := now, time.Time{}
-		seenUp, downs := false, 0
+		heard, lastPoll := now, time.Time{}
+		downs := 0 // valid "no link" answers in a row
 		check := func(at time.Time, out [][]byte) {
 			for _, o := range out {
 				fr, err := homeplug.Decode(o)
@@ -152,7 +155,7 @@ func FuzzWatch(f *testing.F) {
 				}
 				switch fr.Message.(type) {
 				case *homeplug.PlLnkStatusReq:
-					if !lastPoll.IsZero() && at.Sub(lastPoll) < time.Second {
+					if !lastPoll.IsZero() && at.Sub(lastPoll) < slac.ConfirmPoll {
 						t.Fatalf("polls %v apart", at.Sub(lastPoll))
 					}
 					lastPoll = at
@@ -162,7 +165,15 @@ func FuzzWatch(f *testing.F) {
 				}
 			}
 		}
-		var last []byte // the frame handled last, nil after a Tick
+		tickUntil := func(end time.Time) {
+			for !w.Done() {
+				dl, ok := w.Deadline()
+				if !ok || dl.After(end) {
+					break
+				}
+				check(dl, w.Tick(dl))
+			}
+		}
 		for len(data) >= 3 && !w.Done() {
 			n := min(int(binary.BigEndian.Uint16(data))%homeplug.MaxFrameLen, len(data)-3)
 			now = now.Add(time.Duration(data[2]) * 4 * time.Millisecond)
@@ -171,46 +182,44 @@ func FuzzWatch(f *testing.F) {
 			if len(frame) >= 14 {
 				frame[12], frame[13] = 0x88, 0xe1 // reach the decoders
 			}
-			for !w.Done() {
-				dl, ok := w.Deadline()
-				if !ok || dl.After(now) {
-					break
-				}
-				last = nil
-				check(dl, w.Tick(dl))
-			}
+			tickUntil(now)
 			if w.Done() {
 				break
 			}
-			last = frame
 			check(now, w.Handle(now, frame))
-			if cnf, ok := linkCnf(frame); ok {
-				lastAnswer = now
-				switch {
-				case cnf.LinkStatus == homeplug.LinkUp:
-					seenUp = true
-				case seenUp && !w.Done():
-					t.Fatal("the watch goes on after the modem said down")
-				case !seenUp:
-					if downs++; (downs >= 3) != w.Done() {
-						t.Fatalf("before any 'up', the watch is done=%v after %d 'down'", w.Done(), downs)
-					}
+			h, _, err := homeplug.DecodeHeader(frame)
+			switch {
+			case err != nil:
+			case h.Src == carA.mac:
+				heard = now
+			case h.FMI == 0 && h.MMType == homeplug.VSPlLnkStatusCnf && h.Dst == evseMAC:
+				if cnf, ok := linkCnf(frame); ok && cnf.MStatus == homeplug.MStatusSuccess && cnf.LinkStatus == homeplug.LinkDown {
+					downs++
+				} else {
+					downs = 0
 				}
 			}
 		}
 		if !w.Done() {
-			return
+			// Nobody answers from now on: the modem's word stops counting.
+			tickUntil(now.Add(2 * slac.DefaultSilence))
 		}
 		var fe *slac.FailureError
-		if !errors.As(w.Err(), &fe) || fe.Reason != slac.ReasonLinkLost || fe.EV != carA.mac || !errors.Is(w.Err(), slac.ErrLinkLost) {
-			t.Fatalf("ended with %v", w.Err())
+		if !w.Done() || !errors.As(w.Err(), &fe) || fe.EV != carA.mac || !errors.Is(w.Err(), slac.ErrLinkLost) {
+			t.Fatalf("done %v, ended with %v", w.Done(), w.Err())
 		}
-		if last != nil {
-			if cnf, ok := linkCnf(last); !ok || cnf.LinkStatus == homeplug.LinkUp {
-				t.Fatalf("ended at frame %x", last)
+		silent := fe.At.Sub(heard)
+		switch fe.Reason {
+		case slac.ReasonLinkLost:
+			if downs < 2 || silent < slac.DefaultQuiet {
+				t.Fatalf("ended after %d 'no link' in a row and %v of silence", downs, silent)
 			}
-		} else if fe.At.Sub(lastAnswer) < 3*time.Second {
-			t.Fatalf("ended %v after the modem last answered", fe.At.Sub(lastAnswer))
+		case slac.ReasonSilent:
+			if silent < slac.DefaultSilence {
+				t.Fatalf("ended as silent after %v of silence", silent)
+			}
+		default:
+			t.Fatalf("ended with %v", w.Err())
 		}
 	})
 }

@@ -28,7 +28,7 @@ type captured struct {
 }
 
 // readHomePlug returns the HomePlug frames of a pcap or pcapng file, VLAN tags removed.
-func readHomePlug(t *testing.T, path string) []captured {
+func readHomePlug(t testing.TB, path string) []captured {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

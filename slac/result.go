@@ -27,9 +27,14 @@ type Result struct {
 	Keyed bool
 	// LinkUp reports that the modem confirmed a powerline link after the match.
 	LinkUp bool
-	// Attempts counts the matching attempts started, for all cars (EVSE).
+	// Attempts counts the CM_SLAC_PARM.REQ answered, from all senders (EVSE).
 	Attempts int
-	// Restarts counts attempts restarted by a new PARM.REQ of the same car (EVSE).
+	// Unsounded counts the CM_SLAC_PARM.REQ whose senders never started
+	// sounding within TT_match_sequence: a neighbour's station, a flood, or a
+	// car that gave up (EVSE).
+	Unsounded int
+	// Restarts counts attempts a car replaced by sounding again after a new
+	// CM_SLAC_PARM.REQ (EVSE).
 	Restarts int
 	// Duplicates counts repeated CM_SLAC_MATCH.REQ answered again (EVSE).
 	Duplicates int

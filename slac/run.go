@@ -48,11 +48,11 @@ type loopHooks struct {
 	// carry holds a frame read but not handled when a loop ended; the next
 	// loop handles it first, so no frame is lost between Match and Watch.
 	carry []byte
-	// handled counts the frames handled, for idle.
-	handled uint64
+	// handled counts the frames handled, evidenced the evidence signals, for idle.
+	handled, evidenced uint64
 	// idle, if set, is called whenever the loop waits: tests learn from it
-	// that the frames so far are handled and when the loop wakes next.
-	idle func(handled uint64, next time.Time, ok bool)
+	// that the frames and signals so far are handled and when the loop wakes next.
+	idle func(handled, evidenced uint64, next time.Time, ok bool)
 }
 
 // errGone ends a loop when the EVSE's CarGone is called.
@@ -134,7 +134,7 @@ func drive(ctx context.Context, p Port, c clock.Clock, m Machine, h *loopHooks) 
 			fire = timer.C()
 		}
 		if h.idle != nil {
-			h.idle(h.handled, deadline, ok)
+			h.idle(h.handled, h.evidenced, deadline, ok)
 		}
 		var out [][]byte
 		select {
@@ -153,6 +153,7 @@ func drive(ctx context.Context, p Port, c clock.Clock, m Machine, h *loopHooks) 
 				timer.Stop()
 			}
 			h.onEvidence(c.Now())
+			h.evidenced++
 			continue
 		case r := <-frames:
 			if timer != nil {

@@ -11,16 +11,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ccslink/ccslink/charger"
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/history"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/netif"
 	"github.com/ccslink/ccslink/output/httpapi"
@@ -70,6 +69,8 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.String("http", "", "serve the API, the live page and /metrics on this address (e.g. 127.0.0.1:8080; elsewhere than loopback needs http.token in the config)")
 	fs.String("mqtt", "", "publish to this MQTT broker (tcp://host:1883), with Home Assistant discovery")
 	fs.String("state-dir", "", "where recordings and past sessions are kept (default /var/lib/ccslink)")
+	cableCheck := fs.Duration("dc-cable-check", 0, "with --policy dc, for testing cars: answer CableCheck Ongoing this long, as a real DC charger's isolation check takes seconds")
+	preCharge := fs.Duration("dc-precharge", 0, "with --policy dc, for testing cars: raise the voltage to the car's target over this long in PreCharge")
 	asJSON := fs.Bool("json", false, "print one JSON line per plug-in (the session record)")
 	verbose := fs.Bool("v", false, "log every step (SLAC, every V2G request) to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -102,6 +103,10 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
 	}
+	if (*cableCheck != 0 || *preCharge != 0) && pol != secc.PolicyDC || *cableCheck < 0 || *preCharge < 0 {
+		fmt.Fprintf(stderr, "ccslink evse: --dc-cable-check and --dc-precharge take a positive duration and need --policy dc\n")
+		return 2
+	}
 	if *ifaceWait <= 0 {
 		fmt.Fprintf(stderr, "ccslink evse: --iface-wait %v: give a duration above zero, such as 30s\n", *ifaceWait)
 		return 2
@@ -114,9 +119,10 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopContext(log)
 	defer stop()
 	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait}
+	d.cableCheck, d.preCharge = *cableCheck, *preCharge
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 1
@@ -185,6 +191,9 @@ type daemonConfig struct {
 	// ifaceWait bounds each wait for the interface: at start for its
 	// link-local address, after a driver reset for it to come back.
 	ifaceWait time.Duration
+
+	// cableCheck and preCharge slow the dc policy down (secc.Config.CableCheckTime, PreChargeTime).
+	cableCheck, preCharge time.Duration
 }
 
 // runDaemon runs the charger until ctx ends. The outputs (SmartEVSE, MQTT,
@@ -234,7 +243,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	}
 	var sender *smartevse.Sender
 	if d.SmartEVSE.URL != "" {
-		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Log: d.log, OnResult: func(dl smartevse.Delivery) {
+		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Window: d.SmartEVSE.Window, Log: d.log, OnResult: func(dl smartevse.Delivery) {
 			o.serving.Report(smartevse.Record(dl))
 		}})
 		if err != nil {
@@ -252,15 +261,21 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		defer m.Close()
 		o.subs = append(o.subs, m)
 	}
+	// The session history is kept with or without the API; it is closed
+	// after the charger stopped, so its last record reaches the disk.
+	dir := ""
+	if stateOK {
+		dir = d.StateDir
+	}
+	past := history.New(history.Config{Dir: dir, Keep: d.Sessions.Keep, Log: d.log})
+	defer past.Close()
+	o.subs = append(o.subs, past)
 	var web *httpapi.Server
 	if d.HTTP.Listen != "" {
 		exp := metrics.New()
+		exp.CountServers(o.serving.counts)
 		o.subs = append(o.subs, exp)
-		dir := ""
-		if stateOK {
-			dir = d.StateDir
-		}
-		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, StateDir: dir, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
+		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, History: past, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
 		if err != nil {
 			return err
 		}
@@ -300,16 +315,39 @@ type outputs struct {
 	serving serving
 }
 
-// serving is the charger in service, to which the SmartEVSE's results go.
+// serving is the charger in service, to which the SmartEVSE's results go;
+// it carries what the daemon counts across its chargers.
 type serving struct {
-	mu sync.Mutex
-	ch *charger.Charger
+	mu      sync.Mutex
+	ch      *charger.Charger
+	before  metrics.ServerCounts // of the chargers before
+	plugIns uint64               // numbered by the chargers before
 }
 
-func (s *serving) set(ch *charger.Charger) {
+// start makes ch the charger in service.
+func (s *serving) start(ch *charger.Charger) {
 	s.mu.Lock()
 	s.ch = ch
 	s.mu.Unlock()
+}
+
+// stop retires the charger in service, once its Run has returned.
+func (s *serving) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		return
+	}
+	s.before = s.sum()
+	s.plugIns = s.ch.PlugIns()
+	s.ch = nil
+}
+
+// next is the number the next charger's plug-ins continue from.
+func (s *serving) next() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.plugIns
 }
 
 // Report hands e to the charger in service; between two, a result is
@@ -321,6 +359,25 @@ func (s *serving) Report(e record.Event) {
 	if ch != nil {
 		ch.Report(e)
 	}
+}
+
+// counts are the SDP and V2G servers' counters, over every charger.
+func (s *serving) counts() metrics.ServerCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sum()
+}
+
+func (s *serving) sum() metrics.ServerCounts {
+	c := s.before
+	if s.ch != nil {
+		st := s.ch.SDPStats()
+		c.SDPAnswered += st.Answered
+		c.SDPLimited += st.Limited
+		c.SDPDropped += st.Dropped
+		c.V2GRefused += s.ch.V2GRefused()
+	}
+	return c
 }
 
 // errIfaceLost is how serveIface says the interface went away.
@@ -380,8 +437,8 @@ func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l net
 	for _, s := range o.subs {
 		ch.Subscribe(s)
 	}
-	o.serving.set(ch)
-	defer o.serving.set(nil)
+	o.serving.start(ch)
+	defer o.serving.stop()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -444,13 +501,13 @@ func openIface(ctx context.Context, d daemonConfig, l netif.Link, o *outputs) (c
 	closers = append(closers, func() { ln.Close() })
 	announce = netip.AddrPortFrom(l.LinkLocal.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log}
+	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log, CableCheckTime: d.cableCheck, PreChargeTime: d.preCharge}
 	var port slac.Port = hp
 	if o.rec != nil {
 		port, seccCfg.Tap = o.rec.Tap(port), o.rec.V2G
 	}
 	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: mac, Log: d.log})
-	ch, err = charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: d.log,
+	ch, err = charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: d.log, PlugInsBefore: o.serving.next(),
 		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.Capacity(id); return float64(wh), ok }})
 	if err != nil {
 		return nil, announce, nil, err
@@ -513,8 +570,24 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 		line += fmt.Sprintf(", sent to SmartEVSE in %d ms", s.Phases.Delivered.Sub(from).Milliseconds())
 	case len(s.Deliveries) > 0:
 		line += ", NOT delivered to SmartEVSE: " + s.Deliveries[len(s.Deliveries)-1].Result
+	case s.SoC.Known || s.EVCCID != nil:
+		line += ", SmartEVSE not reached yet: still trying"
 	default:
 		line += ", nothing sent to SmartEVSE"
 	}
 	p.log.Info(line, "end", s.End.Words())
+}
+
+// Late says what became of a SmartEVSE delivery that outlived its car's plug-in.
+func (p *plugInLog) Late(e record.Event, s *record.Session) {
+	d := e.Delivery
+	if e.Kind != record.KindDelivered || d == nil || p.json {
+		return
+	}
+	car := s.EVMAC
+	if d.OK {
+		p.log.Info(fmt.Sprintf("car %s: its values reached the SmartEVSE after the car left (%s)", car, d.Result))
+		return
+	}
+	p.log.Warn(fmt.Sprintf("car %s: its values were NOT delivered to the SmartEVSE: %s", car, d.Result))
 }

@@ -29,13 +29,48 @@ func homePlugPort(ctx context.Context, iface string, emulate, evse bool) (port s
 	if !emulate {
 		return conn, mac, nil, func() { conn.Close() }, nil
 	}
-	e, err := modemsim.Emulate(ctx, conn, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{EVSE: evse}})
+	cfg, err := emulateConfig(evse)
+	if err != nil {
+		conn.Close()
+		return nil, mac, nil, nil, err
+	}
+	e, err := modemsim.Emulate(ctx, conn, cfg)
 	if err != nil {
 		conn.Close()
 		return nil, mac, nil, nil, err
 	}
 	// Leaving, the emulated modem tells its peer, as a real one stops beaconing.
 	return e.Host(), mac, e, func() { e.Unplug(); e.Close() }, nil
+}
+
+// emulateQuirksEnv names the quirks of --emulate-modem's modem, for tests
+// against the rest of the world: a comma-separated list of
+//
+//	no-state-message  stand in for another project's modem: no private
+//	                  message to the peer's emulator, the AVLN from SLAC alone
+//	link-always-down  answer VS_PL_LNK_STATUS with "no link", as some firmware does
+const emulateQuirksEnv = "CCSLINK_EMULATE_QUIRKS"
+
+// emulateConfig is the configuration of --emulate-modem's modem on the
+// charger's side (evse) or the car's, with the quirks of emulateQuirksEnv.
+func emulateConfig(evse bool) (modemsim.EmulateConfig, error) {
+	cfg := modemsim.EmulateConfig{Modem: modemsim.ModemConfig{EVSE: evse}}
+	quirks := os.Getenv(emulateQuirksEnv)
+	if quirks == "" {
+		return cfg, nil
+	}
+	for _, q := range strings.Split(quirks, ",") {
+		switch strings.TrimSpace(q) {
+		case "no-state-message":
+			cfg.NoStateMessage = true
+		case "link-always-down":
+			cfg.LinkAlwaysDown = true
+		case "":
+		default:
+			return cfg, fmt.Errorf("%s: unknown quirk %q of the emulated modem (known: no-state-message, link-always-down)", emulateQuirksEnv, q)
+		}
+	}
+	return cfg, nil
 }
 
 // interfaceError turns a failure to open iface into words a user can act on.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -46,14 +46,14 @@ type pevReport struct {
 }
 
 func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--paced] [--json] [--timeout 60s]", stderr)
+	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--think DURATION] [--json] [--timeout 3m]", stderr)
 	iface := fs.String("iface", "", "network interface of the car's HomePlug modem")
 	carName := fs.String("car", "ioniq", "the car: "+strings.Join(carNames(), ", "))
 	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
-	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long (the standards let a charger take 60 s to offer its parameters, 38 s for its isolation check and 7 s to pre-charge)")
+	think := fs.Duration("think", 0, "wait this long between an answer and the car's next request (default: the car's own, from its captures)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
-	paced := fs.Bool("paced", false, "wait the car's own time between an answer and its next request, as the real car does (the Ioniq 270 ms)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -66,6 +66,15 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink pev: --car: %v\n", err)
 		return 2
 	}
+	if *think < 0 {
+		fmt.Fprintf(stderr, "ccslink pev: --think %v: a time to wait cannot be negative\n", *think)
+		return 2
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "think" {
+			p.Think = *think
+		}
+	})
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -74,7 +83,7 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	rep, err := playPEV(ctx, *iface, p, *emulate, *paced, log)
+	rep, err := playPEV(ctx, *iface, p, *emulate, log)
 	rep.Car, rep.DurationMS = p.Name, time.Since(start).Milliseconds()
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("the car's session did not finish within %v", *timeout)
@@ -88,6 +97,8 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else if rep.OK {
 		fmt.Fprintf(stdout, "%s: %s session with the charger at %s, %d requests, ended: %s\n", p.Car, rep.Protocol, rep.Charger, rep.Steps, rep.End)
+	} else {
+		fmt.Fprintf(stdout, "%s: no session: %s\n", p.Car, rep.Error)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink pev: %v\n", err)
@@ -96,7 +107,7 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate, paced bool, log *slog.Logger) (pevReport, error) {
+func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, log *slog.Logger) (pevReport, error) {
 	rep := pevReport{SoC: -1, FullSoC: -1, CapacityWh: -1, RequestWh: -1}
 	hp, mac, emu, closeHP, err := homePlugPort(ctx, iface, emulate, false)
 	if err != nil {
@@ -108,8 +119,9 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate, paced b
 	if p.RandomMAC {
 		evccid = p.SessionMAC()
 	}
+	var matched slac.Result
 	for {
-		_, err = slac.MatchPEV(ctx, hp, clock.Real{}, slac.PEVConfig{MAC: mac, RunID: homeplug.RunID(p.SLACRunID()), Log: log})
+		matched, err = slac.MatchPEV(ctx, hp, clock.Real{}, slac.PEVConfig{MAC: mac, RunID: homeplug.RunID(p.SLACRunID()), Log: log})
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -118,8 +130,13 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate, paced b
 	if err != nil {
 		return rep, fmt.Errorf("SLAC: %w", err)
 	}
-	if emu != nil && modemsim.AwaitLink(ctx, emu) != nil {
-		return rep, fmt.Errorf("SLAC matched, but the car's modem did not join the charger's network")
+	if emu != nil {
+		if err := awaitJoin(ctx, emu, slac.TTMatchJoin, mac, matched.EVSEMAC); err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("SLAC matched charger %v, but the car's modem did not join its network before the time was up", matched.EVSEMAC)
+			}
+			return rep, fmt.Errorf("SLAC matched charger %v, but the car's modem did not join its network within TT_match_join (%v)", matched.EVSEMAC, slac.TTMatchJoin)
+		}
 	}
 	ll, err := sdp.LinkLocal(iface)
 	if err != nil {
@@ -141,7 +158,7 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate, paced b
 		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer conn.Close()
-	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log, Paced: paced})
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Paced: true, Log: log})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
 	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh

@@ -93,7 +93,11 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			rep.EVMAC, rep.EVSEMAC, rep.RunID, rep.NID, rep.Sounds, rep.AttenuationDB, rep.DurationMS)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ccslink slac: no match: %s\n", rep.Error)
+		what := "no match"
+		if rep.Matched {
+			what = "no link"
+		}
+		fmt.Fprintf(stderr, "ccslink slac: %s: %s\n", what, rep.Error)
 		return 1
 	}
 	return 0
@@ -108,6 +112,10 @@ func slacFailure(err error, role string, timeout time.Duration) string {
 	}
 	timedOut := errors.Is(f.Err, context.DeadlineExceeded)
 	switch {
+	case timedOut && f.Reason == slac.ReasonLinkTimeout && role == "evse":
+		return fmt.Sprintf("car %v matched, but its modem did not join the network within %v", f.EV, timeout)
+	case timedOut && f.Reason == slac.ReasonLinkTimeout:
+		return fmt.Sprintf("matched charger %v, but the car's modem did not join its network within %v", f.EVSE, timeout)
 	case !timedOut:
 	case f.Reason == slac.ReasonNoCar:
 		return fmt.Sprintf("no car started matching within %v", timeout)
@@ -139,7 +147,12 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 	var port slac.Port = conn
 	var e *modemsim.Emulator
 	if emulate {
-		e, err = modemsim.Emulate(ctx, conn, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{EVSE: role == "evse"}})
+		cfg, err := emulateConfig(role == "evse")
+		if err != nil {
+			conn.Close()
+			return slac.Result{}, err
+		}
+		e, err = modemsim.Emulate(ctx, conn, cfg)
 		if err != nil {
 			conn.Close()
 			return slac.Result{}, err
@@ -175,23 +188,34 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 		log.Info("matching failed, starting again", "err", err)
 	}
 	if err == nil && e != nil {
-		res.LinkUp = awaitLink(ctx, e)
+		if err = awaitJoin(ctx, e, slac.TTMatchJoin, mac, res.EVSEMAC); err == nil {
+			res.LinkUp = true
+			// Stay on the line long enough (two of the charger's link
+			// polls) for the charger to see the link too.
+			hold := time.NewTimer(2 * slac.DefaultLinkPoll)
+			defer hold.Stop()
+			select {
+			case <-ctx.Done():
+			case <-hold.C:
+			}
+		}
 	}
 	return res, err
 }
 
-// awaitLink waits until the emulated modem has joined the charger's network,
-// then stays on the line long enough (two of the charger's link polls) for
-// the charger to see the link too.
-func awaitLink(ctx context.Context, e *modemsim.Emulator) bool {
-	if modemsim.AwaitLink(ctx, e) != nil {
-		return false
+// awaitJoin waits until the car's modem m has joined the charger's
+// network, as a car's host waits before it talks IP, at most within
+// (TT_match_join); it fails with a *slac.FailureError (ErrLinkTimeout),
+// with ctx's error as Err when ctx ended first.
+func awaitJoin(ctx context.Context, m interface{ LinkUp() bool }, within time.Duration, ev, evse homeplug.MAC) error {
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if modemsim.AwaitLink(wctx, m) == nil {
+		return nil
 	}
-	hold := time.NewTimer(2 * slac.DefaultLinkPoll)
-	defer hold.Stop()
-	select {
-	case <-ctx.Done():
-	case <-hold.C:
+	f := &slac.FailureError{Reason: slac.ReasonLinkTimeout, EV: ev, EVSE: evse, At: time.Now()}
+	if ctx.Err() != nil {
+		f.Err = ctx.Err()
 	}
-	return true
+	return f
 }

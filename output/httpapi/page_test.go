@@ -21,7 +21,7 @@ func TestPageInBrowser(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skipf("no %s (bash .ci/browser installs it): the page is not tried in a browser", chromium)
 	}
-	s := newServer(t, Config{Token: "s3cret", StateDir: t.TempDir()})
+	s := newServer(t, Config{Token: "s3cret", MaxEventClients: 1})
 	subscribed := make(chan struct{}, 4)
 	s.onSubscribe = func() { subscribed <- struct{}{} }
 	p := &player{s: s}
@@ -141,6 +141,21 @@ func TestPageInBrowser(t *testing.T) {
 	waitFor("the Ioniq in the table", `document.querySelectorAll("#sessions tr").length === 2 && document.querySelector("#sessions tr").textContent.includes("0465650064c3")`)
 	if got := content("#sessions tr"); !strings.Contains(got, "93 %") || !strings.Contains(got, "the car ended the session") {
 		t.Errorf("the table's first row: %q", got)
+	}
+	// A second page, past the one client the server takes: it shows the
+	// values it fetched and says it is not live.
+	tctx, tcancel := chromedp.NewContext(bctx)
+	defer tcancel()
+	if err := chromedp.Do(tctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s in a second tab: %v", url, err)
+	}
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.getElementById("conn").textContent === "not live: reload the page" && document.getElementById("soc").textContent === "93"`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		c, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#conn")))
+		t.Errorf("the second page never said it is not live: %v (it shows %q)", err, c)
+	}
+	if got := text("#conn"); got != "live" {
+		t.Errorf("the first page shows %q after the second was refused", got)
 	}
 	if shot := os.Getenv("CCSLINK_PAGE_SHOT"); shot != "" {
 		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {

@@ -6,12 +6,17 @@
 //     reading, charging, done), the car's values (-1 when unknown), EVCCID,
 //     protocol, EV MAC, phase times, soc_age_s and the whole record.
 //   - GET /api/sessions: the last Config.Keep plug-ins with a car, newest
-//     first, kept across restarts in StateDir/sessions.jsonl.
+//     first, from Config.History (the session history kept across restarts).
 //   - GET /api/events: server-sent events: first "state" (with the whole
 //     record), then one per record.Event named by its kind, and
 //     "plugin_ended"; each carries the state and the summary line.
 //   - GET /metrics: Config.Metrics, when set.
 //   - GET /: a live page, embedded; open it with ?token= when a token is set.
+//
+// With a token, every request needs "Authorization: Bearer <token>"; only
+// the page and /api/events take it in the query string, for a browser. It
+// is never logged: refused requests are, with the client's address and
+// rate-limited, and the query string is not.
 package httpapi
 
 import (
@@ -30,6 +35,10 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
+// DefaultMaxEventClients is Config.MaxEventClients when 0: a few pages open
+// on phones and tablets, and a home automation following the events.
+const DefaultMaxEventClients = 16
+
 // DefaultKeep is the number of plug-ins /api/sessions keeps when Config.Keep is 0.
 const DefaultKeep = 50
 
@@ -38,16 +47,28 @@ type Config struct {
 	// Listen is the address Serve listens on, e.g. 127.0.0.1:8080.
 	Listen string
 	// Token, when set, is required of every request, as
-	// "Authorization: Bearer <token>" or "?token=<token>".
+	// "Authorization: Bearer <token>"; the page and /api/events also take
+	// "?token=<token>", for a browser.
 	Token string
-	// StateDir holds sessions.jsonl; empty keeps the sessions in memory only.
-	StateDir string
+	// History, when set, is the session history /api/sessions shows (a
+	// history.History, subscribed to the charger before this server);
+	// nil keeps the plug-ins seen since the start, in memory.
+	History History
 	// Keep is how many plug-ins /api/sessions returns (DefaultKeep when 0).
 	Keep int
+	// MaxEventClients bounds the clients of /api/events at once
+	// (DefaultMaxEventClients when 0); one more is refused with 503.
+	MaxEventClients int
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Log receives what goes wrong (nil discards).
 	Log *slog.Logger
+}
+
+// History is the session history as the API reads it.
+type History interface {
+	// Sessions returns the plug-ins with a car kept, oldest first.
+	Sessions() []*record.Session
 }
 
 // ErrExposed is what ExposedError matches with errors.Is.
@@ -80,29 +101,30 @@ func (e *AddressError) Unwrap() error { return e.Err }
 
 // Server is the HTTP API and page, and the charger's subscriber that feeds
 // them. Its Event and PlugInEnded never block: events go to the clients'
-// bounded buffers and records to the state directory on a goroutine of its own.
+// bounded buffers.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	store *store
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
 
 	// Seams for tests.
 	now         func() time.Time
 	heartbeat   func() (<-chan time.Time, func())
 	onSubscribe func()
+	onLeave     func() // a client of /api/events is gone
 
 	mu       sync.Mutex
-	cur      *record.Session // the plug-in in progress, nil before the first
-	ended    bool            // cur's plug-in is over
-	last     *record.Session // the last finished plug-in with a car
-	sessions []*record.Session
+	cur      *record.Session   // the plug-in in progress, nil before the first
+	ended    bool              // cur's plug-in is over
+	last     *record.Session   // the last finished plug-in with a car
+	sessions []*record.Session // without a History
 	clients  map[*client]struct{}
+
+	authLog, fullLog limiter // the warnings a client can cause, rate-limited
 }
 
-// New checks cfg, reads the sessions kept in cfg.StateDir and returns a
-// server. An unreadable or unwritable state directory is logged, not
-// refused: the daemon's job is the car, not this list.
+// New checks cfg and returns a server; /api/state shows the last plug-in
+// of cfg.History until a car comes.
 func New(cfg Config) (*Server, error) {
 	if cfg.Listen != "" {
 		loop, err := loopback(cfg.Listen)
@@ -116,6 +138,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Keep <= 0 {
 		cfg.Keep = DefaultKeep
 	}
+	if cfg.MaxEventClients <= 0 {
+		cfg.MaxEventClients = DefaultMaxEventClients
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -126,13 +151,10 @@ func New(cfg Config) (*Server, error) {
 			return t.C, t.Stop
 		},
 	}
-	if cfg.StateDir != "" {
-		s.store = newStore(cfg.StateDir, cfg.Keep, cfg.Log)
-		s.sessions = s.store.load()
-		if n := len(s.sessions); n > 0 {
-			s.last = s.sessions[n-1]
+	if cfg.History != nil {
+		if l := cfg.History.Sessions(); len(l) > 0 {
+			s.last = l[len(l)-1]
 		}
-		go s.store.run()
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /api/state", s.serveState)
@@ -173,17 +195,65 @@ func (s *Server) Handler() http.Handler {
 	}
 	want := []byte(s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.URL.Query().Get("token")
-		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			got = h
+		q := r.URL.Query()
+		got, why := "", "without the token"
+		switch h := r.Header.Get("Authorization"); {
+		case h != "":
+			if t, ok := bearer(h); ok {
+				got, why = t, "with a wrong token"
+			} else {
+				why = `whose Authorization header is not "Bearer <token>"`
+			}
+		case !q.Has("token"):
+		case queryToken(r.URL.Path):
+			got, why = q.Get("token"), "with a wrong token"
+		default:
+			why = "with the token in its address, which only the page and /api/events take (send it as Authorization: Bearer <token>)"
 		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			s.warn(&s.authLog, "refused an API request "+why, "client", r.RemoteAddr, "path", logPath(r.URL.Path))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ccslink"`)
-			http.Error(w, "this ccslink API needs its token: send Authorization: Bearer <token> or add ?token=<token> to the address", http.StatusUnauthorized)
+			http.Error(w, "this ccslink API needs its token: send Authorization: Bearer <token> (the page and /api/events also take ?token=<token> in the address)", http.StatusUnauthorized)
 			return
+		}
+		if q.Has("token") {
+			// Past the check, nothing below sees the token: no handler or
+			// log line can print it.
+			q.Del("token")
+			r2 := *r
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			r2.URL, r2.RequestURI = &u, u.RequestURI()
+			r = &r2
 		}
 		s.mux.ServeHTTP(w, r)
 	})
+}
+
+// logPath is a request's path as a log line shows it: a client chooses it,
+// so its length is bounded.
+func logPath(p string) string {
+	const n = 64
+	if len(p) > n {
+		return strings.ToValidUTF8(p[:n], "") + "…"
+	}
+	return p
+}
+
+// queryToken reports whether path takes the token in its query string: the
+// page, opened from a bookmark, and its event stream, since a browser's
+// EventSource cannot send a header. The page's other requests send it as
+// a header, as any other client must.
+func queryToken(path string) bool { return path == "/" || path == "/api/events" }
+
+// bearer returns the token of an Authorization header of the Bearer scheme,
+// whose name is case-insensitive (RFC 9110 11.1).
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }
 
 // Serve listens on cfg.Listen and serves until ctx ends, then shuts down
@@ -218,7 +288,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog(s.log.Handler()),
 	}
 	failed := make(chan error, 1)
 	go func() { failed <- srv.Serve(ln) }()
@@ -237,12 +307,6 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close waits until the records handed to the state directory are written.
-// Call it after the charger stopped; the subscriber keeps records in memory
-// only afterwards.
-func (s *Server) Close() error {
-	if s.store != nil {
-		s.store.close()
-	}
-	return nil
-}
+// Close releases nothing today; it is there for the daemon's deferred
+// cleanup, after the charger stopped.
+func (s *Server) Close() error { return nil }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestListenNeedsToken(t *testing.T) {
@@ -77,6 +79,12 @@ func TestToken(t *testing.T) {
 	s := newServer(t, Config{Listen: "0.0.0.0:8080", Token: "s3cret", Metrics: metrics})
 	h := s.Handler()
 	for _, path := range []string{"/", "/api/state", "/api/sessions", "/metrics"} {
+		// The token in the address is for a browser: the page only (its
+		// event stream is tried below).
+		inQuery := 401
+		if path == "/" {
+			inQuery = 200
+		}
 		for _, c := range []struct {
 			target string
 			header []string
@@ -85,10 +93,17 @@ func TestToken(t *testing.T) {
 			{path, nil, 401},
 			{path, []string{"Authorization", "Bearer wrong"}, 401},
 			{path, []string{"Authorization", "Basic czNjcmV0"}, 401},
+			{path, []string{"Authorization", "s3cret"}, 401},
+			{path, []string{"Authorization", "Bearer"}, 401},
+			{path, []string{"Authorization", "Bearers3cret"}, 401},
 			{path + "?token=wrong", nil, 401},
 			{path + "?token=s3cre", nil, 401},
 			{path, []string{"Authorization", "Bearer s3cret"}, 200},
-			{path + "?token=s3cret", nil, 200},
+			{path, []string{"Authorization", "bearer s3cret"}, 200},
+			{path, []string{"Authorization", "BEARER s3cret"}, 200},
+			{path, []string{"Authorization", "  Bearer   s3cret "}, 200},
+			{path + "?token=wrong", []string{"Authorization", "Bearer s3cret"}, 200}, // the header counts
+			{path + "?token=s3cret", nil, inQuery},
 		} {
 			code, body := get(t, h, c.target, c.header...)
 			if code != c.code {
@@ -99,7 +114,7 @@ func TestToken(t *testing.T) {
 			}
 		}
 	}
-	if _, body := get(t, h, "/metrics?token=s3cret"); string(body) != "ccslink_plugins_total 1\n" {
+	if _, body := get(t, h, "/metrics", "Authorization", "bearer s3cret"); string(body) != "ccslink_plugins_total 1\n" {
 		t.Errorf("/metrics: %q", body)
 	}
 
@@ -116,6 +131,108 @@ func TestToken(t *testing.T) {
 	c := subscribe(t, hs.URL+"/api/events?token=s3cret", subscribed)
 	if e := next(t, c); e.kind != "state" {
 		t.Errorf("first event %s", e.kind)
+	}
+}
+
+// Past the check, the handlers see the request without its token: nothing
+// below can print it.
+func TestTokenNotPassedOn(t *testing.T) {
+	s := newServer(t, Config{Token: "s3cret"})
+	var seen []string
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.URL.String()+" "+r.RequestURI+" "+r.URL.RawQuery)
+	})
+	if code, _ := get(t, s.Handler(), "/?a=1&token=s3cret&b=2"); code != 200 {
+		t.Fatalf("GET /?token=: %d", code)
+	}
+	if code, _ := get(t, s.Handler(), "/?token=s3cret"); code != 200 {
+		t.Fatalf("GET /?token=: %d", code)
+	}
+	if want := []string{"/?a=1&b=2 /?a=1&b=2 a=1&b=2", "/ / "}; strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("the handler saw %q, want %q", seen, want)
+	}
+}
+
+// A refused request is logged in words with the client's address, the path
+// and never the token; a client that keeps trying is rate-limited, and the
+// first line after says how many were left out.
+func TestAuthLog(t *testing.T) {
+	log, buf := newLog()
+	s := newServer(t, Config{Token: "s3cret", Log: log})
+	now := t0
+	s.now = func() time.Time { return now }
+	try := func(target string, header ...string) {
+		t.Helper()
+		req := httptest.NewRequest("GET", target, nil)
+		req.RemoteAddr = "192.168.1.7:51234"
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != 401 {
+			t.Fatalf("GET %s: %d", target, rec.Code)
+		}
+	}
+	try("/api/state")
+	try("/api/state?token=s3cret")
+	try("/?token=guess1")
+	try("/api/sessions", "Authorization", "Basic czNjcmV0")
+	try("/metrics", "Authorization", "Bearer guess2")
+	for range 6 {
+		try("/api/state", "Authorization", "Bearer guess3")
+	}
+	try("/"+strings.Repeat("x", 1<<16), "Authorization", "Bearer guess4")
+	want := []string{
+		`level=WARN msg="refused an API request without the token" client=192.168.1.7:51234 path=/api/state`,
+		`level=WARN msg="refused an API request with the token in its address, which only the page and /api/events take (send it as Authorization: Bearer <token>)" client=192.168.1.7:51234 path=/api/state`,
+		`level=WARN msg="refused an API request with a wrong token" client=192.168.1.7:51234 path=/`,
+		`level=WARN msg="refused an API request whose Authorization header is not \"Bearer <token>\"" client=192.168.1.7:51234 path=/api/sessions`,
+		`level=WARN msg="refused an API request with a wrong token" client=192.168.1.7:51234 path=/metrics`,
+	}
+	if got := logLines(buf.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	now = now.Add(logWindow)
+	try("/api/events")
+	try("/"+strings.Repeat("é", 1<<10), "Authorization", "Bearer guess5")
+	got := logLines(buf.String())
+	long := got[len(got)-1]
+	got = got[:len(got)-1]
+	if last := got[len(got)-1]; len(got) != 6 || last != `level=WARN msg="refused an API request without the token" client=192.168.1.7:51234 path=/api/events suppressed=7` {
+		t.Errorf("after a minute, %d lines, the last %s", len(got), last)
+	}
+	if want := `level=WARN msg="refused an API request with a wrong token" client=192.168.1.7:51234 path=/` + strings.Repeat("é", 31) + "…"; long != want {
+		t.Errorf("a long path is logged as\n%s\nwant\n%s", long, want)
+	}
+	for _, secret := range []string{"s3cret", "guess", "czNjcmV0"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("the log shows %q:\n%s", secret, buf)
+		}
+	}
+}
+
+// logLines are the lines of a text log without their time.
+func logLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if i := strings.Index(l, " level="); strings.HasPrefix(l, "time=") && i > 0 {
+			l = l[i+1:]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// The http.Server's own log (a handler's panic value, for one) hides a token.
+func TestErrorLogRedacts(t *testing.T) {
+	log, buf := newLog()
+	l := errorLog(log.Handler())
+	l.Printf("http: panic serving 10.0.0.2:4000: GET /?token=s3cret&x=1 and /api/events?a=b&Token=s3cret\n")
+	want := `level=DEBUG msg="http: panic serving 10.0.0.2:4000: GET /?token=REDACTED&x=1 and /api/events?a=b&Token=REDACTED"`
+	if got := logLines(buf.String()); len(got) != 1 || got[0] != want {
+		t.Errorf("log %q, want %q", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -57,21 +58,30 @@ func frame(kind string, v any) []byte {
 }
 
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	// The first event is the state with the whole record, so a page that
+	// (re)connects misses nothing.
+	c := &client{ch: make(chan []byte, ClientBuffer), gone: make(chan struct{})}
+	s.mu.Lock()
+	if n := len(s.clients); n >= s.cfg.MaxEventClients {
+		// The newest is refused: the pages open already keep their
+		// events, and a client reconnecting in a loop cannot push them out.
+		s.mu.Unlock()
+		s.warn(&s.fullLog, "refused a client of /api/events: as many clients as it serves are connected", "client", r.RemoteAddr, "clients", n)
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, fmt.Sprintf("/api/events serves %d clients at once and has them all: close the page elsewhere, then reload", n), http.StatusServiceUnavailable)
+		return
+	}
+	st := s.state(true)
+	c.ch <- frame("state", eventJSON{Kind: "state", Summary: st.Summary, State: st})
+	s.clients[c] = struct{}{}
+	s.mu.Unlock()
+
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-
-	// The first event is the state with the whole record, so a page that
-	// (re)connects misses nothing.
-	c := &client{ch: make(chan []byte, ClientBuffer), gone: make(chan struct{})}
-	s.mu.Lock()
-	st := s.state(true)
-	c.ch <- frame("state", eventJSON{Kind: "state", Summary: st.Summary, State: st})
-	s.clients[c] = struct{}{}
-	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		if _, ok := s.clients[c]; ok {
@@ -79,6 +89,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			close(c.gone)
 		}
 		s.mu.Unlock()
+		if s.onLeave != nil {
+			s.onLeave()
+		}
 	}()
 	if s.onSubscribe != nil {
 		s.onSubscribe()

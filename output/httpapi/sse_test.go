@@ -284,3 +284,72 @@ func BenchmarkEvent(b *testing.B) {
 		s.Event(e, p.rec)
 	}
 }
+
+// Past MaxEventClients, the newest client is refused with 503 and the clients
+// connected keep their events; the refusals are logged, rate-limited; a
+// client that leaves frees its place.
+func TestEventsClientCap(t *testing.T) {
+	log, buf := newLog()
+	s, hs, subscribed := newHTTP(t, Config{MaxEventClients: 2, Log: log})
+	now := t0
+	s.now = func() time.Time { return now }
+	left := make(chan struct{}, 8)
+	s.onLeave = func() { left <- struct{}{} }
+	a := subscribe(t, hs.URL, subscribed)
+	b := subscribe(t, hs.URL, subscribed)
+	refused := func() {
+		t.Helper()
+		resp, err := http.Get(hs.URL + "/api/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "30" ||
+			string(body) != "/api/events serves 2 clients at once and has them all: close the page elsewhere, then reload\n" {
+			t.Fatalf("a third client: %d, Retry-After %q, %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	for range 8 {
+		refused()
+	}
+	p := &player{s: s}
+	within(t, "the subscriber", func() { p.plugIn(car(mac(1), 30, t0)) })
+	for name, c := range map[string]<-chan sse{"a": a, "b": b} {
+		if e := next(t, c); e.kind != "state" {
+			t.Errorf("%s: first event %s", name, e.kind)
+		}
+		if e := next(t, c); e.kind != "slac_started" {
+			t.Errorf("%s: second event %s, want slac_started", name, e.kind)
+		}
+	}
+	lines := logLines(buf.String())
+	want := `level=WARN msg="refused a client of /api/events: as many clients as it serves are connected" client=127.0.0.1:`
+	if len(lines) != logBurst {
+		t.Fatalf("%d lines logged for 8 refusals, want %d:\n%s", len(lines), logBurst, buf)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, want) || !strings.HasSuffix(l, " clients=2") {
+			t.Errorf("log line %q", l)
+		}
+	}
+	now = now.Add(logWindow)
+	refused()
+	if l := logLines(buf.String()); len(l) != logBurst+1 || !strings.HasSuffix(l[logBurst], " clients=2 suppressed=3") {
+		t.Errorf("after a minute: %q", l[len(l)-1])
+	}
+
+	// A client leaves (dropped, as one that lags is): a new one takes its place.
+	s.mu.Lock()
+	for c := range s.clients {
+		delete(s.clients, c)
+		close(c.gone)
+		break
+	}
+	s.mu.Unlock()
+	<-left
+	c := subscribe(t, hs.URL, subscribed)
+	if e := next(t, c); e.kind != "state" || e.data.State.SoC != 30 {
+		t.Errorf("the client after one left: %s %s", e.kind, e.raw)
+	}
+}

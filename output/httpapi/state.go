@@ -162,13 +162,20 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveSessions(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	list := make([]*record.Session, 0, len(s.sessions))
-	for i := len(s.sessions) - 1; i >= 0; i-- {
-		list = append(list, s.sessions[i])
+	var kept []*record.Session
+	if s.cfg.History != nil {
+		kept = s.cfg.History.Sessions()
+	} else {
+		s.mu.Lock()
+		kept = append(kept, s.sessions...)
+		s.mu.Unlock()
 	}
-	b, err := json.Marshal(list) // records are never changed once kept
-	s.mu.Unlock()
+	// Newest first, at most Keep; records are never changed once kept.
+	list := make([]*record.Session, 0, min(len(kept), s.cfg.Keep))
+	for i := len(kept) - 1; i >= 0 && len(list) < s.cfg.Keep; i-- {
+		list = append(list, kept[i])
+	}
+	b, err := json.Marshal(list)
 	if err != nil {
 		http.Error(w, "cannot encode the sessions: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -238,7 +245,8 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 	s.broadcast(e.Kind.String(), j)
 }
 
-// PlugInEnded keeps the record of a plug-in with a car and saves it.
+// PlugInEnded keeps the record of a plug-in with a car (in memory without
+// a History; the History keeps its own).
 func (s *Server) PlugInEnded(rec *record.Session) {
 	c := rec.Clone()
 	s.mu.Lock()
@@ -246,12 +254,11 @@ func (s *Server) PlugInEnded(rec *record.Session) {
 	s.cur, s.ended = c, true
 	if hadCar(c) {
 		s.last = c
-		s.sessions = append(s.sessions, c)
-		if n := len(s.sessions) - s.cfg.Keep; n > 0 {
-			s.sessions = append(s.sessions[:0:0], s.sessions[n:]...)
-		}
-		if s.store != nil {
-			s.store.save(c)
+		if s.cfg.History == nil {
+			s.sessions = append(s.sessions, c)
+			if n := len(s.sessions) - s.cfg.Keep; n > 0 {
+				s.sessions = append(s.sessions[:0:0], s.sessions[n:]...)
+			}
 		}
 	}
 	s.broadcast("plugin_ended", eventJSON{Kind: "plugin_ended", At: c.Phases.Ended})

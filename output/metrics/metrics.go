@@ -135,13 +135,24 @@ func (m *Exporter) Event(e record.Event, s *record.Session) {
 			m.socAt.Set(float64(at.UnixNano()) / float64(time.Second))
 		}
 	case record.KindDelivered:
-		if d := e.Delivery; d != nil {
-			outcome := "failed"
-			if d.OK {
-				outcome = "ok"
-			}
-			m.deliveries.WithLabelValues(d.Output, outcome).Inc()
+		m.delivered(e)
+	}
+}
+
+// Late counts an output's result that came after its plug-in ended.
+func (m *Exporter) Late(e record.Event, _ *record.Session) {
+	if e.Kind == record.KindDelivered {
+		m.delivered(e)
+	}
+}
+
+func (m *Exporter) delivered(e record.Event) {
+	if d := e.Delivery; d != nil {
+		outcome := "failed"
+		if d.OK {
+			outcome = "ok"
 		}
+		m.deliveries.WithLabelValues(d.Output, outcome).Inc()
 	}
 }
 

@@ -303,3 +303,27 @@ func BenchmarkEvent(b *testing.B) {
 		m.Event(e, &s)
 	}
 }
+
+// TestServerCounts: the servers' counters as they are at each scrape.
+func TestServerCounts(t *testing.T) {
+	m := New()
+	n := ServerCounts{SDPAnswered: 20, SDPLimited: 4980, SDPDropped: 7, V2GRefused: 2}
+	m.CountServers(func() ServerCounts { return n })
+	want := `
+# HELP ccslink_sdp_requests_total SDP requests by what the charger did: answered; limited (over their source's rate limit of 5 at once, then 10 a second); dropped (too many answers waiting, as in a flood from many sources).
+# TYPE ccslink_sdp_requests_total counter
+ccslink_sdp_requests_total{outcome="answered"} 20
+ccslink_sdp_requests_total{outcome="dropped"} 7
+ccslink_sdp_requests_total{outcome="limited"} 4980
+# HELP ccslink_v2g_refused_total V2G connections closed at once: from someone other than the plug-in's car, or over the bound of connections open at once.
+# TYPE ccslink_v2g_refused_total counter
+ccslink_v2g_refused_total 2
+`
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "ccslink_sdp_requests_total", "ccslink_v2g_refused_total"); err != nil {
+		t.Error(err)
+	}
+	n.SDPAnswered++
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(strings.Replace(want, `"answered"} 20`, `"answered"} 21`, 1)), "ccslink_sdp_requests_total"); err != nil {
+		t.Error(err)
+	}
+}

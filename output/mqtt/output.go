@@ -44,8 +44,9 @@ type Output struct {
 	session  *record.Session   // the last car's record, nil before the first car
 	dirty    map[string]bool   // keys not yet published since they changed
 	state    string
-	sub      bool // subscribe to haStatus before the next publication
-	failing  bool // the last connection attempt failed: log the next ones quietly
+	sub      bool      // subscribe to haStatus before the next publication
+	failing  bool      // the last connection attempt failed: log the next ones quietly
+	lostAt   time.Time // when the connection was lost; zero while connected or never connected
 }
 
 // New checks cfg and starts connecting in the background; Close stops the Output.
@@ -213,13 +214,29 @@ func (o *Output) connected() {
 	o.failing = false
 	o.allLocked()
 	o.sub = o.haStatus != ""
-	o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "prefix", o.s.prefix)
+	if o.lostAt.IsZero() {
+		o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "prefix", o.s.prefix)
+	} else {
+		away := time.Since(o.lostAt).Round(time.Second)
+		o.s.log.Info("mqtt: reconnected to the broker after "+away.String()+" away; publishing everything afresh", "broker", o.s.broker.Redacted(), "away", away)
+		o.lostAt = time.Time{}
+	}
 	o.wakeLocked()
 }
 
 // notified logs the connection's failures in plain words.
 func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 	switch n := n.(type) {
+	case paho.ConnectionNotificationConnecting:
+		// Paho says this before each attempt, on its own goroutine, where
+		// it says Lost on another: the loss is timed from the first.
+		if n.IsReconnect {
+			o.mu.Lock()
+			if o.lostAt.IsZero() {
+				o.lostAt = time.Now()
+			}
+			o.mu.Unlock()
+		}
 	case paho.ConnectionNotificationFailed:
 		o.mu.Lock()
 		first := !o.failing
@@ -236,7 +253,7 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 		if n.Reason != nil {
 			reason = words(n.Reason)
 		}
-		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting", "broker", o.s.broker.Redacted(), "err", reason)
+		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting every "+o.s.retry.String()+" (the car's values wait, the newest kept)", "broker", o.s.broker.Redacted(), "err", reason)
 	}
 }
 

@@ -407,7 +407,7 @@ func TestReconnect(t *testing.T) {
 	sub.client.Disconnect(0)
 
 	b.close()
-	l.waitLog(t, "lost the connection to the broker", b.url())
+	l.waitLog(t, "WARN mqtt: lost the connection to the broker; reconnecting every 1s (the car's values wait, the newest kept) broker="+b.url())
 	select {
 	case <-drive(o, 100):
 	case <-time.After(5 * time.Second):
@@ -419,7 +419,7 @@ func TestReconnect(t *testing.T) {
 	for topic, p := range map[string]string{"status": "online", "soc": "93", "evccid": "0465650064c3", "state": "waiting"} {
 		sub2.wait(t, "ccslink/eth1/"+topic, p)
 	}
-	l.waitLog(t, "connected to the broker", b.url())
+	l.waitLog(t, "INFO mqtt: reconnected to the broker after ", "s away; publishing everything afresh broker="+b.url()+" away=")
 }
 
 // TestNewestWins: a thousand plug-ins while the broker is away leave one

@@ -6,10 +6,14 @@
 // SmartEVSE waits at most 60 s at 5 % PWM for a valid SoC, then disconnects
 // CP for a virtual re-plug, which ends the car's session. So a [Sender] never
 // makes the session wait: [Sender.Update] only records the car's state, and
-// the sender's own goroutine posts it, with a per-attempt timeout and a few
-// retries. While one delivery is in progress, newer states replace each
-// other: only the newest is sent next, so a SmartEVSE that is down never
-// grows a queue.
+// the sender's own goroutine posts it, with a per-attempt timeout, retrying
+// with a backoff of up to 5 s until it is delivered or the window (60 s
+// from the plug-in's first state, the SmartEVSE's own wait) ends, whether
+// or not the car is still there. Each failed attempt is logged with its
+// cause, and the last line says what happened, e.g. "not delivered:
+// connection refused by 10.0.0.1:80 (17 attempts in 60 s)". While one
+// delivery is in progress, newer states replace each other: only the
+// newest is sent next, so a SmartEVSE that is down never grows a queue.
 //
 // # What is sent, and when
 //
@@ -25,7 +29,8 @@
 // check against its allow-list. That is held back until [Sender.Flush],
 // which the caller makes when the car's session ends, and then posted with
 // current_soc=-1 (which the firmware ignores). [Sender.NewPlugIn] forgets
-// the previous car and abandons what was still being sent for it.
+// the previous car; what is still being sent for it goes on until the next
+// car's values replace it (newest wins).
 //
 // # Endpoint
 //

@@ -23,13 +23,15 @@ var (
 	ErrStatus = errors.New("smartevse: unexpected HTTP status")
 	// ErrClosed means the delivery was abandoned because the Sender was closed.
 	ErrClosed = errors.New("smartevse: sender closed")
-	// ErrNewPlugIn means the delivery was abandoned because the next car was plugged in.
-	ErrNewPlugIn = errors.New("smartevse: abandoned for the next plug-in")
+	// ErrNewPlugIn means the delivery was abandoned because the next car's
+	// values replaced it.
+	ErrNewPlugIn = errors.New("smartevse: replaced by the next car's values")
 )
 
 // DeliveryError is a POST to the SmartEVSE that did not succeed.
 type DeliveryError struct {
 	URL      string        // the POST target, without the query
+	Host     string        // the target's host:port, for Short
 	Err      error         // one of the outcome errors above
 	Status   int           // the HTTP status, when an answer came
 	Location string        // where a redirect pointed, if one did
@@ -75,11 +77,44 @@ func (e *DeliveryError) Error() string {
 	case ErrClosed:
 		b.WriteString("abandoned: the sender was closed")
 	case ErrNewPlugIn:
-		b.WriteString("abandoned: the next car was plugged in")
+		b.WriteString("abandoned: the next car's values replaced these")
 	default:
 		b.WriteString(e.Err.Error())
 	}
 	return b.String()
+}
+
+// Short says what went wrong in a few words, for a log line's message,
+// e.g. "connection refused by 10.0.0.1:80"; Error adds what to do.
+func (e *DeliveryError) Short() string {
+	host := e.Host
+	if host == "" {
+		host = e.URL
+	}
+	switch e.Err {
+	case ErrNoModemSupport:
+		return "HTTP 404 from " + host + ": no POST /ev_state (firmware without MODEM=1?)"
+	case ErrRefused:
+		return "connection refused by " + host
+	case ErrTimeout:
+		return "no answer from " + host + " within " + e.Timeout.String()
+	case ErrUnreachable:
+		if e.Cause != nil {
+			return "cannot reach " + host + ": " + e.Cause.Error()
+		}
+		return "cannot reach " + host
+	case ErrStatus:
+		s := "HTTP " + strconv.Itoa(e.Status)
+		if t := http.StatusText(e.Status); t != "" {
+			s += " " + t
+		}
+		return s + " from " + host
+	case ErrClosed:
+		return "the daemon is stopping"
+	case ErrNewPlugIn:
+		return "the next car's values replaced these"
+	}
+	return e.Err.Error()
 }
 
 // Unwrap returns the outcome and the transport's error.

@@ -1,6 +1,7 @@
 package smartevse
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -21,8 +22,9 @@ func FromRecord(s *record.Session) State {
 }
 
 // PlugIns feeds a Sender from the charger's plug-ins: it has the methods
-// of the charger's Subscriber. A new plug-in starts afresh; every value the
-// car sends is handed on at once; when the car's session ends without a
+// of the charger's Subscriber. A new plug-in starts afresh (a delivery for
+// the last car goes on until the next car's values replace it); every value
+// the car sends is handed on at once; when the car's session ends without a
 // SoC, its EVCCID is sent alone.
 type PlugIns struct{ Sender *Sender }
 
@@ -30,7 +32,7 @@ type PlugIns struct{ Sender *Sender }
 func (p PlugIns) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
 	case record.KindSLACStarted:
-		p.Sender.NewPlugIn()
+		p.Sender.NewPlugIn(s.PlugIn)
 	case record.KindSessionSetup, record.KindValues:
 		p.Sender.Update(FromRecord(s))
 	case record.KindEnded:
@@ -45,16 +47,24 @@ func (p PlugIns) PlugInEnded(s *record.Session) {
 	p.Sender.Flush()
 }
 
-// Record turns a delivery into the event that notes it in the plug-in's record.
+// Record turns a delivery into the event that notes it in the plug-in's
+// record; its Result says what happened in words, e.g. "HTTP 200 after 3
+// attempts in 21 s" or "connection refused by 10.0.0.1:80 (6 attempts in 60 s)".
 func Record(d Delivery) record.Event {
-	result := "delivered"
-	if d.Err != nil {
-		result = d.Err.Error()
-	} else if d.Status != 0 {
+	var result string
+	var de *DeliveryError
+	switch {
+	case d.Err == nil && d.Attempts > 1:
+		result = "HTTP " + strconv.Itoa(d.Status) + " after " + d.tally()
+	case d.Err == nil:
 		result = "HTTP " + strconv.Itoa(d.Status)
+	case errors.As(d.Err, &de):
+		result = de.Short() + " (" + d.tally() + ")"
+	default:
+		result = d.Err.Error()
 	}
 	now := time.Now()
-	return record.Event{Kind: record.KindDelivered, At: now, Delivery: &record.Delivery{
+	return record.Event{Kind: record.KindDelivered, At: now, PlugIn: d.PlugIn, Delivery: &record.Delivery{
 		Output: "smartevse", What: d.Query, OK: d.Err == nil, Result: result, At: now, Took: d.Latency,
 	}}
 }

@@ -8,22 +8,27 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ccslink/ccslink/clock"
 )
 
 // Defaults of a Config's zero values.
 const (
 	DefaultTimeout = 2 * time.Second
-	DefaultRetries = 3
-	MaxRetries     = 10
+	// DefaultWindow is how long a delivery keeps trying: the SmartEVSE
+	// waits 60 s at 5 % PWM for the SoC, then carries on without it.
+	DefaultWindow = 60 * time.Second
 )
 
-// defaultBackoff is the wait before the first, second and every later retry.
-// With the other defaults a series ends within 4 x 2 s + 1.75 s, well inside
-// the firmware's 60 s wait for a SoC.
-var defaultBackoff = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}
+// defaultBackoff is the wait before the first, second, ... retry, the last
+// repeating: quick while a Wi-Fi hiccup passes, then every 5 s, so a
+// SmartEVSE that comes back is served within seconds.
+var defaultBackoff = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
 
 // Config configures a Sender; only URL is required.
 type Config struct {
@@ -31,19 +36,20 @@ type Config struct {
 	URL string
 	// Timeout bounds each attempt; zero means DefaultTimeout.
 	Timeout time.Duration
-	// Retries is how often a failed attempt is repeated: zero means
-	// DefaultRetries, negative none, at most MaxRetries. A 404 or another
-	// 4xx answer is final.
-	Retries int
+	// Window is how long a delivery keeps trying, from the plug-in's first
+	// state handed on (the car's first ChargeParameterDiscoveryReq); zero
+	// means DefaultWindow. A 404 or another 4xx answer ends it at once.
+	Window time.Duration
 	// Backoff is the wait before each retry, the last repeating; nil means
-	// 250 ms, 500 ms, then 1 s.
+	// 250 ms, 500 ms, 1 s, 2 s, then 5 s.
 	Backoff []time.Duration
-	// After waits for a backoff; nil means time.After.
-	After func(time.Duration) <-chan time.Time
+	// Clock times the backoff and the window; nil means clock.Real.
+	Clock clock.Clock
 	// Client posts; nil means a client that does not follow redirects, so
 	// that a redirect is reported rather than turned into a GET.
 	Client *http.Client
-	// Log receives one record per delivery; nil means slog.Default().
+	// Log receives each failed attempt and one record per delivery; nil
+	// means slog.Default().
 	Log *slog.Logger
 	// OnResult, if set, is called on the sender's goroutine after every
 	// series of attempts, with its outcome; it should return quickly.
@@ -59,15 +65,46 @@ type Delivery struct {
 	Attempts int           // attempts made, retries included
 	Latency  time.Duration // from the first attempt to the outcome, backoff included
 	Err      error         // nil when delivered, else a *DeliveryError
+	PlugIn   uint64        // the plug-in whose values these are, as NewPlugIn named it
+}
+
+// Words says what happened, e.g. "delivered after 3 attempts in 21 s" or
+// "not delivered: connection refused by 10.0.0.1:80 (6 attempts in 60 s)".
+func (d Delivery) Words() string {
+	if d.Err == nil {
+		if d.Attempts <= 1 {
+			return "delivered"
+		}
+		return "delivered after " + d.tally()
+	}
+	cause := d.Err.Error()
+	var de *DeliveryError
+	if errors.As(d.Err, &de) {
+		cause = de.Short()
+	}
+	return "not delivered: " + cause + " (" + d.tally() + ")"
+}
+
+// tally is "6 attempts in 60 s".
+func (d Delivery) tally() string {
+	n := strconv.Itoa(d.Attempts) + " attempts"
+	if d.Attempts == 1 {
+		n = "1 attempt"
+	}
+	if d.Latency < time.Second {
+		return n + " in " + strconv.FormatInt(d.Latency.Milliseconds(), 10) + " ms"
+	}
+	return n + " in " + strconv.FormatInt(int64(d.Latency.Round(time.Second)/time.Second), 10) + " s"
 }
 
 // A Sender posts the plugged-in car's state to a SmartEVSE on its own goroutine.
 type Sender struct {
 	target   *url.URL
+	host     string // host:port, for the log's words
 	timeout  time.Duration
-	retries  int
+	window   time.Duration
 	backoff  []time.Duration
-	after    func(time.Duration) <-chan time.Time
+	clk      clock.Clock
 	client   *http.Client
 	log      *slog.Logger
 	onResult func(Delivery)
@@ -80,16 +117,26 @@ type Sender struct {
 	mu      sync.Mutex
 	closed  bool
 	mem     memory
-	plug    context.Context // cancelled by the next NewPlugIn
-	endPlug context.CancelCauseFunc
+	plug    uint64    // the current plug-in; NewPlugIn counts up
+	id      uint64    // the current plug-in's name, from NewPlugIn
+	start   time.Time // when the current plug-in's first state was handed on
 	pending *job
-	handed  int // states handed to the goroutine, for tests
+	running *running // the delivery in progress, nil when idle
+	handed  int      // states handed to the goroutine, for tests
 }
 
 // job is a state to post, for the plug-in it belongs to.
 type job struct {
-	st   State
-	plug context.Context
+	st    State
+	plug  uint64
+	id    uint64
+	start time.Time // the plug-in's window starts here
+}
+
+// running is the delivery in progress: the next car's values end it.
+type running struct {
+	plug   uint64
+	cancel context.CancelCauseFunc
 }
 
 // New checks cfg and starts a Sender's goroutine; Close stops it.
@@ -100,10 +147,11 @@ func New(cfg Config) (*Sender, error) {
 	}
 	s := &Sender{
 		target:   target,
+		host:     hostPort(target),
 		timeout:  cfg.Timeout,
-		retries:  cfg.Retries,
-		backoff:  cfg.Backoff,
-		after:    cfg.After,
+		window:   cfg.Window,
+		backoff:  slices.Clone(cfg.Backoff),
+		clk:      cfg.Clock,
 		client:   cfg.Client,
 		log:      cfg.Log,
 		onResult: cfg.OnResult,
@@ -114,19 +162,14 @@ func New(cfg Config) (*Sender, error) {
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
-	switch {
-	case s.retries == 0:
-		s.retries = DefaultRetries
-	case s.retries < 0:
-		s.retries = 0
-	case s.retries > MaxRetries:
-		s.retries = MaxRetries
+	if s.window <= 0 {
+		s.window = DefaultWindow
 	}
 	if len(s.backoff) == 0 {
 		s.backoff = defaultBackoff
 	}
-	if s.after == nil {
-		s.after = time.After
+	if s.clk == nil {
+		s.clk = clock.Real{}
 	}
 	if s.client == nil {
 		s.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -137,9 +180,20 @@ func New(cfg Config) (*Sender, error) {
 		s.log = slog.Default()
 	}
 	s.ctx, s.stop = context.WithCancelCause(context.Background())
-	s.plug, s.endPlug = context.WithCancelCause(s.ctx)
 	go s.run()
 	return s, nil
+}
+
+// hostPort is the target's host with its port, the default one spelt out.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // URL returns the POST target, without the query.
@@ -168,19 +222,20 @@ func (s *Sender) Flush() {
 	}
 }
 
-// NewPlugIn forgets the car: the next one's first SoC is sent even if equal,
-// and what was still being posted for the previous car is abandoned (it
-// would tell the SmartEVSE a wrong SoC).
-func (s *Sender) NewPlugIn() {
+// NewPlugIn forgets the car: the next one's first SoC is sent even if
+// equal; id names the new plug-in in its Delivery (record.Session.PlugIn). What is still being posted for the previous car goes on until it
+// is delivered, its window ends, or the next car's values replace it: the
+// link going and a new SLAC round alone say nothing about the SmartEVSE.
+func (s *Sender) NewPlugIn(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	s.endPlug(ErrNewPlugIn)
-	s.plug, s.endPlug = context.WithCancelCause(s.ctx)
+	s.plug++
+	s.id = id
+	s.start = time.Time{}
 	s.mem = newMemory()
-	s.pending = nil
 }
 
 // Close stops the sender's goroutine: an attempt in flight is abandoned at
@@ -205,23 +260,33 @@ func (s *Sender) Close() error {
 }
 
 func (s *Sender) handLocked() {
-	s.pending = &job{st: s.mem.best, plug: s.plug}
+	if s.start.IsZero() {
+		s.start = s.clk.Now()
+	}
+	s.pending = &job{st: s.mem.best, plug: s.plug, id: s.id, start: s.start}
 	s.handed++
+	if s.running != nil && s.running.plug != s.plug {
+		s.running.cancel(ErrNewPlugIn) // newest wins: the next car's values replace the last car's
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default: // the goroutine is awake already and takes pending next
 	}
 }
 
-// take returns the state waiting to be posted; with a plug-in given, only one of that plug-in.
-func (s *Sender) take(plug context.Context) (job, bool) {
+// take returns the state waiting to be posted and marks it running; with
+// a plug-in given, only one of that plug-in.
+func (s *Sender) take(plug *uint64, cancel context.CancelCauseFunc) (job, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j := s.pending
-	if j == nil || plug != nil && j.plug != plug {
+	if j == nil || plug != nil && j.plug != *plug {
 		return job{}, false
 	}
 	s.pending = nil
+	if cancel != nil {
+		s.running = &running{plug: j.plug, cancel: cancel}
+	}
 	return *j, true
 }
 
@@ -234,74 +299,89 @@ func (s *Sender) run() {
 		case <-s.wake:
 		}
 		for {
-			j, ok := s.take(nil)
+			ctx, cancel := context.WithCancelCause(s.ctx)
+			j, ok := s.take(nil, cancel)
 			if !ok {
+				cancel(nil)
 				break
 			}
-			s.deliver(j)
+			s.deliver(ctx, j)
+			s.mu.Lock()
+			s.running = nil
+			s.mu.Unlock()
+			cancel(nil)
 		}
 	}
 }
 
-// deliver posts j, retrying; a retry sends the newest state of the same plug-in.
-func (s *Sender) deliver(j job) {
-	d := Delivery{URL: s.URL()}
-	start := time.Now()
+// deliver posts j until it is delivered, the window ends or ctx ends; a
+// retry sends the newest state of the same plug-in. The last backoff is cut
+// short so that the last attempt is made as the window ends.
+func (s *Sender) deliver(ctx context.Context, j job) {
+	d := Delivery{URL: s.URL(), PlugIn: j.id}
+	start := s.clk.Now()
+	deadline := j.start.Add(s.window)
 attempts:
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
+			wait := min(s.backoff[min(attempt-1, len(s.backoff)-1)], deadline.Sub(s.clk.Now()))
+			t := s.clk.NewTimer(wait)
 			select {
-			case <-s.after(s.backoff[min(attempt-1, len(s.backoff)-1)]):
-			case <-j.plug.Done():
-				d.Err = s.abandoned(j.plug)
+			case <-t.C():
+			case <-ctx.Done():
+				t.Stop()
+				d.Err = s.abandoned(ctx)
 				break attempts
 			}
-			if newer, ok := s.take(j.plug); ok {
+			if newer, ok := s.take(&j.plug, nil); ok {
 				j.st = newer.st
 			}
+		}
+		if attempt > 0 && s.clk.Now().After(deadline) {
+			break // the window is over; d.Err is the last attempt's
 		}
 		d.Attempts++
 		d.State, d.Query = j.st, Query(j.st)
 		var err *DeliveryError
-		d.Status, err = s.post(j.plug, d.Query)
+		d.Status, err = s.post(ctx, d.Query, s.timeout)
 		if err == nil {
 			d.Err = nil
 			break
 		}
 		d.Err = err
-		if !err.retry() || attempt >= s.retries {
+		if !err.retry() || !s.clk.Now().Before(deadline) {
 			break
 		}
-		s.log.Debug("smartevse: attempt failed, retrying", "url", d.URL, "query", d.Query, "attempt", d.Attempts, "err", err)
+		s.log.Warn("smartevse: attempt failed, retrying: "+err.Short(), "url", d.URL, "query", d.Query, "attempt", d.Attempts, "err", err)
 	}
-	d.Latency = time.Since(start)
+	d.Latency = s.clk.Now().Sub(start)
 	if d.Err == nil {
-		s.log.Info("smartevse: delivered", "url", d.URL, "query", d.Query, "status", d.Status, "attempts", d.Attempts, "latency", d.Latency)
+		s.log.Info("smartevse: "+d.Words(), "url", d.URL, "query", d.Query, "status", d.Status, "attempts", d.Attempts, "latency", d.Latency)
 	} else {
-		s.log.Warn("smartevse: not delivered", "url", d.URL, "query", d.Query, "status", d.Status, "attempts", d.Attempts, "latency", d.Latency, "err", d.Err)
+		s.log.Warn("smartevse: "+d.Words(), "url", d.URL, "query", d.Query, "status", d.Status, "attempts", d.Attempts, "latency", d.Latency, "err", d.Err)
 	}
 	if s.onResult != nil {
 		s.onResult(d)
 	}
 }
 
-func (s *Sender) abandoned(plug context.Context) *DeliveryError {
-	reason := context.Cause(plug)
+func (s *Sender) abandoned(ctx context.Context) *DeliveryError {
+	reason := context.Cause(ctx)
 	if !errors.Is(reason, ErrNewPlugIn) {
 		reason = ErrClosed
 	}
-	return &DeliveryError{URL: s.URL(), Err: reason}
+	return &DeliveryError{URL: s.URL(), Host: s.host, Err: reason}
 }
 
-// post makes one attempt, bounded by the timeout and by plug.
-func (s *Sender) post(plug context.Context, query string) (int, *DeliveryError) {
-	ctx, cancel := context.WithTimeout(plug, s.timeout)
+// post makes one attempt, bounded by timeout and by ctx.
+func (s *Sender) post(plug context.Context, query string, timeout time.Duration) (int, *DeliveryError) {
+	ctx, cancel := context.WithTimeout(plug, timeout)
 	defer cancel()
 	u := *s.target
 	u.RawQuery = query
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if err != nil { // the target was checked by Endpoint
-		return 0, &DeliveryError{URL: s.URL(), Err: ErrUnreachable, Cause: err}
+		return 0, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
 	}
 	req.Header.Set("User-Agent", "ccslink")
 	resp, err := s.client.Do(req)
@@ -313,12 +393,12 @@ func (s *Sender) post(plug context.Context, query string) (int, *DeliveryError) 
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL and its query, which the message has already
 		}
-		e := &DeliveryError{URL: s.URL(), Err: ErrUnreachable, Cause: err}
+		e := &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
 		var ne net.Error
 		switch {
 		case ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout():
-			e.Err, e.Timeout, e.Cause = ErrTimeout, s.timeout, nil
-			if t := s.client.Timeout; t > 0 && t < s.timeout {
+			e.Err, e.Timeout, e.Cause = ErrTimeout, timeout, nil
+			if t := s.client.Timeout; t > 0 && t < timeout {
 				e.Timeout = t // the caller's client gave up first
 			}
 		case errors.Is(err, syscall.ECONNREFUSED):
@@ -333,7 +413,7 @@ func (s *Sender) post(plug context.Context, query string) (int, *DeliveryError) 
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return resp.StatusCode, nil
 	case resp.StatusCode == http.StatusNotFound:
-		return resp.StatusCode, &DeliveryError{URL: s.URL(), Err: ErrNoModemSupport, Status: resp.StatusCode}
+		return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrNoModemSupport, Status: resp.StatusCode}
 	}
-	return resp.StatusCode, &DeliveryError{URL: s.URL(), Err: ErrStatus, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
+	return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrStatus, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
 }

@@ -3,6 +3,7 @@ package smartevse
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/record"
 )
 
 // watchdog bounds every wait, so a broken sender fails a test instead of hanging it.
@@ -73,19 +78,51 @@ func (e *evse) seen() []string {
 	return append([]string(nil), e.queries...)
 }
 
-// waits records the backoffs asked for and lets each pass at once.
+// t0 is when the tests' clocks start.
+var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// waits is a fake clock whose timers fire as they are made: time jumps by
+// each backoff at once, and the backoffs asked for are recorded. tick, if
+// set, is called with the new time after each jump. A manual waits leaves
+// its timers to the test until resume.
 type waits struct {
-	mu sync.Mutex
-	d  []time.Duration
+	*clock.Fake
+	tick   func(now time.Time)
+	mu     sync.Mutex
+	manual bool
+	d      []time.Duration
 }
 
-func (w *waits) after(d time.Duration) <-chan time.Time {
+func newWaits() *waits { return &waits{Fake: clock.NewFake(t0)} }
+
+func manualWaits() *waits { return &waits{Fake: clock.NewFake(t0), manual: true} }
+
+func (w *waits) NewTimer(d time.Duration) clock.Timer {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.d = append(w.d, d)
-	w.mu.Unlock()
-	c := make(chan time.Time, 1)
-	c <- time.Time{}
-	return c
+	t := w.Fake.NewTimer(d)
+	if !w.manual {
+		w.jumpLocked(d)
+	}
+	return t
+}
+
+func (w *waits) jumpLocked(d time.Duration) {
+	w.Fake.Advance(d)
+	if w.tick != nil {
+		w.tick(w.Now())
+	}
+}
+
+// resume fires the timer pending, if any, and every later one as it is made.
+func (w *waits) resume() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.manual = false
+	if next, ok := w.Next(); ok {
+		w.jumpLocked(next.Sub(w.Now()))
+	}
 }
 
 func (w *waits) got() []time.Duration {
@@ -94,14 +131,17 @@ func (w *waits) got() []time.Duration {
 	return append([]time.Duration(nil), w.d...)
 }
 
-// start makes a Sender whose outcomes arrive on the returned channel; cfg.After
-// defaults to w (backoffs pass at once), cfg.Log to nothing.
+// start makes a Sender whose outcomes arrive on the returned channel;
+// cfg.Clock defaults to w (or a fresh waits), cfg.Log to nothing.
 func start(t *testing.T, cfg Config, w *waits) (*Sender, chan Delivery) {
 	t.Helper()
 	results := make(chan Delivery, 16)
 	cfg.OnResult = func(d Delivery) { results <- d }
-	if cfg.After == nil {
-		cfg.After = w.after
+	if cfg.Clock == nil {
+		if w == nil {
+			w = newWaits()
+		}
+		cfg.Clock = w
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -136,11 +176,11 @@ const ioniqQuery = "current_soc=93&full_soc=94&energy_capacity=28000&energy_requ
 func TestSenderDelivers(t *testing.T) {
 	e := newEVSE(t, nil)
 	var logs bytes.Buffer
-	s, results := start(t, Config{URL: e.srv.URL, Log: slog.New(slog.NewJSONHandler(&logs, nil))}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Log: slog.New(slog.NewJSONHandler(&logs, nil))}, newWaits())
 	s.Update(State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1, EVCCID: "0465650064C3"})
 	s.Update(State{SoC: 93, FullSoC: 94, EnergyCapacity: 28000, EnergyRequest: -1})
 	d := next(t, results, "delivery")
-	if d.Err != nil || d.Status != 200 || d.Attempts != 1 || d.Query != ioniqQuery || d.State != ioniq || d.URL != e.srv.URL+"/ev_state" || d.Latency <= 0 {
+	if d.Err != nil || d.Status != 200 || d.Attempts != 1 || d.Query != ioniqQuery || d.State != ioniq || d.URL != e.srv.URL+"/ev_state" || d.Latency != 0 {
 		t.Fatalf("delivery %+v", d)
 	}
 	if got := e.seen(); len(got) != 1 || got[0] != "POST /ev_state?"+ioniqQuery {
@@ -161,7 +201,7 @@ func TestSenderDelivers(t *testing.T) {
 
 func TestSenderSendsOnlyImprovements(t *testing.T) {
 	e := newEVSE(t, nil)
-	s, results := start(t, Config{URL: e.srv.URL}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL}, newWaits())
 	s.Update(ioniq)
 	if d := next(t, results, "first delivery"); d.Err != nil || d.Query != ioniqQuery {
 		t.Fatalf("first delivery %+v", d)
@@ -185,7 +225,7 @@ func TestSenderSendsOnlyImprovements(t *testing.T) {
 	}
 
 	// The next car's equal SoC is news again.
-	s.NewPlugIn()
+	s.NewPlugIn(0)
 	s.Update(State{SoC: 93, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1})
 	want = "current_soc=93&full_soc=-1&energy_capacity=-1&energy_request=-1"
 	if d := next(t, results, "delivery after NewPlugIn"); d.Err != nil || d.Query != want {
@@ -195,7 +235,7 @@ func TestSenderSendsOnlyImprovements(t *testing.T) {
 
 func TestSenderFlushDeliversEVCCIDWithoutSoC(t *testing.T) {
 	e := newEVSE(t, nil)
-	s, results := start(t, Config{URL: e.srv.URL}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL}, newWaits())
 	s.Update(State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1, EVCCID: "0465650064c3"})
 	s.Update(State{SoC: -1, FullSoC: -1, EnergyCapacity: 28000, EnergyRequest: -1})
 	if n := s.handedCount(); n != 0 {
@@ -218,7 +258,7 @@ func TestSenderFlushDeliversEVCCIDWithoutSoC(t *testing.T) {
 func TestSenderUpdateNeverBlocks(t *testing.T) {
 	hold := make(chan struct{})
 	e := newEVSE(t, hold)
-	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, newWaits())
 	s.Update(State{SoC: 50, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1})
 	first := next(t, e.arrived, "first request")
 
@@ -247,51 +287,256 @@ func TestSenderUpdateNeverBlocks(t *testing.T) {
 	}
 }
 
+// logLine is one JSON log record, as the tests check it.
+type logLine struct {
+	Level, Msg, Err   string
+	Attempt, Attempts int
+	Latency           time.Duration
+}
+
+func logLines(t *testing.T, b *bytes.Buffer) []logLine {
+	t.Helper()
+	var out []logLine
+	for line := range bytes.Lines(b.Bytes()) {
+		var l logLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// flaky is a SmartEVSE at a fixed address that is off (its port refuses
+// connections) until up is called.
+type flaky struct {
+	*evse
+	addr string
+	on   bool
+}
+
+func newFlaky(t *testing.T, statuses ...int) *flaky {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flaky{evse: &evse{arrived: make(chan string, 64), statuses: statuses}, addr: ln.Addr().String()}
+	ln.Close()
+	return f
+}
+
+func (f *flaky) url() string { return "http://" + f.addr }
+
+func (f *flaky) up(t *testing.T) {
+	if f.on {
+		return
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		t.Fatalf("the SmartEVSE's port %s cannot be taken again: %v", f.addr, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	f.on = true
+}
+
+// TestSenderSmartEVSEDown20s: the SmartEVSE refuses connections for 10 s,
+// then answers 500 while it starts, then takes the values: they arrive,
+// exactly, and every attempt's cause is logged.
+func TestSenderSmartEVSEDown20s(t *testing.T) {
+	f := newFlaky(t, 500, 500)
+	w := newWaits()
+	w.tick = func(now time.Time) {
+		if now.Sub(t0) >= 10*time.Second {
+			f.up(t)
+		}
+	}
+	var logs bytes.Buffer
+	s, results := start(t, Config{URL: f.url(), Log: slog.New(slog.NewJSONHandler(&logs, nil))}, w)
+	s.Update(ioniq)
+	d := next(t, results, "delivery")
+	if d.Err != nil || d.Status != 200 || d.Attempts != 9 || d.Query != ioniqQuery || d.State != ioniq || d.Latency != 23750*time.Millisecond {
+		t.Fatalf("delivery %+v, want delivered on the 9th attempt after 23.75 s", d)
+	}
+	if got := f.seen(); len(got) != 3 || got[0] != "POST /ev_state?"+ioniqQuery || got[1] != got[0] || got[2] != got[0] {
+		t.Fatalf("SmartEVSE saw %q, want the values 3 times (500, 500, 200)", got)
+	}
+	if got := fmt.Sprint(w.got()); got != "[250ms 500ms 1s 2s 5s 5s 5s 5s]" {
+		t.Fatalf("backoffs %s", got)
+	}
+	refused := "smartevse: attempt failed, retrying: connection refused by " + f.addr
+	status := "smartevse: attempt failed, retrying: HTTP 500 Internal Server Error from " + f.addr
+	want := []logLine{
+		{Level: "WARN", Msg: refused, Attempt: 1}, {Level: "WARN", Msg: refused, Attempt: 2},
+		{Level: "WARN", Msg: refused, Attempt: 3}, {Level: "WARN", Msg: refused, Attempt: 4},
+		{Level: "WARN", Msg: refused, Attempt: 5}, {Level: "WARN", Msg: refused, Attempt: 6},
+		{Level: "WARN", Msg: status, Attempt: 7}, {Level: "WARN", Msg: status, Attempt: 8},
+		{Level: "INFO", Msg: "smartevse: delivered after 9 attempts in 24 s", Attempts: 9, Latency: 23750 * time.Millisecond},
+	}
+	got := logLines(t, &logs)
+	for i := range got {
+		if i < 6 && !strings.Contains(got[i].Err, "connection refused") || i >= 6 && i < 8 && !strings.Contains(got[i].Err, "HTTP 500") {
+			t.Errorf("line %d's err %q lacks the cause", i, got[i].Err)
+		}
+		got[i].Err = ""
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("log\n got %+v\nwant %+v", got, want)
+	}
+	if r := Record(d).Delivery; !r.OK || r.Result != "HTTP 200 after 9 attempts in 24 s" || r.What != ioniqQuery || r.Took != d.Latency {
+		t.Fatalf("record %+v", r)
+	}
+}
+
+// TestSenderWindowEnds: a SmartEVSE that never comes back is tried until
+// the window ends, and the last line says so in words.
+func TestSenderWindowEnds(t *testing.T) {
+	for _, tc := range []struct {
+		window   time.Duration
+		attempts int
+		words    string
+	}{
+		{0, 17, "17 attempts in 60 s"},
+		{10 * time.Second, 7, "7 attempts in 10 s"},
+	} {
+		f := newFlaky(t)
+		w := newWaits()
+		var logs bytes.Buffer
+		s, results := start(t, Config{URL: f.url(), Window: tc.window, Log: slog.New(slog.NewJSONHandler(&logs, nil))}, w)
+		s.Update(ioniq)
+		d := next(t, results, "delivery")
+		window := cmp.Or(tc.window, DefaultWindow)
+		if !errors.Is(d.Err, ErrRefused) || !errors.Is(d.Err, syscall.ECONNREFUSED) || d.Attempts != tc.attempts || d.Latency != window || d.Status != 0 {
+			t.Fatalf("window %v: delivery %+v, want %d refused attempts in %v", window, d, tc.attempts, window)
+		}
+		words := "not delivered: connection refused by " + f.addr + " (" + tc.words + ")"
+		if d.Words() != words {
+			t.Fatalf("words\n got %s\nwant %s", d.Words(), words)
+		}
+		lines := logLines(t, &logs)
+		last := lines[len(lines)-1]
+		wantErr := "smartevse: POST " + f.url() + "/ev_state: connection refused: nothing listens there; check that the SmartEVSE is on and its address and port are right"
+		if len(lines) != tc.attempts || last != (logLine{Level: "WARN", Msg: "smartevse: " + words, Err: wantErr, Attempts: tc.attempts, Latency: window}) {
+			t.Fatalf("%d log lines, the last %+v", len(lines), last)
+		}
+		if r := Record(d).Delivery; r.OK || r.Result != "connection refused by "+f.addr+" ("+tc.words+")" {
+			t.Fatalf("record %+v", r)
+		}
+	}
+	w := newWaits()
+	f := newFlaky(t)
+	s, results := start(t, Config{URL: f.url()}, w)
+	s.Update(ioniq)
+	next(t, results, "delivery")
+	if got := fmt.Sprint(w.got()); got != "[250ms 500ms 1s 2s 5s 5s 5s 5s 5s 5s 5s 5s 5s 5s 5s 1.25s]" {
+		// 17 attempts: 0 s, 0.25 s, 0.75 s, 1.75 s, 3.75 s, every 5 s to 58.75 s, and 60 s.
+		t.Fatalf("backoffs %s: the last is cut at the window's end", got)
+	}
+}
+
+// TestSenderNextCarReplaces: a new plug-in alone (the link gone, SLAC
+// started again) does not end a delivery; the next car's values do, and
+// they are what the SmartEVSE gets.
+func TestSenderNextCarReplaces(t *testing.T) {
+	f := newFlaky(t)
+	w := manualWaits()
+	s, results := start(t, Config{URL: f.url()}, w)
+	s.Update(ioniq)
+	w.WaitCreated(0, nil) // the first attempt was refused
+	s.NewPlugIn(0)
+	w.Advance(250 * time.Millisecond)
+	w.WaitCreated(1, nil) // and the second, after the new plug-in began
+	select {
+	case d := <-results:
+		t.Fatalf("delivery ended by a new plug-in without a car: %+v", d)
+	default:
+	}
+	f.up(t)
+	second := State{SoC: 40, FullSoC: -1, EnergyCapacity: 77000, EnergyRequest: -1, EVCCID: "020000abcdef"}
+	s.Update(second)
+	d := next(t, results, "first car's delivery")
+	if !errors.Is(d.Err, ErrNewPlugIn) || d.Attempts != 2 || d.Query != ioniqQuery || d.Latency != 250*time.Millisecond {
+		t.Fatalf("first car's delivery %+v, want replaced after 2 attempts", d)
+	}
+	if want := "not delivered: the next car's values replaced these (2 attempts in 250 ms)"; d.Words() != want {
+		t.Fatalf("words\n got %s\nwant %s", d.Words(), want)
+	}
+	want := "current_soc=40&full_soc=-1&energy_capacity=77000&energy_request=-1&evccid=020000abcdef"
+	if d := next(t, results, "second car's delivery"); d.Err != nil || d.Query != want || d.Attempts != 1 {
+		t.Fatalf("second car's delivery %+v, want %s", d, want)
+	}
+	if got := f.seen(); len(got) != 1 || got[0] != "POST /ev_state?"+want {
+		t.Fatalf("SmartEVSE saw %q, want the second car's values only", got)
+	}
+}
+
+// TestPlugInsDeliverAfterLinkLost is the plug-in of a car whose link went
+// while the SmartEVSE was off: the charger ends the plug-in and starts
+// the next (no car comes), and the values still arrive when it is back.
+func TestPlugInsDeliverAfterLinkLost(t *testing.T) {
+	f := newFlaky(t)
+	w := manualWaits()
+	w.tick = func(now time.Time) {
+		if now.Sub(t0) >= 20*time.Second {
+			f.up(t)
+		}
+	}
+	s, results := start(t, Config{URL: f.url()}, w)
+	p := PlugIns{Sender: s}
+	rec := &record.Session{}
+	apply := func(e record.Event) {
+		rec.Apply(e)
+		p.Event(e, rec)
+	}
+	soc, full, capWh := 93, 94, 28000.0
+	apply(record.Event{Kind: record.KindSLACStarted, At: t0})
+	apply(record.Event{Kind: record.KindSessionSetup, At: t0, EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}})
+	apply(record.Event{Kind: record.KindValues, At: t0, Message: "ChargeParameterDiscoveryReq", Values: record.Values{SoC: &soc, FullSOC: &full, EnergyCapacityWh: &capWh}})
+	w.WaitCreated(0, nil)
+	apply(record.Event{Kind: record.KindEnded, At: t0, End: record.EndLinkLost})
+	p.PlugInEnded(rec)
+	noCar := &record.Session{}
+	ev := record.Event{Kind: record.KindSLACStarted, At: t0}
+	noCar.Apply(ev)
+	p.Event(ev, noCar)
+	p.PlugInEnded(noCar)
+	w.resume()
+	d := next(t, results, "delivery")
+	if d.Err != nil || d.Query != ioniqQuery || d.Attempts != 9 || d.Latency != 23750*time.Millisecond {
+		t.Fatalf("delivery %+v, want the car's values on the 9th attempt", d)
+	}
+	if got := f.seen(); len(got) != 1 || got[0] != "POST /ev_state?"+ioniqQuery {
+		t.Fatalf("SmartEVSE saw %q", got)
+	}
+}
+
 func TestSenderTimeout(t *testing.T) {
 	e := newEVSE(t, make(chan struct{})) // never answers
-	s, results := start(t, Config{URL: e.srv.URL, Timeout: 50 * time.Millisecond, Retries: -1}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Timeout: 50 * time.Millisecond, Window: time.Second}, nil)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
 	var de *DeliveryError
-	if !errors.Is(d.Err, ErrTimeout) || !errors.As(d.Err, &de) || d.Attempts != 1 || d.Status != 0 || d.Latency < 50*time.Millisecond {
-		t.Fatalf("delivery %+v, want one attempt timed out after 50ms", d)
+	if !errors.Is(d.Err, ErrTimeout) || !errors.As(d.Err, &de) || d.Attempts != 4 || d.Status != 0 || d.Latency != time.Second {
+		t.Fatalf("delivery %+v, want four attempts timed out after 50ms in the 1 s window", d)
 	}
 	want := "smartevse: POST " + e.srv.URL + "/ev_state: no answer within 50ms: the SmartEVSE is off, out of reach or busy"
 	if d.Err.Error() != want {
 		t.Fatalf("error\n got %s\nwant %s", d.Err, want)
 	}
-}
-
-func TestSenderRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	ln.Close()
-	w := &waits{}
-	s, results := start(t, Config{URL: url}, w)
-	s.Update(ioniq)
-	d := next(t, results, "delivery")
-	if !errors.Is(d.Err, ErrRefused) || !errors.Is(d.Err, syscall.ECONNREFUSED) || d.Attempts != 1+DefaultRetries || d.Status != 0 {
-		t.Fatalf("delivery %+v, want %d refused attempts", d, 1+DefaultRetries)
-	}
-	want := "smartevse: POST " + url + "/ev_state: connection refused: nothing listens there; check that the SmartEVSE is on and its address and port are right"
-	if d.Err.Error() != want {
-		t.Fatalf("error\n got %s\nwant %s", d.Err, want)
-	}
-	if got := fmt.Sprint(w.got()); got != "[250ms 500ms 1s]" {
-		t.Fatalf("backoffs %s, want [250ms 500ms 1s]", got)
+	host := strings.TrimPrefix(e.srv.URL, "http://")
+	if want := "not delivered: no answer from " + host + " within 50ms (4 attempts in 1 s)"; d.Words() != want {
+		t.Fatalf("words\n got %s\nwant %s", d.Words(), want)
 	}
 }
 
 func TestSenderRetriesAfter500(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusInternalServerError, http.StatusOK)
-	w := &waits{}
+	w := newWaits()
 	s, results := start(t, Config{URL: e.srv.URL}, w)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
-	if d.Err != nil || d.Status != 200 || d.Attempts != 2 || d.Query != ioniqQuery {
+	if d.Err != nil || d.Status != 200 || d.Attempts != 2 || d.Query != ioniqQuery || d.Latency != 250*time.Millisecond {
 		t.Fatalf("delivery %+v, want success on the second attempt", d)
 	}
 	if got := e.seen(); len(got) != 2 || got[0] != got[1] {
@@ -304,21 +549,25 @@ func TestSenderRetriesAfter500(t *testing.T) {
 
 func TestSenderGivesUpOn500(t *testing.T) {
 	e := newEVSE(t, nil, 500, 500, 500)
-	s, results := start(t, Config{URL: e.srv.URL, Retries: 1, Backoff: []time.Duration{time.Second}}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Window: 1500 * time.Millisecond, Backoff: []time.Duration{time.Second}}, nil)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
-	if !errors.Is(d.Err, ErrStatus) || d.Status != 500 || d.Attempts != 2 {
-		t.Fatalf("delivery %+v, want two attempts answered 500", d)
+	if !errors.Is(d.Err, ErrStatus) || d.Status != 500 || d.Attempts != 3 {
+		t.Fatalf("delivery %+v, want three attempts answered 500: at 0 s, 1 s and the window's end", d)
 	}
 	want := "smartevse: POST " + e.srv.URL + "/ev_state: the SmartEVSE answered HTTP 500 Internal Server Error"
 	if d.Err.Error() != want {
 		t.Fatalf("error\n got %s\nwant %s", d.Err, want)
 	}
+	host := strings.TrimPrefix(e.srv.URL, "http://")
+	if want := "not delivered: HTTP 500 Internal Server Error from " + host + " (3 attempts in 2 s)"; d.Words() != want {
+		t.Fatalf("words\n got %s\nwant %s", d.Words(), want)
+	}
 }
 
 func TestSender404MeansNoModemSupport(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusNotFound, http.StatusNotFound)
-	w := &waits{}
+	w := newWaits()
 	s, results := start(t, Config{URL: e.srv.URL}, w)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
@@ -346,7 +595,7 @@ func TestSender404MeansNoModemSupport(t *testing.T) {
 
 func TestSenderReportsRedirect(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusFound)
-	s, results := start(t, Config{URL: e.srv.URL}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL}, newWaits())
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
 	if !errors.Is(d.Err, ErrStatus) || d.Status != 302 || d.Attempts != 1 {
@@ -376,12 +625,12 @@ func (g *gate) after(d time.Duration) <-chan time.Time {
 
 func TestSenderRetrySendsNewestState(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusInternalServerError)
-	g := newGate()
-	s, results := start(t, Config{URL: e.srv.URL, After: g.after}, nil)
+	w := manualWaits()
+	s, results := start(t, Config{URL: e.srv.URL}, w)
 	s.Update(State{SoC: 93, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1})
-	next(t, g.asked, "backoff after the 500")
+	w.WaitCreated(0, nil) // the backoff after the 500
 	s.Update(State{SoC: -1, FullSoC: 94, EnergyCapacity: 28000, EnergyRequest: -1})
-	close(g.open)
+	w.Advance(250 * time.Millisecond)
 	d := next(t, results, "delivery")
 	want := "current_soc=93&full_soc=94&energy_capacity=28000&energy_request=-1"
 	if d.Err != nil || d.Attempts != 2 || d.Query != want {
@@ -396,7 +645,7 @@ func TestSenderCloseWhileSmartEVSEHangs(t *testing.T) {
 	e := newEVSE(t, make(chan struct{})) // never answers
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: noTime, Level: slog.LevelWarn}))
-	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour, Log: log}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour, Log: log}, nil)
 	s.Update(ioniq)
 	next(t, e.arrived, "request")
 	s.Update(State{SoC: 94, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1}) // waits behind the hanging one
@@ -412,7 +661,7 @@ func TestSenderCloseWhileSmartEVSEHangs(t *testing.T) {
 	if want := "smartevse: POST " + e.srv.URL + "/ev_state: abandoned: the sender was closed"; d.Err.Error() != want {
 		t.Fatalf("error\n got %s\nwant %s", d.Err, want)
 	}
-	wantLog := "level=WARN msg=\"smartevse: not delivered\" url=" + d.URL + " query=\"" + ioniqQuery + "\" status=0 attempts=1 latency=" + d.Latency.String() + " err=\"" + d.Err.Error() + "\"\n" +
+	wantLog := "level=WARN msg=\"smartevse: not delivered: the daemon is stopping (1 attempt in 0 ms)\" url=" + d.URL + " query=\"" + ioniqQuery + "\" status=0 attempts=1 latency=0s err=\"" + d.Err.Error() + "\"\n" +
 		"level=WARN msg=\"smartevse: not delivered, sender closed\" url=" + d.URL + " query=\"current_soc=94&full_soc=94&energy_capacity=28000&energy_request=-1&evccid=0465650064c3\"\n"
 	if logs.String() != wantLog {
 		t.Fatalf("log\n got %s\nwant %s", logs.String(), wantLog)
@@ -428,10 +677,10 @@ func TestSenderCloseWhileSmartEVSEHangs(t *testing.T) {
 
 func TestSenderCloseDuringBackoff(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusServiceUnavailable)
-	g := newGate() // never opens
-	s, results := start(t, Config{URL: e.srv.URL, After: g.after}, nil)
+	w := manualWaits() // its backoff never ends
+	s, results := start(t, Config{URL: e.srv.URL}, w)
 	s.Update(ioniq)
-	next(t, g.asked, "backoff")
+	w.WaitCreated(0, nil)
 	closed := make(chan error)
 	go func() { closed <- s.Close() }()
 	next(t, closed, "return from Close")
@@ -440,18 +689,20 @@ func TestSenderCloseDuringBackoff(t *testing.T) {
 	}
 }
 
-func TestSenderNewPlugInAbandonsPreviousCar(t *testing.T) {
+// TestSenderNextCarWhileAttemptHangs: the next car's values end an attempt
+// in flight for the last car at once.
+func TestSenderNextCarWhileAttemptHangs(t *testing.T) {
 	hold := make(chan struct{})
 	e := newEVSE(t, hold)
-	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, nil)
 	s.Update(ioniq)
 	next(t, e.arrived, "request for the first car")
-	s.NewPlugIn()
-	if d := next(t, results, "first car's delivery"); !errors.Is(d.Err, ErrNewPlugIn) || d.Query != ioniqQuery {
-		t.Fatalf("first car's delivery %+v, want abandoned for the next plug-in", d)
+	s.NewPlugIn(0)
+	s.Update(State{SoC: 40, FullSoC: -1, EnergyCapacity: 77000, EnergyRequest: -1, EVCCID: "020000abcdef"})
+	if d := next(t, results, "first car's delivery"); !errors.Is(d.Err, ErrNewPlugIn) || d.Query != ioniqQuery || d.Attempts != 1 {
+		t.Fatalf("first car's delivery %+v, want replaced by the next car's values", d)
 	}
 	close(hold)
-	s.Update(State{SoC: 40, FullSoC: -1, EnergyCapacity: 77000, EnergyRequest: -1, EVCCID: "020000abcdef"})
 	want := "current_soc=40&full_soc=-1&energy_capacity=77000&energy_request=-1&evccid=020000abcdef"
 	if d := next(t, results, "second car's delivery"); d.Err != nil || d.Query != want {
 		t.Fatalf("second car's delivery %+v, want %s", d, want)
@@ -485,17 +736,22 @@ func TestSenderConnectionDropped(t *testing.T) {
 	}()
 	url := "http://" + ln.Addr().String()
 	var logs bytes.Buffer
-	s, results := start(t, Config{URL: url, Retries: 2 * MaxRetries, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: noTime}))}, &waits{})
+	s, results := start(t, Config{URL: url, Window: 2 * time.Second, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: noTime, Level: slog.LevelWarn}))}, nil)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
-	if !errors.Is(d.Err, ErrUnreachable) || !errors.Is(d.Err, io.EOF) || d.Attempts != 1+MaxRetries {
-		t.Fatalf("delivery %+v, want %d attempts ending in EOF", d, 1+MaxRetries)
+	if !errors.Is(d.Err, ErrUnreachable) || !errors.Is(d.Err, io.EOF) || d.Attempts != 5 {
+		t.Fatalf("delivery %+v, want 5 attempts ending in EOF", d)
 	}
 	want := "smartevse: POST " + url + "/ev_state: cannot reach the SmartEVSE: EOF"
 	if d.Err.Error() != want {
 		t.Fatalf("error\n got %s\nwant %s", d.Err, want)
 	}
-	wantLog := fmt.Sprintf("level=WARN msg=\"smartevse: not delivered\" url=%s/ev_state query=\"%s\" status=0 attempts=%d latency=%v err=\"%s\"\n", url, ioniqQuery, 1+MaxRetries, d.Latency, want)
+	host := ln.Addr().String()
+	var wantLog string
+	for i := 1; i < 5; i++ {
+		wantLog += fmt.Sprintf("level=WARN msg=\"smartevse: attempt failed, retrying: cannot reach %s: EOF\" url=%s/ev_state query=\"%s\" attempt=%d err=\"%s\"\n", host, url, ioniqQuery, i, want)
+	}
+	wantLog += fmt.Sprintf("level=WARN msg=\"smartevse: not delivered: cannot reach %s: EOF (5 attempts in 2 s)\" url=%s/ev_state query=\"%s\" status=0 attempts=5 latency=2s err=\"%s\"\n", host, url, ioniqQuery, want)
 	if got := logs.String(); got != wantLog {
 		t.Fatalf("log\n got %s\nwant %s", got, wantLog)
 	}
@@ -510,11 +766,11 @@ func noTime(groups []string, a slog.Attr) slog.Attr {
 
 func TestSenderTimeoutOfCallersClient(t *testing.T) {
 	e := newEVSE(t, make(chan struct{})) // never answers
-	s, results := start(t, Config{URL: e.srv.URL, Retries: -1, Client: &http.Client{Timeout: 30 * time.Millisecond}}, &waits{})
+	s, results := start(t, Config{URL: e.srv.URL, Window: time.Millisecond, Client: &http.Client{Timeout: 30 * time.Millisecond}}, nil)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
 	want := "smartevse: POST " + e.srv.URL + "/ev_state: no answer within 30ms: the SmartEVSE is off, out of reach or busy"
-	if !errors.Is(d.Err, ErrTimeout) || d.Err.Error() != want {
+	if !errors.Is(d.Err, ErrTimeout) || d.Err.Error() != want || d.Attempts != 2 {
 		t.Fatalf("delivery %+v, want %s", d, want)
 	}
 }
