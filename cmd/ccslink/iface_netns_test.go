@@ -19,16 +19,16 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
-// logWatch is a process's stderr that a test can wait on for a line.
-type logWatch struct {
+// ifaceLog is a process's stderr that a test can wait on for a line.
+type ifaceLog struct {
 	mu      sync.Mutex
 	b       bytes.Buffer
 	changed chan struct{} // closed and replaced at every write
 }
 
-func newLogWatch() *logWatch { return &logWatch{changed: make(chan struct{})} }
+func newIfaceLog() *ifaceLog { return &ifaceLog{changed: make(chan struct{})} }
 
-func (l *logWatch) Write(p []byte) (int, error) {
+func (l *ifaceLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	close(l.changed)
@@ -36,7 +36,7 @@ func (l *logWatch) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func (l *logWatch) String() string {
+func (l *ifaceLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -44,7 +44,7 @@ func (l *logWatch) String() string {
 
 // waitFor returns the offset after s once the log holds it after offset
 // from; it fails the test if ctx ends or the process exits first.
-func (l *logWatch) waitFor(t *testing.T, ctx context.Context, exited <-chan struct{}, from int, s string) int {
+func (l *ifaceLog) waitFor(t *testing.T, ctx context.Context, exited <-chan struct{}, from int, s string) int {
 	t.Helper()
 	for {
 		l.mu.Lock()
@@ -74,7 +74,7 @@ type ifaceRig struct {
 	stub     *smartEVSEStub
 	api      string
 	daemon   *exec.Cmd
-	log      *logWatch
+	log      *ifaceLog
 	records  chan record.Session
 	ctx      context.Context
 	exited   chan error
@@ -91,7 +91,7 @@ func (r *ifaceRig) waitLog(t *testing.T, from int, s string) int {
 // the daemon with args added.
 func startIfaceRig(t *testing.T, cfg netnstest.Config, args ...string) *ifaceRig {
 	t.Helper()
-	r := &ifaceRig{bin: buildCCSLink(t), stub: &smartEVSEStub{new: make(chan struct{}, 8)}, log: newLogWatch(),
+	r := &ifaceRig{bin: buildCCSLink(t), stub: &smartEVSEStub{new: make(chan struct{}, 8)}, log: newIfaceLog(),
 		records: make(chan record.Session, 4), exited: make(chan error, 1), dead: make(chan struct{})}
 	r.nsE, r.nsP = netnstest.NewVethPair(t, cfg)
 	r.nsE.IP(t, "link", "set", "lo", "up")
