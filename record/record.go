@@ -90,6 +90,12 @@ var endWords = [...]string{
 }
 
 // String returns the end's name as used in JSON.
+// OfPlugIn reports whether e ends the plug-in itself (the car gone, the
+// daemon stopping, no session, the interface lost) rather than a V2G session.
+func (e End) OfPlugIn() bool {
+	return e == EndLinkLost || e == EndStopped || e == EndNoSession || e == EndIfaceLost
+}
+
 func (e End) String() string {
 	if int(e) < len(endNames) {
 		return endNames[e]
@@ -414,8 +420,7 @@ func (s *Session) Apply(e Event) (changed bool) {
 		// second: the last V2G end counts. The end of the plug-in itself
 		// (link lost, the daemon stopping) only fills in when none is known.
 		// An interface lost explains a stop, which its connection reports first.
-		plugEnd := e.End == EndLinkLost || e.End == EndStopped || e.End == EndNoSession || e.End == EndIfaceLost
-		if s.End == EndNone || !plugEnd || s.End == EndStopped && e.End == EndIfaceLost {
+		if s.End == EndNone || !e.End.OfPlugIn() || s.End == EndStopped && e.End == EndIfaceLost {
 			s.End, s.Detail = e.End, e.Detail
 		}
 		if e.Gone != "" {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ccslink/ccslink/config"
 	"github.com/ccslink/ccslink/doctor"
+	"github.com/ccslink/ccslink/history"
 	"github.com/ccslink/ccslink/recording"
 	"github.com/ccslink/ccslink/timeline"
 )
@@ -136,7 +137,7 @@ func fillBundle(b *bundleWriter, cfg config.Config, cfgErr error, hash bool) err
 	if err := b.add("doctor.txt", doc.Bytes()); err != nil {
 		return err
 	}
-	if data, err := lastLines(filepath.Join(cfg.StateDir, "sessions.jsonl"), bundleSessions); err == nil {
+	if data, err := lastLines(filepath.Join(cfg.StateDir, history.File), bundleSessions); err == nil {
 		if err := b.add("sessions.jsonl", hide(data)); err != nil {
 			return err
 		}

@@ -112,7 +112,7 @@ func (m *Exporter) Event(e record.Event, s *record.Session) {
 	case record.KindEnded:
 		// The session ends with the car's V2G connection, not when the
 		// link goes: under the soc policy the car may stay plugged for hours.
-		if e.End != record.EndLinkLost && e.End != record.EndStopped && e.End != record.EndNoSession {
+		if !e.End.OfPlugIn() {
 			m.mu.Lock()
 			m.v2gEnd = e.At
 			m.mu.Unlock()
