@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,6 +44,32 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startDaemon starts the daemon's command: its log goes to the returned
+// buffer and each line it prints (a record with --json) to the channel,
+// closed when it exits. It is killed when the test ends.
+func startDaemon(t *testing.T, daemon *exec.Cmd) (*syncBuffer, <-chan []byte) {
+	t.Helper()
+	dErr := &syncBuffer{}
+	daemon.Stderr = dErr
+	stdout, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { daemon.Process.Kill() })
+	lines := make(chan []byte, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- append([]byte(nil), sc.Bytes()...)
+		}
+		close(lines)
+	}()
+	return dErr, lines
 }
 
 // brokerPublishes keeps the last payload of every topic the broker got.
@@ -186,24 +213,7 @@ func TestEVSEOverVeth(t *testing.T) {
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json",
 		"--smartevse", "http://"+ln.Addr().String(), "--http", apiAddr, "--mqtt", "tcp://"+brokerLn.Addr().String(), "--state-dir", stateDir)
-	var dErr syncBuffer
-	daemon.Stderr = &dErr
-	stdout, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer daemon.Process.Kill()
-	records := make(chan []byte, 4)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			records <- append([]byte(nil), sc.Bytes()...)
-		}
-		close(records)
-	}()
+	dErr, records := startDaemon(t, daemon)
 
 	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "ioniq", "--timeout", "40s")
 	var cOut, cErr bytes.Buffer

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -89,24 +88,7 @@ func TestEVSEStrangers(t *testing.T) {
 	const v2gPort = 15200
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "--v2g-port", strconv.Itoa(v2gPort),
 		"--smartevse", "http://"+ln.Addr().String(), "--http", apiAddr)
-	var dErr syncBuffer
-	daemon.Stderr = &dErr
-	stdout, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer daemon.Process.Kill()
-	records := make(chan []byte, 4)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			records <- append([]byte(nil), sc.Bytes()...)
-		}
-		close(records)
-	}()
+	dErr, records := startDaemon(t, daemon)
 	for !strings.Contains(dErr.String(), "ready: waiting for a car") {
 		select {
 		case <-ctx.Done():
@@ -121,6 +103,7 @@ func TestEVSEStrangers(t *testing.T) {
 	nsP.Do(t, func() {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: stranger.AsSlice(), Zone: "stray0"}}
 		to := netip.AddrPortFrom(nsE.LinkLocal.WithZone("stray0"), v2gPort)
+		var err error
 		if stray, err = d.Dial("tcp6", to.String()); err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -93,24 +92,7 @@ func TestEVSEAgainstIndependentCar(t *testing.T) {
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "--v2g-port", "15118",
 		"--smartevse", "http://"+ln.Addr().String(), "--state-dir", t.TempDir())
-	var dErr syncBuffer
-	daemon.Stderr = &dErr
-	stdout, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer daemon.Process.Kill()
-	records := make(chan []byte, 4)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			records <- append([]byte(nil), sc.Bytes()...)
-		}
-		close(records)
-	}()
+	dErr, records := startDaemon(t, daemon)
 
 	py := nsP.Command(ctx, python, car, "--iface", nsP.Iface, "--capture", capture, "--stop-from", stopFrom)
 	var cOut, cErr bytes.Buffer

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -55,24 +54,7 @@ func serveCars(t *testing.T, daemonQuirks, carQuirks string) ([]record.Session, 
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "-v",
 		"--smartevse", "http://"+ln.Addr().String(), "--state-dir", t.TempDir())
 	daemon.Env = append(os.Environ(), emulateQuirksEnv+"="+daemonQuirks)
-	var dErr syncBuffer
-	daemon.Stderr = &dErr
-	stdout, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer daemon.Process.Kill()
-	lines := make(chan []byte, 8)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- append([]byte(nil), sc.Bytes()...)
-		}
-		close(lines)
-	}()
+	dErr, lines := startDaemon(t, daemon)
 
 	for i := range 2 {
 		car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "ioniq", "--think", "700ms", "--timeout", "40s")
