@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
@@ -245,6 +246,15 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			return err
 		case <-ctx.Done():
 			c.publishAll(rec, early)
+			if linkLost == nil {
+				// Match returns soon after ctx ends; a car it matched belongs
+				// to this plug-in's record.
+				m := <-matched
+				if m.err != nil {
+					return c.noMatch(ctx, rec, m.err)
+				}
+				c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: m.r.EVMAC.String()})
+			}
 			c.stopped(ctx, rec)
 			return nil
 		case e := <-c.events:
@@ -349,6 +359,12 @@ func (c *Charger) drain(rec *record.Session) {
 // just starts over) or a car that tried and failed.
 func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) error {
 	if ctx.Err() != nil {
+		// Stopped between the CM_SLAC_MATCH.CNF and the car's link: the
+		// car matched, and its plug-in is one to keep.
+		var f *slac.FailureError
+		if errors.As(err, &f) && f.Reason == slac.ReasonLinkTimeout && f.EV != (homeplug.MAC{}) {
+			c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: f.EV.String()})
+		}
 		c.stopped(ctx, rec)
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -96,5 +97,51 @@ func TestPortErrorLog(t *testing.T) {
 		if got := strings.Contains(logs.String(), want); got == stopFirst {
 			t.Errorf("stopped first %v: the log\n%s", stopFirst, logs.String())
 		}
+	}
+}
+
+// matchedSLAC matches a car with CM_SLAC_MATCH.CNF and then waits for its
+// link until the charger stops, as slac.EVSE.Match does.
+type matchedSLAC struct{ waiting chan struct{} }
+
+func (m *matchedSLAC) Match(ctx context.Context) (slac.Result, error) {
+	close(m.waiting)
+	<-ctx.Done()
+	return slac.Result{}, &slac.FailureError{Reason: slac.ReasonLinkTimeout, EV: homeplug.MAC{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}, Err: ctx.Err()}
+}
+func (m *matchedSLAC) Watch(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+func (m *matchedSLAC) LinkEvidence()                   {}
+func (m *matchedSLAC) V2GConnection(bool)              {}
+
+// TestStoppedBeforeLink: a daemon stopped after the car's match but before
+// its link still ends a plug-in with that car, which the history keeps.
+func TestStoppedBeforeLink(t *testing.T) {
+	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer sdpConn.Close()
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &matchedSLAC{waiting: make(chan struct{})}
+	ch, err := New(Config{SLAC: m, SDP: sdpConn, V2G: ln, Announce: netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}
+	ch.Subscribe(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx) }()
+	<-m.waiting
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rec := <-s.ended
+	if rec.EVMAC != "04:65:65:00:64:c3" || rec.Phases.Matched.IsZero() || rec.End != record.EndStopped {
+		t.Fatalf("record: car %q, matched at %v, end %v", rec.EVMAC, rec.Phases.Matched, rec.End)
 	}
 }
