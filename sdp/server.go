@@ -49,8 +49,8 @@ type ServerConfig struct {
 	Addr netip.Addr   // the address to announce, the PLC interface's link-local one; a zone is dropped
 	Port uint16       // the TCP port the SECC listens on
 	Log  *slog.Logger // nil discards
-	// OnRequest, if set, is called for each request about to be answered,
-	// before its answer is sent: evidence that a car is on the link. It runs on the
+	// OnRequest, if set, is called for each answered request, after its
+	// answer is sent: evidence that a car is on the link. It runs on the
 	// goroutine that sends answers, so it should return quickly.
 	OnRequest func(from netip.AddrPort, req v2gtp.SDPRequest)
 	// Asked, if set, is told of each valid request within its source's
@@ -278,13 +278,8 @@ func (s *Server) send(conn net.PacketConn, car, jobs <-chan job) {
 	}
 }
 
-// answer1 sends one answer. The request is the car's evidence whether or
-// not the answer gets out, and subscribers hear of it before the car can
-// connect.
+// answer1 sends one answer.
 func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
-	if s.cfg.OnRequest != nil {
-		s.cfg.OnRequest(j.to, j.req)
-	}
 	var err error
 	if j.addr == nil && uc != nil {
 		_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
@@ -309,6 +304,9 @@ func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
 	}
 	if j.req.Transport == v2gtp.TransportUDP {
 		s.logOnce(slog.LevelInfo, "SDP: the car asked for UDP transport; answered with TCP", j.to)
+	}
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(j.to, j.req)
 	}
 }
 
