@@ -29,6 +29,10 @@ type Watcher struct {
 	wg   sync.WaitGroup
 }
 
+// startNS is the network namespace the process started in (package
+// initialisation runs on the main thread, before any test moves a thread).
+var startNS, _ = netns.Get()
+
 // resubscribe is the pause before the watcher subscribes again after the
 // kernel ended a subscription (its socket's buffer overflowed).
 const resubscribe = 100 * time.Millisecond
@@ -39,6 +43,13 @@ func Watch(name string) (*Watcher, error) {
 	ns, err := netns.Get()
 	if err != nil {
 		return nil, fmt.Errorf("netif: the network namespace: %w", err)
+	}
+	// Entering a namespace takes CAP_SYS_ADMIN, which the daemon does not
+	// have: only a thread moved into another namespace than the one the
+	// process started in (as tests do) names it to netlink.
+	if ns.Equal(startNS) {
+		ns.Close()
+		ns = netns.None()
 	}
 	w := &Watcher{name: name, ns: ns, changed: make(chan struct{}), done: make(chan struct{})}
 	sub, err := w.subscribe()
@@ -60,6 +71,9 @@ func (w *Watcher) Close() error {
 	}
 	close(w.done)
 	w.wg.Wait()
+	if !w.ns.IsOpen() {
+		return nil
+	}
 	return w.ns.Close()
 }
 
@@ -83,11 +97,15 @@ func (s *subscription) end() {
 // the current state: a change between the two arrives as a notification.
 func (w *Watcher) subscribe() (*subscription, error) {
 	s := &subscription{links: make(chan netlink.LinkUpdate, 64), addrs: make(chan netlink.AddrUpdate, 64), stop: make(chan struct{})}
-	if err := netlink.LinkSubscribeWithOptions(s.links, s.stop, netlink.LinkSubscribeOptions{Namespace: &w.ns}); err != nil {
+	lo, ao := netlink.LinkSubscribeOptions{}, netlink.AddrSubscribeOptions{}
+	if w.ns.IsOpen() {
+		lo.Namespace, ao.Namespace = &w.ns, &w.ns
+	}
+	if err := netlink.LinkSubscribeWithOptions(s.links, s.stop, lo); err != nil {
 		close(s.stop)
 		return nil, fmt.Errorf("netif: watching the interfaces (netlink): %w", err)
 	}
-	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.stop, netlink.AddrSubscribeOptions{Namespace: &w.ns}); err != nil {
+	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.stop, ao); err != nil {
 		close(s.stop)
 		for range s.links {
 		}
