@@ -40,7 +40,16 @@ func TestEVSEBadConfig(t *testing.T) {
 func TestEVSENoInterface(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run([]string{"evse", "--config", "/dev/null", "--iface", "nosuch0"}, nil, &out, &errb)
-	if code != 1 || !strings.HasPrefix(errb.String(), "ccslink evse: no interface nosuch0; there are: ") || !strings.Contains(errb.String(), "lo") {
+	if code != 1 || !strings.Contains(errb.String(), "\nccslink evse: no interface nosuch0; there are: ") || !strings.Contains(errb.String(), "lo") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	// Nothing configured to receive the car's values: said first, in words.
+	if first, _, _ := strings.Cut(errb.String(), "\n"); !strings.Contains(first, "level=WARN") || !strings.Contains(first, `msg="`+noOutputs+`"`) {
+		t.Errorf("first line %q", first)
+	}
+	errb.Reset()
+	run([]string{"evse", "--config", "/dev/null", "--iface", "nosuch0", "--smartevse", "http://127.0.0.1:1"}, nil, &out, &errb)
+	if strings.Contains(errb.String(), "go nowhere") {
+		t.Errorf("warned with a SmartEVSE configured: %q", errb.String())
 	}
 }
