@@ -286,7 +286,6 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		if err != nil {
 			return err
 		}
-		defer web.Close() // runs once the charger has stopped: the last records are written
 		o.subs = append(o.subs, web)
 	}
 	o.subs = append(o.subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})

@@ -24,7 +24,6 @@ func Example() {
 	if err != nil {
 		log.Fatal(err) // e.g. a network address without a token
 	}
-	defer api.Close()
 	// charger.Subscribe(past); charger.Subscribe(api); charger.Subscribe(m); go charger.Run(ctx)
 	go api.Serve(context.Background())
 }

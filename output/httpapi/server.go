@@ -306,7 +306,3 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	<-failed
 	return nil
 }
-
-// Close releases nothing today; it is there for the daemon's deferred
-// cleanup, after the charger stopped.
-func (s *Server) Close() error { return nil }

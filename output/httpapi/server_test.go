@@ -19,10 +19,8 @@ func TestListenNeedsToken(t *testing.T) {
 			t.Errorf("New(%q) without a token: %v, want an *ExposedError", listen, err)
 			continue
 		}
-		if s, err := New(Config{Listen: listen, Token: "s3cret"}); err != nil {
+		if _, err := New(Config{Listen: listen, Token: "s3cret"}); err != nil {
 			t.Errorf("New(%q) with a token: %v", listen, err)
-		} else {
-			s.Close()
 		}
 	}
 	_, err := New(Config{Listen: "0.0.0.0:8080"})
@@ -30,10 +28,8 @@ func TestListenNeedsToken(t *testing.T) {
 		t.Errorf("error %q, want %q", err, want)
 	}
 	for _, listen := range []string{"127.0.0.1:8080", "127.0.0.2:80", "[::1]:8080", "localhost:8080"} {
-		if s, err := New(Config{Listen: listen}); err != nil {
+		if _, err := New(Config{Listen: listen}); err != nil {
 			t.Errorf("New(%q): %v", listen, err)
-		} else {
-			s.Close()
 		}
 	}
 	for _, listen := range []string{"8080", "127.0.0.1", "127.0.0.1:nonsense", "127.0.0.1:99999"} {
