@@ -140,6 +140,13 @@ func New(cfg Config) (*Charger, error) {
 	return c, nil
 }
 
+// subscribers returns the subscribers to call, without holding the lock.
+func (c *Charger) subscribers() []Subscriber {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs
+}
+
 // Subscribe adds s; call it before Run.
 func (c *Charger) Subscribe(s Subscriber) {
 	c.mu.Lock()
@@ -253,7 +260,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 				if m.err != nil {
 					return c.noMatch(ctx, rec, m.err)
 				}
-				c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: m.r.EVMAC.String()})
+				c.matched(rec, m.r.EVMAC)
 			}
 			c.stopped(ctx, rec)
 			return nil
@@ -287,10 +294,9 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 				return c.noMatch(ctx, rec, m.err)
 			}
 			c.car.match(m.r)
-			now := c.cfg.Clock.Now()
-			c.publish(rec, record.Event{Kind: record.KindMatched, At: now, EVMAC: m.r.EVMAC.String()})
+			c.matched(rec, m.r.EVMAC)
 			if m.r.LinkUp {
-				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: now})
+				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: rec.Phases.Matched})
 			}
 			c.publishAll(rec, early)
 			early = nil
@@ -333,6 +339,11 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 	}
 }
 
+// matched publishes that SLAC matched the car ev now.
+func (c *Charger) matched(rec *record.Session, ev homeplug.MAC) {
+	c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: ev.String()})
+}
+
 // maxEarly bounds the events held before the match: a stranger's SDP flood
 // before it is published as it comes.
 const maxEarly = 64
@@ -363,7 +374,7 @@ func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) e
 		// car matched, and its plug-in is one to keep.
 		var f *slac.FailureError
 		if errors.As(err, &f) && f.Reason == slac.ReasonLinkTimeout && f.EV != (homeplug.MAC{}) {
-			c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: f.EV.String()})
+			c.matched(rec, f.EV)
 		}
 		c.stopped(ctx, rec)
 		return nil
@@ -433,9 +444,7 @@ func (c *Charger) end(rec *record.Session, e record.End, detail string) {
 // endWith publishes the plug-in's end, e, and hands the record to the subscribers.
 func (c *Charger) endWith(rec *record.Session, e record.Event) {
 	c.publish(rec, e)
-	c.mu.Lock()
-	subs := c.subs
-	c.mu.Unlock()
+	subs := c.subscribers()
 	for _, s := range subs {
 		s.PlugInEnded(rec)
 	}
@@ -470,9 +479,7 @@ func (c *Charger) late(e record.Event) {
 	s := c.ended[i].Clone()
 	s.Apply(e)
 	c.ended[i] = s
-	c.mu.Lock()
-	subs := c.subs
-	c.mu.Unlock()
+	subs := c.subscribers()
 	for _, sub := range subs {
 		if l, ok := sub.(LateSubscriber); ok {
 			l.Late(e, s.Clone())
@@ -493,9 +500,7 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 			rec.Apply(record.Event{Kind: record.KindValues, At: e.At, Message: FromConfig, Values: record.Values{EnergyCapacityWh: &wh}})
 		}
 	}
-	c.mu.Lock()
-	subs := c.subs
-	c.mu.Unlock()
+	subs := c.subscribers()
 	for _, s := range subs {
 		s.Event(e, rec)
 	}
@@ -512,5 +517,6 @@ func (c *Charger) PlugIns() uint64 { return c.seq }
 func (c *Charger) V2GRefused() uint64 { return c.server.Refused() }
 
 // Report hands the charger an event from outside its sessions, such as an
-// output's delivery; it applies to the plug-in in progress. Safe from any goroutine.
+// output's delivery; it applies to the plug-in it names (Event.PlugIn),
+// else to the plug-in in progress. Safe from any goroutine.
 func (c *Charger) Report(e record.Event) { c.emit(e) }
