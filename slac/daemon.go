@@ -226,7 +226,7 @@ func (w *watcher) tick(now time.Time) {
 		return
 	}
 	w.p.Tick(now)
-	if now.Before(w.pollAt) || w.check(now) {
+	if w.check(now) || now.Before(w.pollAt) {
 		return
 	}
 	if w.waiting {

@@ -139,7 +139,9 @@ func (p *Presence) OddAnswer(now time.Time) {
 	if p.end != 0 {
 		return
 	}
-	p.odd, p.unanswered = true, 0
+	// An odd answer breaks a run of "no link" answers: the next proper
+	// one starts a new run, which another must confirm.
+	p.odd, p.unanswered, p.downs = true, 0, 0
 	p.decide(now)
 }
 

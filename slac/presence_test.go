@@ -1,9 +1,11 @@
 package slac_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/slac"
 )
 
@@ -169,10 +171,61 @@ func TestPresenceFallback(t *testing.T) {
 	}
 	wantEnded(t, p, slac.ReasonLinkLost, t0.Add(3*time.Second)) // silent since t0, Quiet 2 s
 
+	// "No link", an odd answer, "no link": not two in a row, so no end yet.
+	p = slac.NewPresence(slac.PresenceConfig{Quiet: 2 * time.Second, Silence: 20 * time.Second}, t0)
+	p.LinkStatus(t0.Add(time.Second), false)
+	p.OddAnswer(t0.Add(2 * time.Second))
+	p.LinkStatus(t0.Add(3*time.Second), false)
+	if !p.Unconfirmed() || p.ModemDown() {
+		t.Fatalf("unconfirmed %v, modem down %v after no link, odd, no link", p.Unconfirmed(), p.ModemDown())
+	}
+	if _, _, gone := p.Ended(); gone {
+		t.Fatal("ended on an unconfirmed no link")
+	}
+	p.LinkStatus(t0.Add(3250*time.Millisecond), false)
+	wantEnded(t, p, slac.ReasonLinkLost, t0.Add(3250*time.Millisecond))
+
 	// With the link up, a silent car stays: it charges on, or sleeps.
 	p = slac.NewPresence(slac.PresenceConfig{}, t0)
 	p.LinkStatus(t0, true)
 	if _, ok := p.Deadline(); ok || runPresence(p, t0.Add(24*time.Hour)) {
 		t.Fatal("a silent car with the link up is gone")
+	}
+}
+
+// TestWatcherEndsAtQuietDeadline: with the modem's "no link" confirmed and
+// the car silent and the modem answering every poll, the watch ends at the
+// tick of Quiet's deadline, not at its next poll or frame.
+func TestWatcherEndsAtQuietDeadline(t *testing.T) {
+	at, frames := matchingFrames(carA, evseMAC)
+	m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
+	for i, fr := range frames {
+		m.Handle(t0.Add(at[i]), fr)
+	}
+	start := t0.Add(2 * time.Second)
+	w := slac.NewWatcher(m, carA.mac, time.Second, start)
+	w.Tick(start) // the first poll
+	down := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkDown})
+	w.Handle(start.Add(10*time.Millisecond), down)
+	w.Tick(start.Add(260 * time.Millisecond)) // the confirming poll
+	w.Handle(start.Add(270*time.Millisecond), down)
+	quiet := start.Add(slac.DefaultQuiet)
+	if dl, ok := w.Deadline(); !ok || !dl.Before(quiet) {
+		t.Fatalf("deadline %v, %v: the next poll is due before Quiet's", dl.Sub(start), ok)
+	}
+	for !w.Done() {
+		dl, ok := w.Deadline()
+		if !ok || dl.After(quiet) {
+			t.Fatalf("not done at %v; next deadline %v", quiet.Sub(start), dl.Sub(start))
+		}
+		for _, out := range w.Tick(dl) {
+			if fr, err := homeplug.Decode(out); err == nil && fr.MMType == homeplug.VSPlLnkStatusReq {
+				w.Handle(dl.Add(10*time.Millisecond), down) // the modem answers every poll
+			}
+		}
+	}
+	var fe *slac.FailureError
+	if !errors.As(w.Err(), &fe) || fe.Reason != slac.ReasonLinkLost || !fe.At.Equal(quiet) {
+		t.Fatalf("ended with %v", w.Err())
 	}
 }
