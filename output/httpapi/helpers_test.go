@@ -21,6 +21,9 @@ func ms(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Mill
 
 func ptr[T any](v T) *T { return &v }
 
+// is reports whether a value of the state is v (not null).
+func is(p *int, v int) bool { return p != nil && *p == v }
+
 // ioniq is the Ioniq capture's plug-in under the soc policy (its values and
 // EVCCID), with round times, until the car's session ended.
 func ioniq() []record.Event {
@@ -50,6 +53,24 @@ func car(mac string, soc int, at time.Time) []record.Event {
 		{Kind: record.KindConnected, At: at.Add(2 * time.Second)},
 		{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: "ChargeParameterDiscoveryReq", Values: record.Values{SoC: ptr(soc)}},
 		{Kind: record.KindEnded, At: at.Add(4 * time.Second), End: record.EndCarClosed},
+	}
+}
+
+// acCar is an ISO 15118-2 AC car that sends what it wants and its limits
+// but no SoC (AC_EVChargeParameter has none), then ends its session.
+func acCar(at time.Time) []record.Event {
+	d := func(ms int) time.Time { return at.Add(time.Duration(ms) * time.Millisecond) }
+	return []record.Event{
+		{Kind: record.KindSLACStarted, At: at},
+		{Kind: record.KindMatched, At: d(1500), EVMAC: "00:7d:fa:00:ac:01"},
+		{Kind: record.KindSDP, At: d(3000)},
+		{Kind: record.KindConnected, At: d(3100)},
+		{Kind: record.KindHandshake, At: d(3200), Protocol: "iso2", Namespace: "urn:iso:15118:2:2013:MsgDef"},
+		{Kind: record.KindSessionSetup, At: d(3300), EVCCID: []byte{0x00, 0x7d, 0xfa, 0x00, 0xac, 0x01}},
+		{Kind: record.KindValues, At: d(3400), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+			EnergyRequestWh: ptr(12000.0), MaxVoltageV: ptr(400.0), MaxCurrentA: ptr(16.0)}},
+		{Kind: record.KindRequest, At: d(3400), Message: "ChargeParameterDiscoveryReq", Code: "OK", Took: 50 * time.Microsecond},
+		{Kind: record.KindEnded, At: d(4000), End: record.EndSessionStop},
 	}
 }
 

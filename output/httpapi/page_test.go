@@ -157,6 +157,27 @@ func TestPageInBrowser(t *testing.T) {
 	if got := text("#conn"); got != "live" {
 		t.Errorf("the first page shows %q after the second was refused", got)
 	}
+
+	// An ISO 15118-2 AC car that sends no SoC: the page shows a dash for
+	// every value it did not send, never -1 or "null".
+	p.play(acCar(ms(20000))...)
+	waitFor("the AC car's session end", `document.getElementById("steps").textContent.includes("the car told: wants 12.0 kWh")`)
+	for sel, want := range map[string]string{
+		"#soc":      "–",
+		"#fullsoc":  "–",
+		"#capacity": "–",
+		"#request":  "12.0 kWh",
+		"#protocol": "ISO 15118-2",
+		"#evccid":   "007dfa00ac01",
+		"#socage":   "",
+	} {
+		if got := text(sel); got != want {
+			t.Errorf("the AC car: %s shows %q, want %q", sel, got, want)
+		}
+	}
+	if got := content("main > section"); strings.Contains(got, "null") || strings.Contains(got, "-1") || strings.Contains(got, "NaN") {
+		t.Errorf("the AC car's values show null, -1 or NaN: %q", got)
+	}
 	if shot := os.Getenv("CCSLINK_PAGE_SHOT"); shot != "" {
 		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
 			os.WriteFile(shot, png, 0o644)

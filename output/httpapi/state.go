@@ -22,14 +22,16 @@ const (
 	StateDone     = "done"     // the session or the plug-in ended
 )
 
-// stateJSON is /api/state and the state in every event.
+// stateJSON is /api/state and the state in every event. A value the car
+// has not sent is null, never -1: a reader such as evcc would take -1 as a
+// value (evcc's http plugin with jq fails on null and keeps no value).
 type stateJSON struct {
 	State            string          `json:"state"`
 	Words            string          `json:"words"`
-	SoC              int             `json:"soc"`
-	FullSoC          int             `json:"full_soc"`
-	EnergyCapacityWh int             `json:"energy_capacity_wh"`
-	EnergyRequestWh  int             `json:"energy_request_wh"`
+	SoC              *int            `json:"soc"`
+	FullSoC          *int            `json:"full_soc"`
+	EnergyCapacityWh *int            `json:"energy_capacity_wh"`
+	EnergyRequestWh  *int            `json:"energy_request_wh"`
 	EVCCID           string          `json:"evccid"`
 	Protocol         string          `json:"protocol"`
 	EVMAC            string          `json:"ev_mac"`
@@ -113,12 +115,12 @@ func words(state string, r *record.Session) string {
 // state builds the state JSON; withSession adds the full record.
 func (s *Server) state(withSession bool) stateJSON {
 	r, st := s.shown()
-	j := stateJSON{State: st, Words: words(st, r), SoC: -1, FullSoC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}
+	j := stateJSON{State: st, Words: words(st, r)}
 	if r == nil {
 		return j
 	}
-	j.SoC, j.FullSoC = r.SoC.OrMinus(), r.FullSOC.OrMinus()
-	j.EnergyCapacityWh, j.EnergyRequestWh = r.EnergyCapacityWh.OrMinus(), r.EnergyRequestWh.OrMinus()
+	j.SoC, j.FullSoC = intOrNil(r.SoC), intOrNil(r.FullSOC)
+	j.EnergyCapacityWh, j.EnergyRequestWh = whOrNil(r.EnergyCapacityWh), whOrNil(r.EnergyRequestWh)
 	j.EVCCID, j.Protocol, j.EVMAC, j.Phases = r.EVCCIDHex(), r.Protocol, r.EVMAC, r.Phases
 	if r.SoC.Known && !r.SoC.At.IsZero() {
 		age := math.Round(s.now().Sub(r.SoC.At).Seconds()*10) / 10
@@ -134,6 +136,23 @@ func (s *Server) state(withSession bool) stateJSON {
 		j.Session = r
 	}
 	return j
+}
+
+// intOrNil is the value, or nil until the car sent it.
+func intOrNil(i record.Int) *int {
+	if !i.Known {
+		return nil
+	}
+	return &i.Value
+}
+
+// whOrNil is the value rounded to a whole Wh, or nil until the car sent it.
+func whOrNil(n record.Num) *int {
+	if !n.Known {
+		return nil
+	}
+	v := n.OrMinus()
+	return &v
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

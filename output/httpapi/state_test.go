@@ -148,10 +148,10 @@ func TestStateExact(t *testing.T) {
 const wantMatched = `{
   "state": "slac",
   "words": "a car is plugged in; its modem is joining the charger's",
-  "soc": -1,
-  "full_soc": -1,
-  "energy_capacity_wh": -1,
-  "energy_request_wh": -1,
+  "soc": null,
+  "full_soc": null,
+  "energy_capacity_wh": null,
+  "energy_request_wh": null,
   "evccid": "",
   "protocol": "",
   "ev_mac": "04:65:65:00:64:c3",
@@ -222,13 +222,18 @@ func TestStateSteps(t *testing.T) {
 	s := newServer(t, Config{})
 	s.now = func() time.Time { return ms(65348) }
 	p := &player{s: s}
+	// soc -1 stands for null here.
 	check := func(step, state string, soc int) {
 		t.Helper()
 		s.mu.Lock()
 		j := s.state(false)
 		s.mu.Unlock()
-		if j.State != state || j.SoC != soc {
-			t.Errorf("after %s: state %q soc %d, want %q and %d", step, j.State, j.SoC, state, soc)
+		got := -1
+		if j.SoC != nil {
+			got = *j.SoC
+		}
+		if j.State != state || got != soc || (j.SoC != nil && *j.SoC < 0) {
+			t.Errorf("after %s: state %q soc %v, want %q and %d (-1: null)", step, j.State, j.SoC, state, soc)
 		}
 	}
 	check("nothing", StateStarting, -1)
@@ -263,4 +268,123 @@ func TestStateSteps(t *testing.T) {
 	p.play(car("02:00:00:00:00:01", 40, ms(70000))[:4]...)
 	p.play(record.Event{Kind: record.KindRequest, At: ms(80000), Message: "CurrentDemandReq", Code: "OK"})
 	check("CurrentDemandReq", StateCharging, 40)
+}
+
+// wantACCar is /api/state of an ISO 15118-2 AC car that sent no SoC, only
+// what it wants and its limits: every value it did not send is null.
+const wantACCar = `{
+  "state": "done",
+  "words": "over: the car ended the session (SessionStop)",
+  "soc": null,
+  "full_soc": null,
+  "energy_capacity_wh": null,
+  "energy_request_wh": 12000,
+  "evccid": "007dfa00ac01",
+  "protocol": "iso2",
+  "ev_mac": "00:7d:fa:00:ac:01",
+  "phases": {
+    "slac_start": "2026-05-24T10:00:00Z",
+    "matched": "2026-05-24T10:00:01.5Z",
+    "sdp": "2026-05-24T10:00:03Z",
+    "tcp": "2026-05-24T10:00:03.1Z",
+    "handshake": "2026-05-24T10:00:03.2Z",
+    "session_setup": "2026-05-24T10:00:03.3Z",
+    "first_charge_parameter_discovery": "2026-05-24T10:00:03.4Z",
+    "ended": "2026-05-24T10:00:04Z"
+  },
+  "soc_age_s": null,
+  "end": "session_stop",
+  "end_words": "the car ended the session (SessionStop)",
+  "summary": "car 00:7d:fa:00:ac:01 (ISO 15118-2): no SoC, wants 12.0 kWh, EVCCID 007dfa00ac01",
+  "session": {
+    "protocol": "iso2",
+    "namespace": "urn:iso:15118:2:2013:MsgDef",
+    "ev_mac": "00:7d:fa:00:ac:01",
+    "evccid": {
+      "hex": "007dfa00ac01",
+      "raw": "007dfa00ac01",
+      "random": false
+    },
+    "soc": {
+      "value": 0,
+      "known": false
+    },
+    "full_soc": {
+      "value": 0,
+      "known": false
+    },
+    "bulk_soc": {
+      "value": 0,
+      "known": false
+    },
+    "energy_capacity_wh": {
+      "value": 0,
+      "known": false
+    },
+    "energy_request_wh": {
+      "value": 12000,
+      "known": true,
+      "from": "ChargeParameterDiscoveryReq",
+      "at": "2026-05-24T10:00:03.4Z"
+    },
+    "ev_max_voltage_v": {
+      "value": 400,
+      "known": true,
+      "from": "ChargeParameterDiscoveryReq",
+      "at": "2026-05-24T10:00:03.4Z"
+    },
+    "ev_max_current_a": {
+      "value": 16,
+      "known": true,
+      "from": "ChargeParameterDiscoveryReq",
+      "at": "2026-05-24T10:00:03.4Z"
+    },
+    "ev_max_power_w": {
+      "value": 0,
+      "known": false
+    },
+    "phases": {
+      "slac_start": "2026-05-24T10:00:00Z",
+      "matched": "2026-05-24T10:00:01.5Z",
+      "sdp": "2026-05-24T10:00:03Z",
+      "tcp": "2026-05-24T10:00:03.1Z",
+      "handshake": "2026-05-24T10:00:03.2Z",
+      "session_setup": "2026-05-24T10:00:03.3Z",
+      "first_charge_parameter_discovery": "2026-05-24T10:00:03.4Z",
+      "ended": "2026-05-24T10:00:04Z"
+    },
+    "answers": [
+      {
+        "message": "ChargeParameterDiscoveryReq",
+        "code": "OK",
+        "at": "2026-05-24T10:00:03.4Z",
+        "took_ns": 50000
+      }
+    ],
+    "end": "session_stop"
+  }
+}`
+
+func TestStateACCarWithoutSoC(t *testing.T) {
+	s := newServer(t, Config{})
+	p := &player{s: s}
+	p.play(acCar(t0)...)
+	code, b := get(t, s.Handler(), "/api/state")
+	if code != 200 {
+		t.Fatalf("GET /api/state: %d %s", code, b)
+	}
+	if got := indent(t, b); got != wantACCar {
+		t.Errorf("GET /api/state =\n%s\nwant\n%s", got, wantACCar)
+	}
+}
+
+// Before any plug-in every value is null, in /api/state and in the state
+// each event carries.
+func TestStateStartingNull(t *testing.T) {
+	s := newServer(t, Config{})
+	_, b := get(t, s.Handler(), "/api/state")
+	want := `{"state":"starting","words":"the charger is starting","soc":null,"full_soc":null,"energy_capacity_wh":null,"energy_request_wh":null,"evccid":"","protocol":"","ev_mac":"","phases":{},"soc_age_s":null,"end":"","end_words":"","summary":""}` + "\n"
+	if string(b) != want {
+		t.Errorf("GET /api/state =\n%s\nwant\n%s", b, want)
+	}
 }
