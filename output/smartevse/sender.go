@@ -54,6 +54,10 @@ type Config struct {
 	// OnResult, if set, is called on the sender's goroutine after every
 	// series of attempts, with its outcome; it should return quickly.
 	OnResult func(Delivery)
+	// OnAttempt, if set, is called on the sender's goroutine after every
+	// attempt, before any retry's wait, with the series so far (Err is that
+	// attempt's); it should return quickly.
+	OnAttempt func(Delivery)
 }
 
 // Delivery is the outcome of one series of attempts to post a state.
@@ -99,15 +103,16 @@ func (d Delivery) tally() string {
 
 // A Sender posts the plugged-in car's state to a SmartEVSE on its own goroutine.
 type Sender struct {
-	target   *url.URL
-	host     string // host:port, for the log's words
-	timeout  time.Duration
-	window   time.Duration
-	backoff  []time.Duration
-	clk      clock.Clock
-	client   *http.Client
-	log      *slog.Logger
-	onResult func(Delivery)
+	target    *url.URL
+	host      string // host:port, for the log's words
+	timeout   time.Duration
+	window    time.Duration
+	backoff   []time.Duration
+	clk       clock.Clock
+	client    *http.Client
+	log       *slog.Logger
+	onResult  func(Delivery)
+	onAttempt func(Delivery)
 
 	ctx    context.Context // cancelled by Close
 	stop   context.CancelCauseFunc
@@ -146,18 +151,19 @@ func New(cfg Config) (*Sender, error) {
 		return nil, err
 	}
 	s := &Sender{
-		target:   target,
-		host:     hostPort(target),
-		timeout:  cfg.Timeout,
-		window:   cfg.Window,
-		backoff:  slices.Clone(cfg.Backoff),
-		clk:      cfg.Clock,
-		client:   cfg.Client,
-		log:      cfg.Log,
-		onResult: cfg.OnResult,
-		wake:     make(chan struct{}, 1),
-		exited:   make(chan struct{}),
-		mem:      newMemory(),
+		target:    target,
+		host:      hostPort(target),
+		timeout:   cfg.Timeout,
+		window:    cfg.Window,
+		backoff:   slices.Clone(cfg.Backoff),
+		clk:       cfg.Clock,
+		client:    cfg.Client,
+		log:       cfg.Log,
+		onResult:  cfg.OnResult,
+		onAttempt: cfg.OnAttempt,
+		wake:      make(chan struct{}, 1),
+		exited:    make(chan struct{}),
+		mem:       newMemory(),
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
@@ -344,15 +350,16 @@ attempts:
 		d.State, d.Query = j.st, Query(j.st)
 		var err *DeliveryError
 		d.Status, err = s.post(ctx, d.Query, s.timeout)
-		if err == nil {
-			d.Err = nil
-			break
+		d.Err = nil
+		if err != nil {
+			d.Err = err
 		}
-		d.Err = err
-		if !err.retry() || !s.clk.Now().Before(deadline) {
+		if err == nil || !err.retry() || !s.clk.Now().Before(deadline) {
+			s.attempted(d, start)
 			break
 		}
 		s.log.Warn("smartevse: attempt failed, retrying: "+err.Short(), "url", d.URL, "query", d.Query, "attempt", d.Attempts, "err", err)
+		s.attempted(d, start)
 	}
 	d.Latency = s.clk.Now().Sub(start)
 	if d.Err == nil {
@@ -362,6 +369,14 @@ attempts:
 	}
 	if s.onResult != nil {
 		s.onResult(d)
+	}
+}
+
+// attempted hands the series so far to OnAttempt.
+func (s *Sender) attempted(d Delivery, start time.Time) {
+	if s.onAttempt != nil {
+		d.Latency = s.clk.Now().Sub(start)
+		s.onAttempt(d)
 	}
 }
 
@@ -413,7 +428,7 @@ func (s *Sender) post(plug context.Context, query string, timeout time.Duration)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return resp.StatusCode, nil
 	case resp.StatusCode == http.StatusNotFound:
-		return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrNoModemSupport, Status: resp.StatusCode}
+		return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Path: s.target.EscapedPath(), Err: ErrNotFound, Status: resp.StatusCode}
 	}
 	return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrStatus, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
 }
