@@ -1,6 +1,7 @@
 package smartevse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/mdns"
 )
 
 // Defaults of a Config's zero values.
@@ -46,8 +48,12 @@ type Config struct {
 	// Clock times the backoff and the window; nil means clock.Real.
 	Clock clock.Clock
 	// Client posts; nil means a client that does not follow redirects, so
-	// that a redirect is reported rather than turned into a GET.
+	// that a redirect is reported rather than turned into a GET, over
+	// NewTransport(Resolver).
 	Client *http.Client
+	// Resolver resolves a .local host name when Client is nil; nil means
+	// multicast DNS on every interface.
+	Resolver *mdns.Resolver
 	// Log receives each failed attempt and one record per delivery; nil
 	// means slog.Default().
 	Log *slog.Logger
@@ -110,6 +116,7 @@ type Sender struct {
 	backoff   []time.Duration
 	clk       clock.Clock
 	client    *http.Client
+	resolver  *mdns.Resolver // the client's, for a .local host; nil with a caller's client
 	log       *slog.Logger
 	onResult  func(Delivery)
 	onAttempt func(Delivery)
@@ -178,7 +185,8 @@ func New(cfg Config) (*Sender, error) {
 		s.clk = clock.Real{}
 	}
 	if s.client == nil {
-		s.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		s.resolver = cmp.Or(cfg.Resolver, localNames)
+		s.client = &http.Client{Transport: NewTransport(s.resolver), CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}}
 	}
@@ -188,6 +196,24 @@ func New(cfg Config) (*Sender, error) {
 	s.ctx, s.stop = context.WithCancelCause(context.Background())
 	go s.run()
 	return s, nil
+}
+
+// localNames resolves .local names for every transport not given a
+// resolver of its own, so its cache is shared.
+var localNames = &mdns.Resolver{}
+
+// NewTransport returns the transport a SmartEVSE is reached by: a host
+// name ending in .local is resolved by r (nil: multicast DNS on every
+// interface), as the system's resolver may not; no proxy, as the
+// SmartEVSE is on the local network.
+func NewTransport(r *mdns.Resolver) *http.Transport {
+	if r == nil {
+		r = localNames
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = r.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
+	return t
 }
 
 // hostPort is the target's host with its port, the default one spelt out.
@@ -399,6 +425,16 @@ func (s *Sender) post(plug context.Context, query string, timeout time.Duration)
 		return 0, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
 	}
 	req.Header.Set("User-Agent", "ccslink")
+	// A .local name is looked up within the attempt's time, so that no
+	// answer is said as such, not as the attempt's timeout.
+	if host := s.target.Hostname(); s.resolver != nil && mdns.IsLocal(host) {
+		if _, err := s.resolver.Lookup(ctx, host); err != nil {
+			if plug.Err() != nil {
+				return 0, s.abandoned(plug)
+			}
+			return 0, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
+		}
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if plug.Err() != nil {
@@ -410,7 +446,10 @@ func (s *Sender) post(plug context.Context, query string, timeout time.Duration)
 		}
 		e := &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
 		var ne net.Error
+		var na *mdns.NoAnswerError
 		switch {
+		case errors.As(err, &na):
+			e.Cause = na // its words say what to do; the dial's add nothing
 		case ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout():
 			e.Err, e.Timeout, e.Cause = ErrTimeout, timeout, nil
 			if t := s.client.Timeout; t > 0 && t < timeout {
