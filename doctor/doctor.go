@@ -37,6 +37,9 @@ const (
 	CheckPowerline = "powerline_link"
 	CheckSDPPort   = "sdp_port"
 	CheckSmartEVSE = "smartevse"
+	// CheckOutputs is the command's own check of the configuration: does
+	// anything receive the cars' values. Run does not make it.
+	CheckOutputs = "outputs"
 )
 
 // DefaultTimeout bounds each answer (the modem's, the SmartEVSE's) when Config.Timeout is zero.

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/doctor"
+)
+
+// What a configuration without outputs means, and what to set: the daemon
+// warns with both at start, doctor reports them as its outputs check.
+const (
+	noOutputsFound = "the cars' values go nowhere: no SmartEVSE, MQTT or HTTP output is configured"
+	noOutputsFix   = "set smartevse.url in the configuration (or --smartevse http://<your SmartEVSE>), mqtt.broker or http.listen"
+	noOutputs      = noOutputsFound + "; " + noOutputsFix
+)
+
+// outputsCheck is doctor's finding on where the cars' values go under c.
+func outputsCheck(c config.Config) doctor.Check {
+	out := c.Outputs()
+	if len(out) == 0 {
+		return doctor.Check{Name: doctor.CheckOutputs, Status: doctor.Warn, Found: noOutputsFound, Fix: noOutputsFix}
+	}
+	return doctor.Check{Name: doctor.CheckOutputs, Status: doctor.OK, Found: "the cars' values go to: " + strings.Join(out, ", ")}
+}
