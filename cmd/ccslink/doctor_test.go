@@ -61,7 +61,7 @@ func TestDoctorSmartEVSE(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
 		{"10.0.0.1", "FAIL  smartevse       smartevse: the URL has no scheme (10.0.0.1)\n" +
 			"                      fix: write http://10.0.0.1\n"},
-		{"http://" + closed, "FAIL  smartevse       " + closed + " refused the connection: nothing listens there\n" +
+		{"http://" + closed, "FAIL  smartevse       the SmartEVSE at " + closed + " is not reachable: it refused the connection: nothing listens there\n" +
 			"                      fix: check the SmartEVSE's address and port (its web server listens on port 80)\n"},
 	} {
 		code, out, _ := runDoctorArgs(t, "--iface", "nosuch0", "--smartevse", tc.url)
