@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,9 +190,10 @@ func TestNoAnswer(t *testing.T) {
 // TestCache: an answer is kept for its TTL, never more than MaxCache;
 // Forget drops it.
 func TestCache(t *testing.T) {
-	ttl := "10"
+	var ttl atomic.Int64 // the responder's, in seconds
+	ttl.Store(10)
 	resp := newResponder(t, func(q *dns.Msg) [][]byte {
-		return [][]byte{answerFor(t, q, "smartevse-1234.local. "+ttl+" IN A 192.0.2.7")}
+		return [][]byte{answerFor(t, q, "smartevse-1234.local. "+strconv.FormatInt(ttl.Load(), 10)+" IN A 192.0.2.7")}
 	})
 	clk := clock.NewFake(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	r := &Resolver{Server: resp.addr(), Timeout: 10 * time.Second, Clock: clk}
@@ -211,7 +214,7 @@ func TestCache(t *testing.T) {
 	lookup(2) // the TTL is over
 	r.Forget("smartevse-1234.local")
 	lookup(3)
-	ttl = "4500" // an hour and more: kept a minute
+	ttl.Store(4500) // an hour and more: kept a minute
 	r.Forget("smartevse-1234.local")
 	lookup(4)
 	clk.Advance(MaxCache - time.Second)
