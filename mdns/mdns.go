@@ -56,8 +56,8 @@ func (e *NoAnswerError) Error() string {
 }
 
 // ErrNoInterface means no interface could carry the query: none is up
-// with multicast and an address.
-var ErrNoInterface = errors.New("mdns: no network interface is up with multicast to ask on")
+// with multicast and an address, or every send failed.
+var ErrNoInterface = errors.New("the query could not be sent: is a network interface up, with an address?")
 
 // QueryError is a query that could not be sent at all.
 type QueryError struct {
@@ -240,15 +240,13 @@ func (r *Resolver) ask(ctx context.Context, name string, timeout time.Duration) 
 	}()
 
 	wait := firstResend
-	for {
-		sent := 0
+	for first := true; ; first = false {
+		sent := false
 		for _, s := range socks {
-			if s.send(query) {
-				sent++
-			}
+			sent = s.send(query) || sent
 		}
-		if sent == 0 {
-			return answer{}, ErrNoInterface
+		if first && !sent {
+			return answer{}, ErrNoInterface // later, a send that fails may be an interface going; an answer may still come
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -187,6 +187,19 @@ func TestNoAnswer(t *testing.T) {
 	}
 }
 
+// TestQueryNotSent: a query that no socket took says so, typed.
+func TestQueryNotSent(t *testing.T) {
+	r := &Resolver{Server: netip.MustParseAddrPort("127.0.0.1:0")} // port 0 takes nothing
+	_, err := r.Lookup(context.Background(), "smartevse-1234.local")
+	var qe *QueryError
+	if !errors.As(err, &qe) || !errors.Is(err, ErrNoInterface) || qe.Name != "smartevse-1234.local" {
+		t.Fatalf("Lookup: %v, want a *QueryError for ErrNoInterface", err)
+	}
+	if want := "cannot ask for smartevse-1234.local by multicast DNS: the query could not be sent: is a network interface up, with an address?"; err.Error() != want {
+		t.Fatalf("error\n got %s\nwant %s", err, want)
+	}
+}
+
 // TestCache: an answer is kept for its TTL, never more than MaxCache;
 // Forget drops it.
 func TestCache(t *testing.T) {
