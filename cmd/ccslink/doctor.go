@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 
 	"github.com/ccslink/ccslink/doctor"
@@ -56,13 +55,7 @@ func runDoctor(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	checks := doctor.Run(ctx, doctor.Config{Iface: cfg.Interface, EmulateModem: cfg.EmulateModem, SmartEVSE: cfg.SmartEVSE.URL, Timeout: *timeout})
-	// Where the values go, before the SmartEVSE's own check.
-	at := len(checks)
-	if n := len(checks); n > 0 && checks[n-1].Name == doctor.CheckSmartEVSE {
-		at = n - 1
-	}
-	checks = slices.Insert(checks, at, outputsCheck(cfg))
+	checks := doctorChecks(ctx, cfg, *timeout)
 	failed := doctor.Failed(checks)
 	if *asJSON {
 		if checks == nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/ccslink/ccslink/config"
 	"github.com/ccslink/ccslink/doctor"
@@ -22,4 +25,15 @@ func outputsCheck(c config.Config) doctor.Check {
 		return doctor.Check{Name: doctor.CheckOutputs, Status: doctor.Warn, Found: noOutputsFound, Fix: noOutputsFix}
 	}
 	return doctor.Check{Name: doctor.CheckOutputs, Status: doctor.OK, Found: "the cars' values go to: " + strings.Join(out, ", ")}
+}
+
+// doctorChecks makes doctor's checks for the charger configured by c, the
+// outputs check before the SmartEVSE's own.
+func doctorChecks(ctx context.Context, c config.Config, timeout time.Duration) []doctor.Check {
+	checks := doctor.Run(ctx, doctor.Config{Iface: c.Interface, EmulateModem: c.EmulateModem, SmartEVSE: c.SmartEVSE.URL, Timeout: timeout})
+	at := len(checks)
+	if n := len(checks); n > 0 && checks[n-1].Name == doctor.CheckSmartEVSE {
+		at = n - 1
+	}
+	return slices.Insert(checks, at, outputsCheck(c))
 }
