@@ -15,6 +15,7 @@ import (
 
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/mdns"
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/sdp"
 )
@@ -37,6 +38,9 @@ const (
 	CheckPowerline = "powerline_link"
 	CheckSDPPort   = "sdp_port"
 	CheckSmartEVSE = "smartevse"
+	// CheckOutputs is the command's own check of the configuration: does
+	// anything receive the cars' values. Run does not make it.
+	CheckOutputs = "outputs"
 )
 
 // DefaultTimeout bounds each answer (the modem's, the SmartEVSE's) when Config.Timeout is zero.
@@ -53,6 +57,9 @@ type Config struct {
 	SmartEVSE string
 	// Timeout bounds each answer; zero means DefaultTimeout.
 	Timeout time.Duration
+	// Resolver finds a SmartEVSE given by a .local name; nil means
+	// multicast DNS on every interface.
+	Resolver *mdns.Resolver
 	// System is the operating system the checks ask; nil means this host's.
 	System System
 }
@@ -92,7 +99,7 @@ func Run(ctx context.Context, cfg Config) []Check {
 	d := &run{ctx: ctx, cfg: cfg, sys: sys, timeout: timeout}
 	d.all()
 	if cfg.SmartEVSE != "" {
-		d.add(checkSmartEVSE(ctx, cfg.SmartEVSE, timeout))
+		d.add(checkSmartEVSE(ctx, cfg.SmartEVSE, timeout, cfg.Resolver))
 	}
 	return d.checks
 }

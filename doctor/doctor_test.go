@@ -9,13 +9,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/mdns"
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/sdp"
 )
@@ -329,30 +334,49 @@ func smartEVSECheck(t *testing.T, url string, timeout time.Duration) Check {
 	return find(t, cs, CheckSmartEVSE)
 }
 
-func TestSmartEVSE(t *testing.T) {
+// settingsServer serves GET /settings from testdata/name, as a SmartEVSE
+// does, and records what it was asked.
+func settingsServer(t *testing.T, name string) (*httptest.Server, func() []string) {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		got = append(got, r.Method+" "+r.URL.Path)
-		switch r.URL.Path {
-		case "/settings":
-			io.WriteString(w, `{"version":"v3.6.4","mode":"Smart","evse":{"state_id":11},"ev_state":{"initial_soc":-1}}`)
-		default:
+		mu.Unlock()
+		if r.URL.Path != "/settings" {
 			http.NotFound(w, r)
+			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+}
+
+// TestSmartEVSE: a SmartEVSE whose /settings has ev_state has modem
+// support; the check names its firmware, its modem state and what its EV
+// State card shows. It asks GET /settings and never posts.
+func TestSmartEVSE(t *testing.T) {
+	srv, asked := settingsServer(t, "settings-modem.json")
 	host := srv.Listener.Addr().String()
 	c := smartEVSECheck(t, srv.URL, 5*time.Second)
-	if c.Status != OK || c.Fix != "" || !matchTook(c.Found, "the SmartEVSE at "+host+" answered GET /settings (HTTP 200, ", "), firmware v3.6.4") {
+	if c.Status != OK || c.Fix != "" || !matchTook(c.Found, "the SmartEVSE at "+host+" has modem support (GET /settings: HTTP 200, ",
+		", firmware v3.6.4); it is in MODEM_WAIT (5 % PWM: waiting up to 60 s for the SoC); its EV State shows SoC 93 %, EVCCID \"0465650064c3\"") {
 		t.Errorf("got %+v", c)
 	}
 	// A receiver of its own: only its base URL is asked, never POSTed to.
-	c = smartEVSECheck(t, srv.URL+"/hook/soc", 5*time.Second)
+	c = smartEVSECheck(t, srv.URL+"/hook/soc/", 5*time.Second)
 	if c.Status != OK || !matchTook(c.Found, host+" answered GET / (HTTP 404, ", "); the POST to /hook/soc is not tried, it would change the receiver's state") {
 		t.Errorf("got %+v", c)
 	}
-	if want := []string{"GET /settings", "GET /"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("requests %q, want %q", got, want)
+	if want := []string{"GET /settings", "GET /"}; !slices.Equal(asked(), want) {
+		t.Errorf("requests %q, want %q", asked(), want)
 	}
 }
 
@@ -365,14 +389,24 @@ func matchTook(s, prefix, suffix string) bool {
 	return err == nil
 }
 
+// TestSmartEVSEWithoutModem: the same SmartEVSE built without MODEM=1 has
+// no ev_state and no modem fields: every POST /ev_state would be a 404.
 func TestSmartEVSEWithoutModem(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"mode":"Normal"}`)
-	}))
-	defer srv.Close()
+	srv, _ := settingsServer(t, "settings-no-modem.json")
 	c := smartEVSECheck(t, srv.URL, 5*time.Second)
-	if c.Status != Warn || c.Fix != "enable the SmartEVSE's Modem option (firmware built with MODEM=1)" ||
-		!matchTook(c.Found, "the SmartEVSE at "+srv.Listener.Addr().String()+" answered GET /settings (HTTP 200, ", "); it shows no ev_state") {
+	if c.Status != Fail || c.Fix != "flash a build with MODEM=1: without it, POST /ev_state is a 404" ||
+		!matchTook(c.Found, "the SmartEVSE at "+srv.Listener.Addr().String()+" answers but has no modem support (GET /settings: HTTP 200, ", ", firmware v3.6.4)") {
+		t.Errorf("got %+v", c)
+	}
+}
+
+// TestSmartEVSEModemOptionOff: firmware of before 2024 has a Modem option
+// in its menu, which /settings shows as "Not present" while it is off.
+func TestSmartEVSEModemOptionOff(t *testing.T) {
+	srv, _ := settingsServer(t, "settings-modem-off.json")
+	c := smartEVSECheck(t, srv.URL, 5*time.Second)
+	if c.Status != Fail || c.Fix != "set Modem to Experimental in the SmartEVSE's menu, or flash a current build with MODEM=1" ||
+		!matchTook(c.Found, "the SmartEVSE at "+srv.Listener.Addr().String()+" answers but its Modem option is off (GET /settings: HTTP 200, ", ", firmware v3.0.1)") {
 		t.Errorf("got %+v", c)
 	}
 }
@@ -395,6 +429,24 @@ func TestSmartEVSEBadURL(t *testing.T) {
 	}
 }
 
+// TestSmartEVSELocalName: a .local name nobody answers for is said as such.
+func TestSmartEVSELocalName(t *testing.T) {
+	// A responder that hears the query and never answers.
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := &mdns.Resolver{Server: conn.LocalAddr().(*net.UDPAddr).AddrPort()}
+	cs := Run(context.Background(), Config{Iface: "eth7", System: goodSystem(), SmartEVSE: "http://smartevse-1234.local", Timeout: 300 * time.Millisecond, Resolver: r})
+	want := Check{Name: CheckSmartEVSE, Status: Fail,
+		Found: "the SmartEVSE at smartevse-1234.local is not reachable: no answer for smartevse-1234.local by multicast DNS",
+		Fix:   "check the name (the SmartEVSE shows it on its display and web page as smartevse-<serial>.local), or use the charger's IP address"}
+	if c := find(t, cs, CheckSmartEVSE); c != want {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+}
+
 // closedPort returns a TCP address on 127.0.0.1 where nothing listens.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -409,7 +461,7 @@ func closedPort(t *testing.T) string {
 
 func TestSmartEVSERefused(t *testing.T) {
 	addr := closedPort(t)
-	want := Check{Name: CheckSmartEVSE, Status: Fail, Found: addr + " refused the connection: nothing listens there",
+	want := Check{Name: CheckSmartEVSE, Status: Fail, Found: "the SmartEVSE at " + addr + " is not reachable: it refused the connection: nothing listens there",
 		Fix: "check the SmartEVSE's address and port (its web server listens on port 80)"}
 	if c := smartEVSECheck(t, "http://"+addr, 5*time.Second); c != want {
 		t.Errorf("got %+v", c)
@@ -432,7 +484,7 @@ func TestSmartEVSETimeout(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	want := Check{Name: CheckSmartEVSE, Status: Fail, Found: "no answer from " + l.Addr().String() + " within 100ms",
+	want := Check{Name: CheckSmartEVSE, Status: Fail, Found: "the SmartEVSE at " + l.Addr().String() + " is not reachable: no answer within 100ms",
 		Fix: "is the SmartEVSE on, and this its address? try `ping 127.0.0.1`"}
 	if c := smartEVSECheck(t, "http://"+l.Addr().String(), 100*time.Millisecond); c != want {
 		t.Errorf("got %+v", c)

@@ -146,9 +146,23 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if recorder != nil {
 		ch.Subscribe(recorder)
 	}
+	// heard is the sender's first word on this car: its values delivered,
+	// refused for good, or an attempt failed (and is retried).
+	heard := make(chan struct{}, 1)
+	hear := func() {
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
+	}
 	sender, err := smartevse.New(smartevse.Config{URL: url, Log: log, OnResult: func(d smartevse.Delivery) {
 		tl.delivered(d)
 		ch.Report(smartevse.Record(d))
+		hear()
+	}, OnAttempt: func(d smartevse.Delivery) {
+		if d.Err != nil {
+			hear()
+		}
 	}})
 	if err != nil {
 		return res, err
@@ -193,7 +207,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, ctx.Err()
 	}
 	sender.Flush()
-	recv.waitQuiet(ctx, 2*time.Second)
+	// Unplug once the SmartEVSE's answer (or its failure) is in: within
+	// one attempt's timeout; the bound only ends the wait when the car
+	// gave nothing to send.
+	select {
+	case <-heard:
+	case <-time.After(smartevse.DefaultTimeout + 3*time.Second):
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
 	tl.say("car unplugged")
 	carModem.Unplug()
 	var rec *record.Session
@@ -354,7 +376,6 @@ type receiver struct {
 	ln      net.Listener
 	mu      sync.Mutex
 	queries []string
-	got     chan struct{}
 }
 
 func newReceiver() (*receiver, error) {
@@ -362,16 +383,12 @@ func newReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, &LoopbackError{Err: err}
 	}
-	r := &receiver{ln: ln, got: make(chan struct{}, 16)}
+	r := &receiver{ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ev_state", func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.queries = append(r.queries, req.URL.RawQuery)
 		r.mu.Unlock()
-		select {
-		case r.got <- struct{}{}:
-		default:
-		}
 		w.Header().Set("Content-Type", "application/json")
 		q := req.URL.Query()
 		fmt.Fprintf(w, `{"current_soc":%q,"full_soc":%q,"energy_capacity":%q,"energy_request":%q,"evccid":%q}`,
@@ -391,20 +408,6 @@ func (r *receiver) last() string {
 		return ""
 	}
 	return r.queries[len(r.queries)-1]
-}
-
-// waitQuiet waits until a POST has arrived, or up to d.
-func (r *receiver) waitQuiet(ctx context.Context, d time.Duration) {
-	if r.last() != "" {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-r.got:
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func (r *receiver) Close() error {

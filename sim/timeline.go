@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -123,7 +124,11 @@ func (t *timeline) delivered(d smartevse.Delivery) {
 		t.printf("SmartEVSE: %s", d.Words())
 		return
 	}
-	t.printf("the SmartEVSE got POST /ev_state?%s (HTTP %d, %d ms)", d.Query, d.Status, d.Latency.Milliseconds())
+	path := smartevse.DefaultPath
+	if u, err := url.Parse(d.URL); err == nil {
+		path = u.EscapedPath() // the path posted to, which --smartevse may have set
+	}
+	t.printf("the SmartEVSE got POST %s?%s (HTTP %d, %d ms)", path, d.Query, d.Status, d.Latency.Milliseconds())
 }
 
 func (t *timeline) summary(res Result, rec *record.Session) {

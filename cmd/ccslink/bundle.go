@@ -131,7 +131,7 @@ func fillBundle(b *bundleWriter, cfg config.Config, cfgErr error, hash bool) err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	checks := doctor.Run(ctx, doctor.Config{Iface: cfg.Interface, EmulateModem: cfg.EmulateModem, SmartEVSE: cfg.SmartEVSE.URL})
+	checks := doctorChecks(ctx, cfg, doctor.DefaultTimeout)
 	var doc bytes.Buffer
 	writeChecks(&doc, checks)
 	if err := b.add("doctor.txt", doc.Bytes()); err != nil {

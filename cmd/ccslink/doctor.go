@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,16 +16,17 @@ import (
 func init() {
 	register(command{
 		name:    "doctor",
-		summary: "check that this host can run the charger: interface, driver, IPv6, permissions, modem, SDP port, SmartEVSE",
+		summary: "check that this host can run the charger: interface, driver, IPv6, permissions, modem, SDP port, outputs, SmartEVSE",
 		run:     runDoctor,
 	})
 }
 
 func runDoctor(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("doctor", "doctor [--iface IF] [--emulate-modem] [--smartevse URL] [--json]", stderr)
-	iface := fs.String("iface", "eth1", "network interface of the HomePlug modem")
+	fs := newFlagSet("doctor", "doctor [--config FILE] [--iface IF] [--emulate-modem] [--smartevse URL] [--json]", stderr)
+	cfgPath := fs.String("config", defaultConfig, "the configuration file the charger runs with (YAML, or a pyPLC.ini); flags override it")
+	iface := fs.String("iface", "", "network interface of the HomePlug modem (default: the configuration's, eth1)")
 	emulate := fs.Bool("emulate-modem", false, "check with an emulated modem on the interface, as evse --emulate-modem runs")
-	url := fs.String("smartevse", "", "the SmartEVSE's URL, as given to evse: it is asked for GET /settings, never posted to")
+	url := fs.String("smartevse", "", "the SmartEVSE's URL, as given to evse (default: the configuration's): it is asked for GET /settings, never posted to")
 	timeout := fs.Duration("timeout", doctor.DefaultTimeout, "how long to wait for each answer (the modem's, the SmartEVSE's)")
 	asJSON := fs.Bool("json", false, "print the checks as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -34,9 +36,26 @@ func runDoctor(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink doctor: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	cfg, err := loadConfig(*cfgPath, explicit)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink doctor: %v\n", err)
+		return 2
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "iface":
+			cfg.Interface = *iface
+		case "emulate-modem":
+			cfg.EmulateModem = *emulate
+		case "smartevse":
+			cfg.SmartEVSE.URL = *url
+		}
+	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	checks := doctor.Run(ctx, doctor.Config{Iface: *iface, EmulateModem: *emulate, SmartEVSE: *url, Timeout: *timeout})
+	checks := doctorChecks(ctx, cfg, *timeout)
 	failed := doctor.Failed(checks)
 	if *asJSON {
 		if checks == nil {

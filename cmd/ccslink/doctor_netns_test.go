@@ -28,7 +28,7 @@ func runDoctorIn(t *testing.T, ns *netnstest.Namespace, prefix []string, args ..
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	argv := append(prefix[1:], append([]string{"doctor", "--iface", ns.Iface}, args...)...)
+	argv := append(prefix[1:], append([]string{"doctor", "--config", "/dev/null", "--iface", ns.Iface}, args...)...)
 	cmd := ns.Command(ctx, prefix[0], argv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -81,6 +81,7 @@ func TestDoctorOverVeth(t *testing.T) {
 		"modem":          {Name: "modem", Status: "ok", Found: "the emulated modem 00:b0:52:00:e5:01 answered: firmware " + modemsim.DefaultFirmware},
 		"powerline_link": {Name: "powerline_link", Status: "warn", Found: "no powerline link (normal without a car)"},
 		"sdp_port":       {Name: "sdp_port", Status: "ok", Found: "UDP port 15118 is free on evse0"},
+		"outputs":        {Name: "outputs", Status: "warn", Found: noOutputsFound, Fix: noOutputsFix},
 	}
 	for name, w := range want {
 		if got[name] != w {
@@ -95,7 +96,7 @@ func TestDoctorOverVeth(t *testing.T) {
 	code, out = runDoctorIn(t, nsE, []string{bin}, "--emulate-modem")
 	if code != 0 || !strings.Contains(out, "ok    modem           the emulated modem 00:b0:52:00:e5:01 answered: firmware "+modemsim.DefaultFirmware+"\n") ||
 		!strings.Contains(out, "warn  powerline_link  no powerline link (normal without a car)\n") ||
-		!strings.HasSuffix(out, "\nall checks passed (1 warning)\n") {
+		!strings.HasSuffix(out, "\nall checks passed (2 warnings)\n") {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,7 +15,8 @@ import (
 func runDoctorArgs(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(append([]string{"doctor"}, args...), nil, &out, &errb)
+	// An empty configuration unless the test gives one: never this host's.
+	code := run(append([]string{"doctor", "--config", "/dev/null"}, args...), nil, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -58,7 +61,7 @@ func TestDoctorSmartEVSE(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
 		{"10.0.0.1", "FAIL  smartevse       smartevse: the URL has no scheme (10.0.0.1)\n" +
 			"                      fix: write http://10.0.0.1\n"},
-		{"http://" + closed, "FAIL  smartevse       " + closed + " refused the connection: nothing listens there\n" +
+		{"http://" + closed, "FAIL  smartevse       the SmartEVSE at " + closed + " is not reachable: it refused the connection: nothing listens there\n" +
 			"                      fix: check the SmartEVSE's address and port (its web server listens on port 80)\n"},
 	} {
 		code, out, _ := runDoctorArgs(t, "--iface", "nosuch0", "--smartevse", tc.url)
@@ -80,12 +83,16 @@ func TestDoctorJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil || strings.Count(out, "\n") != 1 {
 		t.Fatalf("%v: %q", err, out)
 	}
-	if got.OK || len(got.Checks) != 8 || got.Checks[0].Name != "interface" || got.Checks[0].Status != "FAIL" {
+	if got.OK || len(got.Checks) != 9 || got.Checks[0].Name != "interface" || got.Checks[0].Status != "FAIL" {
 		t.Errorf("%+v", got)
 	}
-	want := doctor.Check{Name: "smartevse", Status: "FAIL", Found: "smartevse: the URL has no scheme (10.0.0.1)", Fix: "write http://10.0.0.1"}
+	want := doctor.Check{Name: "outputs", Status: "ok", Found: "the cars' values go to: SmartEVSE 10.0.0.1"}
 	if got.Checks[7] != want {
 		t.Errorf("got %+v", got.Checks[7])
+	}
+	want = doctor.Check{Name: "smartevse", Status: "FAIL", Found: "smartevse: the URL has no scheme (10.0.0.1)", Fix: "write http://10.0.0.1"}
+	if got.Checks[8] != want {
+		t.Errorf("got %+v", got.Checks[8])
 	}
 	if !strings.Contains(out, "`dtoverlay=qca7000,int_pin=<GPIO>,speed=<Hz>`") {
 		t.Errorf("the fix is escaped: %s", out)
@@ -100,6 +107,42 @@ func TestDoctorArgs(t *testing.T) {
 		t.Errorf("exit %d for a bad flag", code)
 	}
 	if code, _, errs := runDoctorArgs(t, "-h"); code != 0 || !strings.Contains(errs, "Usage: ccslink doctor") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestDoctorOutputs: doctor reads the configuration the daemon runs with
+// and says, as the daemon warns at start, when the cars' values would go
+// nowhere; the flags override the file as they do for evse.
+func TestDoctorOutputs(t *testing.T) {
+	dir := t.TempDir()
+	mqtt := filepath.Join(dir, "mqtt.yaml")
+	if err := os.WriteFile(mqtt, []byte("interface: nosuch0\nmqtt:\n  broker: tcp://user:secret@broker:1883\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	none := "warn  outputs         " + noOutputsFound + "\n" +
+		"                      fix: " + noOutputsFix + "\n"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--iface", "nosuch0"}, none},
+		{[]string{"--config", mqtt}, "ok    outputs         the cars' values go to: MQTT tcp://<redacted>@broker:1883\n"},
+		{[]string{"--config", mqtt, "--smartevse", "http://10.0.0.1", "--timeout", "1ms"},
+			"ok    outputs         the cars' values go to: SmartEVSE http://10.0.0.1, MQTT tcp://<redacted>@broker:1883\nFAIL  smartevse "},
+	} {
+		code, out, errs := runDoctorArgs(t, tc.args...)
+		// The configuration's interface is the one checked.
+		if code != 1 || errs != "" || !strings.HasPrefix(out, "FAIL  interface       no interface nosuch0;") || !strings.Contains(out, "\nskip  sdp_port        not checked: no interface nosuch0\n"+tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want\n%s\nafter sdp_port in\n%s", tc.args, code, errs, tc.want, out)
+		}
+	}
+	// The warning's words are the daemon's.
+	if noOutputs != noOutputsFound+"; "+noOutputsFix {
+		t.Errorf("noOutputs %q", noOutputs)
+	}
+	// A configuration that cannot be read stops doctor as it stops evse.
+	if code, _, errs := runDoctorArgs(t, "--config", filepath.Join(dir, "none.yaml")); code != 2 || !strings.Contains(errs, "ccslink doctor: ") {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }

@@ -196,16 +196,12 @@ type daemonConfig struct {
 	cableCheck, preCharge time.Duration
 }
 
-// noOutputs warns a daemon that would read cars' values for nobody.
-const noOutputs = "the cars' values go nowhere: no SmartEVSE, MQTT or HTTP output is configured; " +
-	"set smartevse.url in the configuration (or --smartevse http://<your SmartEVSE>), mqtt.broker or http.listen"
-
 // runDaemon runs the charger until ctx ends. The outputs (SmartEVSE, MQTT,
 // the HTTP API, recordings) live as long as the daemon; the parts bound to
 // the interface (the HomePlug port, SDP, V2G and the charger over them)
 // are opened on it again whenever it comes back after a driver reset.
 func runDaemon(ctx context.Context, d daemonConfig) error {
-	if d.SmartEVSE.URL == "" && d.MQTT.Broker == "" && d.HTTP.Listen == "" {
+	if len(d.Outputs()) == 0 {
 		d.log.Warn(noOutputs)
 	}
 	if _, err := net.InterfaceByName(d.Interface); err != nil {

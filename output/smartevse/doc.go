@@ -35,7 +35,14 @@
 // # Endpoint
 //
 // Users configure either the SmartEVSE's base URL (http://10.0.0.1) or the
-// full URL (http://10.0.0.1/ev_state); [Endpoint] accepts both. A 404
-// answer means the firmware was built without modem support (MODEM=1),
-// and the error says so.
+// full URL (http://10.0.0.1/ev_state); [Endpoint] accepts both, and a
+// trailing slash (http://10.0.0.1/ev_state/) is dropped, as the firmware
+// serves only the path without it. A bare address (10.0.0.1) is refused
+// with the URL to write instead. A 404 answer means nothing is at the path:
+// the URL is wrong, or the firmware was built without modem support
+// (MODEM=1); the error says both.
+//
+// A host name ending in .local (smartevse-1234.local, as the SmartEVSE
+// announces itself) is resolved by multicast DNS (package mdns), so a
+// static binary reaches it without the system's resolver.
 package smartevse

@@ -58,7 +58,8 @@ func (e *EndpointError) Unwrap() []error {
 }
 
 // Endpoint turns a user's URL into the POST target: a base URL (no path, or
-// "/") gets DefaultPath appended, a URL with a path is used as given. A URL
+// "/") gets DefaultPath appended, a URL with a path is used as given less
+// any trailing slash (http://10.0.0.1/ev_state/ posts to /ev_state). A URL
 // without an http or https scheme, without a host, or with a query or
 // fragment is an *EndpointError that says what is wrong.
 func Endpoint(raw string) (*url.URL, error) {
@@ -89,7 +90,9 @@ func Endpoint(raw string) (*url.URL, error) {
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return fail(ErrURLQuery, "leave it out: the query is where the values go", nil)
 	}
-	if u.Path == "" || u.Path == "/" {
+	// The firmware matches the path exactly: /ev_state/ would be a 404.
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
+	if u.Path == "" {
 		u.Path, u.RawPath = DefaultPath, ""
 	}
 	return u, nil

@@ -10,9 +10,10 @@ import (
 
 // Outcomes of a delivery that failed; they come wrapped in a *DeliveryError.
 var (
-	// ErrNoModemSupport means the SmartEVSE answered 404: its firmware was
-	// built without MODEM=1, so POST /ev_state does not exist.
-	ErrNoModemSupport = errors.New("smartevse: the SmartEVSE firmware was built without modem support (MODEM=1): POST /ev_state does not exist")
+	// ErrNotFound means the answer was 404: nothing is at the URL's path.
+	// Either the path is wrong, or the firmware was built without modem
+	// support (MODEM=1), which is what serves POST /ev_state.
+	ErrNotFound = errors.New("smartevse: nothing at the URL's path (HTTP 404)")
 	// ErrRefused means nothing accepted the connection.
 	ErrRefused = errors.New("smartevse: connection refused")
 	// ErrTimeout means no answer came within the attempt's timeout.
@@ -32,6 +33,7 @@ var (
 type DeliveryError struct {
 	URL      string        // the POST target, without the query
 	Host     string        // the target's host:port, for Short
+	Path     string        // the target's path, for ErrNotFound
 	Err      error         // one of the outcome errors above
 	Status   int           // the HTTP status, when an answer came
 	Location string        // where a redirect pointed, if one did
@@ -45,11 +47,12 @@ func (e *DeliveryError) Error() string {
 	b.WriteString(e.URL)
 	b.WriteString(": ")
 	switch e.Err {
-	case ErrNoModemSupport:
-		b.WriteString("HTTP 404: the SmartEVSE firmware was built without modem support (MODEM=1): POST /ev_state does not exist; flash a build with MODEM=1")
-		if !strings.HasSuffix(e.URL, DefaultPath) {
-			b.WriteString(", or check the URL's path")
-		}
+	case ErrNotFound:
+		b.WriteString("HTTP 404: ")
+		b.WriteString(e.nothingAt())
+		b.WriteString(": check the URL, or the firmware's modem option (a SmartEVSE serves POST ")
+		b.WriteString(DefaultPath)
+		b.WriteString(" only when built with MODEM=1)")
 	case ErrRefused:
 		b.WriteString("connection refused: nothing listens there; check that the SmartEVSE is on and its address and port are right")
 	case ErrTimeout:
@@ -92,8 +95,8 @@ func (e *DeliveryError) Short() string {
 		host = e.URL
 	}
 	switch e.Err {
-	case ErrNoModemSupport:
-		return "HTTP 404 from " + host + ": no POST /ev_state (firmware without MODEM=1?)"
+	case ErrNotFound:
+		return e.nothingAt() + " (HTTP 404)"
 	case ErrRefused:
 		return "connection refused by " + host
 	case ErrTimeout:
@@ -115,6 +118,19 @@ func (e *DeliveryError) Short() string {
 		return "the next car's values replaced these"
 	}
 	return e.Err.Error()
+}
+
+// nothingAt is "nothing at /ev_state on 10.0.0.1:80".
+func (e *DeliveryError) nothingAt() string {
+	host := e.Host
+	if host == "" {
+		host = e.URL
+	}
+	path := e.Path
+	if path == "" {
+		path = "/"
+	}
+	return "nothing at " + path + " on " + host
 }
 
 // Unwrap returns the outcome and the transport's error.

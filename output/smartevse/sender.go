@@ -1,6 +1,7 @@
 package smartevse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/mdns"
 )
 
 // Defaults of a Config's zero values.
@@ -46,14 +48,22 @@ type Config struct {
 	// Clock times the backoff and the window; nil means clock.Real.
 	Clock clock.Clock
 	// Client posts; nil means a client that does not follow redirects, so
-	// that a redirect is reported rather than turned into a GET.
+	// that a redirect is reported rather than turned into a GET, over
+	// NewTransport(Resolver).
 	Client *http.Client
+	// Resolver resolves a .local host name when Client is nil; nil means
+	// multicast DNS on every interface.
+	Resolver *mdns.Resolver
 	// Log receives each failed attempt and one record per delivery; nil
 	// means slog.Default().
 	Log *slog.Logger
 	// OnResult, if set, is called on the sender's goroutine after every
 	// series of attempts, with its outcome; it should return quickly.
 	OnResult func(Delivery)
+	// OnAttempt, if set, is called on the sender's goroutine after every
+	// attempt, before any retry's wait, with the series so far (Err is that
+	// attempt's); it should return quickly.
+	OnAttempt func(Delivery)
 }
 
 // Delivery is the outcome of one series of attempts to post a state.
@@ -99,15 +109,17 @@ func (d Delivery) tally() string {
 
 // A Sender posts the plugged-in car's state to a SmartEVSE on its own goroutine.
 type Sender struct {
-	target   *url.URL
-	host     string // host:port, for the log's words
-	timeout  time.Duration
-	window   time.Duration
-	backoff  []time.Duration
-	clk      clock.Clock
-	client   *http.Client
-	log      *slog.Logger
-	onResult func(Delivery)
+	target    *url.URL
+	host      string // host:port, for the log's words
+	timeout   time.Duration
+	window    time.Duration
+	backoff   []time.Duration
+	clk       clock.Clock
+	client    *http.Client
+	resolver  *mdns.Resolver // the client's, for a .local host; nil with a caller's client
+	log       *slog.Logger
+	onResult  func(Delivery)
+	onAttempt func(Delivery)
 
 	ctx    context.Context // cancelled by Close
 	stop   context.CancelCauseFunc
@@ -146,18 +158,19 @@ func New(cfg Config) (*Sender, error) {
 		return nil, err
 	}
 	s := &Sender{
-		target:   target,
-		host:     hostPort(target),
-		timeout:  cfg.Timeout,
-		window:   cfg.Window,
-		backoff:  slices.Clone(cfg.Backoff),
-		clk:      cfg.Clock,
-		client:   cfg.Client,
-		log:      cfg.Log,
-		onResult: cfg.OnResult,
-		wake:     make(chan struct{}, 1),
-		exited:   make(chan struct{}),
-		mem:      newMemory(),
+		target:    target,
+		host:      hostPort(target),
+		timeout:   cfg.Timeout,
+		window:    cfg.Window,
+		backoff:   slices.Clone(cfg.Backoff),
+		clk:       cfg.Clock,
+		client:    cfg.Client,
+		log:       cfg.Log,
+		onResult:  cfg.OnResult,
+		onAttempt: cfg.OnAttempt,
+		wake:      make(chan struct{}, 1),
+		exited:    make(chan struct{}),
+		mem:       newMemory(),
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
@@ -172,7 +185,8 @@ func New(cfg Config) (*Sender, error) {
 		s.clk = clock.Real{}
 	}
 	if s.client == nil {
-		s.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		s.resolver = cmp.Or(cfg.Resolver, localNames)
+		s.client = &http.Client{Transport: NewTransport(s.resolver), CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}}
 	}
@@ -182,6 +196,24 @@ func New(cfg Config) (*Sender, error) {
 	s.ctx, s.stop = context.WithCancelCause(context.Background())
 	go s.run()
 	return s, nil
+}
+
+// localNames resolves .local names for every transport not given a
+// resolver of its own, so its cache is shared.
+var localNames = &mdns.Resolver{}
+
+// NewTransport returns the transport a SmartEVSE is reached by: a host
+// name ending in .local is resolved by r (nil: multicast DNS on every
+// interface), as the system's resolver may not; no proxy, as the
+// SmartEVSE is on the local network.
+func NewTransport(r *mdns.Resolver) *http.Transport {
+	if r == nil {
+		r = localNames
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = r.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
+	return t
 }
 
 // hostPort is the target's host with its port, the default one spelt out.
@@ -344,15 +376,16 @@ attempts:
 		d.State, d.Query = j.st, Query(j.st)
 		var err *DeliveryError
 		d.Status, err = s.post(ctx, d.Query, s.timeout)
-		if err == nil {
-			d.Err = nil
-			break
+		d.Err = nil
+		if err != nil {
+			d.Err = err
 		}
-		d.Err = err
-		if !err.retry() || !s.clk.Now().Before(deadline) {
+		if err == nil || !err.retry() || !s.clk.Now().Before(deadline) {
+			s.attempted(d, start)
 			break
 		}
 		s.log.Warn("smartevse: attempt failed, retrying: "+err.Short(), "url", d.URL, "query", d.Query, "attempt", d.Attempts, "err", err)
+		s.attempted(d, start)
 	}
 	d.Latency = s.clk.Now().Sub(start)
 	if d.Err == nil {
@@ -362,6 +395,14 @@ attempts:
 	}
 	if s.onResult != nil {
 		s.onResult(d)
+	}
+}
+
+// attempted hands the series so far to OnAttempt.
+func (s *Sender) attempted(d Delivery, start time.Time) {
+	if s.onAttempt != nil {
+		d.Latency = s.clk.Now().Sub(start)
+		s.onAttempt(d)
 	}
 }
 
@@ -384,6 +425,16 @@ func (s *Sender) post(plug context.Context, query string, timeout time.Duration)
 		return 0, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
 	}
 	req.Header.Set("User-Agent", "ccslink")
+	// A .local name is looked up within the attempt's time, so that no
+	// answer is said as such, not as the attempt's timeout.
+	if host := s.target.Hostname(); s.resolver != nil && mdns.IsLocal(host) {
+		if _, err := s.resolver.Lookup(ctx, host); err != nil {
+			if plug.Err() != nil {
+				return 0, s.abandoned(plug)
+			}
+			return 0, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
+		}
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if plug.Err() != nil {
@@ -395,7 +446,10 @@ func (s *Sender) post(plug context.Context, query string, timeout time.Duration)
 		}
 		e := &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrUnreachable, Cause: err}
 		var ne net.Error
+		var na *mdns.NoAnswerError
 		switch {
+		case errors.As(err, &na):
+			e.Cause = na // its words say what to do; the dial's add nothing
 		case ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout():
 			e.Err, e.Timeout, e.Cause = ErrTimeout, timeout, nil
 			if t := s.client.Timeout; t > 0 && t < timeout {
@@ -413,7 +467,7 @@ func (s *Sender) post(plug context.Context, query string, timeout time.Duration)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return resp.StatusCode, nil
 	case resp.StatusCode == http.StatusNotFound:
-		return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrNoModemSupport, Status: resp.StatusCode}
+		return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Path: s.target.EscapedPath(), Err: ErrNotFound, Status: resp.StatusCode}
 	}
 	return resp.StatusCode, &DeliveryError{URL: s.URL(), Host: s.host, Err: ErrStatus, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -549,11 +550,19 @@ func TestSenderRetriesAfter500(t *testing.T) {
 
 func TestSenderGivesUpOn500(t *testing.T) {
 	e := newEVSE(t, nil, 500, 500, 500)
-	s, results := start(t, Config{URL: e.srv.URL, Window: 1500 * time.Millisecond, Backoff: []time.Duration{time.Second}}, nil)
+	var attempts []string
+	onAttempt := func(d Delivery) {
+		attempts = append(attempts, fmt.Sprintf("%d %d %v %v", d.Attempts, d.Status, errors.Is(d.Err, ErrStatus), d.Latency))
+	}
+	s, results := start(t, Config{URL: e.srv.URL, Window: 1500 * time.Millisecond, Backoff: []time.Duration{time.Second}, OnAttempt: onAttempt}, nil)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
 	if !errors.Is(d.Err, ErrStatus) || d.Status != 500 || d.Attempts != 3 {
 		t.Fatalf("delivery %+v, want three attempts answered 500: at 0 s, 1 s and the window's end", d)
+	}
+	// Each attempt was reported as it ended, before the next wait (OnResult comes after the last).
+	if want := []string{"1 500 true 0s", "2 500 true 1s", "3 500 true 1.5s"}; !slices.Equal(attempts, want) {
+		t.Fatalf("attempts %q, want %q", attempts, want)
 	}
 	want := "smartevse: POST " + e.srv.URL + "/ev_state: the SmartEVSE answered HTTP 500 Internal Server Error"
 	if d.Err.Error() != want {
@@ -565,31 +574,43 @@ func TestSenderGivesUpOn500(t *testing.T) {
 	}
 }
 
-func TestSender404MeansNoModemSupport(t *testing.T) {
+// TestSender404SaysNothingAtThePath: a 404 is final, and its words name
+// the path and the host, and both causes: the URL, or a firmware without
+// modem support.
+func TestSender404SaysNothingAtThePath(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusNotFound, http.StatusNotFound)
 	w := newWaits()
 	s, results := start(t, Config{URL: e.srv.URL}, w)
 	s.Update(ioniq)
 	d := next(t, results, "delivery")
 	var de *DeliveryError
-	if !errors.Is(d.Err, ErrNoModemSupport) || !errors.As(d.Err, &de) || de.Status != 404 || d.Status != 404 || d.Attempts != 1 {
-		t.Fatalf("delivery %+v, want one attempt and ErrNoModemSupport", d)
+	if !errors.Is(d.Err, ErrNotFound) || !errors.As(d.Err, &de) || de.Status != 404 || d.Status != 404 || d.Attempts != 1 || de.Path != "/ev_state" {
+		t.Fatalf("delivery %+v, want one attempt and ErrNotFound for /ev_state", d)
 	}
-	want := "smartevse: POST " + e.srv.URL + "/ev_state: HTTP 404: the SmartEVSE firmware was built without modem support (MODEM=1): POST /ev_state does not exist; flash a build with MODEM=1"
+	host := strings.TrimPrefix(e.srv.URL, "http://")
+	want := "smartevse: POST " + e.srv.URL + "/ev_state: HTTP 404: nothing at /ev_state on " + host +
+		": check the URL, or the firmware's modem option (a SmartEVSE serves POST /ev_state only when built with MODEM=1)"
 	if d.Err.Error() != want {
 		t.Fatalf("error\n got %s\nwant %s", d.Err, want)
+	}
+	if want := "not delivered: nothing at /ev_state on " + host + " (HTTP 404) (1 attempt in "; !strings.HasPrefix(d.Words(), want) {
+		t.Fatalf("words\n got %s\nwant %s...", d.Words(), want)
 	}
 	if len(w.got()) != 0 {
 		t.Fatalf("backoffs %v: a 404 is final", w.got())
 	}
 
-	// With a path of the user's own, the path may be what is wrong.
-	s2, results2 := start(t, Config{URL: e.srv.URL + "/api/ev"}, w)
+	// A path of the user's own, given with a trailing slash: posted without it, and named.
+	s2, results2 := start(t, Config{URL: e.srv.URL + "/api/ev/"}, w)
 	s2.Update(ioniq)
 	d = next(t, results2, "delivery")
-	want = "smartevse: POST " + e.srv.URL + "/api/ev: HTTP 404: the SmartEVSE firmware was built without modem support (MODEM=1): POST /ev_state does not exist; flash a build with MODEM=1, or check the URL's path"
+	want = "smartevse: POST " + e.srv.URL + "/api/ev: HTTP 404: nothing at /api/ev on " + host +
+		": check the URL, or the firmware's modem option (a SmartEVSE serves POST /ev_state only when built with MODEM=1)"
 	if d.Err == nil || d.Err.Error() != want {
 		t.Fatalf("error\n got %v\nwant %s", d.Err, want)
+	}
+	if got := e.seen(); len(got) != 2 || !strings.HasPrefix(got[1], "POST /api/ev?") {
+		t.Fatalf("SmartEVSE saw %q, want the second POST at /api/ev", got)
 	}
 }
 
