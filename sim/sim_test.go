@@ -5,18 +5,16 @@ import (
 	"context"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ccslink/ccslink/capture"
 	"github.com/ccslink/ccslink/evcc"
+	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/recording"
@@ -144,7 +142,7 @@ func TestTimeline(t *testing.T) {
 // slows the car's session; the failure is in the record, and the plug-in ends.
 func TestSmartEVSEFaults(t *testing.T) {
 	p, _ := evcc.Lookup("ioniq")
-	downURL := "http://" + refusingAddr(t)
+	downURL := "http://" + netnstest.RefusingAddr(t)
 	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -246,25 +244,4 @@ func TestRecording(t *testing.T) {
 	if s == nil || s.Record.SoC.Value != 93 || s.Record.EVCCIDHex() != "0465650064c3" || s.Record.EnergyCapacityWh.Value != 28000 {
 		t.Fatalf("replayed: %+v", s)
 	}
-}
-
-// refusingAddr returns 127.0.0.1:port of a TCP socket that is bound but never
-// listens: every connection to it is refused for as long as the test runs,
-// and no other socket (a parallel test's listener, or a client's own source
-// port) can take the port, as it could one that was closed.
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }

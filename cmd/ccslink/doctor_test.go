@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ccslink/ccslink/doctor"
+	"github.com/ccslink/ccslink/internal/netnstest"
 )
 
 func runDoctorArgs(t *testing.T, args ...string) (int, string, string) {
@@ -52,12 +53,7 @@ func TestDoctorMissingInterface(t *testing.T) {
 }
 
 func TestDoctorSmartEVSE(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := netnstest.RefusingAddr(t)
 	for _, tc := range []struct{ url, want string }{
 		{"10.0.0.1", "FAIL  smartevse       smartevse: the URL has no scheme (10.0.0.1)\n" +
 			"                      fix: write http://10.0.0.1\n"},
