@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -47,7 +48,18 @@ type Output struct {
 	sub      bool      // subscribe to haStatus before the next publication
 	failing  bool      // the last connection attempt failed: log the next ones quietly
 	lostAt   time.Time // when the connection was lost; zero while connected or never connected
+	tryAt    time.Time // when the last connection attempt began
+	brief    int       // connections in a row the broker dropped within briefConnection
+	told     bool      // the log said that another client may use the client ID
 }
+
+// briefConnection is how soon after connecting a broker's drop counts as
+// brief; briefDrops brief drops in a row suggest another client with the
+// same client ID, which a broker lets in by closing the older connection.
+const (
+	briefConnection = 5 * time.Second
+	briefDrops      = 2
+)
 
 // New checks cfg and starts connecting in the background; Close stops the Output.
 func New(cfg Config) (*Output, error) {
@@ -180,7 +192,7 @@ func (o *Output) setLocked(key string, p []byte) bool {
 func (o *Output) valuesLocked(s *record.Session) bool {
 	changed := false
 	for k, v := range values(s) {
-		changed = o.setLocked(k, []byte(v)) || changed
+		changed = o.setLocked(k, append([]byte{}, v...)) || changed // never nil: empty clears the topic
 	}
 	return changed
 }
@@ -215,10 +227,14 @@ func (o *Output) connected() {
 	o.allLocked()
 	o.sub = o.haStatus != ""
 	if o.lostAt.IsZero() {
-		o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "prefix", o.s.prefix)
+		o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "client_id", o.s.clientID, "prefix", o.s.prefix)
 	} else {
-		away := time.Since(o.lostAt).Round(time.Second)
-		o.s.log.Info("mqtt: reconnected to the broker after "+away.String()+" away; publishing everything afresh", "broker", o.s.broker.Redacted(), "away", away)
+		away := o.s.now().Sub(o.lostAt).Round(time.Second)
+		log := o.s.log.Info
+		if o.told {
+			log = o.s.log.Debug // a fight over the client ID, said once
+		}
+		log("mqtt: reconnected to the broker after "+away.String()+" away; publishing everything afresh", "broker", o.s.broker.Redacted(), "away", away)
 		o.lostAt = time.Time{}
 	}
 	o.wakeLocked()
@@ -230,13 +246,12 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 	case paho.ConnectionNotificationConnecting:
 		// Paho says this before each attempt, on its own goroutine, where
 		// it says Lost on another: the loss is timed from the first.
-		if n.IsReconnect {
-			o.mu.Lock()
-			if o.lostAt.IsZero() {
-				o.lostAt = time.Now()
-			}
-			o.mu.Unlock()
+		o.mu.Lock()
+		o.tryAt = o.s.now()
+		if n.IsReconnect && o.lostAt.IsZero() {
+			o.lostAt = o.tryAt
 		}
+		o.mu.Unlock()
 	case paho.ConnectionNotificationFailed:
 		o.mu.Lock()
 		first := !o.failing
@@ -253,8 +268,47 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 		if n.Reason != nil {
 			reason = words(n.Reason)
 		}
-		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting every "+o.s.retry.String()+" (the car's values wait, the newest kept)", "broker", o.s.broker.Redacted(), "err", reason)
+		msg := "mqtt: lost the connection to the broker; reconnecting every " + o.s.retry.String() + " (the car's values wait, the newest kept)"
+		switch o.lost() {
+		case lostOnce:
+			o.s.log.Warn(msg, "broker", o.s.broker.Redacted(), "err", reason)
+		case lostSameID:
+			o.s.log.Warn("mqtt: the broker keeps closing the connection right after it is made: another client may be connected with the same client ID "+quote(o.s.clientID)+
+				", and each connection then ends the other's; give every daemon on the broker its own name (name: in the configuration, or --name) or set mqtt.client_id",
+				"broker", o.s.broker.Redacted(), "client_id", o.s.clientID, "err", reason)
+		default:
+			o.s.log.Debug(msg, "broker", o.s.broker.Redacted(), "err", reason)
+		}
 	}
+}
+
+// How a lost connection is logged.
+const (
+	lostOnce   = iota // a warning
+	lostSameID        // the warning that another client may use the ID
+	lostAgain         // quietly: the warning was given
+)
+
+// lost counts a lost connection and says how to log it. Paho's Lost and
+// Connected notifications come on goroutines of their own, in either order,
+// so a connection is timed from its attempt, whose notification is in order.
+func (o *Output) lost() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.s.now().Sub(o.tryAt) >= briefConnection {
+		o.brief = 0
+		o.told = false
+		return lostOnce
+	}
+	o.brief++
+	switch {
+	case o.told:
+		return lostAgain
+	case o.brief >= briefDrops:
+		o.told = true
+		return lostSameID
+	}
+	return lostOnce
 }
 
 // haAnnounced republishes everything when Home Assistant comes online, so
@@ -400,6 +454,8 @@ func words(err error) string {
 	switch {
 	case err == nil:
 		return "no error"
+	case errors.Is(err, io.EOF):
+		return "the broker closed the connection"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused: nothing listens there; check the broker's address and port"
 	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):

@@ -1,0 +1,161 @@
+package mqtt
+
+import (
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/internal/mosquittotest"
+	"github.com/ccslink/ccslink/record"
+)
+
+// acCar is an ISO-2 AC car that sends its EVCCID and no SoC, and closes
+// its session.
+func acCar() []record.Event {
+	return []record.Event{
+		{Kind: record.KindSLACStarted, At: t0.Add(time.Hour)},
+		{Kind: record.KindMatched, At: t0.Add(time.Hour), EVMAC: "02:00:00:00:00:01"},
+		{Kind: record.KindHandshake, At: t0.Add(time.Hour), Protocol: "iso2"},
+		{Kind: record.KindSessionSetup, At: t0.Add(time.Hour), EVCCID: []byte{2, 0, 0, 0, 0, 1}},
+		{Kind: record.KindEnded, At: t0.Add(time.Hour + time.Second), End: record.EndCarClosed},
+	}
+}
+
+// TestUnknownIsCleared: on Debian's mosquitto, the Ioniq's values and then
+// an AC car that sends no SoC. Every value topic gets exactly the clear at
+// each match (an empty payload, which deletes the retained value) and the
+// car's own values: never -1. A subscriber that comes after the AC car
+// finds no SoC at all.
+func TestUnknownIsCleared(t *testing.T) {
+	b := mosquitto(mosquittotest.Start(t))
+	sub := subscribe(t, b, "ccslink/eth1/#")
+	o := newOutput(t, Config{Broker: b.url()})
+	sub.wait(t, "ccslink/eth1/state", "waiting")
+
+	// plugIn feeds a car's events; after the match it waits for the
+	// clears, which would otherwise give way to the values at once.
+	plugIn := func(events []record.Event) *record.Session {
+		rec := &record.Session{}
+		for _, e := range events {
+			rec.Apply(e)
+			o.Event(e, rec)
+			if e.Kind == record.KindMatched {
+				// The last value topic: those before it were cleared in the same pass.
+				sub.wait(t, "ccslink/eth1/soc_timestamp", "")
+			}
+		}
+		o.PlugInEnded(rec)
+		final, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.wait(t, "ccslink/eth1/session", string(final))
+		return rec
+	}
+	plugIn(ioniq())
+	plugIn(acCar())
+
+	want := map[string][]string{
+		"soc":             {"", "93", ""},
+		"full_soc":        {"", "94", ""},
+		"energy_capacity": {"", "28000", ""},
+		"energy_request":  {"", "1820", ""},
+		"soc_timestamp":   {"", "2023-05-24T10:00:05.348Z", ""},
+		"evccid":          {"", "0465650064c3", "", "020000000001"},
+		"protocol":        {"", "din", "", "iso2"},
+	}
+	for topic, w := range want {
+		var got []string
+		for _, m := range sub.waitCount(t, "ccslink/eth1/"+topic, len(w)) {
+			got = append(got, m.payload)
+		}
+		if strings.Join(got, "|") != strings.Join(w, "|") {
+			t.Errorf("%s received %q, want %q", topic, got, w)
+		}
+	}
+	if got := sub.last("ccslink/eth1/state"); got != "waiting" {
+		t.Errorf("state %q, want waiting", got)
+	}
+
+	// A late subscriber: mosquitto sends a filter's retained messages
+	// right after its SUBACK, in order, so the SoC would come before the status.
+	late := subscribe(t, b, "ccslink/eth1/soc", "ccslink/eth1/evccid", "ccslink/eth1/status")
+	late.wait(t, "ccslink/eth1/status", "online")
+	if m, ok := late.lastMessage("ccslink/eth1/soc"); ok {
+		t.Errorf("a late subscriber got soc %q; want none retained", m.payload)
+	}
+	if m, _ := late.lastMessage("ccslink/eth1/evccid"); m.payload != "020000000001" || !m.retained {
+		t.Errorf("a late subscriber got evccid %q (retained %v)", m.payload, m.retained)
+	}
+}
+
+// TestSameClientID: two outputs with one client ID on one broker take the
+// connection from each other, over and over. One of them says so once, in
+// words, naming the ID and how to change it; the losses after that are
+// logged only for debugging. Its clock stands still: every connection is
+// brief.
+func TestSameClientID(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	stopped := func() time.Time { return t0 }
+	la, lb := newLogs(), newLogs()
+	newOutput(t, Config{Broker: b.url(), Name: "eth1", Log: slog.New(la), now: stopped})
+	la.waitLog(t, "INFO mqtt: connected to the broker")
+	newOutput(t, Config{Broker: b.url(), Name: "eth1", Log: slog.New(lb), now: stopped})
+
+	want := `WARN mqtt: the broker keeps closing the connection right after it is made: another client may be connected with the same client ID "ccslink-eth1", ` +
+		"and each connection then ends the other's; give every daemon on the broker its own name (name: in the configuration, or --name) or set mqtt.client_id " +
+		"broker=" + b.url() + " client_id=ccslink-eth1 err="
+	line := la.waitLog(t, "another client may be connected")
+	if !strings.HasPrefix(line, want) {
+		t.Fatalf("log line\n%s\nwant it to start\n%s", line, want)
+	}
+	// The fight goes on: two more losses, logged quietly, and no second warning.
+	for range 2 {
+		next := la.waitLog(t, "mqtt: lost the connection to the broker")
+		if !strings.HasPrefix(next, "DEBUG ") {
+			t.Errorf("a loss after the warning is logged as %q", next)
+		}
+	}
+	for {
+		select {
+		case l := <-la.ch:
+			if strings.Contains(l, "another client may") {
+				t.Errorf("warned again: %s", l)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// TestBriefLosses counts the losses as a broker's drops come: brief ones
+// in a row warn once; a connection that lasted starts the count afresh.
+func TestBriefLosses(t *testing.T) {
+	now := t0
+	o := &Output{s: settings{now: func() time.Time { return now }}}
+	step := func(lasted time.Duration) int {
+		o.tryAt = now
+		now = now.Add(lasted)
+		return o.lost()
+	}
+	for i, c := range []struct {
+		lasted time.Duration
+		want   int
+	}{
+		{time.Hour, lostOnce},
+		{time.Second, lostOnce},
+		{4 * time.Second, lostSameID},
+		{0, lostAgain},
+		{time.Second, lostAgain},
+		{briefConnection, lostOnce}, // lasted: a new count
+		{time.Second, lostOnce},
+		{time.Second, lostSameID},
+	} {
+		if got := step(c.lasted); got != c.want {
+			t.Errorf("loss %d after %v: %d, want %d", i, c.lasted, got, c.want)
+		}
+	}
+}
