@@ -199,3 +199,48 @@ func TestBriefLosses(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoWithOneID: two outputs with one client ID on Debian's mosquitto,
+// publishing all the while, take the connection from each other at full
+// speed, as two daemons with one name do. Each says so once and goes on
+// (their clocks stand still: every connection is brief).
+func TestTwoWithOneID(t *testing.T) {
+	b := mosquitto(mosquittotest.Start(t))
+	stopped := func() time.Time { return t0 }
+	la, lb := newLogs(), newLogs()
+	oa := newOutput(t, Config{Broker: b.url(), Name: "eth1", Log: slog.New(la), now: stopped})
+	la.waitLog(t, "INFO mqtt: connected to the broker")
+	ob := newOutput(t, Config{Broker: b.url(), Name: "eth1", Log: slog.New(lb), now: stopped})
+
+	var seen []string
+	warned := map[string]int{}
+	after := map[string]int{}
+	deadline := time.After(bound)
+	tick := time.NewTicker(20 * time.Millisecond) // values all the while: publications in flight at each loss
+	defer tick.Stop()
+	for warned["A"] == 0 || warned["B"] == 0 || after["A"] < 2 || after["B"] < 2 {
+		var who, line string
+		select {
+		case line = <-la.ch:
+			who = "A"
+		case line = <-lb.ch:
+			who = "B"
+		case <-tick.C:
+			<-drive(oa, 1)
+			<-drive(ob, 1)
+			continue
+		case <-deadline:
+			t.Fatalf("within %v, warned %v and lost %v times after; the log:\n%s", bound, warned, after, strings.Join(seen, "\n"))
+		}
+		seen = append(seen, who+" "+line)
+		switch {
+		case strings.Contains(line, "another client may be connected"):
+			warned[who]++
+		case strings.Contains(line, "mqtt: lost the connection to the broker") && warned[who] > 0:
+			after[who]++
+		}
+	}
+	if warned["A"] != 1 || warned["B"] != 1 {
+		t.Errorf("warned %v times; want once each; the log:\n%s", warned, strings.Join(seen, "\n"))
+	}
+}

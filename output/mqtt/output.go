@@ -45,12 +45,13 @@ type Output struct {
 	session  *record.Session   // the last car's record, nil before the first car
 	dirty    map[string]bool   // keys not yet published since they changed
 	state    string
-	sub      bool      // subscribe to haStatus before the next publication
-	failing  bool      // the last connection attempt failed: log the next ones quietly
-	lostAt   time.Time // when the connection was lost; zero while connected or never connected
-	tryAt    time.Time // when the last connection attempt began
-	brief    int       // connections in a row the broker dropped within briefConnection
-	told     bool      // the log said that another client may use the client ID
+	sub      bool          // subscribe to haStatus before the next publication
+	failing  bool          // the last connection attempt failed: log the next ones quietly
+	lostAt   time.Time     // when the connection was lost; zero while connected or never connected
+	down     chan struct{} // closed at the next connection attempt: the connection it belongs to is gone
+	tryAt    time.Time     // when the last connection attempt began
+	brief    int           // connections in a row the broker dropped within briefConnection
+	told     bool          // the log said that another client may use the client ID
 }
 
 // briefConnection is how soon after connecting a broker's drop counts as
@@ -76,6 +77,7 @@ func New(cfg Config) (*Output, error) {
 		payloads: map[string][]byte{},
 		dirty:    map[string]bool{},
 		state:    StateWaiting,
+		down:     make(chan struct{}),
 	}
 	if s.discovery != "" {
 		o.haStatus = s.discovery + "/status"
@@ -110,6 +112,11 @@ func New(cfg Config) (*Output, error) {
 		SetKeepAlive(30*time.Second).
 		SetOrderMatters(false).
 		SetWill(s.prefix+"status", Offline, 1, true).
+		// Paho sends what was in flight again after a reconnection from
+		// its store, which races with a connection lost at once (as when
+		// another client takes the ID): it panics. The output publishes
+		// everything afresh on each connection anyway.
+		SetStore(discard{}).
 		SetOnConnectHandler(func(paho.Client) { o.connected() }).
 		SetConnectionNotificationHandler(o.notified)
 	if s.tls != nil {
@@ -248,6 +255,10 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 		// it says Lost on another: the loss is timed from the first.
 		o.mu.Lock()
 		o.tryAt = o.s.now()
+		// The last connection is gone: what waits for its acknowledgement
+		// gives up (paho would keep it waiting), and the next has its own.
+		close(o.down)
+		o.down = make(chan struct{})
 		if n.IsReconnect && o.lostAt.IsZero() {
 			o.lostAt = o.tryAt
 		}
@@ -345,10 +356,11 @@ func (o *Output) publish() {
 	o.mu.Lock()
 	sub := o.sub
 	o.sub = false
+	down := o.down
 	o.mu.Unlock()
 	if sub {
 		// Before the configs, so that an announcement after them is not missed.
-		if err := o.wait(o.client.Subscribe(o.haStatus, 1, o.haAnnounced)); err != nil {
+		if err := o.wait(o.client.Subscribe(o.haStatus, 1, o.haAnnounced), down); err != nil {
 			o.s.log.Warn("mqtt: cannot subscribe to Home Assistant's status; discovery is republished on the next connection only",
 				"broker", o.s.broker.Redacted(), "topic", o.haStatus, "err", words(err))
 		}
@@ -358,7 +370,7 @@ func (o *Output) publish() {
 		if !ok {
 			return
 		}
-		if err := o.wait(o.client.Publish(o.topics[key], 1, true, payload)); err != nil {
+		if err := o.wait(o.client.Publish(o.topics[key], 1, true, payload), down); err != nil {
 			o.mu.Lock()
 			o.dirty[key] = true
 			o.mu.Unlock()
@@ -406,10 +418,12 @@ func (o *Output) next() (string, []byte, bool) {
 var (
 	errGaveUp  = errors.New("no acknowledgement from the broker in time")
 	errClosing = errors.New("the output is closing")
+	errLost    = errors.New("the connection was lost before the broker acknowledged")
 )
 
-// wait waits for t, at most publishTimeout, and not past Close.
-func (o *Output) wait(t paho.Token) error {
+// wait waits for t, at most publishTimeout, and not past Close or the
+// next connection attempt (closing down).
+func (o *Output) wait(t paho.Token, down <-chan struct{}) error {
 	timer := time.NewTimer(publishTimeout)
 	defer timer.Stop()
 	select {
@@ -417,6 +431,8 @@ func (o *Output) wait(t paho.Token) error {
 		return t.Error()
 	case <-o.quit:
 		return errClosing
+	case <-down:
+		return errLost
 	case <-timer.C:
 		return errGaveUp
 	}
@@ -473,3 +489,15 @@ func words(err error) string {
 	}
 	return err.Error()
 }
+
+// discard is a paho store that keeps nothing: nothing in flight is sent
+// again by paho after a reconnection.
+type discard struct{}
+
+func (discard) Open()                             {}
+func (discard) Put(string, packets.ControlPacket) {}
+func (discard) Get(string) packets.ControlPacket  { return nil }
+func (discard) All() []string                     { return nil }
+func (discard) Del(string)                        {}
+func (discard) Close()                            {}
+func (discard) Reset()                            {}
