@@ -23,6 +23,7 @@ const maxFileSize = 1 << 20
 
 // Config is the daemon's configuration.
 type Config struct {
+	Name             string // the daemon's name on the broker and in Home Assistant; "" = DefaultName
 	Interface        string // the modem's network interface
 	Policy           string // soc, dc or ac
 	EVSEID           string // the charger's EVSEID; "" = the charger's built-in one
@@ -47,11 +48,13 @@ type SmartEVSE struct {
 
 // MQTT configures the MQTT output.
 type MQTT struct {
-	Broker        string // e.g. tcp://host:1883; "" = none
-	Prefix        string // topic prefix, ending in "/"
-	Username      string
-	Password      string // secret
-	HomeAssistant bool   // publish Home Assistant discovery messages
+	Broker          string // e.g. tcp://host:1883; "" = none
+	Prefix          string // topic prefix, ending in "/"; "" = ccslink/<name>/
+	ClientID        string // "" = ccslink-<name>
+	Username        string
+	Password        string // secret
+	HomeAssistant   bool   // publish Home Assistant discovery messages
+	DiscoveryPrefix string // Home Assistant's discovery prefix
 }
 
 // HTTP configures the HTTP API and page.
@@ -87,7 +90,7 @@ func Default() Config {
 		Interface:  "eth1",
 		Policy:     "soc",
 		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute},
-		MQTT:       MQTT{Prefix: defaultPrefix("eth1"), HomeAssistant: true},
+		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant"},
 		StateDir:   "/var/lib/ccslink",
 		Recordings: Recordings{Keep: 20},
 		Sessions:   Sessions{Keep: 100},
@@ -95,8 +98,54 @@ func Default() Config {
 	}
 }
 
-// defaultPrefix is the MQTT topic prefix when the file sets none.
-func defaultPrefix(iface string) string { return "ccslink/" + iface + "/" }
+// DefaultName is the name of a daemon whose configuration gives none: the
+// host's name and the interface, such as pi-garage-eth1, made a valid name.
+// Every Pi's modem is eth1: the host name tells two Pis on one broker apart.
+func DefaultName(host, iface string) string {
+	host, _, _ = strings.Cut(host, ".") // the host, not its domain
+	n := SanitizeName(host + "-" + iface)
+	if n == "" {
+		return "ccslink"
+	}
+	return n
+}
+
+// SanitizeName makes s a valid name: lower case; every run of other
+// characters than letters, digits, '-' and '_' becomes one '-'; no '-' or
+// '_' at either end; at most 64 bytes.
+func SanitizeName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+			dash = false
+		case !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	n := b.String()
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return strings.Trim(n, "-_")
+}
+
+// ValidName reports whether s may be a daemon's name: what MQTT topics and
+// Home Assistant's unique IDs take (lower-case letters, digits, '-', '_'), 1 to 64 bytes.
+func ValidName(s string) bool {
+	return s != "" && SanitizeName(s) == s
+}
+
+// InstanceName returns the daemon's name: Name, or else DefaultName of the host.
+func (c Config) InstanceName(host string) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return DefaultName(host, c.Interface)
+}
 
 // Load reads the configuration file at path: YAML, or a pyPLC.ini when its
 // name ends in .ini or its content looks like one.

@@ -13,14 +13,15 @@ import (
 
 // full sets every key to something other than its default.
 var full = Config{
+	Name:         "pi-garage",
 	Interface:    "eth0",
 	Policy:       "dc",
 	EVSEID:       "DE*ABC*E1234",
 	EmulateModem: true,
 	V2GPort:      15200,
 	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second},
-	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", Username: "ccs",
-		Password: "p\"a ss: #w", HomeAssistant: false},
+	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", ClientID: "ccslink-garage", Username: "ccs",
+		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha"},
 	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123"},
 	StateDir:         "/srv/ccslink",
 	Recordings:       Recordings{Keep: 0},
@@ -29,7 +30,8 @@ var full = Config{
 	Log:              Log{Level: "debug"},
 }
 
-const fullYAML = `interface: eth0
+const fullYAML = `name: pi-garage
+interface: eth0
 policy: dc
 evse_id: DE*ABC*E1234
 emulate_modem: true
@@ -41,9 +43,11 @@ smartevse:
 mqtt:
   broker: tcp://user:pw@192.168.1.2:1883
   prefix: home/car/
+  client_id: ccslink-garage
   username: ccs
   password: 'p"a ss: #w'
   home_assistant: false
+  discovery_prefix: ha
 http: {listen: "0.0.0.0:8080", token: 0123456789abcdef0123}
 state_dir: /srv/ccslink
 recordings:
@@ -87,17 +91,48 @@ func TestEmptyIsDefault(t *testing.T) {
 	}
 }
 
-func TestPrefixFollowsInterface(t *testing.T) {
+// TestName: a daemon without a name takes the host's and the interface's,
+// made fit for topics and Home Assistant's IDs; the MQTT prefix, client ID
+// and discovery prefix follow it unless set.
+func TestName(t *testing.T) {
 	c, err := Parse("a.yaml", []byte("interface: wlan1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MQTT.Prefix != "ccslink/wlan1/" {
-		t.Fatalf("prefix %q, want ccslink/wlan1/", c.MQTT.Prefix)
+	if c.Name != "" || c.MQTT.Prefix != "" || c.MQTT.ClientID != "" || c.MQTT.DiscoveryPrefix != "homeassistant" {
+		t.Fatalf("name %q, prefix %q, client ID %q, discovery prefix %q; want \"\", \"\", \"\", homeassistant", c.Name, c.MQTT.Prefix, c.MQTT.ClientID, c.MQTT.DiscoveryPrefix)
 	}
-	// the example leaves the default prefix commented out, so it follows an edited interface
-	if y := string(c.YAML()); !strings.Contains(y, "\n  # prefix: \"ccslink/wlan1/\"\n") {
-		t.Fatalf("the default prefix is written as a key:\n%s", y)
+	if got := c.InstanceName("pi-garage"); got != "pi-garage-wlan1" {
+		t.Errorf("InstanceName = %q, want pi-garage-wlan1", got)
+	}
+	c.Name = "carport"
+	if got := c.InstanceName("pi-garage"); got != "carport" {
+		t.Errorf("InstanceName with a name = %q, want carport", got)
+	}
+	for _, tc := range []struct{ host, iface, want string }{
+		{"pi-garage", "eth1", "pi-garage-eth1"},
+		{"Pi-Garage.fritz.box", "eth1", "pi-garage-eth1"},
+		{"raspberry pi", "eth1.5", "raspberry-pi-eth1-5"},
+		{"", "eth1", "eth1"},
+		{"", "", "ccslink"},
+		{"ÜberPi", "ev+", "berpi-ev"},
+		{"__x__", "", "x"},
+		{strings.Repeat("a", 80), "eth1", strings.Repeat("a", 64)},
+	} {
+		if got := DefaultName(tc.host, tc.iface); got != tc.want || !ValidName(got) {
+			t.Errorf("DefaultName(%q, %q) = %q (valid %v), want %q", tc.host, tc.iface, got, ValidName(got), tc.want)
+		}
+	}
+	for _, n := range []string{"", "Garage", "pi garage", "pi/garage", "-pi", "pi_", strings.Repeat("a", 65), "pi+"} {
+		if ValidName(n) {
+			t.Errorf("ValidName(%q) = true", n)
+		}
+	}
+	// The broker's default ports: mqtt:// and tcp:// 1883, TLS 8883 (the output fills them in).
+	for _, b := range []string{"mqtt://nas", "tcp://nas", "mqtts://nas", "ssl://nas.local", "tls://[fd00::1]", "MQTT://nas"} {
+		if _, err := Parse("b.yaml", []byte("mqtt:\n  broker: "+b+"\n")); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
 	}
 }
 
@@ -128,7 +163,7 @@ func TestErrors(t *testing.T) {
 		{"unknown key", "interface: eth1\nmqtt:\n  brokr: tcp://h:1883\n", ErrUnknownKey,
 			"f.yaml:3:3: mqtt.brokr: unknown key (did you mean mqtt.broker?)"},
 		{"unknown top key", "colour: red\n", ErrUnknownKey,
-			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, emulate_modem, evse_id, http, interface, log, mqtt, policy, recordings, sessions, smartevse, state_dir, v2g_port"},
+			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, smartevse, state_dir, v2g_port"},
 		{"bad type", "v2g_port: fifteen\n", ErrType,
 			`f.yaml:1:11: v2g_port: must be a whole number, not the text "fifteen"`},
 		{"bad bool", "mqtt:\n  home_assistant: yes\n", ErrType,
@@ -161,18 +196,28 @@ func TestErrors(t *testing.T) {
 			`f.yaml:3:14: capacity_fallback[1].evccid: "*" is already given in capacity_fallback[0]`},
 		{"capacity not a list", "capacity_fallback: 28000\n", ErrType,
 			`f.yaml:1:20: capacity_fallback: must be a list of entries such as "- {evccid: \"*\", capacity_wh: 28000}", not the number 28000`},
-		{"broker without port", "mqtt:\n  broker: tcp://nas\n", ErrValue,
-			`f.yaml:2:11: mqtt.broker: "tcp://nas" has no port: add it, e.g. tcp://nas:1883`},
+		{"broker with an empty port", "mqtt:\n  broker: \"tcp://nas:\"\n", ErrValue,
+			`f.yaml:2:11: mqtt.broker: "tcp://nas:" has an empty port: give it, or leave out the ':' for the default (1883, 8883 for TLS)`},
 		{"broker without scheme", "mqtt:\n  broker: nas:1883\n", ErrValue,
-			`f.yaml:2:11: mqtt.broker: "nas:1883" is not a broker URL: write scheme://host:port, e.g. tcp://192.168.1.2:1883 (schemes tcp, ssl, tls, mqtt, mqtts, ws, wss)`},
+			`f.yaml:2:11: mqtt.broker: "nas:1883" is not a broker URL: write scheme://host:port, e.g. tcp://192.168.1.2:1883 (schemes tcp and mqtt, port 1883 when none is given; for TLS ssl, tls and mqtts, port 8883)`},
+		{"broker over websockets", "mqtt:\n  broker: ws://nas:9001\n", ErrValue,
+			`f.yaml:2:11: mqtt.broker: "ws://nas:9001" is not a broker URL: write scheme://host:port, e.g. tcp://192.168.1.2:1883 (schemes tcp and mqtt, port 1883 when none is given; for TLS ssl, tls and mqtts, port 8883)`},
+		{"client ID with a space", "mqtt:\n  client_id: ccslink garage\n", ErrValue,
+			`f.yaml:2:14: mqtt.client_id: "ccslink garage" is not a client ID: at most 128 printable ASCII characters without spaces, e.g. ccslink-garage`},
+		{"discovery prefix wildcard", "mqtt:\n  discovery_prefix: ha/#\n", ErrValue,
+			`f.yaml:2:21: mqtt.discovery_prefix: "ha/#" holds an MQTT wildcard ('+' or '#'), which a topic cannot`},
+		{"discovery prefix empty", "mqtt:\n  discovery_prefix: \"\"\n", ErrValue,
+			`f.yaml:2:21: mqtt.discovery_prefix: empty: leave the key out for Home Assistant's default, homeassistant`},
 		{"smartevse query", "smartevse:\n  url: http://10.0.0.1/ev_state?x=1\n", ErrValue,
 			`f.yaml:2:8: smartevse.url: "http://10.0.0.1/ev_state?x=1" carries a query or fragment, which the values sent replace: leave out what follows '?' or '#'`},
 		{"prefix without slash", "mqtt:\n  prefix: car\n", ErrValue,
 			`f.yaml:2:11: mqtt.prefix: "car" must end in '/', e.g. "car/"`},
 		{"bad log level", "log:\n  level: verbose\n", ErrValue,
 			`f.yaml:2:10: log.level: "verbose" is not a log level: use debug, info, warn or error`},
-		{"prefix from the interface", "# a '+' is fine in a name, not in a topic\ninterface: ev+\n", ErrValue,
-			`f.yaml:2:12: mqtt.prefix: "ccslink/ev+/" holds an MQTT wildcard ('+' or '#'), which a topic cannot`},
+		{"name with capitals and a space", "# the name is in topics and IDs\nname: Pi Garage\n", ErrValue,
+			`f.yaml:2:7: name: "Pi Garage" is not a name for MQTT topics and Home Assistant: use lower-case letters, digits, '-' and '_' (at most 64), e.g. "pi-garage"`},
+		{"name of symbols", "name: \"+++\"\n", ErrValue,
+			`f.yaml:1:7: name: "+++" is not a name for MQTT topics and Home Assistant: use lower-case letters, digits, '-' and '_' (at most 64), e.g. pi-garage`},
 		{"empty interface", "interface:\n", ErrValue,
 			"f.yaml:1:1: interface: empty: name the modem's network interface, e.g. eth1 (see `ip link`)"},
 		{"relative state dir", "state_dir: var/lib\n", ErrValue,

@@ -393,14 +393,6 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 		}
 		note("evse_printtrace", "log.level", "-> log.level: %s", c.Log.Level)
 	}
-	derived := false
-	if _, set := at["mqtt.prefix"]; !set {
-		c.MQTT.Prefix = defaultPrefix(c.Interface)
-		if p, ok := at["interface"]; ok {
-			at["mqtt.prefix"] = p // the prefix comes from the interface's name
-			derived = true
-		}
-	}
 
 	for _, section := range f.order {
 		for key := range f.sections[section] {
@@ -426,9 +418,6 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 	c.check(&v, at)
 	for _, e := range v.errs {
 		// name the key the user wrote
-		if derived && e.Key == "mqtt.prefix" {
-			e.Key = "eth_interface"
-		}
 		e.Key = cmp.Or(pyplcKey[strings.SplitN(e.Key, "[", 2)[0]], e.Key)
 	}
 	l.errs = append(l.errs, v.errs...)

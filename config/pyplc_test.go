@@ -43,7 +43,8 @@ func TestFromPyPLC(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 	y := c.YAML()
-	const wantValues = `interface: "eth1"
+	const wantValues = `name: ""
+interface: "eth1"
 policy: "soc"
 evse_id: ""
 emulate_modem: false
@@ -54,9 +55,12 @@ smartevse:
   window: 1m0s
 mqtt:
   broker: ""
+  prefix: ""
+  client_id: ""
   username: ""
   password: ""
   home_assistant: true
+  discovery_prefix: "homeassistant"
 http:
   listen: ""
   token: ""
@@ -240,8 +244,6 @@ func TestFromPyPLCErrors(t *testing.T) {
 			"1:1: no [general] section: pyPLC reads its keys below a [general] line"},
 		{"empty", "", ErrSyntax,
 			"1:1: no [general] section: pyPLC reads its keys below a [general] line"},
-		{"prefix from the interface", "[general]\neth_interface = ev#1\n", ErrValue,
-			`2:17: eth_interface: "ccslink/ev#1/" holds an MQTT wildcard ('+' or '#'), which a topic cannot`},
 		{"interpolation bomb", "[general]\n" + bomb, ErrSyntax,
 			"2:17: eth_interface: %(name)s references expand to more than 65536 bytes"},
 	} {

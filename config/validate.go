@@ -49,6 +49,13 @@ func (c Config) check(l *list, at map[string]pos) {
 		return true
 	}
 
+	if text("name", c.Name) && c.Name != "" && !ValidName(c.Name) {
+		if n := SanitizeName(c.Name); n != "" {
+			bad("name", "%q is not a name for MQTT topics and Home Assistant: use lower-case letters, digits, '-' and '_' (at most 64), e.g. %q", c.Name, n)
+		} else {
+			bad("name", "%q is not a name for MQTT topics and Home Assistant: use lower-case letters, digits, '-' and '_' (at most 64), e.g. pi-garage", c.Name)
+		}
+	}
 	if text("interface", c.Interface) {
 		switch {
 		case c.Interface == "":
@@ -88,18 +95,32 @@ func (c Config) check(l *list, at map[string]pos) {
 	if text("mqtt.broker", c.MQTT.Broker) && c.MQTT.Broker != "" {
 		u, err := url.Parse(c.MQTT.Broker)
 		switch {
-		case err != nil || u.Host == "" || !mqttScheme(u.Scheme):
-			bad("mqtt.broker", "%q is not a broker URL: write scheme://host:port, e.g. tcp://192.168.1.2:1883 (schemes tcp, ssl, tls, mqtt, mqtts, ws, wss)", c.MQTT.Broker)
-		case u.Port() == "":
-			bad("mqtt.broker", "%q has no port: add it, e.g. %s://%s:1883", c.MQTT.Broker, u.Scheme, u.Hostname())
+		case err != nil || u.Hostname() == "" || !mqttScheme(u.Scheme):
+			bad("mqtt.broker", "%q is not a broker URL: write scheme://host:port, e.g. tcp://192.168.1.2:1883 (schemes tcp and mqtt, port 1883 when none is given; for TLS ssl, tls and mqtts, port 8883)", c.MQTT.Broker)
+		case u.Port() == "" && strings.HasSuffix(u.Host, ":"):
+			bad("mqtt.broker", "%q has an empty port: give it, or leave out the ':' for the default (1883, 8883 for TLS)", c.MQTT.Broker)
 		}
 	}
-	if text("mqtt.prefix", c.MQTT.Prefix) {
+	if text("mqtt.prefix", c.MQTT.Prefix) && c.MQTT.Prefix != "" {
 		switch {
-		case c.MQTT.Prefix == "" || !strings.HasSuffix(c.MQTT.Prefix, "/"):
+		case !strings.HasSuffix(c.MQTT.Prefix, "/"):
 			bad("mqtt.prefix", "%q must end in '/', e.g. %q", c.MQTT.Prefix, c.MQTT.Prefix+"/")
 		case strings.ContainsAny(c.MQTT.Prefix, "+#"):
 			bad("mqtt.prefix", "%q holds an MQTT wildcard ('+' or '#'), which a topic cannot", c.MQTT.Prefix)
+		}
+	}
+	if text("mqtt.client_id", c.MQTT.ClientID) && (len(c.MQTT.ClientID) > 128 || strings.ContainsFunc(c.MQTT.ClientID, func(r rune) bool { return r <= ' ' || r > '~' })) {
+		bad("mqtt.client_id", "%q is not a client ID: at most 128 printable ASCII characters without spaces, e.g. ccslink-garage", c.MQTT.ClientID)
+	}
+	if text("mqtt.discovery_prefix", c.MQTT.DiscoveryPrefix) {
+		d := c.MQTT.DiscoveryPrefix
+		switch {
+		case strings.Trim(d, "/") == "":
+			bad("mqtt.discovery_prefix", "empty: leave the key out for Home Assistant's default, homeassistant")
+		case strings.ContainsAny(d, "+#"):
+			bad("mqtt.discovery_prefix", "%q holds an MQTT wildcard ('+' or '#'), which a topic cannot", d)
+		case strings.HasPrefix(d, "$"):
+			bad("mqtt.discovery_prefix", "%q starts with '$', which marks the broker's own topics", d)
 		}
 	}
 	text("mqtt.username", c.MQTT.Username)
@@ -153,7 +174,7 @@ func (c Config) check(l *list, at map[string]pos) {
 
 func mqttScheme(s string) bool {
 	switch s {
-	case "tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss":
+	case "tcp", "ssl", "tls", "mqtt", "mqtts":
 		return true
 	}
 	return false

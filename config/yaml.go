@@ -18,25 +18,28 @@ var sections = map[string]bool{"smartevse": true, "mqtt": true, "http": true, "r
 
 // scalars maps every scalar key to its field: *string, *bool, *int or *time.Duration.
 var scalars = map[string]func(c *Config) any{
-	"interface":           func(c *Config) any { return &c.Interface },
-	"policy":              func(c *Config) any { return &c.Policy },
-	"evse_id":             func(c *Config) any { return &c.EVSEID },
-	"emulate_modem":       func(c *Config) any { return &c.EmulateModem },
-	"v2g_port":            func(c *Config) any { return &c.V2GPort },
-	"smartevse.url":       func(c *Config) any { return &c.SmartEVSE.URL },
-	"smartevse.timeout":   func(c *Config) any { return &c.SmartEVSE.Timeout },
-	"smartevse.window":    func(c *Config) any { return &c.SmartEVSE.Window },
-	"mqtt.broker":         func(c *Config) any { return &c.MQTT.Broker },
-	"mqtt.prefix":         func(c *Config) any { return &c.MQTT.Prefix },
-	"mqtt.username":       func(c *Config) any { return &c.MQTT.Username },
-	"mqtt.password":       func(c *Config) any { return &c.MQTT.Password },
-	"mqtt.home_assistant": func(c *Config) any { return &c.MQTT.HomeAssistant },
-	"http.listen":         func(c *Config) any { return &c.HTTP.Listen },
-	"http.token":          func(c *Config) any { return &c.HTTP.Token },
-	"state_dir":           func(c *Config) any { return &c.StateDir },
-	"recordings.keep":     func(c *Config) any { return &c.Recordings.Keep },
-	"sessions.keep":       func(c *Config) any { return &c.Sessions.Keep },
-	"log.level":           func(c *Config) any { return &c.Log.Level },
+	"name":                  func(c *Config) any { return &c.Name },
+	"interface":             func(c *Config) any { return &c.Interface },
+	"policy":                func(c *Config) any { return &c.Policy },
+	"evse_id":               func(c *Config) any { return &c.EVSEID },
+	"emulate_modem":         func(c *Config) any { return &c.EmulateModem },
+	"v2g_port":              func(c *Config) any { return &c.V2GPort },
+	"smartevse.url":         func(c *Config) any { return &c.SmartEVSE.URL },
+	"smartevse.timeout":     func(c *Config) any { return &c.SmartEVSE.Timeout },
+	"smartevse.window":      func(c *Config) any { return &c.SmartEVSE.Window },
+	"mqtt.broker":           func(c *Config) any { return &c.MQTT.Broker },
+	"mqtt.prefix":           func(c *Config) any { return &c.MQTT.Prefix },
+	"mqtt.client_id":        func(c *Config) any { return &c.MQTT.ClientID },
+	"mqtt.username":         func(c *Config) any { return &c.MQTT.Username },
+	"mqtt.password":         func(c *Config) any { return &c.MQTT.Password },
+	"mqtt.home_assistant":   func(c *Config) any { return &c.MQTT.HomeAssistant },
+	"mqtt.discovery_prefix": func(c *Config) any { return &c.MQTT.DiscoveryPrefix },
+	"http.listen":           func(c *Config) any { return &c.HTTP.Listen },
+	"http.token":            func(c *Config) any { return &c.HTTP.Token },
+	"state_dir":             func(c *Config) any { return &c.StateDir },
+	"recordings.keep":       func(c *Config) any { return &c.Recordings.Keep },
+	"sessions.keep":         func(c *Config) any { return &c.Sessions.Keep },
+	"log.level":             func(c *Config) any { return &c.Log.Level },
 }
 
 // yamlParser walks the YAML syntax tree into a Config, noting where each
@@ -67,12 +70,6 @@ func parseYAML(data []byte) (Config, error) {
 	}
 	if body != nil {
 		p.mapping(body, "")
-	}
-	if _, set := p.at["mqtt.prefix"]; !set {
-		p.c.MQTT.Prefix = defaultPrefix(p.c.Interface)
-		if at, ok := p.at["interface"]; ok {
-			p.at["mqtt.prefix"] = at // the prefix comes from the interface's name
-		}
 	}
 	var v list
 	p.c.check(&v, p.at)

@@ -56,9 +56,10 @@ const defaultIfaceWait = 30 * time.Second
 const defaultConfig = "/etc/ccslink/ccslink.yaml"
 
 func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("evse", "evse [--config FILE] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--json] [-v]", stderr)
+	fs := newFlagSet("evse", "evse [--config FILE] [--name NAME] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--json] [-v]", stderr)
 	cfgPath := fs.String("config", defaultConfig, "the configuration file (YAML, or a pyPLC.ini); flags override it")
 	fs.String("iface", "", "network interface of the HomePlug modem (default eth1)")
+	fs.String("name", "", "this daemon's name on the MQTT broker and in Home Assistant, unique per broker (default: the host's name and the interface, e.g. pi-garage-eth1)")
 	fs.String("smartevse", "", "the SmartEVSE to post the car's SoC to: its base URL (http://10.0.0.1) or the full /ev_state URL")
 	fs.String("policy", "", "soc (read the SoC, then end the DC attempt so the car charges on AC), dc (a full emulated DC session), ac (an ISO 15118-2 AC session); default soc")
 	fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
@@ -94,6 +95,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *verbose {
 		cfg.Log.Level = "debug"
 	}
+	nameDaemon(&cfg)
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
@@ -148,10 +150,9 @@ func overlayFlags(c *config.Config, fs *flag.FlagSet) error {
 		v := f.Value.String()
 		switch f.Name {
 		case "iface":
-			if c.MQTT.Prefix == "ccslink/"+c.Interface+"/" {
-				c.MQTT.Prefix = "ccslink/" + v + "/"
-			}
 			c.Interface = v
+		case "name":
+			c.Name = v
 		case "smartevse":
 			c.SmartEVSE.URL = v
 		case "policy":
@@ -256,8 +257,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		o.subs = append(o.subs, smartevse.PlugIns{Sender: sender})
 	}
 	if d.MQTT.Broker != "" {
-		m, err := mqtt.New(mqtt.Config{Broker: d.MQTT.Broker, Interface: d.Interface, Username: d.MQTT.Username, Password: d.MQTT.Password,
-			Prefix: d.MQTT.Prefix, NoDiscovery: !d.MQTT.HomeAssistant, Log: d.log})
+		m, err := mqtt.New(mqttConfig(d.Config, d.log))
 		if err != nil {
 			return err
 		}

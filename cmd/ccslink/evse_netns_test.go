@@ -211,7 +211,7 @@ func TestEVSEOverVeth(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json",
+	daemon := nsE.Command(ctx, bin, "evse", "--name", "evse0", "--iface", nsE.Iface, "--emulate-modem", "--json",
 		"--smartevse", "http://"+ln.Addr().String(), "--http", apiAddr, "--mqtt", "tcp://"+brokerLn.Addr().String(), "--state-dir", stateDir)
 	dErr, records := startDaemon(t, daemon)
 

@@ -51,6 +51,7 @@ var allowed = map[string][]string{
 	"sim":                        {"clock", "homeplug", "link", "modemsim", "slac", "sdp", "v2gtp", "secc", "evcc", "charger", "record", "output/smartevse", "v2g/apphand", "recording"},
 	"netif":                      {},
 	"internal/netnstest":         {},
+	"internal/mosquittotest":     {},
 	"internal/shared":            {},
 	"internal/ratelog":           {},
 	"internal/exigen":            {},

@@ -107,7 +107,12 @@ type subscriber struct {
 	more   chan struct{} // closed and replaced on every message
 }
 
-func subscribe(t *testing.T, b *broker, filters ...string) *subscriber {
+// mosquitto is Debian's broker, run by mosquittotest.Start: its URL.
+type mosquitto string
+
+func (m mosquitto) url() string { return string(m) }
+
+func subscribe(t *testing.T, b interface{ url() string }, filters ...string) *subscriber {
 	t.Helper()
 	s := &subscriber{more: make(chan struct{})}
 	opts := paho.NewClientOptions().AddBroker(b.url()).SetClientID(fmt.Sprintf("test-%p", s)).SetAutoReconnect(false)

@@ -24,31 +24,37 @@ type Config struct {
 	// Broker is the broker's URL: tcp://host:1883 (or mqtt://), and for
 	// TLS ssl://, tls:// or mqtts://host:8883. Without a port, 1883 or 8883.
 	Broker string
-	// Interface is the modem's interface; it names the defaults below.
-	Interface string
-	// ClientID is the MQTT client ID; empty means ccslink-<Interface>.
+	// Name is the daemon's name, unique among the daemons on one broker
+	// (such as pi-garage-eth1); it names the defaults below.
+	Name string
+	// Version is the daemon's version, shown in Home Assistant; empty leaves it out.
+	Version string
+	// ClientID is the MQTT client ID; empty means ccslink-<Name>. Two
+	// clients with one ID on a broker take the connection from each other.
 	ClientID string
 	// Username and Password, if set, log in to the broker; a user and
 	// password in Broker's URL take their place.
 	Username, Password string
 	// TLS configures a TLS broker; nil means the system's roots.
 	TLS *tls.Config
-	// Prefix starts every topic; empty means ccslink/<Interface>/. A
+	// Prefix starts every topic; empty means ccslink/<Name>/. A
 	// missing final slash is added.
 	Prefix string
 	// NoDiscovery leaves the Home Assistant discovery configs out.
 	NoDiscovery bool
 	// DiscoveryPrefix is Home Assistant's discovery prefix; empty means "homeassistant".
 	DiscoveryPrefix string
-	// DeviceName is the device's name in Home Assistant; empty means "ccslink <Interface>".
+	// DeviceName is the device's name in Home Assistant; empty means "ccslink <Name>".
 	DeviceName string
-	// DeviceID identifies the device in Home Assistant and names its
-	// discovery topics; empty means ccslink_<Interface>.
+	// DeviceID identifies the device in Home Assistant, starts every
+	// unique_id and names the discovery topics; empty means ccslink_<Name>.
 	DeviceID string
 	// RetryInterval is the longest wait between connection attempts; zero means DefaultRetryInterval.
 	RetryInterval time.Duration
 	// Log receives the connection's ups and downs; nil means slog.Default().
 	Log *slog.Logger
+
+	now func() time.Time // nil means time.Now; tests stop the clock
 }
 
 // Errors of a Config that New refuses; they come wrapped in a *ConfigError.
@@ -178,8 +184,10 @@ type settings struct {
 	tls                          *tls.Config
 	prefix, discovery            string // discovery is "" without discovery
 	deviceName, deviceID         string
+	version                      string
 	retry                        time.Duration
 	log                          *slog.Logger
+	now                          func() time.Time
 }
 
 func (c Config) settings() (settings, error) {
@@ -188,15 +196,15 @@ func (c Config) settings() (settings, error) {
 	if s.broker, err = brokerURL(c.Broker); err != nil {
 		return s, err
 	}
-	iface := c.Interface
+	name := c.Name
 	s.clientID = c.ClientID
 	if s.clientID == "" {
-		s.clientID = join("ccslink", "-", iface)
+		s.clientID = join("ccslink", "-", name)
 	}
 	s.username, s.password, s.tls = c.Username, c.Password, c.TLS
 	p := c.Prefix
 	if p == "" {
-		p = join("ccslink", "/", iface) + "/"
+		p = join("ccslink", "/", name) + "/"
 	}
 	if s.prefix, err = topicPrefix("Prefix", p); err != nil {
 		return s, err
@@ -213,17 +221,18 @@ func (c Config) settings() (settings, error) {
 	}
 	s.deviceName = c.DeviceName
 	if s.deviceName == "" {
-		s.deviceName = join("ccslink", " ", iface)
+		s.deviceName = join("ccslink", " ", name)
 	}
 	s.deviceID = c.DeviceID
 	if s.deviceID == "" {
-		s.deviceID = join("ccslink", "_", iface)
+		s.deviceID = join("ccslink", "_", name)
 	}
 	if nodeID(s.deviceID) != s.deviceID && c.DeviceID != "" {
 		return s, &ConfigError{Field: "DeviceID", Value: c.DeviceID, Err: ErrTopic,
 			Reason: "Home Assistant takes only letters, digits, _ and - in a node ID"}
 	}
 	s.deviceID = nodeID(s.deviceID)
+	s.version = c.Version
 	s.retry = c.RetryInterval
 	if s.retry <= 0 {
 		s.retry = DefaultRetryInterval
@@ -231,6 +240,10 @@ func (c Config) settings() (settings, error) {
 	s.log = c.Log
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	s.now = c.now
+	if s.now == nil {
+		s.now = time.Now
 	}
 	return s, nil
 }

@@ -13,6 +13,9 @@ func TestBrokerURL(t *testing.T) {
 		{"tcp://10.0.0.2:1883", "tcp://10.0.0.2:1883"},
 		{"tcp://broker", "tcp://broker:1883"},
 		{"mqtt://broker/", "mqtt://broker:1883"},
+		{"mqtt://broker", "mqtt://broker:1883"},
+		{"mqtts://broker", "mqtts://broker:8883"},
+		{"mqtt://[::1]", "mqtt://[::1]:1883"},
 		{"MQTTS://broker", "mqtts://broker:8883"},
 		{"ssl://broker:8884", "ssl://broker:8884"},
 		{"tls://[fe80::1%25eth0]", "tls://[fe80::1%25eth0]:8883"},
@@ -54,16 +57,16 @@ func TestBrokerURL(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	s, err := Config{Broker: "tcp://b", Interface: "eth1"}.settings()
+	s, err := Config{Broker: "tcp://b", Name: "pi-garage-eth1"}.settings()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := []string{s.clientID, s.prefix, s.discovery, s.deviceName, s.deviceID, s.retry.String()}
-	want := []string{"ccslink-eth1", "ccslink/eth1/", "homeassistant", "ccslink eth1", "ccslink_eth1", "10s"}
+	want := []string{"ccslink-pi-garage-eth1", "ccslink/pi-garage-eth1/", "homeassistant", "ccslink pi-garage-eth1", "ccslink_pi-garage-eth1", "10s"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("defaults %q, want %q", got, want)
 	}
-	s, err = Config{Broker: "tcp://b", Interface: "eth1.5", Prefix: "home/car", DiscoveryPrefix: "ha/", NoDiscovery: false}.settings()
+	s, err = Config{Broker: "tcp://b", Name: "eth1.5", Prefix: "home/car", DiscoveryPrefix: "ha/", NoDiscovery: false}.settings()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 )
 
-// unknownTemplate shows the -1 of a value the car did not send as unknown.
-const unknownTemplate = "{{ None if value == '-1' else value }}"
+// unknownTemplate shows a value topic's empty payload (a value the car did
+// not send, cleared at each plug-in) as unknown: Home Assistant would keep
+// the last value on an empty payload.
+const unknownTemplate = "{{ None if value == '' else value }}"
 
 // device is the device block every discovery config shares.
 type device struct {
@@ -13,44 +15,59 @@ type device struct {
 	Name         string   `json:"name"`
 	Manufacturer string   `json:"manufacturer"`
 	Model        string   `json:"model"`
+	SWVersion    string   `json:"sw_version,omitempty"`
+}
+
+// origin names the software that publishes the configs, for Home
+// Assistant's log of discovered entities.
+type origin struct {
+	Name      string `json:"name"`
+	SWVersion string `json:"sw_version,omitempty"`
 }
 
 // sensor is one Home Assistant MQTT sensor's discovery config.
 type sensor struct {
-	Name                string `json:"name"`
-	UniqueID            string `json:"unique_id"`
-	StateTopic          string `json:"state_topic"`
-	AvailabilityTopic   string `json:"availability_topic"`
-	PayloadAvailable    string `json:"payload_available"`
-	PayloadNotAvailable string `json:"payload_not_available"`
-	DeviceClass         string `json:"device_class,omitempty"`
-	UnitOfMeasurement   string `json:"unit_of_measurement,omitempty"`
-	StateClass          string `json:"state_class,omitempty"`
-	Icon                string `json:"icon,omitempty"`
-	ValueTemplate       string `json:"value_template"`
-	Device              device `json:"device"`
+	Name                string   `json:"name"`
+	UniqueID            string   `json:"unique_id"`
+	StateTopic          string   `json:"state_topic"`
+	AvailabilityTopic   string   `json:"availability_topic"`
+	PayloadAvailable    string   `json:"payload_available"`
+	PayloadNotAvailable string   `json:"payload_not_available"`
+	DeviceClass         string   `json:"device_class,omitempty"`
+	Options             []string `json:"options,omitempty"`
+	UnitOfMeasurement   string   `json:"unit_of_measurement,omitempty"`
+	StateClass          string   `json:"state_class,omitempty"`
+	Icon                string   `json:"icon,omitempty"`
+	ValueTemplate       string   `json:"value_template"`
+	Device              device   `json:"device"`
+	Origin              origin   `json:"origin"`
 }
+
+// states lists every state the state topic publishes, for Home
+// Assistant's enum sensor.
+var states = []string{StateWaiting, StateSLAC, StateSession, StateReading, StateDone, StateNoCar, StateError}
 
 // sensors lists the entities: the topic (under the prefix) each reads,
 // and what Home Assistant shows.
 var sensors = []struct {
 	topic, name, class, unit, stateClass, icon string
+	options                                    []string
 }{
-	{"soc", "State of charge", "battery", "%", "measurement", ""},
-	{"full_soc", "Full state of charge", "battery", "%", "measurement", ""},
-	// Energy in Wh: no state_class, as Home Assistant's statistics take
-	// energy only as a running total, which these are not.
-	{"energy_capacity", "Battery capacity", "energy", "Wh", "", ""},
-	{"energy_request", "Energy request", "energy", "Wh", "", ""},
-	{"evccid", "EVCCID", "", "", "", "mdi:car-info"},
-	{"protocol", "Protocol", "", "", "", "mdi:swap-horizontal"},
-	{"state", "State", "", "", "", "mdi:ev-plug-ccs2"},
-	{"soc_timestamp", "SoC read at", "timestamp", "", "", ""},
+	{"soc", "State of charge", "battery", "%", "measurement", "", nil},
+	{"full_soc", "Full state of charge", "battery", "%", "measurement", "", nil},
+	// A capacity is stored energy; Home Assistant's statistics take the
+	// energy class only as a running total, which a request is not either.
+	{"energy_capacity", "Battery capacity", "energy_storage", "Wh", "", "", nil},
+	{"energy_request", "Energy request", "energy", "Wh", "", "", nil},
+	{"evccid", "EVCCID", "", "", "", "mdi:car-info", nil},
+	{"protocol", "Protocol", "", "", "", "mdi:swap-horizontal", nil},
+	{"state", "State", "enum", "", "", "mdi:ev-plug-ccs2", states},
+	{"soc_timestamp", "SoC read at", "timestamp", "", "", "", nil},
 }
 
 // discoveryConfigs returns each sensor's config topic and payload, in order.
 func discoveryConfigs(s settings) (topics []string, payloads [][]byte) {
-	dev := device{Identifiers: []string{s.deviceID}, Name: s.deviceName, Manufacturer: "ccslink", Model: "ISO 15118 car reader"}
+	dev := device{Identifiers: []string{s.deviceID}, Name: s.deviceName, Manufacturer: "ccslink", Model: "ISO 15118 car reader", SWVersion: s.version}
 	for _, x := range sensors {
 		c := sensor{
 			Name:                x.name,
@@ -60,11 +77,13 @@ func discoveryConfigs(s settings) (topics []string, payloads [][]byte) {
 			PayloadAvailable:    Online,
 			PayloadNotAvailable: Offline,
 			DeviceClass:         x.class,
+			Options:             x.options,
 			UnitOfMeasurement:   x.unit,
 			StateClass:          x.stateClass,
 			Icon:                x.icon,
 			ValueTemplate:       unknownTemplate,
 			Device:              dev,
+			Origin:              origin{Name: "ccslink", SWVersion: s.version},
 		}
 		b, _ := json.Marshal(c) // strings only: it cannot fail
 		topics = append(topics, s.discovery+"/sensor/"+s.deviceID+"/"+x.topic+"/config")

@@ -6,7 +6,10 @@
 // wait on the network: they note the newest value of each topic, and the
 // Output's own goroutine publishes it (every value is retained, so a
 // subscriber that comes late still sees it). A value the car did not send
-// is published as -1. The topics, under the prefix (ccslink/<interface>/):
+// is never published as a number: at each match the value topics are
+// cleared (an empty retained payload, which deletes the broker's copy) and
+// a value is published once the car sent it. The topics, under the prefix
+// (ccslink/<name>/, the daemon's name such as pi-garage-eth1):
 //
 //	status          online / offline (the last will), retained
 //	state           waiting, slac, session, reading, done, no-car, error
@@ -21,6 +24,8 @@
 //
 // The values are the last car's until the next car matches. The client
 // reconnects by itself and republishes everything on each connection, and
-// the Home Assistant discovery configs again whenever Home Assistant
-// announces itself on <discovery prefix>/status.
+// again, discovery configs and values, whenever Home Assistant announces
+// itself on <discovery prefix>/status. The client ID (ccslink-<name>) must
+// be the daemon's own on the broker: when the broker keeps closing the
+// connection right after it is made, the log says another client may use it.
 package mqtt

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -44,10 +45,22 @@ type Output struct {
 	session  *record.Session   // the last car's record, nil before the first car
 	dirty    map[string]bool   // keys not yet published since they changed
 	state    string
-	sub      bool      // subscribe to haStatus before the next publication
-	failing  bool      // the last connection attempt failed: log the next ones quietly
-	lostAt   time.Time // when the connection was lost; zero while connected or never connected
+	sub      bool          // subscribe to haStatus before the next publication
+	failing  bool          // the last connection attempt failed: log the next ones quietly
+	lostAt   time.Time     // when the connection was lost; zero while connected or never connected
+	down     chan struct{} // closed at the next connection attempt: the connection it belongs to is gone
+	tryAt    time.Time     // when the last connection attempt began
+	brief    int           // connections in a row the broker dropped within briefConnection
+	told     bool          // the log said that another client may use the client ID
 }
+
+// briefConnection is how soon after connecting a broker's drop counts as
+// brief; briefDrops brief drops in a row suggest another client with the
+// same client ID, which a broker lets in by closing the older connection.
+const (
+	briefConnection = 5 * time.Second
+	briefDrops      = 2
+)
 
 // New checks cfg and starts connecting in the background; Close stops the Output.
 func New(cfg Config) (*Output, error) {
@@ -64,6 +77,7 @@ func New(cfg Config) (*Output, error) {
 		payloads: map[string][]byte{},
 		dirty:    map[string]bool{},
 		state:    StateWaiting,
+		down:     make(chan struct{}),
 	}
 	if s.discovery != "" {
 		o.haStatus = s.discovery + "/status"
@@ -98,6 +112,11 @@ func New(cfg Config) (*Output, error) {
 		SetKeepAlive(30*time.Second).
 		SetOrderMatters(false).
 		SetWill(s.prefix+"status", Offline, 1, true).
+		// Paho sends what was in flight again after a reconnection from
+		// its store, which races with a connection lost at once (as when
+		// another client takes the ID): it panics. The output publishes
+		// everything afresh on each connection anyway.
+		SetStore(discard{}).
 		SetOnConnectHandler(func(paho.Client) { o.connected() }).
 		SetConnectionNotificationHandler(o.notified)
 	if s.tls != nil {
@@ -180,7 +199,7 @@ func (o *Output) setLocked(key string, p []byte) bool {
 func (o *Output) valuesLocked(s *record.Session) bool {
 	changed := false
 	for k, v := range values(s) {
-		changed = o.setLocked(k, []byte(v)) || changed
+		changed = o.setLocked(k, append([]byte{}, v...)) || changed // never nil: empty clears the topic
 	}
 	return changed
 }
@@ -215,10 +234,14 @@ func (o *Output) connected() {
 	o.allLocked()
 	o.sub = o.haStatus != ""
 	if o.lostAt.IsZero() {
-		o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "prefix", o.s.prefix)
+		o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "client_id", o.s.clientID, "prefix", o.s.prefix)
 	} else {
-		away := time.Since(o.lostAt).Round(time.Second)
-		o.s.log.Info("mqtt: reconnected to the broker after "+away.String()+" away; publishing everything afresh", "broker", o.s.broker.Redacted(), "away", away)
+		away := o.s.now().Sub(o.lostAt).Round(time.Second)
+		log := o.s.log.Info
+		if o.told {
+			log = o.s.log.Debug // a fight over the client ID, said once
+		}
+		log("mqtt: reconnected to the broker after "+away.String()+" away; publishing everything afresh", "broker", o.s.broker.Redacted(), "away", away)
 		o.lostAt = time.Time{}
 	}
 	o.wakeLocked()
@@ -230,13 +253,16 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 	case paho.ConnectionNotificationConnecting:
 		// Paho says this before each attempt, on its own goroutine, where
 		// it says Lost on another: the loss is timed from the first.
-		if n.IsReconnect {
-			o.mu.Lock()
-			if o.lostAt.IsZero() {
-				o.lostAt = time.Now()
-			}
-			o.mu.Unlock()
+		o.mu.Lock()
+		o.tryAt = o.s.now()
+		// The last connection is gone: what waits for its acknowledgement
+		// gives up (paho would keep it waiting), and the next has its own.
+		close(o.down)
+		o.down = make(chan struct{})
+		if n.IsReconnect && o.lostAt.IsZero() {
+			o.lostAt = o.tryAt
 		}
+		o.mu.Unlock()
 	case paho.ConnectionNotificationFailed:
 		o.mu.Lock()
 		first := !o.failing
@@ -253,8 +279,47 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 		if n.Reason != nil {
 			reason = words(n.Reason)
 		}
-		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting every "+o.s.retry.String()+" (the car's values wait, the newest kept)", "broker", o.s.broker.Redacted(), "err", reason)
+		msg := "mqtt: lost the connection to the broker; reconnecting every " + o.s.retry.String() + " (the car's values wait, the newest kept)"
+		switch o.lost() {
+		case lostOnce:
+			o.s.log.Warn(msg, "broker", o.s.broker.Redacted(), "err", reason)
+		case lostSameID:
+			o.s.log.Warn("mqtt: the broker keeps closing the connection right after it is made: another client may be connected with the same client ID "+quote(o.s.clientID)+
+				", and each connection then ends the other's; give every daemon on the broker its own name (name: in the configuration, or --name) or set mqtt.client_id",
+				"broker", o.s.broker.Redacted(), "client_id", o.s.clientID, "err", reason)
+		default:
+			o.s.log.Debug(msg, "broker", o.s.broker.Redacted(), "err", reason)
+		}
 	}
+}
+
+// How a lost connection is logged.
+const (
+	lostOnce   = iota // a warning
+	lostSameID        // the warning that another client may use the ID
+	lostAgain         // quietly: the warning was given
+)
+
+// lost counts a lost connection and says how to log it. Paho's Lost and
+// Connected notifications come on goroutines of their own, in either order,
+// so a connection is timed from its attempt, whose notification is in order.
+func (o *Output) lost() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.s.now().Sub(o.tryAt) >= briefConnection {
+		o.brief = 0
+		o.told = false
+		return lostOnce
+	}
+	o.brief++
+	switch {
+	case o.told:
+		return lostAgain
+	case o.brief >= briefDrops:
+		o.told = true
+		return lostSameID
+	}
+	return lostOnce
 }
 
 // haAnnounced republishes everything when Home Assistant comes online, so
@@ -291,10 +356,11 @@ func (o *Output) publish() {
 	o.mu.Lock()
 	sub := o.sub
 	o.sub = false
+	down := o.down
 	o.mu.Unlock()
 	if sub {
 		// Before the configs, so that an announcement after them is not missed.
-		if err := o.wait(o.client.Subscribe(o.haStatus, 1, o.haAnnounced)); err != nil {
+		if err := o.wait(o.client.Subscribe(o.haStatus, 1, o.haAnnounced), down); err != nil {
 			o.s.log.Warn("mqtt: cannot subscribe to Home Assistant's status; discovery is republished on the next connection only",
 				"broker", o.s.broker.Redacted(), "topic", o.haStatus, "err", words(err))
 		}
@@ -304,7 +370,7 @@ func (o *Output) publish() {
 		if !ok {
 			return
 		}
-		if err := o.wait(o.client.Publish(o.topics[key], 1, true, payload)); err != nil {
+		if err := o.wait(o.client.Publish(o.topics[key], 1, true, payload), down); err != nil {
 			o.mu.Lock()
 			o.dirty[key] = true
 			o.mu.Unlock()
@@ -352,10 +418,12 @@ func (o *Output) next() (string, []byte, bool) {
 var (
 	errGaveUp  = errors.New("no acknowledgement from the broker in time")
 	errClosing = errors.New("the output is closing")
+	errLost    = errors.New("the connection was lost before the broker acknowledged")
 )
 
-// wait waits for t, at most publishTimeout, and not past Close.
-func (o *Output) wait(t paho.Token) error {
+// wait waits for t, at most publishTimeout, and not past Close or the
+// next connection attempt (closing down).
+func (o *Output) wait(t paho.Token, down <-chan struct{}) error {
 	timer := time.NewTimer(publishTimeout)
 	defer timer.Stop()
 	select {
@@ -363,6 +431,8 @@ func (o *Output) wait(t paho.Token) error {
 		return t.Error()
 	case <-o.quit:
 		return errClosing
+	case <-down:
+		return errLost
 	case <-timer.C:
 		return errGaveUp
 	}
@@ -400,6 +470,8 @@ func words(err error) string {
 	switch {
 	case err == nil:
 		return "no error"
+	case errors.Is(err, io.EOF):
+		return "the broker closed the connection"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused: nothing listens there; check the broker's address and port"
 	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
@@ -417,3 +489,15 @@ func words(err error) string {
 	}
 	return err.Error()
 }
+
+// discard is a paho store that keeps nothing: nothing in flight is sent
+// again by paho after a reconnection.
+type discard struct{}
+
+func (discard) Open()                             {}
+func (discard) Put(string, packets.ControlPacket) {}
+func (discard) Get(string) packets.ControlPacket  { return nil }
+func (discard) All() []string                     { return nil }
+func (discard) Del(string)                        {}
+func (discard) Close()                            {}
+func (discard) Reset()                            {}

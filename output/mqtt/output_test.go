@@ -42,8 +42,8 @@ var quiet = slog.New(slog.DiscardHandler)
 
 func newOutput(t *testing.T, cfg Config) *Output {
 	t.Helper()
-	if cfg.Interface == "" {
-		cfg.Interface = "eth1"
+	if cfg.Name == "" {
+		cfg.Name = "eth1"
 	}
 	if cfg.RetryInterval == 0 {
 		cfg.RetryInterval = time.Second
@@ -80,7 +80,7 @@ func TestPlugIn(t *testing.T) {
 		sub.wait(t, "ccslink/eth1/state", states[i])
 		if e.Kind == record.KindSessionSetup {
 			sub.wait(t, "ccslink/eth1/evccid", "0465650064c3")
-			sub.wait(t, "ccslink/eth1/soc", "-1")
+			sub.wait(t, "ccslink/eth1/soc", "") // cleared: the car has not sent it yet
 		}
 	}
 	want := map[string]string{
@@ -133,8 +133,8 @@ func TestPlugIn(t *testing.T) {
 	}
 }
 
-// TestNextCar resets the values: the next car's unknown values are -1, not
-// the last car's.
+// TestNextCar resets the values: the next car's unknown values are cleared
+// (an empty retained payload deletes the topic's value), not the last car's.
 func TestNextCar(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	sub := subscribe(t, b, "ccslink/eth1/#")
@@ -159,86 +159,91 @@ func TestNextCar(t *testing.T) {
 		o.Event(e, rec)
 	}
 	for topic, p := range map[string]string{
-		"soc": "-1", "full_soc": "-1", "energy_capacity": "-1", "energy_request": "-1",
-		"evccid": "020000000001", "protocol": "iso2", "soc_timestamp": "-1", "state": "session",
+		"soc": "", "full_soc": "", "energy_capacity": "", "energy_request": "",
+		"evccid": "020000000001", "protocol": "iso2", "soc_timestamp": "", "state": "session",
 	} {
 		sub.wait(t, "ccslink/eth1/"+topic, p)
 	}
 }
 
-// TestDiscovery reads every discovery config as Home Assistant would, and
-// Home Assistant's announcement brings them again.
+// TestDiscovery: every discovery config is exactly what Home Assistant
+// reads, and Home Assistant's birth message brings the configs and the
+// current values again.
 func TestDiscovery(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
-	sub := subscribe(t, b, "homeassistant/#")
-	newOutput(t, Config{Broker: b.url(), DeviceName: "Garage"})
+	sub := subscribe(t, b, "homeassistant/#", "ccslink/eth1/#")
+	o := newOutput(t, Config{Broker: b.url(), DeviceName: "Garage", Version: "v1.2.3"})
 
+	const (
+		avail = `"availability_topic":"ccslink/eth1/status","payload_available":"online","payload_not_available":"offline",`
+		tail  = `"value_template":"{{ None if value == '' else value }}",` +
+			`"device":{"identifiers":["ccslink_eth1"],"name":"Garage","manufacturer":"ccslink","model":"ISO 15118 car reader","sw_version":"v1.2.3"},` +
+			`"origin":{"name":"ccslink","sw_version":"v1.2.3"}}`
+	)
+	want := map[string]string{
+		"soc": `{"name":"State of charge","unique_id":"ccslink_eth1_soc","state_topic":"ccslink/eth1/soc",` + avail +
+			`"device_class":"battery","unit_of_measurement":"%","state_class":"measurement",` + tail,
+		"full_soc": `{"name":"Full state of charge","unique_id":"ccslink_eth1_full_soc","state_topic":"ccslink/eth1/full_soc",` + avail +
+			`"device_class":"battery","unit_of_measurement":"%","state_class":"measurement",` + tail,
+		"energy_capacity": `{"name":"Battery capacity","unique_id":"ccslink_eth1_energy_capacity","state_topic":"ccslink/eth1/energy_capacity",` + avail +
+			`"device_class":"energy_storage","unit_of_measurement":"Wh",` + tail,
+		"energy_request": `{"name":"Energy request","unique_id":"ccslink_eth1_energy_request","state_topic":"ccslink/eth1/energy_request",` + avail +
+			`"device_class":"energy","unit_of_measurement":"Wh",` + tail,
+		"evccid": `{"name":"EVCCID","unique_id":"ccslink_eth1_evccid","state_topic":"ccslink/eth1/evccid",` + avail +
+			`"icon":"mdi:car-info",` + tail,
+		"protocol": `{"name":"Protocol","unique_id":"ccslink_eth1_protocol","state_topic":"ccslink/eth1/protocol",` + avail +
+			`"icon":"mdi:swap-horizontal",` + tail,
+		"state": `{"name":"State","unique_id":"ccslink_eth1_state","state_topic":"ccslink/eth1/state",` + avail +
+			`"device_class":"enum","options":["waiting","slac","session","reading","done","no-car","error"],"icon":"mdi:ev-plug-ccs2",` + tail,
+		"soc_timestamp": `{"name":"SoC read at","unique_id":"ccslink_eth1_soc_timestamp","state_topic":"ccslink/eth1/soc_timestamp",` + avail +
+			`"device_class":"timestamp",` + tail,
+	}
 	objects := []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp"}
-	configs := map[string]map[string]any{}
 	for _, obj := range objects {
 		topic := "homeassistant/sensor/ccslink_eth1/" + obj + "/config"
 		m := sub.waitCount(t, topic, 1)[0]
+		if m.payload != want[obj] {
+			t.Errorf("%s:\n got %s\nwant %s", topic, m.payload, want[obj])
+		}
 		var c map[string]any
 		if err := json.Unmarshal([]byte(m.payload), &c); err != nil {
-			t.Fatalf("%s: %v: %s", topic, err, m.payload)
+			t.Errorf("%s: %v", topic, err)
 		}
-		configs[obj] = c
-	}
-	dev := map[string]any{"identifiers": []any{"ccslink_eth1"}, "name": "Garage", "manufacturer": "ccslink", "model": "ISO 15118 car reader"}
-	for obj, c := range configs {
-		check := map[string]any{
-			"unique_id":             "ccslink_eth1_" + obj,
-			"state_topic":           "ccslink/eth1/" + obj,
-			"availability_topic":    "ccslink/eth1/status",
-			"payload_available":     "online",
-			"payload_not_available": "offline",
-			"value_template":        "{{ None if value == '-1' else value }}",
-		}
-		for k, v := range check {
-			if c[k] != v {
-				t.Errorf("%s: %s = %v, want %v", obj, k, c[k], v)
-			}
-		}
-		if got, _ := json.Marshal(c["device"]); string(got) != mustJSON(dev) {
-			t.Errorf("%s: device %s, want %s", obj, got, mustJSON(dev))
-		}
-	}
-	classes := map[string][3]string{ // device_class, unit, state_class
-		"soc":             {"battery", "%", "measurement"},
-		"full_soc":        {"battery", "%", "measurement"},
-		"energy_capacity": {"energy", "Wh", ""},
-		"energy_request":  {"energy", "Wh", ""},
-		"evccid":          {"", "", ""},
-		"protocol":        {"", "", ""},
-		"state":           {"", "", ""},
-		"soc_timestamp":   {"timestamp", "", ""},
-	}
-	for obj, w := range classes {
-		c := configs[obj]
-		got := [3]string{str(c["device_class"]), str(c["unit_of_measurement"]), str(c["state_class"])}
-		if got != w {
-			t.Errorf("%s: device_class, unit, state_class = %q, want %q", obj, got, w)
-		}
-	}
-	if configs["soc"]["name"] != "State of charge" {
-		t.Errorf("soc's name = %v", configs["soc"]["name"])
 	}
 
-	// Home Assistant restarts and announces itself: every config again.
-	// The output subscribed before it published the configs, so it hears this.
+	// A car's values, then Home Assistant restarts and announces itself:
+	// every config and every value again. The output subscribed before it
+	// published the configs, so it hears this.
+	rec := &record.Session{}
+	for _, e := range ioniq() {
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	o.PlugInEnded(rec)
+	final, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.wait(t, "ccslink/eth1/session", string(final))
+	from := sub.len()
 	if tok := sub.client.Publish("homeassistant/status", 1, false, "online"); !tok.WaitTimeout(bound) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	for _, obj := range objects {
-		sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/"+obj+"/config", 2)
+		sub.waitFrom(t, from, "homeassistant/sensor/ccslink_eth1/"+obj+"/config", want[obj])
+	}
+	for topic, p := range map[string]string{
+		"status": "online", "state": "waiting", "soc": "93", "full_soc": "94", "energy_capacity": "28000", "energy_request": "1820",
+		"evccid": "0465650064c3", "protocol": "din", "soc_timestamp": "2023-05-24T10:00:05.348Z", "session": string(final),
+	} {
+		sub.waitFrom(t, from, "ccslink/eth1/"+topic, p)
 	}
 	// Its going offline brings nothing.
-	n := sub.len()
+	n := len(sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/soc/config", 2))
 	sub.client.Publish("homeassistant/status", 1, false, "offline").WaitTimeout(bound)
 	sub.client.Publish("homeassistant/status", 1, false, "online").WaitTimeout(bound)
-	sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/soc/config", 3)
-	if got := len(sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/soc/config", 3)); got != 3 {
-		t.Errorf("%d soc configs after offline and online, want 3 (messages before: %d)", got, n)
+	if got := len(sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/soc/config", n+1)); got != n+1 {
+		t.Errorf("%d soc configs after offline and online, want %d", got, n+1)
 	}
 }
 
@@ -452,7 +457,7 @@ func TestNewestWins(t *testing.T) {
 
 // BenchmarkEvent is the cost of one Event on the charger's goroutine, with the broker down.
 func BenchmarkEvent(b *testing.B) {
-	o, err := New(Config{Broker: "tcp://127.0.0.1:1", Interface: "eth1", Log: quiet})
+	o, err := New(Config{Broker: "tcp://127.0.0.1:1", Name: "eth1", Log: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -484,12 +489,12 @@ func TestLogin(t *testing.T) {
 	}
 
 	l = newLogs()
-	newOutput(t, Config{Broker: b.url(), Interface: "eth2", Username: "ccslink", Password: "secret", Log: slog.New(l)})
+	newOutput(t, Config{Broker: b.url(), Name: "eth2", Username: "ccslink", Password: "secret", Log: slog.New(l)})
 	l.waitLog(t, "connected to the broker", b.url())
 
 	l = newLogs()
 	withUser := "tcp://ccslink:secret@" + b.addr
-	newOutput(t, Config{Broker: withUser, Interface: "eth3", Log: slog.New(l)})
+	newOutput(t, Config{Broker: withUser, Name: "eth3", Log: slog.New(l)})
 	line = l.waitLog(t, "connected to the broker", "tcp://ccslink:xxxxx@"+b.addr)
 	if strings.Contains(line, "secret") {
 		t.Errorf("the log shows the password: %s", line)

@@ -66,31 +66,31 @@ func hadCar(s *record.Session) bool {
 	return s.EVMAC != "" || !p.SDP.IsZero() || !p.TCP.IsZero() || s.Protocol != "" || s.EVCCID != nil
 }
 
-// Unknown is the payload of a value the car did not send.
-const Unknown = "-1"
-
 // valueTopics are the single-value topics, in the order they are published.
 var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp"}
 
-// values returns the payload of each single-value topic.
+// values returns the payload of each single-value topic. A value the car
+// did not send is empty: published retained, that deletes the last car's
+// value from the broker, and a reader such as evcc never takes a stand-in
+// number for the car's.
 func values(s *record.Session) map[string]string {
-	text := func(v string) string {
-		if v == "" {
-			return Unknown
+	num := func(known bool, v int) string {
+		if !known {
+			return ""
 		}
-		return v
+		return strconv.Itoa(v)
 	}
-	ts := Unknown
+	ts := ""
 	if s.SoC.Known && !s.SoC.At.IsZero() {
 		ts = s.SoC.At.UTC().Format(time.RFC3339Nano)
 	}
 	return map[string]string{
-		"soc":             strconv.Itoa(s.SoC.OrMinus()),
-		"full_soc":        strconv.Itoa(s.FullSOC.OrMinus()),
-		"energy_capacity": strconv.Itoa(s.EnergyCapacityWh.OrMinus()),
-		"energy_request":  strconv.Itoa(s.EnergyRequestWh.OrMinus()),
-		"evccid":          text(s.EVCCIDHex()),
-		"protocol":        text(s.Protocol),
+		"soc":             num(s.SoC.Known, s.SoC.OrMinus()),
+		"full_soc":        num(s.FullSOC.Known, s.FullSOC.OrMinus()),
+		"energy_capacity": num(s.EnergyCapacityWh.Known, s.EnergyCapacityWh.OrMinus()),
+		"energy_request":  num(s.EnergyRequestWh.Known, s.EnergyRequestWh.OrMinus()),
+		"evccid":          s.EVCCIDHex(),
+		"protocol":        s.Protocol,
 		"soc_timestamp":   ts,
 	}
 }

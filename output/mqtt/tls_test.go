@@ -66,6 +66,6 @@ func TestTLS(t *testing.T) {
 	sub.wait(t, "ccslink/eth1/status", "online")
 
 	l := newLogs()
-	newOutput(t, Config{Broker: url, Interface: "eth2", TLS: &tls.Config{RootCAs: x509.NewCertPool()}, Log: slog.New(l)})
+	newOutput(t, Config{Broker: url, Name: "eth2", TLS: &tls.Config{RootCAs: x509.NewCertPool()}, Log: slog.New(l)})
 	l.waitLog(t, "cannot connect to the broker", url, "the broker's TLS certificate is not trusted")
 }
