@@ -38,14 +38,29 @@ func Start(t testing.TB) string {
 		}
 		t.Skip(msg + "; skipped")
 	}
-	// A free port: taken and given back; mosquitto binds it at once.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A free port, taken and given back: another socket may take it before
+	// mosquitto binds it, so a start that fails is tried on another port.
+	var exitLog string
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		var ok bool
+		if ok, exitLog = start(t, bin, port); ok {
+			return fmt.Sprintf("tcp://127.0.0.1:%d", port)
+		}
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	t.Fatalf("mosquitto exited at start, three times:\n%s", exitLog)
+	return ""
+}
 
+// start runs mosquitto on port until the test ends; ok is false, with what
+// it said, when it exited at start.
+func start(t testing.TB, bin string, port int) (ok bool, said string) {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
 	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n", port)
@@ -91,9 +106,9 @@ func Start(t testing.TB) string {
 	select {
 	case <-running:
 	case <-done:
-		t.Fatalf("mosquitto exited at start:\n%s", log.String())
+		return false, log.String()
 	case <-time.After(startBound):
 		t.Fatalf("mosquitto did not start within %v", startBound)
 	}
-	return fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	return true, ""
 }
