@@ -99,6 +99,9 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal("the page never opened /api/events")
 	}
 	waitFor("the last plug-in's SoC", `document.getElementById("soc").textContent === "20"`)
+	if got, want := text("#words"), "waiting for a car · last: car 02:00:00:00:00:09: SoC 20 %"; got != want {
+		t.Errorf("the words say %q, want %q", got, want)
+	}
 	waitFor("the last plug-in in the table", `document.querySelectorAll("#sessions tr").length === 1 && document.getElementById("sessions").textContent.includes("02:00:00:00:00:09")`)
 	if got := text("#conn"); got != "live" {
 		t.Errorf("connection shown as %q", got)
@@ -136,9 +139,15 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}
 
+	if got, want := text("#words"), "over: the car ended the session (SessionStop)"; got != want {
+		t.Errorf("the words say %q after the Ioniq's session, want %q", got, want)
+	}
+
 	// The plug-in ends: the table gets it.
 	p.end(ms(9000))
 	waitFor("the Ioniq in the table", `document.querySelectorAll("#sessions tr").length === 2 && document.querySelector("#sessions tr").textContent.includes("0465650064c3")`)
+	const lastIoniq = " · last: car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3"
+	waitFor("waiting, with the Ioniq as the last car", `document.getElementById("words").textContent === "waiting for a car`+lastIoniq+`"`)
 	if got := content("#sessions tr"); !strings.Contains(got, "93 %") || !strings.Contains(got, "the car ended the session") {
 		t.Errorf("the table's first row: %q", got)
 	}
@@ -160,7 +169,10 @@ func TestPageInBrowser(t *testing.T) {
 
 	// An ISO 15118-2 AC car that sends no SoC: the page shows a dash for
 	// every value it did not send, never -1 or "null".
-	p.play(acCar(ms(20000))...)
+	ac := acCar(ms(20000))
+	p.play(ac[0])
+	waitFor("the modem ready, with the Ioniq as the last car", `document.getElementById("words").textContent === "waiting for a car; the charger's modem is ready to match it`+lastIoniq+`"`)
+	p.play(ac[1:]...)
 	waitFor("the AC car's session end", `document.getElementById("steps").textContent.includes("the car told: wants 12.0 kWh")`)
 	for sel, want := range map[string]string{
 		"#soc":      "–",

@@ -2,9 +2,11 @@
 // network, and is the charger's subscriber that feeds them:
 //
 //   - GET /api/state: the plug-in in progress, or the last one while the
-//     charger waits: its state (starting, waiting, slac, linked, session,
-//     reading, charging, done), the car's values (-1 when unknown), EVCCID,
-//     protocol, EV MAC, phase times, soc_age_s and the whole record.
+//     charger waits: the charger's state (a record.State: waiting, slac,
+//     session, reading, done, no-car or error, as the MQTT state topic
+//     says it), words that say it to people in more detail (such as "the
+//     car is charging"), the car's values (null until the car sent them),
+//     EVCCID, protocol, EV MAC, phase times, soc_age_s and the whole record.
 //   - GET /api/sessions: the last Config.Keep plug-ins with a car, newest
 //     first, from Config.History (the session history kept across restarts).
 //   - GET /api/events: server-sent events: first "state" (with the whole
@@ -114,6 +116,7 @@ type Server struct {
 	onLeave     func() // a client of /api/events is gone
 
 	mu       sync.Mutex
+	st       record.State      // stepped on every event and plug-in end, as MQTT's
 	cur      *record.Session   // the plug-in in progress, nil before the first
 	ended    bool              // cur's plug-in is over
 	last     *record.Session   // the last finished plug-in with a car
@@ -145,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log, now: time.Now, clients: map[*client]struct{}{},
+		cfg: cfg, log: cfg.Log, now: time.Now, clients: map[*client]struct{}{}, st: record.StateWaiting,
 		heartbeat: func() (<-chan time.Time, func()) {
 			t := time.NewTicker(HeartbeatInterval)
 			return t.C, t.Stop

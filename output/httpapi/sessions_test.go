@@ -89,7 +89,7 @@ func TestSessionsFromHistory(t *testing.T) {
 	s.mu.Lock()
 	j := s.state(false)
 	s.mu.Unlock()
-	if j.State != StateWaiting || !is(j.SoC, 20) || j.EVMAC != mac(2) {
+	if j.State != record.StateWaiting || !is(j.SoC, 20) || j.EVMAC != mac(2) {
 		t.Errorf("after a restart: state %q soc %v car %s, want waiting, 20, %s", j.State, j.SoC, j.EVMAC, mac(2))
 	}
 	p := &player{s: s}

@@ -118,7 +118,7 @@ func TestEventsInOrderToTwoClients(t *testing.T) {
 	b := subscribe(t, hs.URL, subscribed)
 	for _, c := range []<-chan sse{a, b} {
 		e := next(t, c)
-		if e.kind != "state" || e.data.State.State != StateDone || !is(e.data.State.SoC, 20) || e.data.State.Session == nil || e.data.State.Session.EVMAC != mac(9) {
+		if e.kind != "state" || e.data.State.State != record.StateWaiting || !is(e.data.State.SoC, 20) || e.data.State.Session == nil || e.data.State.Session.EVMAC != mac(9) {
 			t.Fatalf("first event %s: %s", e.kind, e.raw)
 		}
 	}
@@ -138,7 +138,15 @@ func TestEventsInOrderToTwoClients(t *testing.T) {
 			t.Errorf("client %s got %v, want %v", name, kinds, want)
 			continue
 		}
-		if g := got[1].data; g.EVMAC != "04:65:65:00:64:c3" || g.State.State != StateSLAC || !g.At.Equal(ms(1750)) {
+		// Every event's state is the MQTT state topic's, step by step.
+		var states []string
+		for _, e := range got {
+			states = append(states, string(e.data.State.State))
+		}
+		if got, want := strings.Join(states, " "), "slac"+strings.Repeat(" session", 8)+strings.Repeat(" reading", 3)+" done done waiting"; got != want {
+			t.Errorf("client %s: the events' states\n%s\nwant\n%s", name, got, want)
+		}
+		if g := got[1].data; g.EVMAC != "04:65:65:00:64:c3" || g.State.State != record.StateSession || !g.At.Equal(ms(1750)) {
 			t.Errorf("client %s matched: %s", name, got[1].raw)
 		}
 		// Until the car sent them, its values are null in every event's state.
@@ -151,14 +159,14 @@ func TestEventsInOrderToTwoClients(t *testing.T) {
 		if g := got[8].data; g.Message != "SessionSetupReq" || g.Code != "OK_NewSessionEstablished" || g.Took != 30*time.Microsecond {
 			t.Errorf("client %s request: %s", name, got[8].raw)
 		}
-		if g := got[9].data; g.Values == nil || *g.Values.SoC != 93 || *g.Values.EnergyRequestWh != 1820 || !is(g.State.SoC, 93) || g.State.State != StateReading ||
+		if g := got[9].data; g.Values == nil || *g.Values.SoC != 93 || *g.Values.EnergyRequestWh != 1820 || !is(g.State.SoC, 93) || g.State.State != record.StateReading ||
 			g.Summary != "car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3" {
 			t.Errorf("client %s values: %s", name, got[9].raw)
 		}
-		if g := got[12].data; g.End != "session_stop" || g.State.State != StateDone {
+		if g := got[12].data; g.End != "session_stop" || g.State.State != record.StateDone {
 			t.Errorf("client %s ended: %s", name, got[12].raw)
 		}
-		if g := got[14].data; g.State.State != StateDone || !is(g.State.SoC, 93) || g.State.Session != nil {
+		if g := got[14].data; g.State.State != record.StateWaiting || !is(g.State.SoC, 93) || g.State.Session != nil {
 			t.Errorf("client %s plugin_ended: %s", name, got[14].raw)
 		}
 	}
@@ -169,7 +177,7 @@ func TestEventsHeartbeat(t *testing.T) {
 	tick := make(chan time.Time)
 	s.heartbeat = func() (<-chan time.Time, func()) { return tick, func() {} }
 	c := subscribe(t, hs.URL, subscribed)
-	if e := next(t, c); e.kind != "state" || e.data.State.State != StateStarting {
+	if e := next(t, c); e.kind != "state" || e.data.State.State != record.StateWaiting || e.data.State.Words != "the charger is starting" {
 		t.Fatalf("first event %s: %s", e.kind, e.raw)
 	}
 	tick <- time.Now()

@@ -10,23 +10,11 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
-// The states of /api/state, in the order a plug-in goes through them.
-const (
-	StateStarting = "starting" // the daemon has not keyed its modem yet
-	StateWaiting  = "waiting"  // no car: the values are the last plug-in's
-	StateSLAC     = "slac"     // a car matched; its modem is joining
-	StateLinked   = "linked"   // the car's modem joined; the car has not opened V2G yet
-	StateSession  = "session"  // the car opened its V2G session
-	StateReading  = "reading"  // the car told its values
-	StateCharging = "charging" // the car asks for energy (CurrentDemand, ChargingStatus)
-	StateDone     = "done"     // the session or the plug-in ended
-)
-
 // stateJSON is /api/state and the state in every event. A value the car
 // has not sent is null, never -1: a reader such as evcc would take -1 as a
 // value (evcc's http plugin with jq fails on null and keeps no value).
 type stateJSON struct {
-	State            string          `json:"state"`
+	State            record.State    `json:"state"`
 	Words            string          `json:"words"`
 	SoC              *int            `json:"soc"`
 	FullSoC          *int            `json:"full_soc"`
@@ -50,33 +38,21 @@ func hadCar(s *record.Session) bool {
 	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed)
 }
 
-// shown returns the record /api/state describes and its state: the plug-in
-// in progress when a car is in it, the last one otherwise.
-func (s *Server) shown() (*record.Session, string) {
-	switch {
-	case hadCar(s.cur):
-		return s.cur, stateOf(s.cur, s.ended)
-	case s.cur == nil && s.last == nil:
-		return nil, StateStarting
+// shown returns the record /api/state describes: the plug-in in progress
+// when a car is in it, the last one otherwise (nil before the first).
+func (s *Server) shown() *record.Session {
+	if hadCar(s.cur) {
+		return s.cur
 	}
-	return s.last, StateWaiting
+	return s.last
 }
 
-func stateOf(r *record.Session, ended bool) string {
-	p := r.Phases
-	switch {
-	case ended || r.End != record.EndNone:
-		return StateDone
-	case charging(r):
-		return StateCharging
-	case r.SoC.Known || r.EnergyCapacityWh.Known || r.EnergyRequestWh.Known || !p.FirstCPD.IsZero():
-		return StateReading
-	case !p.TCP.IsZero() || !p.Handshake.IsZero():
-		return StateSession
-	case !p.LinkUp.IsZero() || !p.SDP.IsZero():
-		return StateLinked
+// live returns the record of the plug-in in progress, nil when there is none.
+func (s *Server) live() *record.Session {
+	if s.ended {
+		return nil
 	}
-	return StateSLAC
+	return s.cur
 }
 
 func charging(r *record.Session) bool {
@@ -89,33 +65,49 @@ func charging(r *record.Session) bool {
 	return false
 }
 
-func words(state string, r *record.Session) string {
-	switch state {
-	case StateStarting:
-		return "the charger is starting"
-	case StateWaiting:
+// words says the state to people, in more detail than its name: from the
+// plug-in in progress (live) while a car is in it, from the record shown
+// (a plug-in that ended) otherwise.
+func words(st record.State, live, shown *record.Session, starting bool) string {
+	switch st {
+	case record.StateWaiting:
+		if starting {
+			return "the charger is starting"
+		}
 		return "waiting for a car"
-	case StateSLAC:
-		return "a car is plugged in; its modem is joining the charger's"
-	case StateLinked:
-		return "the car's modem joined; waiting for the car to talk"
-	case StateSession:
-		return "the car is talking to the charger"
-	case StateReading:
+	case record.StateSLAC:
+		return "waiting for a car; the charger's modem is ready to match it"
+	case record.StateNoCar:
+		return "waiting for a car; none has plugged in"
+	case record.StateSession:
+		if live == nil {
+			return "a car is talking to the charger"
+		}
+		switch p := live.Phases; {
+		case !p.TCP.IsZero() || !p.Handshake.IsZero():
+			return "the car is talking to the charger"
+		case !p.LinkUp.IsZero() || !p.SDP.IsZero():
+			return "the car's modem joined; waiting for the car to talk"
+		case !p.Matched.IsZero():
+			return "a car is plugged in; its modem is joining the charger's"
+		}
+		return "a car is talking to the charger"
+	case record.StateReading:
+		if live != nil && charging(live) {
+			return "the car is charging"
+		}
 		return "the car told its battery state"
-	case StateCharging:
-		return "the car is charging"
 	}
-	if r != nil && r.End != record.EndNone {
-		return "over: " + r.End.Words()
+	if shown != nil && shown.End != record.EndNone {
+		return "over: " + shown.End.Words()
 	}
 	return "over"
 }
 
 // state builds the state JSON; withSession adds the full record.
 func (s *Server) state(withSession bool) stateJSON {
-	r, st := s.shown()
-	j := stateJSON{State: st, Words: words(st, r)}
+	r := s.shown()
+	j := stateJSON{State: s.st, Words: words(s.st, s.live(), r, s.cur == nil && s.last == nil)}
 	if r == nil {
 		return j
 	}
@@ -254,6 +246,7 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.st = s.st.Next(e)
 	// The server folds the events into a record of its own, as the charger
 	// does, rather than copying the charger's whole record on every event.
 	if e.Kind == record.KindSLACStarted || s.cur == nil || s.ended {
@@ -271,6 +264,7 @@ func (s *Server) PlugInEnded(rec *record.Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur, s.ended = c, true
+	s.st = s.st.AfterPlugIn(c)
 	if hadCar(c) {
 		s.last = c
 		if s.cfg.History == nil {

@@ -1,7 +1,8 @@
 package httpapi
 
 import (
-	"strings"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -146,7 +147,7 @@ func TestStateExact(t *testing.T) {
 
 // wantMatched is /api/state of a car that has just matched: nothing known yet.
 const wantMatched = `{
-  "state": "slac",
+  "state": "session",
   "words": "a car is plugged in; its modem is joining the charger's",
   "soc": null,
   "full_soc": null,
@@ -215,59 +216,134 @@ func TestStateMatched(t *testing.T) {
 	}
 }
 
-// The state follows the plug-in step by step; once it is over, the
-// charger waits for the next car and the last one's values stay shown,
-// through rounds without a car.
+// /api/state's state is record.State stepped on every event, the same
+// names in the same order as the MQTT state topic: along an idle charger,
+// the Ioniq's plug-in, the car leaving, idle windows after it and a car
+// charging. Its words say more; once the car left, the last one's values
+// stay shown, through the windows without a car.
 func TestStateSteps(t *testing.T) {
 	s := newServer(t, Config{})
 	s.now = func() time.Time { return ms(65348) }
 	p := &player{s: s}
-	// soc -1 stands for null here.
-	check := func(step, state string, soc int) {
+	type want struct {
+		state record.State
+		words string
+		soc   int // -1: null
+	}
+	check := func(step string, w want) {
 		t.Helper()
-		s.mu.Lock()
-		j := s.state(false)
-		s.mu.Unlock()
-		got := -1
+		j := getState(t, s)
+		soc := -1
 		if j.SoC != nil {
-			got = *j.SoC
+			soc = *j.SoC
 		}
-		if j.State != state || got != soc || (j.SoC != nil && *j.SoC < 0) {
-			t.Errorf("after %s: state %q soc %v, want %q and %d (-1: null)", step, j.State, j.SoC, state, soc)
+		if j.State != w.state || j.Words != w.words || soc != w.soc || (j.SoC != nil && *j.SoC < 0) {
+			t.Errorf("after %s: state %q, words %q, soc %v; want %q, %q, %d (-1: null)", step, j.State, j.Words, j.SoC, w.state, w.words, w.soc)
 		}
 	}
-	check("nothing", StateStarting, -1)
-	want := []string{StateWaiting, StateSLAC, StateLinked, StateLinked, StateSession, StateSession, StateSession, StateSession,
-		StateSession, StateReading, StateReading, StateReading, StateDone}
+	var (
+		starting = want{record.StateWaiting, "the charger is starting", -1}
+		slac     = want{record.StateSLAC, "waiting for a car; the charger's modem is ready to match it", -1}
+		none     = want{record.StateNoCar, "waiting for a car; none has plugged in", -1}
+		joining  = want{record.StateSession, "a car is plugged in; its modem is joining the charger's", -1}
+		joined   = want{record.StateSession, "the car's modem joined; waiting for the car to talk", -1}
+		talking  = want{record.StateSession, "the car is talking to the charger", -1}
+		told     = want{record.StateReading, "the car told its battery state", 93}
+		done     = want{record.StateDone, "over: the car ended the session (SessionStop)", 93}
+		waiting  = want{record.StateWaiting, "waiting for a car", 93}
+	)
+	with := func(w want, soc int) want { w.soc = soc; return w }
+
+	check("nothing", starting)
+	// An idle window first: slac, then no-car, which the next window keeps.
+	idle := noCar(ms(-60000))
+	p.play(idle[0])
+	check("an idle window's start", slac)
+	p.play(idle[1])
+	check("an idle window's end", none)
+	s.PlugInEnded(p.rec)
+	check("an idle window", none)
+
+	steps := []want{none, joining, joined, joined, talking, talking, talking, talking, talking, told, told, told, done}
 	for i, e := range ioniq() {
 		p.play(e)
-		soc := -1
-		if s.cur.SoC.Known {
-			soc = 93
-		}
-		check(e.Kind.String(), want[i], soc)
+		check(fmt.Sprintf("%d %s", i, e.Kind), steps[i])
 	}
-	p.end(ms(9000))
-	check("the plug-in's end", StateDone, 93)
-	p.play(noCar(ms(10000))[0])
-	check("the next round", StateWaiting, 93)
-	p.play(noCar(ms(10000))[1])
+	// The car leaves: its link lost, then the plug-in's end.
+	e := record.Event{Kind: record.KindEnded, At: ms(9000), End: record.EndLinkLost}
+	p.rec.Apply(e)
+	s.Event(e, p.rec)
+	check("the link lost", done)
 	s.PlugInEnded(p.rec)
-	check("a round without a car", StateWaiting, 93)
+	check("the plug-in's end", waiting)
+	round := noCar(ms(10000))
+	p.play(round[0])
+	check("the next window's start", with(slac, 93))
+	p.play(round[1])
+	check("the next window's end", with(none, 93))
+	s.PlugInEnded(p.rec)
+	check("the next window", with(none, 93))
+	p.play(noCar(ms(40000))...)
+	s.PlugInEnded(p.rec)
+	check("a window after it", with(none, 93))
 	s.mu.Lock()
 	j := s.state(false)
 	s.mu.Unlock()
 	if j.SoCAge == nil || *j.SoCAge != 60 || j.EVCCID != "0465650064c3" || j.End != "session_stop" {
 		t.Errorf("waiting after the Ioniq: soc_age_s %v, evccid %q, end %q", j.SoCAge, j.EVCCID, j.End)
 	}
-	if !strings.HasPrefix(j.Words, "waiting for a car") {
-		t.Errorf("words %q", j.Words)
-	}
 
-	// A car in a DC session asking for current is charging.
-	p.play(car("02:00:00:00:00:01", 40, ms(70000))[:4]...)
+	// A car in a DC session asking for current is charging: its state says
+	// it is reading, its words that it charges.
+	dc := car("02:00:00:00:00:01", 40, ms(70000))
+	p.play(dc[0])
+	check("a window a car comes in", with(none, 93))
+	p.play(dc[1:4]...)
+	check("the DC car's values", with(told, 40))
 	p.play(record.Event{Kind: record.KindRequest, At: ms(80000), Message: "CurrentDemandReq", Code: "OK"})
-	check("CurrentDemandReq", StateCharging, 40)
+	check("CurrentDemandReq", want{record.StateReading, "the car is charging", 40})
+}
+
+// A car that fails to match is an error until a car matches, through the
+// windows without a car after it; a car that goes silent is an error until
+// it leaves.
+func TestStateErrors(t *testing.T) {
+	s := newServer(t, Config{})
+	p := &player{s: s}
+	check := func(step string, state record.State, words string) {
+		t.Helper()
+		j := getState(t, s)
+		if j.State != state || j.Words != words {
+			t.Errorf("after %s: state %q, words %q; want %q, %q", step, j.State, j.Words, state, words)
+		}
+	}
+	failed := "over: the car failed to match"
+	p.play(record.Event{Kind: record.KindSLACStarted, At: t0}, record.Event{Kind: record.KindEnded, At: ms(3000), End: record.EndSLACFailed})
+	check("the failure", record.StateError, failed)
+	s.PlugInEnded(p.rec)
+	check("its plug-in's end", record.StateError, failed)
+	p.play(noCar(ms(4000))...)
+	s.PlugInEnded(p.rec)
+	check("a window without a car", record.StateError, failed)
+
+	events := ioniq()[:10]
+	p.play(events...)
+	check("a car's values", record.StateReading, "the car told its battery state")
+	p.play(record.Event{Kind: record.KindEnded, At: ms(40000), End: record.EndTimeout})
+	check("its silence", record.StateError, "over: the car went silent")
+	p.end(ms(41000))
+	check("it left", record.StateWaiting, "waiting for a car")
+}
+
+// getState is GET /api/state.
+func getState(t *testing.T, s *Server) stateJSON {
+	t.Helper()
+	code, b := get(t, s.Handler(), "/api/state")
+	var j stateJSON
+	if err := json.Unmarshal(b, &j); code != 200 || err != nil {
+		t.Fatalf("GET /api/state: %d %v: %s", code, err, b)
+	}
+	return j
 }
 
 // wantACCar is /api/state of an ISO 15118-2 AC car that sent no SoC, only
@@ -383,7 +459,7 @@ func TestStateACCarWithoutSoC(t *testing.T) {
 func TestStateStartingNull(t *testing.T) {
 	s := newServer(t, Config{})
 	_, b := get(t, s.Handler(), "/api/state")
-	want := `{"state":"starting","words":"the charger is starting","soc":null,"full_soc":null,"energy_capacity_wh":null,"energy_request_wh":null,"evccid":"","protocol":"","ev_mac":"","phases":{},"soc_age_s":null,"end":"","end_words":"","summary":""}` + "\n"
+	want := `{"state":"waiting","words":"the charger is starting","soc":null,"full_soc":null,"energy_capacity_wh":null,"energy_request_wh":null,"evccid":"","protocol":"","ev_mac":"","phases":{},"soc_age_s":null,"end":"","end_words":"","summary":""}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/state =\n%s\nwant\n%s", b, want)
 	}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/ccslink/ccslink/record"
 )
 
 func TestBrokerURL(t *testing.T) {
@@ -91,58 +89,6 @@ func TestDefaults(t *testing.T) {
 		var ce *ConfigError
 		if !errors.Is(err, ErrTopic) || !errors.As(err, &ce) {
 			t.Errorf("%+v: %v, want an ErrTopic *ConfigError", c, err)
-		}
-	}
-}
-
-func TestStates(t *testing.T) {
-	ev := func(k record.Kind) record.Event { return record.Event{Kind: k} }
-	ended := func(e record.End) record.Event { return record.Event{Kind: record.KindEnded, End: e} }
-	for _, c := range []struct {
-		from string
-		e    record.Event
-		want string
-	}{
-		{StateWaiting, ev(record.KindSLACStarted), StateSLAC},
-		{StateNoCar, ev(record.KindSLACStarted), StateNoCar},
-		{StateError, ev(record.KindSLACStarted), StateError},
-		{StateSLAC, ended(record.EndNoCar), StateNoCar},
-		{StateNoCar, ended(record.EndNoCar), StateNoCar},
-		{StateError, ended(record.EndNoCar), StateError},
-		{StateNoCar, ev(record.KindMatched), StateSession},
-		{StateError, ev(record.KindSDP), StateSession},
-		{StateSession, ev(record.KindRequest), StateSession},
-		{StateSession, ev(record.KindValues), StateReading},
-		{StateReading, ev(record.KindRequest), StateReading},
-		{StateReading, ev(record.KindDelivered), StateReading},
-		{StateReading, ended(record.EndSessionStop), StateDone},
-		{StateReading, ended(record.EndCarClosed), StateDone},
-		{StateDone, ev(record.KindConnected), StateSession},
-		{StateReading, ended(record.EndTimeout), StateError},
-		{StateSession, ended(record.EndError), StateError},
-		{StateSLAC, ended(record.EndSLACFailed), StateError},
-		{StateSession, ended(record.EndNoSession), StateError},
-		{StateDone, ended(record.EndLinkLost), StateDone},
-		{StateDone, ended(record.EndStopped), StateDone},
-	} {
-		if got := nextState(c.from, c.e); got != c.want {
-			t.Errorf("%s + %v %v = %s, want %s", c.from, c.e.Kind, c.e.End, got, c.want)
-		}
-	}
-	for _, c := range []struct {
-		from string
-		end  record.End
-		want string
-	}{
-		{StateDone, record.EndSessionStop, StateWaiting},
-		{StateError, record.EndTimeout, StateWaiting},
-		{StateError, record.EndNoSession, StateWaiting},
-		{StateError, record.EndSLACFailed, StateError},
-		{StateNoCar, record.EndNoCar, StateNoCar},
-		{StateSession, record.EndLinkLost, StateWaiting},
-	} {
-		if got := stateAfter(c.from, &record.Session{End: c.end}); got != c.want {
-			t.Errorf("%s, plug-in ended %v = %s, want %s", c.from, c.end, got, c.want)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package mqtt
 
 import (
 	"encoding/json"
+
+	"github.com/ccslink/ccslink/record"
 )
 
 // unknownTemplate shows a value topic's empty payload (a value the car did
@@ -45,7 +47,13 @@ type sensor struct {
 
 // states lists every state the state topic publishes, for Home
 // Assistant's enum sensor.
-var states = []string{StateWaiting, StateSLAC, StateSession, StateReading, StateDone, StateNoCar, StateError}
+var states = func() []string {
+	var l []string
+	for _, st := range record.States() {
+		l = append(l, string(st))
+	}
+	return l
+}()
 
 // sensors lists the entities: the topic (under the prefix) each reads,
 // and what Home Assistant shows.

@@ -13,6 +13,7 @@
 //
 //	status          online / offline (the last will), retained
 //	state           waiting, slac, session, reading, done, no-car, error
+//	                (record.State: the HTTP API's state says the same)
 //	soc             percent
 //	full_soc        percent
 //	energy_capacity Wh

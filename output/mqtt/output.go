@@ -44,7 +44,7 @@ type Output struct {
 	payloads map[string][]byte // the newest payload of every key but the session
 	session  *record.Session   // the last car's record, nil before the first car
 	dirty    map[string]bool   // keys not yet published since they changed
-	state    string
+	state    record.State
 	sub      bool          // subscribe to haStatus before the next publication
 	failing  bool          // the last connection attempt failed: log the next ones quietly
 	lostAt   time.Time     // when the connection was lost; zero while connected or never connected
@@ -76,7 +76,7 @@ func New(cfg Config) (*Output, error) {
 		exited:   make(chan struct{}),
 		payloads: map[string][]byte{},
 		dirty:    map[string]bool{},
-		state:    StateWaiting,
+		state:    record.StateWaiting,
 		down:     make(chan struct{}),
 	}
 	if s.discovery != "" {
@@ -145,7 +145,7 @@ func (o *Output) Event(e record.Event, s *record.Session) {
 	if o.closed {
 		return
 	}
-	o.setStateLocked(nextState(o.state, e))
+	o.setStateLocked(o.state.Next(e))
 	switch {
 	case s == nil || !hadCar(s) || e.Kind == record.KindRequest:
 		// A request's answer changes none of the car's values.
@@ -172,7 +172,7 @@ func (o *Output) PlugInEnded(s *record.Session) {
 	if s == nil {
 		return
 	}
-	o.setStateLocked(stateAfter(o.state, s))
+	o.setStateLocked(o.state.AfterPlugIn(s))
 	if hadCar(s) {
 		o.valuesLocked(s)
 		o.sessionLocked(s)
@@ -180,7 +180,7 @@ func (o *Output) PlugInEnded(s *record.Session) {
 	o.wakeLocked()
 }
 
-func (o *Output) setStateLocked(st string) {
+func (o *Output) setStateLocked(st record.State) {
 	o.state = st
 	o.setLocked("state", []byte(st))
 }

@@ -7,58 +7,6 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
-// States published on the state topic.
-const (
-	StateWaiting = "waiting" // no car: the daemon started, or the car left
-	StateSLAC    = "slac"    // the charger keyed its modem for the next car and matches whoever comes
-	StateSession = "session" // a car matched and talks to the charger
-	StateReading = "reading" // the car sent its values
-	StateDone    = "done"    // the car's V2G session ended normally; it may still be plugged in
-	StateNoCar   = "no-car"  // no car came within a whole SLAC window
-	StateError   = "error"   // the car failed to match, went silent or broke the protocol
-)
-
-// nextState returns the state after e. A SLAC window that passes without a
-// car changes slac to no-car and nothing else, so that an idle charger
-// does not flap between two states every window; an error stays until the
-// next car matches.
-func nextState(state string, e record.Event) string {
-	switch e.Kind {
-	case record.KindSLACStarted:
-		if state == StateWaiting {
-			return StateSLAC
-		}
-	case record.KindMatched, record.KindLinkUp, record.KindSDP, record.KindConnected,
-		record.KindHandshake, record.KindSessionSetup:
-		return StateSession
-	case record.KindValues:
-		return StateReading
-	case record.KindEnded:
-		switch e.End {
-		case record.EndSessionStop, record.EndCarClosed:
-			return StateDone
-		case record.EndTimeout, record.EndError, record.EndSLACFailed, record.EndNoSession:
-			return StateError
-		case record.EndNoCar:
-			if state == StateSLAC {
-				return StateNoCar
-			}
-		}
-	}
-	return state
-}
-
-// stateAfter returns the state once a plug-in has ended: waiting when its
-// car left, unchanged when no car came or the car failed to match (it may
-// still be plugged in and try again).
-func stateAfter(state string, s *record.Session) string {
-	switch s.End {
-	case record.EndNoCar, record.EndSLACFailed:
-		return state
-	}
-	return StateWaiting
-}
-
 // hadCar reports whether the plug-in's record is of a car, so that an
 // empty plug-in does not wipe the last car's values.
 func hadCar(s *record.Session) bool {
