@@ -117,7 +117,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	log := newLogger(stderr, logLevel(cfg.Log.Level))
 
 	ctx, stop := stopContext(log)
 	defer stop()

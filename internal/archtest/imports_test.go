@@ -52,6 +52,7 @@ var allowed = map[string][]string{
 	"internal/netnstest":         {},
 	"internal/shared":            {},
 	"internal/ratelog":           {},
+	"internal/logging":           {},
 	"internal/exigen":            {},
 	"internal/exigen/cmd/exigen": {"internal/exigen"},
 	"internal/archtest":          {},
