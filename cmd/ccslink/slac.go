@@ -12,7 +12,6 @@ import (
 
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -92,6 +91,11 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "matched: car %s, charger %s, RunID %s, NID %s, %d sounds, %.1f dB, %d ms\n",
 			rep.EVMAC, rep.EVSEMAC, rep.RunID, rep.NID, rep.Sounds, rep.AttenuationDB, rep.DurationMS)
 	}
+	var ie *ifaceError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(stderr, "ccslink slac: %v\n", err)
+		return 1
+	}
 	if err != nil {
 		what := "no match"
 		if rep.Matched {
@@ -135,33 +139,11 @@ func slacFailure(err error, role string, timeout time.Duration) string {
 }
 
 func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.Logger) (slac.Result, error) {
-	conn, err := link.Listen(iface, homeplug.EtherType, nil)
+	port, mac, e, closePort, err := homePlugPort(ctx, iface, emulate, role == "evse")
 	if err != nil {
 		return slac.Result{}, err
 	}
-	mac, err := homeplug.MACFrom(conn.HardwareAddr())
-	if err != nil {
-		conn.Close()
-		return slac.Result{}, err
-	}
-	var port slac.Port = conn
-	var e *modemsim.Emulator
-	if emulate {
-		cfg, err := emulateConfig(role == "evse")
-		if err != nil {
-			conn.Close()
-			return slac.Result{}, err
-		}
-		e, err = modemsim.Emulate(ctx, conn, cfg)
-		if err != nil {
-			conn.Close()
-			return slac.Result{}, err
-		}
-		defer e.Close()
-		port = e.Host()
-	} else {
-		defer conn.Close()
-	}
+	defer closePort()
 	if role == "evse" {
 		return slac.MatchEVSE(ctx, port, clock.Real{}, slac.Config{MAC: mac, Log: log})
 	}
