@@ -53,8 +53,15 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *iface == "" || (*role != "evse" && *role != "pev") {
-		fs.Usage()
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "ccslink slac: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	case *iface == "":
+		fmt.Fprintf(stderr, "ccslink slac: --iface is missing: give the network interface of the HomePlug modem, e.g. --iface eth1\n")
+		return 2
+	case *role != "evse" && *role != "pev":
+		fmt.Fprintf(stderr, "ccslink slac: --role %q: give evse (wait for a car) or pev (match as the car)\n", *role)
 		return 2
 	}
 	level := slog.LevelWarn
