@@ -278,6 +278,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	defer past.Close()
 	o.subs = append(o.subs, past)
 	var web *httpapi.Server
+	var webLn net.Listener
 	if d.HTTP.Listen != "" {
 		exp := metrics.New()
 		exp.CountServers(o.serving.counts)
@@ -286,6 +287,11 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		if err != nil {
 			return err
 		}
+		// Bound before "ready" is logged: a port in use stops the daemon first.
+		if webLn, err = listenHTTP(d.HTTP.Listen); err != nil {
+			return err
+		}
+		defer webLn.Close()
 		o.subs = append(o.subs, web)
 	}
 	o.subs = append(o.subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
@@ -295,7 +301,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	webDone := make(chan error, 1)
 	if web != nil {
 		go func() {
-			err := web.Serve(ctx)
+			err := web.ServeListener(ctx, webLn)
 			if err != nil {
 				// The API stopped by itself (its port is taken): stop the daemon too.
 				cancel(err)
