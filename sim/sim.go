@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccslink/ccslink/charger"
@@ -89,7 +90,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tl := &timeline{w: cfg.Timeline, verbose: cfg.Verbose}
+	tl := newTimeline(cfg.Timeline, cfg.Verbose)
+	defer tl.settle() // the lines held, whatever ended the run
 
 	line := modemsim.NewLine(ctx, modemsim.LineConfig{Attenuation: flat(cfg.AttenuationDB)})
 	defer line.Close()
@@ -146,9 +148,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if recorder != nil {
 		ch.Subscribe(recorder)
 	}
+	results := make(chan struct{}, 1)
 	sender, err := smartevse.New(smartevse.Config{URL: url, Log: log, OnResult: func(d smartevse.Delivery) {
-		tl.delivered(d)
+		tl.delivery(d).delivered(d)
 		ch.Report(smartevse.Record(d))
+		select {
+		case results <- struct{}{}:
+		default:
+		}
 	}})
 	if err != nil {
 		return res, err
@@ -192,8 +199,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	// The SmartEVSE's answer, so that the timeline tells it before the
+	// car leaves; one that keeps failing is told when it ends.
 	sender.Flush()
-	recv.waitQuiet(ctx, 2*time.Second)
+	answer := time.NewTimer(2 * time.Second)
+	select {
+	case <-results:
+	case <-answer.C:
+	case <-ctx.Done():
+	}
+	answer.Stop()
+	tl.settle()
 	tl.say("car unplugged")
 	carModem.Unplug()
 	var rec *record.Session
@@ -327,9 +343,15 @@ type observer struct {
 	closeOnce sync.Once
 	ended     chan<- *record.Session
 	endOnce   sync.Once
+	over      atomic.Bool // the car's plug-in ended: the next one's events are not the car's
 }
 
 func (o *observer) Event(e record.Event, s *record.Session) {
+	if o.over.Load() {
+		return
+	}
+	// Told before Run hears of it: Run's next line follows this one.
+	o.tl.event(e, s)
 	switch e.Kind {
 	case record.KindSLACStarted:
 		o.readyOnce.Do(func() { close(o.ready) })
@@ -338,14 +360,16 @@ func (o *observer) Event(e record.Event, s *record.Session) {
 			o.closeOnce.Do(func() { close(o.closed) })
 		}
 	}
-	o.tl.event(e, s)
 }
 
 func (o *observer) PlugInEnded(s *record.Session) {
 	if s.Phases.Matched.IsZero() {
 		return
 	}
-	o.endOnce.Do(func() { o.ended <- s.Clone() })
+	o.endOnce.Do(func() {
+		o.over.Store(true)
+		o.ended <- s.Clone()
+	})
 }
 
 // receiver is an HTTP server on loopback that takes POST /ev_state as a SmartEVSE does.
@@ -354,7 +378,6 @@ type receiver struct {
 	ln      net.Listener
 	mu      sync.Mutex
 	queries []string
-	got     chan struct{}
 }
 
 func newReceiver() (*receiver, error) {
@@ -362,16 +385,12 @@ func newReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, &LoopbackError{Err: err}
 	}
-	r := &receiver{ln: ln, got: make(chan struct{}, 16)}
+	r := &receiver{ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ev_state", func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.queries = append(r.queries, req.URL.RawQuery)
 		r.mu.Unlock()
-		select {
-		case r.got <- struct{}{}:
-		default:
-		}
 		w.Header().Set("Content-Type", "application/json")
 		q := req.URL.Query()
 		fmt.Fprintf(w, `{"current_soc":%q,"full_soc":%q,"energy_capacity":%q,"energy_request":%q,"evccid":%q}`,
@@ -391,20 +410,6 @@ func (r *receiver) last() string {
 		return ""
 	}
 	return r.queries[len(r.queries)-1]
-}
-
-// waitQuiet waits until a POST has arrived, or up to d.
-func (r *receiver) waitQuiet(ctx context.Context, d time.Duration) {
-	if r.last() != "" {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-r.got:
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func (r *receiver) Close() error {
