@@ -17,8 +17,9 @@ import (
 // timeline writes the plug-in in plain words, each line with the time
 // since the car was plugged in. Lines come from the charger's goroutine,
 // the car's and the SmartEVSE sender's, hence the lock. A timeline value
-// is a view of the shared book: the SmartEVSE's lines are written through
-// a view that places them (delivery).
+// is a view of the shared book: a line that comes later than its place
+// (the SmartEVSE's answer, the car's SDP request) is written through a
+// view that places it (delivery, sdp).
 type timeline struct {
 	*book
 	at *place // nil: the line goes where and when it is written
