@@ -260,7 +260,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 				if m.err != nil {
 					return c.noMatch(ctx, rec, m.err)
 				}
-				c.matched(rec, m.r.EVMAC)
+				c.matched(rec, m.r)
 			}
 			c.stopped(ctx, rec)
 			return nil
@@ -294,7 +294,7 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 				return c.noMatch(ctx, rec, m.err)
 			}
 			c.car.match(m.r)
-			c.matched(rec, m.r.EVMAC)
+			c.matched(rec, m.r)
 			if m.r.LinkUp {
 				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: rec.Phases.Matched})
 			}
@@ -339,9 +339,10 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 	}
 }
 
-// matched publishes that SLAC matched the car ev now.
-func (c *Charger) matched(rec *record.Session, ev homeplug.MAC) {
-	c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: ev.String()})
+// matched publishes that SLAC matched the car r.EVMAC now, and how long the
+// matching took (zero when unknown).
+func (c *Charger) matched(rec *record.Session, r slac.Result) {
+	c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: r.EVMAC.String(), Took: r.Timings.MatchCnf})
 }
 
 // maxEarly bounds the events held before the match: a stranger's SDP flood
@@ -374,7 +375,7 @@ func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) e
 		// car matched, and its plug-in is one to keep.
 		var f *slac.FailureError
 		if errors.As(err, &f) && f.Reason == slac.ReasonLinkTimeout && f.EV != (homeplug.MAC{}) {
-			c.matched(rec, f.EV)
+			c.matched(rec, slac.Result{EVMAC: f.EV})
 		}
 		c.stopped(ctx, rec)
 		return nil

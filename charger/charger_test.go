@@ -30,6 +30,7 @@ type fakeSLAC struct {
 	evidence chan struct{}
 	conns    chan bool // V2GConnection's reports
 	gone     chan error
+	timings  slac.Timings // of each match; set before plugging a car in
 }
 
 func newFakeSLAC() *fakeSLAC {
@@ -39,7 +40,7 @@ func newFakeSLAC() *fakeSLAC {
 func (f *fakeSLAC) Match(ctx context.Context) (slac.Result, error) {
 	select {
 	case mac := <-f.plug:
-		return slac.Result{EVMAC: mac, LinkUp: true}, nil
+		return slac.Result{EVMAC: mac, LinkUp: true, Timings: f.timings}, nil
 	case <-ctx.Done():
 		return slac.Result{}, ctx.Err()
 	}
@@ -498,5 +499,29 @@ func TestStopCause(t *testing.T) {
 	}
 	if got := (&Stop{End: record.EndIfaceLost}).Error(); got != record.EndIfaceLost.Words() {
 		t.Fatalf("Stop without detail: %q", got)
+	}
+}
+
+// TestMatchedTook: the match's event says how long the matching took, from
+// the car's first CM_SLAC_PARM.REQ to CM_SLAC_MATCH.CNF, whatever the wait
+// for the car before it.
+func TestMatchedTook(t *testing.T) {
+	r := newRig(t, secc.Config{})
+	r.slac.timings = slac.Timings{Start: time.Now().Add(-3 * time.Second), MatchCnf: 1234 * time.Millisecond}
+	p, err := evcc.Lookup("ioniq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.car(t, p)
+	r.sink.mu.Lock()
+	defer r.sink.mu.Unlock()
+	var matched []record.Event
+	for _, e := range r.sink.events {
+		if e.Kind == record.KindMatched {
+			matched = append(matched, e)
+		}
+	}
+	if len(matched) != 1 || matched[0].Took != 1234*time.Millisecond || matched[0].EVMAC != "04:65:65:00:64:c3" {
+		t.Fatalf("matched events %+v", matched)
 	}
 }

@@ -148,7 +148,7 @@ type Event struct {
 	EVCCID    []byte        // KindSessionSetup: raw bytes as sent
 	Message   string        // KindRequest, KindValues: the request's name, e.g. "ChargeParameterDiscoveryReq"
 	Code      string        // KindRequest: the answer's ResponseCode
-	Took      time.Duration // KindRequest: decode, decide and encode
+	Took      time.Duration // KindRequest: decode, decide and encode; KindMatched: the car's first CM_SLAC_PARM.REQ to CM_SLAC_MATCH.CNF
 	Values    Values        // KindValues
 	End       End           // KindEnded
 	Detail    string        // KindEnded, KindRequest: words on what went wrong

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccslink/ccslink/charger"
@@ -89,7 +90,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tl := &timeline{w: cfg.Timeline, verbose: cfg.Verbose}
+	tl := newTimeline(cfg.Timeline, cfg.Verbose)
+	defer tl.settle() // the lines held, whatever ended the run
 
 	line := modemsim.NewLine(ctx, modemsim.LineConfig{Attenuation: flat(cfg.AttenuationDB)})
 	defer line.Close()
@@ -156,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	sender, err := smartevse.New(smartevse.Config{URL: url, Log: log, OnResult: func(d smartevse.Delivery) {
-		tl.delivered(d)
+		tl.delivery(d).delivered(d)
 		ch.Report(smartevse.Record(d))
 		hear()
 	}, OnAttempt: func(d smartevse.Delivery) {
@@ -216,6 +218,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	tl.settle()
 	tl.say("car unplugged")
 	carModem.Unplug()
 	var rec *record.Session
@@ -349,9 +352,15 @@ type observer struct {
 	closeOnce sync.Once
 	ended     chan<- *record.Session
 	endOnce   sync.Once
+	over      atomic.Bool // the car's plug-in ended: the next one's events are not the car's
 }
 
 func (o *observer) Event(e record.Event, s *record.Session) {
+	if o.over.Load() {
+		return
+	}
+	// Told before Run hears of it: Run's next line follows this one.
+	o.tl.event(e, s)
 	switch e.Kind {
 	case record.KindSLACStarted:
 		o.readyOnce.Do(func() { close(o.ready) })
@@ -360,14 +369,16 @@ func (o *observer) Event(e record.Event, s *record.Session) {
 			o.closeOnce.Do(func() { close(o.closed) })
 		}
 	}
-	o.tl.event(e, s)
 }
 
 func (o *observer) PlugInEnded(s *record.Session) {
 	if s.Phases.Matched.IsZero() {
 		return
 	}
-	o.endOnce.Do(func() { o.ended <- s.Clone() })
+	o.endOnce.Do(func() {
+		o.over.Store(true)
+		o.ended <- s.Clone()
+	})
 }
 
 // receiver is an HTTP server on loopback that takes POST /ev_state as a SmartEVSE does.

@@ -520,17 +520,23 @@ func (m *Matcher) startSounding(now time.Time, ev homeplug.MAC, run homeplug.Run
 		}
 		return nil
 	}
+	// The matching starts at the car's first request of it: a car whose CNF
+	// was lost asks again, and the time it waited is part of the matching.
+	first := p.at
 	for i := range m.pLen {
 		// The car's repeats of this request were followed by sounds too.
 		if q := &m.pending[(m.pHead+i)%maxPending]; q.ev == ev && q.run == run {
+			if !q.used && q.at.Before(first) {
+				first = q.at
+			}
 			q.used = true
 		}
 	}
 	m.trimPending()
 	a := m.alloc()
 	a.ev, a.run, a.appType, a.secType = p.ev, p.run, p.appType, p.secType
-	a.start = p.at
-	a.t.Start = p.at
+	a.start = first
+	a.t.Start = first
 	a.st = sounding
 	a.soundAt = now
 	a.t.Sounding = now.Sub(a.start)

@@ -45,7 +45,7 @@ type Result struct {
 // Timings are the moments of a matching's steps, measured from its
 // CM_SLAC_PARM.REQ; a step that did not happen is zero.
 type Timings struct {
-	Start     time.Time     // CM_SLAC_PARM.REQ sent or received
+	Start     time.Time     // the car's first CM_SLAC_PARM.REQ of the matching, sent or received
 	Sounding  time.Duration // CM_START_ATTEN_CHAR.IND (or the first sound)
 	AttenChar time.Duration // CM_ATTEN_CHAR.IND sent or received
 	AttenRsp  time.Duration // CM_ATTEN_CHAR.RSP received or sent

@@ -76,9 +76,11 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 		if err != nil {
+			// The error alone: an empty object would read as a document
+			// to whatever takes the output; the line number says which failed.
 			failed = true
 			fmt.Fprintf(stderr, "line %d: %v\n", n, err)
-			j = []byte("{}")
+			return
 		}
 		out.Write(j)
 		out.WriteByte('\n')

@@ -66,7 +66,7 @@ func TestDecodeStdinLines(t *testing.T) {
 	}
 }
 
-// TestDecodeBadLine: a failing line prints {} in its place, names itself
+// TestDecodeBadLine: a failing line prints nothing on stdout, names itself
 // and the bit position on stderr, and makes the exit status 1; the lines
 // around it still decode.
 func TestDecodeBadLine(t *testing.T) {
@@ -78,7 +78,7 @@ func TestDecodeBadLine(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	want := []string{sessionSetupReqJSON, "{}", serviceDiscoveryJSON, "{}", "{}"}
+	want := []string{sessionSetupReqJSON, serviceDiscoveryJSON}
 	if got := outLines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stdout\n%s\nwant\n%s", out, strings.Join(want, "\n"))
 	}
@@ -242,7 +242,7 @@ func TestDecodeNotesOutOfRange(t *testing.T) {
 }
 
 // TestOverlongLines: a line over 1 MiB gets its own error naming the line
-// and the limit, and its output line ({} or empty); the lines after it are
+// and the limit (decode prints nothing for it, encode an empty line); the lines after it are
 // read as usual, also when the overlong one is the last, without newline.
 func TestOverlongLines(t *testing.T) {
 	long := strings.Repeat("a", maxLine+1)
@@ -254,7 +254,7 @@ func TestOverlongLines(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
-		want := []string{sessionSetupReqJSON, "{}", serviceDiscoveryJSON, "{}", sessionSetupReqJSON, "{}"}
+		want := []string{sessionSetupReqJSON, serviceDiscoveryJSON, sessionSetupReqJSON}
 		if got := outLines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("stdout\n%s\nwant\n%s", out, strings.Join(want, "\n"))
 		}
@@ -313,7 +313,7 @@ func TestOverlongLineMemory(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		code := run([]string{"decode", "--schema", "din"}, in, &out, &errb)
 		runtime.ReadMemStats(&after)
-		if code != 1 || out.String() != "{}\n"+sessionSetupReqJSON+"\n" || !strings.HasPrefix(errb.String(), "line 1: longer than") {
+		if code != 1 || out.String() != sessionSetupReqJSON+"\n" || !strings.HasPrefix(errb.String(), "line 1: longer than") {
 			t.Errorf("%d-byte line: exit %d, stdout %q, stderr %q", n, code, out.String(), errb.String())
 		}
 		return after.TotalAlloc - before.TotalAlloc
@@ -367,4 +367,19 @@ func FuzzLines(f *testing.F) {
 			t.Fatalf("lines %q, want %q", got, want)
 		}
 	})
+}
+
+// TestDecodeErrorOnly: a document that does not decode gives its error on
+// stderr and nothing on stdout, not an empty object after it.
+func TestDecodeErrorOnly(t *testing.T) {
+	for _, c := range []struct{ arg, stderr string }{
+		{"ff", "line 1: bit 0: not an EXI stream: header byte 0xff\n"},
+		{"809a020000", ""},
+		{"xyz", "line 1: not hex: encoding/hex: invalid byte: U+0078 'x'\n"},
+	} {
+		out, errs, code := runCLI(t, "", "decode", "--schema", "din", c.arg)
+		if code != 1 || out != "" || c.stderr != "" && errs != c.stderr || c.stderr == "" && (!strings.HasPrefix(errs, "line 1: bit 26: ") || strings.Count(errs, "\n") != 1) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1, nothing and %q", c.arg, code, out, errs, c.stderr)
+		}
+	}
 }

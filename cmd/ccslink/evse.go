@@ -119,7 +119,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	log := newLogger(stderr, logLevel(cfg.Log.Level))
 
 	ctx, stop := stopContext(log)
 	defer stop()
@@ -274,6 +274,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	defer past.Close()
 	o.subs = append(o.subs, past)
 	var web *httpapi.Server
+	var webLn net.Listener
 	if d.HTTP.Listen != "" {
 		exp := metrics.New()
 		exp.CountServers(o.serving.counts)
@@ -282,6 +283,11 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		if err != nil {
 			return err
 		}
+		// Bound before "ready" is logged: a port in use stops the daemon first.
+		if webLn, err = listenHTTP(d.HTTP.Listen); err != nil {
+			return err
+		}
+		defer webLn.Close()
 		o.subs = append(o.subs, web)
 	}
 	o.subs = append(o.subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
@@ -291,7 +297,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	webDone := make(chan error, 1)
 	if web != nil {
 		go func() {
-			err := web.Serve(ctx)
+			err := web.ServeListener(ctx, webLn)
 			if err != nil {
 				// The API stopped by itself (its port is taken): stop the daemon too.
 				cancel(err)

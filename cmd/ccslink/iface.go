@@ -73,15 +73,42 @@ func emulateConfig(evse bool) (modemsim.EmulateConfig, error) {
 	return cfg, nil
 }
 
-// interfaceError turns a failure to open iface into words a user can act on.
+// ifaceError is a failure to open the interface, in words a user can act on.
+type ifaceError struct {
+	Iface string
+	Err   error
+	// Missing: there is no such interface; Names lists those there are.
+	Missing bool
+	Names   string
+}
+
+func (e *ifaceError) Error() string {
+	switch {
+	case errors.Is(e.Err, os.ErrPermission):
+		why := e.Err
+		var op *net.OpError
+		if errors.As(why, &op) {
+			why = op.Err // the socket's words, without the op and the address
+		}
+		return fmt.Sprintf("opening %s needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(which ccslink)`: %v", e.Iface, why)
+	case e.Missing:
+		return fmt.Sprintf("no interface %s; there are: %s", e.Iface, e.Names)
+	}
+	return fmt.Sprintf("opening %s: %v", e.Iface, e.Err)
+}
+
+func (e *ifaceError) Unwrap() error { return e.Err }
+
+// interfaceError turns a failure to open iface into words a user can act
+// on. Every command that opens the interface (evse, slac, pev) says it so.
 func interfaceError(iface string, err error) error {
-	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("opening %s needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(which ccslink)`: %w", iface, err)
+	e := &ifaceError{Iface: iface, Err: err}
+	if !errors.Is(err, os.ErrPermission) {
+		if _, ierr := net.InterfaceByName(iface); ierr != nil {
+			e.Missing, e.Names = true, interfaceNames()
+		}
 	}
-	if _, ierr := net.InterfaceByName(iface); ierr != nil {
-		return fmt.Errorf("no interface %s; there are: %s", iface, interfaceNames())
-	}
-	return fmt.Errorf("opening %s: %w", iface, err)
+	return e
 }
 
 func interfaceNames() string {

@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
+
+	"github.com/ccslink/ccslink/internal/logging"
 )
 
 // command is one subcommand of ccslink. Each lives in its own file and
@@ -29,6 +32,8 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// In the journal, the commands' own lines on stderr are errors (<3>).
+	stderr = logging.New(stderr)
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -65,6 +70,16 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'ccslink <command> -h' for the flags of a command.")
+}
+
+// newLogger returns a command's logger on stderr at level: slog's text
+// format, or, when stderr is the journal, lines with their priority and
+// without a time of their own.
+func newLogger(stderr io.Writer, level slog.Leveler) *slog.Logger {
+	if s, ok := stderr.(*logging.Stderr); ok {
+		return s.Logger(level)
+	}
+	return logging.New(stderr).Logger(level)
 }
 
 // newFlagSet returns a FlagSet that prints its usage to stderr and never exits.

@@ -57,8 +57,12 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *iface == "" || fs.NArg() > 0 {
-		fs.Usage()
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ccslink pev: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *iface == "" {
+		fmt.Fprintf(stderr, "ccslink pev: --iface is missing: give the network interface of the car's modem, e.g. --iface eth1 (with --emulate-modem, one end of a veth pair)\n")
 		return 2
 	}
 	p, err := evcc.Lookup(*carName)
@@ -79,7 +83,7 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, level)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()

@@ -66,7 +66,7 @@ func runReplay(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, level)
 
 	path := fs.Arg(0)
 	res, err := replay.File(context.Background(), path, replay.Config{Policy: pol, Log: log})

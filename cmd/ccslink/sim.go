@@ -71,7 +71,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	var log *slog.Logger
 	if *verbose && !*asJSON {
-		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		log = newLogger(stderr, slog.LevelDebug)
 	}
 	failed := 0
 	for i, p := range cars {

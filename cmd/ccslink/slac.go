@@ -12,7 +12,6 @@ import (
 
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -54,15 +53,22 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *iface == "" || (*role != "evse" && *role != "pev") {
-		fs.Usage()
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "ccslink slac: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	case *iface == "":
+		fmt.Fprintf(stderr, "ccslink slac: --iface is missing: give the network interface of the HomePlug modem, e.g. --iface eth1\n")
+		return 2
+	case *role != "evse" && *role != "pev":
+		fmt.Fprintf(stderr, "ccslink slac: --role %q: give evse (wait for a car) or pev (match as the car)\n", *role)
 		return 2
 	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, level)
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -91,6 +97,11 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	case rep.Matched:
 		fmt.Fprintf(stdout, "matched: car %s, charger %s, RunID %s, NID %s, %d sounds, %.1f dB, %d ms\n",
 			rep.EVMAC, rep.EVSEMAC, rep.RunID, rep.NID, rep.Sounds, rep.AttenuationDB, rep.DurationMS)
+	}
+	var ie *ifaceError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(stderr, "ccslink slac: %v\n", err)
+		return 1
 	}
 	if err != nil {
 		what := "no match"
@@ -135,33 +146,11 @@ func slacFailure(err error, role string, timeout time.Duration) string {
 }
 
 func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.Logger) (slac.Result, error) {
-	conn, err := link.Listen(iface, homeplug.EtherType, nil)
+	port, mac, e, closePort, err := homePlugPort(ctx, iface, emulate, role == "evse")
 	if err != nil {
 		return slac.Result{}, err
 	}
-	mac, err := homeplug.MACFrom(conn.HardwareAddr())
-	if err != nil {
-		conn.Close()
-		return slac.Result{}, err
-	}
-	var port slac.Port = conn
-	var e *modemsim.Emulator
-	if emulate {
-		cfg, err := emulateConfig(role == "evse")
-		if err != nil {
-			conn.Close()
-			return slac.Result{}, err
-		}
-		e, err = modemsim.Emulate(ctx, conn, cfg)
-		if err != nil {
-			conn.Close()
-			return slac.Result{}, err
-		}
-		defer e.Close()
-		port = e.Host()
-	} else {
-		defer conn.Close()
-	}
+	defer closePort()
 	if role == "evse" {
 		return slac.MatchEVSE(ctx, port, clock.Real{}, slac.Config{MAC: mac, Log: log})
 	}

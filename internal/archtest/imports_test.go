@@ -54,6 +54,7 @@ var allowed = map[string][]string{
 	"internal/mosquittotest":     {},
 	"internal/shared":            {},
 	"internal/ratelog":           {},
+	"internal/logging":           {},
 	"internal/exigen":            {},
 	"internal/exigen/cmd/exigen": {"internal/exigen"},
 	"internal/archtest":          {},

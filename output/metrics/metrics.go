@@ -21,8 +21,8 @@ import (
 // car's 2 s timeout, so 10 µs .. 100 ms covers both a fast and a sick charger.
 var AnswerBuckets = []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3}
 
-// SLACBuckets are the bounds of ccslink_slac_duration_seconds. The time
-// counts from keying the modem, so it includes the wait for the car.
+// SLACBuckets are the bounds of ccslink_slac_duration_seconds: a car
+// matches in about 1 to 2 s, or several when it starts again.
 var SLACBuckets = []float64{0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60}
 
 // SessionBuckets are the bounds of ccslink_session_duration_seconds: a soc
@@ -61,7 +61,7 @@ func New() *Exporter {
 		}, []string{"outcome"}),
 		slac: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ccslink_slac_duration_seconds",
-			Help:    "Time from keying the modem to SLAC matching a car.",
+			Help:    "Time SLAC took to match a car: from its first CM_SLAC_PARM.REQ of the matching to CM_SLAC_MATCH.CNF.",
 			Buckets: SLACBuckets,
 		}),
 		session: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -118,8 +118,9 @@ func (m *Exporter) Event(e record.Event, s *record.Session) {
 			m.mu.Unlock()
 		}
 	case record.KindMatched:
-		if !s.Phases.SLACStart.IsZero() && !s.Phases.Matched.Before(s.Phases.SLACStart) {
-			m.slac.Observe(s.Phases.Matched.Sub(s.Phases.SLACStart).Seconds())
+		// Not from keying the modem: that counts the wait for the car too.
+		if e.Took > 0 {
+			m.slac.Observe(e.Took.Seconds())
 		}
 	case record.KindRequest:
 		if e.Message != "" {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/internal/netnstest"
+)
+
+// TestOpenInterfaceErrors: every command that opens the modem's interface
+// says what to do when it cannot, as nobody without CAP_NET_RAW and with an
+// interface that is not there, and exits 1.
+func TestOpenInterfaceErrors(t *testing.T) {
+	nsE, _ := netnstest.NewVethPair(t, netnsEVSE)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	// Nobody must reach the binary: a directory of its own, open to all.
+	dir, err := os.MkdirTemp("", "ccslink-open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "ccslink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nobody := []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}
+	const noCaps = "opening evse0 needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(which ccslink)`: socket: operation not permitted\n"
+	for _, c := range []struct {
+		name   string
+		argv   []string
+		stderr string
+	}{
+		{"slac evse as nobody", append(nobody, "slac", "--iface", "evse0", "--timeout", "2s"), "ccslink slac: " + noCaps},
+		{"slac pev as nobody", append(nobody, "slac", "--iface", "evse0", "--role", "pev", "--timeout", "2s"), "ccslink slac: " + noCaps},
+		{"pev as nobody", append(nobody, "pev", "--iface", "evse0", "--timeout", "2s"), "ccslink pev: " + noCaps},
+		{"slac, no interface", []string{bin, "slac", "--iface", "nosuch0", "--timeout", "2s"}, "ccslink slac: no interface nosuch0; there are: lo, evse0\n"},
+		{"slac --json, no interface", []string{bin, "slac", "--iface", "nosuch0", "--json", "--timeout", "2s"}, "ccslink slac: no interface nosuch0; there are: lo, evse0\n"},
+		{"pev, no interface", []string{bin, "pev", "--iface", "nosuch0", "--timeout", "2s"}, "ccslink pev: no interface nosuch0; there are: lo, evse0\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := nsE.Command(ctx, c.argv[0], c.argv[1:]...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
+			}
+			got := errb.String()
+			if got != c.stderr {
+				t.Fatalf("stderr %q, want %q", got, c.stderr)
+			}
+		})
+	}
+}
