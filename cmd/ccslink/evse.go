@@ -458,7 +458,7 @@ func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l net
 		}
 	}()
 	if lostAt.IsZero() {
-		d.log.Info("ready: waiting for a car", "interface", d.Interface, "policy", d.policy.String(), "v2g", announce.String(),
+		d.log.Info("ready: waiting for a car", "name", d.Name, "interface", d.Interface, "policy", d.policy.String(), "v2g", announce.String(),
 			"smartevse", d.SmartEVSE.URL, "http", d.HTTP.Listen, "mqtt", d.MQTT.Broker)
 	} else {
 		d.log.Info(fmt.Sprintf("%s is back; serving cars again", d.Interface), "after", time.Since(lostAt).Round(time.Millisecond), "v2g", announce.String())

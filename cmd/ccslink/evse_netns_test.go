@@ -288,6 +288,9 @@ func TestEVSEOverVeth(t *testing.T) {
 	if err := daemon.Wait(); err != nil {
 		t.Fatalf("daemon after SIGTERM: %v\n%s", err, dErr.String())
 	}
+	if !strings.Contains(dErr.String(), "msg=\"ready: waiting for a car\" name=evse0 interface="+nsE.Iface+" ") {
+		t.Errorf("the ready line does not name the daemon:\n%s", dErr.String())
+	}
 	if !strings.Contains(dErr.String(), "level=INFO msg=\"stopping: SIGTERM received\"\n") {
 		t.Errorf("the daemon did not say why it stopped:\n%s", dErr.String())
 	}
