@@ -82,8 +82,12 @@ func Failed(checks []Check) bool {
 	return false
 }
 
-// capsFix is what to do when the process may not open its sockets.
-const capsFix = "needs CAP_NET_RAW: run as root, or `sudo setcap cap_net_raw,cap_net_admin+ep /usr/local/bin/ccslink`, or use the systemd unit (AmbientCapabilities)"
+// CapsFix is what to do when ccslink may not open its sockets; every
+// command that opens the interface says the same.
+const CapsFix = "run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v ccslink)`, or run it as the systemd unit does (AmbientCapabilities)"
+
+// capsFix is a check's fix when the process may not open its sockets.
+const capsFix = "needs CAP_NET_RAW: " + CapsFix
 
 // Run makes every check in order and returns them all; checks that need
 // an earlier one to pass are reported as Skip.

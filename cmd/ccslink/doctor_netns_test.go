@@ -164,7 +164,7 @@ func TestDoctorNoPermission(t *testing.T) {
 	code, out := runDoctorIn(t, nsE, []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}, "--emulate-modem", "--json")
 	got := parseDoctor(t, out)
 	want := doctor.Check{Name: "raw_socket", Status: "FAIL", Found: "not permitted to open a raw socket on evse0",
-		Fix: "needs CAP_NET_RAW: run as root, or `sudo setcap cap_net_raw,cap_net_admin+ep /usr/local/bin/ccslink`, or use the systemd unit (AmbientCapabilities)"}
+		Fix: "needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v ccslink)`, or run it as the systemd unit does (AmbientCapabilities)"}
 	if code != 1 || got["raw_socket"] != want {
 		t.Errorf("exit %d, raw_socket %+v", code, got["raw_socket"])
 	}

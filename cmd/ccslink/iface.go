@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ccslink/ccslink/doctor"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
@@ -90,7 +91,7 @@ func (e *ifaceError) Error() string {
 		if errors.As(why, &op) {
 			why = op.Err // the socket's words, without the op and the address
 		}
-		return fmt.Sprintf("opening %s needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(which ccslink)`: %v", e.Iface, why)
+		return fmt.Sprintf("opening %s needs CAP_NET_RAW: %s: %v", e.Iface, doctor.CapsFix, why)
 	case e.Missing:
 		return fmt.Sprintf("no interface %s; there are: %s", e.Iface, e.Names)
 	}

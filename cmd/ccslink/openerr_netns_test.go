@@ -35,7 +35,7 @@ func TestOpenInterfaceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	nobody := []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}
-	const noCaps = "opening evse0 needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(which ccslink)`: socket: operation not permitted\n"
+	const noCaps = "opening evse0 needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v ccslink)`, or run it as the systemd unit does (AmbientCapabilities): socket: operation not permitted\n"
 	for _, c := range []struct {
 		name   string
 		argv   []string
