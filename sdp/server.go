@@ -49,9 +49,11 @@ type ServerConfig struct {
 	Addr netip.Addr   // the address to announce, the PLC interface's link-local one; a zone is dropped
 	Port uint16       // the TCP port the SECC listens on
 	Log  *slog.Logger // nil discards
-	// OnRequest, if set, is called for each answered request, after its
-	// answer is sent: evidence that a car is on the link. It runs on the
-	// goroutine that sends answers, so it should return quickly.
+	// OnRequest, if set, is called for each request about to be answered,
+	// just before its answer is sent: evidence that a car is on the link,
+	// told before anything the car does once it has the answer (it may
+	// connect at once). It runs on the goroutine that sends answers, so it
+	// should return quickly.
 	OnRequest func(from netip.AddrPort, req v2gtp.SDPRequest)
 	// Asked, if set, is told of each valid request within its source's
 	// rate limit as it is read, before it is answered (the source's zone
@@ -278,8 +280,16 @@ func (s *Server) send(conn net.PacketConn, car, jobs <-chan job) {
 	}
 }
 
-// answer1 sends one answer.
+// answer1 sends one answer. It is counted, and OnRequest told, before it
+// is sent: once the car has it, the car's next step may come first.
 func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
+	s.answered.Add(1)
+	if j.req.Security == v2gtp.SecurityTLS {
+		s.tlsDeclined.Add(1)
+	}
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(j.to, j.req)
+	}
 	var err error
 	if j.addr == nil && uc != nil {
 		_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
@@ -291,22 +301,22 @@ func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
 		_, err = conn.WriteTo(s.answer, addr)
 	}
 	if err != nil {
+		// Not answered after all: counted as a send error instead.
+		s.answered.Add(^uint64(0))
+		if j.req.Security == v2gtp.SecurityTLS {
+			s.tlsDeclined.Add(^uint64(0))
+		}
 		s.sendErrors.Add(1)
 		s.logOnce(slog.LevelWarn, "SDP: cannot send the answer", j.to, "err", err)
 		return
 	}
-	s.answered.Add(1)
 	if j.req.Security == v2gtp.SecurityTLS {
-		s.tlsDeclined.Add(1)
 		s.logOnce(slog.LevelInfo, "SDP: the car asked for TLS; answered without TLS, which is all this charger offers", j.to)
 	} else if debug {
 		s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
 	}
 	if j.req.Transport == v2gtp.TransportUDP {
 		s.logOnce(slog.LevelInfo, "SDP: the car asked for UDP transport; answered with TCP", j.to)
-	}
-	if s.cfg.OnRequest != nil {
-		s.cfg.OnRequest(j.to, j.req)
 	}
 }
 

@@ -561,3 +561,30 @@ func TestServeOthersLimit(t *testing.T) {
 		t.Errorf("after 40 ms: %+v, want %+v", got, want)
 	}
 }
+
+// TestServeToldBeforeAnswer: OnRequest hears of a request before its answer
+// goes out, so the evidence of the car comes before anything the car does
+// with the answer (it may connect at once).
+func TestServeToldBeforeAnswer(t *testing.T) {
+	conn := newMemConn("[fe80::1%plc0]:15118")
+	entered, release := make(chan struct{}), make(chan struct{})
+	s := serve(t, conn, ServerConfig{Addr: pyplc, Port: 15118, OnRequest: func(netip.AddrPort, v2gtp.SDPRequest) {
+		entered <- struct{}{}
+		<-release
+	}})
+	conn.send(unhex(t, reqNoTLS), "[fe80::2%plc0]:50000")
+	<-entered
+	select {
+	case d := <-conn.out:
+		close(release)
+		t.Fatalf("answer %x sent before OnRequest returned", d.b)
+	default:
+	}
+	if got, want := s.Stats(), (Stats{Answered: 1}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
+	}
+	close(release)
+	if d := <-conn.out; !bytes.Equal(d.b, unhex(t, pyplcAnswer)) || d.addr.String() != "[fe80::2%plc0]:50000" {
+		t.Fatalf("answer %x to %v", d.b, d.addr)
+	}
+}
