@@ -21,20 +21,8 @@ import (
 func TestEVSEWithCapabilitiesOnly(t *testing.T) {
 	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
 	nsE.IP(t, "link", "set", "lo", "up")
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux)")
-	}
-	// Nobody must reach the binary and write the state directory.
-	dir, err := os.MkdirTemp("", "ccslink-caps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "ccslink")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin, setpriv := binaryForNobody(t)
+	// Nobody must also write the state directory.
 	state := filepath.Join(dir, "state")
 	if err := os.Mkdir(state, 0o755); err != nil {
 		t.Fatal(err)
@@ -42,13 +30,11 @@ func TestEVSEWithCapabilitiesOnly(t *testing.T) {
 	if err := os.Chown(state, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 
 	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
 	var ln net.Listener
 	nsE.Do(t, func() {
+		var err error
 		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
 		}
@@ -87,4 +73,28 @@ func TestEVSEWithCapabilitiesOnly(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("no record from the daemon\n%s", dErr.String())
 	}
+}
+
+// binaryForNobody builds ccslink into a directory of its own, open to all,
+// so that nobody (uid 65534) can run it through setpriv; it skips the test
+// without setpriv.
+func binaryForNobody(t *testing.T) (dir, bin, setpriv string) {
+	t.Helper()
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	dir, err = os.MkdirTemp("", "ccslink-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin = filepath.Join(dir, "ccslink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin, setpriv
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,23 +142,7 @@ func TestDoctorPortTaken(t *testing.T) {
 // TestDoctorNoPermission runs the command as nobody, without CAP_NET_RAW.
 func TestDoctorNoPermission(t *testing.T) {
 	nsE, _ := netnstest.NewVethPair(t, netnsEVSE)
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux)")
-	}
-	// Nobody must reach the binary: a directory of its own, open to all.
-	dir, err := os.MkdirTemp("", "ccslink-doctor")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "ccslink")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	_, bin, setpriv := binaryForNobody(t)
 	code, out := runDoctorIn(t, nsE, []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}, "--emulate-modem", "--json")
 	got := parseDoctor(t, out)
 	want := doctor.Check{Name: "raw_socket", Status: "FAIL", Found: "not permitted to open a raw socket on evse0",

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,11 +22,11 @@ func journalFile(t *testing.T) (*os.File, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		t.Fatal(err)
+	stream, ok := logging.StreamOf(f)
+	if !ok {
+		t.Fatalf("no device and inode for %s", f.Name())
 	}
-	return f, fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	return f, stream
 }
 
 func readFile(t *testing.T, name string) string {

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,23 +15,7 @@ import (
 // interface that is not there, and exits 1.
 func TestOpenInterfaceErrors(t *testing.T) {
 	nsE, _ := netnstest.NewVethPair(t, netnsEVSE)
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux)")
-	}
-	// Nobody must reach the binary: a directory of its own, open to all.
-	dir, err := os.MkdirTemp("", "ccslink-open")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "ccslink")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	_, bin, setpriv := binaryForNobody(t)
 	nobody := []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}
 	const noCaps = "opening evse0 needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v ccslink)`, or run it as the systemd unit does (AmbientCapabilities): socket: operation not permitted\n"
 	for _, c := range []struct {

@@ -109,6 +109,16 @@ func IsJournal(w io.Writer, stream string) bool {
 	return ok && fdev == dev && fino == ino
 }
 
+// StreamOf returns the JOURNAL_STREAM value that names f, "<dev>:<inode>",
+// as systemd sets it for the stream it connects to a service's stderr.
+func StreamOf(f *os.File) (string, bool) {
+	dev, ino, ok := devIno(f)
+	if !ok {
+		return "", false
+	}
+	return strconv.FormatUint(dev, 10) + ":" + strconv.FormatUint(ino, 10), true
+}
+
 func dropTime(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 0 && a.Key == slog.TimeKey {
 		return slog.Attr{}

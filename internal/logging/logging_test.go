@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -23,11 +22,11 @@ func stderrFile(t *testing.T) (*os.File, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		t.Fatal(err)
+	stream, ok := StreamOf(f)
+	if !ok {
+		t.Fatalf("no device and inode for %s", f.Name())
 	}
-	return f, fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	return f, stream
 }
 
 func contents(t *testing.T, f *os.File) string {
