@@ -66,3 +66,9 @@ func checkFrame(frame []byte) error {
 
 // etherType returns the ethertype of a frame checked by checkFrame.
 func etherType(frame []byte) uint16 { return uint16(frame[12])<<8 | uint16(frame[13]) }
+
+// NotEthernetError is returned by Listen for an interface without a 6-byte
+// hardware address (loopback, a tunnel): HomePlug frames need Ethernet.
+type NotEthernetError struct{ Iface string }
+
+func (e *NotEthernetError) Error() string { return e.Iface + " is not an Ethernet interface" }

@@ -56,7 +56,7 @@ func Listen(ifname string, etherType uint16, cfg *Config) (*RawConn, error) {
 	}
 	addr := &Addr{HardwareAddr: ifi.HardwareAddr}
 	if len(ifi.HardwareAddr) != 6 {
-		return nil, opError("listen", rawNet, addr, errors.New(ifname+" is not an Ethernet interface"))
+		return nil, opError("listen", rawNet, addr, &NotEthernetError{Iface: ifname})
 	}
 	var pcfg packet.Config
 	if !cfg.Outgoing {

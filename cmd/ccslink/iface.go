@@ -94,6 +94,8 @@ func (e *ifaceError) Error() string {
 		return fmt.Sprintf("opening %s needs CAP_NET_RAW: %s: %v", e.Iface, doctor.CapsFix, why)
 	case e.Missing:
 		return fmt.Sprintf("no interface %s; there are: %s", e.Iface, e.Names)
+	case errors.As(e.Err, new(*link.NotEthernetError)):
+		return fmt.Sprintf("%s is not an Ethernet interface: give the modem's with --iface (there are: %s)", e.Iface, interfaceNames())
 	}
 	return fmt.Sprintf("opening %s: %v", e.Iface, e.Err)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,21 @@ func TestMissingFlagWords(t *testing.T) {
 		code := run(c.args, nil, &out, &errb)
 		if code != 2 || out.Len() != 0 || errb.String() != c.stderr {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, code, out.String(), errb.String(), c.stderr)
+		}
+	}
+}
+
+// TestNotEthernetWords: a command given the loopback (or any interface
+// without an Ethernet address) says so and what to give instead.
+func TestNotEthernetWords(t *testing.T) {
+	for _, cmd := range []string{"slac", "pev"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{cmd, "--iface", "lo"}, nil, &out, &errb); code != 1 {
+			t.Errorf("%s: exit %d, want 1\n%s", cmd, code, errb.String())
+		}
+		want := "ccslink " + cmd + ": lo is not an Ethernet interface: give the modem's with --iface (there are: "
+		if !strings.HasPrefix(errb.String(), want) {
+			t.Errorf("%s said %q, want it to start with %q", cmd, errb.String(), want)
 		}
 	}
 }
