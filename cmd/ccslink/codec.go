@@ -155,8 +155,7 @@ func runEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			failed = true
 			fmt.Fprintf(stderr, "line %d: %v\n", n, err)
-			out.WriteString("\n")
-			return
+			return // the error alone, as decode: the line number says which
 		}
 		out.WriteString(hex.EncodeToString(buf))
 		out.WriteByte('\n')

@@ -130,7 +130,7 @@ func TestEncodeBadLine(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	want := []string{sessionSetupReqHex, "", "", serviceDiscoveryHex}
+	want := []string{sessionSetupReqHex, serviceDiscoveryHex}
 	if got := outLines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stdout %q, want %q", got, want)
 	}
@@ -236,13 +236,13 @@ func TestDecodeNotesOutOfRange(t *testing.T) {
 		t.Errorf("stderr %q, want %q", errs, wantErr)
 	}
 	out, errs, code = runCLI(t, wantJSON+"\n", "encode", "--schema", "iso2")
-	if code != 1 || out != "\n" || errs != "line 1: exi: PowerDeliveryReqType.SAScheduleTupleID: value 256 outside [1, 255]\n" {
+	if code != 1 || out != "" || errs != "line 1: exi: PowerDeliveryReqType.SAScheduleTupleID: value 256 outside [1, 255]\n" {
 		t.Errorf("encode: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
 
 // TestOverlongLines: a line over 1 MiB gets its own error naming the line
-// and the limit (decode prints nothing for it, encode an empty line); the lines after it are
+// and the limit, and nothing on stdout; the lines after it are
 // read as usual, also when the overlong one is the last, without newline.
 func TestOverlongLines(t *testing.T) {
 	long := strings.Repeat("a", maxLine+1)
@@ -269,7 +269,7 @@ func TestOverlongLines(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
-		if want := sessionSetupReqHex + "\n\n" + serviceDiscoveryHex + "\n"; out != want {
+		if want := sessionSetupReqHex + "\n" + serviceDiscoveryHex + "\n"; out != want {
 			t.Errorf("stdout %q, want %q", out, want)
 		}
 		if errs != "line 2: "+wantErr+"\n" {
