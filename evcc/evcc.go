@@ -142,10 +142,9 @@ func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 		stop := context.AfterFunc(ctx, func() { d.SetDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}
-	err := s.run()
+	err := s.run() // never nil: a normal end is a finish
 	var f finish
 	switch {
-	case err == nil:
 	case errors.As(err, &f):
 		s.res.End, err = End(f), nil
 	case ctx.Err() != nil:

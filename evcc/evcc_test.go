@@ -778,7 +778,7 @@ func TestRequestsMatchEVerestCaptures(t *testing.T) {
 			if !bytes.Equal(sn.payloads[0], sap) {
 				t.Errorf("supportedAppProtocolReq\n got %x\nwant %x", sn.payloads[0], sap)
 			}
-			var same, differ []string
+			var same []string
 			done2 := map[string]bool{}
 			for i, k := range sn.kinds {
 				want, ok := real[k]
@@ -789,7 +789,6 @@ func TestRequestsMatchEVerestCaptures(t *testing.T) {
 				if bytes.Equal(sn.payloads[i], want) {
 					same = append(same, k)
 				} else {
-					differ = append(differ, k)
 					t.Errorf("%s\n got %x\nwant %x", k, sn.payloads[i], want)
 				}
 			}

@@ -90,7 +90,7 @@ func slowISO(clk clock.Clock, cable, ramp time.Duration, next func(*iso2.BodyTyp
 }
 
 // runFake runs the car against c on a fake clock; c's clk must be clk.
-func runFake(t *testing.T, c charger, cfg Config) (Result, error, seen) {
+func runFake(t *testing.T, c charger, cfg Config) (Result, seen, error) {
 	t.Helper()
 	carDone := make(chan struct{})
 	c.carDone = carDone
@@ -98,7 +98,7 @@ func runFake(t *testing.T, c charger, cfg Config) (Result, error, seen) {
 	car, done := c.start(t)
 	res, err := Run(context.Background(), car, cfg)
 	close(carDone)
-	return res, err, finishRun(car, done)
+	return res, finishRun(car, done), err
 }
 
 // repeat returns n times s.
@@ -116,7 +116,7 @@ func TestSlowChargerDIN(t *testing.T) {
 	clk := clock.NewFake(fakeStart)
 	c := charger{namespace: NamespaceDIN, clk: clk, latency: answerTime,
 		din: slowDIN(clk, 5*time.Second, 4*time.Second, dinPolicy(false))}
-	res, err, sn := runFake(t, c, Config{Profile: mustLookup(t, "ioniq")})
+	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "ioniq")})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -158,7 +158,7 @@ func TestSlowChargerISO2(t *testing.T) {
 	clk := clock.NewFake(fakeStart)
 	c := charger{namespace: NamespaceISO2, clk: clk, latency: answerTime,
 		iso: slowISO(clk, 5*time.Second, 4*time.Second, isoPolicy("dc"))}
-	res, err, _ := runFake(t, c, Config{Profile: mustLookup(t, "id3")})
+	res, _, err := runFake(t, c, Config{Profile: mustLookup(t, "id3")})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -192,7 +192,7 @@ func TestSlowChargerPaced(t *testing.T) {
 	p := mustLookup(t, "ioniq")
 	c := charger{namespace: NamespaceDIN, clk: clk, latency: answerTime, think: p.Think,
 		din: slowDIN(clk, 5*time.Second, 4*time.Second, dinPolicy(false))}
-	res, err, _ := runFake(t, c, Config{Profile: p, Paced: true})
+	res, _, err := runFake(t, c, Config{Profile: p, Paced: true})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -251,7 +251,7 @@ func count(t *testing.T, sn seen, kind string) int {
 func TestCableCheckTimeoutDIN(t *testing.T) {
 	clk := clock.NewFake(fakeStart)
 	c := charger{namespace: NamespaceDIN, clk: clk, latency: answerTime, din: slowDIN(clk, never, 0, dinPolicy(false))}
-	res, err, sn := runFake(t, c, Config{Profile: mustLookup(t, "ioniq")})
+	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "ioniq")})
 	wantTimer(t, res, err, TimerError{Timer: TimerCable, Limit: 38 * time.Second, Request: "CableCheckReq", Requests: 1152, Elapsed: 38016 * time.Millisecond},
 		"evcc: the charger did not finish its isolation check within 38s (V2G_EVCC_CableCheck_Timeout): 1152 CableCheckReq in 38.016s, each answered as not done")
 	if n := count(t, sn, "CableCheckReq"); n != 1152 {
@@ -263,7 +263,7 @@ func TestCableCheckTimeoutDIN(t *testing.T) {
 func TestCableCheckTimeoutISO2(t *testing.T) {
 	clk := clock.NewFake(fakeStart)
 	c := charger{namespace: NamespaceISO2, clk: clk, latency: answerTime, iso: slowISO(clk, never, 0, isoPolicy("dc"))}
-	res, err, sn := runFake(t, c, Config{Profile: mustLookup(t, "id3")})
+	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "id3")})
 	wantTimer(t, res, err, TimerError{Timer: TimerCable, Limit: 40 * time.Second, Request: "CableCheckReq", Requests: 1213, Elapsed: 40029 * time.Millisecond},
 		"evcc: the charger did not finish its isolation check within 40s (V2G_EVCC_CableCheck_Timeout): 1213 CableCheckReq in 40.029s, each answered as not done")
 	if n := count(t, sn, "CableCheckReq"); n != 1213 {
@@ -283,7 +283,7 @@ func TestPreChargeTimeout(t *testing.T) {
 				c = charger{namespace: NamespaceISO2, clk: clk, latency: answerTime, iso: slowISO(clk, 0, never, isoPolicy("dc"))}
 				car = "id3"
 			}
-			res, err, sn := runFake(t, c, Config{Profile: mustLookup(t, car)})
+			res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, car)})
 			wantTimer(t, res, err, TimerError{Timer: TimerPreCharge, Limit: 7 * time.Second, Request: "PreChargeReq", Requests: 213, Elapsed: 7029 * time.Millisecond},
 				"evcc: the charger did not raise its output to the car's voltage within 7s (V2G_EVCC_PreCharge_Timeout): 213 PreChargeReq in 7.029s, each answered as not done")
 			if n := count(t, sn, "PreChargeReq"); n != 213 {
@@ -305,7 +305,7 @@ func TestOngoingTimeout(t *testing.T) {
 		return b
 	}
 	c := charger{namespace: NamespaceISO2, clk: clk, latency: answerTime, iso: ongoing}
-	res, err, sn := runFake(t, c, Config{Profile: mustLookup(t, "ev6")})
+	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "ev6")})
 	wantTimer(t, res, err, TimerError{Timer: TimerOngoing, Limit: time.Minute, Request: "ChargeParameterDiscoveryReq", Requests: 1819, Elapsed: 60027 * time.Millisecond},
 		"evcc: the charger did not finish processing within 1m0s (V2G_EVCC_Ongoing_Timeout): 1819 ChargeParameterDiscoveryReq in 1m0.027s, each answered as not done")
 	if n := count(t, sn, "ChargeParameterDiscoveryReq"); n != 1819 {
@@ -345,7 +345,7 @@ func TestMsgTimeout(t *testing.T) {
 			if tc.proto == "iso2" {
 				c = charger{namespace: NamespaceISO2, clk: clk, stall: stall, iso: isoPolicy("dc")}
 			}
-			res, err, sn := runFake(t, c, Config{Profile: mustLookup(t, tc.car)})
+			res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, tc.car)})
 			wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: tc.limit, Request: tc.request, Requests: 1, Elapsed: tc.limit},
 				"evcc: the charger did not answer "+tc.request+" within "+tc.limit.String()+" (V2G_EVCC_Msg_Timeout)")
 			if last := res.Steps[len(res.Steps)-1]; last.Request != tc.request || last.Response != "" || last.RTT != tc.limit {
@@ -369,7 +369,7 @@ func TestResponseTimeoutOverrides(t *testing.T) {
 		return true
 	}
 	c := charger{namespace: NamespaceDIN, clk: clk, stall: stall, din: dinPolicy(false)}
-	res, err, _ := runFake(t, c, Config{Profile: mustLookup(t, "ioniq"), ResponseTimeout: 3 * time.Second})
+	res, _, err := runFake(t, c, Config{Profile: mustLookup(t, "ioniq"), ResponseTimeout: 3 * time.Second})
 	wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: 3 * time.Second, Request: "CurrentDemandReq", Requests: 1, Elapsed: 3 * time.Second},
 		"evcc: the charger did not answer CurrentDemandReq within 3s (V2G_EVCC_Msg_Timeout)")
 }

@@ -393,6 +393,9 @@ func TestDINDCPolicy(t *testing.T) {
 		t.Fatalf("CurrentDemand: %+v", cd)
 	}
 	res, _ = h.din(din.BodyType{PowerDeliveryReq: &din.PowerDeliveryReqType{ReadyToChargeState: false}})
+	if res.PowerDeliveryRes.ResponseCode != din.ResponseCodeOK {
+		t.Fatalf("PowerDelivery (stop): %+v", res.PowerDeliveryRes)
+	}
 	res, _ = h.din(din.BodyType{WeldingDetectionReq: &din.WeldingDetectionReqType{DC_EVStatus: st}})
 	if res.WeldingDetectionRes.ResponseCode != din.ResponseCodeOK || dinValue(res.WeldingDetectionRes.EVSEPresentVoltage) != 0 {
 		t.Fatalf("WeldingDetection: %+v", res.WeldingDetectionRes)
@@ -417,8 +420,8 @@ func iso2Setup(t *testing.T, h *harness) {
 		t.Fatalf("SessionSetup: %+v (%v)", res.SessionSetupRes, err)
 	}
 	res, err = h.iso2(iso2.BodyType{ServiceDiscoveryReq: &iso2.ServiceDiscoveryReqType{}})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || res.ServiceDiscoveryRes.ResponseCode != iso2.ResponseCodeOK {
+		t.Fatalf("ServiceDiscovery: %+v (%v)", res.ServiceDiscoveryRes, err)
 	}
 	h.iso2(iso2.BodyType{PaymentServiceSelectionReq: &iso2.PaymentServiceSelectionReqType{SelectedPaymentOption: iso2.PaymentOptionExternalPayment,
 		SelectedServiceList: iso2.SelectedServiceListType{SelectedService: []iso2.SelectedServiceType{{ServiceID: 1}}}}})

@@ -43,9 +43,8 @@ func wantPresent(t *testing.T, p *slac.Presence) {
 // after its last message, to the nanosecond.
 func TestPresenceTalkingCar(t *testing.T) {
 	p := slac.NewPresence(slac.PresenceConfig{}, t0)
-	now := t0
 	for i := range 60 {
-		now = t0.Add(time.Duration(i) * time.Second)
+		now := t0.Add(time.Duration(i) * time.Second)
 		p.LinkStatus(now, false)
 		if i%2 == 0 {
 			p.Heard(now.Add(10 * time.Millisecond))

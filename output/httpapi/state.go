@@ -147,10 +147,11 @@ func whOrNil(n record.Num) *int {
 	return &v
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
+// writeJSON answers with b, the JSON of what, or with err, which encoding
+// it gave.
+func writeJSON(w http.ResponseWriter, what string, b []byte, err error) {
 	if err != nil {
-		http.Error(w, "cannot encode the answer: "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "cannot encode the "+what+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -163,13 +164,7 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 	j := s.state(true)
 	b, err := json.Marshal(j) // under the lock: j.Session is shared
 	s.mu.Unlock()
-	if err != nil {
-		http.Error(w, "cannot encode the state: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(append(b, '\n'))
+	writeJSON(w, "state", b, err)
 }
 
 func (s *Server) serveSessions(w http.ResponseWriter, r *http.Request) {
@@ -187,13 +182,7 @@ func (s *Server) serveSessions(w http.ResponseWriter, r *http.Request) {
 		list = append(list, kept[i])
 	}
 	b, err := json.Marshal(list)
-	if err != nil {
-		http.Error(w, "cannot encode the sessions: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(append(b, '\n'))
+	writeJSON(w, "sessions", b, err)
 }
 
 // eventJSON is the data of one server-sent event.

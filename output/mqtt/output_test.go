@@ -247,19 +247,6 @@ func TestDiscovery(t *testing.T) {
 	}
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
 // TestNoDiscovery publishes no configs and does not listen to Home Assistant.
 func TestNoDiscovery(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")

@@ -631,19 +631,6 @@ func TestSenderReportsRedirect(t *testing.T) {
 	}
 }
 
-// gate is a backoff the test releases by hand.
-type gate struct {
-	asked chan time.Duration
-	open  chan time.Time
-}
-
-func newGate() *gate { return &gate{asked: make(chan time.Duration, 8), open: make(chan time.Time)} }
-
-func (g *gate) after(d time.Duration) <-chan time.Time {
-	g.asked <- d
-	return g.open
-}
-
 func TestSenderRetrySendsNewestState(t *testing.T) {
 	e := newEVSE(t, nil, http.StatusInternalServerError)
 	w := manualWaits()
