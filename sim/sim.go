@@ -24,9 +24,9 @@ import (
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/recording"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
@@ -131,10 +131,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	var port slac.Port = evseModem.Host()
 	seccCfg := secc.Config{Policy: cfg.Policy, Log: log}
-	var recorder *recording.Recorder
+	var recorder *pcap.Recorder
 	if cfg.RecordDir != "" {
 		hostMAC := evseModem.HostMAC()
-		if recorder, err = recording.New(recording.Config{Dir: cfg.RecordDir, MAC: hostMAC[:], Log: log}); err != nil {
+		if recorder, err = pcap.New(pcap.Config{Dir: cfg.RecordDir, MAC: hostMAC[:], Log: log}); err != nil {
 			return res, err
 		}
 		defer recorder.Close() // the file is there when Run returns

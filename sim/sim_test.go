@@ -15,9 +15,9 @@ import (
 	"github.com/ccslink/ccslink/capture"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/recording"
 	"github.com/ccslink/ccslink/replay"
 	"github.com/ccslink/ccslink/secc"
 )
@@ -225,7 +225,7 @@ func TestRecording(t *testing.T) {
 	if _, err := Run(ctx, Config{Car: p, SkipDelays: true, RecordDir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	files, err := recording.Files(dir)
+	files, err := pcap.Files(dir)
 	if err != nil || len(files) != 1 {
 		t.Fatalf("recordings %v %v", files, err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/ccslink/ccslink/config"
 	"github.com/ccslink/ccslink/doctor"
 	"github.com/ccslink/ccslink/history"
-	"github.com/ccslink/ccslink/recording"
+	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/timeline"
 )
 
@@ -144,7 +144,7 @@ func fillBundle(b *bundleWriter, cfg config.Config, cfgErr error, hash bool) err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		b.add("sessions.error.txt", []byte(err.Error()+"\n"))
 	}
-	files, _ := recording.Files(filepath.Join(cfg.StateDir, "recordings"))
+	files, _ := pcap.Files(filepath.Join(cfg.StateDir, "recordings"))
 	if len(files) > bundleSessions {
 		files = files[len(files)-bundleSessions:]
 	}

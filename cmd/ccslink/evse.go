@@ -25,9 +25,9 @@ import (
 	"github.com/ccslink/ccslink/output/httpapi"
 	"github.com/ccslink/ccslink/output/metrics"
 	"github.com/ccslink/ccslink/output/mqtt"
+	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/recording"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
@@ -236,7 +236,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		}
 	}
 	if stateOK && d.Recordings.Keep > 0 {
-		rec, err := recording.New(recording.Config{Dir: filepath.Join(d.StateDir, "recordings"), Keep: d.Recordings.Keep, MAC: mac[:], Log: d.log})
+		rec, err := pcap.New(pcap.Config{Dir: filepath.Join(d.StateDir, "recordings"), Keep: d.Recordings.Keep, MAC: mac[:], Log: d.log})
 		if err != nil {
 			d.log.Warn("no recordings", "err", err)
 		} else {
@@ -319,7 +319,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 // subscribe to the charger of each interface in turn.
 type outputs struct {
 	subs    []charger.Subscriber
-	rec     *recording.Recorder // nil: no recordings
+	rec     *pcap.Recorder // nil: no recordings
 	serving serving
 }
 

@@ -24,8 +24,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/recording"
 )
 
 // syncBuffer is a bytes.Buffer a process may write while the test reads it.
@@ -278,7 +278,7 @@ func TestEVSEOverVeth(t *testing.T) {
 	if n := pubs.count("homeassistant/sensor/"); n < 3 {
 		t.Errorf("%d Home Assistant discovery configs", n)
 	}
-	if files, _ := recording.Files(filepath.Join(stateDir, "recordings")); len(files) != 1 {
+	if files, _ := pcap.Files(filepath.Join(stateDir, "recordings")); len(files) != 1 {
 		t.Errorf("recordings: %v", files)
 	}
 	if _, err := os.Stat(filepath.Join(stateDir, "sessions.jsonl")); err != nil {

@@ -1,4 +1,4 @@
-// Package recording writes each plug-in's frames to a pcap file, so a user
+// Package pcap writes each plug-in's frames to a pcap file, so a user
 // can see (and attach to a bug report) exactly what their car did: the
 // HomePlug frames of SLAC as they passed the interface, and the V2G
 // messages of the TCP session as Ethernet/IPv6/TCP frames rebuilt around
@@ -13,7 +13,7 @@
 // car cannot push the car's SLAC out; at the match the other stations'
 // SLAC is left out, and from then on the car's session is kept from its
 // start, cut at the budget.
-package recording
+package pcap
 
 import (
 	"bufio"
