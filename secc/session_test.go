@@ -434,12 +434,7 @@ func iso2Setup(t *testing.T, h *harness) {
 func TestISO2SoCPolicy(t *testing.T) {
 	h := newHarness(t, Config{})
 	iso2Setup(t, h)
-	cap := pvISO(7700, 1, iso2.UnitSymbolWh)
-	cpd := iso2.BodyType{ChargeParameterDiscoveryReq: &iso2.ChargeParameterDiscoveryReqType{
-		RequestedEnergyTransferMode: iso2.EnergyTransferModeDC_extended,
-		DC_EVChargeParameter: &iso2.DC_EVChargeParameterType{DC_EVStatus: iso2.DC_EVStatusType{EVReady: true, EVRESSSOC: 54},
-			EVMaximumCurrentLimit: pvISO(350, 0, iso2.UnitSymbolA), EVMaximumVoltageLimit: pvISO(460, 0, iso2.UnitSymbolV), EVEnergyCapacity: &cap},
-	}}
+	cpd := iso2DCCPD()
 	res, err := h.iso2(cpd)
 	if err != nil || res.ChargeParameterDiscoveryRes.EVSEProcessing != iso2.EVSEProcessingOngoing {
 		t.Fatalf("first CPD: %+v (%v)", res.ChargeParameterDiscoveryRes, err)
@@ -520,5 +515,97 @@ func TestFailedAnswersEncode(t *testing.T) {
 		} else if iso2IsRequest(k) && k != iso2.KindCertificateUpdateReq && k != iso2.KindCertificateInstallationReq {
 			t.Errorf("ISO-2 request %v has no FAILED answer", k)
 		}
+	}
+}
+
+// iso2DCCPD is an ISO-2 DC car's ChargeParameterDiscoveryReq (SoC 54 %).
+func iso2DCCPD() iso2.BodyType {
+	cap := pvISO(7700, 1, iso2.UnitSymbolWh)
+	return iso2.BodyType{ChargeParameterDiscoveryReq: &iso2.ChargeParameterDiscoveryReqType{
+		RequestedEnergyTransferMode: iso2.EnergyTransferModeDC_extended,
+		DC_EVChargeParameter: &iso2.DC_EVChargeParameterType{DC_EVStatus: iso2.DC_EVStatusType{EVReady: true, EVRESSSOC: 54},
+			EVMaximumCurrentLimit: pvISO(350, 0, iso2.UnitSymbolA), EVMaximumVoltageLimit: pvISO(460, 0, iso2.UnitSymbolV), EVEnergyCapacity: &cap},
+	}}
+}
+
+// Under the soc policy a car that goes on past ChargeParameterDiscovery
+// gets FAILED, as under DIN.
+func TestISO2SoCCarMovesOn(t *testing.T) {
+	for _, next := range []iso2.BodyType{
+		{CableCheckReq: &iso2.CableCheckReqType{DC_EVStatus: iso2.DC_EVStatusType{EVReady: true, EVRESSSOC: 54}}},
+		{PreChargeReq: &iso2.PreChargeReqType{DC_EVStatus: iso2.DC_EVStatusType{EVRESSSOC: 54}, EVTargetVoltage: pvISO(380, 0, iso2.UnitSymbolV), EVTargetCurrent: pvISO(1, 0, iso2.UnitSymbolA)}},
+		{PowerDeliveryReq: &iso2.PowerDeliveryReqType{ChargeProgress: iso2.ChargeProgressStart, SAScheduleTupleID: 1}},
+	} {
+		h := newHarness(t, Config{})
+		iso2Setup(t, h)
+		h.iso2(iso2DCCPD())
+		res, err := h.iso2(next)
+		if err != nil || iso2Code(res) != iso2.ResponseCodeFAILED || !h.s.Done() {
+			t.Errorf("%v: answer %v (%v), done %v", next.Kind(), iso2Code(res), err, h.s.Done())
+		}
+	}
+}
+
+// A car that stops after the values (PowerDelivery Stop, SessionStop) ends
+// the session normally, as under DIN.
+func TestISO2PlugInHybridStop(t *testing.T) {
+	h := newHarness(t, Config{})
+	iso2Setup(t, h)
+	h.iso2(iso2DCCPD())
+	res, err := h.iso2(iso2.BodyType{PowerDeliveryReq: &iso2.PowerDeliveryReqType{ChargeProgress: iso2.ChargeProgressStop, SAScheduleTupleID: 1}})
+	if err != nil || res.PowerDeliveryRes.ResponseCode != iso2.ResponseCodeOK {
+		t.Fatalf("PowerDelivery(stop): %+v (%v)", res.PowerDeliveryRes, err)
+	}
+	res, err = h.iso2(iso2.BodyType{SessionStopReq: &iso2.SessionStopReqType{}})
+	if err != nil || res.SessionStopRes.ResponseCode != iso2.ResponseCodeOK || !h.s.Done() {
+		t.Fatalf("SessionStop: %+v (%v)", res.SessionStopRes, err)
+	}
+}
+
+// A car that ignores EVSE_Shutdown is answered Ongoing MaxOngoing times,
+// then FAILED, as under DIN.
+func TestISO2IgnoresShutdown(t *testing.T) {
+	h := newHarness(t, Config{MaxOngoing: 3})
+	iso2Setup(t, h)
+	h.iso2(iso2DCCPD()) // values, Ongoing
+	for i := 0; i < 3; i++ {
+		res, _ := h.iso2(iso2DCCPD())
+		if r := res.ChargeParameterDiscoveryRes; r.ResponseCode != iso2.ResponseCodeOK || r.EVSEProcessing != iso2.EVSEProcessingOngoing {
+			t.Fatalf("round %d: %+v", i, r)
+		}
+	}
+	res, _ := h.iso2(iso2DCCPD())
+	if r := res.ChargeParameterDiscoveryRes; r.ResponseCode != iso2.ResponseCodeFAILED || r.EVSEProcessing != iso2.EVSEProcessingFinished || !h.s.Done() {
+		t.Fatalf("after the bound: %+v", r)
+	}
+}
+
+// A wrong SessionID and a request out of order end the session with their
+// own codes; a repeated request is answered again, as under DIN.
+func TestISO2SessionRules(t *testing.T) {
+	h := newHarness(t, Config{})
+	iso2Setup(t, h)
+	h.sid = []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	res, err := h.iso2(iso2DCCPD())
+	if res == nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if !errors.Is(err, ErrUnknownSession) || res.ChargeParameterDiscoveryRes.ResponseCode != iso2.ResponseCodeFAILED_UnknownSession || !h.s.Done() {
+		t.Fatalf("wrong SessionID: %v, %v", iso2Code(res), err)
+	}
+
+	h = newHarness(t, Config{})
+	iso2Setup(t, h)
+	res, err = h.iso2(iso2.BodyType{CurrentDemandReq: &iso2.CurrentDemandReqType{EVTargetCurrent: pvISO(10, 0, iso2.UnitSymbolA), EVTargetVoltage: pvISO(380, 0, iso2.UnitSymbolV)}})
+	if !errors.Is(err, ErrSequence) || res.CurrentDemandRes.ResponseCode != iso2.ResponseCodeFAILED_SequenceError || !h.s.Done() {
+		t.Fatalf("out of order: %v, %v", iso2Code(res), err)
+	}
+
+	// Cars repeat Authorization while the charger answers Ongoing.
+	h = newHarness(t, Config{})
+	iso2Setup(t, h)
+	res, err = h.iso2(iso2.BodyType{AuthorizationReq: &iso2.AuthorizationReqType{}})
+	if err != nil || res.AuthorizationRes.ResponseCode != iso2.ResponseCodeOK {
+		t.Fatalf("repeated Authorization: %v, %v", iso2Code(res), err)
 	}
 }
