@@ -1,7 +1,6 @@
 package charger
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -39,23 +39,6 @@ func (f *failingSLAC) Watch(ctx context.Context) error { <-ctx.Done(); return ct
 func (f *failingSLAC) LinkEvidence()                   {}
 func (f *failingSLAC) V2GConnection(bool)              {}
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestPortErrorLog: a HomePlug port that fails is logged when SLAC tries
 // again after PortRetry, and not at all when the daemon stops the charger
 // first because the interface went away (it says so itself).
@@ -70,7 +53,7 @@ func TestPortErrorLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs lockedBuffer
+		var logs testlog.Buffer
 		fake := clock.NewFake(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
 		f := &failingSLAC{calls: make(chan struct{}, 2)}
 		ch, err := New(Config{SLAC: f, SDP: sdpConn, V2G: ln, Clock: fake, Log: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -3,15 +3,14 @@ package history
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -64,28 +63,6 @@ func lines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-}
-
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLog() (*slog.Logger, *logBuf) {
-	b := &logBuf{}
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
 func open(t *testing.T, cfg Config) *History {
@@ -227,7 +204,7 @@ func TestBadLines(t *testing.T) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log, buf := newLog()
+	log, buf := testlog.New()
 	h := open(t, Config{Dir: dir, Keep: 5, Log: log})
 	if got := macs(h.Sessions()); got != "01" {
 		t.Errorf("sessions %s, want 01", got)
@@ -263,7 +240,7 @@ func TestUnwritable(t *testing.T) {
 		}
 		t.Cleanup(func() { os.Chmod(state, 0o700) })
 	}
-	log, buf := newLog()
+	log, buf := testlog.New()
 	h := open(t, Config{Dir: state, Keep: 2, Log: log})
 	for i := range 5 {
 		h.PlugInEnded(car(mac(i), i, t0.Add(time.Duration(i)*time.Minute)))
@@ -283,7 +260,7 @@ func TestUnwritable(t *testing.T) {
 // A writer stuck on a slow disk never holds the subscriber: past the queue,
 // records are not saved, and that is said.
 func TestSlowDisk(t *testing.T) {
-	log, buf := newLog()
+	log, buf := testlog.New()
 	h := &History{dir: t.TempDir(), keep: 100, log: log, ch: make(chan []byte, queued), done: make(chan struct{})}
 	h.path = filepath.Join(h.dir, File)
 	// The writer is not running: a disk that never answers.
@@ -354,7 +331,7 @@ func TestDiskFull(t *testing.T) {
 	if err := os.Symlink("/dev/full", filepath.Join(dir, File)); err != nil {
 		t.Fatal(err)
 	}
-	log, buf := newLog()
+	log, buf := testlog.New()
 	h := open(t, Config{Dir: dir, Keep: 2, Log: log})
 	h.PlugInEnded(car(mac(1), 10, t0))
 	h.PlugInEnded(car(mac(2), 20, t0.Add(time.Minute)))

@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -22,24 +22,6 @@ var (
 	pyplc       = netip.MustParseAddr("fe80::c690:83f3:fbcb:980e")
 	pyplcAnswer = "01fe900100000014" + "fe80000000000000c69083f3fbcb980e" + "3b0e" + "10" + "00"
 )
-
-// logBuffer collects log lines from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // loopback returns a UDP socket on [::1] and an arbitrary free port.
 func loopback(t *testing.T) *net.UDPConn {
@@ -102,7 +84,7 @@ type request struct {
 // charger's address, a TLS one the same no-TLS answer, logged.
 func TestServeLoopback(t *testing.T) {
 	srv, car := loopback(t), loopback(t)
-	var log logBuffer
+	var log testlog.Buffer
 	seen := make(chan request, 4)
 	s := serve(t, srv, ServerConfig{
 		Addr: pyplc, Port: 15118,

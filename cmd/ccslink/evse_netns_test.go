@@ -24,34 +24,17 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/record"
 )
 
-// syncBuffer is a bytes.Buffer a process may write while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startDaemon starts the daemon's command: its log goes to the returned
 // buffer and each line it prints (a record with --json) to the channel,
 // closed when it exits. It is killed when the test ends.
-func startDaemon(t *testing.T, daemon *exec.Cmd) (*syncBuffer, <-chan []byte) {
+func startDaemon(t *testing.T, daemon *exec.Cmd) (*testlog.Buffer, <-chan []byte) {
 	t.Helper()
-	dErr := &syncBuffer{}
+	dErr := &testlog.Buffer{}
 	daemon.Stderr = dErr
 	stdout, err := daemon.StdoutPipe()
 	if err != nil {

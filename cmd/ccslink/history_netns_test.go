@@ -14,6 +14,7 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/history"
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -42,7 +43,7 @@ func TestEVSEStoppedAfterMatch(t *testing.T) {
 	}
 	defer daemon.Process.Kill()
 	// The daemon's log, all of it for failures, and a signal per line awaited.
-	var dErr syncBuffer
+	var dErr testlog.Buffer
 	seen := map[string]chan struct{}{"ready: waiting for a car": make(chan struct{}), "car matched": make(chan struct{})}
 	ended := make(chan struct{})
 	go func() {

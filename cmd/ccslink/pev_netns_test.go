@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/internal/testlog"
 )
 
 // TestPEVSlowChargerOverVeth: ccslink pev against a charger whose
@@ -31,7 +32,7 @@ func TestPEVSlowChargerOverVeth(t *testing.T) {
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--policy", "dc",
 		"--dc-cable-check", "10s", "--dc-precharge", "4s", "--state-dir", t.TempDir())
 	daemon.Env = append(os.Environ(), emulateQuirksEnv+"=no-state-message")
-	var dErr syncBuffer
+	var dErr testlog.Buffer
 	daemon.Stderr = &dErr
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)

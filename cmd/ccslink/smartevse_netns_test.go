@@ -14,19 +14,20 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/internal/testlog"
 )
 
 // logWatch is a process's log that the test reads while it is written, and
 // that tells when a line with a given text has appeared.
 type logWatch struct {
-	syncBuffer
+	testlog.Buffer
 	mu    sync.Mutex
 	waits map[string]chan struct{}
 }
 
 func (l *logWatch) Write(p []byte) (int, error) {
-	n, err := l.syncBuffer.Write(p)
-	all := l.syncBuffer.String()
+	n, err := l.Buffer.Write(p)
+	all := l.Buffer.String()
 	l.mu.Lock()
 	for text, ch := range l.waits {
 		if strings.Contains(all, text) {
@@ -43,7 +44,7 @@ func (l *logWatch) seen(text string) <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ch := make(chan struct{})
-	if strings.Contains(l.syncBuffer.String(), text) {
+	if strings.Contains(l.Buffer.String(), text) {
 		close(ch)
 		return ch
 	}

@@ -52,6 +52,7 @@ var allowed = map[string][]string{
 	"netif":                      {},
 	"internal/netnstest":         {},
 	"internal/mosquittotest":     {},
+	"internal/testlog":           {},
 	"internal/shared":            {},
 	"internal/ratelog":           {},
 	"internal/logging":           {},

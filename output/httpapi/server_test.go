@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccslink/ccslink/internal/testlog"
 )
 
 func TestListenNeedsToken(t *testing.T) {
@@ -154,7 +156,7 @@ func TestTokenNotPassedOn(t *testing.T) {
 // and never the token; a client that keeps trying is rate-limited, and the
 // first line after says how many were left out.
 func TestAuthLog(t *testing.T) {
-	log, buf := newLog()
+	log, buf := testlog.New()
 	s := newServer(t, Config{Token: "s3cret", Log: log})
 	now := t0
 	s.now = func() time.Time { return now }
@@ -223,7 +225,7 @@ func logLines(s string) []string {
 
 // The http.Server's own log (a handler's panic value, for one) hides a token.
 func TestErrorLogRedacts(t *testing.T) {
-	log, buf := newLog()
+	log, buf := testlog.New()
 	l := errorLog(log.Handler())
 	l.Printf("http: panic serving 10.0.0.2:4000: GET /?token=s3cret&x=1 and /api/events?a=b&Token=s3cret\n")
 	want := `level=DEBUG msg="http: panic serving 10.0.0.2:4000: GET /?token=REDACTED&x=1 and /api/events?a=b&Token=REDACTED"`

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -189,7 +190,7 @@ func TestEventsHeartbeat(t *testing.T) {
 // A client that stops reading fills its buffer and is dropped; the
 // subscriber never waits for it and the other client gets every event.
 func TestEventsDropStuckClient(t *testing.T) {
-	log, buf := newLog()
+	log, buf := testlog.New()
 	s, hs, subscribed := newHTTP(t, Config{Log: log})
 	good := subscribe(t, hs.URL, subscribed)
 	next(t, good)
@@ -301,7 +302,7 @@ func BenchmarkEvent(b *testing.B) {
 // connected keep their events; the refusals are logged, rate-limited; a
 // client that leaves frees its place.
 func TestEventsClientCap(t *testing.T) {
-	log, buf := newLog()
+	log, buf := testlog.New()
 	s, hs, subscribed := newHTTP(t, Config{MaxEventClients: 2, Log: log})
 	now := t0
 	s.now = func() time.Time { return now }

@@ -9,11 +9,11 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/ccslink/ccslink/capture"
 	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2gtp"
 )
@@ -34,23 +34,6 @@ func hp(t testing.TB, dst, src homeplug.MAC, m homeplug.Message) []byte {
 	return b
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func heap() runtime.MemStats {
 	runtime.GC()
 	var m runtime.MemStats
@@ -65,7 +48,7 @@ func heap() runtime.MemStats {
 // its modem and the car's V2G; the buffer's live heap stays within the budget.
 func TestFloodBeforeTheCar(t *testing.T) {
 	dir := t.TempDir()
-	lb := &logBuf{}
+	lb := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r, err := New(Config{Dir: dir, MAC: chargerMAC, Log: log})
 	if err != nil {
