@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,23 +29,13 @@ func TestEVSEWithCapabilitiesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
-	var ln net.Listener
-	nsE.Do(t, func() {
-		var err error
-		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	srv := &http.Server{Handler: stub}
-	go srv.Serve(ln)
-	defer srv.Close()
+	stub, stubURL := serveStub(t, nsE, "127.0.0.1:0")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	daemon := nsE.Command(ctx, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps=+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin",
-		bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "--smartevse", "http://"+ln.Addr().String(), "--state-dir", state)
+		bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "--smartevse", stubURL, "--state-dir", state)
 	dErr, records := startDaemon(t, daemon)
 
 	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "ioniq", "--timeout", "40s")

@@ -117,6 +117,24 @@ func nsGet(t *testing.T, ns *netnstest.Namespace, addr, path string) []byte {
 	return b
 }
 
+// serveStub serves a smartEVSEStub on addr in ns until the test ends and
+// returns it with its URL.
+func serveStub(t *testing.T, ns *netnstest.Namespace, addr string) (*smartEVSEStub, string) {
+	t.Helper()
+	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
+	var ln net.Listener
+	ns.Do(t, func() {
+		var err error
+		if ln, err = net.Listen("tcp4", addr); err != nil {
+			t.Fatal(err)
+		}
+	})
+	srv := &http.Server{Handler: stub}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return stub, "http://" + ln.Addr().String()
+}
+
 // smartEVSEStub takes POST /ev_state as a SmartEVSE does and remembers when
 // each query arrived.
 type smartEVSEStub struct {
@@ -156,17 +174,7 @@ func TestEVSEOverVeth(t *testing.T) {
 	nsE.IP(t, "link", "set", "lo", "up")
 	bin := buildCCSLink(t)
 
-	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
-	var ln net.Listener
-	nsE.Do(t, func() {
-		var err error
-		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	srv := &http.Server{Handler: stub}
-	go srv.Serve(ln)
-	defer srv.Close()
+	stub, stubURL := serveStub(t, nsE, "127.0.0.1:0")
 
 	// An MQTT broker and a free port for the API, in the daemon's namespace.
 	pubs := &brokerPublishes{got: map[string]string{}}
@@ -195,7 +203,7 @@ func TestEVSEOverVeth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--name", "evse0", "--iface", nsE.Iface, "--emulate-modem", "--json",
-		"--smartevse", "http://"+ln.Addr().String(), "--http", apiAddr, "--mqtt", "tcp://"+brokerLn.Addr().String(), "--state-dir", stateDir)
+		"--smartevse", stubURL, "--http", apiAddr, "--mqtt", "tcp://"+brokerLn.Addr().String(), "--state-dir", stateDir)
 	dErr, records := startDaemon(t, daemon)
 
 	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "ioniq", "--timeout", "40s")

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -83,17 +81,7 @@ func TestSLACFloodOverVeth(t *testing.T) {
 	carMAC := homeplug.MAC(netnsEVSE.MACB)
 	chargerMAC := homeplug.MAC(netnsEVSE.MACA)
 
-	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
-	var ln net.Listener
-	nsE.Do(t, func() {
-		var err error
-		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	srv := &http.Server{Handler: stub}
-	go srv.Serve(ln)
-	defer srv.Close()
+	stub, stubURL := serveStub(t, nsE, "127.0.0.1:0")
 
 	var wire *link.RawConn
 	var err error
@@ -106,7 +94,7 @@ func TestSLACFloodOverVeth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json",
-		"--smartevse", "http://"+ln.Addr().String(), "--state-dir", t.TempDir())
+		"--smartevse", stubURL, "--state-dir", t.TempDir())
 	dErr, records := startDaemon(t, daemon)
 
 	// What comes back on the car's end.

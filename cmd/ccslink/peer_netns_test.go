@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,21 +76,12 @@ func TestEVSEAgainstIndependentCar(t *testing.T) {
 	nsP.IP(t, "link", "set", "lo", "up") // scapy warns of an interface without an address
 	bin := buildCCSLink(t)
 
-	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
-	var ln net.Listener
-	nsE.Do(t, func() {
-		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	srv := &http.Server{Handler: stub}
-	go srv.Serve(ln)
-	defer srv.Close()
+	stub, stubURL := serveStub(t, nsE, "127.0.0.1:0")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "--v2g-port", "15118",
-		"--smartevse", "http://"+ln.Addr().String(), "--state-dir", t.TempDir())
+		"--smartevse", stubURL, "--state-dir", t.TempDir())
 	dErr, records := startDaemon(t, daemon)
 
 	py := nsP.Command(ctx, python, car, "--iface", nsP.Iface, "--capture", capture, "--stop-from", stopFrom)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,22 +35,12 @@ func serveCars(t *testing.T, daemonQuirks, carQuirks string) ([]record.Session, 
 	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
 	nsE.IP(t, "link", "set", "lo", "up")
 	bin := buildCCSLink(t)
-	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
-	var ln net.Listener
-	nsE.Do(t, func() {
-		var err error
-		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	srv := &http.Server{Handler: stub}
-	go srv.Serve(ln)
-	defer srv.Close()
+	stub, stubURL := serveStub(t, nsE, "127.0.0.1:0")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json", "-v",
-		"--smartevse", "http://"+ln.Addr().String(), "--state-dir", t.TempDir())
+		"--smartevse", stubURL, "--state-dir", t.TempDir())
 	daemon.Env = append(os.Environ(), emulateQuirksEnv+"="+daemonQuirks)
 	dErr, lines := startDaemon(t, daemon)
 

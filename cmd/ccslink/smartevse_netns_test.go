@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -104,16 +103,7 @@ func TestEVSESmartEVSEDownOverVeth(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("no 8th refused attempt\ndaemon:\n%s", dErr.String())
 	}
-	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
-	nsE.Do(t, func() {
-		ln, err := net.Listen("tcp4", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: stub}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-	})
+	stub, _ := serveStub(t, nsE, addr)
 	select {
 	case <-stub.new:
 	case <-ctx.Done():
