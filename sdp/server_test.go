@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,14 @@ func loopback(t *testing.T) *net.UDPConn {
 // returns an error.
 func serve(t *testing.T, conn net.PacketConn, cfg ServerConfig) *Server {
 	t.Helper()
+	s, _ := serveStop(t, conn, cfg)
+	return s
+}
+
+// serveStop is serve with a stop that returns once Serve has, its answers
+// sent and logged; the test's cleanup stops it too if the test did not.
+func serveStop(t *testing.T, conn net.PacketConn, cfg ServerConfig) (*Server, func()) {
+	t.Helper()
 	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -45,13 +54,14 @@ func serve(t *testing.T, conn net.PacketConn, cfg ServerConfig) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, conn) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return s
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // exchange sends b from c to dst and returns the next datagram c receives;
@@ -86,7 +96,7 @@ func TestServeLoopback(t *testing.T) {
 	srv, car := loopback(t), loopback(t)
 	var log testlog.Buffer
 	seen := make(chan request, 4)
-	s := serve(t, srv, ServerConfig{
+	s, stop := serveStop(t, srv, ServerConfig{
 		Addr: pyplc, Port: 15118,
 		Log:       slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) { seen <- request{from, req} },
@@ -116,6 +126,7 @@ func TestServeLoopback(t *testing.T) {
 	if got := s.Stats(); got != want {
 		t.Errorf("stats %+v, want %+v", got, want)
 	}
+	stop() // the log lines come after each answer is sent
 	out := log.String()
 	for _, m := range malformedRequests {
 		if !strings.Contains(out, "reason=\""+m.why+"\" len="+fmt.Sprint(len(m.hex)/2)+" ") {
