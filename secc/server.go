@@ -2,6 +2,7 @@ package secc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +41,13 @@ type Server struct {
 	dropped bool          // Drop closed the current connection
 	wg      sync.WaitGroup
 
-	// clock, if set, is the sessions' clock (tests: answers with a
-	// timestamp get known bytes).
-	clock func() time.Time
+	// For tests: clock, if set, is the sessions' clock (answers with a
+	// timestamp get known bytes); handshakeCtx, if set, bounds a TLS
+	// handshake instead of HandshakeTimeout; started, if set, sees each
+	// connection's Conn as its session starts.
+	clock        func() time.Time
+	handshakeCtx func(context.Context) (context.Context, context.CancelFunc)
+	started      func(*Conn)
 }
 
 // NewServer returns a server for cfg; emit receives every event of every
@@ -134,7 +139,9 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // ctx ends or a newer connection replaces it; it closes c and returns how
 // the session ended (also emitted as a KindEnded event). A connection the
 // Owner says is not the car's is closed at once, unread, emits nothing and
-// returns EndError with why.
+// returns EndError with why; so is a TLS connection (a *tls.Conn, as
+// tls.NewListener's Accept returns) whose handshake fails or does not end
+// within HandshakeTimeout.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string) {
 	info := ConnInfo{Peer: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
 	from := info.Peer.Addr()
@@ -142,6 +149,21 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 		s.refused.log(s.cfg.Log, from, why)
 		c.Close()
 		return record.EndError, "refused: " + why
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		// Before the connection replaces the car's current one: a
+		// handshake that fails must not cost the car its session.
+		st, err := s.handshake(ctx, tc, info.Peer)
+		if err != nil && ctx.Err() != nil {
+			c.Close()
+			return record.EndStopped, "the charger stopped"
+		}
+		if err != nil {
+			s.logPeer(s.cfg.Log, slog.LevelWarn, c.RemoteAddr(), "closed a V2G connection whose TLS handshake failed", "err", err)
+			c.Close()
+			return record.EndError, err.Error()
+		}
+		info.TLS = &st
 	}
 	s.mu.Lock()
 	if s.cur != nil {
@@ -174,6 +196,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 	s.mu.Lock()
 	x.sess.ids = &s.ids
 	s.mu.Unlock()
+	if s.started != nil {
+		s.started(x)
+	}
 	cause := s.run(ctx, c, x)
 	s.mu.Lock()
 	if s.curID == id && s.dropped {
@@ -181,6 +206,44 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 	}
 	s.mu.Unlock()
 	return x.End(s.now(), cause)
+}
+
+// HandshakeTimeout bounds a TLS handshake: a client that connects and
+// never completes one is closed then, and holds nothing else meanwhile.
+const HandshakeTimeout = 5 * time.Second
+
+// HandshakeError reports a TLS handshake that failed or did not end in time.
+type HandshakeError struct {
+	Peer netip.AddrPort
+	Err  error
+}
+
+func (e *HandshakeError) Error() string {
+	if errors.Is(e.Err, context.DeadlineExceeded) {
+		return fmt.Sprintf("TLS handshake with %v: not completed within %v", e.Peer, HandshakeTimeout)
+	}
+	return fmt.Sprintf("TLS handshake with %v failed: %v", e.Peer, e.Err)
+}
+
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// handshake runs c's TLS handshake, bounded by HandshakeTimeout (or the
+// test's handshakeCtx), on the connection's own goroutine.
+func (s *Server) handshake(ctx context.Context, c *tls.Conn, peer netip.AddrPort) (tls.ConnectionState, error) {
+	var cancel context.CancelFunc
+	if s.handshakeCtx != nil {
+		ctx, cancel = s.handshakeCtx(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, HandshakeTimeout)
+	}
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx) // DeadlineExceeded when the time ran out
+		}
+		return tls.ConnectionState{}, &HandshakeError{Peer: peer, Err: err}
+	}
+	return c.ConnectionState(), nil
 }
 
 // now is the sessions' clock.
