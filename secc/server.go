@@ -261,7 +261,7 @@ func (s *Server) run(ctx context.Context, c net.Conn, x *Conn) error {
 	out := make([]byte, 0, 1024)
 	tap := s.cfg.Tap
 	var tapBuf []byte
-	info := x.sess.conn
+	info := x.Session().ConnInfo()
 	for {
 		deadline := x.Deadline()
 		if s.clock != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -332,12 +333,13 @@ func TestServerTLSClient(t *testing.T) {
 	}
 }
 
-// TestServerTLSStray: a client that connects and never starts its
-// handshake holds back no one, and is closed when its handshake's time is
-// up, with a line that says so; it never becomes a session.
+// TestServerTLSStray: clients that connect and never start their
+// handshake, one before the car and one while it talks, hold back no one
+// and do not cost the car its connection; each is closed when its
+// handshake's time is up, a line says so, and neither becomes a session.
 func TestServerTLSStray(t *testing.T) {
 	cert, certPEM := selfSigned(t)
-	expire := make(chan struct{}) // the stray's handshake time is up
+	expire := make(chan struct{}) // the strays' handshake time is up
 	ts := startTLS(t, Config{}, &tls.Config{Certificates: []tls.Certificate{cert}}, func(s *Server) {
 		s.handshakeCtx = func(ctx context.Context) (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancelCause(ctx)
@@ -351,35 +353,61 @@ func TestServerTLSStray(t *testing.T) {
 			return ctx, func() { cancel(nil) }
 		}
 	})
-	stray, err := net.Dial("tcp", ts.addr)
+	before, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stray.Close()
+	defer before.Close()
 
-	// Meanwhile the car connects and is served.
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(certPEM)
 	c, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: roots})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := exchange(t, c, v2gtp.NewReader(c), sapReq(t)); hex.EncodeToString(p) != "80400040" {
+	defer c.Close()
+	r := v2gtp.NewReader(c)
+	if p := exchange(t, c, r, sapReq(t)); hex.EncodeToString(p) != "80400040" {
 		t.Errorf("SAP answer %x", p)
 	}
-	c.Close()
-	if e := ts.waitEnd(t); e.End != record.EndCarClosed {
-		t.Errorf("the car's end %v %q", e.End, e.Detail)
+	// Without an Owner every connection counts as the car's, and a newer
+	// one replaces the older: but only once its handshake is done.
+	during, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer during.Close()
+	exchange(t, c, r, dinReq(t, []byte{0}, din.BodyType{SessionSetupReq: &din.SessionSetupReqType{EVCCID: []byte{1, 2, 3, 4, 5, 6}}}))
 
 	close(expire)
-	stray.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if n, err := stray.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Fatalf("stray: read %d, %v; want the connection closed", n, err)
+	want := map[string]bool{}
+	for _, stray := range []net.Conn{before, during} {
+		stray.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if n, err := stray.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Fatalf("stray %v: read %d, %v; want the connection closed", stray.LocalAddr(), n, err)
+		}
+		want["TLS handshake with "+stray.LocalAddr().String()+": not completed within 5s"] = true
 	}
-	want := "TLS handshake with " + stray.LocalAddr().String() + ": not completed within 5s"
-	if l := ts.handshakeLine(t); !strings.Contains(l, "closed a V2G connection whose TLS handshake failed") || !strings.Contains(l, want) {
-		t.Errorf("log line %q lacks %q", l, want)
+	// One line per address and PeerLogInterval: the second stray's is held back.
+	l := ts.handshakeLine(t)
+	found := 0
+	for w := range want {
+		if strings.Contains(l, "closed a V2G connection whose TLS handshake failed") && strings.Contains(l, w) {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Errorf("line %q names not one of %v", l, want)
+	}
+	// The car's connection is still its session.
+	p := exchange(t, c, r, dinReq(t, testSID[:], din.BodyType{SessionStopReq: &din.SessionStopType{}}))
+	var doc din.Document
+	if _, err := din.Unmarshal(p, &doc); err != nil || doc.V2G_Message.Body.SessionStopRes == nil {
+		t.Fatalf("SessionStop answer %x: %v", p, err)
+	}
+	c.Close()
+	if e := ts.waitEnd(t); e.End != record.EndSessionStop {
+		t.Errorf("the car's end %v %q", e.End, e.Detail)
 	}
 	if seen := ts.seen(); len(seen) != 1 {
 		t.Errorf("%d sessions, want the car's alone", len(seen))
