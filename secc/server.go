@@ -209,7 +209,8 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 }
 
 // HandshakeTimeout bounds a TLS handshake: a client that connects and
-// never completes one is closed then, and holds nothing else meanwhile.
+// never completes one is closed then. Meanwhile it holds one of MaxConns'
+// places, never the accept loop or the car's current connection.
 const HandshakeTimeout = 5 * time.Second
 
 // HandshakeError reports a TLS handshake that failed or did not end in time.
