@@ -220,8 +220,12 @@ type HandshakeError struct {
 }
 
 func (e *HandshakeError) Error() string {
-	if errors.Is(e.Err, context.DeadlineExceeded) {
-		return fmt.Sprintf("TLS handshake with %v: not completed within %v", e.Peer, HandshakeTimeout)
+	var plain tls.RecordHeaderError
+	switch {
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		return fmt.Sprintf("TLS handshake with %v: not completed within %v (the client connected and said nothing, or too little)", e.Peer, HandshakeTimeout)
+	case errors.As(e.Err, &plain):
+		return fmt.Sprintf("TLS handshake with %v failed: the client does not speak TLS (%v); a car that asks SDP for no TLS is told the plain TCP port", e.Peer, e.Err)
 	}
 	return fmt.Sprintf("TLS handshake with %v failed: %v", e.Peer, e.Err)
 }
