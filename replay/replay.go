@@ -278,8 +278,8 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		pref = []secc.Protocol{secc.ProtocolISO2, secc.ProtocolDIN}
 	}
 	log := cfg.Log.With("car", c.car.String())
-	conn := secc.NewConn(secc.Config{Policy: cfg.Policy, Preference: pref, Log: log}, start, secc.ConnInfo{Peer: c.car, Local: c.charger}, emit)
-	sess := conn.Session()
+	ours := secc.NewConn(secc.Config{Policy: cfg.Policy, Preference: pref, Log: log}, start, secc.ConnInfo{Peer: c.car, Local: c.charger}, emit)
+	sess := ours.Session()
 
 	s.Captured = captured(c, s.Recorded)
 	var (
@@ -312,8 +312,8 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		var step secc.Step
 		var err error
 		h := v2gtp.Header{Type: m.Header.Type, Length: uint32(len(payload))}
-		out, step, err = conn.Handle(m.Time, h, payload, out[:0])
-		conn.Sent(0)
+		out, step, err = ours.Handle(m.Time, h, payload, out[:0])
+		ours.Sent(0)
 		if step.Request != "" && len(out) > 0 {
 			s.Steps = append(s.Steps, Step{Frame: m.Frame, Request: step.Request, Code: step.Code, Err: err})
 			log.Debug("answered", "frame", m.Frame, "request", step.Request, "code", step.Code, "err", err)
@@ -362,7 +362,7 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		}
 		cause = &secc.CarClosed{Why: why}
 	}
-	conn.End(last, cause)
+	ours.End(last, cause)
 	return s
 }
 
