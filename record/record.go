@@ -145,6 +145,7 @@ type Event struct {
 	EVMAC     string        // KindMatched: aa:bb:cc:dd:ee:ff
 	Protocol  string        // KindHandshake: "din", "iso2"
 	Namespace string        // KindHandshake
+	TLS       string        // KindConnected: TLS version and cipher suite, e.g. "TLS 1.3 TLS_AES_128_GCM_SHA256"; "" for plain TCP
 	EVCCID    []byte        // KindSessionSetup: raw bytes as sent
 	Message   string        // KindRequest, KindValues: the request's name, e.g. "ChargeParameterDiscoveryReq"
 	Code      string        // KindRequest: the answer's ResponseCode

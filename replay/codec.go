@@ -12,8 +12,9 @@ import (
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
-// codec reads the car's requests of one protocol and rewrites their
-// SessionID; it keeps the last decoded request.
+// codec reads the V2G messages of one protocol: the car's requests (their
+// SessionID rewritten for our charger) and our charger's answers. It keeps
+// the last request decoded.
 type codec interface {
 	// decode decodes a request of the car; ok is false when p is not a V2G_Message.
 	decode(p []byte) (name string, ok bool)
@@ -31,120 +32,128 @@ type codec interface {
 func newCodec(p secc.Protocol) codec {
 	switch p {
 	case secc.ProtocolDIN:
-		return &dinCodec{}
+		return &codecOf[din.Document]{unmarshal: din.Unmarshal, append: din.Append, read: dinFacts,
+			setID: func(d *din.Document, id []byte) { d.V2G_Message.Header.SessionID = id }}
 	case secc.ProtocolISO2:
-		return &iso2Codec{}
+		return &codecOf[iso2.Document]{unmarshal: iso2.Unmarshal, append: iso2.Append, read: iso2Facts,
+			setID: func(d *iso2.Document, id []byte) { d.V2G_Message.Header.SessionID = id }}
 	}
 	return nil
 }
 
-type dinCodec struct{ req, res din.Document }
+// facts are what replay reads of one V2G message, whatever its protocol.
+type facts struct {
+	name      string
+	sessionID []byte // the header's
+	setup     bool   // a SessionSetupReq, with evccid
+	evccid    []byte
+	cpd       *record.Values // a ChargeParameterDiscoveryReq's values
+	// processing is an answer's EVSEProcessing, where it has one.
+	processing string
+}
 
-func (c *dinCodec) decode(p []byte) (string, bool) {
-	c.req = din.Document{}
-	if _, err := din.Unmarshal(p, &c.req); err != nil || c.req.V2G_Message == nil {
-		c.req.V2G_Message = nil
+// codecOf is the codec of one protocol's Document type D; read takes the
+// facts out of a decoded document (ok false when it holds no V2G_Message),
+// setID sets its SessionID.
+type codecOf[D any] struct {
+	unmarshal func([]byte, *D) (int, error)
+	append    func([]byte, *D) ([]byte, error)
+	read      func(*D) (facts, bool)
+	setID     func(*D, []byte)
+	req, res  D
+	last      facts
+	ok        bool
+}
+
+func (c *codecOf[D]) decode(p []byte) (string, bool) {
+	var zero D
+	c.req, c.last, c.ok = zero, facts{}, false
+	if _, err := c.unmarshal(p, &c.req); err != nil {
 		return "", false
 	}
-	return c.req.V2G_Message.Body.Kind().String(), true
+	c.last, c.ok = c.read(&c.req)
+	return c.last.name, c.ok
 }
 
-func (c *dinCodec) reencode(dst, id []byte) ([]byte, error) {
-	c.req.V2G_Message.Header.SessionID = id
-	return din.Append(dst, &c.req)
+func (c *codecOf[D]) reencode(dst, id []byte) ([]byte, error) {
+	c.setID(&c.req, id)
+	return c.append(dst, &c.req)
 }
 
-func (c *dinCodec) evccid() ([]byte, bool) {
-	if m := c.req.V2G_Message; m != nil && m.Body.SessionSetupReq != nil {
-		return m.Body.SessionSetupReq.EVCCID, true
+func (c *codecOf[D]) evccid() ([]byte, bool) { return c.last.evccid, c.ok && c.last.setup }
+
+func (c *codecOf[D]) cpd() (record.Values, bool) {
+	if !c.ok || c.last.cpd == nil {
+		return record.Values{}, false
 	}
-	return nil, false
+	return *c.last.cpd, true
 }
 
-func (c *dinCodec) cpd() (record.Values, bool) {
-	if m := c.req.V2G_Message; m != nil && m.Body.ChargeParameterDiscoveryReq != nil {
-		return secc.DINValues(m.Body.ChargeParameterDiscoveryReq), true
-	}
-	return record.Values{}, false
-}
-
-func (c *dinCodec) answer(p []byte) ([]byte, string) {
-	c.res = din.Document{}
+func (c *codecOf[D]) answer(p []byte) ([]byte, string) {
+	var zero D
+	c.res = zero
 	_, body, _, err := v2gtp.Split(p)
 	if err != nil {
 		return nil, ""
 	}
-	if _, err := din.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil {
+	if _, err := c.unmarshal(body, &c.res); err != nil {
 		return nil, ""
 	}
-	m := c.res.V2G_Message
+	f, ok := c.read(&c.res)
+	if !ok {
+		return nil, ""
+	}
+	if f.name == "SessionSetupRes" {
+		return f.sessionID, ""
+	}
+	return nil, f.processing
+}
+
+func dinFacts(d *din.Document) (facts, bool) {
+	m := d.V2G_Message
+	if m == nil {
+		return facts{}, false
+	}
 	b := &m.Body
+	f := facts{name: b.Kind().String(), sessionID: m.Header.SessionID}
 	switch {
-	case b.SessionSetupRes != nil:
-		return m.Header.SessionID, ""
+	case b.SessionSetupReq != nil:
+		f.setup, f.evccid = true, b.SessionSetupReq.EVCCID
+	case b.ChargeParameterDiscoveryReq != nil:
+		f.cpd = ptr(secc.DINValues(b.ChargeParameterDiscoveryReq))
 	case b.ChargeParameterDiscoveryRes != nil:
-		return nil, b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
+		f.processing = b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
 	case b.CableCheckRes != nil:
-		return nil, b.CableCheckRes.EVSEProcessing.String()
+		f.processing = b.CableCheckRes.EVSEProcessing.String()
 	case b.ContractAuthenticationRes != nil:
-		return nil, b.ContractAuthenticationRes.EVSEProcessing.String()
+		f.processing = b.ContractAuthenticationRes.EVSEProcessing.String()
 	}
-	return nil, ""
+	return f, true
 }
 
-type iso2Codec struct{ req, res iso2.Document }
-
-func (c *iso2Codec) decode(p []byte) (string, bool) {
-	c.req = iso2.Document{}
-	if _, err := iso2.Unmarshal(p, &c.req); err != nil || c.req.V2G_Message == nil {
-		c.req.V2G_Message = nil
-		return "", false
+func iso2Facts(d *iso2.Document) (facts, bool) {
+	m := d.V2G_Message
+	if m == nil {
+		return facts{}, false
 	}
-	return c.req.V2G_Message.Body.Kind().String(), true
-}
-
-func (c *iso2Codec) reencode(dst, id []byte) ([]byte, error) {
-	c.req.V2G_Message.Header.SessionID = id
-	return iso2.Append(dst, &c.req)
-}
-
-func (c *iso2Codec) evccid() ([]byte, bool) {
-	if m := c.req.V2G_Message; m != nil && m.Body.SessionSetupReq != nil {
-		return m.Body.SessionSetupReq.EVCCID, true
-	}
-	return nil, false
-}
-
-func (c *iso2Codec) cpd() (record.Values, bool) {
-	if m := c.req.V2G_Message; m != nil && m.Body.ChargeParameterDiscoveryReq != nil {
-		return secc.ISO2Values(m.Body.ChargeParameterDiscoveryReq), true
-	}
-	return record.Values{}, false
-}
-
-func (c *iso2Codec) answer(p []byte) ([]byte, string) {
-	c.res = iso2.Document{}
-	_, body, _, err := v2gtp.Split(p)
-	if err != nil {
-		return nil, ""
-	}
-	if _, err := iso2.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil {
-		return nil, ""
-	}
-	m := c.res.V2G_Message
 	b := &m.Body
+	f := facts{name: b.Kind().String(), sessionID: m.Header.SessionID}
 	switch {
-	case b.SessionSetupRes != nil:
-		return m.Header.SessionID, ""
+	case b.SessionSetupReq != nil:
+		f.setup, f.evccid = true, b.SessionSetupReq.EVCCID
+	case b.ChargeParameterDiscoveryReq != nil:
+		f.cpd = ptr(secc.ISO2Values(b.ChargeParameterDiscoveryReq))
 	case b.ChargeParameterDiscoveryRes != nil:
-		return nil, b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
+		f.processing = b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
 	case b.CableCheckRes != nil:
-		return nil, b.CableCheckRes.EVSEProcessing.String()
+		f.processing = b.CableCheckRes.EVSEProcessing.String()
 	case b.AuthorizationRes != nil:
-		return nil, b.AuthorizationRes.EVSEProcessing.String()
+		f.processing = b.AuthorizationRes.EVSEProcessing.String()
 	}
-	return nil, ""
+	return f, true
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // appRequest decodes p as the car's SupportedAppProtocolReq; a whole
 // document with at least one protocol, so no other document passes for one.

@@ -267,7 +267,6 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		}
 	}
 	start := c.car2[0].Time
-	emit(record.Event{Kind: record.KindConnected, At: start})
 
 	// The charger prefers what the recorded one chose, so that the car's
 	// recorded requests fit; the ac policy serves ISO-2 only.
@@ -279,22 +278,22 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		pref = []secc.Protocol{secc.ProtocolISO2, secc.ProtocolDIN}
 	}
 	log := cfg.Log.With("car", c.car.String())
-	sess := secc.NewSession(secc.Config{Policy: cfg.Policy, Preference: pref, Log: log}, start, emit)
+	ours := secc.NewConn(secc.Config{Policy: cfg.Policy, Preference: pref, Log: log}, start, secc.ConnInfo{Peer: c.car, Local: c.charger}, emit)
+	sess := ours.Session()
 
 	s.Captured = captured(c, s.Recorded)
 	var (
-		cod    codec
-		ourID  []byte
-		buf    []byte
-		out    []byte
-		sent   int
-		last   = start
-		end    record.End
-		detail string
+		cod   codec
+		ourID []byte
+		buf   []byte
+		out   []byte
+		sent  int
+		last  = start
+		cause error
 	)
 	for i, m := range c.car2 {
 		if ctx.Err() != nil {
-			end, detail = record.EndStopped, "the replay was stopped"
+			cause = &secc.Hangup{End: record.EndStopped, Detail: "the replay was stopped"}
 			break
 		}
 		if sess.Done() {
@@ -313,10 +312,10 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		var step secc.Step
 		var err error
 		h := v2gtp.Header{Type: m.Header.Type, Length: uint32(len(payload))}
-		out, step, err = sess.Handle(m.Time, h, payload, out[:0])
+		out, step, err = ours.Handle(m.Time, h, payload, out[:0])
+		ours.Sent(0)
 		if step.Request != "" && len(out) > 0 {
 			s.Steps = append(s.Steps, Step{Frame: m.Frame, Request: step.Request, Code: step.Code, Err: err})
-			emit(record.Event{Kind: record.KindRequest, At: m.Time, Message: step.Request, Code: step.Code})
 			log.Debug("answered", "frame", m.Frame, "request", step.Request, "code", step.Code, "err", err)
 		}
 		if i == 0 {
@@ -325,13 +324,13 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 				if errors.Is(err, secc.ErrNoProtocol) && offersISO20(c.offer) {
 					s.Err = fmt.Errorf("%w: %w", ErrISO20, err)
 				}
-				end, detail = record.EndError, s.Err.Error()
+				cause = &secc.Hangup{End: record.EndError, Detail: s.Err.Error()}
 				break
 			}
 			if p := sess.Protocol(); s.Recorded != secc.ProtocolNone && p != s.Recorded {
 				// The car's requests are not sent to a protocol they do not speak.
 				s.Err = fmt.Errorf("%w: ours is %s, the car's requests are %s", ErrProtocol, record.ProtocolName(p.String()), record.ProtocolName(s.Recorded.String()))
-				end, detail = record.EndError, s.Err.Error()
+				cause = &secc.Hangup{End: record.EndError, Detail: s.Err.Error()}
 				break
 			}
 			cod = newCodec(sess.Protocol())
@@ -349,32 +348,22 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		if err != nil && len(out) == 0 {
 			// Nothing to answer with: the charger closes the connection.
 			s.Err = err
-			end, detail = record.EndError, err.Error()
+			cause = err
 			break
 		}
 	}
 	s.Unsent = len(c.car2) - sent
-	if end == record.EndNone {
-		end, detail = ending(sess, s.Steps)
+	if cause == nil {
+		// The car's recorded requests ran out, or our session ended: on a
+		// real connection the car would close it now.
+		why := "the capture holds no further request"
+		if len(s.Steps) == 0 {
+			why = "the capture holds no request to answer"
+		}
+		cause = &secc.CarClosed{Why: why}
 	}
-	emit(record.Event{Kind: record.KindEnded, At: last, End: end, Detail: detail})
+	ours.End(last, cause)
 	return s
-}
-
-// ending says how a session whose requests ran out, or that our charger
-// ended, would end on a real connection: the car closes it.
-func ending(sess *secc.Session, steps []Step) (record.End, string) {
-	if len(steps) == 0 {
-		return record.EndCarClosed, "the capture holds no request to answer"
-	}
-	last := steps[len(steps)-1]
-	switch {
-	case sess.Done() && last.Request == "SessionStopReq":
-		return record.EndSessionStop, ""
-	case sess.Done():
-		return record.EndCarClosed, fmt.Sprintf("after %s answered %s", last.Request, last.Code)
-	}
-	return record.EndCarClosed, "the capture holds no further request"
 }
 
 // captured decodes the car's requests with the recorded protocol's codec.

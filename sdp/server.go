@@ -46,9 +46,13 @@ const (
 
 // ServerConfig configures an SDP server; Addr and Port are required.
 type ServerConfig struct {
-	Addr netip.Addr   // the address to announce, the PLC interface's link-local one; a zone is dropped
-	Port uint16       // the TCP port the SECC listens on
-	Log  *slog.Logger // nil discards
+	Addr netip.Addr // the address to announce, the PLC interface's link-local one; a zone is dropped
+	Port uint16     // the TCP port the SECC listens on
+	// TLSPort, if not 0, offers TLS: a car that asks for TLS is answered
+	// with this port (the SECC's TLS listener) and Security TLS; a car that
+	// asks for none still gets Port. 0 offers no TLS: every car gets Port.
+	TLSPort uint16
+	Log     *slog.Logger // nil discards
 	// OnRequest, if set, is called for each request about to be answered,
 	// just before its answer is sent: evidence that a car is on the link,
 	// told before anything the car does once it has the answer (it may
@@ -82,6 +86,7 @@ type Server struct {
 	log    *slog.Logger
 	lines  *ratelog.Limiter // bounds the lines a source's requests cause
 	answer []byte           // the whole response datagram, the same for every car
+	tls    []byte           // the answer to a car asking for TLS when it is offered, else nil
 
 	answered, tlsDeclined, malformed, limited, dropped, sendErrors atomic.Uint64
 }
@@ -94,6 +99,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Port == 0 {
 		return nil, fmt.Errorf("%w: ServerConfig.Port is 0; give the SECC's TCP port", ErrConfig)
 	}
+	if cfg.TLSPort != 0 && cfg.TLSPort == cfg.Port {
+		return nil, fmt.Errorf("%w: ServerConfig.TLSPort is Port (%d); TLS needs a listener of its own, on another port", ErrConfig, cfg.Port)
+	}
 	s := &Server{cfg: cfg, log: cfg.Log, lines: ratelog.New(logEvery, 0, nil)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -103,6 +111,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	res := v2gtp.SDPResponse{IP: cfg.Addr, Port: cfg.Port, Security: v2gtp.SecurityNone, Transport: v2gtp.TransportTCP}
 	s.answer = v2gtp.AppendMessage(nil, v2gtp.TypeSDPResponse, res.Append(nil))
+	if cfg.TLSPort != 0 {
+		res.Port, res.Security = cfg.TLSPort, v2gtp.SecurityTLS
+		s.tls = v2gtp.AppendMessage(nil, v2gtp.TypeSDPResponse, res.Append(nil))
+	}
 	return s, nil
 }
 
@@ -143,8 +155,8 @@ type udpConn interface {
 
 // Serve answers the requests arriving on conn until ctx ends, then returns
 // nil; it returns early, with ErrIO, if reading fails. Every valid request
-// gets the no-TLS answer (this charger offers no TLS), sent unicast to its
-// source, at most 5 at once and then one per 100 ms to each source address
+// gets the no-TLS answer, unless it asks for TLS and ServerConfig.TLSPort
+// offers it, sent unicast to its source, at most 5 at once and then one per 100 ms to each source address
 // (a car asks every 250 ms); anything else is ignored and counted. Serve
 // does not close conn; it uses conn's read deadline to stop.
 //
@@ -284,34 +296,42 @@ func (s *Server) send(conn net.PacketConn, car, jobs <-chan job) {
 // is sent: once the car has it, the car's next step may come first.
 func (s *Server) answer1(conn net.PacketConn, uc udpConn, debug bool, j job) {
 	s.answered.Add(1)
+	answer, withTLS, declined := s.answer, false, false
 	if j.req.Security == v2gtp.SecurityTLS {
-		s.tlsDeclined.Add(1)
+		if s.tls != nil {
+			answer, withTLS = s.tls, true
+		} else {
+			declined = true
+			s.tlsDeclined.Add(1)
+		}
 	}
 	if s.cfg.OnRequest != nil {
 		s.cfg.OnRequest(j.to, j.req)
 	}
 	var err error
 	if j.addr == nil && uc != nil {
-		_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
+		_, err = uc.WriteToUDPAddrPort(answer, j.to)
 	} else {
 		addr := j.addr
 		if addr == nil {
 			addr = net.UDPAddrFromAddrPort(j.to)
 		}
-		_, err = conn.WriteTo(s.answer, addr)
+		_, err = conn.WriteTo(answer, addr)
 	}
 	if err != nil {
 		// Not answered after all: counted as a send error instead.
 		s.answered.Add(^uint64(0))
-		if j.req.Security == v2gtp.SecurityTLS {
+		if declined {
 			s.tlsDeclined.Add(^uint64(0))
 		}
 		s.sendErrors.Add(1)
 		s.logOnce(slog.LevelWarn, "SDP: cannot send the answer", j.to, "err", err)
 		return
 	}
-	if j.req.Security == v2gtp.SecurityTLS {
+	if declined {
 		s.logOnce(slog.LevelInfo, "SDP: the car asked for TLS; answered without TLS, which is all this charger offers", j.to)
+	} else if debug && withTLS {
+		s.log.Debug("SDP: answered with TLS", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.TLSPort)
 	} else if debug {
 		s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
 	}

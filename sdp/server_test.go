@@ -138,6 +138,40 @@ func TestServeLoopback(t *testing.T) {
 	}
 }
 
+// TestServeOffersTLS: with TLSPort set, a car asking for TLS is told the
+// TLS port with Security TLS (0x00), a car asking for none still the TCP
+// port with Security none (0x10), whatever order they come in.
+func TestServeOffersTLS(t *testing.T) {
+	srv, car := loopback(t), loopback(t)
+	var log testlog.Buffer
+	s, stop := serveStop(t, srv, ServerConfig{
+		Addr: pyplc, Port: 15118, TLSPort: 15119,
+		Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	withTLS := "01fe900100000014" + "fe80000000000000c69083f3fbcb980e" + "3b0f" + "00" + "00"
+	for i, tc := range []struct{ req, want string }{
+		{reqTLS, withTLS},
+		{reqNoTLS, pyplcAnswer},
+		{reqTLS, withTLS},
+	} {
+		if got := exchange(t, car, srv.LocalAddr(), unhex(t, tc.req)); !bytes.Equal(got, unhex(t, tc.want)) {
+			t.Errorf("request %d (%s): answer %x, want %s", i, tc.req, got, tc.want)
+		}
+	}
+	if got, want := s.Stats(), (Stats{Answered: 3}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
+	}
+	stop() // the log lines come after each answer is sent
+	out := log.String()
+	if strings.Contains(out, "answered without TLS") || strings.Count(out, "msg=\"SDP: answered with TLS\"") != 2 || !strings.Contains(out, "port=15119") {
+		t.Errorf("log:\n%s", out)
+	}
+	if _, err := NewServer(ServerConfig{Addr: pyplc, Port: 15118, TLSPort: 15118}); !errors.Is(err, ErrConfig) ||
+		err.Error() != "sdp: invalid configuration: ServerConfig.TLSPort is Port (15118); TLS needs a listener of its own, on another port" {
+		t.Errorf("TLSPort = Port: %v", err)
+	}
+}
+
 // garbage returns the i-th datagram of a flood: the malformed requests and
 // pseudo-random bytes of 0 to 99 bytes.
 func garbage(i int) []byte {

@@ -2,13 +2,12 @@ package secc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -41,6 +40,14 @@ type Server struct {
 	curDone chan struct{} // closed when the current connection's session has ended
 	dropped bool          // Drop closed the current connection
 	wg      sync.WaitGroup
+
+	// For tests: clock, if set, is the sessions' clock (answers with a
+	// timestamp get known bytes); handshakeCtx, if set, bounds a TLS
+	// handshake instead of HandshakeTimeout; started, if set, sees each
+	// connection's Conn as its session starts.
+	clock        func() time.Time
+	handshakeCtx func(context.Context) (context.Context, context.CancelFunc)
+	started      func(*Conn)
 }
 
 // NewServer returns a server for cfg; emit receives every event of every
@@ -131,14 +138,32 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // ServeConn runs one session on c until the car closes it, it times out,
 // ctx ends or a newer connection replaces it; it closes c and returns how
 // the session ended (also emitted as a KindEnded event). A connection the
-// Owner says is not the car's is closed at once, emits nothing and returns
-// EndError with why.
+// Owner says is not the car's is closed at once, unread, emits nothing and
+// returns EndError with why; so is a TLS connection (a *tls.Conn, as
+// tls.NewListener's Accept returns) whose handshake fails or does not end
+// within HandshakeTimeout.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string) {
-	from := addrPort(c.RemoteAddr()).Addr()
+	info := ConnInfo{Peer: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
+	from := info.Peer.Addr()
 	if why := s.admit(ctx, from.WithZone("")); why != "" {
 		s.refused.log(s.cfg.Log, from, why)
 		c.Close()
 		return record.EndError, "refused: " + why
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		// Before the connection replaces the car's current one: a
+		// handshake that fails must not cost the car its session.
+		st, err := s.handshake(ctx, tc, info.Peer)
+		if err != nil && ctx.Err() != nil {
+			c.Close()
+			return record.EndStopped, "the charger stopped"
+		}
+		if err != nil {
+			s.logPeer(s.cfg.Log, slog.LevelWarn, c.RemoteAddr(), "closed a V2G connection whose TLS handshake failed", "err", err)
+			c.Close()
+			return record.EndError, err.Error()
+		}
+		info.TLS = &st
 	}
 	s.mu.Lock()
 	if s.cur != nil {
@@ -167,59 +192,117 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 		e.Conn = id
 		s.emit(e)
 	}
-	end, detail := s.run(ctx, c, emit)
+	x := NewConn(s.cfg, s.now(), info, emit)
+	s.mu.Lock()
+	x.sess.ids = &s.ids
+	s.mu.Unlock()
+	if s.started != nil {
+		s.started(x)
+	}
+	cause := s.run(ctx, c, x)
 	s.mu.Lock()
 	if s.curID == id && s.dropped {
-		end, detail = record.EndLinkLost, "the car left during its V2G session"
+		cause = &Hangup{End: record.EndLinkLost, Detail: "the car left during its V2G session"}
 	}
 	s.mu.Unlock()
-	emit(record.Event{Kind: record.KindEnded, At: time.Now(), End: end, Detail: detail})
-	return end, detail
+	return x.End(s.now(), cause)
 }
 
-func (s *Server) run(ctx context.Context, c net.Conn, emit func(record.Event)) (record.End, string) {
+// HandshakeTimeout bounds a TLS handshake: a client that connects and
+// never completes one is closed then. Meanwhile it holds one of MaxConns'
+// places, never the accept loop or the car's current connection.
+const HandshakeTimeout = 5 * time.Second
+
+// HandshakeError reports a TLS handshake that failed or did not end in time.
+type HandshakeError struct {
+	Peer netip.AddrPort
+	Err  error
+}
+
+func (e *HandshakeError) Error() string {
+	var plain tls.RecordHeaderError
+	switch {
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		return fmt.Sprintf("TLS handshake with %v: not completed within %v (the client connected and said nothing, or too little)", e.Peer, HandshakeTimeout)
+	case errors.As(e.Err, &plain):
+		return fmt.Sprintf("TLS handshake with %v failed: the client does not speak TLS (%v); a car that asks SDP for no TLS is told the plain TCP port", e.Peer, e.Err)
+	}
+	return fmt.Sprintf("TLS handshake with %v failed: %v", e.Peer, e.Err)
+}
+
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// handshake runs c's TLS handshake, bounded by HandshakeTimeout (or the
+// test's handshakeCtx), on the connection's own goroutine.
+func (s *Server) handshake(ctx context.Context, c *tls.Conn, peer netip.AddrPort) (tls.ConnectionState, error) {
+	var cancel context.CancelFunc
+	if s.handshakeCtx != nil {
+		ctx, cancel = s.handshakeCtx(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, HandshakeTimeout)
+	}
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx) // DeadlineExceeded when the time ran out
+		}
+		return tls.ConnectionState{}, &HandshakeError{Peer: peer, Err: err}
+	}
+	return c.ConnectionState(), nil
+}
+
+// now is the sessions' clock.
+func (s *Server) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+// run serves x on c until reading or writing fails; it returns why, for x.End.
+func (s *Server) run(ctx context.Context, c net.Conn, x *Conn) error {
 	log := s.cfg.Log.With("car", c.RemoteAddr().String())
-	emit(record.Event{Kind: record.KindConnected, At: time.Now()})
-	sess := NewSession(s.cfg, time.Now(), emit)
-	s.mu.Lock()
-	sess.ids = &s.ids
-	s.mu.Unlock()
 	r := v2gtp.NewReader(c)
 	out := make([]byte, 0, 1024)
 	tap := s.cfg.Tap
 	var tapBuf []byte
-	car, charger := addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
-	var last Step
+	info := x.Session().ConnInfo()
 	for {
-		deadline := sess.Deadline()
-		if sess.Done() {
-			deadline = time.Now().Add(CloseWait)
+		deadline := x.Deadline()
+		if s.clock != nil {
+			// The sessions' clock is not the sockets': keep the wait.
+			deadline = time.Now().Add(deadline.Sub(s.clock()))
 		}
 		c.SetReadDeadline(deadline)
 		h, payload, err := r.Next()
 		if err != nil {
-			return s.readEnd(ctx, sess, last, err, log, c.RemoteAddr())
+			if ctx.Err() != nil {
+				return &Hangup{End: record.EndStopped, Detail: "the charger stopped"}
+			}
+			if errors.Is(err, v2gtp.ErrVersion) || errors.Is(err, v2gtp.ErrTooLong) {
+				s.logPeer(log, slog.LevelWarn, c.RemoteAddr(), "bad V2GTP message; closing the connection", "err", err)
+			}
+			return err
 		}
 		start := time.Now()
 		if tap != nil {
 			tapBuf = append(v2gtp.AppendHeader(tapBuf[:0], h), payload...)
-			tap(start, true, car, charger, tapBuf)
+			tap(start, true, info.Peer, info.Local, tapBuf)
 		}
 		var step Step
-		out, step, err = sess.Handle(start, h, payload, out[:0])
+		out, step, err = x.Handle(s.now(), h, payload, out[:0])
 		if len(out) > 0 {
 			c.SetWriteDeadline(start.Add(2 * time.Second))
 			if _, werr := c.Write(out); werr != nil {
-				return record.EndCarClosed, fmt.Sprintf("writing the answer to %s: %v", step.Request, werr)
+				return &WriteError{Request: step.Request, Err: werr}
 			}
 		}
 		took := time.Since(start)
 		if tap != nil && len(out) > 0 {
-			tap(start.Add(took), false, car, charger, out)
+			tap(start.Add(took), false, info.Peer, info.Local, out)
 		}
+		x.Sent(took)
 		if step.Request != "" && len(out) > 0 {
-			last = step
-			emit(record.Event{Kind: record.KindRequest, At: start, Message: step.Request, Code: step.Code, Took: took})
 			log.Debug("answered", "request", step.Request, "code", step.Code, "took", took)
 		}
 		if err != nil {
@@ -230,38 +313,10 @@ func (s *Server) run(ctx context.Context, c net.Conn, emit func(record.Event)) (
 				s.logPeer(log, slog.LevelInfo, c.RemoteAddr(), "the car's request failed", "err", err)
 			}
 			if len(out) == 0 {
-				// Nothing to answer with: the stream can't go on.
-				return record.EndError, err.Error()
+				return err
 			}
 		}
 	}
-}
-
-// readEnd says how a connection ended when reading the car's next message failed.
-func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err error, log *slog.Logger, peer net.Addr) (record.End, string) {
-	switch {
-	case ctx.Err() != nil:
-		return record.EndStopped, "the charger stopped"
-	case sess.Done() && last.Request == "SessionStopReq":
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return record.EndSessionStop, fmt.Sprintf("the car kept the connection open %v after SessionStop", CloseWait)
-		}
-		return record.EndSessionStop, ""
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		if sess.Done() {
-			return record.EndCarClosed, fmt.Sprintf("after %s answered %s", last.Request, last.Code)
-		}
-		return record.EndCarClosed, ""
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		if sess.Done() {
-			return record.EndCarClosed, fmt.Sprintf("the car kept the connection open %v after %s answered %s", CloseWait, last.Request, last.Code)
-		}
-		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", s.cfg.SequenceTimeout, nonEmpty(last.Request, "the connection opened"))
-	case errors.Is(err, v2gtp.ErrVersion), errors.Is(err, v2gtp.ErrTooLong):
-		s.logPeer(log, slog.LevelWarn, peer, "bad V2GTP message; closing the connection", "err", err)
-		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", err)
-	}
-	return record.EndCarClosed, err.Error()
 }
 
 // addrPort is a TCP address as a netip.AddrPort (zero for other kinds of net.Addr).
@@ -270,13 +325,6 @@ func addrPort(a net.Addr) netip.AddrPort {
 		return t.AddrPort()
 	}
 	return netip.AddrPort{}
-}
-
-func nonEmpty(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
 }
 
 // Listen opens the V2G TCP port on addr (an IPv6 link-local address with

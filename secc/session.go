@@ -73,6 +73,7 @@ type Session struct {
 	m     handler
 	ended bool
 	ids   *sessionIDs
+	conn  ConnInfo // the connection it runs on
 }
 
 // sessionIDs keeps a plug-in's SessionID across TCP connections, so a car
