@@ -49,7 +49,7 @@ var allowed = map[string][]string{
 	"timeline":                   {"capture", "homeplug", "v2gtp", "v2g/*", "exi"},
 	"doctor":                     {"link", "homeplug", "modemsim", "sdp", "clock", "output/smartevse", "mdns"},
 	"daemon":                     {"clock", "homeplug", "slac", "secc", "charger", "record", "config", "history", "output/smartevse", "output/mqtt", "output/httpapi", "output/metrics", "output/pcap"},
-	"sim":                        {"clock", "homeplug", "link", "modemsim", "slac", "sdp", "v2gtp", "secc", "evcc", "charger", "record", "output/smartevse", "v2g/apphand", "output/pcap"},
+	"sim":                        {"clock", "homeplug", "link", "modemsim", "slac", "sdp", "v2gtp", "secc", "evcc", "charger", "record", "config", "daemon", "output/smartevse", "v2g/apphand"},
 	"netif":                      {},
 	"internal/netnstest":         {},
 	"internal/mosquittotest":     {},
