@@ -169,6 +169,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer d.Close() // the recording is there when Run returns
+	if a := d.HTTPAddr(); a != nil {
+		tl.printf("the charger's live page: http://%s/ (its state: /api/state)", a)
+	}
+	if dc.MQTT.Broker != "" {
+		tl.printf("the charger publishes to MQTT at %s as %s", dc.Redacted().MQTT.Broker, dc.Name)
+	}
 	ch, err := d.Charger(daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce})
 	if err != nil {
 		return res, err
