@@ -32,8 +32,6 @@ import (
 // command adds to them.
 type Config struct {
 	config.Config
-	// Policy is what the charger does with each car.
-	Policy secc.Policy
 	// CableCheck and PreCharge slow the dc policy down
 	// (secc.Config.CableCheckTime, PreChargeTime).
 	CableCheck, PreCharge time.Duration
@@ -60,6 +58,7 @@ type Config struct {
 // chargers they hear.
 type Daemon struct {
 	cfg     Config
+	policy  secc.Policy
 	log     *slog.Logger
 	subs    []charger.Subscriber
 	rec     *pcap.Recorder // nil: no recordings
@@ -77,7 +76,11 @@ func New(cfg Config) (_ *Daemon, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log}
+	pol, err := secc.ParsePolicy(cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, policy: pol, log: log}
 	defer func() {
 		if err != nil {
 			d.Close() // what was opened before
@@ -188,7 +191,7 @@ type Wire struct {
 // Run it with Serve; a daemon serves one charger at a time, and the next
 // one (after the interface came back) numbers its plug-ins on.
 func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
-	seccCfg := secc.Config{Policy: d.cfg.Policy, EVSEID: d.cfg.EVSEID, Log: d.log, CableCheckTime: d.cfg.CableCheck, PreChargeTime: d.cfg.PreCharge}
+	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.cfg.EVSEID, Log: d.log, CableCheckTime: d.cfg.CableCheck, PreChargeTime: d.cfg.PreCharge}
 	port := w.Port
 	if d.rec != nil {
 		port, seccCfg.Tap = d.rec.Tap(port), d.rec.V2G

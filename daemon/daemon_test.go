@@ -58,10 +58,6 @@ capacity_fallback:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := secc.ParsePolicy(c.Policy)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	line := modemsim.NewLine(ctx, modemsim.LineConfig{})
@@ -81,7 +77,7 @@ capacity_fallback:
 	}
 
 	v := &view{slac: make(chan struct{}), sessionEnded: make(chan struct{}), delivered: make(chan struct{}), ended: make(chan *record.Session, 1)}
-	d, err := daemon.New(daemon.Config{Config: c, Policy: pol, MAC: evseModem.HostMAC(), Views: []charger.Subscriber{v}})
+	d, err := daemon.New(daemon.Config{Config: c, MAC: evseModem.HostMAC(), Views: []charger.Subscriber{v}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +203,18 @@ func TestNewPortInUse(t *testing.T) {
 	var inUse *daemon.PortInUseError
 	if d != nil || !errors.As(err, &inUse) || inUse.Addr != c.HTTP.Listen ||
 		err.Error() != "--http "+c.HTTP.Listen+": the port is in use by another program: pick another port (http.listen in the configuration), or stop that program (`ss -ltnp` names it)" {
+		t.Fatalf("New: %v, %v", d, err)
+	}
+}
+
+// TestNewBadPolicy: a policy the charger does not know stops New before
+// any output opens.
+func TestNewBadPolicy(t *testing.T) {
+	c := config.Default()
+	c.StateDir, c.Policy = "", "fast"
+	d, err := daemon.New(daemon.Config{Config: c})
+	var bad *secc.PolicyError
+	if d != nil || !errors.As(err, &bad) || bad.Name != "fast" {
 		t.Fatalf("New: %v, %v", d, err)
 	}
 }

@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ended := make(chan *record.Session, 1)
 	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{}), delivered: hear}
-	d, err := daemon.New(daemon.Config{Config: dc, Policy: cfg.Policy, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log,
+	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log,
 		Views:      []charger.Subscriber{obs},
 		OnDelivery: func(dl smartevse.Delivery) { tl.delivery(dl).delivered(dl) },
 		OnAttempt: func(dl smartevse.Delivery) {

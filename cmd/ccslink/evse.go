@@ -219,7 +219,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		return fmt.Errorf("interface %s has no Ethernet address: %w", d.Interface, err)
 	}
 	bi, _ := debug.ReadBuildInfo()
-	dm, err := daemon.New(daemon.Config{Config: d.Config, Policy: d.policy, CableCheck: d.cableCheck, PreCharge: d.preCharge, MAC: mac,
+	dm, err := daemon.New(daemon.Config{Config: d.Config, CableCheck: d.cableCheck, PreCharge: d.preCharge, MAC: mac,
 		Version: readVersion(version, commit, bi).Version, Log: d.log,
 		Views: []charger.Subscriber{&plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: d.SmartEVSE.URL != ""}}})
 	if err != nil {
