@@ -33,10 +33,9 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	policy := fs.String("policy", "soc", "what the charger does with the car: soc (read the SoC, then end the DC attempt), dc (a full emulated DC session), ac (an ISO 15118-2 AC session)")
 	asJSON := fs.Bool("json", false, "print one JSON line per car instead of the timeline")
 	url := fs.String("smartevse", "", "post to this SmartEVSE (base URL or full /ev_state URL) instead of the embedded receiver")
-	httpAddr := fs.String("http", "", "serve the API, the live page and /metrics on this loopback address while the car is plugged in, as ccslink evse does (e.g. 127.0.0.1:8080)")
+	httpAddr := fs.String("http", "", "serve the API, the live page and /metrics on this loopback address while each car is simulated, as ccslink evse does (e.g. 127.0.0.1:8080)")
 	broker := fs.String("mqtt", "", "publish the simulated car to this MQTT broker (tcp://host:1883), with Home Assistant discovery, as ccslink evse does")
 	name := fs.String("name", "", "the daemon's name on the MQTT broker and in Home Assistant (default: the host's name and sim, e.g. pi-garage-sim)")
-	evseid := fs.String("evseid", "", "the charger's EVSEID (ISO 15118-2 text such as DE*ABC*E1234; DIN as hex)")
 	verbose := fs.Bool("v", false, "show protocol details: SLAC RunID and NID, every request and its answer time, the daemon's log")
 	atten := fs.Uint("attenuation", modemsim.DefaultAttenuationDB, "cable attenuation between the two modems, dB")
 	fast := fs.Bool("fast", false, "leave out the cars' recorded pauses (such as the Ioniq's 4 s before SDP); --car all implies it")
@@ -67,7 +66,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// state directory, the SmartEVSE and the policy as given.
 	dc := config.Default()
 	dc.Interface = "sim"
-	dc.Name, dc.EVSEID, dc.HTTP.Listen, dc.MQTT.Broker = *name, *evseid, *httpAddr, *broker
+	dc.Name, dc.HTTP.Listen, dc.MQTT.Broker = *name, *httpAddr, *broker
 	dc.Policy, dc.SmartEVSE.URL = pol.String(), *url
 	nameDaemon(&dc)
 	if err := dc.Validate(); err != nil {
