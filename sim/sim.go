@@ -1,8 +1,9 @@
 // Package sim plugs a simulated car into the real charger in one process:
-// two virtual QCA7000 modems on one cable (modemsim), the charger daemon's
-// own code (charger, slac, sdp, secc) and a car (evcc) playing one of the
-// profiles of real cars. SDP and V2G run over loopback sockets; what the
-// SmartEVSE would receive reaches a real HTTP server on loopback.
+// two virtual QCA7000 modems on one cable (modemsim), the daemon as a Pi
+// runs it (package daemon: the charger and its outputs) and a car (evcc)
+// playing one of the profiles of real cars. SDP and V2G run over loopback
+// sockets; what the SmartEVSE would receive reaches a real HTTP server on
+// loopback, unless another SmartEVSE is named.
 package sim
 
 import (
@@ -21,10 +22,11 @@ import (
 
 	"github.com/ccslink/ccslink/charger"
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/daemon"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/modemsim"
-	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/sdp"
@@ -49,6 +51,13 @@ type Config struct {
 	SkipDelays bool
 	// RecordDir, if set, gets the plug-in's pcap file, as the daemon writes it.
 	RecordDir string
+	// Daemon is the rest of the daemon's configuration, as a Pi's file
+	// gives it: MQTT, the HTTP API, the daemon's name, the capacity
+	// fallback, the SmartEVSE's timeouts. Policy and SmartEVSE above take
+	// the place of its own. nil: the defaults, without a state directory.
+	Daemon *config.Config
+	// Version is the daemon's version, told to MQTT.
+	Version string
 	// Log receives the daemon's own log; nil means none.
 	Log *slog.Logger
 }
@@ -129,25 +138,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		url = recv.URL()
 	}
 
-	var port slac.Port = evseModem.Host()
-	seccCfg := secc.Config{Policy: cfg.Policy, Log: log}
-	var recorder *pcap.Recorder
-	if cfg.RecordDir != "" {
-		hostMAC := evseModem.HostMAC()
-		if recorder, err = pcap.New(pcap.Config{Dir: cfg.RecordDir, MAC: hostMAC[:], Log: log}); err != nil {
-			return res, err
-		}
-		defer recorder.Close() // the file is there when Run returns
-		port, seccCfg.Tap = recorder.Tap(port), recorder.V2G
+	// The daemon, as a Pi runs it: the outputs, and the charger over the
+	// simulated modem and the loopback sockets.
+	dc := config.Default()
+	dc.StateDir = "" // the history in memory; recordings only in RecordDir
+	if cfg.Daemon != nil {
+		dc = *cfg.Daemon
 	}
-	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: evseModem.HostMAC(), Log: log})
-	ch, err := charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: log})
-	if err != nil {
-		return res, err
-	}
-	if recorder != nil {
-		ch.Subscribe(recorder)
-	}
+	dc.Policy, dc.SmartEVSE.URL = cfg.Policy.String(), url
 	// heard is the sender's first word on this car: its values delivered,
 	// refused for good, or an attempt failed (and is retried).
 	heard := make(chan struct{}, 1)
@@ -157,25 +155,32 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		default:
 		}
 	}
-	sender, err := smartevse.New(smartevse.Config{URL: url, Log: log, OnResult: func(d smartevse.Delivery) {
-		tl.delivery(d).delivered(d)
-		ch.Report(smartevse.Record(d))
-		hear()
-	}, OnAttempt: func(d smartevse.Delivery) {
-		if d.Err != nil {
-			hear()
-		}
-	}})
+	ended := make(chan *record.Session, 1)
+	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{}), delivered: hear}
+	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log,
+		Views:      []charger.Subscriber{obs},
+		OnDelivery: func(dl smartevse.Delivery) { tl.delivery(dl).delivered(dl) },
+		OnAttempt: func(dl smartevse.Delivery) {
+			if dl.Err != nil {
+				hear()
+			}
+		}})
 	if err != nil {
 		return res, err
 	}
-	defer sender.Close()
-	ended := make(chan *record.Session, 1)
-	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{})}
-	ch.Subscribe(smartevse.PlugIns{Sender: sender})
-	ch.Subscribe(obs)
+	defer d.Close() // the recording is there when Run returns
+	if a := d.HTTPAddr(); a != nil {
+		tl.printf("the charger's live page: http://%s/ (its state: /api/state)", a)
+	}
+	if dc.MQTT.Broker != "" {
+		tl.printf("the charger publishes to MQTT at %s as %s", dc.Redacted().MQTT.Broker, dc.Name)
+	}
+	ch, err := d.Charger(daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce})
+	if err != nil {
+		return res, err
+	}
 	chDone := make(chan error, 1)
-	go func() { chDone <- ch.Run(ctx) }()
+	go func() { chDone <- d.Run(ctx, func(ctx context.Context) error { return d.Serve(ctx, ch) }) }()
 	defer func() {
 		cancel()
 		<-chDone
@@ -208,7 +213,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	sender.Flush()
 	// Unplug once the SmartEVSE's answer (or its failure) is in: within
 	// one attempt's timeout; the bound only ends the wait when the car
 	// gave nothing to send.
@@ -352,6 +356,7 @@ type observer struct {
 	closeOnce sync.Once
 	ended     chan<- *record.Session
 	endOnce   sync.Once
+	delivered func()      // the SmartEVSE's result is in the car's record
 	over      atomic.Bool // the car's plug-in ended: the next one's events are not the car's
 }
 
@@ -364,6 +369,8 @@ func (o *observer) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
 	case record.KindSLACStarted:
 		o.readyOnce.Do(func() { close(o.ready) })
+	case record.KindDelivered:
+		o.delivered()
 	case record.KindEnded:
 		if e.End != record.EndLinkLost && e.End != record.EndStopped {
 			o.closeOnce.Do(func() { close(o.closed) })

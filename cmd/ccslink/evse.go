@@ -11,26 +11,20 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ccslink/ccslink/charger"
-	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/config"
-	"github.com/ccslink/ccslink/history"
+	"github.com/ccslink/ccslink/daemon"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/netif"
-	"github.com/ccslink/ccslink/output/httpapi"
-	"github.com/ccslink/ccslink/output/metrics"
-	"github.com/ccslink/ccslink/output/mqtt"
-	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
-	"github.com/ccslink/ccslink/slac"
 )
 
 func init() {
@@ -224,168 +218,15 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	if err != nil {
 		return fmt.Errorf("interface %s has no Ethernet address: %w", d.Interface, err)
 	}
-
-	o := &outputs{}
-	// The state directory is for evidence (recordings, past sessions): a
-	// daemon that cannot write it still serves cars.
-	stateOK := d.StateDir != ""
-	if stateOK {
-		if err := os.MkdirAll(d.StateDir, 0o750); err != nil {
-			d.log.Warn("no recordings or session history: the state directory cannot be used", "dir", d.StateDir, "err", err)
-			stateOK = false
-		}
+	bi, _ := debug.ReadBuildInfo()
+	dm, err := daemon.New(daemon.Config{Config: d.Config, CableCheck: d.cableCheck, PreCharge: d.preCharge, MAC: mac,
+		Version: readVersion(version, commit, bi).Version, Log: d.log,
+		Views: []charger.Subscriber{&plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: d.SmartEVSE.URL != ""}}})
+	if err != nil {
+		return err
 	}
-	if stateOK && d.Recordings.Keep > 0 {
-		rec, err := pcap.New(pcap.Config{Dir: filepath.Join(d.StateDir, "recordings"), Keep: d.Recordings.Keep, MAC: mac[:], Log: d.log})
-		if err != nil {
-			d.log.Warn("no recordings", "err", err)
-		} else {
-			defer rec.Close()
-			o.rec = rec
-			o.subs = append(o.subs, rec)
-		}
-	}
-	var sender *smartevse.Sender
-	if d.SmartEVSE.URL != "" {
-		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Window: d.SmartEVSE.Window, Log: d.log, OnResult: func(dl smartevse.Delivery) {
-			o.serving.Report(smartevse.Record(dl))
-		}})
-		if err != nil {
-			return err
-		}
-		defer sender.Close()
-		o.subs = append(o.subs, smartevse.PlugIns{Sender: sender})
-	}
-	if d.MQTT.Broker != "" {
-		m, err := mqtt.New(mqttConfig(d.Config, d.log))
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		o.subs = append(o.subs, m)
-	}
-	// The session history is kept with or without the API; it is closed
-	// after the charger stopped, so its last record reaches the disk.
-	dir := ""
-	if stateOK {
-		dir = d.StateDir
-	}
-	past := history.New(history.Config{Dir: dir, Keep: d.Sessions.Keep, Log: d.log})
-	defer past.Close()
-	o.subs = append(o.subs, past)
-	var web *httpapi.Server
-	var webLn net.Listener
-	if d.HTTP.Listen != "" {
-		exp := metrics.New()
-		exp.CountServers(o.serving.counts)
-		o.subs = append(o.subs, exp)
-		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, History: past, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
-		if err != nil {
-			return err
-		}
-		// Bound before "ready" is logged: a port in use stops the daemon first.
-		if webLn, err = listenHTTP(d.HTTP.Listen); err != nil {
-			return err
-		}
-		defer webLn.Close()
-		o.subs = append(o.subs, web)
-	}
-	o.subs = append(o.subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	webDone := make(chan error, 1)
-	if web != nil {
-		go func() {
-			err := web.ServeListener(ctx, webLn)
-			if err != nil {
-				// The API stopped by itself (its port is taken): stop the daemon too.
-				cancel(err)
-			}
-			webDone <- err
-		}()
-	}
-	err = serveIfaces(ctx, d, watch, l, o)
-	cancel(nil)
-	if web != nil {
-		if werr := <-webDone; err == nil {
-			err = werr
-		}
-	}
-	return err
-}
-
-// outputs are the parts of the daemon that outlive an interface: they
-// subscribe to the charger of each interface in turn.
-type outputs struct {
-	subs    []charger.Subscriber
-	rec     *pcap.Recorder // nil: no recordings
-	serving serving
-}
-
-// serving is the charger in service, to which the SmartEVSE's results go;
-// it carries what the daemon counts across its chargers.
-type serving struct {
-	mu      sync.Mutex
-	ch      *charger.Charger
-	before  metrics.ServerCounts // of the chargers before
-	plugIns uint64               // numbered by the chargers before
-}
-
-// start makes ch the charger in service.
-func (s *serving) start(ch *charger.Charger) {
-	s.mu.Lock()
-	s.ch = ch
-	s.mu.Unlock()
-}
-
-// stop retires the charger in service, once its Run has returned.
-func (s *serving) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		return
-	}
-	s.before = s.sum()
-	s.plugIns = s.ch.PlugIns()
-	s.ch = nil
-}
-
-// next is the number the next charger's plug-ins continue from.
-func (s *serving) next() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.plugIns
-}
-
-// Report hands e to the charger in service; between two, a result is
-// dropped: the plug-in it belonged to has ended.
-func (s *serving) Report(e record.Event) {
-	s.mu.Lock()
-	ch := s.ch
-	s.mu.Unlock()
-	if ch != nil {
-		ch.Report(e)
-	}
-}
-
-// counts are the SDP and V2G servers' counters, over every charger.
-func (s *serving) counts() metrics.ServerCounts {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sum()
-}
-
-func (s *serving) sum() metrics.ServerCounts {
-	c := s.before
-	if s.ch != nil {
-		st := s.ch.SDPStats()
-		c.SDPAnswered += st.Answered
-		c.SDPLimited += st.Limited
-		c.SDPDropped += st.Dropped
-		c.V2GRefused += s.ch.V2GRefused()
-	}
-	return c
+	defer dm.Close()
+	return dm.Run(ctx, func(ctx context.Context) error { return serveIfaces(ctx, d, watch, l, dm) })
 }
 
 // errIfaceLost is how serveIface says the interface went away.
@@ -399,10 +240,10 @@ const lossGrace = 2 * time.Second
 // back after it went away, until ctx ends. It fails when the interface is
 // not back and usable within d.ifaceWait, or its sockets cannot be opened
 // again: the service manager then starts the daemon afresh.
-func serveIfaces(ctx context.Context, d daemonConfig, watch *netif.Watcher, l netif.Link, o *outputs) error {
+func serveIfaces(ctx context.Context, d daemonConfig, watch *netif.Watcher, l netif.Link, dm *daemon.Daemon) error {
 	var lostAt time.Time // zero at start
 	for {
-		err := serveIface(ctx, d, watch, l, o, lostAt)
+		err := serveIface(ctx, d, watch, l, dm, lostAt)
 		if !errors.Is(err, errIfaceLost) {
 			if err != nil && !lostAt.IsZero() {
 				return fmt.Errorf("%s came back, but serving cars on it again failed: %w; exiting so that the service manager starts ccslink afresh", d.Interface, err)
@@ -433,8 +274,8 @@ func (d daemonConfig) waiting(why *netif.NotReadyError) {
 // serves cars there until ctx ends (nil) or the interface goes away
 // (errIfaceLost; the plug-in in progress ends as interface_lost). lostAt
 // is when it last went away; zero at start.
-func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l netif.Link, o *outputs, lostAt time.Time) error {
-	ch, announce, closeAll, err := openIface(ctx, d, l, o)
+func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l netif.Link, dm *daemon.Daemon, lostAt time.Time) error {
+	ch, announce, closeAll, err := openIface(ctx, d, l, dm)
 	if err != nil {
 		if !lostAt.IsZero() && goneWithin(ctx, watch, l, lossGrace) {
 			return errIfaceLost // gone again while it was being opened
@@ -442,11 +283,6 @@ func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l net
 		return err
 	}
 	defer closeAll()
-	for _, s := range o.subs {
-		ch.Subscribe(s)
-	}
-	o.serving.start(ch)
-	defer o.serving.stop()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -463,7 +299,7 @@ func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l net
 	} else {
 		d.log.Info(fmt.Sprintf("%s is back; serving cars again", d.Interface), "after", time.Since(lostAt).Round(time.Millisecond), "v2g", announce.String())
 	}
-	err = ch.Run(ctx)
+	err = dm.Serve(ctx, ch)
 	select {
 	case <-gone:
 		return errIfaceLost
@@ -477,8 +313,8 @@ func serveIface(ctx context.Context, d daemonConfig, watch *netif.Watcher, l net
 
 // openIface opens the interface-bound parts on l: the HomePlug port (behind
 // an emulated modem with --emulate-modem), the SDP socket, the V2G
-// listener on l's link-local address, and the charger over them.
-func openIface(ctx context.Context, d daemonConfig, l netif.Link, o *outputs) (ch *charger.Charger, announce netip.AddrPort, closeAll func(), err error) {
+// listener on l's link-local address, and dm's charger over them.
+func openIface(ctx context.Context, d daemonConfig, l netif.Link, dm *daemon.Daemon) (ch *charger.Charger, announce netip.AddrPort, closeAll func(), err error) {
 	var closers []func()
 	closeParts := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -509,14 +345,7 @@ func openIface(ctx context.Context, d daemonConfig, l netif.Link, o *outputs) (c
 	closers = append(closers, func() { ln.Close() })
 	announce = netip.AddrPortFrom(l.LinkLocal.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log, CableCheckTime: d.cableCheck, PreChargeTime: d.preCharge}
-	var port slac.Port = hp
-	if o.rec != nil {
-		port, seccCfg.Tap = o.rec.Tap(port), o.rec.V2G
-	}
-	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: mac, Log: d.log})
-	ch, err = charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: d.log, PlugInsBefore: o.serving.next(),
-		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.Capacity(id); return float64(wh), ok }})
+	ch, err = dm.Charger(daemon.Wire{Port: hp, MAC: mac, SDP: sdpConn, V2G: ln, Announce: announce})
 	if err != nil {
 		return nil, announce, nil, err
 	}

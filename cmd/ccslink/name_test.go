@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/daemon"
 	"github.com/ccslink/ccslink/internal/mosquittotest"
 	"github.com/ccslink/ccslink/output/mqtt"
 	"github.com/ccslink/ccslink/record"
@@ -82,13 +83,13 @@ func TestTwoDaemonsOneBroker(t *testing.T) {
 		c.Name = c.InstanceName("pi-garage") // the host's name, as nameDaemon gives it
 		return c
 	}
-	type daemon struct {
+	type instance struct {
 		name, clientID string
 		soc            int
 		log            *lines
 		out            *mqtt.Output
 	}
-	ds := []*daemon{
+	ds := []*instance{
 		{name: "pi-garage-eth1", clientID: "ccslink-pi-garage-eth1", soc: 93},
 		{name: "carport", clientID: "ccslink-carport", soc: 41},
 	}
@@ -99,7 +100,7 @@ func TestTwoDaemonsOneBroker(t *testing.T) {
 			t.Fatalf("name %q, want %q", c.Name, d.name)
 		}
 		d.log = &lines{}
-		o, err := mqtt.New(mqttConfig(c, slog.New(slog.NewTextHandler(d.log, nil))))
+		o, err := mqtt.New(daemon.MQTTConfig(c, "", slog.New(slog.NewTextHandler(d.log, nil))))
 		if err != nil {
 			t.Fatal(err)
 		}

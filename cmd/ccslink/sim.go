@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/ccslink/ccslink/config"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/output/smartevse"
@@ -26,11 +28,14 @@ func init() {
 }
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sim", "sim [--car NAME|all] [--policy soc|dc|ac] [--json] [--smartevse URL] [-v]", stderr)
+	fs := newFlagSet("sim", "sim [--car NAME|all] [--policy soc|dc|ac] [--json] [--smartevse URL] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
 	carName := fs.String("car", "ioniq", "the car to plug in, or all: "+strings.Join(carNames(), ", "))
 	policy := fs.String("policy", "soc", "what the charger does with the car: soc (read the SoC, then end the DC attempt), dc (a full emulated DC session), ac (an ISO 15118-2 AC session)")
 	asJSON := fs.Bool("json", false, "print one JSON line per car instead of the timeline")
 	url := fs.String("smartevse", "", "post to this SmartEVSE (base URL or full /ev_state URL) instead of the embedded receiver")
+	httpAddr := fs.String("http", "", "serve the API, the live page and /metrics on this loopback address while each car is simulated, as ccslink evse does (e.g. 127.0.0.1:8080)")
+	broker := fs.String("mqtt", "", "publish the simulated car to this MQTT broker (tcp://host:1883), with Home Assistant discovery, as ccslink evse does")
+	name := fs.String("name", "", "the daemon's name on the MQTT broker and in Home Assistant (default: the host's name and sim, e.g. pi-garage-sim)")
 	verbose := fs.Bool("v", false, "show protocol details: SLAC RunID and NID, every request and its answer time, the daemon's log")
 	atten := fs.Uint("attenuation", modemsim.DefaultAttenuationDB, "cable attenuation between the two modems, dB")
 	fast := fs.Bool("fast", false, "leave out the cars' recorded pauses (such as the Ioniq's 4 s before SDP); --car all implies it")
@@ -57,6 +62,19 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	// The daemon's configuration as a Pi's would be with these flags: no
+	// state directory, the SmartEVSE and the policy as given.
+	dc := config.Default()
+	dc.Interface = "sim"
+	dc.Name, dc.HTTP.Listen, dc.MQTT.Broker = *name, *httpAddr, *broker
+	dc.Policy, dc.SmartEVSE.URL = pol.String(), *url
+	nameDaemon(&dc)
+	if err := dc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "ccslink sim: %v\n", err)
+		return 2
+	}
+	dc.StateDir = "" // nothing on disk: the sessions in memory
+	bi, _ := debug.ReadBuildInfo()
 	var cars []evcc.Profile
 	if *carName == "all" {
 		cars = evcc.Profiles()
@@ -75,7 +93,8 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	failed := 0
 	for i, p := range cars {
-		cfg := sim.Config{Car: p, Policy: pol, SmartEVSE: *url, AttenuationDB: uint8(*atten), Verbose: *verbose, SkipDelays: *fast, Log: log}
+		cfg := sim.Config{Car: p, Policy: pol, SmartEVSE: *url, AttenuationDB: uint8(*atten), Verbose: *verbose, SkipDelays: *fast, Log: log,
+			Daemon: &dc, Version: readVersion(version, commit, bi).Version}
 		if !*asJSON {
 			if i > 0 {
 				fmt.Fprintln(stdout)

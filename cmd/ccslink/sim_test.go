@@ -61,6 +61,9 @@ func TestSimBadArgs(t *testing.T) {
 		{[]string{"sim", "--attenuation", "91"}, "no link would form"},
 		{[]string{"sim", "now"}, `unexpected argument "now"`},
 		{[]string{"sim", "--smartevse", "10.0.0.1"}, "write http://10.0.0.1"},
+		{[]string{"sim", "--http", "0.0.0.0:8080"}, `http.listen: "0.0.0.0:8080" is reachable from the network`},
+		{[]string{"sim", "--mqtt", "broker"}, `mqtt.broker: "broker" is not a broker URL`},
+		{[]string{"sim", "--name", "Pi Garage"}, `name: "Pi Garage" is not a name for MQTT topics`},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.say) {

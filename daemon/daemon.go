@@ -1,0 +1,241 @@
+// Package daemon assembles the charger daemon: the outputs that hear of
+// every plug-in (the SmartEVSE, MQTT, the HTTP API with its metrics, the
+// recordings and the session history) and the charger over the wire it is
+// given. ccslink evse runs it on the modem's interface and sim on a
+// simulated modem: the same code, so a simulated car meets what a Pi runs.
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ccslink/ccslink/charger"
+	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/history"
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/output/httpapi"
+	"github.com/ccslink/ccslink/output/metrics"
+	"github.com/ccslink/ccslink/output/mqtt"
+	"github.com/ccslink/ccslink/output/pcap"
+	"github.com/ccslink/ccslink/output/smartevse"
+	"github.com/ccslink/ccslink/secc"
+	"github.com/ccslink/ccslink/slac"
+)
+
+// Config is the daemon: the configuration file's values and what the
+// command adds to them.
+type Config struct {
+	config.Config
+	// CableCheck and PreCharge slow the dc policy down
+	// (secc.Config.CableCheckTime, PreChargeTime).
+	CableCheck, PreCharge time.Duration
+	// MAC is the charger's own Ethernet address, the recordings' source.
+	MAC homeplug.MAC
+	// RecordDir, if set, is where the recordings go, in place of the
+	// state directory's recordings folder.
+	RecordDir string
+	// Version is the daemon's version, told to MQTT.
+	Version string
+	// Log receives the daemon's log; nil means none.
+	Log *slog.Logger
+	// Views hear of every plug-in after the outputs: the command's own
+	// account of it (ccslink evse's log line, sim's timeline).
+	Views []charger.Subscriber
+	// OnDelivery hears of each of the SmartEVSE's results just before the
+	// charger does.
+	OnDelivery func(smartevse.Delivery)
+	// OnAttempt hears of each attempt to post to the SmartEVSE.
+	OnAttempt func(smartevse.Delivery)
+}
+
+// Daemon is the outputs, open for the daemon's whole life, and the
+// chargers they hear.
+type Daemon struct {
+	cfg     Config
+	policy  secc.Policy
+	log     *slog.Logger
+	subs    []charger.Subscriber
+	rec     *pcap.Recorder // nil: no recordings
+	serving serving
+	web     *httpapi.Server // nil: no HTTP API
+	webLn   net.Listener
+	closers []func()
+}
+
+// New opens the outputs cfg asks for. The HTTP API's port is bound before
+// New returns, so that a port in use stops the daemon before it says it
+// is ready. Close them with Close once the daemon has stopped.
+func New(cfg Config) (_ *Daemon, err error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pol, err := secc.ParsePolicy(cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, policy: pol, log: log}
+	defer func() {
+		if err != nil {
+			d.Close() // what was opened before
+		}
+	}()
+	// The state directory is for evidence (recordings, past sessions): a
+	// daemon that cannot write it still serves cars.
+	stateOK := cfg.StateDir != ""
+	if stateOK {
+		if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+			log.Warn("no recordings or session history: the state directory cannot be used", "dir", cfg.StateDir, "err", err)
+			stateOK = false
+		}
+	}
+	recDir := cfg.RecordDir
+	if recDir == "" && stateOK && cfg.Recordings.Keep > 0 {
+		recDir = filepath.Join(cfg.StateDir, "recordings")
+	}
+	if recDir != "" {
+		rec, err := pcap.New(pcap.Config{Dir: recDir, Keep: cfg.Recordings.Keep, MAC: cfg.MAC[:], Log: log})
+		if err != nil {
+			log.Warn("no recordings", "err", err)
+		} else {
+			d.closers = append(d.closers, func() { rec.Close() })
+			d.rec = rec
+			d.subs = append(d.subs, rec)
+		}
+	}
+	if cfg.SmartEVSE.URL != "" {
+		sender, err := smartevse.New(smartevse.Config{URL: cfg.SmartEVSE.URL, Timeout: cfg.SmartEVSE.Timeout, Window: cfg.SmartEVSE.Window, Log: log,
+			OnResult: func(dl smartevse.Delivery) {
+				if cfg.OnDelivery != nil {
+					cfg.OnDelivery(dl)
+				}
+				d.serving.Report(smartevse.Record(dl))
+			},
+			OnAttempt: cfg.OnAttempt})
+		if err != nil {
+			return nil, err
+		}
+		d.closers = append(d.closers, func() { sender.Close() })
+		d.subs = append(d.subs, smartevse.PlugIns{Sender: sender})
+	}
+	if cfg.MQTT.Broker != "" {
+		m, err := mqtt.New(MQTTConfig(cfg.Config, cfg.Version, log))
+		if err != nil {
+			return nil, err
+		}
+		d.closers = append(d.closers, func() { m.Close() })
+		d.subs = append(d.subs, m)
+	}
+	// The session history is kept with or without the API; it is closed
+	// after the charger stopped, so its last record reaches the disk.
+	dir := ""
+	if stateOK {
+		dir = cfg.StateDir
+	}
+	past := history.New(history.Config{Dir: dir, Keep: cfg.Sessions.Keep, Log: log})
+	d.closers = append(d.closers, func() { past.Close() })
+	d.subs = append(d.subs, past)
+	if cfg.HTTP.Listen != "" {
+		exp := metrics.New()
+		exp.CountServers(d.serving.counts)
+		d.subs = append(d.subs, exp)
+		web, err := httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, History: past, Keep: cfg.Sessions.Keep, Metrics: exp.Handler(), Log: log})
+		if err != nil {
+			return nil, err
+		}
+		ln, err := listenHTTP(cfg.HTTP.Listen)
+		if err != nil {
+			return nil, err
+		}
+		d.closers = append(d.closers, func() { ln.Close() })
+		d.web, d.webLn = web, ln
+		d.subs = append(d.subs, web)
+	}
+	d.subs = append(d.subs, cfg.Views...)
+	return d, nil
+}
+
+// Close closes the outputs, the last opened first.
+func (d *Daemon) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// HTTPAddr is the address the HTTP API listens on; nil without one.
+func (d *Daemon) HTTPAddr() net.Addr {
+	if d.webLn == nil {
+		return nil
+	}
+	return d.webLn.Addr()
+}
+
+// Wire is what a charger runs over: the HomePlug port of its modem, the
+// SDP socket and the V2G listener, and the address SDP announces.
+type Wire struct {
+	Port     slac.Port
+	MAC      homeplug.MAC // the modem's host's address, the charger's own
+	SDP      net.PacketConn
+	V2G      net.Listener
+	Announce netip.AddrPort
+}
+
+// Charger builds the charger over w, heard by the outputs and the views.
+// Run it with Serve; a daemon serves one charger at a time, and the next
+// one (after the interface came back) numbers its plug-ins on.
+func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
+	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.cfg.EVSEID, Log: d.log, CableCheckTime: d.cfg.CableCheck, PreChargeTime: d.cfg.PreCharge}
+	port := w.Port
+	if d.rec != nil {
+		port, seccCfg.Tap = d.rec.Tap(port), d.rec.V2G
+	}
+	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: w.MAC, Log: d.log})
+	ch, err := charger.New(charger.Config{SLAC: evse, SDP: w.SDP, V2G: w.V2G, Announce: w.Announce, SECC: seccCfg, Log: d.log, PlugInsBefore: d.serving.next(),
+		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.cfg.Capacity(id); return float64(wh), ok }})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range d.subs {
+		ch.Subscribe(s)
+	}
+	return ch, nil
+}
+
+// Serve runs ch, the charger in service, until ctx ends or it fails.
+func (d *Daemon) Serve(ctx context.Context, ch *charger.Charger) error {
+	d.serving.start(ch)
+	defer d.serving.stop()
+	return ch.Run(ctx)
+}
+
+// Run serves the HTTP API while serve runs, until ctx ends or either
+// fails: an API that stops by itself (its port taken) stops serve too.
+func (d *Daemon) Run(ctx context.Context, serve func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	webDone := make(chan error, 1)
+	if d.web != nil {
+		go func() {
+			err := d.web.ServeListener(ctx, d.webLn)
+			if err != nil {
+				cancel(err)
+			}
+			webDone <- err
+		}()
+	}
+	err := serve(ctx)
+	cancel(nil)
+	if d.web != nil {
+		if werr := <-webDone; err == nil {
+			err = werr
+		}
+	}
+	return err
+}

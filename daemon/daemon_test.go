@@ -1,0 +1,261 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/charger"
+	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/daemon"
+	"github.com/ccslink/ccslink/evcc"
+	"github.com/ccslink/ccslink/history"
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/output/pcap"
+	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/sdp"
+	"github.com/ccslink/ccslink/secc"
+	"github.com/ccslink/ccslink/slac"
+)
+
+// TestFromConfig builds the daemon from a configuration file's text and
+// plugs a car in over virtual modems and loopback sockets: the capacity
+// the file gives for a car that sends none reaches the SmartEVSE with the
+// first SoC, the HTTP API and the record; the state directory gets the
+// plug-in's recording and its line in the session history.
+func TestFromConfig(t *testing.T) {
+	state := t.TempDir()
+	posts := make(chan string, 8)
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts <- r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	}))
+	defer stub.Close()
+	c, err := config.Parse("ccslink.yaml", []byte(`interface: sim0
+name: bench
+smartevse:
+  url: `+stub.URL+`
+http:
+  listen: 127.0.0.1:0
+state_dir: `+state+`
+capacity_fallback:
+  - {evccid: "dc44271dcd45", capacity_wh: 75000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	line := modemsim.NewLine(ctx, modemsim.LineConfig{})
+	defer line.Close()
+	evseModem, err := line.AddModem(modemsim.ModemConfig{Name: "charger modem", EVSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	car, err := evcc.Lookup("tesla-model3") // sends no capacity
+	if err != nil {
+		t.Fatal(err)
+	}
+	carMAC := car.SessionMAC()
+	carModem, err := line.AddModem(modemsim.ModemConfig{Name: "car modem", HostMAC: homeplug.MAC(carMAC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	v := &view{slac: make(chan struct{}), sessionEnded: make(chan struct{}), delivered: make(chan struct{}), ended: make(chan *record.Session, 1)}
+	d, err := daemon.New(daemon.Config{Config: c, MAC: evseModem.HostMAC(), Views: []charger.Subscriber{v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdpConn.Close()
+	ln, err := secc.Listen("[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	announce := netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
+	ch, err := d.Charger(daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx, func(ctx context.Context) error { return d.Serve(ctx, ch) }) }()
+
+	select {
+	case <-v.slac:
+	case <-ctx.Done():
+		t.Fatal("the charger did not start SLAC")
+	}
+	// The car arrives once the modem's restart on its new key is over, as
+	// a car arrives at a waiting charger (sim waits as long).
+	arrive := time.NewTimer(modemsim.DefaultRestartDelay + 100*time.Millisecond)
+	<-arrive.C
+	if _, err := slac.MatchPEV(ctx, carModem.Host(), clock.Real{}, slac.PEVConfig{MAC: homeplug.MAC(carMAC), RunID: homeplug.RunID(car.SLACRunID())}); err != nil {
+		t.Fatalf("SLAC, car side: %v", err)
+	}
+	if err := modemsim.AwaitLink(ctx, carModem); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := sdp.Discover(ctx, conn, sdpConn.LocalAddr(), sdp.ClientConfig{})
+	if err != nil {
+		t.Fatalf("SDP, car side: %v", err)
+	}
+	tcp, err := (&net.Dialer{}).DialContext(ctx, "tcp6", resp.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evcc.Run(ctx, tcp, evcc.Config{Profile: car, EVCCID: carMAC}); err != nil {
+		t.Fatalf("the car's session: %v", err)
+	}
+	tcp.Close()
+	for _, c := range []chan struct{}{v.sessionEnded, v.delivered} {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			t.Fatal("the session did not end, or the SmartEVSE's answer did not reach the record")
+		}
+	}
+	if q := <-posts; q != "current_soc=57&full_soc=-1&energy_capacity=75000&energy_request=-1&evccid=dc44271dcd45" {
+		t.Errorf("the SmartEVSE got %q", q)
+	}
+
+	// The API while the car is still plugged in.
+	body := get(t, "http://"+d.HTTPAddr().String()+"/api/state")
+	var st struct {
+		SoC    *int   `json:"soc"`
+		EVCCID string `json:"evccid"`
+		EVMAC  string `json:"ev_mac"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil || st.SoC == nil || *st.SoC != 57 || st.EVCCID != "dc44271dcd45" || st.EVMAC != "dc:44:27:1d:cd:45" {
+		t.Errorf("/api/state: %s %v", body, err)
+	}
+
+	carModem.Unplug()
+	var rec *record.Session
+	select {
+	case rec = <-v.ended:
+	case <-ctx.Done():
+		t.Fatal("the plug-in did not end after the car was unplugged")
+	}
+	if rec.EnergyCapacityWh != (record.Num{Value: 75000, Known: true, From: charger.FromConfig, At: rec.EnergyCapacityWh.At}) || rec.SoC.Value != 57 {
+		t.Errorf("record: capacity %+v, SoC %+v", rec.EnergyCapacityWh, rec.SoC)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	addr := d.HTTPAddr().String()
+	d.Close()
+
+	if _, err := http.Get("http://" + addr + "/api/state"); err == nil {
+		t.Errorf("the API still answers after Close")
+	}
+	if files, err := pcap.Files(filepath.Join(state, "recordings")); err != nil || len(files) != 1 {
+		t.Errorf("recordings: %v %v", files, err)
+	}
+	b, err := os.ReadFile(filepath.Join(state, history.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var past record.Session
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &past) != nil || past.EVCCIDHex() != "dc44271dcd45" || past.SoC.Value != 57 ||
+		past.EnergyCapacityWh.Value != 75000 || past.EnergyCapacityWh.From != charger.FromConfig {
+		t.Errorf("%s: %s", history.File, b)
+	}
+}
+
+// TestNewPortInUse: an HTTP port another program holds stops New, with
+// the error that says what to do.
+func TestNewPortInUse(t *testing.T) {
+	held, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	c := config.Default()
+	c.StateDir, c.HTTP.Listen = "", held.Addr().String()
+	d, err := daemon.New(daemon.Config{Config: c})
+	var inUse *daemon.PortInUseError
+	if d != nil || !errors.As(err, &inUse) || inUse.Addr != c.HTTP.Listen ||
+		err.Error() != "--http "+c.HTTP.Listen+": the port is in use by another program: pick another port (http.listen in the configuration), or stop that program (`ss -ltnp` names it)" {
+		t.Fatalf("New: %v, %v", d, err)
+	}
+}
+
+// TestNewBadPolicy: a policy the charger does not know stops New before
+// any output opens.
+func TestNewBadPolicy(t *testing.T) {
+	c := config.Default()
+	c.StateDir, c.Policy = "", "fast"
+	d, err := daemon.New(daemon.Config{Config: c})
+	var bad *secc.PolicyError
+	if d != nil || !errors.As(err, &bad) || bad.Name != "fast" {
+		t.Fatalf("New: %v, %v", d, err)
+	}
+}
+
+func get(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d %s %v", url, resp.StatusCode, b, err)
+	}
+	return b
+}
+
+// view follows the plug-in for the test, after the outputs.
+type view struct {
+	slac, sessionEnded, delivered chan struct{}
+	once                          [3]sync.Once
+	ended                         chan *record.Session
+}
+
+func (v *view) Event(e record.Event, s *record.Session) {
+	switch e.Kind {
+	case record.KindSLACStarted:
+		v.once[0].Do(func() { close(v.slac) })
+	case record.KindEnded:
+		v.once[1].Do(func() { close(v.sessionEnded) })
+	case record.KindDelivered:
+		v.once[2].Do(func() { close(v.delivered) })
+	}
+}
+
+func (v *view) PlugInEnded(s *record.Session) {
+	if !s.Phases.Matched.IsZero() {
+		select {
+		case v.ended <- s.Clone():
+		default:
+		}
+	}
+}

@@ -1,0 +1,25 @@
+package daemon
+
+import (
+	"log/slog"
+
+	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/output/mqtt"
+)
+
+// MQTTConfig is the MQTT output's configuration: the client ID, the topics
+// and the Home Assistant device follow the daemon's name unless set.
+func MQTTConfig(c config.Config, version string, log *slog.Logger) mqtt.Config {
+	return mqtt.Config{
+		Broker:          c.MQTT.Broker,
+		Name:            c.Name,
+		Version:         version,
+		ClientID:        c.MQTT.ClientID,
+		Username:        c.MQTT.Username,
+		Password:        c.MQTT.Password,
+		Prefix:          c.MQTT.Prefix,
+		NoDiscovery:     !c.MQTT.HomeAssistant,
+		DiscoveryPrefix: c.MQTT.DiscoveryPrefix,
+		Log:             log,
+	}
+}
