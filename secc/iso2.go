@@ -1,79 +1,65 @@
 package secc
 
 import (
-	"bytes"
 	"fmt"
-	"math"
-	"time"
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/iso2"
 )
 
-// iso2State is where an ISO 15118-2 session stands, named after the
-// request the charger waits for next.
-type iso2State uint8
-
-const (
-	iso2WaitSessionSetup iso2State = iota
-	iso2WaitServiceDiscovery
-	iso2WaitPaymentServiceSelection
-	iso2WaitAuthorization
-	iso2WaitChargeParameterDiscovery
-	iso2WaitCableCheck
-	iso2WaitPreCharge
-	iso2WaitPowerDelivery
-	iso2WaitChargeLoop // CurrentDemandReq (DC) or ChargingStatusReq (AC)
-	iso2WaitWeldingDetection
-	iso2Ended
-	iso2NumStates
-)
-
-var iso2StateNames = [...]string{"WaitForSessionSetupReq", "WaitForServiceDiscoveryReq", "WaitForPaymentServiceSelectionReq",
-	"WaitForAuthorizationReq", "WaitForChargeParameterDiscoveryReq", "WaitForCableCheckReq", "WaitForPreChargeReq",
-	"WaitForPowerDeliveryReq", "WaitForChargeLoopReq", "WaitForWeldingDetectionReq", "Ended"}
-
-func (s iso2State) String() string { return iso2StateNames[s] }
-
 // iso2Allowed is ISO 15118-2's sequence (AC and DC): the requests each
 // state accepts, the request that led to it again, and SessionStopReq
 // after SessionSetup.
-var iso2Allowed = func() (t [iso2NumStates][iso2.NumMessageKinds]bool) {
-	allow := func(s iso2State, kinds ...iso2.MessageKind) {
+var iso2Allowed = func() (t [numStates][iso2.NumMessageKinds]bool) {
+	allow := func(s Phase, kinds ...iso2.MessageKind) {
 		for _, k := range kinds {
 			t[s][k] = true
 		}
 	}
-	allow(iso2WaitSessionSetup, iso2.KindSessionSetupReq)
-	allow(iso2WaitServiceDiscovery, iso2.KindServiceDiscoveryReq, iso2.KindSessionSetupReq)
-	allow(iso2WaitPaymentServiceSelection, iso2.KindPaymentServiceSelectionReq, iso2.KindServiceDetailReq, iso2.KindServiceDiscoveryReq)
-	allow(iso2WaitAuthorization, iso2.KindAuthorizationReq, iso2.KindPaymentServiceSelectionReq)
-	allow(iso2WaitChargeParameterDiscovery, iso2.KindChargeParameterDiscoveryReq, iso2.KindAuthorizationReq)
-	allow(iso2WaitCableCheck, iso2.KindCableCheckReq, iso2.KindChargeParameterDiscoveryReq, iso2.KindPowerDeliveryReq)
-	allow(iso2WaitPreCharge, iso2.KindPreChargeReq, iso2.KindCableCheckReq)
-	allow(iso2WaitPowerDelivery, iso2.KindPowerDeliveryReq, iso2.KindPreChargeReq, iso2.KindChargeParameterDiscoveryReq)
-	allow(iso2WaitChargeLoop, iso2.KindCurrentDemandReq, iso2.KindChargingStatusReq, iso2.KindMeteringReceiptReq, iso2.KindPowerDeliveryReq)
-	allow(iso2WaitWeldingDetection, iso2.KindWeldingDetectionReq, iso2.KindPowerDeliveryReq)
-	for s := iso2WaitServiceDiscovery; s < iso2Ended; s++ {
+	allow(PhaseSessionSetup, iso2.KindSessionSetupReq)
+	allow(PhaseServiceDiscovery, iso2.KindServiceDiscoveryReq, iso2.KindSessionSetupReq)
+	allow(PhasePaymentSelection, iso2.KindPaymentServiceSelectionReq, iso2.KindServiceDetailReq, iso2.KindServiceDiscoveryReq)
+	allow(PhaseAuthorization, iso2.KindAuthorizationReq, iso2.KindPaymentServiceSelectionReq)
+	allow(PhaseChargeParameterDiscovery, iso2.KindChargeParameterDiscoveryReq, iso2.KindAuthorizationReq)
+	allow(PhaseCableCheck, iso2.KindCableCheckReq, iso2.KindChargeParameterDiscoveryReq, iso2.KindPowerDeliveryReq)
+	allow(PhasePreCharge, iso2.KindPreChargeReq, iso2.KindCableCheckReq)
+	allow(PhasePowerDelivery, iso2.KindPowerDeliveryReq, iso2.KindPreChargeReq, iso2.KindChargeParameterDiscoveryReq)
+	allow(PhaseChargeLoop, iso2.KindCurrentDemandReq, iso2.KindChargingStatusReq, iso2.KindMeteringReceiptReq, iso2.KindPowerDeliveryReq)
+	allow(PhaseWeldingDetection, iso2.KindWeldingDetectionReq, iso2.KindPowerDeliveryReq)
+	for s := PhaseServiceDiscovery; s < Phase(stEnded); s++ {
 		allow(s, iso2.KindSessionStopReq)
 	}
 	return t
 }()
 
-// iso2Machine is the charger's ISO 15118-2 session.
-type iso2Machine struct {
-	cfg       Config
-	ids       *sessionIDs
-	emit      func(record.Event)
-	st        iso2State
-	last      time.Time
-	ac        bool // the car asked for AC in ChargeParameterDiscoveryReq
-	cpd       int
-	ongoing   int
-	harvested bool
-	ended     bool
-	voltage   float64
-	dc        dcTimes
+var iso2StateNames = [numStates]string{"WaitForSessionSetupReq", "WaitForServiceDiscoveryReq", "WaitForPaymentServiceSelectionReq",
+	"WaitForAuthorizationReq", "WaitForChargeParameterDiscoveryReq", "WaitForCableCheckReq", "WaitForPreChargeReq",
+	"WaitForPowerDeliveryReq", "WaitForChargeLoopReq", "WaitForWeldingDetectionReq", "Ended"}
+
+// iso2Phases maps ISO-2's requests to the model's phases.
+var iso2Phases = func() (t [iso2.NumMessageKinds]Phase) {
+	for k := range t {
+		t[k] = NumPhases
+	}
+	for k, p := range map[iso2.MessageKind]Phase{
+		iso2.KindSessionSetupReq: PhaseSessionSetup, iso2.KindServiceDiscoveryReq: PhaseServiceDiscovery,
+		iso2.KindServiceDetailReq: PhaseServiceDetail, iso2.KindPaymentServiceSelectionReq: PhasePaymentSelection,
+		iso2.KindPaymentDetailsReq: PhasePaymentDetails, iso2.KindAuthorizationReq: PhaseAuthorization,
+		iso2.KindChargeParameterDiscoveryReq: PhaseChargeParameterDiscovery, iso2.KindPowerDeliveryReq: PhasePowerDelivery,
+		iso2.KindChargingStatusReq: PhaseChargeLoop, iso2.KindMeteringReceiptReq: PhaseMeteringReceipt,
+		iso2.KindCertificateUpdateReq: PhaseCertificate, iso2.KindCertificateInstallationReq: PhaseCertificate,
+		iso2.KindCableCheckReq: PhaseCableCheck, iso2.KindPreChargeReq: PhasePreCharge, iso2.KindCurrentDemandReq: PhaseChargeLoop,
+		iso2.KindWeldingDetectionReq: PhaseWeldingDetection, iso2.KindSessionStopReq: PhaseSessionStop,
+	} {
+		t[k] = p
+	}
+	return t
+}()
+
+// iso2Adapter is ISO 15118-2's side of the charger's session.
+type iso2Adapter struct {
+	cfg  *Config
+	kind iso2.MessageKind
 	// dec decodes the car's requests into memory it reuses: req, valid
 	// until the next request, is never kept (values are copied out).
 	dec iso2.Decoder
@@ -81,316 +67,224 @@ type iso2Machine struct {
 	res iso2.Document
 }
 
-func newISO2(cfg Config, ids *sessionIDs, now time.Time, emit func(record.Event)) *iso2Machine {
-	return &iso2Machine{cfg: cfg, ids: ids, emit: emit, last: now}
-}
+func (a *iso2Adapter) protocol() Protocol        { return ProtocolISO2 }
+func (a *iso2Adapter) allowed(st state) bool     { return iso2Allowed[st][a.kind] }
+func (a *iso2Adapter) stateName(st state) string { return iso2StateNames[st] }
 
-func (m *iso2Machine) deadline() time.Time { return m.last.Add(m.cfg.SequenceTimeout) }
-func (m *iso2Machine) done() bool          { return m.ended }
-
-func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
-	m.last = now
+func (a *iso2Adapter) decode(payload []byte, r *Request) error {
+	*r = Request{}
 	var err error
-	m.req, _, err = m.dec.Decode(payload)
-	msg := m.req.V2G_Message
-	kind := iso2.KindNone
+	a.req, _, err = a.dec.Decode(payload)
+	msg := a.req.V2G_Message
+	a.kind = iso2.KindNone
 	if msg != nil {
-		kind = msg.Body.Kind()
+		a.kind = msg.Body.Kind()
 	}
-	step := Step{Request: kind.String()}
-	if err != nil || msg == nil {
-		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
-		if msg == nil {
-			rerr.Err = fmt.Errorf("%w: not an ISO 15118-2 V2G_Message", ErrUndecodable)
+	r.kind = a.kind
+	r.request = iso2Phases[a.kind] < NumPhases
+	if msg == nil {
+		return fmt.Errorf("%w: not an ISO 15118-2 V2G_Message", ErrUndecodable)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	if !r.request {
+		return nil
+	}
+	r.Phase = iso2Phases[a.kind]
+	r.sessionID = msg.Header.SessionID
+	b := &msg.Body
+	switch a.kind {
+	case iso2.KindSessionSetupReq:
+		r.EVCCID = b.SessionSetupReq.EVCCID
+	case iso2.KindChargeParameterDiscoveryReq:
+		switch p := b.ChargeParameterDiscoveryReq; {
+		case p.AC_EVChargeParameter != nil:
+			r.Energy = EnergyAC
+			r.Values, r.HasValues = iso2ACValues(p.AC_EVChargeParameter), true
+		case p.DC_EVChargeParameter != nil:
+			r.Energy = EnergyDC
+			r.Values, r.HasValues = iso2CPDValues(p.DC_EVChargeParameter), true
 		}
-		if !iso2IsRequest(kind) {
-			m.ended = true
-			return dst, step, rerr
-		}
-		rerr.Message = step.Request
-		return m.fail(dst, &step, kind, iso2.ResponseCodeFAILED, rerr)
-	}
-	if !iso2IsRequest(kind) {
-		m.ended = true
-		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
-	}
-	if kind != iso2.KindSessionSetupReq && !bytes.Equal(msg.Header.SessionID, m.ids.id[:]) {
-		return m.fail(dst, &step, kind, iso2.ResponseCodeFAILED_UnknownSession,
-			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: SessionID %x, the session's is %x", ErrUnknownSession, []byte(msg.Header.SessionID), m.ids.id[:])})
-	}
-	if m.harvested && iso2MovesOn(kind, &msg.Body) {
-		m.values(now, step.Request, iso2MovingValues(&msg.Body))
-		return m.encode(dst, &step, m.refuse(kind), nil)
-	}
-	if !iso2Allowed[m.st][kind] {
-		return m.fail(dst, &step, kind, iso2.ResponseCodeFAILED_SequenceError,
-			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: %s while %s", ErrSequence, kind, m.st)})
-	}
-	return m.encode(dst, &step, m.answer(now, kind, &msg.Body), nil)
-}
-
-func iso2IsRequest(k iso2.MessageKind) bool {
-	switch k {
-	case iso2.KindSessionSetupReq, iso2.KindServiceDiscoveryReq, iso2.KindServiceDetailReq, iso2.KindPaymentServiceSelectionReq,
-		iso2.KindPaymentDetailsReq, iso2.KindAuthorizationReq, iso2.KindChargeParameterDiscoveryReq, iso2.KindPowerDeliveryReq,
-		iso2.KindChargingStatusReq, iso2.KindMeteringReceiptReq, iso2.KindCertificateUpdateReq, iso2.KindCertificateInstallationReq,
-		iso2.KindCableCheckReq, iso2.KindPreChargeReq, iso2.KindCurrentDemandReq, iso2.KindWeldingDetectionReq, iso2.KindSessionStopReq:
-		return true
-	}
-	return false
-}
-
-func iso2MovesOn(k iso2.MessageKind, b *iso2.BodyType) bool {
-	switch k {
-	case iso2.KindCableCheckReq, iso2.KindPreChargeReq, iso2.KindCurrentDemandReq, iso2.KindWeldingDetectionReq, iso2.KindChargingStatusReq:
-		return true
+	case iso2.KindCableCheckReq:
+		r.Values, r.HasValues = iso2StatusValues(&b.CableCheckReq.DC_EVStatus), true
+	case iso2.KindPreChargeReq:
+		q := b.PreChargeReq
+		r.TargetVoltageV, r.TargetCurrentA = iso2Value(q.EVTargetVoltage), iso2Value(q.EVTargetCurrent)
+		r.Values, r.HasValues = iso2StatusValues(&q.DC_EVStatus), true
+		r.Values.TargetVoltageV = ptr(r.TargetVoltageV)
 	case iso2.KindPowerDeliveryReq:
-		return b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressStart
+		r.ReadyToCharge = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressStart
+		r.Renegotiate = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressRenegotiate
+	case iso2.KindCurrentDemandReq:
+		q := b.CurrentDemandReq
+		r.Energy = EnergyDC
+		r.TargetVoltageV, r.TargetCurrentA = iso2Value(q.EVTargetVoltage), iso2Value(q.EVTargetCurrent)
+		r.Values, r.HasValues = iso2StatusValues(&q.DC_EVStatus), true
+		r.Values.TargetVoltageV, r.Values.TargetCurrentA = ptr(r.TargetVoltageV), ptr(r.TargetCurrentA)
+	case iso2.KindChargingStatusReq:
+		r.Energy = EnergyAC
+	case iso2.KindWeldingDetectionReq:
+		r.Values, r.HasValues = iso2StatusValues(&b.WeldingDetectionReq.DC_EVStatus), true
 	}
-	return false
+	r.MovesOn = movesOn(r)
+	return nil
 }
 
-func iso2MovingValues(b *iso2.BodyType) record.Values {
-	switch {
-	case b.CableCheckReq != nil:
-		return iso2StatusValues(&b.CableCheckReq.DC_EVStatus)
-	case b.PreChargeReq != nil:
-		return iso2StatusValues(&b.PreChargeReq.DC_EVStatus)
-	case b.CurrentDemandReq != nil:
-		return iso2StatusValues(&b.CurrentDemandReq.DC_EVStatus)
-	case b.WeldingDetectionReq != nil:
-		return iso2StatusValues(&b.WeldingDetectionReq.DC_EVStatus)
+func (a *iso2Adapter) encode(dst []byte, body *iso2.BodyType, sid []byte) ([]byte, string, error) {
+	code := iso2Code(body).String()
+	a.res = iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: sid}, Body: *body}}
+	out, err := iso2.Append(dst, &a.res)
+	if err != nil {
+		return dst, code, err
 	}
-	return record.Values{}
+	return out, code, nil
 }
 
-func (m *iso2Machine) fail(dst []byte, step *Step, kind iso2.MessageKind, code iso2.ResponseCodeType, err error) ([]byte, Step, error) {
-	m.ended, m.st = true, iso2Ended
-	body := iso2Failed(kind, code, m.cfg.EVSEID)
+var iso2Failures = [...]iso2.ResponseCodeType{failFAILED: iso2.ResponseCodeFAILED, failUnknownSession: iso2.ResponseCodeFAILED_UnknownSession,
+	failSequence: iso2.ResponseCodeFAILED_SequenceError}
+
+func (a *iso2Adapter) failed(dst []byte, f failure, sid []byte) ([]byte, string, bool, error) {
+	body := iso2Failed(a.kind, iso2Failures[f], a.cfg.EVSEID)
 	if body == nil {
-		return dst, *step, err
+		return dst, "", false, nil
 	}
-	return m.encode(dst, step, body, err)
+	out, code, err := a.encode(dst, body, sid)
+	return out, code, true, err
 }
 
-func (m *iso2Machine) encode(dst []byte, step *Step, body *iso2.BodyType, err error) ([]byte, Step, error) {
-	step.Code = iso2Code(body).String()
-	m.res = iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: m.ids.id[:]}, Body: *body}}
-	out, encErr := iso2.Append(dst, &m.res)
-	if encErr != nil {
-		m.ended = true
-		return dst, *step, &RequestError{Message: step.Request, Err: fmt.Errorf("encoding the answer: %w", encErr)}
+func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error) {
+	if d.Outcome == Fail && r.Phase != PhaseChargeParameterDiscovery {
+		out, code, _, err := a.failed(dst, failFAILED, sid)
+		return out, code, err
 	}
-	return out, *step, err
+	return a.encode(dst, a.body(p, r, d), sid)
 }
 
-func (m *iso2Machine) refuse(kind iso2.MessageKind) *iso2.BodyType {
-	m.st, m.ended = iso2Ended, true
-	return iso2Failed(kind, iso2.ResponseCodeFAILED, m.cfg.EVSEID)
-}
-
-func (m *iso2Machine) values(now time.Time, from string, v record.Values) {
-	m.emit(record.Event{Kind: record.KindValues, At: now, Message: from, Values: v})
-}
-
-// modes are the energy transfer modes offered: DC for the soc and dc
-// policies (the SoC exists only in DC messages), AC for the ac policy.
-func (m *iso2Machine) modes() []iso2.EnergyTransferModeType {
-	if m.cfg.Policy == PolicyAC {
-		return []iso2.EnergyTransferModeType{iso2.EnergyTransferModeAC_three_phase_core, iso2.EnergyTransferModeAC_single_phase_core}
-	}
-	return []iso2.EnergyTransferModeType{iso2.EnergyTransferModeDC_extended}
-}
-
-func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyType) *iso2.BodyType {
+// body is the answer of an allowed request.
+func (a *iso2Adapter) body(p *Progress, r *Request, d *Decision) *iso2.BodyType {
 	ok := iso2.ResponseCodeOK
-	switch kind {
+	lim := &a.cfg.Limits
+	ready := iso2DCStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid)
+	switch a.kind {
 	case iso2.KindSessionSetupReq:
 		code := iso2.ResponseCodeOK_NewSessionEstablished
-		if sid := m.req.V2G_Message.Header.SessionID; m.ids.id != ([8]byte{}) && bytes.Equal(sid, m.ids.id[:]) {
+		if p.Joined {
 			code = iso2.ResponseCodeOK_OldSessionJoined
-		} else {
-			m.ids.id = m.cfg.NewSessionID()
 		}
-		m.emit(record.Event{Kind: record.KindSessionSetup, At: now, EVCCID: append([]byte(nil), b.SessionSetupReq.EVCCID...)})
-		m.st = iso2WaitServiceDiscovery
-		t := now.Unix()
-		return &iso2.BodyType{SessionSetupRes: &iso2.SessionSetupResType{ResponseCode: code, EVSEID: iso2EVSEID(m.cfg.EVSEID), EVSETimeStamp: &t}}
+		t := p.Now.Unix()
+		return &iso2.BodyType{SessionSetupRes: &iso2.SessionSetupResType{ResponseCode: code, EVSEID: iso2EVSEID(a.cfg.EVSEID), EVSETimeStamp: &t}}
 	case iso2.KindServiceDiscoveryReq:
-		m.st = iso2WaitPaymentServiceSelection
+		// DC for the soc and dc policies (the SoC exists only in DC messages), AC for the ac policy.
+		modes := []iso2.EnergyTransferModeType{iso2.EnergyTransferModeDC_extended}
+		if d.Offer == EnergyAC {
+			modes = []iso2.EnergyTransferModeType{iso2.EnergyTransferModeAC_three_phase_core, iso2.EnergyTransferModeAC_single_phase_core}
+		}
 		return &iso2.BodyType{ServiceDiscoveryRes: &iso2.ServiceDiscoveryResType{
 			ResponseCode:      ok,
 			PaymentOptionList: iso2.PaymentOptionListType{PaymentOption: []iso2.PaymentOptionType{iso2.PaymentOptionExternalPayment}},
 			ChargeService: iso2.ChargeServiceType{ServiceID: 1, ServiceCategory: iso2.ServiceCategoryEVCharging, FreeService: true,
-				SupportedEnergyTransferMode: iso2.SupportedEnergyTransferModeType{EnergyTransferMode: m.modes()}},
+				SupportedEnergyTransferMode: iso2.SupportedEnergyTransferModeType{EnergyTransferMode: modes}},
 		}}
 	case iso2.KindServiceDetailReq:
-		return &iso2.BodyType{ServiceDetailRes: &iso2.ServiceDetailResType{ResponseCode: iso2.ResponseCodeFAILED_ServiceIDInvalid, ServiceID: b.ServiceDetailReq.ServiceID}}
+		return &iso2.BodyType{ServiceDetailRes: &iso2.ServiceDetailResType{ResponseCode: iso2.ResponseCodeFAILED_ServiceIDInvalid, ServiceID: a.req.V2G_Message.Body.ServiceDetailReq.ServiceID}}
 	case iso2.KindPaymentServiceSelectionReq:
-		m.st = iso2WaitAuthorization
 		return &iso2.BodyType{PaymentServiceSelectionRes: &iso2.PaymentServiceSelectionResType{ResponseCode: ok}}
 	case iso2.KindAuthorizationReq:
-		m.st = iso2WaitChargeParameterDiscovery
 		return &iso2.BodyType{AuthorizationRes: &iso2.AuthorizationResType{ResponseCode: ok, EVSEProcessing: iso2.EVSEProcessingFinished}}
 	case iso2.KindChargeParameterDiscoveryReq:
-		return m.chargeParameterDiscovery(now, b.ChargeParameterDiscoveryReq)
+		return &iso2.BodyType{ChargeParameterDiscoveryRes: a.chargeParameterDiscovery(r, d)}
 	case iso2.KindCableCheckReq:
-		m.values(now, "CableCheckReq", iso2StatusValues(&b.CableCheckReq.DC_EVStatus))
-		if m.cfg.Policy != PolicyDC || m.ac {
-			return m.refuse(kind)
+		proc := iso2.EVSEProcessingFinished
+		if d.Outcome == Ongoing {
+			proc = iso2.EVSEProcessingOngoing
 		}
-		proc := iso2.EVSEProcessingOngoing
-		if m.dc.cableDone(&m.cfg, now) {
-			proc, m.st = iso2.EVSEProcessingFinished, iso2WaitPreCharge
-		}
-		return &iso2.BodyType{CableCheckRes: &iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEProcessing: proc}}
+		return &iso2.BodyType{CableCheckRes: &iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEProcessing: proc}}
 	case iso2.KindPreChargeReq:
-		r := b.PreChargeReq
-		v := iso2StatusValues(&r.DC_EVStatus)
-		v.TargetVoltageV = ptr(iso2Value(r.EVTargetVoltage))
-		m.values(now, "PreChargeReq", v)
-		if m.cfg.Policy != PolicyDC || m.ac {
-			return m.refuse(kind)
-		}
-		m.voltage = m.dc.preCharge(&m.cfg, now, m.voltage, *v.TargetVoltageV)
-		m.st = iso2WaitPowerDelivery
-		return &iso2.BodyType{PreChargeRes: &iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEPresentVoltage: iso2PV(m.voltage, iso2.UnitSymbolV)}}
+		return &iso2.BodyType{PreChargeRes: &iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}}
 	case iso2.KindPowerDeliveryReq:
-		r := b.PowerDeliveryReq
-		switch {
-		case r.ChargeProgress == iso2.ChargeProgressStart && (m.cfg.Policy == PolicyDC && m.st != iso2WaitCableCheck || m.cfg.Policy == PolicyAC && m.ac):
-			m.st = iso2WaitChargeLoop
-		case r.ChargeProgress == iso2.ChargeProgressStart:
-			return m.refuse(kind)
-		case r.ChargeProgress == iso2.ChargeProgressRenegotiate:
-			m.st = iso2WaitChargeParameterDiscovery
-		case m.ac:
-			m.st = iso2WaitWeldingDetection // then SessionStop
-		default:
-			m.st = iso2WaitWeldingDetection
-		}
 		res := &iso2.PowerDeliveryResType{ResponseCode: ok}
-		if m.ac {
-			res.AC_EVSEStatus = ptr(m.acStatus())
+		if p.AC {
+			res.AC_EVSEStatus = ptr(iso2ACStatus())
 		} else {
-			res.DC_EVSEStatus = ptr(m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid))
+			res.DC_EVSEStatus = &ready
 		}
 		return &iso2.BodyType{PowerDeliveryRes: res}
 	case iso2.KindChargingStatusReq:
-		if !m.ac {
-			return m.refuse(kind)
-		}
-		return &iso2.BodyType{ChargingStatusRes: &iso2.ChargingStatusResType{ResponseCode: ok, EVSEID: iso2EVSEID(m.cfg.EVSEID), SAScheduleTupleID: 1,
-			EVSEMaxCurrent: ptr(iso2PV(32, iso2.UnitSymbolA)), AC_EVSEStatus: m.acStatus()}}
+		return &iso2.BodyType{ChargingStatusRes: &iso2.ChargingStatusResType{ResponseCode: ok, EVSEID: iso2EVSEID(a.cfg.EVSEID), SAScheduleTupleID: 1,
+			EVSEMaxCurrent: ptr(iso2PV(32, iso2.UnitSymbolA)), AC_EVSEStatus: iso2ACStatus()}}
 	case iso2.KindMeteringReceiptReq:
 		res := &iso2.MeteringReceiptResType{ResponseCode: ok}
-		if m.ac {
-			res.AC_EVSEStatus = ptr(m.acStatus())
+		if p.AC {
+			res.AC_EVSEStatus = ptr(iso2ACStatus())
 		} else {
-			res.DC_EVSEStatus = ptr(m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid))
+			res.DC_EVSEStatus = &ready
 		}
 		return &iso2.BodyType{MeteringReceiptRes: res}
 	case iso2.KindCurrentDemandReq:
-		r := b.CurrentDemandReq
-		v := iso2StatusValues(&r.DC_EVStatus)
-		v.TargetVoltageV, v.TargetCurrentA = ptr(iso2Value(r.EVTargetVoltage)), ptr(iso2Value(r.EVTargetCurrent))
-		m.values(now, "CurrentDemandReq", v)
-		if m.cfg.Policy != PolicyDC || m.ac {
-			return m.refuse(kind)
-		}
-		m.voltage = *v.TargetVoltageV
-		cur := math.Min(*v.TargetCurrentA, m.cfg.Limits.MaxCurrentA)
 		return &iso2.BodyType{CurrentDemandRes: &iso2.CurrentDemandResType{
 			ResponseCode:             ok,
-			DC_EVSEStatus:            m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid),
-			EVSEPresentVoltage:       iso2PV(m.voltage, iso2.UnitSymbolV),
-			EVSEPresentCurrent:       iso2PV(cur, iso2.UnitSymbolA),
-			EVSECurrentLimitAchieved: cur < *v.TargetCurrentA,
-			EVSEMaximumVoltageLimit:  ptr(iso2PV(m.cfg.Limits.MaxVoltageV, iso2.UnitSymbolV)),
-			EVSEMaximumCurrentLimit:  ptr(iso2PV(m.cfg.Limits.MaxCurrentA, iso2.UnitSymbolA)),
-			EVSEMaximumPowerLimit:    ptr(iso2PV(m.cfg.Limits.MaxPowerW, iso2.UnitSymbolW)),
-			EVSEID:                   iso2EVSEID(m.cfg.EVSEID),
+			DC_EVSEStatus:            ready,
+			EVSEPresentVoltage:       iso2PV(d.PresentVoltageV, iso2.UnitSymbolV),
+			EVSEPresentCurrent:       iso2PV(d.PresentCurrentA, iso2.UnitSymbolA),
+			EVSECurrentLimitAchieved: d.CurrentLimitAchieved,
+			EVSEMaximumVoltageLimit:  ptr(iso2PV(lim.MaxVoltageV, iso2.UnitSymbolV)),
+			EVSEMaximumCurrentLimit:  ptr(iso2PV(lim.MaxCurrentA, iso2.UnitSymbolA)),
+			EVSEMaximumPowerLimit:    ptr(iso2PV(lim.MaxPowerW, iso2.UnitSymbolW)),
+			EVSEID:                   iso2EVSEID(a.cfg.EVSEID),
 			SAScheduleTupleID:        1,
 		}}
 	case iso2.KindWeldingDetectionReq:
-		m.values(now, "WeldingDetectionReq", iso2StatusValues(&b.WeldingDetectionReq.DC_EVStatus))
-		m.voltage = 0
-		return &iso2.BodyType{WeldingDetectionRes: &iso2.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEPresentVoltage: iso2PV(0, iso2.UnitSymbolV)}}
+		return &iso2.BodyType{WeldingDetectionRes: &iso2.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}}
 	case iso2.KindSessionStopReq:
-		m.st, m.ended = iso2Ended, true
 		return &iso2.BodyType{SessionStopRes: &iso2.SessionStopResType{ResponseCode: ok}}
 	}
-	return m.refuse(kind)
+	return iso2Failed(a.kind, iso2.ResponseCodeFAILED, a.cfg.EVSEID)
 }
 
-func (m *iso2Machine) chargeParameterDiscovery(now time.Time, r *iso2.ChargeParameterDiscoveryReqType) *iso2.BodyType {
-	m.cpd++
+// chargeParameterDiscovery answers the car's battery values. Ongoing comes
+// without a schedule (a schedule comes with Finished only); a wrong energy
+// transfer is answered with the parameters of the one the charger serves.
+func (a *iso2Adapter) chargeParameterDiscovery(r *Request, d *Decision) *iso2.ChargeParameterDiscoveryResType {
 	res := &iso2.ChargeParameterDiscoveryResType{
 		ResponseCode:   iso2.ResponseCodeOK,
 		EVSEProcessing: iso2.EVSEProcessingFinished,
-		SAScheduleList: iso2Schedule(m.cfg.Limits.MaxPowerW),
+		SAScheduleList: iso2Schedule(a.cfg.Limits.MaxPowerW),
 	}
-	if p := r.AC_EVChargeParameter; p != nil {
-		m.values(now, "ChargeParameterDiscoveryReq", iso2ACValues(p))
-		if m.cfg.Policy != PolicyAC {
-			// AC asked of a DC-only offer: no SoC to be had; the car falls back to basic AC.
-			res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
-			res.DC_EVSEChargeParameter = m.chargeParameter(iso2.DC_EVSEStatusCodeEVSE_Shutdown)
-			m.st, m.ended = iso2Ended, true
-			return &iso2.BodyType{ChargeParameterDiscoveryRes: res}
-		}
-		m.ac = true
-		res.AC_EVSEChargeParameter = &iso2.AC_EVSEChargeParameterType{AC_EVSEStatus: m.acStatus(),
-			EVSENominalVoltage: iso2PV(230, iso2.UnitSymbolV), EVSEMaxCurrent: iso2PV(32, iso2.UnitSymbolA)}
-		m.st = iso2WaitPowerDelivery
-		return &iso2.BodyType{ChargeParameterDiscoveryRes: res}
-	}
-	p := r.DC_EVChargeParameter
-	if p == nil || m.cfg.Policy == PolicyAC {
-		if p != nil {
-			m.values(now, "ChargeParameterDiscoveryReq", iso2CPDValues(p))
-		}
-		res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
-		res.AC_EVSEChargeParameter = &iso2.AC_EVSEChargeParameterType{AC_EVSEStatus: m.acStatus(),
-			EVSENominalVoltage: iso2PV(230, iso2.UnitSymbolV), EVSEMaxCurrent: iso2PV(32, iso2.UnitSymbolA)}
-		m.st, m.ended = iso2Ended, true
-		return &iso2.BodyType{ChargeParameterDiscoveryRes: res}
-	}
-	m.values(now, "ChargeParameterDiscoveryReq", iso2CPDValues(p))
-	res.DC_EVSEChargeParameter = m.chargeParameter(iso2.DC_EVSEStatusCodeEVSE_Ready)
-	switch {
-	case m.cfg.Policy == PolicyDC:
-		m.st = iso2WaitCableCheck
-	case m.cpd == 1:
-		res.EVSEProcessing = iso2.EVSEProcessingOngoing
-		res.SAScheduleList = nil // a schedule comes with Finished only
-		m.harvested = true
-		m.st = iso2WaitCableCheck
-	case m.ongoing < m.cfg.MaxOngoing:
-		m.ongoing++
-		res.EVSEProcessing = iso2.EVSEProcessingOngoing
-		res.SAScheduleList = nil
-		res.DC_EVSEChargeParameter = m.chargeParameter(iso2.DC_EVSEStatusCodeEVSE_Shutdown)
-	default:
+	status := iso2.DC_EVSEStatusCodeEVSE_Ready
+	switch d.Outcome {
+	case Ongoing:
+		res.EVSEProcessing, res.SAScheduleList = iso2.EVSEProcessingOngoing, nil
+	case Shutdown:
+		res.EVSEProcessing, res.SAScheduleList = iso2.EVSEProcessingOngoing, nil
+		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
+	case Fail:
 		res.ResponseCode = iso2.ResponseCodeFAILED
-		res.DC_EVSEChargeParameter = m.chargeParameter(iso2.DC_EVSEStatusCodeEVSE_Shutdown)
-		m.st, m.ended = iso2Ended, true
+		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
+	case WrongEnergy:
+		res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
+		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
 	}
-	return &iso2.BodyType{ChargeParameterDiscoveryRes: res}
+	if (r.Energy == EnergyAC) != (d.Outcome == WrongEnergy) {
+		res.AC_EVSEChargeParameter = &iso2.AC_EVSEChargeParameterType{AC_EVSEStatus: iso2ACStatus(),
+			EVSENominalVoltage: iso2PV(230, iso2.UnitSymbolV), EVSEMaxCurrent: iso2PV(32, iso2.UnitSymbolA)}
+	} else {
+		res.DC_EVSEChargeParameter = iso2ChargeParameter(&a.cfg.Limits, status)
+	}
+	return res
 }
 
-func (m *iso2Machine) dcStatus(code iso2.DC_EVSEStatusCodeType, iso iso2.IsolationLevelType) iso2.DC_EVSEStatusType {
+func iso2DCStatus(code iso2.DC_EVSEStatusCodeType, iso iso2.IsolationLevelType) iso2.DC_EVSEStatusType {
 	return iso2.DC_EVSEStatusType{EVSEIsolationStatus: &iso, EVSEStatusCode: code, EVSENotification: iso2.EVSENotificationNone}
 }
 
-func (m *iso2Machine) acStatus() iso2.AC_EVSEStatusType {
+func iso2ACStatus() iso2.AC_EVSEStatusType {
 	return iso2.AC_EVSEStatusType{EVSENotification: iso2.EVSENotificationNone}
 }
 
-func (m *iso2Machine) chargeParameter(code iso2.DC_EVSEStatusCodeType) *iso2.DC_EVSEChargeParameterType {
-	l := m.cfg.Limits
+func iso2ChargeParameter(l *Limits, code iso2.DC_EVSEStatusCodeType) *iso2.DC_EVSEChargeParameterType {
 	return &iso2.DC_EVSEChargeParameterType{
-		DC_EVSEStatus:           m.dcStatus(code, iso2.IsolationLevelInvalid),
+		DC_EVSEStatus:           iso2DCStatus(code, iso2.IsolationLevelInvalid),
 		EVSEMaximumCurrentLimit: iso2PV(l.MaxCurrentA, iso2.UnitSymbolA),
 		EVSEMaximumPowerLimit:   iso2PV(l.MaxPowerW, iso2.UnitSymbolW),
 		EVSEMaximumVoltageLimit: iso2PV(l.MaxVoltageV, iso2.UnitSymbolV),
@@ -559,3 +453,5 @@ func iso2Failed(kind iso2.MessageKind, code iso2.ResponseCodeType, evseID string
 	}
 	return nil
 }
+
+func iso2IsRequest(k iso2.MessageKind) bool { return iso2Phases[k] < NumPhases }
