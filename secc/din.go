@@ -68,7 +68,37 @@ type dinAdapter struct {
 	// until the next request, is never kept (values are copied out).
 	dec din.Decoder
 	req *din.Document
-	res din.Document
+	// The answer is built in memory the adapter keeps (ans) and encoded
+	// at once, so that answering allocates nothing.
+	res      din.Document
+	msg      din.V2G_Message
+	ans      dinAnswers
+	evseID   []byte
+	schedule *din.SAScheduleListType
+}
+
+// dinAnswers holds the answers' parts for reuse.
+type dinAnswers struct {
+	now    int64
+	setup  din.SessionSetupResType
+	sd     din.ServiceDiscoveryResType
+	sps    din.ServicePaymentSelectionResType
+	ca     din.ContractAuthenticationResType
+	cpd    din.ChargeParameterDiscoveryResType
+	cp     din.DC_EVSEChargeParameterType
+	maxP   din.PhysicalValueType
+	cc     din.CableCheckResType
+	pc     din.PreChargeResType
+	pd     din.PowerDeliveryResType
+	status din.DC_EVSEStatusType
+	cd     din.CurrentDemandResType
+	limits [3]din.PhysicalValueType
+	wd     din.WeldingDetectionResType
+	ss     din.SessionStopResType
+}
+
+func newDINAdapter(cfg *Config) *dinAdapter {
+	return &dinAdapter{cfg: cfg, evseID: dinEVSEID(cfg.EVSEID), schedule: dinSchedule(cfg.Limits.MaxPowerW)}
 }
 
 func (a *dinAdapter) protocol() Protocol        { return ProtocolDIN }
@@ -111,38 +141,36 @@ func (a *dinAdapter) decode(payload []byte, r *Request) error {
 			r.Energy = EnergyAC
 		}
 	case din.KindCableCheckReq:
-		r.Values, r.HasValues = dinStatusValues(&b.CableCheckReq.DC_EVStatus), true
+		r.Values, r.HasValues = statusValues(int(b.CableCheckReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
 	case din.KindPreChargeReq:
 		q := b.PreChargeReq
 		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
-		r.Values, r.HasValues = dinStatusValues(&q.DC_EVStatus), true
-		r.Values.TargetVoltageV = ptr(r.TargetVoltageV)
+		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{}), true
 	case din.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ReadyToChargeState
 	case din.KindCurrentDemandReq:
 		q := b.CurrentDemandReq
 		r.Energy = EnergyDC
 		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
-		r.Values, r.HasValues = dinStatusValues(&q.DC_EVStatus), true
-		r.Values.TargetVoltageV, r.Values.TargetCurrentA = ptr(r.TargetVoltageV), ptr(r.TargetCurrentA)
+		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{r.TargetCurrentA, true}), true
 	case din.KindChargingStatusReq:
 		r.Energy = EnergyAC
 	case din.KindWeldingDetectionReq:
-		r.Values, r.HasValues = dinStatusValues(&b.WeldingDetectionReq.DC_EVStatus), true
+		r.Values, r.HasValues = statusValues(int(b.WeldingDetectionReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
 	}
 	// DIN's ChargingStatusReq (AC, which DIN does not have) is only ever out of sequence.
 	r.MovesOn = movesOn(r) && a.kind != din.KindChargingStatusReq
 	return nil
 }
 
-func (a *dinAdapter) encode(dst []byte, body *din.BodyType, sid []byte) ([]byte, string, error) {
-	code := dinCode(body).String()
-	a.res = din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: *body}}
+func (a *dinAdapter) encode(dst []byte, body *din.BodyType, code din.ResponseCodeType, sid []byte) ([]byte, string, error) {
+	a.msg = din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: *body}
+	a.res = din.Document{V2G_Message: &a.msg}
 	out, err := din.Append(dst, &a.res)
 	if err != nil {
-		return dst, code, err
+		return dst, code.String(), err
 	}
-	return out, code, nil
+	return out, code.String(), nil
 }
 
 var dinFailures = [...]din.ResponseCodeType{failFAILED: din.ResponseCodeFAILED, failUnknownSession: din.ResponseCodeFAILED_UnknownSession,
@@ -153,115 +181,133 @@ func (a *dinAdapter) failed(dst []byte, f failure, sid []byte) ([]byte, string, 
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, sid)
+	out, code, err := a.encode(dst, body, dinFailures[f], sid)
 	return out, code, true, err
 }
 
+// answer encodes the answer of an allowed request.
 func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error) {
-	if d.Outcome == Fail && r.Phase != PhaseChargeParameterDiscovery {
-		out, code, _, err := a.failed(dst, failFAILED, sid)
-		return out, code, err
-	}
-	return a.encode(dst, a.body(p, r, d), sid)
-}
-
-// body is the answer of an allowed request.
-func (a *dinAdapter) body(p *Progress, r *Request, d *Decision) *din.BodyType {
 	ok := din.ResponseCodeOK
 	lim := &a.cfg.Limits
-	ready := dinStatus(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid)
+	x := &a.ans
+	x.status = dinStatus(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid)
+	var b din.BodyType
 	switch a.kind {
 	case din.KindSessionSetupReq:
-		code := din.ResponseCodeOK_NewSessionEstablished
+		ok = din.ResponseCodeOK_NewSessionEstablished
 		if p.Joined {
-			code = din.ResponseCodeOK_OldSessionJoined
+			ok = din.ResponseCodeOK_OldSessionJoined
 		}
-		t := p.Now.Unix()
-		return &din.BodyType{SessionSetupRes: &din.SessionSetupResType{ResponseCode: code, EVSEID: dinEVSEID(a.cfg.EVSEID), DateTimeNow: &t}}
+		x.now = p.Now.Unix()
+		x.setup = din.SessionSetupResType{ResponseCode: ok, EVSEID: a.evseID, DateTimeNow: &x.now}
+		b.SessionSetupRes = &x.setup
 	case din.KindServiceDiscoveryReq:
-		return &din.BodyType{ServiceDiscoveryRes: &din.ServiceDiscoveryResType{
+		x.sd = din.ServiceDiscoveryResType{
 			ResponseCode:   ok,
-			PaymentOptions: din.PaymentOptionsType{PaymentOption: []din.PaymentOptionType{din.PaymentOptionExternalPayment}},
+			PaymentOptions: din.PaymentOptionsType{PaymentOption: dinExternalPayment},
 			ChargeService: din.ServiceChargeType{
 				ServiceTag:         din.ServiceTagType{ServiceID: 1, ServiceCategory: din.ServiceCategoryEVCharging},
 				FreeService:        true,
 				EnergyTransferType: din.EVSESupportedEnergyTransferDC_extended,
 			},
-		}}
+		}
+		b.ServiceDiscoveryRes = &x.sd
 	case din.KindServicePaymentSelectionReq:
-		return &din.BodyType{ServicePaymentSelectionRes: &din.ServicePaymentSelectionResType{ResponseCode: ok}}
+		x.sps = din.ServicePaymentSelectionResType{ResponseCode: ok}
+		b.ServicePaymentSelectionRes = &x.sps
 	case din.KindContractAuthenticationReq:
-		return &din.BodyType{ContractAuthenticationRes: &din.ContractAuthenticationResType{ResponseCode: ok, EVSEProcessing: din.EVSEProcessingFinished}}
+		x.ca = din.ContractAuthenticationResType{ResponseCode: ok, EVSEProcessing: din.EVSEProcessingFinished}
+		b.ContractAuthenticationRes = &x.ca
 	case din.KindChargeParameterDiscoveryReq:
-		return &din.BodyType{ChargeParameterDiscoveryRes: a.chargeParameterDiscovery(d)}
+		a.chargeParameterDiscovery(d)
+		b.ChargeParameterDiscoveryRes = &x.cpd
+		ok = x.cpd.ResponseCode
 	case din.KindCableCheckReq:
 		proc := din.EVSEProcessingFinished
 		if d.Outcome == Ongoing {
 			proc = din.EVSEProcessingOngoing
 		}
-		return &din.BodyType{CableCheckRes: &din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEProcessing: proc}}
+		x.cc = din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEProcessing: proc}
+		b.CableCheckRes = &x.cc
 	case din.KindPreChargeReq:
-		return &din.BodyType{PreChargeRes: &din.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}}
+		x.pc = din.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}
+		b.PreChargeRes = &x.pc
 	case din.KindPowerDeliveryReq:
-		return &din.BodyType{PowerDeliveryRes: &din.PowerDeliveryResType{ResponseCode: ok, DC_EVSEStatus: &ready}}
+		x.pd = din.PowerDeliveryResType{ResponseCode: ok, DC_EVSEStatus: &x.status}
+		b.PowerDeliveryRes = &x.pd
 	case din.KindCurrentDemandReq:
-		return &din.BodyType{CurrentDemandRes: &din.CurrentDemandResType{
+		x.limits = [3]din.PhysicalValueType{dinPV(lim.MaxVoltageV, din.UnitSymbolV), dinPV(lim.MaxCurrentA, din.UnitSymbolA), dinPV(lim.MaxPowerW, din.UnitSymbolW)}
+		x.cd = din.CurrentDemandResType{
 			ResponseCode:             ok,
-			DC_EVSEStatus:            ready,
+			DC_EVSEStatus:            x.status,
 			EVSEPresentVoltage:       dinPV(d.PresentVoltageV, din.UnitSymbolV),
 			EVSEPresentCurrent:       dinPV(d.PresentCurrentA, din.UnitSymbolA),
 			EVSECurrentLimitAchieved: d.CurrentLimitAchieved,
-			EVSEMaximumVoltageLimit:  ptr(dinPV(lim.MaxVoltageV, din.UnitSymbolV)),
-			EVSEMaximumCurrentLimit:  ptr(dinPV(lim.MaxCurrentA, din.UnitSymbolA)),
-			EVSEMaximumPowerLimit:    ptr(dinPV(lim.MaxPowerW, din.UnitSymbolW)),
-		}}
+			EVSEMaximumVoltageLimit:  &x.limits[0],
+			EVSEMaximumCurrentLimit:  &x.limits[1],
+			EVSEMaximumPowerLimit:    &x.limits[2],
+		}
+		b.CurrentDemandRes = &x.cd
 	case din.KindWeldingDetectionReq:
-		return &din.BodyType{WeldingDetectionRes: &din.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}}
+		x.wd = din.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}
+		b.WeldingDetectionRes = &x.wd
 	case din.KindSessionStopReq:
-		return &din.BodyType{SessionStopRes: &din.SessionStopResType{ResponseCode: ok}}
+		x.ss = din.SessionStopResType{ResponseCode: ok}
+		b.SessionStopRes = &x.ss
+	default:
+		out, code, _, err := a.failed(dst, failFAILED, sid)
+		return out, code, err
 	}
-	return dinFailed(a.kind, din.ResponseCodeFAILED)
+	return a.encode(dst, &b, ok, sid)
 }
 
-// chargeParameterDiscovery answers the car's battery values: Ongoing,
-// EVSE_Shutdown and FAILED keep the charger's limits and schedule.
-func (a *dinAdapter) chargeParameterDiscovery(d *Decision) *din.ChargeParameterDiscoveryResType {
-	res := &din.ChargeParameterDiscoveryResType{
+// chargeParameterDiscovery answers the car's battery values into a.ans.cpd:
+// Ongoing, EVSE_Shutdown and FAILED keep the charger's limits and schedule.
+func (a *dinAdapter) chargeParameterDiscovery(d *Decision) {
+	x := &a.ans
+	x.cpd = din.ChargeParameterDiscoveryResType{
 		ResponseCode:   din.ResponseCodeOK,
 		EVSEProcessing: din.EVSEProcessingFinished,
-		SAScheduleList: dinSchedule(a.cfg.Limits.MaxPowerW),
+		SAScheduleList: a.schedule,
 	}
 	status := din.DC_EVSEStatusCodeEVSE_Ready
 	switch d.Outcome {
 	case Ongoing:
-		res.EVSEProcessing = din.EVSEProcessingOngoing
+		x.cpd.EVSEProcessing = din.EVSEProcessingOngoing
 	case Shutdown:
-		res.EVSEProcessing = din.EVSEProcessingOngoing
+		x.cpd.EVSEProcessing = din.EVSEProcessingOngoing
 		status = din.DC_EVSEStatusCodeEVSE_Shutdown
 	case Fail:
-		res.ResponseCode = din.ResponseCodeFAILED
+		x.cpd.ResponseCode = din.ResponseCodeFAILED
 		status = din.DC_EVSEStatusCodeEVSE_Shutdown
 	case WrongEnergy:
-		res.ResponseCode = din.ResponseCodeFAILED_WrongEnergyTransferType
+		x.cpd.ResponseCode = din.ResponseCodeFAILED_WrongEnergyTransferType
 	}
-	res.DC_EVSEChargeParameter = dinChargeParameter(&a.cfg.Limits, status)
-	return res
-}
-
-func dinStatus(code din.DC_EVSEStatusCodeType, iso din.IsolationLevelType) din.DC_EVSEStatusType {
-	return din.DC_EVSEStatusType{EVSEIsolationStatus: &iso, EVSEStatusCode: code, EVSENotification: din.EVSENotificationNone}
-}
-
-func dinChargeParameter(l *Limits, code din.DC_EVSEStatusCodeType) *din.DC_EVSEChargeParameterType {
-	return &din.DC_EVSEChargeParameterType{
-		DC_EVSEStatus:           dinStatus(code, din.IsolationLevelInvalid),
+	l := &a.cfg.Limits
+	x.maxP = dinPV(l.MaxPowerW, din.UnitSymbolW)
+	x.cp = din.DC_EVSEChargeParameterType{
+		DC_EVSEStatus:           dinStatus(status, din.IsolationLevelInvalid),
 		EVSEMaximumCurrentLimit: dinPV(l.MaxCurrentA, din.UnitSymbolA),
-		EVSEMaximumPowerLimit:   ptr(dinPV(l.MaxPowerW, din.UnitSymbolW)),
+		EVSEMaximumPowerLimit:   &x.maxP,
 		EVSEMaximumVoltageLimit: dinPV(l.MaxVoltageV, din.UnitSymbolV),
 		EVSEMinimumCurrentLimit: dinPV(l.MinCurrentA, din.UnitSymbolA),
 		EVSEMinimumVoltageLimit: dinPV(l.MinVoltageV, din.UnitSymbolV),
 		EVSEPeakCurrentRipple:   dinPV(l.PeakCurrentRippleA, din.UnitSymbolA),
 	}
+	x.cpd.DC_EVSEChargeParameter = &x.cp
+}
+
+var dinExternalPayment = []din.PaymentOptionType{din.PaymentOptionExternalPayment}
+
+// dinUnits and dinIsolations are what the answers' optional enumerations
+// point to: read only, so that an answer needs no memory of its own.
+var (
+	dinUnits      = [...]din.UnitSymbolType{din.UnitSymbolH, din.UnitSymbolM, din.UnitSymbolS, din.UnitSymbolA, din.UnitSymbolAh, din.UnitSymbolV, din.UnitSymbolVA, din.UnitSymbolW, din.UnitSymbolW_s, din.UnitSymbolWh}
+	dinIsolations = [...]din.IsolationLevelType{din.IsolationLevelInvalid, din.IsolationLevelValid, din.IsolationLevelWarning, din.IsolationLevelFault}
+)
+
+func dinStatus(code din.DC_EVSEStatusCodeType, iso din.IsolationLevelType) din.DC_EVSEStatusType {
+	return din.DC_EVSEStatusType{EVSEIsolationStatus: &dinIsolations[iso], EVSEStatusCode: code, EVSENotification: din.EVSENotificationNone}
 }
 
 // dinSchedule is one PMax schedule over a day: BMW cars abort without it.
@@ -295,35 +341,21 @@ func DINValues(r *din.ChargeParameterDiscoveryReqType) record.Values {
 		return dinCPDValues(p)
 	}
 	if p := r.AC_EVChargeParameter; p != nil {
-		return record.Values{EnergyRequestWh: ptr(dinValue(p.EAmount))}
+		return acValues(opt{dinValue(p.EAmount), true}, opt{}, opt{})
 	}
 	return record.Values{}
 }
 
 func dinCPDValues(p *din.DC_EVChargeParameterType) record.Values {
-	v := dinStatusValues(&p.DC_EVStatus)
-	v.MaxVoltageV = ptr(dinValue(p.EVMaximumVoltageLimit))
-	v.MaxCurrentA = ptr(dinValue(p.EVMaximumCurrentLimit))
-	if p.EVMaximumPowerLimit != nil {
-		v.MaxPowerW = ptr(dinValue(*p.EVMaximumPowerLimit))
-	}
-	if p.EVEnergyCapacity != nil {
-		v.EnergyCapacityWh = ptr(dinValue(*p.EVEnergyCapacity))
-	}
-	if p.EVEnergyRequest != nil {
-		v.EnergyRequestWh = ptr(dinValue(*p.EVEnergyRequest))
-	}
-	if p.FullSOC != nil {
-		v.FullSOC = ptr(int(*p.FullSOC))
-	}
-	if p.BulkSOC != nil {
-		v.BulkSOC = ptr(int(*p.BulkSOC))
-	}
-	return v
+	return dcValues(int(p.DC_EVStatus.EVRESSSOC), dinValue(p.EVMaximumVoltageLimit), dinValue(p.EVMaximumCurrentLimit),
+		dinOpt(p.EVMaximumPowerLimit), dinOpt(p.EVEnergyCapacity), dinOpt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func dinStatusValues(s *din.DC_EVStatusType) record.Values {
-	return record.Values{SoC: ptr(int(s.EVRESSSOC))}
+func dinOpt(p *din.PhysicalValueType) opt {
+	if p == nil {
+		return opt{}
+	}
+	return opt{dinValue(*p), true}
 }
 
 // dinValue applies the multiplier: Value x 10^Multiplier.
@@ -331,44 +363,7 @@ func dinValue(p din.PhysicalValueType) float64 { return scaled(int(p.Value), int
 
 func dinPV(v float64, unit din.UnitSymbolType) din.PhysicalValueType {
 	val, mul := physical(v)
-	return din.PhysicalValueType{Value: val, Multiplier: mul, Unit: &unit}
-}
-
-// dinCode returns the ResponseCode of an answer body.
-func dinCode(b *din.BodyType) din.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.ServiceDetailRes != nil:
-		return b.ServiceDetailRes.ResponseCode
-	case b.ServicePaymentSelectionRes != nil:
-		return b.ServicePaymentSelectionRes.ResponseCode
-	case b.PaymentDetailsRes != nil:
-		return b.PaymentDetailsRes.ResponseCode
-	case b.ContractAuthenticationRes != nil:
-		return b.ContractAuthenticationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.ChargingStatusRes != nil:
-		return b.ChargingStatusRes.ResponseCode
-	case b.MeteringReceiptRes != nil:
-		return b.MeteringReceiptRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return din.ResponseCodeFAILED
+	return din.PhysicalValueType{Value: val, Multiplier: mul, Unit: &dinUnits[unit]}
 }
 
 // dinFailed is the answer of kind's request with code and the mandatory

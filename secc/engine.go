@@ -59,6 +59,7 @@ type engine struct {
 	ac, closing, ended bool
 	req                Request
 	prog               Progress
+	d                  Decision
 }
 
 func newEngine(cfg *Config, ids *sessionIDs, now time.Time, emit func(record.Event), a adapter) *engine {
@@ -93,7 +94,8 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 	e.prog = Progress{Now: now, Protocol: e.a.protocol(), Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
 	if e.closing && r.MovesOn {
 		e.values(now, r, record.Values{SoC: r.Values.SoC})
-		return e.answer(dst, &step, r, &Decision{Outcome: Fail})
+		e.d = Decision{Outcome: Fail}
+		return e.answer(dst, &step, r, &e.d)
 	}
 	if !e.a.allowed(e.st) {
 		return e.fail(dst, &step, failSequence,
@@ -106,9 +108,9 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 		// Out before the answer is encoded: the values are what the charger is for.
 		e.values(now, r, r.Values)
 	}
-	d := e.pol.Decide(&e.prog, r)
-	e.next(r, &d)
-	return e.answer(dst, &step, r, &d)
+	e.d = e.pol.Decide(&e.prog, r)
+	e.next(r, &e.d)
+	return e.answer(dst, &step, r, &e.d)
 }
 
 // setup gives the session its SessionID (or rejoins it) and its policy.
@@ -179,7 +181,16 @@ func (e *engine) answer(dst []byte, step *Step, r *Request, d *Decision) ([]byte
 	if d.Outcome == Fail {
 		e.st, e.ended = stEnded, true
 	}
-	out, code, err := e.a.answer(dst, &e.prog, r, d, e.ids.id[:])
+	var out []byte
+	var code string
+	var err error
+	if d.Outcome == Fail && r.Phase != PhaseChargeParameterDiscovery {
+		// A FAILED ChargeParameterDiscovery shows the charger's limits at
+		// EVSE_Shutdown; any other request gets the cautious FAILED answer.
+		out, code, _, err = e.a.failed(dst, failFAILED, e.ids.id[:])
+	} else {
+		out, code, err = e.a.answer(dst, &e.prog, r, d, e.ids.id[:])
+	}
 	step.Code = code
 	if err != nil {
 		e.ended = true

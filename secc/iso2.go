@@ -64,7 +64,42 @@ type iso2Adapter struct {
 	// until the next request, is never kept (values are copied out).
 	dec iso2.Decoder
 	req *iso2.Document
-	res iso2.Document
+	// The answer is built in memory the adapter keeps (ans) and encoded
+	// at once, so that answering allocates nothing.
+	res      iso2.Document
+	msg      iso2.V2G_Message
+	ans      iso2Answers
+	evseID   string
+	schedule *iso2.SAScheduleListType
+}
+
+// iso2Answers holds the answers' parts for reuse.
+type iso2Answers struct {
+	now      int64
+	setup    iso2.SessionSetupResType
+	sd       iso2.ServiceDiscoveryResType
+	detail   iso2.ServiceDetailResType
+	pss      iso2.PaymentServiceSelectionResType
+	auth     iso2.AuthorizationResType
+	cpd      iso2.ChargeParameterDiscoveryResType
+	dcp      iso2.DC_EVSEChargeParameterType
+	acp      iso2.AC_EVSEChargeParameterType
+	cc       iso2.CableCheckResType
+	pc       iso2.PreChargeResType
+	pd       iso2.PowerDeliveryResType
+	dcStatus iso2.DC_EVSEStatusType
+	acStatus iso2.AC_EVSEStatusType
+	cs       iso2.ChargingStatusResType
+	maxI     iso2.PhysicalValueType
+	mr       iso2.MeteringReceiptResType
+	cd       iso2.CurrentDemandResType
+	limits   [3]iso2.PhysicalValueType
+	wd       iso2.WeldingDetectionResType
+	ss       iso2.SessionStopResType
+}
+
+func newISO2Adapter(cfg *Config) *iso2Adapter {
+	return &iso2Adapter{cfg: cfg, evseID: iso2EVSEID(cfg.EVSEID), schedule: iso2Schedule(cfg.Limits.MaxPowerW)}
 }
 
 func (a *iso2Adapter) protocol() Protocol        { return ProtocolISO2 }
@@ -107,12 +142,11 @@ func (a *iso2Adapter) decode(payload []byte, r *Request) error {
 			r.Values, r.HasValues = iso2CPDValues(p.DC_EVChargeParameter), true
 		}
 	case iso2.KindCableCheckReq:
-		r.Values, r.HasValues = iso2StatusValues(&b.CableCheckReq.DC_EVStatus), true
+		r.Values, r.HasValues = statusValues(int(b.CableCheckReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
 	case iso2.KindPreChargeReq:
 		q := b.PreChargeReq
 		r.TargetVoltageV, r.TargetCurrentA = iso2Value(q.EVTargetVoltage), iso2Value(q.EVTargetCurrent)
-		r.Values, r.HasValues = iso2StatusValues(&q.DC_EVStatus), true
-		r.Values.TargetVoltageV = ptr(r.TargetVoltageV)
+		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{}), true
 	case iso2.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressStart
 		r.Renegotiate = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressRenegotiate
@@ -120,25 +154,24 @@ func (a *iso2Adapter) decode(payload []byte, r *Request) error {
 		q := b.CurrentDemandReq
 		r.Energy = EnergyDC
 		r.TargetVoltageV, r.TargetCurrentA = iso2Value(q.EVTargetVoltage), iso2Value(q.EVTargetCurrent)
-		r.Values, r.HasValues = iso2StatusValues(&q.DC_EVStatus), true
-		r.Values.TargetVoltageV, r.Values.TargetCurrentA = ptr(r.TargetVoltageV), ptr(r.TargetCurrentA)
+		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{r.TargetCurrentA, true}), true
 	case iso2.KindChargingStatusReq:
 		r.Energy = EnergyAC
 	case iso2.KindWeldingDetectionReq:
-		r.Values, r.HasValues = iso2StatusValues(&b.WeldingDetectionReq.DC_EVStatus), true
+		r.Values, r.HasValues = statusValues(int(b.WeldingDetectionReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
 	}
 	r.MovesOn = movesOn(r)
 	return nil
 }
 
-func (a *iso2Adapter) encode(dst []byte, body *iso2.BodyType, sid []byte) ([]byte, string, error) {
-	code := iso2Code(body).String()
-	a.res = iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: sid}, Body: *body}}
+func (a *iso2Adapter) encode(dst []byte, body *iso2.BodyType, code iso2.ResponseCodeType, sid []byte) ([]byte, string, error) {
+	a.msg = iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: sid}, Body: *body}
+	a.res = iso2.Document{V2G_Message: &a.msg}
 	out, err := iso2.Append(dst, &a.res)
 	if err != nil {
-		return dst, code, err
+		return dst, code.String(), err
 	}
-	return out, code, nil
+	return out, code.String(), nil
 }
 
 var iso2Failures = [...]iso2.ResponseCodeType{failFAILED: iso2.ResponseCodeFAILED, failUnknownSession: iso2.ResponseCodeFAILED_UnknownSession,
@@ -149,142 +182,146 @@ func (a *iso2Adapter) failed(dst []byte, f failure, sid []byte) ([]byte, string,
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, sid)
+	out, code, err := a.encode(dst, body, iso2Failures[f], sid)
 	return out, code, true, err
 }
 
+// answer encodes the answer of an allowed request.
 func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error) {
-	if d.Outcome == Fail && r.Phase != PhaseChargeParameterDiscovery {
-		out, code, _, err := a.failed(dst, failFAILED, sid)
-		return out, code, err
-	}
-	return a.encode(dst, a.body(p, r, d), sid)
-}
-
-// body is the answer of an allowed request.
-func (a *iso2Adapter) body(p *Progress, r *Request, d *Decision) *iso2.BodyType {
 	ok := iso2.ResponseCodeOK
 	lim := &a.cfg.Limits
-	ready := iso2DCStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid)
+	x := &a.ans
+	x.dcStatus = iso2DCStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid)
+	x.acStatus = iso2.AC_EVSEStatusType{EVSENotification: iso2.EVSENotificationNone}
+	var b iso2.BodyType
 	switch a.kind {
 	case iso2.KindSessionSetupReq:
-		code := iso2.ResponseCodeOK_NewSessionEstablished
+		ok = iso2.ResponseCodeOK_NewSessionEstablished
 		if p.Joined {
-			code = iso2.ResponseCodeOK_OldSessionJoined
+			ok = iso2.ResponseCodeOK_OldSessionJoined
 		}
-		t := p.Now.Unix()
-		return &iso2.BodyType{SessionSetupRes: &iso2.SessionSetupResType{ResponseCode: code, EVSEID: iso2EVSEID(a.cfg.EVSEID), EVSETimeStamp: &t}}
+		x.now = p.Now.Unix()
+		x.setup = iso2.SessionSetupResType{ResponseCode: ok, EVSEID: a.evseID, EVSETimeStamp: &x.now}
+		b.SessionSetupRes = &x.setup
 	case iso2.KindServiceDiscoveryReq:
 		// DC for the soc and dc policies (the SoC exists only in DC messages), AC for the ac policy.
-		modes := []iso2.EnergyTransferModeType{iso2.EnergyTransferModeDC_extended}
+		modes := iso2DCModes
 		if d.Offer == EnergyAC {
-			modes = []iso2.EnergyTransferModeType{iso2.EnergyTransferModeAC_three_phase_core, iso2.EnergyTransferModeAC_single_phase_core}
+			modes = iso2ACModes
 		}
-		return &iso2.BodyType{ServiceDiscoveryRes: &iso2.ServiceDiscoveryResType{
+		x.sd = iso2.ServiceDiscoveryResType{
 			ResponseCode:      ok,
-			PaymentOptionList: iso2.PaymentOptionListType{PaymentOption: []iso2.PaymentOptionType{iso2.PaymentOptionExternalPayment}},
+			PaymentOptionList: iso2.PaymentOptionListType{PaymentOption: iso2ExternalPayment},
 			ChargeService: iso2.ChargeServiceType{ServiceID: 1, ServiceCategory: iso2.ServiceCategoryEVCharging, FreeService: true,
 				SupportedEnergyTransferMode: iso2.SupportedEnergyTransferModeType{EnergyTransferMode: modes}},
-		}}
+		}
+		b.ServiceDiscoveryRes = &x.sd
 	case iso2.KindServiceDetailReq:
-		return &iso2.BodyType{ServiceDetailRes: &iso2.ServiceDetailResType{ResponseCode: iso2.ResponseCodeFAILED_ServiceIDInvalid, ServiceID: a.req.V2G_Message.Body.ServiceDetailReq.ServiceID}}
+		ok = iso2.ResponseCodeFAILED_ServiceIDInvalid
+		x.detail = iso2.ServiceDetailResType{ResponseCode: ok, ServiceID: a.req.V2G_Message.Body.ServiceDetailReq.ServiceID}
+		b.ServiceDetailRes = &x.detail
 	case iso2.KindPaymentServiceSelectionReq:
-		return &iso2.BodyType{PaymentServiceSelectionRes: &iso2.PaymentServiceSelectionResType{ResponseCode: ok}}
+		x.pss = iso2.PaymentServiceSelectionResType{ResponseCode: ok}
+		b.PaymentServiceSelectionRes = &x.pss
 	case iso2.KindAuthorizationReq:
-		return &iso2.BodyType{AuthorizationRes: &iso2.AuthorizationResType{ResponseCode: ok, EVSEProcessing: iso2.EVSEProcessingFinished}}
+		x.auth = iso2.AuthorizationResType{ResponseCode: ok, EVSEProcessing: iso2.EVSEProcessingFinished}
+		b.AuthorizationRes = &x.auth
 	case iso2.KindChargeParameterDiscoveryReq:
-		return &iso2.BodyType{ChargeParameterDiscoveryRes: a.chargeParameterDiscovery(r, d)}
+		a.chargeParameterDiscovery(r, d)
+		b.ChargeParameterDiscoveryRes = &x.cpd
+		ok = x.cpd.ResponseCode
 	case iso2.KindCableCheckReq:
 		proc := iso2.EVSEProcessingFinished
 		if d.Outcome == Ongoing {
 			proc = iso2.EVSEProcessingOngoing
 		}
-		return &iso2.BodyType{CableCheckRes: &iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEProcessing: proc}}
+		x.cc = iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEProcessing: proc}
+		b.CableCheckRes = &x.cc
 	case iso2.KindPreChargeReq:
-		return &iso2.BodyType{PreChargeRes: &iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}}
+		x.pc = iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}
+		b.PreChargeRes = &x.pc
 	case iso2.KindPowerDeliveryReq:
-		res := &iso2.PowerDeliveryResType{ResponseCode: ok}
+		x.pd = iso2.PowerDeliveryResType{ResponseCode: ok}
 		if p.AC {
-			res.AC_EVSEStatus = ptr(iso2ACStatus())
+			x.pd.AC_EVSEStatus = &x.acStatus
 		} else {
-			res.DC_EVSEStatus = &ready
+			x.pd.DC_EVSEStatus = &x.dcStatus
 		}
-		return &iso2.BodyType{PowerDeliveryRes: res}
+		b.PowerDeliveryRes = &x.pd
 	case iso2.KindChargingStatusReq:
-		return &iso2.BodyType{ChargingStatusRes: &iso2.ChargingStatusResType{ResponseCode: ok, EVSEID: iso2EVSEID(a.cfg.EVSEID), SAScheduleTupleID: 1,
-			EVSEMaxCurrent: ptr(iso2PV(32, iso2.UnitSymbolA)), AC_EVSEStatus: iso2ACStatus()}}
+		x.maxI = iso2PV(32, iso2.UnitSymbolA)
+		x.cs = iso2.ChargingStatusResType{ResponseCode: ok, EVSEID: a.evseID, SAScheduleTupleID: 1, EVSEMaxCurrent: &x.maxI, AC_EVSEStatus: x.acStatus}
+		b.ChargingStatusRes = &x.cs
 	case iso2.KindMeteringReceiptReq:
-		res := &iso2.MeteringReceiptResType{ResponseCode: ok}
+		x.mr = iso2.MeteringReceiptResType{ResponseCode: ok}
 		if p.AC {
-			res.AC_EVSEStatus = ptr(iso2ACStatus())
+			x.mr.AC_EVSEStatus = &x.acStatus
 		} else {
-			res.DC_EVSEStatus = &ready
+			x.mr.DC_EVSEStatus = &x.dcStatus
 		}
-		return &iso2.BodyType{MeteringReceiptRes: res}
+		b.MeteringReceiptRes = &x.mr
 	case iso2.KindCurrentDemandReq:
-		return &iso2.BodyType{CurrentDemandRes: &iso2.CurrentDemandResType{
+		x.limits = [3]iso2.PhysicalValueType{iso2PV(lim.MaxVoltageV, iso2.UnitSymbolV), iso2PV(lim.MaxCurrentA, iso2.UnitSymbolA), iso2PV(lim.MaxPowerW, iso2.UnitSymbolW)}
+		x.cd = iso2.CurrentDemandResType{
 			ResponseCode:             ok,
-			DC_EVSEStatus:            ready,
+			DC_EVSEStatus:            x.dcStatus,
 			EVSEPresentVoltage:       iso2PV(d.PresentVoltageV, iso2.UnitSymbolV),
 			EVSEPresentCurrent:       iso2PV(d.PresentCurrentA, iso2.UnitSymbolA),
 			EVSECurrentLimitAchieved: d.CurrentLimitAchieved,
-			EVSEMaximumVoltageLimit:  ptr(iso2PV(lim.MaxVoltageV, iso2.UnitSymbolV)),
-			EVSEMaximumCurrentLimit:  ptr(iso2PV(lim.MaxCurrentA, iso2.UnitSymbolA)),
-			EVSEMaximumPowerLimit:    ptr(iso2PV(lim.MaxPowerW, iso2.UnitSymbolW)),
-			EVSEID:                   iso2EVSEID(a.cfg.EVSEID),
+			EVSEMaximumVoltageLimit:  &x.limits[0],
+			EVSEMaximumCurrentLimit:  &x.limits[1],
+			EVSEMaximumPowerLimit:    &x.limits[2],
+			EVSEID:                   a.evseID,
 			SAScheduleTupleID:        1,
-		}}
+		}
+		b.CurrentDemandRes = &x.cd
 	case iso2.KindWeldingDetectionReq:
-		return &iso2.BodyType{WeldingDetectionRes: &iso2.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: ready, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}}
+		x.wd = iso2.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}
+		b.WeldingDetectionRes = &x.wd
 	case iso2.KindSessionStopReq:
-		return &iso2.BodyType{SessionStopRes: &iso2.SessionStopResType{ResponseCode: ok}}
+		x.ss = iso2.SessionStopResType{ResponseCode: ok}
+		b.SessionStopRes = &x.ss
+	default:
+		out, code, _, err := a.failed(dst, failFAILED, sid)
+		return out, code, err
 	}
-	return iso2Failed(a.kind, iso2.ResponseCodeFAILED, a.cfg.EVSEID)
+	return a.encode(dst, &b, ok, sid)
 }
 
-// chargeParameterDiscovery answers the car's battery values. Ongoing comes
-// without a schedule (a schedule comes with Finished only); a wrong energy
-// transfer is answered with the parameters of the one the charger serves.
-func (a *iso2Adapter) chargeParameterDiscovery(r *Request, d *Decision) *iso2.ChargeParameterDiscoveryResType {
-	res := &iso2.ChargeParameterDiscoveryResType{
+// chargeParameterDiscovery answers the car's battery values into
+// a.ans.cpd. Ongoing comes without a schedule (a schedule comes with
+// Finished only); a wrong energy transfer is answered with the parameters
+// of the one the charger serves.
+func (a *iso2Adapter) chargeParameterDiscovery(r *Request, d *Decision) {
+	x := &a.ans
+	x.cpd = iso2.ChargeParameterDiscoveryResType{
 		ResponseCode:   iso2.ResponseCodeOK,
 		EVSEProcessing: iso2.EVSEProcessingFinished,
-		SAScheduleList: iso2Schedule(a.cfg.Limits.MaxPowerW),
+		SAScheduleList: a.schedule,
 	}
 	status := iso2.DC_EVSEStatusCodeEVSE_Ready
 	switch d.Outcome {
 	case Ongoing:
-		res.EVSEProcessing, res.SAScheduleList = iso2.EVSEProcessingOngoing, nil
+		x.cpd.EVSEProcessing, x.cpd.SAScheduleList = iso2.EVSEProcessingOngoing, nil
 	case Shutdown:
-		res.EVSEProcessing, res.SAScheduleList = iso2.EVSEProcessingOngoing, nil
+		x.cpd.EVSEProcessing, x.cpd.SAScheduleList = iso2.EVSEProcessingOngoing, nil
 		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
 	case Fail:
-		res.ResponseCode = iso2.ResponseCodeFAILED
+		x.cpd.ResponseCode = iso2.ResponseCodeFAILED
 		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
 	case WrongEnergy:
-		res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
+		x.cpd.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
 		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
 	}
 	if (r.Energy == EnergyAC) != (d.Outcome == WrongEnergy) {
-		res.AC_EVSEChargeParameter = &iso2.AC_EVSEChargeParameterType{AC_EVSEStatus: iso2ACStatus(),
+		x.acp = iso2.AC_EVSEChargeParameterType{AC_EVSEStatus: x.acStatus,
 			EVSENominalVoltage: iso2PV(230, iso2.UnitSymbolV), EVSEMaxCurrent: iso2PV(32, iso2.UnitSymbolA)}
-	} else {
-		res.DC_EVSEChargeParameter = iso2ChargeParameter(&a.cfg.Limits, status)
+		x.cpd.AC_EVSEChargeParameter = &x.acp
+		return
 	}
-	return res
-}
-
-func iso2DCStatus(code iso2.DC_EVSEStatusCodeType, iso iso2.IsolationLevelType) iso2.DC_EVSEStatusType {
-	return iso2.DC_EVSEStatusType{EVSEIsolationStatus: &iso, EVSEStatusCode: code, EVSENotification: iso2.EVSENotificationNone}
-}
-
-func iso2ACStatus() iso2.AC_EVSEStatusType {
-	return iso2.AC_EVSEStatusType{EVSENotification: iso2.EVSENotificationNone}
-}
-
-func iso2ChargeParameter(l *Limits, code iso2.DC_EVSEStatusCodeType) *iso2.DC_EVSEChargeParameterType {
-	return &iso2.DC_EVSEChargeParameterType{
-		DC_EVSEStatus:           iso2DCStatus(code, iso2.IsolationLevelInvalid),
+	l := &a.cfg.Limits
+	x.dcp = iso2.DC_EVSEChargeParameterType{
+		DC_EVSEStatus:           iso2DCStatus(status, iso2.IsolationLevelInvalid),
 		EVSEMaximumCurrentLimit: iso2PV(l.MaxCurrentA, iso2.UnitSymbolA),
 		EVSEMaximumPowerLimit:   iso2PV(l.MaxPowerW, iso2.UnitSymbolW),
 		EVSEMaximumVoltageLimit: iso2PV(l.MaxVoltageV, iso2.UnitSymbolV),
@@ -292,6 +329,19 @@ func iso2ChargeParameter(l *Limits, code iso2.DC_EVSEStatusCodeType) *iso2.DC_EV
 		EVSEMinimumVoltageLimit: iso2PV(l.MinVoltageV, iso2.UnitSymbolV),
 		EVSEPeakCurrentRipple:   iso2PV(l.PeakCurrentRippleA, iso2.UnitSymbolA),
 	}
+	x.cpd.DC_EVSEChargeParameter = &x.dcp
+}
+
+// Read-only parts the answers point to, so that an answer needs no memory of its own.
+var (
+	iso2ExternalPayment = []iso2.PaymentOptionType{iso2.PaymentOptionExternalPayment}
+	iso2DCModes         = []iso2.EnergyTransferModeType{iso2.EnergyTransferModeDC_extended}
+	iso2ACModes         = []iso2.EnergyTransferModeType{iso2.EnergyTransferModeAC_three_phase_core, iso2.EnergyTransferModeAC_single_phase_core}
+	iso2Isolations      = [...]iso2.IsolationLevelType{iso2.IsolationLevelInvalid, iso2.IsolationLevelValid, iso2.IsolationLevelWarning, iso2.IsolationLevelFault}
+)
+
+func iso2DCStatus(code iso2.DC_EVSEStatusCodeType, iso iso2.IsolationLevelType) iso2.DC_EVSEStatusType {
+	return iso2.DC_EVSEStatusType{EVSEIsolationStatus: &iso2Isolations[iso], EVSEStatusCode: code, EVSENotification: iso2.EVSENotificationNone}
 }
 
 func iso2Schedule(maxW float64) *iso2.SAScheduleListType {
@@ -330,37 +380,19 @@ func ISO2Values(r *iso2.ChargeParameterDiscoveryReqType) record.Values {
 }
 
 func iso2ACValues(p *iso2.AC_EVChargeParameterType) record.Values {
-	return record.Values{
-		EnergyRequestWh: ptr(iso2Value(p.EAmount)),
-		MaxVoltageV:     ptr(iso2Value(p.EVMaxVoltage)),
-		MaxCurrentA:     ptr(iso2Value(p.EVMaxCurrent)),
-	}
+	return acValues(opt{iso2Value(p.EAmount), true}, opt{iso2Value(p.EVMaxVoltage), true}, opt{iso2Value(p.EVMaxCurrent), true})
 }
 
 func iso2CPDValues(p *iso2.DC_EVChargeParameterType) record.Values {
-	v := iso2StatusValues(&p.DC_EVStatus)
-	v.MaxVoltageV = ptr(iso2Value(p.EVMaximumVoltageLimit))
-	v.MaxCurrentA = ptr(iso2Value(p.EVMaximumCurrentLimit))
-	if p.EVMaximumPowerLimit != nil {
-		v.MaxPowerW = ptr(iso2Value(*p.EVMaximumPowerLimit))
-	}
-	if p.EVEnergyCapacity != nil {
-		v.EnergyCapacityWh = ptr(iso2Value(*p.EVEnergyCapacity))
-	}
-	if p.EVEnergyRequest != nil {
-		v.EnergyRequestWh = ptr(iso2Value(*p.EVEnergyRequest))
-	}
-	if p.FullSOC != nil {
-		v.FullSOC = ptr(int(*p.FullSOC))
-	}
-	if p.BulkSOC != nil {
-		v.BulkSOC = ptr(int(*p.BulkSOC))
-	}
-	return v
+	return dcValues(int(p.DC_EVStatus.EVRESSSOC), iso2Value(p.EVMaximumVoltageLimit), iso2Value(p.EVMaximumCurrentLimit),
+		iso2Opt(p.EVMaximumPowerLimit), iso2Opt(p.EVEnergyCapacity), iso2Opt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func iso2StatusValues(s *iso2.DC_EVStatusType) record.Values {
-	return record.Values{SoC: ptr(int(s.EVRESSSOC))}
+func iso2Opt(p *iso2.PhysicalValueType) opt {
+	if p == nil {
+		return opt{}
+	}
+	return opt{iso2Value(*p), true}
 }
 
 func iso2Value(p iso2.PhysicalValueType) float64 { return scaled(int(p.Value), int(p.Multiplier)) }
@@ -368,42 +400,6 @@ func iso2Value(p iso2.PhysicalValueType) float64 { return scaled(int(p.Value), i
 func iso2PV(v float64, unit iso2.UnitSymbolType) iso2.PhysicalValueType {
 	val, mul := physical(v)
 	return iso2.PhysicalValueType{Value: val, Multiplier: mul, Unit: unit}
-}
-
-func iso2Code(b *iso2.BodyType) iso2.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.ServiceDetailRes != nil:
-		return b.ServiceDetailRes.ResponseCode
-	case b.PaymentServiceSelectionRes != nil:
-		return b.PaymentServiceSelectionRes.ResponseCode
-	case b.PaymentDetailsRes != nil:
-		return b.PaymentDetailsRes.ResponseCode
-	case b.AuthorizationRes != nil:
-		return b.AuthorizationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.ChargingStatusRes != nil:
-		return b.ChargingStatusRes.ResponseCode
-	case b.MeteringReceiptRes != nil:
-		return b.MeteringReceiptRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return iso2.ResponseCodeFAILED
 }
 
 // iso2Failed is the answer of kind's request with code and cautious mandatory fields.

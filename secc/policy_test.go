@@ -195,7 +195,7 @@ func TestPolicyAskedInSequenceOnly(t *testing.T) {
 	dinSetup(t, h)
 	res, err := h.din(din.BodyType{WeldingDetectionReq: &din.WeldingDetectionReqType{}})
 	if !errors.Is(err, ErrSequence) || res.WeldingDetectionRes.ResponseCode != din.ResponseCodeFAILED_SequenceError {
-		t.Fatalf("out of order: %v (%v)", dinCode(res), err)
+		t.Fatalf("out of order: %v (%v)", responseCode(res), err)
 	}
 	if want := []Phase{PhaseSessionSetup, PhaseServiceDiscovery, PhasePaymentSelection, PhaseAuthorization}; !slices.Equal(asked, want) {
 		t.Fatalf("asked %v, want %v", asked, want)

@@ -147,9 +147,9 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 	s.emit(record.Event{Kind: record.KindHandshake, At: now, Protocol: o.Protocol.String(), Namespace: o.Namespace})
 	switch o.Protocol {
 	case ProtocolDIN:
-		s.m = newEngine(&s.cfg, s.ids, now, s.emit, &dinAdapter{cfg: &s.cfg})
+		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newDINAdapter(&s.cfg))
 	case ProtocolISO2:
-		s.m = newEngine(&s.cfg, s.ids, now, s.emit, &iso2Adapter{cfg: &s.cfg})
+		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO2Adapter(&s.cfg))
 	}
 	return dst, step, nil
 }

@@ -3,6 +3,8 @@ package secc
 import (
 	"errors"
 	"math"
+
+	"github.com/ccslink/ccslink/record"
 )
 
 // Errors of the session rules, inside a *RequestError.
@@ -13,7 +15,72 @@ var (
 	ErrSequence = errors.New("request out of sequence")
 )
 
-func ptr[T any](v T) *T { return &v }
+// opt is an optional value of the car's, its multiplier applied.
+type opt struct {
+	v  float64
+	ok bool
+}
+
+// valueBlock holds the values of one event: one allocation where each
+// value would take its own. An event's values are the subscribers' to keep.
+type valueBlock struct {
+	soc, full, bulk                                       int
+	maxV, maxI, maxP, capacity, request, targetV, targetI float64
+}
+
+// dcValues are what a DC ChargeParameterDiscoveryReq tells: the battery's
+// state and the car's limits.
+func dcValues(soc int, maxV, maxI float64, maxP, capacity, request opt, full, bulk *int8) record.Values {
+	b := &valueBlock{soc: soc, maxV: maxV, maxI: maxI}
+	v := record.Values{SoC: &b.soc, MaxVoltageV: &b.maxV, MaxCurrentA: &b.maxI}
+	if maxP.ok {
+		b.maxP, v.MaxPowerW = maxP.v, &b.maxP
+	}
+	if capacity.ok {
+		b.capacity, v.EnergyCapacityWh = capacity.v, &b.capacity
+	}
+	if request.ok {
+		b.request, v.EnergyRequestWh = request.v, &b.request
+	}
+	if full != nil {
+		b.full, v.FullSOC = int(*full), &b.full
+	}
+	if bulk != nil {
+		b.bulk, v.BulkSOC = int(*bulk), &b.bulk
+	}
+	return v
+}
+
+// acValues are what an AC ChargeParameterDiscoveryReq tells: the energy
+// the car asks for and its limits (an AC car sends no SoC).
+func acValues(energy, maxV, maxI opt) record.Values {
+	b := &valueBlock{}
+	var v record.Values
+	if energy.ok {
+		b.request, v.EnergyRequestWh = energy.v, &b.request
+	}
+	if maxV.ok {
+		b.maxV, v.MaxVoltageV = maxV.v, &b.maxV
+	}
+	if maxI.ok {
+		b.maxI, v.MaxCurrentA = maxI.v, &b.maxI
+	}
+	return v
+}
+
+// statusValues are what a DC request of the charging phases tells: the
+// SoC, and the targets of PreCharge and CurrentDemand.
+func statusValues(soc int, targetV, targetI opt) record.Values {
+	b := &valueBlock{soc: soc}
+	v := record.Values{SoC: &b.soc}
+	if targetV.ok {
+		b.targetV, v.TargetVoltageV = targetV.v, &b.targetV
+	}
+	if targetI.ok {
+		b.targetI, v.TargetCurrentA = targetI.v, &b.targetI
+	}
+	return v
+}
 
 // scaled returns value x 10^mul.
 func scaled(value, mul int) float64 { return float64(value) * math.Pow10(mul) }
