@@ -2,7 +2,6 @@ package secc
 
 import (
 	"encoding/hex"
-	"fmt"
 	"math"
 
 	"github.com/ccslink/ccslink/record"
@@ -41,24 +40,16 @@ var dinStateNames = [numStates]string{"WaitForSessionSetupReq", "WaitForServiceD
 	"WaitForPowerDeliveryReq", "WaitForCurrentDemandReq", "WaitForWeldingDetectionReq", "Ended"}
 
 // dinPhases maps DIN's requests to the model's phases.
-var dinPhases = func() (t [din.NumMessageKinds]Phase) {
-	for k := range t {
-		t[k] = NumPhases
-	}
-	for k, p := range map[din.MessageKind]Phase{
-		din.KindSessionSetupReq: PhaseSessionSetup, din.KindServiceDiscoveryReq: PhaseServiceDiscovery,
-		din.KindServiceDetailReq: PhaseServiceDetail, din.KindServicePaymentSelectionReq: PhasePaymentSelection,
-		din.KindPaymentDetailsReq: PhasePaymentDetails, din.KindContractAuthenticationReq: PhaseAuthorization,
-		din.KindChargeParameterDiscoveryReq: PhaseChargeParameterDiscovery, din.KindPowerDeliveryReq: PhasePowerDelivery,
-		din.KindChargingStatusReq: PhaseChargeLoop, din.KindMeteringReceiptReq: PhaseMeteringReceipt,
-		din.KindCertificateUpdateReq: PhaseCertificate, din.KindCertificateInstallationReq: PhaseCertificate,
-		din.KindCableCheckReq: PhaseCableCheck, din.KindPreChargeReq: PhasePreCharge, din.KindCurrentDemandReq: PhaseChargeLoop,
-		din.KindWeldingDetectionReq: PhaseWeldingDetection, din.KindSessionStopReq: PhaseSessionStop,
-	} {
-		t[k] = p
-	}
-	return t
-}()
+var dinPhases = phaseTable(din.NumMessageKinds, map[din.MessageKind]Phase{
+	din.KindSessionSetupReq: PhaseSessionSetup, din.KindServiceDiscoveryReq: PhaseServiceDiscovery,
+	din.KindServiceDetailReq: PhaseServiceDetail, din.KindServicePaymentSelectionReq: PhasePaymentSelection,
+	din.KindPaymentDetailsReq: PhasePaymentDetails, din.KindContractAuthenticationReq: PhaseAuthorization,
+	din.KindChargeParameterDiscoveryReq: PhaseChargeParameterDiscovery, din.KindPowerDeliveryReq: PhasePowerDelivery,
+	din.KindChargingStatusReq: PhaseChargeLoop, din.KindMeteringReceiptReq: PhaseMeteringReceipt,
+	din.KindCertificateUpdateReq: PhaseCertificate, din.KindCertificateInstallationReq: PhaseCertificate,
+	din.KindCableCheckReq: PhaseCableCheck, din.KindPreChargeReq: PhasePreCharge, din.KindCurrentDemandReq: PhaseChargeLoop,
+	din.KindWeldingDetectionReq: PhaseWeldingDetection, din.KindSessionStopReq: PhaseSessionStop,
+})
 
 // dinAdapter is DIN 70121's side of the charger's session.
 type dinAdapter struct {
@@ -106,27 +97,17 @@ func (a *dinAdapter) allowed(st state) bool     { return dinAllowed[st][a.kind] 
 func (a *dinAdapter) stateName(st state) string { return dinStateNames[st] }
 
 func (a *dinAdapter) decode(payload []byte, r *Request) error {
-	*r = Request{}
 	var err error
 	a.req, _, err = a.dec.Decode(payload)
 	msg := a.req.V2G_Message
 	a.kind = din.KindNone
+	var sid []byte
 	if msg != nil {
-		a.kind = msg.Body.Kind()
+		a.kind, sid = msg.Body.Kind(), msg.Header.SessionID
 	}
-	r.kind = a.kind
-	r.request = dinPhases[a.kind] < NumPhases
-	if msg == nil {
-		return fmt.Errorf("%w: not a DIN V2G_Message", ErrUndecodable)
+	if err := decoded(r, a.kind, dinPhases, sid, msg != nil, err, "a DIN"); err != nil || !r.request {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUndecodable, err)
-	}
-	if !r.request {
-		return nil
-	}
-	r.Phase = dinPhases[a.kind]
-	r.sessionID = msg.Header.SessionID
 	b := &msg.Body
 	switch a.kind {
 	case din.KindSessionSetupReq:
@@ -173,15 +154,17 @@ func (a *dinAdapter) encode(dst []byte, body *din.BodyType, code din.ResponseCod
 	return out, code.String(), nil
 }
 
-var dinFailures = [...]din.ResponseCodeType{failFAILED: din.ResponseCodeFAILED, failUnknownSession: din.ResponseCodeFAILED_UnknownSession,
-	failSequence: din.ResponseCodeFAILED_SequenceError}
+// dinCodes are the model's codes in DIN's words.
+var dinCodes = [numCodes]din.ResponseCodeType{codeOK: din.ResponseCodeOK, codeFailed: din.ResponseCodeFAILED,
+	codeUnknownSession: din.ResponseCodeFAILED_UnknownSession, codeSequence: din.ResponseCodeFAILED_SequenceError,
+	codeWrongEnergy: din.ResponseCodeFAILED_WrongEnergyTransferType}
 
-func (a *dinAdapter) failed(dst []byte, f failure, sid []byte) ([]byte, string, bool, error) {
-	body := dinFailed(a.kind, dinFailures[f])
+func (a *dinAdapter) failed(dst []byte, c code, sid []byte) ([]byte, string, bool, error) {
+	body := dinFailed(a.kind, dinCodes[c])
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, dinFailures[f], sid)
+	out, code, err := a.encode(dst, body, dinCodes[c], sid)
 	return out, code, true, err
 }
 
@@ -223,11 +206,7 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 		b.ChargeParameterDiscoveryRes = &x.cpd
 		ok = x.cpd.ResponseCode
 	case din.KindCableCheckReq:
-		proc := din.EVSEProcessingFinished
-		if d.Outcome == Ongoing {
-			proc = din.EVSEProcessingOngoing
-		}
-		x.cc = din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEProcessing: proc}
+		x.cc = din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEProcessing: dinProcessing(d.Outcome == Ongoing)}
 		b.CableCheckRes = &x.cc
 	case din.KindPreChargeReq:
 		x.pc = din.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}
@@ -255,7 +234,7 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 		x.ss = din.SessionStopResType{ResponseCode: ok}
 		b.SessionStopRes = &x.ss
 	default:
-		out, code, _, err := a.failed(dst, failFAILED, sid)
+		out, code, _, err := a.failed(dst, codeFailed, sid)
 		return out, code, err
 	}
 	return a.encode(dst, &b, ok, sid)
@@ -265,23 +244,11 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 // Ongoing, EVSE_Shutdown and FAILED keep the charger's limits and schedule.
 func (a *dinAdapter) chargeParameterDiscovery(d *Decision) {
 	x := &a.ans
-	x.cpd = din.ChargeParameterDiscoveryResType{
-		ResponseCode:   din.ResponseCodeOK,
-		EVSEProcessing: din.EVSEProcessingFinished,
-		SAScheduleList: a.schedule,
-	}
+	c, ongoing, shutdown := cpdForm(d.Outcome)
+	x.cpd = din.ChargeParameterDiscoveryResType{ResponseCode: dinCodes[c], EVSEProcessing: dinProcessing(ongoing), SAScheduleList: a.schedule}
 	status := din.DC_EVSEStatusCodeEVSE_Ready
-	switch d.Outcome {
-	case Ongoing:
-		x.cpd.EVSEProcessing = din.EVSEProcessingOngoing
-	case Shutdown:
-		x.cpd.EVSEProcessing = din.EVSEProcessingOngoing
+	if shutdown {
 		status = din.DC_EVSEStatusCodeEVSE_Shutdown
-	case Fail:
-		x.cpd.ResponseCode = din.ResponseCodeFAILED
-		status = din.DC_EVSEStatusCodeEVSE_Shutdown
-	case WrongEnergy:
-		x.cpd.ResponseCode = din.ResponseCodeFAILED_WrongEnergyTransferType
 	}
 	l := &a.cfg.Limits
 	x.maxP = dinPV(l.MaxPowerW, din.UnitSymbolW)
@@ -305,6 +272,13 @@ var (
 	dinUnits      = [...]din.UnitSymbolType{din.UnitSymbolH, din.UnitSymbolM, din.UnitSymbolS, din.UnitSymbolA, din.UnitSymbolAh, din.UnitSymbolV, din.UnitSymbolVA, din.UnitSymbolW, din.UnitSymbolW_s, din.UnitSymbolWh}
 	dinIsolations = [...]din.IsolationLevelType{din.IsolationLevelInvalid, din.IsolationLevelValid, din.IsolationLevelWarning, din.IsolationLevelFault}
 )
+
+func dinProcessing(ongoing bool) din.EVSEProcessingType {
+	if ongoing {
+		return din.EVSEProcessingOngoing
+	}
+	return din.EVSEProcessingFinished
+}
 
 func dinStatus(code din.DC_EVSEStatusCodeType, iso din.IsolationLevelType) din.DC_EVSEStatusType {
 	return din.DC_EVSEStatusType{EVSEIsolationStatus: &dinIsolations[iso], EVSEStatusCode: code, EVSENotification: din.EVSENotificationNone}

@@ -18,14 +18,68 @@ const (
 
 func (s state) expect() Phase { return Phase(s) }
 
-// failure is an answer that ends the session, in a protocol's own codes.
-type failure uint8
+// code is a ResponseCode in the model's words; each adapter has the table
+// of its own.
+type code uint8
 
 const (
-	failFAILED         failure = iota // FAILED
-	failUnknownSession                // FAILED_UnknownSession
-	failSequence                      // FAILED_SequenceError
+	codeOK             code = iota
+	codeFailed              // FAILED
+	codeUnknownSession      // FAILED_UnknownSession
+	codeSequence            // FAILED_SequenceError
+	codeWrongEnergy         // FAILED_WrongEnergyTransferType (DIN), FAILED_WrongEnergyTransferMode (ISO-2)
+	numCodes
 )
+
+// cpdForm is how a ChargeParameterDiscoveryRes says an outcome in every
+// protocol: its code, EVSEProcessing Ongoing, and the charger's DC status
+// EVSE_Shutdown.
+func cpdForm(o Outcome) (c code, ongoing, shutdown bool) {
+	switch o {
+	case Ongoing:
+		return codeOK, true, false
+	case Shutdown:
+		return codeOK, true, true
+	case Fail:
+		return codeFailed, false, true
+	case WrongEnergy:
+		return codeWrongEnergy, false, false
+	}
+	return codeOK, false, false
+}
+
+// codecKind is a generated codec's MessageKind.
+type codecKind interface {
+	~uint8
+	String() string
+}
+
+// phaseTable maps each of a codec's n message kinds to the phase it asks
+// for; a kind that is no request the charger knows maps to NumPhases.
+func phaseTable[K codecKind](n K, phases map[K]Phase) []Phase {
+	t := make([]Phase, n)
+	for k := range t {
+		t[k] = NumPhases
+	}
+	for k, p := range phases {
+		t[k] = p
+	}
+	return t
+}
+
+// decoded starts r from what a codec made of a message: its kind (known
+// even when the rest does not decode), phase and SessionID. The error is
+// what Handle reports; what names the protocol's message ("a DIN").
+func decoded[K codecKind](r *Request, kind K, phases []Phase, sid []byte, isMsg bool, err error, what string) error {
+	*r = Request{Phase: phases[kind], kind: kind, request: phases[kind] < NumPhases, sessionID: sid}
+	switch {
+	case !isMsg:
+		return fmt.Errorf("%w: not %s V2G_Message", ErrUndecodable, what)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	return nil
+}
 
 // adapter is one protocol's side of the session: it decodes the car's
 // messages into the model and encodes the charger's decisions into its own.
@@ -41,7 +95,7 @@ type adapter interface {
 	answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error)
 	// failed encodes the answer of f with the mandatory fields at their most
 	// cautious values; ok is false for a request the charger never answers.
-	failed(dst []byte, f failure, sid []byte) (out []byte, code string, ok bool, err error)
+	failed(dst []byte, c code, sid []byte) (out []byte, rc string, ok bool, err error)
 }
 
 // engine runs a protocol behind the handshake: the SessionID, the
@@ -81,14 +135,14 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 			return dst, step, rerr
 		}
 		rerr.Message = step.Request
-		return e.fail(dst, &step, failFAILED, rerr)
+		return e.fail(dst, &step, codeFailed, rerr)
 	}
 	if !r.request {
 		e.ended = true
 		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	if r.Phase != PhaseSessionSetup && !bytes.Equal(r.sessionID, e.ids.id[:]) {
-		return e.fail(dst, &step, failUnknownSession,
+		return e.fail(dst, &step, codeUnknownSession,
 			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: SessionID %x, the session's is %x", ErrUnknownSession, r.sessionID, e.ids.id[:])})
 	}
 	e.prog = Progress{Now: now, Protocol: e.a.protocol(), Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
@@ -98,7 +152,7 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 		return e.answer(dst, &step, r, &e.d)
 	}
 	if !e.a.allowed(e.st) {
-		return e.fail(dst, &step, failSequence,
+		return e.fail(dst, &step, codeSequence,
 			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: %s while %s", ErrSequence, step.Request, e.a.stateName(e.st))})
 	}
 	if r.Phase == PhaseSessionSetup {
@@ -182,16 +236,16 @@ func (e *engine) answer(dst []byte, step *Step, r *Request, d *Decision) ([]byte
 		e.st, e.ended = stEnded, true
 	}
 	var out []byte
-	var code string
+	var rc string
 	var err error
 	if d.Outcome == Fail && r.Phase != PhaseChargeParameterDiscovery {
 		// A FAILED ChargeParameterDiscovery shows the charger's limits at
 		// EVSE_Shutdown; any other request gets the cautious FAILED answer.
-		out, code, _, err = e.a.failed(dst, failFAILED, e.ids.id[:])
+		out, rc, _, err = e.a.failed(dst, codeFailed, e.ids.id[:])
 	} else {
-		out, code, err = e.a.answer(dst, &e.prog, r, d, e.ids.id[:])
+		out, rc, err = e.a.answer(dst, &e.prog, r, d, e.ids.id[:])
 	}
-	step.Code = code
+	step.Code = rc
 	if err != nil {
 		e.ended = true
 		return dst, *step, &RequestError{Message: step.Request, Err: fmt.Errorf("encoding the answer: %w", err)}
@@ -199,15 +253,15 @@ func (e *engine) answer(dst []byte, step *Step, r *Request, d *Decision) ([]byte
 	return out, *step, nil
 }
 
-// fail answers with f and ends the session: after a FAILED answer the car
+// fail answers with c and ends the session: after a FAILED answer the car
 // closes the connection.
-func (e *engine) fail(dst []byte, step *Step, f failure, rerr error) ([]byte, Step, error) {
+func (e *engine) fail(dst []byte, step *Step, c code, rerr error) ([]byte, Step, error) {
 	e.st, e.ended = stEnded, true
-	out, code, ok, err := e.a.failed(dst, f, e.ids.id[:])
+	out, rc, ok, err := e.a.failed(dst, c, e.ids.id[:])
 	if !ok {
 		return dst, *step, rerr
 	}
-	step.Code = code
+	step.Code = rc
 	if err != nil {
 		return dst, *step, &RequestError{Message: step.Request, Err: fmt.Errorf("encoding the answer: %w", err)}
 	}

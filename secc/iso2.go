@@ -1,8 +1,6 @@
 package secc
 
 import (
-	"fmt"
-
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/iso2"
 )
@@ -37,24 +35,16 @@ var iso2StateNames = [numStates]string{"WaitForSessionSetupReq", "WaitForService
 	"WaitForPowerDeliveryReq", "WaitForChargeLoopReq", "WaitForWeldingDetectionReq", "Ended"}
 
 // iso2Phases maps ISO-2's requests to the model's phases.
-var iso2Phases = func() (t [iso2.NumMessageKinds]Phase) {
-	for k := range t {
-		t[k] = NumPhases
-	}
-	for k, p := range map[iso2.MessageKind]Phase{
-		iso2.KindSessionSetupReq: PhaseSessionSetup, iso2.KindServiceDiscoveryReq: PhaseServiceDiscovery,
-		iso2.KindServiceDetailReq: PhaseServiceDetail, iso2.KindPaymentServiceSelectionReq: PhasePaymentSelection,
-		iso2.KindPaymentDetailsReq: PhasePaymentDetails, iso2.KindAuthorizationReq: PhaseAuthorization,
-		iso2.KindChargeParameterDiscoveryReq: PhaseChargeParameterDiscovery, iso2.KindPowerDeliveryReq: PhasePowerDelivery,
-		iso2.KindChargingStatusReq: PhaseChargeLoop, iso2.KindMeteringReceiptReq: PhaseMeteringReceipt,
-		iso2.KindCertificateUpdateReq: PhaseCertificate, iso2.KindCertificateInstallationReq: PhaseCertificate,
-		iso2.KindCableCheckReq: PhaseCableCheck, iso2.KindPreChargeReq: PhasePreCharge, iso2.KindCurrentDemandReq: PhaseChargeLoop,
-		iso2.KindWeldingDetectionReq: PhaseWeldingDetection, iso2.KindSessionStopReq: PhaseSessionStop,
-	} {
-		t[k] = p
-	}
-	return t
-}()
+var iso2Phases = phaseTable(iso2.NumMessageKinds, map[iso2.MessageKind]Phase{
+	iso2.KindSessionSetupReq: PhaseSessionSetup, iso2.KindServiceDiscoveryReq: PhaseServiceDiscovery,
+	iso2.KindServiceDetailReq: PhaseServiceDetail, iso2.KindPaymentServiceSelectionReq: PhasePaymentSelection,
+	iso2.KindPaymentDetailsReq: PhasePaymentDetails, iso2.KindAuthorizationReq: PhaseAuthorization,
+	iso2.KindChargeParameterDiscoveryReq: PhaseChargeParameterDiscovery, iso2.KindPowerDeliveryReq: PhasePowerDelivery,
+	iso2.KindChargingStatusReq: PhaseChargeLoop, iso2.KindMeteringReceiptReq: PhaseMeteringReceipt,
+	iso2.KindCertificateUpdateReq: PhaseCertificate, iso2.KindCertificateInstallationReq: PhaseCertificate,
+	iso2.KindCableCheckReq: PhaseCableCheck, iso2.KindPreChargeReq: PhasePreCharge, iso2.KindCurrentDemandReq: PhaseChargeLoop,
+	iso2.KindWeldingDetectionReq: PhaseWeldingDetection, iso2.KindSessionStopReq: PhaseSessionStop,
+})
 
 // iso2Adapter is ISO 15118-2's side of the charger's session.
 type iso2Adapter struct {
@@ -98,6 +88,14 @@ type iso2Answers struct {
 	ss       iso2.SessionStopResType
 }
 
+// status is the charger's status of an AC session or of a DC one.
+func (x *iso2Answers) status(ac bool) (*iso2.AC_EVSEStatusType, *iso2.DC_EVSEStatusType) {
+	if ac {
+		return &x.acStatus, nil
+	}
+	return nil, &x.dcStatus
+}
+
 func newISO2Adapter(cfg *Config) *iso2Adapter {
 	return &iso2Adapter{cfg: cfg, evseID: iso2EVSEID(cfg.EVSEID), schedule: iso2Schedule(cfg.Limits.MaxPowerW)}
 }
@@ -107,27 +105,17 @@ func (a *iso2Adapter) allowed(st state) bool     { return iso2Allowed[st][a.kind
 func (a *iso2Adapter) stateName(st state) string { return iso2StateNames[st] }
 
 func (a *iso2Adapter) decode(payload []byte, r *Request) error {
-	*r = Request{}
 	var err error
 	a.req, _, err = a.dec.Decode(payload)
 	msg := a.req.V2G_Message
 	a.kind = iso2.KindNone
+	var sid []byte
 	if msg != nil {
-		a.kind = msg.Body.Kind()
+		a.kind, sid = msg.Body.Kind(), msg.Header.SessionID
 	}
-	r.kind = a.kind
-	r.request = iso2Phases[a.kind] < NumPhases
-	if msg == nil {
-		return fmt.Errorf("%w: not an ISO 15118-2 V2G_Message", ErrUndecodable)
+	if err := decoded(r, a.kind, iso2Phases, sid, msg != nil, err, "an ISO 15118-2"); err != nil || !r.request {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUndecodable, err)
-	}
-	if !r.request {
-		return nil
-	}
-	r.Phase = iso2Phases[a.kind]
-	r.sessionID = msg.Header.SessionID
 	b := &msg.Body
 	switch a.kind {
 	case iso2.KindSessionSetupReq:
@@ -174,15 +162,17 @@ func (a *iso2Adapter) encode(dst []byte, body *iso2.BodyType, code iso2.Response
 	return out, code.String(), nil
 }
 
-var iso2Failures = [...]iso2.ResponseCodeType{failFAILED: iso2.ResponseCodeFAILED, failUnknownSession: iso2.ResponseCodeFAILED_UnknownSession,
-	failSequence: iso2.ResponseCodeFAILED_SequenceError}
+// iso2Codes are the model's codes in ISO-2's words.
+var iso2Codes = [numCodes]iso2.ResponseCodeType{codeOK: iso2.ResponseCodeOK, codeFailed: iso2.ResponseCodeFAILED,
+	codeUnknownSession: iso2.ResponseCodeFAILED_UnknownSession, codeSequence: iso2.ResponseCodeFAILED_SequenceError,
+	codeWrongEnergy: iso2.ResponseCodeFAILED_WrongEnergyTransferMode}
 
-func (a *iso2Adapter) failed(dst []byte, f failure, sid []byte) ([]byte, string, bool, error) {
-	body := iso2Failed(a.kind, iso2Failures[f], a.cfg.EVSEID)
+func (a *iso2Adapter) failed(dst []byte, c code, sid []byte) ([]byte, string, bool, error) {
+	body := iso2Failed(a.kind, iso2Codes[c], a.cfg.EVSEID)
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, iso2Failures[f], sid)
+	out, code, err := a.encode(dst, body, iso2Codes[c], sid)
 	return out, code, true, err
 }
 
@@ -231,34 +221,22 @@ func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, s
 		b.ChargeParameterDiscoveryRes = &x.cpd
 		ok = x.cpd.ResponseCode
 	case iso2.KindCableCheckReq:
-		proc := iso2.EVSEProcessingFinished
-		if d.Outcome == Ongoing {
-			proc = iso2.EVSEProcessingOngoing
-		}
-		x.cc = iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEProcessing: proc}
+		x.cc = iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEProcessing: iso2Processing(d.Outcome == Ongoing)}
 		b.CableCheckRes = &x.cc
 	case iso2.KindPreChargeReq:
 		x.pc = iso2.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEPresentVoltage: iso2PV(d.PresentVoltageV, iso2.UnitSymbolV)}
 		b.PreChargeRes = &x.pc
 	case iso2.KindPowerDeliveryReq:
-		x.pd = iso2.PowerDeliveryResType{ResponseCode: ok}
-		if p.AC {
-			x.pd.AC_EVSEStatus = &x.acStatus
-		} else {
-			x.pd.DC_EVSEStatus = &x.dcStatus
-		}
+		ac, dc := x.status(p.AC)
+		x.pd = iso2.PowerDeliveryResType{ResponseCode: ok, AC_EVSEStatus: ac, DC_EVSEStatus: dc}
 		b.PowerDeliveryRes = &x.pd
 	case iso2.KindChargingStatusReq:
 		x.maxI = iso2PV(32, iso2.UnitSymbolA)
 		x.cs = iso2.ChargingStatusResType{ResponseCode: ok, EVSEID: a.evseID, SAScheduleTupleID: 1, EVSEMaxCurrent: &x.maxI, AC_EVSEStatus: x.acStatus}
 		b.ChargingStatusRes = &x.cs
 	case iso2.KindMeteringReceiptReq:
-		x.mr = iso2.MeteringReceiptResType{ResponseCode: ok}
-		if p.AC {
-			x.mr.AC_EVSEStatus = &x.acStatus
-		} else {
-			x.mr.DC_EVSEStatus = &x.dcStatus
-		}
+		ac, dc := x.status(p.AC)
+		x.mr = iso2.MeteringReceiptResType{ResponseCode: ok, AC_EVSEStatus: ac, DC_EVSEStatus: dc}
 		b.MeteringReceiptRes = &x.mr
 	case iso2.KindCurrentDemandReq:
 		x.limits = [3]iso2.PhysicalValueType{iso2PV(lim.MaxVoltageV, iso2.UnitSymbolV), iso2PV(lim.MaxCurrentA, iso2.UnitSymbolA), iso2PV(lim.MaxPowerW, iso2.UnitSymbolW)}
@@ -282,7 +260,7 @@ func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, s
 		x.ss = iso2.SessionStopResType{ResponseCode: ok}
 		b.SessionStopRes = &x.ss
 	default:
-		out, code, _, err := a.failed(dst, failFAILED, sid)
+		out, code, _, err := a.failed(dst, codeFailed, sid)
 		return out, code, err
 	}
 	return a.encode(dst, &b, ok, sid)
@@ -294,23 +272,13 @@ func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, s
 // of the one the charger serves.
 func (a *iso2Adapter) chargeParameterDiscovery(r *Request, d *Decision) {
 	x := &a.ans
-	x.cpd = iso2.ChargeParameterDiscoveryResType{
-		ResponseCode:   iso2.ResponseCodeOK,
-		EVSEProcessing: iso2.EVSEProcessingFinished,
-		SAScheduleList: a.schedule,
+	c, ongoing, shutdown := cpdForm(d.Outcome)
+	x.cpd = iso2.ChargeParameterDiscoveryResType{ResponseCode: iso2Codes[c], EVSEProcessing: iso2Processing(ongoing), SAScheduleList: a.schedule}
+	if ongoing {
+		x.cpd.SAScheduleList = nil
 	}
 	status := iso2.DC_EVSEStatusCodeEVSE_Ready
-	switch d.Outcome {
-	case Ongoing:
-		x.cpd.EVSEProcessing, x.cpd.SAScheduleList = iso2.EVSEProcessingOngoing, nil
-	case Shutdown:
-		x.cpd.EVSEProcessing, x.cpd.SAScheduleList = iso2.EVSEProcessingOngoing, nil
-		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
-	case Fail:
-		x.cpd.ResponseCode = iso2.ResponseCodeFAILED
-		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
-	case WrongEnergy:
-		x.cpd.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
+	if shutdown || d.Outcome == WrongEnergy {
 		status = iso2.DC_EVSEStatusCodeEVSE_Shutdown
 	}
 	if (r.Energy == EnergyAC) != (d.Outcome == WrongEnergy) {
@@ -339,6 +307,13 @@ var (
 	iso2ACModes         = []iso2.EnergyTransferModeType{iso2.EnergyTransferModeAC_three_phase_core, iso2.EnergyTransferModeAC_single_phase_core}
 	iso2Isolations      = [...]iso2.IsolationLevelType{iso2.IsolationLevelInvalid, iso2.IsolationLevelValid, iso2.IsolationLevelWarning, iso2.IsolationLevelFault}
 )
+
+func iso2Processing(ongoing bool) iso2.EVSEProcessingType {
+	if ongoing {
+		return iso2.EVSEProcessingOngoing
+	}
+	return iso2.EVSEProcessingFinished
+}
 
 func iso2DCStatus(code iso2.DC_EVSEStatusCodeType, iso iso2.IsolationLevelType) iso2.DC_EVSEStatusType {
 	return iso2.DC_EVSEStatusType{EVSEIsolationStatus: &iso2Isolations[iso], EVSEStatusCode: code, EVSENotification: iso2.EVSENotificationNone}

@@ -21,6 +21,15 @@ type opt struct {
 	ok bool
 }
 
+// into stores o in slot and returns slot, or nil when o is absent.
+func (o opt) into(slot *float64) *float64 {
+	if !o.ok {
+		return nil
+	}
+	*slot = o.v
+	return slot
+}
+
 // valueBlock holds the values of one event: one allocation where each
 // value would take its own. An event's values are the subscribers' to keep.
 type valueBlock struct {
@@ -32,16 +41,8 @@ type valueBlock struct {
 // state and the car's limits.
 func dcValues(soc int, maxV, maxI float64, maxP, capacity, request opt, full, bulk *int8) record.Values {
 	b := &valueBlock{soc: soc, maxV: maxV, maxI: maxI}
-	v := record.Values{SoC: &b.soc, MaxVoltageV: &b.maxV, MaxCurrentA: &b.maxI}
-	if maxP.ok {
-		b.maxP, v.MaxPowerW = maxP.v, &b.maxP
-	}
-	if capacity.ok {
-		b.capacity, v.EnergyCapacityWh = capacity.v, &b.capacity
-	}
-	if request.ok {
-		b.request, v.EnergyRequestWh = request.v, &b.request
-	}
+	v := record.Values{SoC: &b.soc, MaxVoltageV: &b.maxV, MaxCurrentA: &b.maxI,
+		MaxPowerW: maxP.into(&b.maxP), EnergyCapacityWh: capacity.into(&b.capacity), EnergyRequestWh: request.into(&b.request)}
 	if full != nil {
 		b.full, v.FullSOC = int(*full), &b.full
 	}
@@ -55,31 +56,14 @@ func dcValues(soc int, maxV, maxI float64, maxP, capacity, request opt, full, bu
 // the car asks for and its limits (an AC car sends no SoC).
 func acValues(energy, maxV, maxI opt) record.Values {
 	b := &valueBlock{}
-	var v record.Values
-	if energy.ok {
-		b.request, v.EnergyRequestWh = energy.v, &b.request
-	}
-	if maxV.ok {
-		b.maxV, v.MaxVoltageV = maxV.v, &b.maxV
-	}
-	if maxI.ok {
-		b.maxI, v.MaxCurrentA = maxI.v, &b.maxI
-	}
-	return v
+	return record.Values{EnergyRequestWh: energy.into(&b.request), MaxVoltageV: maxV.into(&b.maxV), MaxCurrentA: maxI.into(&b.maxI)}
 }
 
 // statusValues are what a DC request of the charging phases tells: the
 // SoC, and the targets of PreCharge and CurrentDemand.
 func statusValues(soc int, targetV, targetI opt) record.Values {
 	b := &valueBlock{soc: soc}
-	v := record.Values{SoC: &b.soc}
-	if targetV.ok {
-		b.targetV, v.TargetVoltageV = targetV.v, &b.targetV
-	}
-	if targetI.ok {
-		b.targetI, v.TargetCurrentA = targetI.v, &b.targetI
-	}
-	return v
+	return record.Values{SoC: &b.soc, TargetVoltageV: targetV.into(&b.targetV), TargetCurrentA: targetI.into(&b.targetI)}
 }
 
 // scaled returns value x 10^mul.
