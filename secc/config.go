@@ -103,8 +103,9 @@ type Config struct {
 	Policy PolicyName
 	// ChoosePolicy, if set, picks the policy of a session when the car
 	// identifies itself (SessionSetupReq), from what the daemon knows of
-	// it; nil, or a nil result, means NewPolicy(Policy). The handshake
-	// before it follows Preference, which Policy sets.
+	// it; nil, or a nil result, means NewPolicy(Policy). Sessions of
+	// several connections may call it at once. The handshake before it
+	// follows Preference, which Policy sets.
 	ChoosePolicy func(car CarInfo) Policy
 	// Preference lists the protocols in the order the charger prefers them;
 	// nil means DIN, then ISO-2 (the ac policy: ISO-2, then DIN).

@@ -12,7 +12,8 @@ import (
 type state uint8
 
 const (
-	stEnded   = state(PhaseSessionStop) // after SessionStop or a FAILED answer
+	// stEnded follows the last phase a session waits for: after SessionStop or a FAILED answer.
+	stEnded   = state(PhaseSessionStop)
 	numStates = stEnded + 1
 )
 
@@ -93,8 +94,9 @@ type adapter interface {
 	stateName(st state) string
 	// answer encodes d as the answer to the request just decoded and returns its ResponseCode.
 	answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error)
-	// failed encodes the answer of f with the mandatory fields at their most
-	// cautious values; ok is false for a request the charger never answers.
+	// failed encodes the answer with code c and the mandatory fields at
+	// their most cautious values; ok is false for a request the charger
+	// never answers.
 	failed(dst []byte, c code, sid []byte) (out []byte, rc string, ok bool, err error)
 }
 
@@ -116,6 +118,8 @@ type engine struct {
 	d                  Decision
 }
 
+// newEngine starts a protocol's session; until the car's SessionSetupReq
+// chooses one, the configured policy stands.
 func newEngine(cfg *Config, ids *sessionIDs, now time.Time, emit func(record.Event), a adapter) *engine {
 	return &engine{cfg: cfg, ids: ids, emit: emit, a: a, pol: NewPolicy(cfg.Policy), last: now}
 }

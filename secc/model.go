@@ -83,7 +83,9 @@ type Request struct {
 	sessionID []byte
 }
 
-// Outcome is the charger's answer in one word.
+// Outcome is the charger's answer in one word. Ongoing and Shutdown say
+// something in ChargeParameterDiscovery (both) and CableCheck (Ongoing),
+// where the protocols have EVSEProcessing; elsewhere they answer as Continue.
 type Outcome uint8
 
 // Verdicts.
