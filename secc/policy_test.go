@@ -223,3 +223,33 @@ func marshalISO2(t *testing.T, sid []byte, body iso2.BodyType) []byte {
 	}
 	return b
 }
+
+// A car moving on after the soc policy's harvest gets FAILED, and the SoC
+// it still reports is recorded (its targets are not: the charger never
+// served them); a PowerDelivery start records an empty set.
+func TestSoCCarMovingOnRecordsSoC(t *testing.T) {
+	h := newHarness(t, Config{})
+	dinSetup(t, h)
+	h.din(ioniqCPD())
+	n := len(h.events)
+	res, err := h.din(din.BodyType{PreChargeReq: &din.PreChargeReqType{DC_EVStatus: din.DC_EVStatusType{EVRESSSOC: 94},
+		EVTargetVoltage: pvDIN(380, 0, din.UnitSymbolV), EVTargetCurrent: pvDIN(1, 0, din.UnitSymbolA)}})
+	if err != nil || res.PreChargeRes.ResponseCode != din.ResponseCodeFAILED {
+		t.Fatalf("PreCharge: %+v (%v)", res.PreChargeRes, err)
+	}
+	if got := h.events[n:]; len(got) != 1 || got[0].Message != "PreChargeReq" || *got[0].Values.SoC != 94 || got[0].Values.TargetVoltageV != nil {
+		t.Fatalf("events %+v", got)
+	}
+
+	h = newHarness(t, Config{})
+	iso2Setup(t, h)
+	h.iso2(iso2DCCPD())
+	n = len(h.events)
+	ires, err := h.iso2(iso2.BodyType{PowerDeliveryReq: &iso2.PowerDeliveryReqType{ChargeProgress: iso2.ChargeProgressStart, SAScheduleTupleID: 1}})
+	if err != nil || ires.PowerDeliveryRes.ResponseCode != iso2.ResponseCodeFAILED {
+		t.Fatalf("PowerDelivery: %+v (%v)", ires.PowerDeliveryRes, err)
+	}
+	if got := h.events[n:]; len(got) != 1 || got[0].Kind != record.KindValues || got[0].Message != "PowerDeliveryReq" || got[0].Values != (record.Values{}) {
+		t.Fatalf("events %+v", got)
+	}
+}
