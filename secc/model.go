@@ -146,7 +146,7 @@ type Policy interface {
 // of its session (SessionSetupReq).
 type CarInfo struct {
 	Protocol Protocol
-	EVCCID   []byte // the car's own copy: the chooser may keep it
+	EVCCID   []byte // a copy of the chooser's own, which it may keep
 }
 
 // NewPolicy returns a new policy of the given name for one session; an
