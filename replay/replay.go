@@ -42,7 +42,7 @@ func (e *CaptureError) Unwrap() error { return e.Err }
 // Config configures a replay; the zero value replays under the soc policy.
 type Config struct {
 	// Policy is the charger's policy (secc.PolicySoC, PolicyDC, PolicyAC).
-	Policy secc.Policy
+	Policy secc.PolicyName
 	// Log receives every step at debug level and the charger's own log; nil discards.
 	Log *slog.Logger
 }

@@ -80,3 +80,10 @@ func answerAppHand(o Offer, ok bool) *apphand.Document {
 	}
 	return &apphand.Document{SupportedAppProtocolRes: res}
 }
+
+// appHandMessage names the handshake's message, as the codecs' kinds name theirs.
+type appHandMessage string
+
+func (m appHandMessage) String() string { return string(m) }
+
+const supportedAppProtocolReq appHandMessage = "supportedAppProtocolReq"

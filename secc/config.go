@@ -8,14 +8,15 @@ import (
 	"time"
 )
 
-// Policy decides what the charger does with a car once it talks.
-type Policy uint8
+// PolicyName names one of the built-in policies (NewPolicy) for the
+// command line and the configuration.
+type PolicyName uint8
 
 // Policies.
 const (
 	// PolicySoC answers as a DC charger until the car has sent its state of
 	// charge, then ends the DC attempt so that the car accepts AC charging.
-	PolicySoC Policy = iota
+	PolicySoC PolicyName = iota
 	// PolicyDC runs a complete emulated DC session, for tests and benches.
 	PolicyDC
 	// PolicyAC runs a complete ISO 15118-2 AC session (EVCCID, no SoC); a
@@ -26,18 +27,18 @@ const (
 var policyNames = [...]string{"soc", "dc", "ac"}
 
 // String returns the policy's name as the command line spells it.
-func (p Policy) String() string {
+func (p PolicyName) String() string {
 	if int(p) < len(policyNames) {
 		return policyNames[p]
 	}
-	return fmt.Sprintf("Policy(%d)", uint8(p))
+	return fmt.Sprintf("PolicyName(%d)", uint8(p))
 }
 
 // ParsePolicy reads a policy name: soc, dc or ac.
-func ParsePolicy(s string) (Policy, error) {
+func ParsePolicy(s string) (PolicyName, error) {
 	for i, n := range policyNames {
 		if n == s {
-			return Policy(i), nil
+			return PolicyName(i), nil
 		}
 	}
 	return 0, &PolicyError{Name: s}
@@ -98,7 +99,14 @@ const DefaultMaxOngoing = 10
 // Config configures the charger's sessions; the zero value is a soc-policy
 // charger that prefers DIN, then ISO-2.
 type Config struct {
-	Policy Policy
+	// Policy is the policy of every session that ChoosePolicy leaves alone.
+	Policy PolicyName
+	// ChoosePolicy, if set, picks the policy of a session when the car
+	// identifies itself (SessionSetupReq), from what the daemon knows of
+	// it; nil, or a nil result, means NewPolicy(Policy). Sessions of
+	// several connections may call it at once. The handshake before it
+	// follows Preference, which Policy sets.
+	ChoosePolicy func(car CarInfo) Policy
 	// Preference lists the protocols in the order the charger prefers them;
 	// nil means DIN, then ISO-2 (the ac policy: ISO-2, then DIN).
 	Preference []Protocol

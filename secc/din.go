@@ -1,368 +1,287 @@
 package secc
 
 import (
-	"bytes"
 	"encoding/hex"
-	"fmt"
 	"math"
-	"time"
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/din"
 )
 
-// dinState is where a DIN SPEC 70121 session stands, named after the
-// request the charger waits for next.
-type dinState uint8
-
-const (
-	dinWaitSessionSetup dinState = iota
-	dinWaitServiceDiscovery
-	dinWaitServicePaymentSelection
-	dinWaitContractAuthentication
-	dinWaitChargeParameterDiscovery
-	dinWaitCableCheck
-	dinWaitPreCharge
-	dinWaitPowerDelivery
-	dinWaitCurrentDemand
-	dinWaitWeldingDetection
-	dinEnded
-	dinNumStates
-)
-
-var dinStateNames = [...]string{"WaitForSessionSetupReq", "WaitForServiceDiscoveryReq", "WaitForServicePaymentSelectionReq",
-	"WaitForContractAuthenticationReq", "WaitForChargeParameterDiscoveryReq", "WaitForCableCheckReq", "WaitForPreChargeReq",
-	"WaitForPowerDeliveryReq", "WaitForCurrentDemandReq", "WaitForWeldingDetectionReq", "Ended"}
-
-func (s dinState) String() string { return dinStateNames[s] }
-
 // dinAllowed is DIN 70121's sequence: the requests each state accepts. A
 // state also takes the request that led to it again (Ongoing loops, a car
 // repeating itself), and SessionStopReq ends any session after SessionSetup.
-var dinAllowed = func() (t [dinNumStates][din.NumMessageKinds]bool) {
-	allow := func(s dinState, kinds ...din.MessageKind) {
+var dinAllowed = func() (t [numStates][din.NumMessageKinds]bool) {
+	allow := func(s Phase, kinds ...din.MessageKind) {
 		for _, k := range kinds {
 			t[s][k] = true
 		}
 	}
-	allow(dinWaitSessionSetup, din.KindSessionSetupReq)
-	allow(dinWaitServiceDiscovery, din.KindServiceDiscoveryReq, din.KindSessionSetupReq)
-	allow(dinWaitServicePaymentSelection, din.KindServicePaymentSelectionReq, din.KindServiceDiscoveryReq)
+	allow(PhaseSessionSetup, din.KindSessionSetupReq)
+	allow(PhaseServiceDiscovery, din.KindServiceDiscoveryReq, din.KindSessionSetupReq)
+	allow(PhasePaymentSelection, din.KindServicePaymentSelectionReq, din.KindServiceDiscoveryReq)
 	// External payment: some cars skip ContractAuthentication.
-	allow(dinWaitContractAuthentication, din.KindContractAuthenticationReq, din.KindChargeParameterDiscoveryReq, din.KindServicePaymentSelectionReq)
-	allow(dinWaitChargeParameterDiscovery, din.KindChargeParameterDiscoveryReq, din.KindContractAuthenticationReq)
+	allow(PhaseAuthorization, din.KindContractAuthenticationReq, din.KindChargeParameterDiscoveryReq, din.KindServicePaymentSelectionReq)
+	allow(PhaseChargeParameterDiscovery, din.KindChargeParameterDiscoveryReq, din.KindContractAuthenticationReq)
 	// After ChargeParameterDiscovery a plug-in hybrid may send PowerDeliveryReq(stop).
-	allow(dinWaitCableCheck, din.KindCableCheckReq, din.KindChargeParameterDiscoveryReq, din.KindPowerDeliveryReq)
-	allow(dinWaitPreCharge, din.KindPreChargeReq, din.KindCableCheckReq)
-	allow(dinWaitPowerDelivery, din.KindPowerDeliveryReq, din.KindPreChargeReq)
-	allow(dinWaitCurrentDemand, din.KindCurrentDemandReq, din.KindPowerDeliveryReq)
-	allow(dinWaitWeldingDetection, din.KindWeldingDetectionReq, din.KindPowerDeliveryReq)
-	for s := dinWaitServiceDiscovery; s < dinEnded; s++ {
+	allow(PhaseCableCheck, din.KindCableCheckReq, din.KindChargeParameterDiscoveryReq, din.KindPowerDeliveryReq)
+	allow(PhasePreCharge, din.KindPreChargeReq, din.KindCableCheckReq)
+	allow(PhasePowerDelivery, din.KindPowerDeliveryReq, din.KindPreChargeReq)
+	allow(PhaseChargeLoop, din.KindCurrentDemandReq, din.KindPowerDeliveryReq)
+	allow(PhaseWeldingDetection, din.KindWeldingDetectionReq, din.KindPowerDeliveryReq)
+	for s := PhaseServiceDiscovery; s < Phase(stEnded); s++ {
 		allow(s, din.KindSessionStopReq)
 	}
 	return t
 }()
 
-// dinMachine is the charger's DIN 70121 session.
-type dinMachine struct {
-	cfg     Config
-	ids     *sessionIDs
-	emit    func(record.Event)
-	st      dinState
-	last    time.Time
-	cpd     int // ChargeParameterDiscoveryReq seen
-	ongoing int // Ongoing answers after EVSE_Shutdown
-	// harvested: the soc policy has the values and is ending the DC attempt.
-	harvested bool
-	ended     bool
-	voltage   float64 // the emulated output voltage (dc policy)
-	dc        dcTimes // the dc policy's cable check and pre-charge
+var dinStateNames = [numStates]string{"WaitForSessionSetupReq", "WaitForServiceDiscoveryReq", "WaitForServicePaymentSelectionReq",
+	"WaitForContractAuthenticationReq", "WaitForChargeParameterDiscoveryReq", "WaitForCableCheckReq", "WaitForPreChargeReq",
+	"WaitForPowerDeliveryReq", "WaitForCurrentDemandReq", "WaitForWeldingDetectionReq", "Ended"}
+
+// dinPhases maps DIN's requests to the model's phases.
+var dinPhases = phaseTable(din.NumMessageKinds, map[din.MessageKind]Phase{
+	din.KindSessionSetupReq: PhaseSessionSetup, din.KindServiceDiscoveryReq: PhaseServiceDiscovery,
+	din.KindServiceDetailReq: PhaseServiceDetail, din.KindServicePaymentSelectionReq: PhasePaymentSelection,
+	din.KindPaymentDetailsReq: PhasePaymentDetails, din.KindContractAuthenticationReq: PhaseAuthorization,
+	din.KindChargeParameterDiscoveryReq: PhaseChargeParameterDiscovery, din.KindPowerDeliveryReq: PhasePowerDelivery,
+	din.KindChargingStatusReq: PhaseChargeLoop, din.KindMeteringReceiptReq: PhaseMeteringReceipt,
+	din.KindCertificateUpdateReq: PhaseCertificate, din.KindCertificateInstallationReq: PhaseCertificate,
+	din.KindCableCheckReq: PhaseCableCheck, din.KindPreChargeReq: PhasePreCharge, din.KindCurrentDemandReq: PhaseChargeLoop,
+	din.KindWeldingDetectionReq: PhaseWeldingDetection, din.KindSessionStopReq: PhaseSessionStop,
+})
+
+// dinAdapter is DIN 70121's side of the charger's session.
+type dinAdapter struct {
+	cfg  *Config
+	kind din.MessageKind
 	// dec decodes the car's requests into memory it reuses: req, valid
 	// until the next request, is never kept (values are copied out).
 	dec din.Decoder
 	req *din.Document
-	res din.Document
+	// The answer is built in memory the adapter keeps (ans) and encoded
+	// at once, so that answering allocates nothing.
+	res      din.Document
+	msg      din.V2G_Message
+	ans      dinAnswers
+	evseID   []byte
+	schedule *din.SAScheduleListType
 }
 
-func newDIN(cfg Config, ids *sessionIDs, now time.Time, emit func(record.Event)) *dinMachine {
-	return &dinMachine{cfg: cfg, ids: ids, emit: emit, last: now}
+// dinAnswers holds the answers' parts for reuse.
+type dinAnswers struct {
+	now    int64
+	setup  din.SessionSetupResType
+	sd     din.ServiceDiscoveryResType
+	sps    din.ServicePaymentSelectionResType
+	ca     din.ContractAuthenticationResType
+	cpd    din.ChargeParameterDiscoveryResType
+	cp     din.DC_EVSEChargeParameterType
+	maxP   din.PhysicalValueType
+	cc     din.CableCheckResType
+	pc     din.PreChargeResType
+	pd     din.PowerDeliveryResType
+	status din.DC_EVSEStatusType
+	cd     din.CurrentDemandResType
+	limits [3]din.PhysicalValueType
+	wd     din.WeldingDetectionResType
+	ss     din.SessionStopResType
 }
 
-func (m *dinMachine) deadline() time.Time { return m.last.Add(m.cfg.SequenceTimeout) }
-func (m *dinMachine) done() bool          { return m.ended }
+func newDINAdapter(cfg *Config) *dinAdapter {
+	return &dinAdapter{cfg: cfg, evseID: dinEVSEID(cfg.EVSEID), schedule: dinSchedule(cfg.Limits.MaxPowerW)}
+}
 
-func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
-	m.last = now
+func (a *dinAdapter) protocol() Protocol        { return ProtocolDIN }
+func (a *dinAdapter) allowed(st state) bool     { return dinAllowed[st][a.kind] }
+func (a *dinAdapter) stateName(st state) string { return dinStateNames[st] }
+
+func (a *dinAdapter) decode(payload []byte, r *Request) error {
 	var err error
-	m.req, _, err = m.dec.Decode(payload)
-	msg := m.req.V2G_Message
-	kind := din.KindNone
+	a.req, _, err = a.dec.Decode(payload)
+	msg := a.req.V2G_Message
+	a.kind = din.KindNone
+	var sid []byte
 	if msg != nil {
-		kind = msg.Body.Kind()
+		a.kind, sid = msg.Body.Kind(), msg.Header.SessionID
 	}
-	step := Step{Request: kind.String()}
-	if err != nil || msg == nil {
-		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
-		if msg == nil {
-			rerr.Err = fmt.Errorf("%w: not a DIN V2G_Message", ErrUndecodable)
-		}
-		if !isDINRequest(kind) {
-			m.ended = true
-			return dst, step, rerr
-		}
-		rerr.Message = step.Request
-		return m.fail(dst, &step, kind, din.ResponseCodeFAILED, rerr)
+	if err := decoded(r, a.kind, dinPhases, sid, msg != nil, err, "a DIN"); err != nil || !r.request {
+		return err
 	}
-	if !isDINRequest(kind) {
-		m.ended = true
-		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
-	}
-	if kind != din.KindSessionSetupReq && !bytes.Equal(msg.Header.SessionID, m.ids.id[:]) {
-		return m.fail(dst, &step, kind, din.ResponseCodeFAILED_UnknownSession,
-			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: SessionID %x, the session's is %x", ErrUnknownSession, []byte(msg.Header.SessionID), m.ids.id[:])})
-	}
-	if m.harvested && dinMovesOn(kind, &msg.Body) {
-		m.values(now, step.Request, dinMovingValues(&msg.Body))
-		body := m.refuse(kind)
-		return m.encode(dst, &step, body, nil)
-	}
-	if !dinAllowed[m.st][kind] {
-		return m.fail(dst, &step, kind, din.ResponseCodeFAILED_SequenceError,
-			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: %s while %s", ErrSequence, kind, m.st)})
-	}
-	body := m.answer(now, kind, &msg.Body)
-	return m.encode(dst, &step, body, nil)
-}
-
-// dinMovesOn reports a request towards charging, which the soc policy
-// answers with FAILED once it has the car's values.
-func dinMovesOn(k din.MessageKind, b *din.BodyType) bool {
-	switch k {
-	case din.KindCableCheckReq, din.KindPreChargeReq, din.KindCurrentDemandReq, din.KindWeldingDetectionReq:
-		return true
-	case din.KindPowerDeliveryReq:
-		return b.PowerDeliveryReq.ReadyToChargeState
-	}
-	return false
-}
-
-// dinMovingValues are the SoC a car moving on still reports.
-func dinMovingValues(b *din.BodyType) record.Values {
-	switch {
-	case b.CableCheckReq != nil:
-		return dinStatusValues(&b.CableCheckReq.DC_EVStatus)
-	case b.PreChargeReq != nil:
-		return dinStatusValues(&b.PreChargeReq.DC_EVStatus)
-	case b.CurrentDemandReq != nil:
-		return dinStatusValues(&b.CurrentDemandReq.DC_EVStatus)
-	case b.WeldingDetectionReq != nil:
-		return dinStatusValues(&b.WeldingDetectionReq.DC_EVStatus)
-	}
-	return record.Values{}
-}
-
-func isDINRequest(k din.MessageKind) bool {
-	switch k {
-	case din.KindSessionSetupReq, din.KindServiceDiscoveryReq, din.KindServiceDetailReq, din.KindServicePaymentSelectionReq,
-		din.KindPaymentDetailsReq, din.KindContractAuthenticationReq, din.KindChargeParameterDiscoveryReq,
-		din.KindPowerDeliveryReq, din.KindChargingStatusReq, din.KindMeteringReceiptReq, din.KindCertificateUpdateReq,
-		din.KindCertificateInstallationReq, din.KindCableCheckReq, din.KindPreChargeReq, din.KindCurrentDemandReq,
-		din.KindWeldingDetectionReq, din.KindSessionStopReq:
-		return true
-	}
-	return false
-}
-
-// fail answers kind with code and ends the session: after a FAILED answer
-// the car closes the connection.
-func (m *dinMachine) fail(dst []byte, step *Step, kind din.MessageKind, code din.ResponseCodeType, err error) ([]byte, Step, error) {
-	m.ended = true
-	m.st = dinEnded
-	body := dinFailed(kind, code)
-	if body == nil {
-		return dst, *step, err
-	}
-	return m.encode(dst, step, body, err)
-}
-
-func (m *dinMachine) encode(dst []byte, step *Step, body *din.BodyType, err error) ([]byte, Step, error) {
-	step.Code = dinCode(body).String()
-	m.res = din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: m.ids.id[:]}, Body: *body}}
-	out, encErr := din.Append(dst, &m.res)
-	if encErr != nil {
-		m.ended = true
-		return dst, *step, &RequestError{Message: step.Request, Err: fmt.Errorf("encoding the answer: %w", encErr)}
-	}
-	return out, *step, err
-}
-
-// answer decides the charger's answer to an allowed request and moves the state.
-func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType) *din.BodyType {
-	ok := din.ResponseCodeOK
-	switch kind {
+	b := &msg.Body
+	switch a.kind {
 	case din.KindSessionSetupReq:
-		code := din.ResponseCodeOK_NewSessionEstablished
-		sid := m.reqSessionID()
-		if m.ids.id != ([8]byte{}) && bytes.Equal(sid, m.ids.id[:]) {
-			code = din.ResponseCodeOK_OldSessionJoined
-		} else {
-			m.ids.id = m.cfg.NewSessionID()
+		r.EVCCID = b.SessionSetupReq.EVCCID
+	case din.KindChargeParameterDiscoveryReq:
+		// DIN is DC only: an AC request gets FAILED_WrongEnergyTransferType, its values unrecorded.
+		switch p := b.ChargeParameterDiscoveryReq; {
+		case p.DC_EVChargeParameter != nil:
+			r.Energy = EnergyDC
+			r.Values, r.HasValues = dinCPDValues(p.DC_EVChargeParameter), true
+		case p.AC_EVChargeParameter != nil:
+			r.Energy = EnergyAC
 		}
-		m.emit(record.Event{Kind: record.KindSessionSetup, At: now, EVCCID: append([]byte(nil), b.SessionSetupReq.EVCCID...)})
-		m.st = dinWaitServiceDiscovery
-		t := now.Unix()
-		return &din.BodyType{SessionSetupRes: &din.SessionSetupResType{ResponseCode: code, EVSEID: dinEVSEID(m.cfg.EVSEID), DateTimeNow: &t}}
+	case din.KindCableCheckReq:
+		r.Values, r.HasValues = statusValues(int(b.CableCheckReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
+	case din.KindPreChargeReq:
+		q := b.PreChargeReq
+		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
+		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{}), true
+	case din.KindPowerDeliveryReq:
+		r.ReadyToCharge = b.PowerDeliveryReq.ReadyToChargeState
+	case din.KindCurrentDemandReq:
+		q := b.CurrentDemandReq
+		r.Energy = EnergyDC
+		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
+		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{r.TargetCurrentA, true}), true
+	case din.KindChargingStatusReq:
+		r.Energy = EnergyAC
+	case din.KindWeldingDetectionReq:
+		r.Values, r.HasValues = statusValues(int(b.WeldingDetectionReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
+	}
+	// DIN's ChargingStatusReq (AC, which DIN does not have) is only ever out of sequence.
+	r.MovesOn = movesOn(r) && a.kind != din.KindChargingStatusReq
+	return nil
+}
+
+func (a *dinAdapter) encode(dst []byte, body *din.BodyType, code din.ResponseCodeType, sid []byte) ([]byte, string, error) {
+	a.msg = din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: *body}
+	a.res = din.Document{V2G_Message: &a.msg}
+	out, err := din.Append(dst, &a.res)
+	if err != nil {
+		return dst, code.String(), err
+	}
+	return out, code.String(), nil
+}
+
+// dinCodes are the model's codes in DIN's words.
+var dinCodes = [numCodes]din.ResponseCodeType{codeOK: din.ResponseCodeOK, codeFailed: din.ResponseCodeFAILED,
+	codeUnknownSession: din.ResponseCodeFAILED_UnknownSession, codeSequence: din.ResponseCodeFAILED_SequenceError,
+	codeWrongEnergy: din.ResponseCodeFAILED_WrongEnergyTransferType}
+
+func (a *dinAdapter) failed(dst []byte, c code, sid []byte) ([]byte, string, bool, error) {
+	body := dinFailed(a.kind, dinCodes[c])
+	if body == nil {
+		return dst, "", false, nil
+	}
+	out, code, err := a.encode(dst, body, dinCodes[c], sid)
+	return out, code, true, err
+}
+
+// answer encodes the answer of an allowed request.
+func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error) {
+	ok := din.ResponseCodeOK
+	lim := &a.cfg.Limits
+	x := &a.ans
+	x.status = dinStatus(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid)
+	var b din.BodyType
+	switch a.kind {
+	case din.KindSessionSetupReq:
+		ok = din.ResponseCodeOK_NewSessionEstablished
+		if p.Joined {
+			ok = din.ResponseCodeOK_OldSessionJoined
+		}
+		x.now = p.Now.Unix()
+		x.setup = din.SessionSetupResType{ResponseCode: ok, EVSEID: a.evseID, DateTimeNow: &x.now}
+		b.SessionSetupRes = &x.setup
 	case din.KindServiceDiscoveryReq:
-		m.st = dinWaitServicePaymentSelection
-		return &din.BodyType{ServiceDiscoveryRes: &din.ServiceDiscoveryResType{
+		x.sd = din.ServiceDiscoveryResType{
 			ResponseCode:   ok,
-			PaymentOptions: din.PaymentOptionsType{PaymentOption: []din.PaymentOptionType{din.PaymentOptionExternalPayment}},
+			PaymentOptions: din.PaymentOptionsType{PaymentOption: dinExternalPayment},
 			ChargeService: din.ServiceChargeType{
 				ServiceTag:         din.ServiceTagType{ServiceID: 1, ServiceCategory: din.ServiceCategoryEVCharging},
 				FreeService:        true,
 				EnergyTransferType: din.EVSESupportedEnergyTransferDC_extended,
 			},
-		}}
+		}
+		b.ServiceDiscoveryRes = &x.sd
 	case din.KindServicePaymentSelectionReq:
-		m.st = dinWaitContractAuthentication
-		return &din.BodyType{ServicePaymentSelectionRes: &din.ServicePaymentSelectionResType{ResponseCode: ok}}
+		x.sps = din.ServicePaymentSelectionResType{ResponseCode: ok}
+		b.ServicePaymentSelectionRes = &x.sps
 	case din.KindContractAuthenticationReq:
-		m.st = dinWaitChargeParameterDiscovery
-		return &din.BodyType{ContractAuthenticationRes: &din.ContractAuthenticationResType{ResponseCode: ok, EVSEProcessing: din.EVSEProcessingFinished}}
+		x.ca = din.ContractAuthenticationResType{ResponseCode: ok, EVSEProcessing: din.EVSEProcessingFinished}
+		b.ContractAuthenticationRes = &x.ca
 	case din.KindChargeParameterDiscoveryReq:
-		return m.chargeParameterDiscovery(now, b.ChargeParameterDiscoveryReq)
+		a.chargeParameterDiscovery(d)
+		b.ChargeParameterDiscoveryRes = &x.cpd
+		ok = x.cpd.ResponseCode
 	case din.KindCableCheckReq:
-		m.values(now, "CableCheckReq", dinStatusValues(&b.CableCheckReq.DC_EVStatus))
-		if m.cfg.Policy != PolicyDC {
-			return m.refuse(kind)
-		}
-		proc := din.EVSEProcessingOngoing
-		if m.dc.cableDone(&m.cfg, now) {
-			proc = din.EVSEProcessingFinished
-			m.st = dinWaitPreCharge
-		}
-		return &din.BodyType{CableCheckRes: &din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid), EVSEProcessing: proc}}
+		x.cc = din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEProcessing: dinProcessing(d.Outcome == Ongoing)}
+		b.CableCheckRes = &x.cc
 	case din.KindPreChargeReq:
-		r := b.PreChargeReq
-		v := dinStatusValues(&r.DC_EVStatus)
-		v.TargetVoltageV = ptr(dinValue(r.EVTargetVoltage))
-		m.values(now, "PreChargeReq", v)
-		if m.cfg.Policy != PolicyDC {
-			return m.refuse(kind)
-		}
-		m.voltage = m.dc.preCharge(&m.cfg, now, m.voltage, *v.TargetVoltageV)
-		m.st = dinWaitPowerDelivery
-		return &din.BodyType{PreChargeRes: &din.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid), EVSEPresentVoltage: dinPV(m.voltage, din.UnitSymbolV)}}
+		x.pc = din.PreChargeResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}
+		b.PreChargeRes = &x.pc
 	case din.KindPowerDeliveryReq:
-		r := b.PowerDeliveryReq
-		if r.ReadyToChargeState && m.cfg.Policy == PolicyDC && m.st != dinWaitCableCheck {
-			m.st = dinWaitCurrentDemand
-		} else if r.ReadyToChargeState {
-			return m.refuse(kind)
-		} else {
-			// Stop: after CurrentDemand comes WeldingDetection; a car stopping
-			// right after ChargeParameterDiscovery goes to SessionStop.
-			m.st = dinWaitWeldingDetection
-		}
-		st := m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid)
-		return &din.BodyType{PowerDeliveryRes: &din.PowerDeliveryResType{ResponseCode: ok, DC_EVSEStatus: &st}}
+		x.pd = din.PowerDeliveryResType{ResponseCode: ok, DC_EVSEStatus: &x.status}
+		b.PowerDeliveryRes = &x.pd
 	case din.KindCurrentDemandReq:
-		r := b.CurrentDemandReq
-		v := dinStatusValues(&r.DC_EVStatus)
-		v.TargetVoltageV, v.TargetCurrentA = ptr(dinValue(r.EVTargetVoltage)), ptr(dinValue(r.EVTargetCurrent))
-		m.values(now, "CurrentDemandReq", v)
-		if m.cfg.Policy != PolicyDC {
-			return m.refuse(kind)
-		}
-		m.voltage = *v.TargetVoltageV
-		cur := math.Min(*v.TargetCurrentA, m.cfg.Limits.MaxCurrentA)
-		return &din.BodyType{CurrentDemandRes: &din.CurrentDemandResType{
+		x.limits = [3]din.PhysicalValueType{dinPV(lim.MaxVoltageV, din.UnitSymbolV), dinPV(lim.MaxCurrentA, din.UnitSymbolA), dinPV(lim.MaxPowerW, din.UnitSymbolW)}
+		x.cd = din.CurrentDemandResType{
 			ResponseCode:             ok,
-			DC_EVSEStatus:            m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid),
-			EVSEPresentVoltage:       dinPV(m.voltage, din.UnitSymbolV),
-			EVSEPresentCurrent:       dinPV(cur, din.UnitSymbolA),
-			EVSECurrentLimitAchieved: cur < *v.TargetCurrentA,
-			EVSEMaximumVoltageLimit:  ptr(dinPV(m.cfg.Limits.MaxVoltageV, din.UnitSymbolV)),
-			EVSEMaximumCurrentLimit:  ptr(dinPV(m.cfg.Limits.MaxCurrentA, din.UnitSymbolA)),
-			EVSEMaximumPowerLimit:    ptr(dinPV(m.cfg.Limits.MaxPowerW, din.UnitSymbolW)),
-		}}
+			DC_EVSEStatus:            x.status,
+			EVSEPresentVoltage:       dinPV(d.PresentVoltageV, din.UnitSymbolV),
+			EVSEPresentCurrent:       dinPV(d.PresentCurrentA, din.UnitSymbolA),
+			EVSECurrentLimitAchieved: d.CurrentLimitAchieved,
+			EVSEMaximumVoltageLimit:  &x.limits[0],
+			EVSEMaximumCurrentLimit:  &x.limits[1],
+			EVSEMaximumPowerLimit:    &x.limits[2],
+		}
+		b.CurrentDemandRes = &x.cd
 	case din.KindWeldingDetectionReq:
-		m.values(now, "WeldingDetectionReq", dinStatusValues(&b.WeldingDetectionReq.DC_EVStatus))
-		m.voltage = 0
-		return &din.BodyType{WeldingDetectionRes: &din.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid), EVSEPresentVoltage: dinPV(0, din.UnitSymbolV)}}
+		x.wd = din.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEPresentVoltage: dinPV(d.PresentVoltageV, din.UnitSymbolV)}
+		b.WeldingDetectionRes = &x.wd
 	case din.KindSessionStopReq:
-		m.st, m.ended = dinEnded, true
-		return &din.BodyType{SessionStopRes: &din.SessionStopResType{ResponseCode: ok}}
-	}
-	return m.refuse(kind)
-}
-
-// chargeParameterDiscovery is where the soc policy harvests the car's values.
-func (m *dinMachine) chargeParameterDiscovery(now time.Time, r *din.ChargeParameterDiscoveryReqType) *din.BodyType {
-	m.cpd++
-	if p := r.DC_EVChargeParameter; p != nil {
-		m.values(now, "ChargeParameterDiscoveryReq", dinCPDValues(p))
-	}
-	res := &din.ChargeParameterDiscoveryResType{
-		ResponseCode:           din.ResponseCodeOK,
-		EVSEProcessing:         din.EVSEProcessingFinished,
-		SAScheduleList:         dinSchedule(m.cfg.Limits.MaxPowerW),
-		DC_EVSEChargeParameter: m.chargeParameter(din.DC_EVSEStatusCodeEVSE_Ready),
-	}
-	switch {
-	case r.DC_EVChargeParameter == nil:
-		// DIN is DC only: an AC request is a wrong parameter.
-		res.ResponseCode = din.ResponseCodeFAILED_WrongEnergyTransferType
-		m.st, m.ended = dinEnded, true
-	case m.cfg.Policy == PolicyDC:
-		m.st = dinWaitCableCheck
-	case m.cpd == 1:
-		// The values are out (published above); keep the car waiting.
-		res.EVSEProcessing = din.EVSEProcessingOngoing
-		m.harvested = true
-		m.st = dinWaitCableCheck
-	case m.ongoing < m.cfg.MaxOngoing:
-		// End the DC attempt: the car answers with SessionStopReq.
-		m.ongoing++
-		res.EVSEProcessing = din.EVSEProcessingOngoing
-		res.DC_EVSEChargeParameter = m.chargeParameter(din.DC_EVSEStatusCodeEVSE_Shutdown)
+		x.ss = din.SessionStopResType{ResponseCode: ok}
+		b.SessionStopRes = &x.ss
 	default:
-		// A car that ignores EVSE_Shutdown.
-		res.ResponseCode = din.ResponseCodeFAILED
-		res.DC_EVSEChargeParameter = m.chargeParameter(din.DC_EVSEStatusCodeEVSE_Shutdown)
-		m.st, m.ended = dinEnded, true
+		out, code, _, err := a.failed(dst, codeFailed, sid)
+		return out, code, err
 	}
-	return &din.BodyType{ChargeParameterDiscoveryRes: res}
+	return a.encode(dst, &b, ok, sid)
 }
 
-// refuse answers a request the policy does not serve (a car that moves on
-// towards charging after the soc policy ended the attempt) with FAILED.
-func (m *dinMachine) refuse(kind din.MessageKind) *din.BodyType {
-	m.st, m.ended = dinEnded, true
-	return dinFailed(kind, din.ResponseCodeFAILED)
-}
-
-func (m *dinMachine) values(now time.Time, from string, v record.Values) {
-	m.emit(record.Event{Kind: record.KindValues, At: now, Message: from, Values: v})
-}
-
-func (m *dinMachine) reqSessionID() []byte { return m.req.V2G_Message.Header.SessionID }
-
-func (m *dinMachine) status(code din.DC_EVSEStatusCodeType, iso din.IsolationLevelType) din.DC_EVSEStatusType {
-	return din.DC_EVSEStatusType{EVSEIsolationStatus: &iso, EVSEStatusCode: code, EVSENotification: din.EVSENotificationNone}
-}
-
-func (m *dinMachine) chargeParameter(code din.DC_EVSEStatusCodeType) *din.DC_EVSEChargeParameterType {
-	l := m.cfg.Limits
-	return &din.DC_EVSEChargeParameterType{
-		DC_EVSEStatus:           m.status(code, din.IsolationLevelInvalid),
+// chargeParameterDiscovery answers the car's battery values into a.ans.cpd:
+// Ongoing, EVSE_Shutdown and FAILED keep the charger's limits and schedule.
+func (a *dinAdapter) chargeParameterDiscovery(d *Decision) {
+	x := &a.ans
+	c, ongoing, shutdown := cpdForm(d.Outcome)
+	x.cpd = din.ChargeParameterDiscoveryResType{ResponseCode: dinCodes[c], EVSEProcessing: dinProcessing(ongoing), SAScheduleList: a.schedule}
+	status := din.DC_EVSEStatusCodeEVSE_Ready
+	if shutdown {
+		status = din.DC_EVSEStatusCodeEVSE_Shutdown
+	}
+	l := &a.cfg.Limits
+	x.maxP = dinPV(l.MaxPowerW, din.UnitSymbolW)
+	x.cp = din.DC_EVSEChargeParameterType{
+		DC_EVSEStatus:           dinStatus(status, din.IsolationLevelInvalid),
 		EVSEMaximumCurrentLimit: dinPV(l.MaxCurrentA, din.UnitSymbolA),
-		EVSEMaximumPowerLimit:   ptr(dinPV(l.MaxPowerW, din.UnitSymbolW)),
+		EVSEMaximumPowerLimit:   &x.maxP,
 		EVSEMaximumVoltageLimit: dinPV(l.MaxVoltageV, din.UnitSymbolV),
 		EVSEMinimumCurrentLimit: dinPV(l.MinCurrentA, din.UnitSymbolA),
 		EVSEMinimumVoltageLimit: dinPV(l.MinVoltageV, din.UnitSymbolV),
 		EVSEPeakCurrentRipple:   dinPV(l.PeakCurrentRippleA, din.UnitSymbolA),
 	}
+	x.cpd.DC_EVSEChargeParameter = &x.cp
+}
+
+var dinExternalPayment = []din.PaymentOptionType{din.PaymentOptionExternalPayment}
+
+// dinUnits and dinIsolations are what the answers' optional enumerations
+// point to: read only, so that an answer needs no memory of its own.
+var (
+	dinUnits      = [...]din.UnitSymbolType{din.UnitSymbolH, din.UnitSymbolM, din.UnitSymbolS, din.UnitSymbolA, din.UnitSymbolAh, din.UnitSymbolV, din.UnitSymbolVA, din.UnitSymbolW, din.UnitSymbolW_s, din.UnitSymbolWh}
+	dinIsolations = [...]din.IsolationLevelType{din.IsolationLevelInvalid, din.IsolationLevelValid, din.IsolationLevelWarning, din.IsolationLevelFault}
+)
+
+func dinProcessing(ongoing bool) din.EVSEProcessingType {
+	if ongoing {
+		return din.EVSEProcessingOngoing
+	}
+	return din.EVSEProcessingFinished
+}
+
+func dinStatus(code din.DC_EVSEStatusCodeType, iso din.IsolationLevelType) din.DC_EVSEStatusType {
+	return din.DC_EVSEStatusType{EVSEIsolationStatus: &dinIsolations[iso], EVSEStatusCode: code, EVSENotification: din.EVSENotificationNone}
 }
 
 // dinSchedule is one PMax schedule over a day: BMW cars abort without it.
@@ -396,35 +315,21 @@ func DINValues(r *din.ChargeParameterDiscoveryReqType) record.Values {
 		return dinCPDValues(p)
 	}
 	if p := r.AC_EVChargeParameter; p != nil {
-		return record.Values{EnergyRequestWh: ptr(dinValue(p.EAmount))}
+		return acValues(opt{dinValue(p.EAmount), true}, opt{}, opt{})
 	}
 	return record.Values{}
 }
 
 func dinCPDValues(p *din.DC_EVChargeParameterType) record.Values {
-	v := dinStatusValues(&p.DC_EVStatus)
-	v.MaxVoltageV = ptr(dinValue(p.EVMaximumVoltageLimit))
-	v.MaxCurrentA = ptr(dinValue(p.EVMaximumCurrentLimit))
-	if p.EVMaximumPowerLimit != nil {
-		v.MaxPowerW = ptr(dinValue(*p.EVMaximumPowerLimit))
-	}
-	if p.EVEnergyCapacity != nil {
-		v.EnergyCapacityWh = ptr(dinValue(*p.EVEnergyCapacity))
-	}
-	if p.EVEnergyRequest != nil {
-		v.EnergyRequestWh = ptr(dinValue(*p.EVEnergyRequest))
-	}
-	if p.FullSOC != nil {
-		v.FullSOC = ptr(int(*p.FullSOC))
-	}
-	if p.BulkSOC != nil {
-		v.BulkSOC = ptr(int(*p.BulkSOC))
-	}
-	return v
+	return dcValues(int(p.DC_EVStatus.EVRESSSOC), dinValue(p.EVMaximumVoltageLimit), dinValue(p.EVMaximumCurrentLimit),
+		dinOpt(p.EVMaximumPowerLimit), dinOpt(p.EVEnergyCapacity), dinOpt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func dinStatusValues(s *din.DC_EVStatusType) record.Values {
-	return record.Values{SoC: ptr(int(s.EVRESSSOC))}
+func dinOpt(p *din.PhysicalValueType) opt {
+	if p == nil {
+		return opt{}
+	}
+	return opt{dinValue(*p), true}
 }
 
 // dinValue applies the multiplier: Value x 10^Multiplier.
@@ -432,44 +337,7 @@ func dinValue(p din.PhysicalValueType) float64 { return scaled(int(p.Value), int
 
 func dinPV(v float64, unit din.UnitSymbolType) din.PhysicalValueType {
 	val, mul := physical(v)
-	return din.PhysicalValueType{Value: val, Multiplier: mul, Unit: &unit}
-}
-
-// dinCode returns the ResponseCode of an answer body.
-func dinCode(b *din.BodyType) din.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.ServiceDetailRes != nil:
-		return b.ServiceDetailRes.ResponseCode
-	case b.ServicePaymentSelectionRes != nil:
-		return b.ServicePaymentSelectionRes.ResponseCode
-	case b.PaymentDetailsRes != nil:
-		return b.PaymentDetailsRes.ResponseCode
-	case b.ContractAuthenticationRes != nil:
-		return b.ContractAuthenticationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.ChargingStatusRes != nil:
-		return b.ChargingStatusRes.ResponseCode
-	case b.MeteringReceiptRes != nil:
-		return b.MeteringReceiptRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return din.ResponseCodeFAILED
+	return din.PhysicalValueType{Value: val, Multiplier: mul, Unit: &dinUnits[unit]}
 }
 
 // dinFailed is the answer of kind's request with code and the mandatory
@@ -519,3 +387,5 @@ func dinFailed(kind din.MessageKind, code din.ResponseCodeType) *din.BodyType {
 	}
 	return nil
 }
+
+func isDINRequest(k din.MessageKind) bool { return dinPhases[k] < NumPhases }

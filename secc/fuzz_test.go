@@ -42,7 +42,7 @@ func FuzzSession(f *testing.F) {
 	isoRun.Write(i(testSID[:], iso2.BodyType{SessionStopReq: &iso2.SessionStopReqType{}}))
 	f.Add(isoRun.Bytes(), uint8(2))
 	f.Fuzz(func(t *testing.T, stream []byte, policy uint8) {
-		s := NewSession(Config{Policy: Policy(policy % 3), NewSessionID: func() [8]byte { return testSID }}, t0, nil)
+		s := NewSession(Config{Policy: PolicyName(policy % 3), NewSessionID: func() [8]byte { return testSID }}, t0, nil)
 		r := v2gtp.NewReader(bytes.NewReader(stream))
 		var out []byte
 		for n := 0; n < 64; n++ {

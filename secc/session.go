@@ -124,7 +124,7 @@ func setLength(msg []byte) {
 
 func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	var doc apphand.Document
-	step := Step{Request: "supportedAppProtocolReq"}
+	step := Step{Request: messageName(supportedAppProtocolReq)}
 	if _, err := apphand.Unmarshal(payload, &doc); err != nil {
 		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 	}
@@ -148,9 +148,9 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 	s.emit(record.Event{Kind: record.KindHandshake, At: now, Protocol: o.Protocol.String(), Namespace: o.Namespace})
 	switch o.Protocol {
 	case ProtocolDIN:
-		s.m = newDIN(s.cfg, s.ids, now, s.emit)
+		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newDINAdapter(&s.cfg))
 	case ProtocolISO2:
-		s.m = newISO2(s.cfg, s.ids, now, s.emit)
+		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO2Adapter(&s.cfg))
 	}
 	return dst, step, nil
 }
@@ -183,11 +183,8 @@ func (s *Session) Done() bool { return s.ended }
 
 // Protocol returns the negotiated protocol, ProtocolNone before the handshake.
 func (s *Session) Protocol() Protocol {
-	switch s.m.(type) {
-	case *dinMachine:
-		return ProtocolDIN
-	case *iso2Machine:
-		return ProtocolISO2
+	if e, ok := s.m.(*engine); ok {
+		return e.a.protocol()
 	}
 	return ProtocolNone
 }

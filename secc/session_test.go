@@ -273,8 +273,8 @@ func TestDINSoCCarMovesOn(t *testing.T) {
 		dinSetup(t, h)
 		h.din(ioniqCPD())
 		res, err := h.din(next)
-		if err != nil || dinCode(res) != din.ResponseCodeFAILED || !h.s.Done() {
-			t.Errorf("%v: answer %v (%v), done %v", next.Kind(), dinCode(res), err, h.s.Done())
+		if err != nil || responseCode(res) != din.ResponseCodeFAILED || !h.s.Done() {
+			t.Errorf("%v: answer %v (%v), done %v", next.Kind(), responseCode(res), err, h.s.Done())
 		}
 	}
 }
@@ -318,14 +318,14 @@ func TestDINSessionRules(t *testing.T) {
 		t.Fatalf("no answer: %v", err)
 	}
 	if !errors.Is(err, ErrUnknownSession) || res.ChargeParameterDiscoveryRes.ResponseCode != din.ResponseCodeFAILED_UnknownSession || !h.s.Done() {
-		t.Fatalf("wrong SessionID: %v, %v", dinCode(res), err)
+		t.Fatalf("wrong SessionID: %v, %v", responseCode(res), err)
 	}
 
 	h = newHarness(t, Config{})
 	dinSetup(t, h)
 	res, err = h.din(din.BodyType{CurrentDemandReq: &din.CurrentDemandReqType{EVTargetCurrent: pvDIN(10, 0, din.UnitSymbolA), EVTargetVoltage: pvDIN(380, 0, din.UnitSymbolV)}})
 	if !errors.Is(err, ErrSequence) || res.CurrentDemandRes.ResponseCode != din.ResponseCodeFAILED_SequenceError || !h.s.Done() {
-		t.Fatalf("out of order: %v, %v", dinCode(res), err)
+		t.Fatalf("out of order: %v, %v", responseCode(res), err)
 	}
 
 	// A repeated request is answered again (cars repeat ContractAuthentication while Ongoing).
@@ -333,7 +333,7 @@ func TestDINSessionRules(t *testing.T) {
 	dinSetup(t, h)
 	res, err = h.din(din.BodyType{ContractAuthenticationReq: &din.ContractAuthenticationReqType{}})
 	if err != nil || res.ContractAuthenticationRes.ResponseCode != din.ResponseCodeOK {
-		t.Fatalf("repeated ContractAuthentication: %v, %v", dinCode(res), err)
+		t.Fatalf("repeated ContractAuthentication: %v, %v", responseCode(res), err)
 	}
 }
 
@@ -540,8 +540,8 @@ func TestISO2SoCCarMovesOn(t *testing.T) {
 		iso2Setup(t, h)
 		h.iso2(iso2DCCPD())
 		res, err := h.iso2(next)
-		if err != nil || iso2Code(res) != iso2.ResponseCodeFAILED || !h.s.Done() {
-			t.Errorf("%v: answer %v (%v), done %v", next.Kind(), iso2Code(res), err, h.s.Done())
+		if err != nil || responseCode(res) != iso2.ResponseCodeFAILED || !h.s.Done() {
+			t.Errorf("%v: answer %v (%v), done %v", next.Kind(), responseCode(res), err, h.s.Done())
 		}
 	}
 }
@@ -591,14 +591,14 @@ func TestISO2SessionRules(t *testing.T) {
 		t.Fatalf("no answer: %v", err)
 	}
 	if !errors.Is(err, ErrUnknownSession) || res.ChargeParameterDiscoveryRes.ResponseCode != iso2.ResponseCodeFAILED_UnknownSession || !h.s.Done() {
-		t.Fatalf("wrong SessionID: %v, %v", iso2Code(res), err)
+		t.Fatalf("wrong SessionID: %v, %v", responseCode(res), err)
 	}
 
 	h = newHarness(t, Config{})
 	iso2Setup(t, h)
 	res, err = h.iso2(iso2.BodyType{CurrentDemandReq: &iso2.CurrentDemandReqType{EVTargetCurrent: pvISO(10, 0, iso2.UnitSymbolA), EVTargetVoltage: pvISO(380, 0, iso2.UnitSymbolV)}})
 	if !errors.Is(err, ErrSequence) || res.CurrentDemandRes.ResponseCode != iso2.ResponseCodeFAILED_SequenceError || !h.s.Done() {
-		t.Fatalf("out of order: %v, %v", iso2Code(res), err)
+		t.Fatalf("out of order: %v, %v", responseCode(res), err)
 	}
 
 	// Cars repeat Authorization while the charger answers Ongoing.
@@ -606,6 +606,6 @@ func TestISO2SessionRules(t *testing.T) {
 	iso2Setup(t, h)
 	res, err = h.iso2(iso2.BodyType{AuthorizationReq: &iso2.AuthorizationReqType{}})
 	if err != nil || res.AuthorizationRes.ResponseCode != iso2.ResponseCodeOK {
-		t.Fatalf("repeated Authorization: %v, %v", iso2Code(res), err)
+		t.Fatalf("repeated Authorization: %v, %v", responseCode(res), err)
 	}
 }

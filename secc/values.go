@@ -3,7 +3,8 @@ package secc
 import (
 	"errors"
 	"math"
-	"time"
+
+	"github.com/ccslink/ccslink/record"
 )
 
 // Errors of the session rules, inside a *RequestError.
@@ -14,7 +15,56 @@ var (
 	ErrSequence = errors.New("request out of sequence")
 )
 
-func ptr[T any](v T) *T { return &v }
+// opt is an optional value of the car's, its multiplier applied.
+type opt struct {
+	v  float64
+	ok bool
+}
+
+// into stores o in slot and returns slot, or nil when o is absent.
+func (o opt) into(slot *float64) *float64 {
+	if !o.ok {
+		return nil
+	}
+	*slot = o.v
+	return slot
+}
+
+// valueBlock holds the values of one event: one allocation where each
+// value would take its own. An event's values are the subscribers' to keep.
+type valueBlock struct {
+	soc, full, bulk                                       int
+	maxV, maxI, maxP, capacity, request, targetV, targetI float64
+}
+
+// dcValues are what a DC ChargeParameterDiscoveryReq tells: the battery's
+// state and the car's limits.
+func dcValues(soc int, maxV, maxI float64, maxP, capacity, request opt, full, bulk *int8) record.Values {
+	b := &valueBlock{soc: soc, maxV: maxV, maxI: maxI}
+	v := record.Values{SoC: &b.soc, MaxVoltageV: &b.maxV, MaxCurrentA: &b.maxI,
+		MaxPowerW: maxP.into(&b.maxP), EnergyCapacityWh: capacity.into(&b.capacity), EnergyRequestWh: request.into(&b.request)}
+	if full != nil {
+		b.full, v.FullSOC = int(*full), &b.full
+	}
+	if bulk != nil {
+		b.bulk, v.BulkSOC = int(*bulk), &b.bulk
+	}
+	return v
+}
+
+// acValues are what an AC ChargeParameterDiscoveryReq tells: the energy
+// the car asks for and its limits (an AC car sends no SoC).
+func acValues(energy, maxV, maxI opt) record.Values {
+	b := &valueBlock{}
+	return record.Values{EnergyRequestWh: energy.into(&b.request), MaxVoltageV: maxV.into(&b.maxV), MaxCurrentA: maxI.into(&b.maxI)}
+}
+
+// statusValues are what a DC request of the charging phases tells: the
+// SoC, and the targets of PreCharge and CurrentDemand.
+func statusValues(soc int, targetV, targetI opt) record.Values {
+	b := &valueBlock{soc: soc}
+	return record.Values{SoC: &b.soc, TargetVoltageV: targetV.into(&b.targetV), TargetCurrentA: targetI.into(&b.targetI)}
+}
 
 // scaled returns value x 10^mul.
 func scaled(value, mul int) float64 { return float64(value) * math.Pow10(mul) }
@@ -30,49 +80,4 @@ func physical(v float64) (int16, int8) {
 	v = math.Round(v)
 	v = math.Max(math.Min(v, math.MaxInt16), math.MinInt16)
 	return int16(v), mul
-}
-
-// rampTo is the emulated output voltage one PreCharge step later: a real
-// charger takes a few steps to reach the car's target.
-func rampTo(now, target float64) float64 {
-	const step = 150 // V per request
-	if target-now <= step {
-		return target
-	}
-	return now + step
-}
-
-// dcTimes holds when the dc policy's cable check and pre-charge started,
-// for Config.CableCheckTime and PreChargeTime.
-type dcTimes struct {
-	cable     int // CableCheckReq seen
-	cableFrom time.Time
-	preFrom   time.Time
-}
-
-// cableDone counts a CableCheckReq and reports whether the isolation check is over.
-func (d *dcTimes) cableDone(cfg *Config, now time.Time) bool {
-	d.cable++
-	if d.cable == 1 {
-		d.cableFrom = now
-	}
-	if cfg.CableCheckTime > 0 {
-		return now.Sub(d.cableFrom) >= cfg.CableCheckTime
-	}
-	return d.cable > 1
-}
-
-// preCharge is the output voltage answered to a PreChargeReq, from the last one (v).
-func (d *dcTimes) preCharge(cfg *Config, now time.Time, v, target float64) float64 {
-	if cfg.PreChargeTime <= 0 {
-		return rampTo(v, target)
-	}
-	if d.preFrom.IsZero() {
-		d.preFrom = now
-	}
-	el := now.Sub(d.preFrom)
-	if el >= cfg.PreChargeTime {
-		return target
-	}
-	return target * float64(el) / float64(cfg.PreChargeTime)
 }

@@ -44,7 +44,7 @@ func TestTimelineOrder(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		car     string
-		policy  secc.Policy
+		policy  secc.PolicyName
 		verbose bool
 	}{
 		{"soc", "ioniq", secc.PolicySoC, false},

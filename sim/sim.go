@@ -37,7 +37,7 @@ import (
 // Config is one simulated plug-in.
 type Config struct {
 	Car    evcc.Profile
-	Policy secc.Policy
+	Policy secc.PolicyName
 	// SmartEVSE is the URL posted to; "" means the embedded receiver.
 	SmartEVSE string
 	// AttenuationDB is the cable's attenuation between the modems; zero means modemsim's default.

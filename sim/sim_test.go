@@ -33,7 +33,7 @@ func TestEveryCar(t *testing.T) {
 	}
 	var runs []*run
 	var cfgs []Config
-	for _, pol := range []secc.Policy{secc.PolicySoC, secc.PolicyDC, secc.PolicyAC} {
+	for _, pol := range []secc.PolicyName{secc.PolicySoC, secc.PolicyDC, secc.PolicyAC} {
 		for _, p := range evcc.Profiles() {
 			if testing.Short() && (pol != secc.PolicySoC || p.Name != "ioniq") {
 				continue

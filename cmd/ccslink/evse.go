@@ -178,7 +178,7 @@ func logLevel(s string) slog.Level {
 
 type daemonConfig struct {
 	config.Config
-	policy  secc.Policy
+	policy  secc.PolicyName
 	sdpPort int
 	json    bool
 	log     *slog.Logger

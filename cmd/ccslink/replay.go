@@ -103,7 +103,7 @@ func runReplay(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // printReplay tells a replay in plain words: per session the car's
 // requests and our answers (repeats counted), how it ended, and at the
 // end the summary of the main session.
-func printReplay(w io.Writer, path string, pol secc.Policy, res *replay.Result) {
+func printReplay(w io.Writer, path string, pol secc.PolicyName, res *replay.Result) {
 	fmt.Fprintf(w, "replay of %s, policy %s\n", path, pol)
 	if res.ReadErr != nil {
 		fmt.Fprintf(w, "note: the capture is damaged or cut short (%v); what comes before is replayed\n", res.ReadErr)

@@ -1,0 +1,32 @@
+package secc
+
+// acPolicy runs a complete ISO 15118-2 AC session: the car's EVCCID and
+// its AC values, no SoC (ISO-2 has it in DC messages only). DIN has no AC:
+// a DIN car gets the soc policy, so that its EVCCID and SoC still reach
+// the charger.
+type acPolicy struct{ soc socPolicy }
+
+func (a *acPolicy) Decide(p *Progress, r *Request) Decision {
+	if p.Protocol == ProtocolDIN {
+		return a.soc.Decide(p, r)
+	}
+	switch r.Phase {
+	case PhaseServiceDiscovery:
+		return Decision{Offer: EnergyAC}
+	case PhaseChargeParameterDiscovery:
+		if r.Energy != EnergyAC {
+			return Decision{Outcome: WrongEnergy}
+		}
+	case PhaseCableCheck, PhasePreCharge:
+		return Decision{Outcome: Fail}
+	case PhasePowerDelivery:
+		if r.ReadyToCharge && !p.AC {
+			return Decision{Outcome: Fail}
+		}
+	case PhaseChargeLoop:
+		if r.Energy != EnergyAC || !p.AC {
+			return Decision{Outcome: Fail}
+		}
+	}
+	return Decision{}
+}

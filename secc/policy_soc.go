@@ -1,0 +1,39 @@
+package secc
+
+// socPolicy answers as a DC charger until the car has sent its battery
+// values, then ends the DC attempt so that the car accepts AC charging: the
+// first ChargeParameterDiscoveryReq (its values already published) is
+// answered Ongoing, the next ones EVSE_Shutdown (the car answers with
+// SessionStopReq), and a car that ignores the shutdown gets FAILED after
+// Config.MaxOngoing of them. A car moving on towards charging gets FAILED.
+type socPolicy struct {
+	cpd       int // ChargeParameterDiscoveryReq seen
+	shutdowns int // EVSE_Shutdown answers
+}
+
+func (s *socPolicy) Decide(p *Progress, r *Request) Decision {
+	switch r.Phase {
+	case PhaseChargeParameterDiscovery:
+		if r.Energy != EnergyDC {
+			// No SoC to be had; the car falls back to basic AC.
+			return Decision{Outcome: WrongEnergy}
+		}
+		s.cpd++
+		switch {
+		case s.cpd == 1:
+			// The values are out; keep the car waiting.
+			return Decision{Outcome: Ongoing, Closing: true}
+		case s.shutdowns < p.Config.MaxOngoing:
+			s.shutdowns++
+			return Decision{Outcome: Shutdown}
+		}
+		return Decision{Outcome: Fail}
+	case PhaseCableCheck, PhasePreCharge, PhaseChargeLoop:
+		return Decision{Outcome: Fail}
+	case PhasePowerDelivery:
+		if r.ReadyToCharge {
+			return Decision{Outcome: Fail}
+		}
+	}
+	return Decision{}
+}
