@@ -58,7 +58,7 @@ type Config struct {
 // chargers they hear.
 type Daemon struct {
 	cfg     Config
-	policy  secc.Policy
+	policy  secc.PolicyName
 	log     *slog.Logger
 	subs    []charger.Subscriber
 	rec     *pcap.Recorder // nil: no recordings
