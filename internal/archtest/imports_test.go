@@ -12,18 +12,20 @@ import (
 const module = "github.com/ccslink/ccslink/"
 
 // allowed lists, per package, the project packages it may import. The
-// generated codecs import exi, and the packages whose types they reuse.
+// generated codecs import exi, the packages whose types they reuse, and
+// v2g/message, the kind of message they all map theirs to.
 var allowed = map[string][]string{
 	"exi":                        {},
 	"v2g/xmldsig":                {"exi"},
-	"v2g/apphand":                {"exi"},
-	"v2g/din":                    {"exi", "v2g/xmldsig"},
-	"v2g/iso2":                   {"exi", "v2g/xmldsig"},
-	"v2g/iso20":                  {"exi", "v2g/xmldsig"},
-	"v2g/iso20/ac":               {"exi", "v2g/iso20", "v2g/xmldsig"},
-	"v2g/iso20/dc":               {"exi", "v2g/iso20", "v2g/xmldsig"},
-	"v2g/iso20/acdp":             {"exi", "v2g/iso20", "v2g/xmldsig"},
-	"v2g/iso20/wpt":              {"exi", "v2g/iso20", "v2g/xmldsig"},
+	"v2g/message":                {},
+	"v2g/apphand":                {"exi", "v2g/message"},
+	"v2g/din":                    {"exi", "v2g/xmldsig", "v2g/message"},
+	"v2g/iso2":                   {"exi", "v2g/xmldsig", "v2g/message"},
+	"v2g/iso20":                  {"exi", "v2g/xmldsig", "v2g/message"},
+	"v2g/iso20/ac":               {"exi", "v2g/iso20", "v2g/xmldsig", "v2g/message"},
+	"v2g/iso20/dc":               {"exi", "v2g/iso20", "v2g/xmldsig", "v2g/message"},
+	"v2g/iso20/acdp":             {"exi", "v2g/iso20", "v2g/xmldsig", "v2g/message"},
+	"v2g/iso20/wpt":              {"exi", "v2g/iso20", "v2g/xmldsig", "v2g/message"},
 	"v2g":                        {"v2g/*", "exi"},
 	"v2gtp":                      {},
 	"homeplug":                   {},
