@@ -9,6 +9,7 @@ import (
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/din"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // dinState is where a DIN SPEC 70121 session stands, named after the
@@ -100,7 +101,7 @@ func (m *dinMachine) handle(now time.Time, payload []byte, dst []byte) ([]byte, 
 	if msg != nil {
 		kind = msg.Body.Kind()
 	}
-	step := Step{Request: kind.String()}
+	step := Step{Request: kind.Message()}
 	if err != nil || msg == nil {
 		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 		if msg == nil {
@@ -232,7 +233,7 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 	case din.KindChargeParameterDiscoveryReq:
 		return m.chargeParameterDiscovery(now, b.ChargeParameterDiscoveryReq)
 	case din.KindCableCheckReq:
-		m.values(now, "CableCheckReq", dinStatusValues(&b.CableCheckReq.DC_EVStatus))
+		m.values(now, message.CableCheckReq, dinStatusValues(&b.CableCheckReq.DC_EVStatus))
 		if m.cfg.Policy != PolicyDC {
 			return m.refuse(kind)
 		}
@@ -246,7 +247,7 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 		r := b.PreChargeReq
 		v := dinStatusValues(&r.DC_EVStatus)
 		v.TargetVoltageV = ptr(dinValue(r.EVTargetVoltage))
-		m.values(now, "PreChargeReq", v)
+		m.values(now, message.PreChargeReq, v)
 		if m.cfg.Policy != PolicyDC {
 			return m.refuse(kind)
 		}
@@ -270,7 +271,7 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 		r := b.CurrentDemandReq
 		v := dinStatusValues(&r.DC_EVStatus)
 		v.TargetVoltageV, v.TargetCurrentA = ptr(dinValue(r.EVTargetVoltage)), ptr(dinValue(r.EVTargetCurrent))
-		m.values(now, "CurrentDemandReq", v)
+		m.values(now, message.CurrentDemandReq, v)
 		if m.cfg.Policy != PolicyDC {
 			return m.refuse(kind)
 		}
@@ -287,7 +288,7 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 			EVSEMaximumPowerLimit:    ptr(dinPV(m.cfg.Limits.MaxPowerW, din.UnitSymbolW)),
 		}}
 	case din.KindWeldingDetectionReq:
-		m.values(now, "WeldingDetectionReq", dinStatusValues(&b.WeldingDetectionReq.DC_EVStatus))
+		m.values(now, message.WeldingDetectionReq, dinStatusValues(&b.WeldingDetectionReq.DC_EVStatus))
 		m.voltage = 0
 		return &din.BodyType{WeldingDetectionRes: &din.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: m.status(din.DC_EVSEStatusCodeEVSE_Ready, din.IsolationLevelValid), EVSEPresentVoltage: dinPV(0, din.UnitSymbolV)}}
 	case din.KindSessionStopReq:
@@ -301,7 +302,7 @@ func (m *dinMachine) answer(now time.Time, kind din.MessageKind, b *din.BodyType
 func (m *dinMachine) chargeParameterDiscovery(now time.Time, r *din.ChargeParameterDiscoveryReqType) *din.BodyType {
 	m.cpd++
 	if p := r.DC_EVChargeParameter; p != nil {
-		m.values(now, "ChargeParameterDiscoveryReq", dinCPDValues(p))
+		m.values(now, message.ChargeParameterDiscoveryReq, dinCPDValues(p))
 	}
 	res := &din.ChargeParameterDiscoveryResType{
 		ResponseCode:           din.ResponseCodeOK,
@@ -342,7 +343,7 @@ func (m *dinMachine) refuse(kind din.MessageKind) *din.BodyType {
 	return dinFailed(kind, din.ResponseCodeFAILED)
 }
 
-func (m *dinMachine) values(now time.Time, from string, v record.Values) {
+func (m *dinMachine) values(now time.Time, from message.Kind, v record.Values) {
 	m.emit(record.Event{Kind: record.KindValues, At: now, Message: from, Values: v})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // iso2State is where an ISO 15118-2 session stands, named after the
@@ -97,7 +98,7 @@ func (m *iso2Machine) handle(now time.Time, payload []byte, dst []byte) ([]byte,
 	if msg != nil {
 		kind = msg.Body.Kind()
 	}
-	step := Step{Request: kind.String()}
+	step := Step{Request: kind.Message()}
 	if err != nil || msg == nil {
 		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 		if msg == nil {
@@ -189,7 +190,7 @@ func (m *iso2Machine) refuse(kind iso2.MessageKind) *iso2.BodyType {
 	return iso2Failed(kind, iso2.ResponseCodeFAILED, m.cfg.EVSEID)
 }
 
-func (m *iso2Machine) values(now time.Time, from string, v record.Values) {
+func (m *iso2Machine) values(now time.Time, from message.Kind, v record.Values) {
 	m.emit(record.Event{Kind: record.KindValues, At: now, Message: from, Values: v})
 }
 
@@ -235,7 +236,7 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 	case iso2.KindChargeParameterDiscoveryReq:
 		return m.chargeParameterDiscovery(now, b.ChargeParameterDiscoveryReq)
 	case iso2.KindCableCheckReq:
-		m.values(now, "CableCheckReq", iso2StatusValues(&b.CableCheckReq.DC_EVStatus))
+		m.values(now, message.CableCheckReq, iso2StatusValues(&b.CableCheckReq.DC_EVStatus))
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
@@ -248,7 +249,7 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 		r := b.PreChargeReq
 		v := iso2StatusValues(&r.DC_EVStatus)
 		v.TargetVoltageV = ptr(iso2Value(r.EVTargetVoltage))
-		m.values(now, "PreChargeReq", v)
+		m.values(now, message.PreChargeReq, v)
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
@@ -294,7 +295,7 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 		r := b.CurrentDemandReq
 		v := iso2StatusValues(&r.DC_EVStatus)
 		v.TargetVoltageV, v.TargetCurrentA = ptr(iso2Value(r.EVTargetVoltage)), ptr(iso2Value(r.EVTargetCurrent))
-		m.values(now, "CurrentDemandReq", v)
+		m.values(now, message.CurrentDemandReq, v)
 		if m.cfg.Policy != PolicyDC || m.ac {
 			return m.refuse(kind)
 		}
@@ -313,7 +314,7 @@ func (m *iso2Machine) answer(now time.Time, kind iso2.MessageKind, b *iso2.BodyT
 			SAScheduleTupleID:        1,
 		}}
 	case iso2.KindWeldingDetectionReq:
-		m.values(now, "WeldingDetectionReq", iso2StatusValues(&b.WeldingDetectionReq.DC_EVStatus))
+		m.values(now, message.WeldingDetectionReq, iso2StatusValues(&b.WeldingDetectionReq.DC_EVStatus))
 		m.voltage = 0
 		return &iso2.BodyType{WeldingDetectionRes: &iso2.WeldingDetectionResType{ResponseCode: ok, DC_EVSEStatus: m.dcStatus(iso2.DC_EVSEStatusCodeEVSE_Ready, iso2.IsolationLevelValid), EVSEPresentVoltage: iso2PV(0, iso2.UnitSymbolV)}}
 	case iso2.KindSessionStopReq:
@@ -331,7 +332,7 @@ func (m *iso2Machine) chargeParameterDiscovery(now time.Time, r *iso2.ChargePara
 		SAScheduleList: iso2Schedule(m.cfg.Limits.MaxPowerW),
 	}
 	if p := r.AC_EVChargeParameter; p != nil {
-		m.values(now, "ChargeParameterDiscoveryReq", iso2ACValues(p))
+		m.values(now, message.ChargeParameterDiscoveryReq, iso2ACValues(p))
 		if m.cfg.Policy != PolicyAC {
 			// AC asked of a DC-only offer: no SoC to be had; the car falls back to basic AC.
 			res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
@@ -348,7 +349,7 @@ func (m *iso2Machine) chargeParameterDiscovery(now time.Time, r *iso2.ChargePara
 	p := r.DC_EVChargeParameter
 	if p == nil || m.cfg.Policy == PolicyAC {
 		if p != nil {
-			m.values(now, "ChargeParameterDiscoveryReq", iso2CPDValues(p))
+			m.values(now, message.ChargeParameterDiscoveryReq, iso2CPDValues(p))
 		}
 		res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
 		res.AC_EVSEChargeParameter = &iso2.AC_EVSEChargeParameterType{AC_EVSEStatus: m.acStatus(),
@@ -356,7 +357,7 @@ func (m *iso2Machine) chargeParameterDiscovery(now time.Time, r *iso2.ChargePara
 		m.st, m.ended = iso2Ended, true
 		return &iso2.BodyType{ChargeParameterDiscoveryRes: res}
 	}
-	m.values(now, "ChargeParameterDiscoveryReq", iso2CPDValues(p))
+	m.values(now, message.ChargeParameterDiscoveryReq, iso2CPDValues(p))
 	res.DC_EVSEChargeParameter = m.chargeParameter(iso2.DC_EVSEStatusCodeEVSE_Ready)
 	switch {
 	case m.cfg.Policy == PolicyDC:

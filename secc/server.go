@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccslink/ccslink/internal/ratelog"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -217,7 +218,7 @@ func (s *Server) run(ctx context.Context, c net.Conn, emit func(record.Event)) (
 		if tap != nil && len(out) > 0 {
 			tap(start.Add(took), false, car, charger, out)
 		}
-		if step.Request != "" && len(out) > 0 {
+		if step.Request != message.None && len(out) > 0 {
 			last = step
 			emit(record.Event{Kind: record.KindRequest, At: start, Message: step.Request, Code: step.Code, Took: took})
 			log.Debug("answered", "request", step.Request, "code", step.Code, "took", took)
@@ -242,7 +243,7 @@ func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err erro
 	switch {
 	case ctx.Err() != nil:
 		return record.EndStopped, "the charger stopped"
-	case sess.Done() && last.Request == "SessionStopReq":
+	case sess.Done() && last.Request == message.SessionStopReq:
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return record.EndSessionStop, fmt.Sprintf("the car kept the connection open %v after SessionStop", CloseWait)
 		}
@@ -256,7 +257,7 @@ func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err erro
 		if sess.Done() {
 			return record.EndCarClosed, fmt.Sprintf("the car kept the connection open %v after %s answered %s", CloseWait, last.Request, last.Code)
 		}
-		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", s.cfg.SequenceTimeout, nonEmpty(last.Request, "the connection opened"))
+		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", s.cfg.SequenceTimeout, afterRequest(last.Request))
 	case errors.Is(err, v2gtp.ErrVersion), errors.Is(err, v2gtp.ErrTooLong):
 		s.logPeer(log, slog.LevelWarn, peer, "bad V2GTP message; closing the connection", "err", err)
 		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", err)
@@ -272,11 +273,12 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-func nonEmpty(s, alt string) string {
-	if s == "" {
-		return alt
+// afterRequest names what came last on a connection: its last request, or its opening.
+func afterRequest(k message.Kind) string {
+	if k == message.None {
+		return "the connection opened"
 	}
-	return s
+	return k.String()
 }
 
 // Listen opens the V2G TCP port on addr (an IPv6 link-local address with
