@@ -189,13 +189,13 @@ func (s *session) run() error {
 	if err != nil {
 		return err
 	}
-	switch proto.ProtocolNamespace {
-	case NamespaceDIN, NamespaceTesla:
+	switch message.ProtocolOf(proto.ProtocolNamespace) {
+	case message.ProtocolDIN:
 		// No capture shows a charger choosing Tesla's namespace; the car
 		// then speaks DIN, as this project's charger expects.
 		s.res.Protocol = "din"
 		return s.runDIN()
-	case NamespaceISO2:
+	case message.ProtocolISO2:
 		s.res.Protocol = "iso2"
 		return s.runISO2()
 	}
