@@ -23,6 +23,7 @@ import (
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -494,11 +495,11 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 		return
 	}
 	rec.Apply(e)
-	if e.Kind == record.KindValues && e.Message == "ChargeParameterDiscoveryReq" && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
+	if e.Kind == record.KindValues && e.Message == message.ChargeParameterDiscoveryReq && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
 		if wh, ok := c.cfg.CapacityFallback(rec.EVCCIDHex()); ok {
 			// Before the subscribers hear of the car's values, so that the
 			// SmartEVSE gets the capacity with the first SoC.
-			rec.Apply(record.Event{Kind: record.KindValues, At: e.At, Message: FromConfig, Values: record.Values{EnergyCapacityWh: &wh}})
+			rec.Apply(record.Event{Kind: record.KindValues, At: e.At, From: FromConfig, Values: record.Values{EnergyCapacityWh: &wh}})
 		}
 	}
 	subs := c.subscribers()

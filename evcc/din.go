@@ -142,7 +142,7 @@ func (s *session) dinStop(powered bool, end End) error {
 // be the matching response with an OK code.
 func (s *session) dinExchange(body *din.BodyType) (*din.BodyType, error) {
 	kind := body.Kind()
-	name := kind.String()
+	name := kind.Message()
 	req := din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: s.sid}, Body: *body}}
 	b, err := din.Append(s.message(), &req)
 	if err != nil {

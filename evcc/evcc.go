@@ -15,6 +15,7 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -73,7 +74,7 @@ func (e End) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
 // Step is one request of the car and the charger's answer.
 type Step struct {
-	Request  string        // message name, e.g. "ChargeParameterDiscoveryReq"
+	Request  message.Kind  // e.g. message.ChargeParameterDiscoveryReq
 	Response string        // the answer's ResponseCode, e.g. "OK"; "" if none came
 	RTT      time.Duration // from writing the request to reading the answer
 }
@@ -188,13 +189,13 @@ func (s *session) run() error {
 	if err != nil {
 		return err
 	}
-	switch proto.ProtocolNamespace {
-	case NamespaceDIN, NamespaceTesla:
+	switch message.ProtocolOf(proto.ProtocolNamespace) {
+	case message.ProtocolDIN:
 		// No capture shows a charger choosing Tesla's namespace; the car
 		// then speaks DIN, as this project's charger expects.
 		s.res.Protocol = "din"
 		return s.runDIN()
-	case NamespaceISO2:
+	case message.ProtocolISO2:
 		s.res.Protocol = "iso2"
 		return s.runISO2()
 	}
@@ -204,7 +205,7 @@ func (s *session) run() error {
 // handshake offers the profile's protocols and returns the chosen one.
 func (s *session) handshake() (apphand.AppProtocolType, error) {
 	req := apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: s.p.Protocols}}
-	const name = "supportedAppProtocolReq"
+	const name = message.SupportedAppProtocolReq
 	b, err := apphand.Append(s.message(), &req)
 	if err != nil {
 		return apphand.AppProtocolType{}, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
@@ -250,7 +251,7 @@ func (s *session) message() []byte {
 // exchange sends msg (its first HeaderLen bytes reserved for the header)
 // and reads the answer's EXI payload, valid until the next exchange;
 // timeout is the request's V2G_EVCC_Msg_Timeout.
-func (s *session) exchange(name string, msg []byte, timeout time.Duration) ([]byte, time.Duration, error) {
+func (s *session) exchange(name message.Kind, msg []byte, timeout time.Duration) ([]byte, time.Duration, error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, 0, err
 	}
@@ -329,7 +330,7 @@ func (s *session) arm(timeout time.Duration) (disarm func() bool) {
 }
 
 // ioError turns a conn error into one of Run's errors.
-func (s *session) ioError(name, doing string, err, other error) error {
+func (s *session) ioError(name message.Kind, doing string, err, other error) error {
 	switch {
 	case s.ctx.Err() != nil:
 		return s.ctx.Err()
@@ -342,7 +343,7 @@ func (s *session) ioError(name, doing string, err, other error) error {
 	return fmt.Errorf("%w: %s %s: %w", other, doing, name, err)
 }
 
-func (s *session) step(req, code string, rtt time.Duration) {
+func (s *session) step(req message.Kind, code string, rtt time.Duration) {
 	s.res.Steps = append(s.res.Steps, Step{Request: req, Response: code, RTT: rtt})
 	s.log.Debug("evcc exchange", "car", s.p.Name, "request", req, "response", code, "rtt", rtt)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 func mustLookup(t testing.TB, name string) Profile {
@@ -34,7 +35,7 @@ func mustLookup(t testing.TB, name string) Profile {
 func requests(r Result) []string {
 	var s []string
 	for _, st := range r.Steps {
-		s = append(s, st.Request+"="+st.Response)
+		s = append(s, st.Request.String()+"="+st.Response)
 	}
 	return s
 }
@@ -130,7 +131,7 @@ func TestIgnoresShutdownUntilFailed(t *testing.T) {
 	if n != 11 || res.End != EndFailed {
 		t.Errorf("%d ChargeParameterDiscoveryReq, End %v; want 11 and %v", n, res.End, EndFailed)
 	}
-	if last := res.Steps[len(res.Steps)-1]; last.Request != "ChargeParameterDiscoveryReq" || last.Response != "FAILED" {
+	if last := res.Steps[len(res.Steps)-1]; last.Request != message.ChargeParameterDiscoveryReq || last.Response != "FAILED" {
 		t.Errorf("last step %+v", last)
 	}
 }
@@ -152,7 +153,7 @@ func TestFailedEndsSession(t *testing.T) {
 	if res.End != EndFailed {
 		t.Errorf("End %v, want %v", res.End, EndFailed)
 	}
-	if got := res.Steps[len(res.Steps)-1]; got.Request != "ServicePaymentSelectionReq" || got.Response != "FAILED_PaymentSelectionInvalid" {
+	if got := res.Steps[len(res.Steps)-1]; got.Request != message.ServicePaymentSelectionReq || got.Response != "FAILED_PaymentSelectionInvalid" {
 		t.Errorf("last step %+v", got)
 	}
 	if len(sn.kinds) != 4 {

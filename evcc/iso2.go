@@ -208,7 +208,7 @@ func (s *session) isoMode(offered []iso2.EnergyTransferModeType) (iso2.EnergyTra
 // be the matching response with an OK code.
 func (s *session) isoExchange(body *iso2.BodyType) (*iso2.BodyType, error) {
 	kind := body.Kind()
-	name := kind.String()
+	name := kind.Message()
 	req := iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: s.sid}, Body: *body}}
 	b, err := iso2.Append(s.message(), &req)
 	if err != nil {

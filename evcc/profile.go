@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // Namespaces of the protocols cars offer in SupportedAppProtocolReq.
 const (
-	NamespaceDIN   = "urn:din:70121:2012:MsgDef"
-	NamespaceISO2  = "urn:iso:15118:2:2013:MsgDef"
-	NamespaceTesla = "urn:tesla:din:2018:MsgDef"
+	NamespaceDIN   = message.NamespaceDIN
+	NamespaceISO2  = message.NamespaceISO2
+	NamespaceTesla = message.NamespaceTesla
 )
 
 // Physical is a quantity as a car encodes it, Value × 10^Multiplier in the

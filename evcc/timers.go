@@ -6,6 +6,7 @@ import (
 
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // The car's timers, named as DIN SPEC 70121 and ISO 15118-2 name them. The
@@ -48,7 +49,7 @@ const (
 type TimerError struct {
 	Timer   string        // the standard's name, one of the Timer* constants
 	Limit   time.Duration // the timer's value
-	Request string        // the request it ran out after, e.g. "CableCheckReq"
+	Request message.Kind  // the request it ran out after, e.g. message.CableCheckReq
 	// Requests is how often the phase sent Request before its timer ran
 	// out (1 for V2G_EVCC_Msg_Timeout: that request got no answer).
 	Requests int
@@ -91,7 +92,7 @@ func (s *session) startPhase(timer string, limit time.Duration) {
 func (s *session) endPhase() { s.phase = phase{} }
 
 // phaseRequest counts the phase's next request, or says its timer ran out.
-func (s *session) phaseRequest(name string) error {
+func (s *session) phaseRequest(name message.Kind) error {
 	ph := &s.phase
 	if ph.timer == "" {
 		return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 var fakeStart = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
@@ -198,7 +199,7 @@ func TestSlowChargerPaced(t *testing.T) {
 	}
 	n := map[string]int{}
 	for _, st := range res.Steps {
-		n[st.Request]++
+		n[st.Request.String()]++
 	}
 	if n["CableCheckReq"] != 18 || n["PreChargeReq"] != 14 || n["CurrentDemandReq"] != DefaultRounds || res.End != EndComplete {
 		t.Errorf("%d CableCheckReq, %d PreChargeReq, %d CurrentDemandReq, End %v; want 18, 14, %d, %v",
@@ -252,7 +253,7 @@ func TestCableCheckTimeoutDIN(t *testing.T) {
 	clk := clock.NewFake(fakeStart)
 	c := charger{namespace: NamespaceDIN, clk: clk, latency: answerTime, din: slowDIN(clk, never, 0, dinPolicy(false))}
 	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "ioniq")})
-	wantTimer(t, res, err, TimerError{Timer: TimerCable, Limit: 38 * time.Second, Request: "CableCheckReq", Requests: 1152, Elapsed: 38016 * time.Millisecond},
+	wantTimer(t, res, err, TimerError{Timer: TimerCable, Limit: 38 * time.Second, Request: message.CableCheckReq, Requests: 1152, Elapsed: 38016 * time.Millisecond},
 		"evcc: the charger did not finish its isolation check within 38s (V2G_EVCC_CableCheck_Timeout): 1152 CableCheckReq in 38.016s, each answered as not done")
 	if n := count(t, sn, "CableCheckReq"); n != 1152 {
 		t.Errorf("%d CableCheckReq, want 1152", n)
@@ -264,7 +265,7 @@ func TestCableCheckTimeoutISO2(t *testing.T) {
 	clk := clock.NewFake(fakeStart)
 	c := charger{namespace: NamespaceISO2, clk: clk, latency: answerTime, iso: slowISO(clk, never, 0, isoPolicy("dc"))}
 	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "id3")})
-	wantTimer(t, res, err, TimerError{Timer: TimerCable, Limit: 40 * time.Second, Request: "CableCheckReq", Requests: 1213, Elapsed: 40029 * time.Millisecond},
+	wantTimer(t, res, err, TimerError{Timer: TimerCable, Limit: 40 * time.Second, Request: message.CableCheckReq, Requests: 1213, Elapsed: 40029 * time.Millisecond},
 		"evcc: the charger did not finish its isolation check within 40s (V2G_EVCC_CableCheck_Timeout): 1213 CableCheckReq in 40.029s, each answered as not done")
 	if n := count(t, sn, "CableCheckReq"); n != 1213 {
 		t.Errorf("%d CableCheckReq, want 1213", n)
@@ -284,7 +285,7 @@ func TestPreChargeTimeout(t *testing.T) {
 				car = "id3"
 			}
 			res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, car)})
-			wantTimer(t, res, err, TimerError{Timer: TimerPreCharge, Limit: 7 * time.Second, Request: "PreChargeReq", Requests: 213, Elapsed: 7029 * time.Millisecond},
+			wantTimer(t, res, err, TimerError{Timer: TimerPreCharge, Limit: 7 * time.Second, Request: message.PreChargeReq, Requests: 213, Elapsed: 7029 * time.Millisecond},
 				"evcc: the charger did not raise its output to the car's voltage within 7s (V2G_EVCC_PreCharge_Timeout): 213 PreChargeReq in 7.029s, each answered as not done")
 			if n := count(t, sn, "PreChargeReq"); n != 213 {
 				t.Errorf("%d PreChargeReq, want 213", n)
@@ -306,7 +307,7 @@ func TestOngoingTimeout(t *testing.T) {
 	}
 	c := charger{namespace: NamespaceISO2, clk: clk, latency: answerTime, iso: ongoing}
 	res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, "ev6")})
-	wantTimer(t, res, err, TimerError{Timer: TimerOngoing, Limit: time.Minute, Request: "ChargeParameterDiscoveryReq", Requests: 1819, Elapsed: 60027 * time.Millisecond},
+	wantTimer(t, res, err, TimerError{Timer: TimerOngoing, Limit: time.Minute, Request: message.ChargeParameterDiscoveryReq, Requests: 1819, Elapsed: 60027 * time.Millisecond},
 		"evcc: the charger did not finish processing within 1m0s (V2G_EVCC_Ongoing_Timeout): 1819 ChargeParameterDiscoveryReq in 1m0.027s, each answered as not done")
 	if n := count(t, sn, "ChargeParameterDiscoveryReq"); n != 1819 {
 		t.Errorf("%d ChargeParameterDiscoveryReq, want 1819", n)
@@ -346,9 +347,9 @@ func TestMsgTimeout(t *testing.T) {
 				c = charger{namespace: NamespaceISO2, clk: clk, stall: stall, iso: isoPolicy("dc")}
 			}
 			res, sn, err := runFake(t, c, Config{Profile: mustLookup(t, tc.car)})
-			wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: tc.limit, Request: tc.request, Requests: 1, Elapsed: tc.limit},
+			wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: tc.limit, Request: mustKind(t, tc.request), Requests: 1, Elapsed: tc.limit},
 				"evcc: the charger did not answer "+tc.request+" within "+tc.limit.String()+" (V2G_EVCC_Msg_Timeout)")
-			if last := res.Steps[len(res.Steps)-1]; last.Request != tc.request || last.Response != "" || last.RTT != tc.limit {
+			if last := res.Steps[len(res.Steps)-1]; last.Request.String() != tc.request || last.Response != "" || last.RTT != tc.limit {
 				t.Errorf("last step %+v", last)
 			}
 			if n := count(t, sn, tc.request); tc.request == "CurrentDemandReq" && n != 1 {
@@ -370,7 +371,7 @@ func TestResponseTimeoutOverrides(t *testing.T) {
 	}
 	c := charger{namespace: NamespaceDIN, clk: clk, stall: stall, din: dinPolicy(false)}
 	res, _, err := runFake(t, c, Config{Profile: mustLookup(t, "ioniq"), ResponseTimeout: 3 * time.Second})
-	wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: 3 * time.Second, Request: "CurrentDemandReq", Requests: 1, Elapsed: 3 * time.Second},
+	wantTimer(t, res, err, TimerError{Timer: TimerMsg, Limit: 3 * time.Second, Request: message.CurrentDemandReq, Requests: 1, Elapsed: 3 * time.Second},
 		"evcc: the charger did not answer CurrentDemandReq within 3s (V2G_EVCC_Msg_Timeout)")
 }
 
@@ -388,4 +389,14 @@ func TestCallerDeadline(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
+}
+
+// mustKind returns the kind of message named name.
+func mustKind(t *testing.T, name string) message.Kind {
+	t.Helper()
+	k, ok := message.Parse(name)
+	if !ok {
+		t.Fatalf("no message %q", name)
+	}
+	return k
 }

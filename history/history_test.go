@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 var t0 = time.Date(2026, 5, 24, 10, 0, 0, 0, time.UTC)
@@ -31,8 +33,8 @@ func car(mac string, soc int, at time.Time) *record.Session {
 		{Kind: record.KindMatched, At: at.Add(time.Second), EVMAC: mac},
 		{Kind: record.KindConnected, At: at.Add(2 * time.Second)},
 		{Kind: record.KindSessionSetup, At: at.Add(2 * time.Second), EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}},
-		{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: "ChargeParameterDiscoveryReq", Values: record.Values{SoC: ptr(soc), EnergyRequestWh: ptr(1820.0)}},
-		{Kind: record.KindRequest, At: at.Add(3 * time.Second), Message: "ChargeParameterDiscoveryReq", Code: "OK"},
+		{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: message.ChargeParameterDiscoveryReq, Values: record.Values{SoC: ptr(soc), EnergyRequestWh: ptr(1820.0)}},
+		{Kind: record.KindRequest, At: at.Add(3 * time.Second), Message: message.ChargeParameterDiscoveryReq, Code: "OK"},
 		{Kind: record.KindEnded, At: at.Add(4 * time.Second), End: record.EndCarClosed},
 	} {
 		r.Apply(e)
@@ -348,5 +350,31 @@ func TestDiskFull(t *testing.T) {
 	}
 	if fi, err := os.Lstat(filepath.Join(dir, File)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the link to the device was replaced: %v", err)
+	}
+}
+
+// TestLoadsEarlierLines loads a line as earlier versions wrote it, when an
+// answer's message was a plain string: the names read back as their kinds,
+// and the line written again is the same bytes.
+func TestLoadsEarlierLines(t *testing.T) {
+	const line = `{"protocol":"din","namespace":"urn:din:70121:2012:MsgDef","ev_mac":"02:00:00:00:00:c3","evccid":{"hex":"0465650064c3","raw":"0465650064c3","random":false},"soc":{"value":93,"known":true,"from":"ChargeParameterDiscoveryReq","at":"2026-05-24T10:00:03Z"},"full_soc":{"value":0,"known":false},"bulk_soc":{"value":0,"known":false},"energy_capacity_wh":{"value":80000,"known":true,"from":"config","at":"2026-05-24T10:00:03Z"},"energy_request_wh":{"value":1820,"known":true,"from":"ChargeParameterDiscoveryReq","at":"2026-05-24T10:00:03Z"},"ev_max_voltage_v":{"value":0,"known":false},"ev_max_current_a":{"value":0,"known":false},"ev_max_power_w":{"value":0,"known":false},"phases":{"slac_start":"2026-05-24T10:00:00Z","matched":"2026-05-24T10:00:01Z","tcp":"2026-05-24T10:00:02Z","session_setup":"2026-05-24T10:00:02Z","first_charge_parameter_discovery":"2026-05-24T10:00:03Z","ended":"2026-05-24T10:00:04Z"},"answers":[{"message":"supportedAppProtocolReq","code":"OK_SuccessfulNegotiation","at":"2026-05-24T10:00:02Z","took_ns":61000},{"message":"SessionSetupReq","code":"OK_NewSessionEstablished","at":"2026-05-24T10:00:02Z","took_ns":80000},{"message":"ChargeParameterDiscoveryReq","code":"OK","at":"2026-05-24T10:00:03Z","took_ns":0}],"end":"car_closed"}`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, File), []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := open(t, Config{Dir: dir, Keep: 5}).Sessions()
+	if len(got) != 1 {
+		t.Fatalf("%d sessions loaded, want 1", len(got))
+	}
+	var kinds []message.Kind
+	for _, a := range got[0].Answers {
+		kinds = append(kinds, a.Message)
+	}
+	want := []message.Kind{message.SupportedAppProtocolReq, message.SessionSetupReq, message.ChargeParameterDiscoveryReq}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("answers' messages %v, want %v", kinds, want)
+	}
+	if b, err := json.Marshal(got[0]); err != nil || string(b) != line {
+		t.Errorf("written again:\n%s (%v)\nwant\n%s", b, err, line)
 	}
 }

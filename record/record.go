@@ -1,8 +1,8 @@
 // Package record holds what one plug-in produced: the values the car sent,
 // where each came from, the time of every phase, the charger's answer
 // times and how it ended. The session packages fill it through Events; the
-// outputs read it. It imports nothing of the project, so an output never
-// depends on a protocol package.
+// outputs read it. Of the project it imports only v2g/message, the names of
+// the V2G messages, so an output never depends on a protocol package.
 package record
 
 import (
@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // Kind says what an Event reports.
@@ -147,7 +149,8 @@ type Event struct {
 	Namespace string        // KindHandshake
 	TLS       string        // KindConnected: TLS version and cipher suite, e.g. "TLS 1.3 TLS_AES_128_GCM_SHA256"; "" for plain TCP
 	EVCCID    []byte        // KindSessionSetup: raw bytes as sent
-	Message   string        // KindRequest, KindValues: the request's name, e.g. "ChargeParameterDiscoveryReq"
+	Message   message.Kind  // KindRequest, KindValues: the request, e.g. message.ChargeParameterDiscoveryReq
+	From      string        // KindValues not sent by the car: where they came from, e.g. "config"
 	Code      string        // KindRequest: the answer's ResponseCode
 	Took      time.Duration // KindRequest: decode, decide and encode; KindMatched: the car's first CM_SLAC_PARM.REQ to CM_SLAC_MATCH.CNF
 	Values    Values        // KindValues
@@ -294,7 +297,7 @@ type Phases struct {
 
 // Answer is the charger's answer to one request.
 type Answer struct {
-	Message string        `json:"message"`
+	Message message.Kind  `json:"message"`
 	Code    string        `json:"code"`
 	At      time.Time     `json:"at"`
 	Took    time.Duration `json:"took_ns"`
@@ -388,10 +391,13 @@ func (s *Session) Apply(e Event) (changed bool) {
 			s.Answers = append(s.Answers, Answer{Message: e.Message, Code: e.Code, At: e.At, Took: e.Took})
 		}
 	case KindValues:
-		if e.Message == "ChargeParameterDiscoveryReq" {
+		if e.Message == message.ChargeParameterDiscoveryReq {
 			setOnce(&s.Phases.FirstCPD, e.At)
 		}
-		v, from, at := e.Values, e.Message, e.At
+		v, from, at := e.Values, e.From, e.At
+		if from == "" {
+			from = e.Message.String()
+		}
 		soc := func(x int) bool { return x >= 0 && x <= 100 }
 		changed = s.SoC.offer(v.SoC, from, at, soc)
 		changed = s.FullSOC.offer(v.FullSOC, from, at, soc) || changed

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 func TestParseEVCCID(t *testing.T) {
@@ -33,21 +35,21 @@ func TestApplyKeepsRealValues(t *testing.T) {
 	i := func(v int) *int { return &v }
 	f := func(v float64) *float64 { return &v }
 	var s Session
-	if !s.Apply(Event{Kind: KindValues, At: at, Message: "ChargeParameterDiscoveryReq", Values: Values{SoC: i(93), EnergyCapacityWh: f(28000)}}) {
+	if !s.Apply(Event{Kind: KindValues, At: at, Message: message.ChargeParameterDiscoveryReq, Values: Values{SoC: i(93), EnergyCapacityWh: f(28000)}}) {
 		t.Fatal("first values not reported as a change")
 	}
 	// A later zero is no better than a real value; an out-of-range SoC is no value.
-	if s.Apply(Event{Kind: KindValues, At: at.Add(time.Second), Message: "CurrentDemandReq", Values: Values{SoC: i(0), EnergyCapacityWh: f(0)}}) {
+	if s.Apply(Event{Kind: KindValues, At: at.Add(time.Second), Message: message.CurrentDemandReq, Values: Values{SoC: i(0), EnergyCapacityWh: f(0)}}) {
 		t.Error("zeros reported as a change")
 	}
-	if s.Apply(Event{Kind: KindValues, At: at.Add(time.Second), Message: "CurrentDemandReq", Values: Values{SoC: i(101)}}) {
+	if s.Apply(Event{Kind: KindValues, At: at.Add(time.Second), Message: message.CurrentDemandReq, Values: Values{SoC: i(101)}}) {
 		t.Error("SoC 101 taken")
 	}
 	if s.SoC != (Int{93, true, "ChargeParameterDiscoveryReq", at}) || s.EnergyCapacityWh.Value != 28000 {
 		t.Fatalf("record: %+v", s)
 	}
 	// A newer real value replaces it.
-	s.Apply(Event{Kind: KindValues, At: at.Add(2 * time.Second), Message: "CurrentDemandReq", Values: Values{SoC: i(94)}})
+	s.Apply(Event{Kind: KindValues, At: at.Add(2 * time.Second), Message: message.CurrentDemandReq, Values: Values{SoC: i(94)}})
 	if s.SoC.Value != 94 || s.SoC.From != "CurrentDemandReq" || s.Phases.FirstCPD != at {
 		t.Fatalf("record: %+v", s)
 	}
@@ -100,8 +102,8 @@ func TestJSONRoundTrip(t *testing.T) {
 		{Kind: KindMatched, At: at, EVMAC: "04:65:65:00:64:c3"},
 		{Kind: KindHandshake, At: at, Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
 		{Kind: KindSessionSetup, At: at, EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}},
-		{Kind: KindValues, At: at, Message: "ChargeParameterDiscoveryReq", Values: Values{SoC: &soc}},
-		{Kind: KindRequest, At: at, Message: "SessionStopReq", Code: "OK", Took: 20 * time.Microsecond},
+		{Kind: KindValues, At: at, Message: message.ChargeParameterDiscoveryReq, Values: Values{SoC: &soc}},
+		{Kind: KindRequest, At: at, Message: message.SessionStopReq, Code: "OK", Took: 20 * time.Microsecond},
 		{Kind: KindDelivered, Delivery: &Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: at}},
 		{Kind: KindEnded, At: at, End: EndSessionStop},
 	} {
@@ -137,13 +139,13 @@ func TestEVCCIDOfTheValues(t *testing.T) {
 		{Event{Kind: KindSessionSetup, EVCCID: a, Conn: 1}, "02000000000a", true},
 		// A second connection before any values: its ID stands.
 		{Event{Kind: KindSessionSetup, EVCCID: b, Conn: 2}, "02000000000b", true},
-		{Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: soc(93), Conn: 2}, "02000000000b", true},
+		{Event{Kind: KindValues, Message: message.ChargeParameterDiscoveryReq, Values: soc(93), Conn: 2}, "02000000000b", true},
 		// A third connection's ID waits for its values...
 		{Event{Kind: KindSessionSetup, EVCCID: c, Conn: 3}, "02000000000b", false},
 		// ...values of the second connection keep the second's ID...
-		{Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: soc(94), Conn: 2}, "02000000000b", true},
+		{Event{Kind: KindValues, Message: message.ChargeParameterDiscoveryReq, Values: soc(94), Conn: 2}, "02000000000b", true},
 		// ...and the third's values bring its ID with them.
-		{Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: soc(95), Conn: 3}, "02000000000c", true},
+		{Event{Kind: KindValues, Message: message.ChargeParameterDiscoveryReq, Values: soc(95), Conn: 3}, "02000000000c", true},
 		// The same ID again changes nothing.
 		{Event{Kind: KindSessionSetup, EVCCID: c, Conn: 3}, "02000000000c", false},
 	}

@@ -3,17 +3,19 @@ package record
 import (
 	"fmt"
 	"testing"
+
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // plugInEnded stands, in a list of events, for the charger's call of
 // PlugInEnded after the plug-in's last event.
 var plugInEnded = Event{}
 
-func ev(k Kind) Event        { return Event{Kind: k} }
-func ended(e End) Event      { return Event{Kind: KindEnded, End: e} }
-func request(m string) Event { return Event{Kind: KindRequest, Message: m, Code: "OK"} }
+func ev(k Kind) Event              { return Event{Kind: k} }
+func ended(e End) Event            { return Event{Kind: KindEnded, End: e} }
+func request(m message.Kind) Event { return Event{Kind: KindRequest, Message: m, Code: "OK"} }
 func values(v Values) Event {
-	return Event{Kind: KindValues, Message: "ChargeParameterDiscoveryReq", Values: v}
+	return Event{Kind: KindValues, Message: message.ChargeParameterDiscoveryReq, Values: v}
 }
 func intp(v int) *int           { return &v }
 func floatp(v float64) *float64 { return &v }
@@ -25,9 +27,9 @@ var noCarRound = []Event{ev(KindSLACStarted), ended(EndNoCar), plugInEnded}
 // session ended (the car still plugged in).
 var ioniq = []Event{
 	ev(KindSLACStarted), ev(KindMatched), ev(KindLinkUp), ev(KindSDP), ev(KindConnected), ev(KindHandshake),
-	request("supportedAppProtocolReq"), ev(KindSessionSetup), request("SessionSetupReq"),
+	request(message.SupportedAppProtocolReq), ev(KindSessionSetup), request(message.SessionSetupReq),
 	values(Values{SoC: intp(93), FullSOC: intp(94), EnergyCapacityWh: floatp(28000), EnergyRequestWh: floatp(1820)}),
-	request("ChargeParameterDiscoveryReq"), {Kind: KindDelivered, Delivery: &Delivery{Output: "smartevse", OK: true}},
+	request(message.ChargeParameterDiscoveryReq), {Kind: KindDelivered, Delivery: &Delivery{Output: "smartevse", OK: true}},
 	ended(EndSessionStop),
 }
 
@@ -93,8 +95,8 @@ func TestStateSequences(t *testing.T) {
 		from: StateWaiting,
 		events: join([]Event{ev(KindSLACStarted), ev(KindMatched), ev(KindSDP), ev(KindConnected), ev(KindHandshake),
 			ev(KindSessionSetup), values(Values{EnergyRequestWh: floatp(12000), MaxCurrentA: floatp(16)}),
-			request("ChargeParameterDiscoveryReq"), request("PowerDeliveryReq"), request("ChargingStatusReq"),
-			request("ChargingStatusReq"), ended(EndSessionStop)}, leaves),
+			request(message.ChargeParameterDiscoveryReq), request(message.PowerDeliveryReq), request(message.ChargingStatusReq),
+			request(message.ChargingStatusReq), ended(EndSessionStop)}, leaves),
 		want: states(repeat(StateSLAC, 1), repeat(StateSession, 5), repeat(StateReading, 5),
 			repeat(StateDone, 2), repeat(StateWaiting, 1)),
 	}, {

@@ -2,13 +2,13 @@ package replay
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -195,7 +195,7 @@ func chosen(req *apphand.SupportedAppProtocolReq, res *apphand.SupportedAppProto
 // offersISO20 reports whether the car offers an ISO 15118-20 namespace.
 func offersISO20(req *apphand.SupportedAppProtocolReq) bool {
 	for _, ap := range req.AppProtocol {
-		if strings.HasPrefix(ap.ProtocolNamespace, "urn:iso:std:iso:15118:-20") {
+		if message.ProtocolOf(ap.ProtocolNamespace).ISO20() {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -94,9 +95,9 @@ type Session struct {
 
 // Step is one request of the car and our charger's answer.
 type Step struct {
-	Frame   int    // the capture frame of the car's request
-	Request string // e.g. "ChargeParameterDiscoveryReq"
-	Code    string // our answer's ResponseCode
+	Frame   int          // the capture frame of the car's request
+	Request message.Kind // e.g. message.ChargeParameterDiscoveryReq
+	Code    string       // our answer's ResponseCode
 	// Processing is our answer's EVSEProcessing (Finished, Ongoing) where it has one, else "".
 	Processing string
 	Err        error // the charger's *secc.RequestError, when the request failed
@@ -314,7 +315,7 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		h := v2gtp.Header{Type: m.Header.Type, Length: uint32(len(payload))}
 		out, step, err = ours.Handle(m.Time, h, payload, out[:0])
 		ours.Sent(0)
-		if step.Request != "" && len(out) > 0 {
+		if step.Request != message.None && len(out) > 0 {
 			s.Steps = append(s.Steps, Step{Frame: m.Frame, Request: step.Request, Code: step.Code, Err: err})
 			log.Debug("answered", "frame", m.Frame, "request", step.Request, "code", step.Code, "err", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -212,14 +213,14 @@ func TestIoniq(t *testing.T) {
 		t.Errorf("summary %q, want %q", got, want)
 	}
 	want := []Step{
-		{Frame: 105, Request: "supportedAppProtocolReq", Code: "OK_SuccessfulNegotiation"},
-		{Frame: 114, Request: "SessionSetupReq", Code: "OK_NewSessionEstablished"},
-		{Frame: 124, Request: "ServiceDiscoveryReq", Code: "OK"},
-		{Frame: 132, Request: "ServicePaymentSelectionReq", Code: "OK"},
-		{Frame: 140, Request: "ContractAuthenticationReq", Code: "OK", Processing: "Finished"},
+		{Frame: 105, Request: message.SupportedAppProtocolReq, Code: "OK_SuccessfulNegotiation"},
+		{Frame: 114, Request: message.SessionSetupReq, Code: "OK_NewSessionEstablished"},
+		{Frame: 124, Request: message.ServiceDiscoveryReq, Code: "OK"},
+		{Frame: 132, Request: message.ServicePaymentSelectionReq, Code: "OK"},
+		{Frame: 140, Request: message.ContractAuthenticationReq, Code: "OK", Processing: "Finished"},
 		// The soc policy has the values and keeps the car waiting.
-		{Frame: 148, Request: "ChargeParameterDiscoveryReq", Code: "OK", Processing: "Ongoing"},
-		{Frame: 157, Request: "CableCheckReq", Code: "FAILED", Processing: "Finished"},
+		{Frame: 148, Request: message.ChargeParameterDiscoveryReq, Code: "OK", Processing: "Ongoing"},
+		{Frame: 157, Request: message.CableCheckReq, Code: "FAILED", Processing: "Finished"},
 	}
 	if !equalSteps(s.Steps, want) {
 		t.Errorf("steps\n%+v\nwant\n%+v", s.Steps, want)
@@ -236,7 +237,7 @@ func TestIoniq(t *testing.T) {
 	if s.Recorded != secc.ProtocolDIN || strings.Join(s.Offered, ",") != "urn:din:70121:2012:MsgDef 2.0" {
 		t.Errorf("recorded %v, offered %q", s.Recorded, s.Offered)
 	}
-	if len(rec.Answers) != len(want) || rec.Answers[6].Message != "CableCheckReq" || rec.Answers[6].Code != "FAILED" {
+	if len(rec.Answers) != len(want) || rec.Answers[6].Message != message.CableCheckReq || rec.Answers[6].Code != "FAILED" {
 		t.Errorf("answers %+v", rec.Answers)
 	}
 	if rec.Phases.SDP.IsZero() || rec.Phases.FirstCPD.Sub(rec.Phases.SessionSetup) <= 0 || rec.Phases.Ended.Before(rec.Phases.FirstCPD) {
@@ -315,7 +316,7 @@ func TestPolicyDC(t *testing.T) {
 			t.Errorf("step %d %+v", i, st)
 		}
 		if i == 0 || s.Steps[i-1].Request != st.Request {
-			runs = append(runs, st.Request)
+			runs = append(runs, st.Request.String())
 		}
 	}
 	want := "supportedAppProtocolReq SessionSetupReq ServiceDiscoveryReq ServicePaymentSelectionReq ContractAuthenticationReq " +
@@ -329,7 +330,7 @@ func TestPolicyDC(t *testing.T) {
 	// Our emulated cable check takes two requests; the car's recorded 132 all get answers.
 	var proc []string
 	for _, st := range s.Steps {
-		if st.Request == "CableCheckReq" && (len(proc) == 0 || proc[len(proc)-1] != st.Processing) {
+		if st.Request == message.CableCheckReq && (len(proc) == 0 || proc[len(proc)-1] != st.Processing) {
 			proc = append(proc, st.Processing)
 		}
 	}
@@ -366,11 +367,11 @@ func TestPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.Sessions[0]
-	codes := map[string]string{}
+	codes := map[message.Kind]string{}
 	for _, st := range s.Steps {
 		codes[st.Request] = st.Code
 	}
-	for _, req := range []string{"ChargeParameterDiscoveryReq", "PowerDeliveryReq", "ChargingStatusReq"} {
+	for _, req := range []message.Kind{message.ChargeParameterDiscoveryReq, message.PowerDeliveryReq, message.ChargingStatusReq} {
 		if codes[req] != "OK" {
 			t.Errorf("%s answered %q under ac; steps %+v", req, codes[req], s.Steps)
 		}
@@ -399,7 +400,7 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("ISO-20: %v", err)
 	}
 	s := r.Sessions[0]
-	if !equalSteps(s.Steps, []Step{{Frame: 70, Request: "supportedAppProtocolReq", Code: "Failed_NoNegotiation", Err: err}}) || s.Unsent != 22 || s.Record.End != record.EndError {
+	if !equalSteps(s.Steps, []Step{{Frame: 70, Request: message.SupportedAppProtocolReq, Code: "Failed_NoNegotiation", Err: err}}) || s.Unsent != 22 || s.Record.End != record.EndError {
 		t.Errorf("ISO-20: steps %+v, %d unsent, end %v", s.Steps, s.Unsent, s.Record.End)
 	}
 	if s.Offered[0] != "urn:iso:std:iso:15118:-20:AC 1.0" || s.Recorded != secc.ProtocolNone {

@@ -2,13 +2,14 @@ package secc
 
 import (
 	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // Namespaces of SupportedAppProtocolReq.
 const (
-	NamespaceDIN   = "urn:din:70121:2012:MsgDef"
-	NamespaceISO2  = "urn:iso:15118:2:2013:MsgDef"
-	NamespaceTesla = "urn:tesla:din:2018:MsgDef" // Tesla's own, offered beside DIN; it speaks DIN
+	NamespaceDIN   = message.NamespaceDIN
+	NamespaceISO2  = message.NamespaceISO2
+	NamespaceTesla = message.NamespaceTesla // Tesla's own, offered beside DIN; it speaks DIN
 )
 
 // Offer is the protocol the charger picked from a car's offer.
@@ -19,12 +20,19 @@ type Offer struct {
 	Minor     bool // the car's minor version differs: OK_SuccessfulNegotiationWithMinorDeviation
 }
 
+// protocolOf returns the protocol of an offer the charger speaks: version
+// 2 of DIN's or ISO-2's namespace, or Tesla's namespace whatever its version
+// (0.7 in real cars).
 func protocolOf(ns string, major uint32) Protocol {
-	switch {
-	case ns == NamespaceDIN && major == 2, ns == NamespaceTesla:
-		return ProtocolDIN
-	case ns == NamespaceISO2 && major == 2:
-		return ProtocolISO2
+	switch message.ProtocolOf(ns) {
+	case message.ProtocolDIN:
+		if major == 2 || ns == NamespaceTesla {
+			return ProtocolDIN
+		}
+	case message.ProtocolISO2:
+		if major == 2 {
+			return ProtocolISO2
+		}
 	}
 	return ProtocolNone
 }
@@ -80,10 +88,3 @@ func answerAppHand(o Offer, ok bool) *apphand.Document {
 	}
 	return &apphand.Document{SupportedAppProtocolRes: res}
 }
-
-// appHandMessage names the handshake's message, as the codecs' kinds name theirs.
-type appHandMessage string
-
-func (m appHandMessage) String() string { return string(m) }
-
-const supportedAppProtocolReq appHandMessage = "supportedAppProtocolReq"

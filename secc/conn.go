@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -73,7 +74,7 @@ func (c *Conn) Session() *Session { return c.sess }
 func (c *Conn) Handle(now time.Time, h v2gtp.Header, payload []byte, dst []byte) ([]byte, Step, error) {
 	out, step, err := c.sess.Handle(now, h, payload, dst)
 	c.step, c.at = Step{}, now
-	if step.Request != "" && len(out) > len(dst) {
+	if step.Request != message.None && len(out) > len(dst) {
 		c.step = step
 	}
 	return out, step, err
@@ -82,7 +83,7 @@ func (c *Conn) Handle(now time.Time, h v2gtp.Header, payload []byte, dst []byte)
 // Sent reports that the answer Handle returned last went out, took after
 // its request came (decode, decide, encode and write): the KindRequest event.
 func (c *Conn) Sent(took time.Duration) {
-	if c.step.Request == "" {
+	if c.step.Request == message.None {
 		return
 	}
 	c.last = c.step
@@ -120,7 +121,7 @@ func (h *Hangup) Error() string {
 
 // WriteError reports that the answer to Request could not be sent.
 type WriteError struct {
-	Request string
+	Request message.Kind
 	Err     error
 }
 
@@ -175,7 +176,7 @@ func (c *Conn) ending(cause error) (record.End, string) {
 	case errors.As(cause, &req):
 		// Nothing to answer with: the stream cannot go on.
 		return record.EndError, cause.Error()
-	case done && last.Request == "SessionStopReq":
+	case done && last.Request == message.SessionStopReq:
 		if errors.Is(cause, os.ErrDeadlineExceeded) {
 			return record.EndSessionStop, fmt.Sprintf("the car kept the connection open %v after SessionStop", CloseWait)
 		}
@@ -192,16 +193,17 @@ func (c *Conn) ending(cause error) (record.End, string) {
 		if done {
 			return record.EndCarClosed, fmt.Sprintf("the car kept the connection open %v after %s answered %s", CloseWait, last.Request, last.Code)
 		}
-		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", c.sess.cfg.SequenceTimeout, nonEmpty(last.Request, "the connection opened"))
+		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", c.sess.cfg.SequenceTimeout, afterRequest(last.Request))
 	case errors.Is(cause, v2gtp.ErrVersion), errors.Is(cause, v2gtp.ErrTooLong):
 		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", cause)
 	}
 	return record.EndCarClosed, cause.Error()
 }
 
-func nonEmpty(s, alt string) string {
-	if s == "" {
-		return alt
+// afterRequest names what came last on a connection: its last request, or its opening.
+func afterRequest(k message.Kind) string {
+	if k == message.None {
+		return "the connection opened"
 	}
-	return s
+	return k.String()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/din"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -50,7 +51,7 @@ func TestConnEvents(t *testing.T) {
 	req := sapReq(t)
 	at := t0.Add(time.Second)
 	out, step, err := c.Handle(at, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(req))}, req, nil)
-	if err != nil || len(out) == 0 || step.Request != "supportedAppProtocolReq" {
+	if err != nil || len(out) == 0 || step.Request != message.SupportedAppProtocolReq {
 		t.Fatalf("%x %+v %v", out, step, err)
 	}
 	// Nothing of the answer is reported before it is sent.
@@ -60,7 +61,7 @@ func TestConnEvents(t *testing.T) {
 	c.Sent(3 * time.Millisecond)
 	c.Sent(5 * time.Millisecond) // once per answer
 	req0 := evs[len(evs)-1]
-	if len(evs) != 3 || req0.Kind != record.KindRequest || req0.At != at || req0.Message != "supportedAppProtocolReq" || req0.Code != "OK_SuccessfulNegotiation" || req0.Took != 3*time.Millisecond {
+	if len(evs) != 3 || req0.Kind != record.KindRequest || req0.At != at || req0.Message != message.SupportedAppProtocolReq || req0.Code != "OK_SuccessfulNegotiation" || req0.Took != 3*time.Millisecond {
 		t.Fatalf("events %+v", evs)
 	}
 	if c.Deadline() != at.Add(V2G_SECC_Sequence_Timeout) {
@@ -85,7 +86,7 @@ func TestConnUnsent(t *testing.T) {
 	c := NewConn(Config{}, t0, ConnInfo{}, func(e record.Event) { evs = append(evs, e) })
 	req := sapReq(t)
 	c.Handle(t0, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(req))}, req, nil)
-	end, detail := c.End(t0, &WriteError{Request: "supportedAppProtocolReq", Err: net.ErrClosed})
+	end, detail := c.End(t0, &WriteError{Request: message.SupportedAppProtocolReq, Err: net.ErrClosed})
 	if end != record.EndCarClosed || detail != "writing the answer to supportedAppProtocolReq: use of closed network connection" || c.Last() != (Step{}) {
 		t.Errorf("end %v %q, last %+v", end, detail, c.Last())
 	}
@@ -122,7 +123,7 @@ func TestConnEnding(t *testing.T) {
 		stopped: func(t *testing.T) [][]byte { return [][]byte{sapReq(t), setup(t), stop(t)} },
 		failed:  func(t *testing.T) [][]byte { return [][]byte{sapReq(t), setup(t), wrong(t)} },
 	}
-	reqErr := &RequestError{Message: "ServiceDiscoveryReq", Err: ErrEnded}
+	reqErr := &RequestError{Message: message.ServiceDiscoveryReq, Err: ErrEnded}
 	tests := []struct {
 		state  state
 		cause  error
@@ -142,7 +143,7 @@ func TestConnEnding(t *testing.T) {
 		{talking, os.ErrDeadlineExceeded, record.EndTimeout, "no request within 1m0s after SessionSetupReq"},
 		{talking, v2gtp.ErrTooLong, record.EndError, "bad V2GTP message: " + v2gtp.ErrTooLong.Error()},
 		{stopped, reqErr, record.EndError, "ServiceDiscoveryReq: request after the end of the session"},
-		{stopped, &WriteError{Request: "SessionStopReq", Err: io.ErrClosedPipe}, record.EndCarClosed, "writing the answer to SessionStopReq: io: read/write on closed pipe"},
+		{stopped, &WriteError{Request: message.SessionStopReq, Err: io.ErrClosedPipe}, record.EndCarClosed, "writing the answer to SessionStopReq: io: read/write on closed pipe"},
 		{stopped, &Hangup{End: record.EndLinkLost, Detail: "the car left during its V2G session"}, record.EndLinkLost, "the car left during its V2G session"},
 		{talking, &Hangup{End: record.EndStopped, Detail: "the charger stopped"}, record.EndStopped, "the charger stopped"},
 		{talking, errors.New("read tcp: connection reset by peer"), record.EndCarClosed, "read tcp: connection reset by peer"},

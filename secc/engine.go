@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // state is where a session stands: the phase it waits for, or ended.
@@ -52,7 +53,7 @@ func cpdForm(o Outcome) (c code, ongoing, shutdown bool) {
 // codecKind is a generated codec's MessageKind.
 type codecKind interface {
 	~uint8
-	String() string
+	Message() message.Kind
 }
 
 // phaseTable maps each of a codec's n message kinds to the phase it asks
@@ -72,7 +73,7 @@ func phaseTable[K codecKind](n K, phases map[K]Phase) []Phase {
 // even when the rest does not decode), phase and SessionID. The error is
 // what Handle reports; what names the protocol's message ("a DIN").
 func decoded[K codecKind](r *Request, kind K, phases []Phase, sid []byte, isMsg bool, err error, what string) error {
-	*r = Request{Phase: phases[kind], kind: kind, request: phases[kind] < NumPhases, sessionID: sid}
+	*r = Request{Phase: phases[kind], kind: kind.Message(), request: phases[kind] < NumPhases, sessionID: sid}
 	switch {
 	case !isMsg:
 		return fmt.Errorf("%w: not %s V2G_Message", ErrUndecodable, what)
@@ -131,7 +132,7 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 	e.last = now
 	r := &e.req
 	derr := e.a.decode(payload, r)
-	step := Step{Request: messageName(r.kind)}
+	step := Step{Request: r.kind}
 	if derr != nil {
 		rerr := &RequestError{Hex: hexExcerpt(payload), Len: len(payload), Err: derr}
 		if !r.request {
@@ -273,5 +274,5 @@ func (e *engine) fail(dst []byte, step *Step, c code, rerr error) ([]byte, Step,
 }
 
 func (e *engine) values(now time.Time, r *Request, v record.Values) {
-	e.emit(record.Event{Kind: record.KindValues, At: now, Message: messageName(r.kind), Values: v})
+	e.emit(record.Event{Kind: record.KindValues, At: now, Message: r.kind, Values: v})
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // The session model: what a car asks and what the charger decides, in the
@@ -78,7 +79,7 @@ type Request struct {
 	// charge loop, WeldingDetection, PowerDelivery start).
 	MovesOn bool
 
-	kind      fmt.Stringer // the codec's message kind, for names (messageName)
+	kind      message.Kind // the message, wherever secc names it (events, steps, errors)
 	request   bool         // a request the protocol defines, not an answer
 	sessionID []byte
 }
@@ -160,10 +161,6 @@ func NewPolicy(name PolicyName) Policy {
 	}
 	return &socPolicy{}
 }
-
-// messageName is the name of a codec's message kind wherever secc names a
-// message (events, steps, errors).
-func messageName(kind fmt.Stringer) string { return kind.String() }
 
 // movesOn reports a request towards charging.
 func movesOn(r *Request) bool {

@@ -9,6 +9,7 @@ import (
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // failAfterCPD is a policy written for these tests alone, in one file and
@@ -39,7 +40,7 @@ func chooseFailAfterCPD(cars *[]CarInfo) Config {
 func eventsOf(evs []record.Event) []string {
 	var s []string
 	for _, e := range evs {
-		s = append(s, e.Kind.String()+" "+e.Message)
+		s = append(s, e.Kind.String()+" "+e.Message.String())
 	}
 	return s
 }
@@ -63,7 +64,7 @@ func TestNewPolicyDIN(t *testing.T) {
 	want := marshalDIN(t, testSID[:], din.BodyType{CableCheckRes: &din.CableCheckResType{ResponseCode: din.ResponseCodeFAILED,
 		DC_EVSEStatus:  din.DC_EVSEStatusType{EVSEIsolationStatus: &iso, EVSEStatusCode: din.DC_EVSEStatusCodeEVSE_Shutdown},
 		EVSEProcessing: din.EVSEProcessingFinished}})
-	if err != nil || !bytes.Equal(p, want) || step != (Step{Request: "CableCheckReq", Code: "FAILED"}) || !h.s.Done() {
+	if err != nil || !bytes.Equal(p, want) || step != (Step{Request: message.CableCheckReq, Code: "FAILED"}) || !h.s.Done() {
 		t.Fatalf("CableCheck: %x %+v (%v), want %x FAILED", p, step, err, want)
 	}
 	if got, want := eventsOf(h.events[n:]), []string{"values ChargeParameterDiscoveryReq", "values CableCheckReq"}; !slices.Equal(got, want) {
@@ -102,7 +103,7 @@ func TestNewPolicyISO2(t *testing.T) {
 	want := marshalISO2(t, testSID[:], iso2.BodyType{CableCheckRes: &iso2.CableCheckResType{ResponseCode: iso2.ResponseCodeFAILED,
 		DC_EVSEStatus:  iso2.DC_EVSEStatusType{EVSEIsolationStatus: &iso, EVSEStatusCode: iso2.DC_EVSEStatusCodeEVSE_Shutdown},
 		EVSEProcessing: iso2.EVSEProcessingFinished}})
-	if err != nil || !bytes.Equal(p, want) || step != (Step{Request: "CableCheckReq", Code: "FAILED"}) || !h.s.Done() {
+	if err != nil || !bytes.Equal(p, want) || step != (Step{Request: message.CableCheckReq, Code: "FAILED"}) || !h.s.Done() {
 		t.Fatalf("CableCheck: %x %+v (%v), want %x FAILED", p, step, err, want)
 	}
 	if got, want := eventsOf(h.events[n:]), []string{"values ChargeParameterDiscoveryReq", "values CableCheckReq"}; !slices.Equal(got, want) {
@@ -237,7 +238,7 @@ func TestSoCCarMovingOnRecordsSoC(t *testing.T) {
 	if err != nil || res.PreChargeRes.ResponseCode != din.ResponseCodeFAILED {
 		t.Fatalf("PreCharge: %+v (%v)", res.PreChargeRes, err)
 	}
-	if got := h.events[n:]; len(got) != 1 || got[0].Message != "PreChargeReq" || *got[0].Values.SoC != 94 || got[0].Values.TargetVoltageV != nil {
+	if got := h.events[n:]; len(got) != 1 || got[0].Message != message.PreChargeReq || *got[0].Values.SoC != 94 || got[0].Values.TargetVoltageV != nil {
 		t.Fatalf("events %+v", got)
 	}
 
@@ -249,7 +250,7 @@ func TestSoCCarMovingOnRecordsSoC(t *testing.T) {
 	if err != nil || ires.PowerDeliveryRes.ResponseCode != iso2.ResponseCodeFAILED {
 		t.Fatalf("PowerDelivery: %+v (%v)", ires.PowerDeliveryRes, err)
 	}
-	if got := h.events[n:]; len(got) != 1 || got[0].Kind != record.KindValues || got[0].Message != "PowerDeliveryReq" || got[0].Values != (record.Values{}) {
+	if got := h.events[n:]; len(got) != 1 || got[0].Kind != record.KindValues || got[0].Message != message.PowerDeliveryReq || got[0].Values != (record.Values{}) {
 		t.Fatalf("events %+v", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ccslink/ccslink/internal/ratelog"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -302,7 +303,7 @@ func (s *Server) run(ctx context.Context, c net.Conn, x *Conn) error {
 			tap(start.Add(took), false, info.Peer, info.Local, out)
 		}
 		x.Sent(took)
-		if step.Request != "" && len(out) > 0 {
+		if step.Request != message.None && len(out) > 0 {
 			log.Debug("answered", "request", step.Request, "code", step.Code, "took", took)
 		}
 		if err != nil {

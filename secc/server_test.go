@@ -114,7 +114,7 @@ func TestServerSession(t *testing.T) {
 	var requests []string
 	for _, x := range ev.all {
 		if x.Kind == record.KindRequest {
-			requests = append(requests, x.Message+"/"+x.Code)
+			requests = append(requests, x.Message.String()+"/"+x.Code)
 			if x.Took <= 0 || x.Took > time.Second {
 				t.Errorf("answer time %v", x.Took)
 			}

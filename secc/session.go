@@ -7,6 +7,7 @@ import (
 
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -27,15 +28,15 @@ var (
 // RequestError says which request failed and why; Hex holds the first
 // bytes of the car's message for the log (at most MaxExcerpt), Len its length.
 type RequestError struct {
-	Message string // the request's name when known
+	Message message.Kind // the request when known
 	Hex     string
 	Len     int
 	Err     error
 }
 
 func (e *RequestError) Error() string {
-	msg := e.Message
-	if msg == "" {
+	msg := e.Message.String()
+	if e.Message == message.None {
 		msg = "car's message"
 	}
 	switch {
@@ -51,8 +52,8 @@ func (e *RequestError) Unwrap() error { return e.Err }
 
 // Step is one answered request, for the caller's log and metrics.
 type Step struct {
-	Request string // e.g. "ChargeParameterDiscoveryReq"
-	Code    string // the answer's ResponseCode
+	Request message.Kind // e.g. message.ChargeParameterDiscoveryReq
+	Code    string       // the answer's ResponseCode
 }
 
 // handler is the state machine of one protocol behind the handshake.
@@ -124,7 +125,7 @@ func setLength(msg []byte) {
 
 func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	var doc apphand.Document
-	step := Step{Request: messageName(supportedAppProtocolReq)}
+	step := Step{Request: message.SupportedAppProtocolReq}
 	if _, err := apphand.Unmarshal(payload, &doc); err != nil {
 		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: fmt.Errorf("%w: %w", ErrUndecodable, err)}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -239,7 +240,7 @@ func TestDINSoCPolicy(t *testing.T) {
 		t.Fatalf("first CPD answer: %+v", cpd)
 	}
 	// The values were out before the answer.
-	if len(h.events) != n+1 || h.events[n].Kind != record.KindValues || h.events[n].Message != "ChargeParameterDiscoveryReq" {
+	if len(h.events) != n+1 || h.events[n].Kind != record.KindValues || h.events[n].Message != message.ChargeParameterDiscoveryReq {
 		t.Fatalf("events after CPD: %+v", h.events[n:])
 	}
 	for _, e := range h.events[n:] {
@@ -344,7 +345,7 @@ func TestDINUndecodable(t *testing.T) {
 	// Cut inside the ChargeParameterDiscoveryReq: the kind is known.
 	p, _, err := h.send(good[:len(good)-6])
 	var re *RequestError
-	if !errors.Is(err, ErrUndecodable) || !errors.As(err, &re) || re.Hex == "" || re.Message != "ChargeParameterDiscoveryReq" {
+	if !errors.Is(err, ErrUndecodable) || !errors.As(err, &re) || re.Hex == "" || re.Message != message.ChargeParameterDiscoveryReq {
 		t.Fatalf("err = %v", err)
 	}
 	var doc din.Document

@@ -276,7 +276,7 @@ func TestServerTLSOpenSSL(t *testing.T) {
 		case record.KindSessionSetup:
 			trail = append(trail, "EVCCID "+hex.EncodeToString(x.EVCCID))
 		case record.KindRequest:
-			trail = append(trail, x.Message+" "+x.Code)
+			trail = append(trail, x.Message.String()+" "+x.Code)
 		}
 	}
 	ts.ev.mu.Unlock()

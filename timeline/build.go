@@ -9,6 +9,7 @@ import (
 
 	"github.com/ccslink/ccslink/capture"
 	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -47,7 +48,6 @@ type conn struct {
 	schema       string // codec of payload type 0x8001 after the handshake: "din", "iso2", or "" (guess)
 	protocol     string
 	pending      bool // a request of the car awaits its answer
-	pendName     string
 	pendAt       time.Time
 }
 
@@ -69,9 +69,10 @@ type session struct {
 	conns      int
 	socFromCPD bool
 	cpdSeen    bool
-	stopped    bool   // SessionStop seen
-	last       string // last V2G message
-	lastCode   string // its ResponseCode
+	stopped    bool         // SessionStop seen
+	last       string       // last V2G message, as shown
+	lastKind   message.Kind // its kind; None for a root element that is no message
+	lastCode   string       // its ResponseCode
 }
 
 type builder struct {

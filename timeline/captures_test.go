@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/internal/shared"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 func read(t testing.TB, elem ...string) *Timeline {
@@ -291,6 +292,50 @@ func TestISO20AC(t *testing.T) {
 	for _, n := range []string{"SessionSetupReq", "AC_ChargeParameterDiscoveryReq", "AC_ChargeLoopReq", "SessionStopRes"} {
 		if !names[n] {
 			t.Errorf("no %s event", n)
+		}
+	}
+	kinds := messageKinds(t, tl)
+	for _, k := range []message.Kind{message.SupportedAppProtocolReq, message.SupportedAppProtocolRes, message.SessionSetupReq,
+		message.AuthorizationSetupReq, message.ScheduleExchangeReq, message.AC_ChargeParameterDiscoveryReq,
+		message.AC_ChargeParameterDiscoveryRes, message.AC_ChargeLoopReq, message.PowerDeliveryReq, message.SessionStopRes} {
+		if kinds[k] == 0 {
+			t.Errorf("no event of kind %v", k)
+		}
+	}
+}
+
+// messageKinds counts the kinds of a timeline's V2G and handshake events,
+// checking that each decoded one has a kind named as its Msg, and every
+// other event none.
+func messageKinds(t *testing.T, tl *Timeline) map[message.Kind]int {
+	t.Helper()
+	kinds := map[message.Kind]int{}
+	for _, e := range tl.Events {
+		v2g := (e.Kind == KindV2G || e.Kind == KindHandshake) && e.Err == nil
+		if v2g && (e.Message == message.None || e.Message.String() != e.Msg) || !v2g && e.Message != message.None {
+			t.Errorf("frame %d (%v %s): kind %v", e.Frame, e.Kind, e.Msg, e.Message)
+		}
+		kinds[e.Message]++
+	}
+	return kinds
+}
+
+// TestMessageKinds checks the kinds of a DIN and an ISO-2 session's
+// messages, counted: the Ioniq's DIN session (cut off in its charge loop)
+// and dSPACE's ISO-2 DC one.
+func TestMessageKinds(t *testing.T) {
+	kinds := messageKinds(t, read(t, "pyplc", "2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng"))
+	for k, n := range map[message.Kind]int{message.SupportedAppProtocolReq: 1, message.SupportedAppProtocolRes: 1, message.SessionSetupReq: 1,
+		message.ChargeParameterDiscoveryReq: 1, message.ChargeParameterDiscoveryRes: 1, message.PreChargeReq: 11,
+		message.CurrentDemandReq: 50, message.CurrentDemandRes: 50, message.SessionStopReq: 0} {
+		if kinds[k] != n {
+			t.Errorf("Ioniq: %d %v, want %d", kinds[k], k, n)
+		}
+	}
+	kinds = messageKinds(t, read(t, "dsv2gshark", "ISO-2_DC_DS5366.pcapng"))
+	for _, k := range []message.Kind{message.PaymentServiceSelectionReq, message.AuthorizationReq, message.CableCheckReq, message.CurrentDemandReq, message.WeldingDetectionRes} {
+		if kinds[k] == 0 {
+			t.Errorf("ISO-2 DC: no %v", k)
 		}
 	}
 }

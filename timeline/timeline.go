@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/capture"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // Kind says which protocol an event belongs to.
@@ -63,12 +64,15 @@ func (f Field) String() string {
 
 // Event is one line of the timeline.
 type Event struct {
-	T      time.Duration // since the first frame of the capture
-	Frame  int           // index of its (first) frame; for a capture cut short, of the frame cut
-	Kind   Kind
-	Dir    Dir
-	Msg    string // e.g. "CM_SLAC_PARM.REQ", "ChargeParameterDiscoveryReq"
-	Fields []Field
+	T     time.Duration // since the first frame of the capture
+	Frame int           // index of its (first) frame; for a capture cut short, of the frame cut
+	Kind  Kind
+	Dir   Dir
+	Msg   string // e.g. "CM_SLAC_PARM.REQ", "ChargeParameterDiscoveryReq"
+	// Message is the kind of a V2G message (Kind KindHandshake or KindV2G);
+	// Msg is its name. None for other events.
+	Message message.Kind
+	Fields  []Field
 	// Count is how many frames the event stands for: more than 1 for a
 	// burst of sounds folded into one event.
 	Count int

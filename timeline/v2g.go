@@ -14,6 +14,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/iso20/acdp"
 	"github.com/ccslink/ccslink/v2g/iso20/dc"
 	"github.com/ccslink/ccslink/v2g/iso20/wpt"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -38,17 +39,22 @@ func appResponse(p []byte) (*apphand.SupportedAppProtocolRes, bool) {
 	return d.SupportedAppProtocolRes, true
 }
 
-// schemaOf returns the codec and the protocol's name for a namespace.
+// schemaOf returns the codec of payload type 0x8001 and the protocol's
+// name for a namespace; ISO-20 has payload types of its own.
 func schemaOf(ns string) (codec, protocol string) {
-	switch {
-	case strings.Contains(ns, "din:70121"):
-		return "din", "DIN 70121" // Tesla's own namespace too
-	case strings.HasPrefix(ns, "urn:iso:15118:2:"):
-		return "iso2", "ISO 15118-2"
-	case strings.HasPrefix(ns, "urn:iso:std:iso:15118:-20:"):
-		return "", "ISO 15118-20 " + ns[len("urn:iso:std:iso:15118:-20:"):]
+	switch p := message.ProtocolOf(ns); p {
+	case message.ProtocolDIN:
+		if ns == message.NamespaceTesla {
+			return "din", ns // beside DIN's own offer, which would read the same
+		}
+		return "din", p.String()
+	case message.ProtocolISO2:
+		return "iso2", p.String()
+	case message.ProtocolUnknown:
+		return "", ns
+	default:
+		return "", p.String()
 	}
-	return "", ns
 }
 
 func (b *builder) handshakeReq(m *capture.Message, req *apphand.SupportedAppProtocolReq) {
@@ -63,10 +69,12 @@ func (b *builder) handshakeReq(m *capture.Message, req *apphand.SupportedAppProt
 		fs = append(fs, Field{Name: fmt.Sprintf("Offer%d", i+1),
 			Value: fmt.Sprintf("%s %d.%d (SchemaID %d, priority %d)", name, ap.VersionNumberMajor, ap.VersionNumberMinor, ap.SchemaID, ap.Priority)})
 	}
-	b.sess[c.sess].Requests++
-	b.sess[c.sess].last, b.sess[c.sess].lastCode = "supportedAppProtocolReq", ""
-	b.request(c, "supportedAppProtocolReq", m)
-	b.add(Event{Frame: m.Frame, Kind: KindHandshake, Dir: CarToCharger, Msg: "supportedAppProtocolReq", Fields: fs, Session: c.sess})
+	s := b.sess[c.sess]
+	s.Requests++
+	s.lastKind, s.last, s.lastCode = message.SupportedAppProtocolReq, message.SupportedAppProtocolReq.String(), ""
+	b.request(c, m)
+	b.add(Event{Frame: m.Frame, Kind: KindHandshake, Dir: CarToCharger, Msg: message.SupportedAppProtocolReq.String(), Message: message.SupportedAppProtocolReq,
+		Fields: fs, Session: c.sess})
 }
 
 func (b *builder) handshakeRes(m *capture.Message, c *conn, res *apphand.SupportedAppProtocolRes) {
@@ -82,15 +90,17 @@ func (b *builder) handshakeRes(m *capture.Message, c *conn, res *apphand.Support
 			}
 		}
 	}
-	e := Event{Frame: m.Frame, Kind: KindHandshake, Dir: ChargerToCar, Msg: "supportedAppProtocolRes", Fields: fs, Session: c.sess}
-	b.sess[c.sess].last, b.sess[c.sess].lastCode = e.Msg, res.ResponseCode.String()
+	e := Event{Frame: m.Frame, Kind: KindHandshake, Dir: ChargerToCar, Msg: message.SupportedAppProtocolRes.String(), Message: message.SupportedAppProtocolRes,
+		Fields: fs, Session: c.sess}
+	s := b.sess[c.sess]
+	s.lastKind, s.last, s.lastCode = e.Message, e.Msg, res.ResponseCode.String()
 	b.answer(c, &e, m)
 	b.add(e)
 }
 
 // request notes a request of the car that awaits its answer.
-func (b *builder) request(c *conn, name string, m *capture.Message) {
-	c.pending, c.pendName, c.pendAt = true, name, m.Time
+func (b *builder) request(c *conn, m *capture.Message) {
+	c.pending, c.pendAt = true, m.Time
 }
 
 // answer marks e as the answer to the car's pending request: the time from
@@ -148,8 +158,9 @@ var decoders = map[string]decoder{
 	"iso20wpt":  decoderOf(wpt.Unmarshal),
 }
 
-// decode decodes a V2G message: its name and the decoded body element.
-func decode(names []string, p []byte) (codec, msg string, body reflect.Value, err error) {
+// decode decodes a V2G message: its kind, its name (the root element's
+// for a document whose root is no message) and the decoded body element.
+func decode(names []string, p []byte) (codec string, kind message.Kind, msg string, body reflect.Value, err error) {
 	for _, name := range names {
 		doc, derr := decoders[name](p)
 		if err = derr; err != nil {
@@ -163,9 +174,30 @@ func decode(names []string, p []byte) (codec, msg string, body reflect.Value, er
 			err = fmt.Errorf("%s document with no message", name)
 			continue
 		}
-		return name, msg, body, nil
+		if kind = messageOf(doc); kind != message.None {
+			msg = kind.String()
+		}
+		return name, kind, msg, body, nil
 	}
-	return "", "", reflect.Value{}, err
+	return "", message.None, "", reflect.Value{}, err
+}
+
+// messageOf returns the kind of message a decoded document holds, by its
+// codec's own mapping.
+func messageOf(doc any) message.Kind {
+	switch d := doc.(type) {
+	case *din.Document:
+		if d.V2G_Message != nil {
+			return d.V2G_Message.Body.Kind().Message()
+		}
+	case *iso2.Document:
+		if d.V2G_Message != nil {
+			return d.V2G_Message.Body.Kind().Message()
+		}
+	case interface{ Message() message.Kind }: // the ISO-20 codecs
+		return d.Message()
+	}
+	return message.None
 }
 
 // root returns the one set pointer field of a document or body struct.
@@ -197,11 +229,11 @@ var protocolOfCodec = map[string]string{
 // v2g handles a V2G message on connection c (nil: a connection whose
 // handshake the capture missed); car says whether the car sent it.
 func (b *builder) v2g(m *capture.Message, c *conn, car bool) {
-	cd, name, body, err := decode(codecs(c, m.Header.Type), m.Payload)
+	cd, kind, name, body, err := decode(codecs(c, m.Header.Type), m.Payload)
 	if c == nil && err == nil {
 		// The capture missed the handshake: a request tells who the car is.
 		c = &conn{car: m.Src, charger: m.Dst}
-		if !strings.HasSuffix(name, "Req") {
+		if !kind.IsRequest() {
 			c.car, c.charger = m.Dst, m.Src
 		}
 		car = c.car == m.Src
@@ -225,13 +257,13 @@ func (b *builder) v2g(m *capture.Message, c *conn, car bool) {
 		b.add(e)
 		return
 	}
-	e.Msg = name
+	e.Msg, e.Message = name, kind
 	e.Fields = collect(nil, body, "", 0)
 	unitsByName(e.Fields)
 	s := b.sess[c.sess]
 	if car {
 		s.Requests++
-		b.request(c, name, m)
+		b.request(c, m)
 	} else {
 		b.answer(c, &e, m)
 	}
@@ -267,24 +299,24 @@ func unitsByName(fs []Field) {
 
 // values folds the car's values of a message into its session's summary.
 func (b *builder) values(s *session, e *Event) {
-	s.last = e.Msg
+	s.last, s.lastKind = e.Msg, e.Message
 	s.lastCode, _ = e.Field("ResponseCode").(string)
-	if e.Msg == "SessionStopReq" || e.Msg == "SessionStopRes" {
+	if e.Message.Request() == message.SessionStopReq {
 		s.stopped = true
 	}
 	if e.Dir != CarToCharger {
 		return
 	}
-	if e.Msg == "SessionSetupReq" && s.EVCCID == "" {
+	if e.Message == message.SessionSetupReq && s.EVCCID == "" {
 		s.EVCCID, _ = e.Field("EVCCID").(string)
 	}
-	if e.Msg == "ScheduleExchangeReq" && s.EnergyRequestWh == nil {
+	if e.Message == message.ScheduleExchangeReq && s.EnergyRequestWh == nil {
 		// ISO-20 asks for energy here, not in its ChargeParameterDiscoveryReq.
 		if v, ok := e.Field("EVTargetEnergyRequest").(float64); ok {
 			s.EnergyRequestWh = &v
 		}
 	}
-	cpd := strings.Contains(e.Msg, "ChargeParameterDiscoveryReq")
+	cpd := isCPD(e.Message)
 	if cpd && s.cpdSeen {
 		return
 	}
@@ -314,6 +346,17 @@ func (b *builder) values(s *session, e *Event) {
 			break
 		}
 	}
+}
+
+// isCPD reports whether k is a ChargeParameterDiscoveryReq: DIN's and
+// ISO-2's, or one of ISO-20's, one per kind of energy transfer.
+func isCPD(k message.Kind) bool {
+	switch k {
+	case message.ChargeParameterDiscoveryReq, message.AC_ChargeParameterDiscoveryReq,
+		message.DC_ChargeParameterDiscoveryReq, message.WPT_ChargeParameterDiscoveryReq:
+		return true
+	}
+	return false
 }
 
 // streams adds one event per TCP connection that could not be read whole.
@@ -391,8 +434,8 @@ func (b *builder) finish() {
 			s.End = "the V2G session is encrypted (TLS)"
 		case s.stopped:
 			s.End = "the car ended the session (SessionStop)"
-		case strings.HasSuffix(s.last, "Res") && strings.HasPrefix(s.lastCode, "FAILED"):
-			s.End = fmt.Sprintf("the charger answered %s with %s", strings.TrimSuffix(s.last, "Res")+"Req", s.lastCode)
+		case s.lastKind.IsResponse() && strings.HasPrefix(s.lastCode, "FAILED"):
+			s.End = fmt.Sprintf("the charger answered %s with %s", s.lastKind.Request(), s.lastCode)
 		case s.last != "":
 			s.End = "the capture ends after " + s.last
 		case s.RunID != "" && !s.Matched:

@@ -25,6 +25,7 @@ import (
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 func init() {
@@ -374,7 +375,7 @@ func (p *plugInLog) Event(e record.Event, s *record.Session) {
 	case record.KindMatched:
 		p.log.Info("car matched", "car", e.EVMAC)
 	case record.KindValues:
-		if e.Message == "ChargeParameterDiscoveryReq" && s.Phases.FirstCPD.Equal(e.At) {
+		if e.Message == message.ChargeParameterDiscoveryReq && s.Phases.FirstCPD.Equal(e.At) {
 			p.log.Info("the car sent its values", "soc", s.SoC.OrMinus(), "capacity_wh", s.EnergyCapacityWh.OrMinus())
 		}
 	case record.KindDelivered:

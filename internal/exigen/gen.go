@@ -55,14 +55,22 @@ type gen struct {
 	ext     map[*Type]*provided // types reused from another package
 	out     map[string]*emitter // file name -> its declarations
 	kinds   bool                // MessageKind written
+	msgs    []string            // element names of the package's messages, for package message
 }
 
 // Generate returns the formatted Go files of the package for cfg; reg
 // gives the types of the packages in cfg.Uses and receives this one's.
 func Generate(cfg Config, reg Registry) ([]File, error) {
+	files, _, err := generate(cfg, reg)
+	return files, err
+}
+
+// generate is Generate that also returns the element names of the
+// package's messages, which package message gathers.
+func generate(cfg Config, reg Registry) ([]File, []string, error) {
 	s, err := Load(cfg.Root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g := &gen{s: s, cfg: cfg, seen: map[*Type]bool{}, names: map[string]bool{}, gram: map[*Type]*Grammar{},
 		ext: map[*Type]*provided{}, out: map[string]*emitter{}}
@@ -72,29 +80,30 @@ func Generate(cfg Config, reg Registry) ([]File, error) {
 	sortElems(g.globals)
 	for _, e := range g.globals {
 		if err := g.visit(e.Type); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", e.Name, err)
 		}
 	}
 	if cfg.Fragment {
 		g.frag = fragmentElements(s)
 		if err := g.checkRelaxed(); err != nil { // relaxed.go
-			return nil, err
+			return nil, nil, err
 		}
 		for _, f := range g.frag {
 			if f.Type == nil {
 				continue
 			}
 			if err := g.visit(f.Type); err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Q, err)
+				return nil, nil, fmt.Errorf("%s: %w", f.Q, err)
 			}
 		}
 	}
 	g.name()
 	g.share(reg)
 	if err := g.emit(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return g.files()
+	files, err := g.files()
+	return files, g.msgs, err
 }
 
 // visit collects the types reachable from t and builds their grammars.
@@ -216,6 +225,9 @@ func (g *gen) emit() error {
 				g.kinds = true
 			}
 		}
+	}
+	if !g.kinds {
+		g.emitDocumentMessage()
 	}
 	return nil
 }

@@ -34,22 +34,25 @@ var Packages = []struct {
 }
 
 // GenerateAll writes every package under outDir from the schemas in
-// schemaDir and returns the files written. It removes the files of an
+// schemaDir, then package message from the messages of them all, and
+// returns the files written. It removes the files of an
 // earlier generation that the generator no longer writes (codec.go, which
 // held a whole package).
 func GenerateAll(schemaDir, outDir string) ([]string, error) {
 	var written []string
 	reg := Registry{}
+	msgs := map[string][]string{}
 	for _, p := range Packages {
 		cfg := p.Config
 		cfg.Source = filepath.ToSlash(filepath.Join("shared/schemas", cfg.Root))
 		cfg.Root = filepath.Join(schemaDir, cfg.Root)
 		cfg.ImportPath = "github.com/ccslink/ccslink/v2g/" + p.Dir
 		cfg.dir = p.Dir
-		files, err := Generate(cfg, reg)
+		files, names, err := generate(cfg, reg)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Dir, err)
 		}
+		msgs[p.Dir] = names
 		dir := filepath.Join(outDir, p.Dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -75,7 +78,11 @@ func GenerateAll(schemaDir, outDir string) ([]string, error) {
 			}
 		}
 	}
-	return written, nil
+	path, err := writeMessage(outDir, msgs)
+	if err != nil {
+		return nil, err
+	}
+	return append(written, path), nil
 }
 
 // generatedIn lists the Go files in dir that the generator wrote.

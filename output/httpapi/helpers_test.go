@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 var t0 = time.Date(2026, 5, 24, 10, 0, 0, 0, time.UTC)
@@ -32,12 +33,12 @@ func ioniq() []record.Event {
 		{Kind: record.KindSDP, At: ms(5340)},
 		{Kind: record.KindConnected, At: ms(5345)},
 		{Kind: record.KindHandshake, At: ms(5346), Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
-		{Kind: record.KindRequest, At: ms(5346), Message: "supportedAppProtocolReq", Code: "OK_SuccessfulNegotiation", Took: 40 * time.Microsecond},
+		{Kind: record.KindRequest, At: ms(5346), Message: message.SupportedAppProtocolReq, Code: "OK_SuccessfulNegotiation", Took: 40 * time.Microsecond},
 		{Kind: record.KindSessionSetup, At: ms(5347), EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}},
-		{Kind: record.KindRequest, At: ms(5347), Message: "SessionSetupReq", Code: "OK_NewSessionEstablished", Took: 30 * time.Microsecond},
-		{Kind: record.KindValues, At: ms(5348), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+		{Kind: record.KindRequest, At: ms(5347), Message: message.SessionSetupReq, Code: "OK_NewSessionEstablished", Took: 30 * time.Microsecond},
+		{Kind: record.KindValues, At: ms(5348), Message: message.ChargeParameterDiscoveryReq, Values: record.Values{
 			SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000.0), EnergyRequestWh: ptr(1820.0)}},
-		{Kind: record.KindRequest, At: ms(5348), Message: "ChargeParameterDiscoveryReq", Code: "OK", Took: 60 * time.Microsecond},
+		{Kind: record.KindRequest, At: ms(5348), Message: message.ChargeParameterDiscoveryReq, Code: "OK", Took: 60 * time.Microsecond},
 		{Kind: record.KindDelivered, At: ms(5350), Delivery: &record.Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: ms(5350), Took: time.Millisecond}},
 		{Kind: record.KindEnded, At: ms(5845), End: record.EndSessionStop},
 	}
@@ -49,7 +50,7 @@ func car(mac string, soc int, at time.Time) []record.Event {
 		{Kind: record.KindSLACStarted, At: at},
 		{Kind: record.KindMatched, At: at.Add(time.Second), EVMAC: mac},
 		{Kind: record.KindConnected, At: at.Add(2 * time.Second)},
-		{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: "ChargeParameterDiscoveryReq", Values: record.Values{SoC: ptr(soc)}},
+		{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: message.ChargeParameterDiscoveryReq, Values: record.Values{SoC: ptr(soc)}},
 		{Kind: record.KindEnded, At: at.Add(4 * time.Second), End: record.EndCarClosed},
 	}
 }
@@ -65,9 +66,9 @@ func acCar(at time.Time) []record.Event {
 		{Kind: record.KindConnected, At: d(3100)},
 		{Kind: record.KindHandshake, At: d(3200), Protocol: "iso2", Namespace: "urn:iso:15118:2:2013:MsgDef"},
 		{Kind: record.KindSessionSetup, At: d(3300), EVCCID: []byte{0x00, 0x7d, 0xfa, 0x00, 0xac, 0x01}},
-		{Kind: record.KindValues, At: d(3400), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+		{Kind: record.KindValues, At: d(3400), Message: message.ChargeParameterDiscoveryReq, Values: record.Values{
 			EnergyRequestWh: ptr(12000.0), MaxVoltageV: ptr(400.0), MaxCurrentA: ptr(16.0)}},
-		{Kind: record.KindRequest, At: d(3400), Message: "ChargeParameterDiscoveryReq", Code: "OK", Took: 50 * time.Microsecond},
+		{Kind: record.KindRequest, At: d(3400), Message: message.ChargeParameterDiscoveryReq, Code: "OK", Took: 50 * time.Microsecond},
 		{Kind: record.KindEnded, At: d(4000), End: record.EndSessionStop},
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 type sse struct {
@@ -157,7 +158,7 @@ func TestEventsInOrderToTwoClients(t *testing.T) {
 		if g := got[7].data; g.EVCCID != "0465650064c3" || g.State.EVCCID != "0465650064c3" {
 			t.Errorf("client %s session_setup: %s", name, got[7].raw)
 		}
-		if g := got[8].data; g.Message != "SessionSetupReq" || g.Code != "OK_NewSessionEstablished" || g.Took != 30*time.Microsecond {
+		if g := got[8].data; g.Message != message.SessionSetupReq || g.Code != "OK_NewSessionEstablished" || g.Took != 30*time.Microsecond {
 			t.Errorf("client %s request: %s", name, got[8].raw)
 		}
 		if g := got[9].data; g.Values == nil || *g.Values.SoC != 93 || *g.Values.EnergyRequestWh != 1820 || !is(g.State.SoC, 93) || g.State.State != record.StateReading ||
@@ -217,11 +218,11 @@ func TestEventsDropStuckClient(t *testing.T) {
 	rec := &record.Session{}
 	sent := 0
 	for ; sent < 5000 && clients() == 2; sent++ {
-		e := record.Event{Kind: record.KindRequest, At: ms(float64(sent)), Message: fmt.Sprintf("Req%d", sent), Code: "OK", Detail: detail}
+		e := record.Event{Kind: record.KindRequest, At: ms(float64(sent)), Message: message.CurrentDemandReq, Code: fmt.Sprintf("OK%d", sent), Detail: detail}
 		rec.Apply(e)
 		within(t, "the subscriber", func() { s.Event(e, rec) })
-		if got := next(t, good); got.data.Message != e.Message {
-			t.Fatalf("the reading client got %s, want %s", got.data.Message, e.Message)
+		if got := next(t, good); got.data.Message != e.Message || got.data.Code != e.Code {
+			t.Fatalf("the reading client got %s %s, want %s %s", got.data.Message, got.data.Code, e.Message, e.Code)
 		}
 	}
 	if clients() != 1 {
@@ -282,7 +283,7 @@ func BenchmarkEvent(b *testing.B) {
 	p := &player{s: s}
 	p.play(ioniq()...)
 	for i := range 200 {
-		p.play(record.Event{Kind: record.KindRequest, At: ms(float64(i)), Message: "CurrentDemandReq", Code: "OK", Took: 50 * time.Microsecond})
+		p.play(record.Event{Kind: record.KindRequest, At: ms(float64(i)), Message: message.CurrentDemandReq, Code: "OK", Took: 50 * time.Microsecond})
 	}
 	c := &client{ch: make(chan []byte, ClientBuffer), gone: make(chan struct{})}
 	s.clients[c] = struct{}{}
@@ -290,7 +291,7 @@ func BenchmarkEvent(b *testing.B) {
 		for range c.ch {
 		}
 	}()
-	e := record.Event{Kind: record.KindRequest, At: ms(1e4), Message: "CurrentDemandReq", Code: "OK", Took: 50 * time.Microsecond}
+	e := record.Event{Kind: record.KindRequest, At: ms(1e4), Message: message.CurrentDemandReq, Code: "OK", Took: 50 * time.Microsecond}
 	b.ReportAllocs()
 	for b.Loop() {
 		p.rec.Apply(e)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // stateJSON is /api/state and the state in every event. A value the car
@@ -58,7 +59,7 @@ func (s *Server) live() *record.Session {
 func charging(r *record.Session) bool {
 	for i := len(r.Answers) - 1; i >= 0; i-- {
 		switch r.Answers[i].Message {
-		case "CurrentDemandReq", "ChargingStatusReq":
+		case message.CurrentDemandReq, message.ChargingStatusReq:
 			return true
 		}
 	}
@@ -193,7 +194,7 @@ type eventJSON struct {
 	Protocol  string           `json:"protocol,omitempty"`
 	Namespace string           `json:"namespace,omitempty"`
 	EVCCID    string           `json:"evccid,omitempty"`
-	Message   string           `json:"message,omitempty"`
+	Message   message.Kind     `json:"message,omitempty"`
 	Code      string           `json:"code,omitempty"`
 	Took      time.Duration    `json:"took_ns,omitempty"`
 	Values    *valuesJSON      `json:"values,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // wantIoniq is /api/state once the Ioniq told its values and its session ended, 12 s after its SoC.
@@ -300,7 +301,7 @@ func TestStateSteps(t *testing.T) {
 	check("a window a car comes in", with(none, 93))
 	p.play(dc[1:4]...)
 	check("the DC car's values", with(told, 40))
-	p.play(record.Event{Kind: record.KindRequest, At: ms(80000), Message: "CurrentDemandReq", Code: "OK"})
+	p.play(record.Event{Kind: record.KindRequest, At: ms(80000), Message: message.CurrentDemandReq, Code: "OK"})
 	check("CurrentDemandReq", want{record.StateReading, "the car is charging", 40})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // AnswerBuckets are the bounds of ccslink_answer_seconds: the charger
@@ -29,10 +30,6 @@ var SLACBuckets = []float64{0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60}
 // session lasts about a second, a DC or AC session hours.
 var SessionBuckets = []float64{0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 4 * 3600}
 
-// maxMessages bounds the label values of ccslink_answer_seconds; the
-// charger names its requests from a fixed set, so this is only a guard.
-const maxMessages = 64
-
 // Exporter keeps the metrics; it has the methods of the charger's
 // subscriber and never blocks (its collectors only add atomically).
 type Exporter struct {
@@ -45,9 +42,8 @@ type Exporter struct {
 	soc        prometheus.Gauge
 	socAt      prometheus.Gauge
 
-	mu       sync.Mutex
-	messages map[string]bool
-	v2gEnd   time.Time // the last end of the car's V2G session in this plug-in
+	mu     sync.Mutex
+	v2gEnd time.Time // the last end of the car's V2G session in this plug-in
 }
 
 // New returns an exporter with its collectors and the Go and process
@@ -86,7 +82,6 @@ func New() *Exporter {
 			Name: "ccslink_last_soc_timestamp_seconds",
 			Help: "When the car told ccslink_last_soc_percent, in Unix seconds; 0 until then.",
 		}),
-		messages: map[string]bool{},
 	}
 	m.soc.Set(-1)
 	m.reg.MustRegister(m.plugins, m.slac, m.session, m.answers, m.deliveries, m.soc, m.socAt,
@@ -123,8 +118,8 @@ func (m *Exporter) Event(e record.Event, s *record.Session) {
 			m.slac.Observe(e.Took.Seconds())
 		}
 	case record.KindRequest:
-		if e.Message != "" {
-			m.answers.WithLabelValues(m.message(e.Message)).Observe(e.Took.Seconds())
+		if e.Message != message.None {
+			m.answers.WithLabelValues(label(e.Message)).Observe(e.Took.Seconds())
 		}
 	case record.KindValues:
 		if s.SoC.Known {
@@ -176,18 +171,14 @@ func (m *Exporter) PlugInEnded(s *record.Session) {
 	}
 }
 
-// message returns the label for a request name, "other" past maxMessages names.
-func (m *Exporter) message(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.messages[name] {
-		return name
-	}
-	if len(m.messages) >= maxMessages {
+// label returns the label of ccslink_answer_seconds for a request: its
+// name, "other" for a kind no codec has. The kinds are a fixed set, so the
+// labels are bounded.
+func label(k message.Kind) string {
+	if k >= message.NumKinds {
 		return "other"
 	}
-	m.messages[name] = true
-	return name
+	return k.String()
 }
 
 // hadCar reports whether a car took part in the plug-in: it matched, or it

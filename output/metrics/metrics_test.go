@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 var t0 = time.Date(2026, 5, 24, 10, 0, 0, 0, time.UTC)
@@ -27,15 +28,15 @@ func ioniq() []record.Event {
 		{Kind: record.KindSDP, At: ms(5340)},
 		{Kind: record.KindConnected, At: ms(5345)},
 		{Kind: record.KindHandshake, At: ms(5346), Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
-		{Kind: record.KindRequest, At: ms(5346), Message: "supportedAppProtocolReq", Code: "OK_SuccessfulNegotiation", Took: 40 * time.Microsecond},
+		{Kind: record.KindRequest, At: ms(5346), Message: message.SupportedAppProtocolReq, Code: "OK_SuccessfulNegotiation", Took: 40 * time.Microsecond},
 		{Kind: record.KindSessionSetup, At: ms(5347), EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}},
-		{Kind: record.KindRequest, At: ms(5347), Message: "SessionSetupReq", Code: "OK_NewSessionEstablished", Took: 30 * time.Microsecond},
-		{Kind: record.KindRequest, At: ms(5347.5), Message: "ServiceDiscoveryReq", Code: "OK", Took: 20 * time.Microsecond},
-		{Kind: record.KindValues, At: ms(5348), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+		{Kind: record.KindRequest, At: ms(5347), Message: message.SessionSetupReq, Code: "OK_NewSessionEstablished", Took: 30 * time.Microsecond},
+		{Kind: record.KindRequest, At: ms(5347.5), Message: message.ServiceDiscoveryReq, Code: "OK", Took: 20 * time.Microsecond},
+		{Kind: record.KindValues, At: ms(5348), Message: message.ChargeParameterDiscoveryReq, Values: record.Values{
 			SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000.0), EnergyRequestWh: ptr(1820.0)}},
-		{Kind: record.KindRequest, At: ms(5348), Message: "ChargeParameterDiscoveryReq", Code: "OK", Took: 3 * time.Millisecond},
+		{Kind: record.KindRequest, At: ms(5348), Message: message.ChargeParameterDiscoveryReq, Code: "OK", Took: 3 * time.Millisecond},
 		{Kind: record.KindDelivered, At: ms(5350), Delivery: &record.Delivery{Output: "smartevse", OK: true, Result: "HTTP 200", At: ms(5350), Took: time.Millisecond}},
-		{Kind: record.KindRequest, At: ms(5349), Message: "ChargeParameterDiscoveryReq", Code: "OK", Took: 60 * time.Microsecond},
+		{Kind: record.KindRequest, At: ms(5349), Message: message.ChargeParameterDiscoveryReq, Code: "OK", Took: 60 * time.Microsecond},
 		{Kind: record.KindEnded, At: ms(5845), End: record.EndSessionStop},
 		{Kind: record.KindEnded, At: ms(9000), End: record.EndLinkLost},
 	}
@@ -103,7 +104,7 @@ func TestPlugIn(t *testing.T) {
 		{Kind: record.KindSLACStarted, At: ms(60000)},
 		{Kind: record.KindMatched, At: ms(76200), EVMAC: "02:00:00:00:00:01", Took: 1200 * time.Millisecond},
 		{Kind: record.KindConnected, At: ms(77000)},
-		{Kind: record.KindRequest, At: ms(77001), Message: "SessionSetupReq", Code: "OK_NewSessionEstablished", Took: 200 * time.Millisecond},
+		{Kind: record.KindRequest, At: ms(77001), Message: message.SessionSetupReq, Code: "OK_NewSessionEstablished", Took: 200 * time.Millisecond},
 		{Kind: record.KindDelivered, At: ms(77100), Delivery: &record.Delivery{Output: "smartevse", OK: false, Result: "connection refused", At: ms(77100)}},
 		{Kind: record.KindEnded, At: ms(80000), End: record.EndTimeout},
 	})
@@ -223,17 +224,22 @@ func histogram(t *testing.T, m *Exporter, message string) hist {
 
 func near(a, b float64) bool { d := a - b; return d < 1e-12 && d > -1e-12 }
 
+// TestMessageLabelsBounded gives every kind of message its own series,
+// named as the kind, and a kind no codec has the series other.
 func TestMessageLabelsBounded(t *testing.T) {
 	m := New()
 	var s record.Session
-	for i := range maxMessages + 10 {
-		m.Event(record.Event{Kind: record.KindRequest, Message: strings.Repeat("x", i+1), Took: time.Microsecond}, &s)
+	for k := message.Kind(0); k < message.NumKinds+10; k++ {
+		m.Event(record.Event{Kind: record.KindRequest, Message: k, Took: time.Microsecond}, &s)
 	}
-	if n := testutil.CollectAndCount(m.answers); n != maxMessages+1 {
-		t.Errorf("ccslink_answer_seconds has %d series, want %d (the rest as other)", n, maxMessages+1)
+	if n := testutil.CollectAndCount(m.answers); n != int(message.NumKinds) {
+		t.Errorf("ccslink_answer_seconds has %d series, want %d (one per kind but None, and other)", n, message.NumKinds)
 	}
 	if h := histogram(t, m, "other"); h.count != 10 {
 		t.Errorf("other counts %d requests, want 10", h.count)
+	}
+	if h := histogram(t, m, "supportedAppProtocolReq"); h.count != 1 {
+		t.Errorf("supportedAppProtocolReq counts %d requests, want 1", h.count)
 	}
 }
 
@@ -299,7 +305,7 @@ ccslink_session_duration_seconds_count 1
 func BenchmarkEvent(b *testing.B) {
 	m := New()
 	var s record.Session
-	e := record.Event{Kind: record.KindRequest, Message: "CurrentDemandReq", Code: "OK", Took: 50 * time.Microsecond}
+	e := record.Event{Kind: record.KindRequest, Message: message.CurrentDemandReq, Code: "OK", Took: 50 * time.Microsecond}
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Event(e, &s)

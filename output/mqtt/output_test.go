@@ -11,6 +11,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 
 	"github.com/ccslink/ccslink/record"
+	v2gmsg "github.com/ccslink/ccslink/v2g/message"
 )
 
 var t0 = time.Date(2023, 5, 24, 10, 0, 0, 0, time.UTC)
@@ -30,8 +31,8 @@ func ioniq() []record.Event {
 		{Kind: record.KindConnected, At: at(5347)},
 		{Kind: record.KindHandshake, At: at(5347), Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
 		{Kind: record.KindSessionSetup, At: at(5347), EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}},
-		{Kind: record.KindRequest, At: at(5347), Message: "SessionSetupReq", Code: "OK_NewSessionEstablished", Took: 80 * time.Microsecond},
-		{Kind: record.KindValues, At: at(5348), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+		{Kind: record.KindRequest, At: at(5347), Message: v2gmsg.SessionSetupReq, Code: "OK_NewSessionEstablished", Took: 80 * time.Microsecond},
+		{Kind: record.KindValues, At: at(5348), Message: v2gmsg.ChargeParameterDiscoveryReq, Values: record.Values{
 			SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000.0), EnergyRequestWh: ptr(1820.0)}},
 		{Kind: record.KindEnded, At: at(5350), End: record.EndSessionStop},
 	}
@@ -501,7 +502,7 @@ func TestValuesLoop(t *testing.T) {
 	o.dirty = map[string]bool{}
 	o.mu.Unlock()
 	demand := func(soc int) {
-		e := record.Event{Kind: record.KindValues, At: t0.Add(time.Minute), Message: "CurrentDemandReq", Values: record.Values{SoC: ptr(soc), TargetCurrentA: ptr(float64(soc))}}
+		e := record.Event{Kind: record.KindValues, At: t0.Add(time.Minute), Message: v2gmsg.CurrentDemandReq, Values: record.Values{SoC: ptr(soc), TargetCurrentA: ptr(float64(soc))}}
 		rec.Apply(e)
 		o.Event(e, rec)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // watchdog bounds every wait, so a broken sender fails a test instead of hanging it.
@@ -493,7 +494,7 @@ func TestPlugInsDeliverAfterLinkLost(t *testing.T) {
 	soc, full, capWh := 93, 94, 28000.0
 	apply(record.Event{Kind: record.KindSLACStarted, At: t0})
 	apply(record.Event{Kind: record.KindSessionSetup, At: t0, EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}})
-	apply(record.Event{Kind: record.KindValues, At: t0, Message: "ChargeParameterDiscoveryReq", Values: record.Values{SoC: &soc, FullSOC: &full, EnergyCapacityWh: &capWh}})
+	apply(record.Event{Kind: record.KindValues, At: t0, Message: message.ChargeParameterDiscoveryReq, Values: record.Values{SoC: &soc, FullSOC: &full, EnergyCapacityWh: &capWh}})
 	w.WaitCreated(0, nil)
 	apply(record.Event{Kind: record.KindEnded, At: t0, End: record.EndLinkLost})
 	p.PlugInEnded(rec)

@@ -10,6 +10,8 @@ package apphand
 
 import (
 	"strconv"
+
+	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -57,4 +59,16 @@ type AppProtocolType struct {
 type SupportedAppProtocolRes struct {
 	ResponseCode ResponseCodeType `json:"ResponseCode"`
 	SchemaID     *uint8           `json:"SchemaID,omitempty"`
+}
+
+// Message returns the kind of the document's root element, or
+// message.None when it is not a message.
+func (d *Document) Message() message.Kind {
+	switch {
+	case d.SupportedAppProtocolReq != nil:
+		return message.SupportedAppProtocolReq
+	case d.SupportedAppProtocolRes != nil:
+		return message.SupportedAppProtocolRes
+	}
+	return message.None
 }

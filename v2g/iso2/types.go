@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
@@ -1088,6 +1089,17 @@ func (k MessageKind) String() string {
 		return namesMessageKind[k]
 	}
 	return "MessageKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+var messageKinds = [...]message.Kind{message.None, message.AuthorizationReq, message.AuthorizationRes, message.BodyElement, message.CableCheckReq, message.CableCheckRes, message.CertificateInstallationReq, message.CertificateInstallationRes, message.CertificateUpdateReq, message.CertificateUpdateRes, message.ChargeParameterDiscoveryReq, message.ChargeParameterDiscoveryRes, message.ChargingStatusReq, message.ChargingStatusRes, message.CurrentDemandReq, message.CurrentDemandRes, message.MeteringReceiptReq, message.MeteringReceiptRes, message.PaymentDetailsReq, message.PaymentDetailsRes, message.PaymentServiceSelectionReq, message.PaymentServiceSelectionRes, message.PowerDeliveryReq, message.PowerDeliveryRes, message.PreChargeReq, message.PreChargeRes, message.ServiceDetailReq, message.ServiceDetailRes, message.ServiceDiscoveryReq, message.ServiceDiscoveryRes, message.SessionSetupReq, message.SessionSetupRes, message.SessionStopReq, message.SessionStopRes, message.WeldingDetectionReq, message.WeldingDetectionRes}
+
+// Message returns k as the project-wide kind of message, message.None for
+// KindNone.
+func (k MessageKind) Message() message.Kind {
+	if int(k) < len(messageKinds) {
+		return messageKinds[k]
+	}
+	return message.None
 }
 
 // Kind returns the kind of the message the body holds: the first non-nil field.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
@@ -1023,4 +1024,64 @@ type DisplayParametersType struct {
 	ChargingComplete          *bool               `json:"ChargingComplete,omitempty"`
 	BatteryEnergyCapacity     *RationalNumberType `json:"BatteryEnergyCapacity,omitempty"`
 	InletHot                  *bool               `json:"InletHot,omitempty"`
+}
+
+// Message returns the kind of the document's root element, or
+// message.None when it is not a message.
+func (d *Document) Message() message.Kind {
+	switch {
+	case d.AuthorizationReq != nil:
+		return message.AuthorizationReq
+	case d.AuthorizationRes != nil:
+		return message.AuthorizationRes
+	case d.AuthorizationSetupReq != nil:
+		return message.AuthorizationSetupReq
+	case d.AuthorizationSetupRes != nil:
+		return message.AuthorizationSetupRes
+	case d.CertificateInstallationReq != nil:
+		return message.CertificateInstallationReq
+	case d.CertificateInstallationRes != nil:
+		return message.CertificateInstallationRes
+	case d.MeteringConfirmationReq != nil:
+		return message.MeteringConfirmationReq
+	case d.MeteringConfirmationRes != nil:
+		return message.MeteringConfirmationRes
+	case d.PowerDeliveryReq != nil:
+		return message.PowerDeliveryReq
+	case d.PowerDeliveryRes != nil:
+		return message.PowerDeliveryRes
+	case d.ScheduleExchangeReq != nil:
+		return message.ScheduleExchangeReq
+	case d.ScheduleExchangeRes != nil:
+		return message.ScheduleExchangeRes
+	case d.ServiceDetailReq != nil:
+		return message.ServiceDetailReq
+	case d.ServiceDetailRes != nil:
+		return message.ServiceDetailRes
+	case d.ServiceDiscoveryReq != nil:
+		return message.ServiceDiscoveryReq
+	case d.ServiceDiscoveryRes != nil:
+		return message.ServiceDiscoveryRes
+	case d.ServiceSelectionReq != nil:
+		return message.ServiceSelectionReq
+	case d.ServiceSelectionRes != nil:
+		return message.ServiceSelectionRes
+	case d.SessionSetupReq != nil:
+		return message.SessionSetupReq
+	case d.SessionSetupRes != nil:
+		return message.SessionSetupRes
+	case d.SessionStopReq != nil:
+		return message.SessionStopReq
+	case d.SessionStopRes != nil:
+		return message.SessionStopRes
+	case d.VehicleCheckInReq != nil:
+		return message.VehicleCheckInReq
+	case d.VehicleCheckInRes != nil:
+		return message.VehicleCheckInRes
+	case d.VehicleCheckOutReq != nil:
+		return message.VehicleCheckOutReq
+	case d.VehicleCheckOutRes != nil:
+		return message.VehicleCheckOutRes
+	}
+	return message.None
 }

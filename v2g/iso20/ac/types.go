@@ -10,6 +10,7 @@ package ac
 import (
 	"github.com/ccslink/ccslink/exi"
 	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
@@ -316,4 +317,20 @@ type BPT_AC_CPDResEnergyTransferModeType struct {
 	EVSEMinimumDischargePower    iso20.RationalNumberType  `json:"EVSEMinimumDischargePower"`
 	EVSEMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L2,omitempty"`
 	EVSEMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L3,omitempty"`
+}
+
+// Message returns the kind of the document's root element, or
+// message.None when it is not a message.
+func (d *Document) Message() message.Kind {
+	switch {
+	case d.AC_ChargeLoopReq != nil:
+		return message.AC_ChargeLoopReq
+	case d.AC_ChargeLoopRes != nil:
+		return message.AC_ChargeLoopRes
+	case d.AC_ChargeParameterDiscoveryReq != nil:
+		return message.AC_ChargeParameterDiscoveryReq
+	case d.AC_ChargeParameterDiscoveryRes != nil:
+		return message.AC_ChargeParameterDiscoveryRes
+	}
+	return message.None
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ccslink/ccslink/exi"
 	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
@@ -232,4 +233,28 @@ type ACDP_VehiclePositioningResType struct {
 	ContactWindowXc        int16                   `json:"ContactWindowXc"`
 	ContactWindowYc        int16                   `json:"ContactWindowYc"`
 	EVInChargePosition     bool                    `json:"EVInChargePosition"`
+}
+
+// Message returns the kind of the document's root element, or
+// message.None when it is not a message.
+func (d *Document) Message() message.Kind {
+	switch {
+	case d.ACDP_ConnectReq != nil:
+		return message.ACDP_ConnectReq
+	case d.ACDP_ConnectRes != nil:
+		return message.ACDP_ConnectRes
+	case d.ACDP_DisconnectReq != nil:
+		return message.ACDP_DisconnectReq
+	case d.ACDP_DisconnectRes != nil:
+		return message.ACDP_DisconnectRes
+	case d.ACDP_SystemStatusReq != nil:
+		return message.ACDP_SystemStatusReq
+	case d.ACDP_SystemStatusRes != nil:
+		return message.ACDP_SystemStatusRes
+	case d.ACDP_VehiclePositioningReq != nil:
+		return message.ACDP_VehiclePositioningReq
+	case d.ACDP_VehiclePositioningRes != nil:
+		return message.ACDP_VehiclePositioningRes
+	}
+	return message.None
 }

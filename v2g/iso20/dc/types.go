@@ -10,6 +10,7 @@ package dc
 import (
 	"github.com/ccslink/ccslink/exi"
 	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
@@ -313,4 +314,32 @@ type DC_WeldingDetectionResType struct {
 	Header             iso20.MessageHeaderType  `json:"Header"`
 	ResponseCode       iso20.ResponseCodeType   `json:"ResponseCode"`
 	EVSEPresentVoltage iso20.RationalNumberType `json:"EVSEPresentVoltage"`
+}
+
+// Message returns the kind of the document's root element, or
+// message.None when it is not a message.
+func (d *Document) Message() message.Kind {
+	switch {
+	case d.DC_CableCheckReq != nil:
+		return message.DC_CableCheckReq
+	case d.DC_CableCheckRes != nil:
+		return message.DC_CableCheckRes
+	case d.DC_ChargeLoopReq != nil:
+		return message.DC_ChargeLoopReq
+	case d.DC_ChargeLoopRes != nil:
+		return message.DC_ChargeLoopRes
+	case d.DC_ChargeParameterDiscoveryReq != nil:
+		return message.DC_ChargeParameterDiscoveryReq
+	case d.DC_ChargeParameterDiscoveryRes != nil:
+		return message.DC_ChargeParameterDiscoveryRes
+	case d.DC_PreChargeReq != nil:
+		return message.DC_PreChargeReq
+	case d.DC_PreChargeRes != nil:
+		return message.DC_PreChargeRes
+	case d.DC_WeldingDetectionReq != nil:
+		return message.DC_WeldingDetectionReq
+	case d.DC_WeldingDetectionRes != nil:
+		return message.DC_WeldingDetectionRes
+	}
+	return message.None
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ccslink/ccslink/exi"
 	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
@@ -477,4 +478,36 @@ type AlternativeSECCType struct {
 	BSSID     *string `json:"BSSID,omitempty"`
 	IPAddress *string `json:"IPAddress,omitempty"`
 	Port      *uint16 `json:"Port,omitempty"`
+}
+
+// Message returns the kind of the document's root element, or
+// message.None when it is not a message.
+func (d *Document) Message() message.Kind {
+	switch {
+	case d.WPT_AlignmentCheckReq != nil:
+		return message.WPT_AlignmentCheckReq
+	case d.WPT_AlignmentCheckRes != nil:
+		return message.WPT_AlignmentCheckRes
+	case d.WPT_ChargeLoopReq != nil:
+		return message.WPT_ChargeLoopReq
+	case d.WPT_ChargeLoopRes != nil:
+		return message.WPT_ChargeLoopRes
+	case d.WPT_ChargeParameterDiscoveryReq != nil:
+		return message.WPT_ChargeParameterDiscoveryReq
+	case d.WPT_ChargeParameterDiscoveryRes != nil:
+		return message.WPT_ChargeParameterDiscoveryRes
+	case d.WPT_FinePositioningReq != nil:
+		return message.WPT_FinePositioningReq
+	case d.WPT_FinePositioningRes != nil:
+		return message.WPT_FinePositioningRes
+	case d.WPT_FinePositioningSetupReq != nil:
+		return message.WPT_FinePositioningSetupReq
+	case d.WPT_FinePositioningSetupRes != nil:
+		return message.WPT_FinePositioningSetupRes
+	case d.WPT_PairingReq != nil:
+		return message.WPT_PairingReq
+	case d.WPT_PairingRes != nil:
+		return message.WPT_PairingRes
+	}
+	return message.None
 }
