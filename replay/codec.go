@@ -17,7 +17,7 @@ import (
 // the last request decoded.
 type codec interface {
 	// decode decodes a request of the car; ok is false when p is not a V2G_Message.
-	decode(p []byte) (name string, ok bool)
+	decode(p []byte) (kind message.Kind, ok bool)
 	// reencode appends the last decoded request to dst with SessionID id.
 	reencode(dst, id []byte) ([]byte, error)
 	// evccid returns the EVCCID of the last request if it is a SessionSetupReq.
@@ -43,7 +43,7 @@ func newCodec(p secc.Protocol) codec {
 
 // facts are what replay reads of one V2G message, whatever its protocol.
 type facts struct {
-	name      string
+	kind      message.Kind
 	sessionID []byte // the header's
 	setup     bool   // a SessionSetupReq, with evccid
 	evccid    []byte
@@ -65,14 +65,14 @@ type codecOf[D any] struct {
 	ok        bool
 }
 
-func (c *codecOf[D]) decode(p []byte) (string, bool) {
+func (c *codecOf[D]) decode(p []byte) (message.Kind, bool) {
 	var zero D
 	c.req, c.last, c.ok = zero, facts{}, false
 	if _, err := c.unmarshal(p, &c.req); err != nil {
-		return "", false
+		return message.None, false
 	}
 	c.last, c.ok = c.read(&c.req)
-	return c.last.name, c.ok
+	return c.last.kind, c.ok
 }
 
 func (c *codecOf[D]) reencode(dst, id []byte) ([]byte, error) {
@@ -103,7 +103,7 @@ func (c *codecOf[D]) answer(p []byte) ([]byte, string) {
 	if !ok {
 		return nil, ""
 	}
-	if f.name == "SessionSetupRes" {
+	if f.kind == message.SessionSetupRes {
 		return f.sessionID, ""
 	}
 	return nil, f.processing
@@ -115,7 +115,7 @@ func dinFacts(d *din.Document) (facts, bool) {
 		return facts{}, false
 	}
 	b := &m.Body
-	f := facts{name: b.Kind().String(), sessionID: m.Header.SessionID}
+	f := facts{kind: b.Kind().Message(), sessionID: m.Header.SessionID}
 	switch {
 	case b.SessionSetupReq != nil:
 		f.setup, f.evccid = true, b.SessionSetupReq.EVCCID
@@ -137,7 +137,7 @@ func iso2Facts(d *iso2.Document) (facts, bool) {
 		return facts{}, false
 	}
 	b := &m.Body
-	f := facts{name: b.Kind().String(), sessionID: m.Header.SessionID}
+	f := facts{kind: b.Kind().Message(), sessionID: m.Header.SessionID}
 	switch {
 	case b.SessionSetupReq != nil:
 		f.setup, f.evccid = true, b.SessionSetupReq.EVCCID
