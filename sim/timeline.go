@@ -205,7 +205,7 @@ func (t *timeline) event(e record.Event, s *record.Session) {
 			t.printf("the car identified itself: EVCCID %s%s", s.EVCCID.Hex, extra)
 		}
 	case record.KindValues:
-		if !t.sawVals && e.Message == "ChargeParameterDiscoveryReq" {
+		if !t.sawVals && s.Harvest(e) {
 			t.sawVals = true
 			t.printf("the car told its battery state: %s", values(s))
 		}

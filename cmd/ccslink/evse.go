@@ -545,7 +545,7 @@ func (p *plugInLog) Event(e record.Event, s *record.Session) {
 	case record.KindMatched:
 		p.log.Info("car matched", "car", e.EVMAC)
 	case record.KindValues:
-		if e.Message == "ChargeParameterDiscoveryReq" && s.Phases.FirstCPD.Equal(e.At) {
+		if s.Harvest(e) {
 			p.log.Info("the car sent its values", "soc", s.SoC.OrMinus(), "capacity_wh", s.EnergyCapacityWh.OrMinus())
 		}
 	case record.KindDelivered:
