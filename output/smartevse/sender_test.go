@@ -218,7 +218,7 @@ func TestSenderSendsOnlyImprovements(t *testing.T) {
 	s.Update(State{SoC: -1, FullSoC: 90, EnergyCapacity: 20000, EnergyRequest: -1})
 	s.Flush()
 	if n := s.handedCount(); n != 1 {
-		t.Fatalf("%d states handed on, want 1: only the first was an improvement", n)
+		t.Fatalf("%d states handed on, want 1: only the first changed what the SmartEVSE holds", n)
 	}
 	s.Update(State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: 14000})
 	want := "current_soc=93&full_soc=94&energy_capacity=28000&energy_request=14000&evccid=0465650064c3"
