@@ -333,8 +333,9 @@ type Delivery struct {
 	Result string        `json:"result"` // e.g. "HTTP 200", or the error in words
 	At     time.Time     `json:"at"`
 	Took   time.Duration `json:"took_ns"`
-	// Sent is the values the output told its receiver, when it says; they
-	// can differ from the record's by the receiver's own rule.
+	// Sent is the values the output posted (tried to, when not OK), if it
+	// reports them; they can differ from the record's by the receiver's own
+	// rule (see Values).
 	Sent *Sent `json:"sent,omitempty"`
 }
 
