@@ -23,7 +23,6 @@ import (
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
-	"github.com/ccslink/ccslink/v2g/message"
 	"github.com/ccslink/ccslink/v2gtp"
 )
 
@@ -60,8 +59,9 @@ type Config struct {
 	// SetupTimeout overrides DefaultSetupTimeout.
 	SetupTimeout time.Duration
 	// CapacityFallback gives the battery capacity (Wh) of a car, by its
-	// EVCCID, for cars that send none; nil means none. The record then says
-	// the capacity came from the config.
+	// EVCCID, for cars that send none by the harvest (record.Session.Harvest);
+	// nil means none. The record then says the capacity came from the
+	// config, until the car sends one (the record's rule: the newest counts).
 	CapacityFallback func(evccid string) (wh float64, ok bool)
 	// PlugInsBefore is how many plug-ins the daemon's earlier chargers
 	// numbered (on an interface that then went away): this one's number
@@ -495,7 +495,7 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 		return
 	}
 	rec.Apply(e)
-	if e.Kind == record.KindValues && e.Message == message.ChargeParameterDiscoveryReq && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
+	if rec.Harvest(e) && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
 		if wh, ok := c.cfg.CapacityFallback(rec.EVCCIDHex()); ok {
 			// Before the subscribers hear of the car's values, so that the
 			// SmartEVSE gets the capacity with the first SoC.

@@ -128,6 +128,31 @@ func (e *End) UnmarshalText(b []byte) error {
 }
 
 // Values are the numbers a car sends in one message; a nil field was not sent.
+//
+// # Which value counts
+//
+// A car repeats its values: DC_EVStatus.EVRESSSOC comes in
+// ChargeParameterDiscovery, CableCheck, PreCharge and CurrentDemand, the
+// limits in several of them too. Session keeps one of each, as an Int or a
+// Num with the message it came in (From) and when (At), by one rule that
+// every output follows by reading the Session, never the events' values:
+//
+//   - the newest value the car sent counts: a lower SoC after a higher one
+//     is the SoC;
+//   - except a 0 after a real value: a car that sends 0 in a later message
+//     has not emptied its battery;
+//   - a value out of range is no value: a percentage outside 0..100, a
+//     negative quantity;
+//   - a value equal to the one known keeps its first From and At.
+//
+// The car's first ChargeParameterDiscoveryReq is the harvest (Session.Harvest,
+// Phases.FirstCPD): the message that tells its battery state before any
+// charging, and the moment the daemon acts on it.
+//
+// An output's receiver may have a rule of its own: a SmartEVSE stores
+// full_soc, energy_capacity and energy_request only when they go up, so its
+// sender tells it the highest of each. What an output actually sent is its
+// Delivery's Sent, beside the record's values.
 type Values struct {
 	SoC              *int     // DC_EVStatus.EVRESSSOC, percent
 	FullSOC, BulkSOC *int     // percent
@@ -199,8 +224,8 @@ func (n Num) OrMinus() int {
 	return int(n.Value + 0.5)
 }
 
-// offer takes v unless it would put a zero over a real value: a car that
-// sends 0 in a later message has not emptied its battery.
+// offer takes v by the rule of Values: the newest valid value, but never a
+// zero over a real value; it reports whether the value changed.
 func (i *Int) offer(v *int, from string, at time.Time, valid func(int) bool) bool {
 	if v == nil || !valid(*v) || (i.Known && *v == 0 && i.Value != 0) || (i.Known && *v == i.Value) {
 		return false
@@ -311,6 +336,20 @@ type Delivery struct {
 	Result string        `json:"result"` // e.g. "HTTP 200", or the error in words
 	At     time.Time     `json:"at"`
 	Took   time.Duration `json:"took_ns"`
+	// Sent is the values the output posted (tried to, when not OK), if it
+	// reports them; they can differ from the record's by the receiver's own
+	// rule (see Values).
+	Sent *Sent `json:"sent,omitempty"`
+}
+
+// Sent is what an output told its receiver of the car; a nil number was
+// sent as unknown.
+type Sent struct {
+	SoC              *int   `json:"soc"`
+	FullSOC          *int   `json:"full_soc"`
+	EnergyCapacityWh *int   `json:"energy_capacity_wh"`
+	EnergyRequestWh  *int   `json:"energy_request_wh"`
+	EVCCID           string `json:"evccid,omitempty"`
 }
 
 // Session is the one authoritative record of a plug-in.
@@ -374,71 +413,109 @@ func (s *Session) Apply(e Event) (changed bool) {
 	case KindHandshake:
 		s.Phases.Handshake, s.Protocol, s.Namespace = e.At, e.Protocol, e.Namespace
 	case KindSessionSetup:
-		setOnce(&s.Phases.SessionSetup, e.At)
-		switch {
-		case len(e.EVCCID) == 0:
-		case s.EVCCID == nil || e.Conn == s.idConn || !s.hasValues():
-			// Until the car's values come, the newest connection's ID stands.
-			changed = s.setEVCCID(e.EVCCID, e.Conn)
-			s.pendingID = nil
-		default:
-			// Values came on another connection: this one's ID counts only
-			// once it sends values too.
-			s.pendingID, s.pendingConn = append(s.pendingID[:0], e.EVCCID...), e.Conn
-		}
+		return s.applySessionSetup(e)
 	case KindRequest:
-		if len(s.Answers) < MaxAnswers {
-			s.Answers = append(s.Answers, Answer{Message: e.Message, Code: e.Code, At: e.At, Took: e.Took})
-		}
+		s.applyRequest(e)
 	case KindValues:
-		if e.Message == message.ChargeParameterDiscoveryReq {
-			setOnce(&s.Phases.FirstCPD, e.At)
-		}
-		v, from, at := e.Values, e.From, e.At
-		if from == "" {
-			from = e.Message.String()
-		}
-		soc := func(x int) bool { return x >= 0 && x <= 100 }
-		changed = s.SoC.offer(v.SoC, from, at, soc)
-		changed = s.FullSOC.offer(v.FullSOC, from, at, soc) || changed
-		changed = s.BulkSOC.offer(v.BulkSOC, from, at, soc) || changed
-		changed = s.EnergyCapacityWh.offer(v.EnergyCapacityWh, from, at) || changed
-		changed = s.EnergyRequestWh.offer(v.EnergyRequestWh, from, at) || changed
-		s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
-		s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
-		s.MaxPowerW.offer(v.MaxPowerW, from, at)
-		if s.pendingID != nil && e.Conn == s.pendingConn && e.Conn != s.idConn {
-			// The EVCCID of the plug-in is that of the connection that supplied its values.
-			changed = s.setEVCCID(s.pendingID, e.Conn) || changed
-			s.pendingID = nil
-		}
+		return s.applyValues(e)
 	case KindDelivered:
-		if e.Delivery == nil {
-			break
-		}
-		if e.Delivery.OK {
-			setOnce(&s.Phases.Delivered, e.Delivery.At)
-		}
-		if len(s.Deliveries) < MaxAnswers {
-			s.Deliveries = append(s.Deliveries, *e.Delivery)
-		}
+		s.applyDelivered(e)
 	case KindEnded:
-		// A car that reconnects ends its first connection and then its
-		// second: the last V2G end counts. The end of the plug-in itself
-		// (link lost, the daemon stopping) only fills in when none is known.
-		// An interface lost explains a stop, which its connection reports first.
-		if s.End == EndNone || !e.End.OfPlugIn() || s.End == EndStopped && e.End == EndIfaceLost {
-			s.End, s.Detail = e.End, e.Detail
-		}
-		if e.Gone != "" {
-			s.Gone = e.Gone
-		}
-		if e.LinkFlaps > s.LinkFlaps {
-			s.LinkFlaps = e.LinkFlaps
-		}
-		s.Phases.Ended = e.At
+		s.applyEnded(e)
+	}
+	return false
+}
+
+// applySessionSetup takes the car's EVCCID. A car may open several
+// connections in one plug-in: until its values come, the newest
+// connection's ID stands; once they came on one connection, another's ID
+// counts only when that connection sends values too (applyValues).
+func (s *Session) applySessionSetup(e Event) (changed bool) {
+	setOnce(&s.Phases.SessionSetup, e.At)
+	switch {
+	case len(e.EVCCID) == 0:
+	case s.EVCCID == nil || e.Conn == s.idConn || !s.hasValues():
+		changed = s.setEVCCID(e.EVCCID, e.Conn)
+		s.pendingID = nil
+	default:
+		s.pendingID, s.pendingConn = append(s.pendingID[:0], e.EVCCID...), e.Conn
 	}
 	return changed
+}
+
+// applyRequest notes the charger's answer, up to MaxAnswers.
+func (s *Session) applyRequest(e Event) {
+	if len(s.Answers) < MaxAnswers {
+		s.Answers = append(s.Answers, Answer{Message: e.Message, Code: e.Code, At: e.At, Took: e.Took})
+	}
+}
+
+// applyValues folds the car's values into the record by the rule of Values.
+func (s *Session) applyValues(e Event) (changed bool) {
+	if e.Message == message.ChargeParameterDiscoveryReq {
+		setOnce(&s.Phases.FirstCPD, e.At)
+	}
+	v, from, at := e.Values, e.From, e.At
+	if from == "" {
+		from = e.Message.String()
+	}
+	changed = s.SoC.offer(v.SoC, from, at, percent)
+	changed = s.FullSOC.offer(v.FullSOC, from, at, percent) || changed
+	changed = s.BulkSOC.offer(v.BulkSOC, from, at, percent) || changed
+	changed = s.EnergyCapacityWh.offer(v.EnergyCapacityWh, from, at) || changed
+	changed = s.EnergyRequestWh.offer(v.EnergyRequestWh, from, at) || changed
+	s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
+	s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
+	s.MaxPowerW.offer(v.MaxPowerW, from, at)
+	if s.pendingID != nil && e.Conn == s.pendingConn && e.Conn != s.idConn {
+		// The EVCCID of the plug-in is that of the connection that supplied its values.
+		changed = s.setEVCCID(s.pendingID, e.Conn) || changed
+		s.pendingID = nil
+	}
+	return changed
+}
+
+func percent(x int) bool { return x >= 0 && x <= 100 }
+
+// applyDelivered notes an output's delivery, up to MaxAnswers; the first
+// that succeeded is Phases.Delivered.
+func (s *Session) applyDelivered(e Event) {
+	if e.Delivery == nil {
+		return
+	}
+	if e.Delivery.OK {
+		setOnce(&s.Phases.Delivered, e.Delivery.At)
+	}
+	if len(s.Deliveries) < MaxAnswers {
+		s.Deliveries = append(s.Deliveries, *e.Delivery)
+	}
+}
+
+// applyEnded notes how the session or the plug-in ended. A car that
+// reconnects ends its first connection and then its second: the last V2G
+// end counts. The end of the plug-in itself (link lost, the daemon
+// stopping) only fills in when none is known. An interface lost explains a
+// stop, which its connection reports first.
+func (s *Session) applyEnded(e Event) {
+	if s.End == EndNone || !e.End.OfPlugIn() || s.End == EndStopped && e.End == EndIfaceLost {
+		s.End, s.Detail = e.End, e.Detail
+	}
+	if e.Gone != "" {
+		s.Gone = e.Gone
+	}
+	if e.LinkFlaps > s.LinkFlaps {
+		s.LinkFlaps = e.LinkFlaps
+	}
+	s.Phases.Ended = e.At
+}
+
+// Harvest reports whether e, just applied to s, is the harvest: the car's
+// first ChargeParameterDiscoveryReq of the plug-in (its time is
+// Phases.FirstCPD), which tells its battery state before any charging. The
+// log's "the car sent its values" and a capacity from the configuration
+// for a car that sends none come there.
+func (s *Session) Harvest(e Event) bool {
+	return e.Kind == KindValues && e.Message == message.ChargeParameterDiscoveryReq && s.Phases.FirstCPD.Equal(e.At)
 }
 
 // setEVCCID takes raw as the plug-in's EVCCID, from connection conn; it
@@ -477,11 +554,27 @@ func (s *Session) Clone() *Session {
 	c := *s
 	c.Answers = append([]Answer(nil), s.Answers...)
 	c.Deliveries = append([]Delivery(nil), s.Deliveries...)
+	for i, d := range c.Deliveries {
+		if d.Sent != nil {
+			c.Deliveries[i].Sent = d.Sent.clone()
+		}
+	}
 	c.pendingID = append([]byte(nil), s.pendingID...)
 	if s.EVCCID != nil {
 		id := *s.EVCCID
 		id.Raw = append([]byte(nil), id.Raw...)
 		c.EVCCID = &id
+	}
+	return &c
+}
+
+func (t *Sent) clone() *Sent {
+	c := *t
+	for _, p := range []**int{&c.SoC, &c.FullSOC, &c.EnergyCapacityWh, &c.EnergyRequestWh} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
 	}
 	return &c
 }

@@ -104,7 +104,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{Kind: KindSessionSetup, At: at, EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}},
 		{Kind: KindValues, At: at, Message: message.ChargeParameterDiscoveryReq, Values: Values{SoC: &soc}},
 		{Kind: KindRequest, At: at, Message: message.SessionStopReq, Code: "OK", Took: 20 * time.Microsecond},
-		{Kind: KindDelivered, Delivery: &Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: at}},
+		{Kind: KindDelivered, Delivery: &Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: at, Sent: &Sent{SoC: &soc, EVCCID: "0465650064c3"}}},
 		{Kind: KindEnded, At: at, End: EndSessionStop},
 	} {
 		s.Apply(e)

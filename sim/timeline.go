@@ -13,7 +13,6 @@ import (
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/slac"
-	"github.com/ccslink/ccslink/v2g/message"
 )
 
 // timeline writes the plug-in in plain words, each line with the time
@@ -206,7 +205,7 @@ func (t *timeline) event(e record.Event, s *record.Session) {
 			t.printf("the car identified itself: EVCCID %s%s", s.EVCCID.Hex, extra)
 		}
 	case record.KindValues:
-		if !t.sawVals && e.Message == message.ChargeParameterDiscoveryReq {
+		if !t.sawVals && s.Harvest(e) {
 			t.sawVals = true
 			t.printf("the car told its battery state: %s", values(s))
 		}

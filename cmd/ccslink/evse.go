@@ -25,7 +25,6 @@ import (
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
-	"github.com/ccslink/ccslink/v2g/message"
 )
 
 func init() {
@@ -375,7 +374,7 @@ func (p *plugInLog) Event(e record.Event, s *record.Session) {
 	case record.KindMatched:
 		p.log.Info("car matched", "car", e.EVMAC)
 	case record.KindValues:
-		if e.Message == message.ChargeParameterDiscoveryReq && s.Phases.FirstCPD.Equal(e.At) {
+		if s.Harvest(e) {
 			p.log.Info("the car sent its values", "soc", s.SoC.OrMinus(), "capacity_wh", s.EnergyCapacityWh.OrMinus())
 		}
 	case record.KindDelivered:

@@ -39,7 +39,8 @@ func ioniq() []record.Event {
 		{Kind: record.KindValues, At: ms(5348), Message: message.ChargeParameterDiscoveryReq, Values: record.Values{
 			SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000.0), EnergyRequestWh: ptr(1820.0)}},
 		{Kind: record.KindRequest, At: ms(5348), Message: message.ChargeParameterDiscoveryReq, Code: "OK", Took: 60 * time.Microsecond},
-		{Kind: record.KindDelivered, At: ms(5350), Delivery: &record.Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: ms(5350), Took: time.Millisecond}},
+		{Kind: record.KindDelivered, At: ms(5350), Delivery: &record.Delivery{Output: "smartevse", What: "current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=0465650064c3", OK: true, Result: "HTTP 200", At: ms(5350), Took: time.Millisecond,
+			Sent: &record.Sent{SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000), EnergyRequestWh: ptr(1820), EVCCID: "0465650064c3"}}},
 		{Kind: record.KindEnded, At: ms(5845), End: record.EndSessionStop},
 	}
 }

@@ -121,11 +121,18 @@ const wantIoniq = `{
     "deliveries": [
       {
         "output": "smartevse",
-        "what": "current_soc=93",
+        "what": "current_soc=93\u0026full_soc=94\u0026energy_capacity=28000\u0026energy_request=1820\u0026evccid=0465650064c3",
         "ok": true,
         "result": "HTTP 200",
         "at": "2026-05-24T10:00:05.35Z",
-        "took_ns": 1000000
+        "took_ns": 1000000,
+        "sent": {
+          "soc": 93,
+          "full_soc": 94,
+          "energy_capacity_wh": 28000,
+          "energy_request_wh": 1820,
+          "evccid": "0465650064c3"
+        }
       }
     ],
     "end": "session_stop"

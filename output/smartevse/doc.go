@@ -17,12 +17,18 @@
 //
 // # What is sent, and when
 //
-// The sender merges every update into what it knows of the plugged-in car.
-// A value only ever improves: a known value replaces an unknown one, a SoC
-// replaces another SoC (but never by 0 or -1), and full_soc,
-// energy_capacity and energy_request only go up, as the firmware stores
-// them. The first state with a known SoC (0..100) is posted at once, and so
-// is every later improvement. Each POST carries all that is known.
+// Which of the car's values counts is the plug-in record's rule
+// (record.Values: the newest, never a 0 over a real value); [FromRecord]
+// reads them, and the sender does not decide again. It adds only the
+// firmware's contract, so that each POST states what the SmartEVSE then
+// holds: a SoC in 0..100 replaces the one held (a lower one too) and -1 is
+// ignored; full_soc, energy_capacity and energy_request are stored only
+// when they are at least the value held ("only ever go up" until unplug),
+// so the sender posts the highest of each, and a lower one alone is no
+// news. The first state with a known SoC is posted at once, and so is
+// every later change. Each POST carries all that is known; the delivery's
+// record event says what was posted (record.Delivery.Sent), which may
+// differ from the record's newest full_soc, capacity or request.
 //
 // A car that never gives a SoC (an AC-only session, or one that stops
 // before ChargeParameterDiscovery) still has an EVCCID the firmware can

@@ -8,9 +8,11 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
-// FromRecord returns what the SmartEVSE is told of a plug-in: the SoC,
-// FullSOC, capacity and energy request the car sent (-1 where it sent
-// none) and its EVCCID.
+// FromRecord returns the plug-in's values as the record's rule has them
+// (record.Values): the SoC, FullSOC, capacity and energy request (-1 where
+// the car sent none) and its EVCCID. The Sender posts them by the
+// firmware's contract, which keeps the highest full_soc, capacity and
+// request.
 func FromRecord(s *record.Session) State {
 	return State{
 		SoC:            s.SoC.OrMinus(),
@@ -49,7 +51,8 @@ func (p PlugIns) PlugInEnded(s *record.Session) {
 
 // Record turns a delivery into the event that notes it in the plug-in's
 // record; its Result says what happened in words, e.g. "HTTP 200 after 3
-// attempts in 21 s" or "connection refused by 10.0.0.1:80 (6 attempts in 60 s)".
+// attempts in 21 s" or "connection refused by 10.0.0.1:80 (6 attempts in 60 s)";
+// its Sent is the values the last attempt posted.
 func Record(d Delivery) record.Event {
 	var result string
 	var de *DeliveryError
@@ -64,7 +67,23 @@ func Record(d Delivery) record.Event {
 		result = d.Err.Error()
 	}
 	now := time.Now()
-	return record.Event{Kind: record.KindDelivered, At: now, PlugIn: d.PlugIn, Delivery: &record.Delivery{
-		Output: "smartevse", What: d.Query, OK: d.Err == nil, Result: result, At: now, Took: d.Latency,
-	}}
+	rd := &record.Delivery{Output: "smartevse", What: d.Query, OK: d.Err == nil, Result: result, At: now, Took: d.Latency}
+	if d.Query != "" {
+		rd.Sent = sent(d.State)
+	}
+	return record.Event{Kind: record.KindDelivered, At: now, PlugIn: d.PlugIn, Delivery: rd}
+}
+
+// sent is what a query for st tells the SmartEVSE, in the record's terms:
+// the highest full_soc, capacity and request of the plug-in, which may be
+// above the record's newest (see memory).
+func sent(st State) *record.Sent {
+	st = normalize(st)
+	known := func(v int) *int {
+		if v < 0 {
+			return nil
+		}
+		return &v
+	}
+	return &record.Sent{SoC: known(st.SoC), FullSOC: known(st.FullSoC), EnergyCapacityWh: known(st.EnergyCapacity), EnergyRequestWh: known(st.EnergyRequest), EVCCID: st.EVCCID}
 }

@@ -231,10 +231,11 @@ func hostPort(u *url.URL) string {
 // URL returns the POST target, without the query.
 func (s *Sender) URL() string { return s.target.String() }
 
-// Update hands the sender the car's current state. It never blocks: the
-// state is merged into what is known of the car, and when that improved and
-// the SoC is known, the sender's goroutine posts it (replacing any state
-// still waiting to be posted).
+// Update hands the sender the car's current state, as the record's rule
+// has it (FromRecord). It never blocks: the state is merged into what the
+// SmartEVSE holds by the firmware's contract (see the package doc), and when
+// that changed and the SoC is known, the sender's goroutine posts it
+// (replacing any state still waiting to be posted).
 func (s *Sender) Update(st State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

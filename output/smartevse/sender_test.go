@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type evse struct {
 
 	mu       sync.Mutex
 	queries  []string
+	bodies   []string
 	statuses []int
 }
 
@@ -52,6 +54,8 @@ func newEVSE(t *testing.T, hold chan struct{}, statuses ...int) *evse {
 func (e *evse) serve(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.queries = append(e.queries, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<10))
+	e.bodies = append(e.bodies, string(body))
 	status := http.StatusOK
 	if len(e.statuses) > 0 {
 		status, e.statuses = e.statuses[0], e.statuses[1:]
@@ -211,11 +215,11 @@ func TestSenderSendsOnlyImprovements(t *testing.T) {
 	// Handing on is synchronous in Update, so the count proves what was queued.
 	s.Update(ioniq)
 	s.Update(Unknown())
-	s.Update(State{SoC: 0, FullSoC: 0, EnergyCapacity: 0, EnergyRequest: -1})
+	s.Update(State{SoC: -1, FullSoC: 0, EnergyCapacity: 0, EnergyRequest: -1})
 	s.Update(State{SoC: -1, FullSoC: 90, EnergyCapacity: 20000, EnergyRequest: -1})
 	s.Flush()
 	if n := s.handedCount(); n != 1 {
-		t.Fatalf("%d states handed on, want 1: only the first was an improvement", n)
+		t.Fatalf("%d states handed on, want 1: only the first changed what the SmartEVSE holds", n)
 	}
 	s.Update(State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: 14000})
 	want := "current_soc=93&full_soc=94&energy_capacity=28000&energy_request=14000&evccid=0465650064c3"
@@ -470,6 +474,95 @@ func TestSenderNextCarReplaces(t *testing.T) {
 	}
 	if got := f.seen(); len(got) != 1 || got[0] != "POST /ev_state?"+want {
 		t.Fatalf("SmartEVSE saw %q, want the second car's values only", got)
+	}
+}
+
+// TestPlugInsLowerSoCAfterHigher is a car whose SoC and battery figures
+// go down from its ChargeParameterDiscoveryReq to its PreChargeReq: the
+// record keeps the newest of each, the SmartEVSE is told the newest SoC but
+// the highest FullSOC and capacity (the firmware stores no lower one), and
+// the record says what was posted beside its own values.
+func TestPlugInsLowerSoCAfterHigher(t *testing.T) {
+	e := newEVSE(t, nil)
+	rec := &record.Session{PlugIn: 7}
+	s, results := start(t, Config{URL: e.srv.URL}, newWaits())
+	p := PlugIns{Sender: s}
+	apply := func(ev record.Event) {
+		rec.Apply(ev)
+		p.Event(ev, rec)
+	}
+	delivered := func(what string) Delivery {
+		d := next(t, results, what)
+		rec.Apply(Record(d))
+		return d
+	}
+	i := func(v int) *int { return &v }
+	f := func(v float64) *float64 { return &v }
+	at := t0
+	apply(record.Event{Kind: record.KindSLACStarted, At: at})
+	apply(record.Event{Kind: record.KindSessionSetup, At: at, EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}})
+	apply(record.Event{Kind: record.KindValues, At: at.Add(time.Second), Message: message.ChargeParameterDiscoveryReq,
+		Values: record.Values{SoC: i(80), FullSOC: i(95), EnergyCapacityWh: f(77000), EnergyRequestWh: f(12000)}})
+	first := "current_soc=80&full_soc=95&energy_capacity=77000&energy_request=12000&evccid=0465650064c3"
+	if d := delivered("first delivery"); d.Err != nil || d.Query != first || d.PlugIn != 7 {
+		t.Fatalf("first delivery %+v, want query %s", d, first)
+	}
+	apply(record.Event{Kind: record.KindValues, At: at.Add(2 * time.Second), Message: message.PreChargeReq,
+		Values: record.Values{SoC: i(78), FullSOC: i(90), EnergyCapacityWh: f(76500), EnergyRequestWh: f(12500)}})
+	second := "current_soc=78&full_soc=95&energy_capacity=77000&energy_request=12500&evccid=0465650064c3"
+	if d := delivered("second delivery"); d.Err != nil || d.Query != second {
+		t.Fatalf("second delivery %+v, want query %s", d, second)
+	}
+	// A lower FullSOC alone changes nothing the SmartEVSE holds: no POST.
+	apply(record.Event{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: message.CurrentDemandReq, Values: record.Values{FullSOC: i(85)}})
+	if n := s.handedCount(); n != 2 {
+		t.Fatalf("%d states handed on, want 2", n)
+	}
+
+	// What the record says.
+	if rec.SoC != (record.Int{Value: 78, Known: true, From: "PreChargeReq", At: at.Add(2 * time.Second)}) ||
+		rec.FullSOC != (record.Int{Value: 85, Known: true, From: "CurrentDemandReq", At: at.Add(3 * time.Second)}) ||
+		rec.EnergyCapacityWh != (record.Num{Value: 76500, Known: true, From: "PreChargeReq", At: at.Add(2 * time.Second)}) ||
+		rec.EnergyRequestWh != (record.Num{Value: 12500, Known: true, From: "PreChargeReq", At: at.Add(2 * time.Second)}) {
+		t.Fatalf("record: SoC %+v, FullSOC %+v, capacity %+v, request %+v", rec.SoC, rec.FullSOC, rec.EnergyCapacityWh, rec.EnergyRequestWh)
+	}
+	// What the SmartEVSE was sent: the queries, and no body.
+	if got := e.seen(); !slices.Equal(got, []string{"POST /ev_state?" + first, "POST /ev_state?" + second}) {
+		t.Fatalf("SmartEVSE saw %q", got)
+	}
+	e.mu.Lock()
+	bodies := slices.Clone(e.bodies)
+	e.mu.Unlock()
+	if !slices.Equal(bodies, []string{"", ""}) {
+		t.Fatalf("bodies %q, want none", bodies)
+	}
+	// What the record says was sent.
+	want := []record.Sent{
+		{SoC: i(80), FullSOC: i(95), EnergyCapacityWh: i(77000), EnergyRequestWh: i(12000), EVCCID: "0465650064c3"},
+		{SoC: i(78), FullSOC: i(95), EnergyCapacityWh: i(77000), EnergyRequestWh: i(12500), EVCCID: "0465650064c3"},
+	}
+	if len(rec.Deliveries) != 2 {
+		t.Fatalf("%d deliveries recorded, want 2", len(rec.Deliveries))
+	}
+	for n, d := range rec.Deliveries {
+		if d.Sent == nil || !reflect.DeepEqual(*d.Sent, want[n]) || !d.OK || d.Result != "HTTP 200" || d.Output != "smartevse" || d.What != []string{first, second}[n] {
+			t.Fatalf("delivery %d recorded as %+v, sent %+v; want sent %+v", n, d, d.Sent, want[n])
+		}
+	}
+}
+
+// TestRecordSentUnknown: a delivery of an EVCCID alone records its
+// unknown numbers as nil; one that posted nothing records no Sent.
+func TestRecordSentUnknown(t *testing.T) {
+	st := State{SoC: -1, FullSoC: -1, EnergyCapacity: 28000, EnergyRequest: -1, EVCCID: "0465650064C3"}
+	ev := Record(Delivery{State: st, Query: Query(st), Status: 200, Attempts: 1, PlugIn: 3})
+	capWh := 28000
+	if ev.Kind != record.KindDelivered || ev.PlugIn != 3 || ev.Delivery.Sent == nil ||
+		!reflect.DeepEqual(*ev.Delivery.Sent, record.Sent{EnergyCapacityWh: &capWh, EVCCID: "0465650064c3"}) {
+		t.Fatalf("event %+v, sent %+v", ev, ev.Delivery.Sent)
+	}
+	if ev := Record(Delivery{Err: &DeliveryError{Err: ErrClosed}}); ev.Delivery.Sent != nil {
+		t.Fatalf("nothing posted, sent %+v", ev.Delivery.Sent)
 	}
 }
 

@@ -111,25 +111,39 @@ func appendEscaped(b []byte, s string) []byte {
 	return b
 }
 
-// memory is what the sender knows of the plugged-in car, and whether some
-// of it has not been handed on for delivery yet.
+// memory is what the SmartEVSE holds of the plugged-in car once the
+// states handed on are posted, and whether some of it has not been handed
+// on for delivery yet.
+//
+// Which of the car's values counts is the record's rule (record.Values):
+// the sender posts what the record says, and adds only the firmware's own
+// contract, so that every query states what the SmartEVSE then holds:
+//   - current_soc: any SoC in 0..100 replaces the one held, a lower one
+//     too; -1 (unknown) is ignored;
+//   - full_soc, energy_capacity, energy_request are stored only when they
+//     are at least the value held ("only ever go up" until unplug), so a
+//     lower one is not news: the highest is posted;
+//   - evccid replaces the one held when sent.
 type memory struct {
-	best State // every update merged
+	best State // what the firmware holds after every state handed on
 	held bool  // best has values not handed on: no SoC yet
 }
 
 func newMemory() memory { return memory{best: Unknown()} }
 
-// update merges st and reports whether best is now to be sent: it improved
-// and its SoC is known.
+// update merges st by the firmware's contract and reports whether best is
+// now to be sent: it changed and its SoC is known.
 func (m *memory) update(st State) bool {
 	st = normalize(st)
 	next := State{
-		SoC:            betterSoC(m.best.SoC, st.SoC),
+		SoC:            m.best.SoC,
 		FullSoC:        max(m.best.FullSoC, st.FullSoC),
 		EnergyCapacity: max(m.best.EnergyCapacity, st.EnergyCapacity),
 		EnergyRequest:  max(m.best.EnergyRequest, st.EnergyRequest),
 		EVCCID:         m.best.EVCCID,
+	}
+	if st.SoC >= 0 {
+		next.SoC = st.SoC
 	}
 	if st.EVCCID != "" {
 		next.EVCCID = st.EVCCID
@@ -151,18 +165,4 @@ func (m *memory) flush() bool {
 	h := m.held
 	m.held = false
 	return h
-}
-
-// betterSoC is the SoC to keep: cars send 0 or nothing in some messages
-// after a real value, and a newer real value is the more current one.
-func betterSoC(old, v int) int {
-	switch {
-	case v < 0:
-		return old
-	case old < 0:
-		return v
-	case v == 0:
-		return old
-	}
-	return v
 }

@@ -140,9 +140,10 @@ func TestMemorySendRule(t *testing.T) {
 		// ChargeParameterDiscoveryReq: the first known SoC is sent.
 		{State{93, 94, 28000, -1, ""}, true, State{93, 94, 28000, -1, "0465650064c3"}},
 		{State{93, 94, 28000, -1, ""}, false, State{93, 94, 28000, -1, "0465650064c3"}},
-		// Nothing over a real value: unknown, 0, lower energies.
+		// What the firmware would not store is no news: unknown, lower
+		// energies and FullSOC (they only go up), values out of range.
 		{Unknown(), false, State{93, 94, 28000, -1, "0465650064c3"}},
-		{State{0, 0, 0, -1, ""}, false, State{93, 94, 28000, -1, "0465650064c3"}},
+		{State{-1, 0, 0, -1, ""}, false, State{93, 94, 28000, -1, "0465650064c3"}},
 		{State{-1, 90, 27000, -1, ""}, false, State{93, 94, 28000, -1, "0465650064c3"}},
 		{State{200, 101, -9, -1, ""}, false, State{93, 94, 28000, -1, "0465650064c3"}},
 		// A known value replaces unknown; a newer SoC replaces the older.
@@ -150,6 +151,11 @@ func TestMemorySendRule(t *testing.T) {
 		{u(func(s *State) { s.SoC = 94 }), true, State{94, 94, 28000, 1500, "0465650064c3"}},
 		{u(func(s *State) { s.EnergyCapacity = 28500 }), true, State{94, 94, 28500, 1500, "0465650064c3"}},
 		{u(func(s *State) { s.EVCCID = "0465650064c3" }), false, State{94, 94, 28500, 1500, "0465650064c3"}},
+		// A lower SoC is the SoC (the record decided it counts), and the
+		// firmware takes it; its lower FullSOC and capacity it would not.
+		{State{90, 93, 28000, 1500, ""}, true, State{90, 94, 28500, 1500, "0465650064c3"}},
+		// So is a 0 %: the record never gives one over a real SoC, so it is real.
+		{State{0, -1, -1, -1, ""}, true, State{0, 94, 28500, 1500, "0465650064c3"}},
 	} {
 		if got := m.update(step.st); got != step.send || m.best != step.best {
 			t.Fatalf("step %d: update(%+v) = %v, best %+v; want %v, %+v", i, step.st, got, m.best, step.send, step.best)
