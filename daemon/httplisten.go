@@ -5,7 +5,7 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/ccslink/ccslink/output/httpapi"
+	"github.com/ccslink/ccslink/daemon/output/httpapi"
 )
 
 // PortInUseError is the HTTP API's port held by another program.

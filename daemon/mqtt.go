@@ -3,8 +3,8 @@ package daemon
 import (
 	"log/slog"
 
-	"github.com/ccslink/ccslink/config"
-	"github.com/ccslink/ccslink/output/mqtt"
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/output/mqtt"
 )
 
 // MQTTConfig is the MQTT output's configuration: the client ID, the topics

@@ -3,8 +3,8 @@ package daemon
 import (
 	"sync"
 
-	"github.com/ccslink/ccslink/charger"
-	"github.com/ccslink/ccslink/output/metrics"
+	"github.com/ccslink/ccslink/daemon/charger"
+	"github.com/ccslink/ccslink/daemon/output/metrics"
 	"github.com/ccslink/ccslink/record"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccslink/ccslink/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 var a0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

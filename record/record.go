@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccslink/ccslink/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 // Kind says what an Event reports.

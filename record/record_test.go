@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccslink/ccslink/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 func TestParseEVCCID(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/ccslink/ccslink/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 // plugInEnded stands, in a list of events, for the charger's call of

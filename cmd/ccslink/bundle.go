@@ -19,11 +19,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccslink/ccslink/config"
-	"github.com/ccslink/ccslink/doctor"
-	"github.com/ccslink/ccslink/history"
-	"github.com/ccslink/ccslink/output/pcap"
-	"github.com/ccslink/ccslink/timeline"
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/history"
+	"github.com/ccslink/ccslink/daemon/output/pcap"
+	"github.com/ccslink/ccslink/tools/doctor"
+	"github.com/ccslink/ccslink/tools/timeline"
 )
 
 func init() {

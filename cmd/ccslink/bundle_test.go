@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccslink/ccslink/evcc"
-	"github.com/ccslink/ccslink/sim"
+	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/tools/sim"
 )
 
 // bundleIndex lists a bundle's files, for tests.

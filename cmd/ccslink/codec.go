@@ -9,8 +9,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ccslink/ccslink/exi"
-	"github.com/ccslink/ccslink/v2g"
+	"github.com/ccslink/ccslink/proto/exi"
+	"github.com/ccslink/ccslink/proto/v2g"
 )
 
 func init() {

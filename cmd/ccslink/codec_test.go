@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/proto/v2g/iso2"
 )
 
 // Messages of the Hyundai Ioniq's DIN session (pyPLC capture 2023-05-24)

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/daemon/config"
 )
 
 func init() {

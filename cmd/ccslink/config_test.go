@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/daemon/config"
 )
 
 // runConfigCmd runs ccslink config with args and returns its exit status, stdout and stderr.

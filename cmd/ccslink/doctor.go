@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ccslink/ccslink/doctor"
+	"github.com/ccslink/ccslink/tools/doctor"
 )
 
 func init() {

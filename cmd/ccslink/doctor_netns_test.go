@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccslink/ccslink/doctor"
 	"github.com/ccslink/ccslink/internal/netnstest"
-	"github.com/ccslink/ccslink/modemsim"
-	"github.com/ccslink/ccslink/sdp"
+	"github.com/ccslink/ccslink/proto/sdp"
+	"github.com/ccslink/ccslink/tools/doctor"
+	"github.com/ccslink/ccslink/tools/modemsim"
 )
 
 type doctorReport struct {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ccslink/ccslink/doctor"
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/tools/doctor"
 )
 
 func runDoctorArgs(t *testing.T, args ...string) (int, string, string) {

@@ -16,15 +16,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ccslink/ccslink/charger"
-	"github.com/ccslink/ccslink/config"
 	"github.com/ccslink/ccslink/daemon"
-	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/netif"
-	"github.com/ccslink/ccslink/output/smartevse"
+	"github.com/ccslink/ccslink/daemon/charger"
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/netif"
+	"github.com/ccslink/ccslink/daemon/output/smartevse"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/sdp"
+	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/sdp"
-	"github.com/ccslink/ccslink/secc"
 )
 
 func init() {

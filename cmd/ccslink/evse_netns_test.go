@@ -23,9 +23,9 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/ccslink/ccslink/daemon/output/pcap"
 	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/internal/testlog"
-	"github.com/ccslink/ccslink/output/pcap"
 	"github.com/ccslink/ccslink/record"
 )
 

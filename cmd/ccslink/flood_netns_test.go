@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/internal/netnstest"
-	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/link"
 	"github.com/ccslink/ccslink/record"
 )
 

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
-	"github.com/ccslink/ccslink/history"
+	"github.com/ccslink/ccslink/daemon/history"
 	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/internal/testlog"
+	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/slac"
 )
 
 // TestEVSEStoppedAfterMatch: the daemon, with no HTTP API, is stopped by

@@ -8,11 +8,11 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ccslink/ccslink/doctor"
-	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/link"
-	"github.com/ccslink/ccslink/modemsim"
-	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/link"
+	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/tools/doctor"
+	"github.com/ccslink/ccslink/tools/modemsim"
 )
 
 // homePlugPort opens the HomePlug side of iface: the raw socket, behind an

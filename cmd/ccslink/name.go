@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/daemon/config"
 )
 
 // nameDaemon gives c its name when neither the file nor --name did: the

@@ -16,10 +16,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/ccslink/ccslink/config"
 	"github.com/ccslink/ccslink/daemon"
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/output/mqtt"
 	"github.com/ccslink/ccslink/internal/mosquittotest"
-	"github.com/ccslink/ccslink/output/mqtt"
 	"github.com/ccslink/ccslink/record"
 )
 

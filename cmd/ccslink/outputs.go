@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccslink/ccslink/config"
-	"github.com/ccslink/ccslink/doctor"
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/tools/doctor"
 )
 
 // What a configuration without outputs means, and what to set: the daemon

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/proto/sdp"
+	"github.com/ccslink/ccslink/proto/v2g/apphand"
+	"github.com/ccslink/ccslink/proto/v2g/din"
+	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/sdp"
-	"github.com/ccslink/ccslink/v2g/apphand"
-	"github.com/ccslink/ccslink/v2g/din"
-	"github.com/ccslink/ccslink/v2gtp"
 )
 
 // strangerRequests are what a stranger sends at once over V2G: a

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccslink/ccslink/timeline"
+	"github.com/ccslink/ccslink/tools/timeline"
 )
 
 func init() {

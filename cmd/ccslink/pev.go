@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
-	"github.com/ccslink/ccslink/evcc"
-	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/sdp"
-	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/sdp"
+	"github.com/ccslink/ccslink/proto/slac"
 )
 
 func init() {

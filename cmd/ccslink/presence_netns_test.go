@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
-	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/internal/netnstest"
-	"github.com/ccslink/ccslink/link"
-	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/link"
+	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/tools/modemsim"
 )
 
 // ioniqQuery is what the SmartEVSE gets for the ioniq profile of ccslink pev.

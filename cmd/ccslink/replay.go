@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/ccslink/ccslink/proto/secc"
+	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/replay"
-	"github.com/ccslink/ccslink/secc"
-	"github.com/ccslink/ccslink/v2gtp"
+	"github.com/ccslink/ccslink/tools/replay"
 )
 
 func init() {

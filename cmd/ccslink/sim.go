@@ -11,12 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccslink/ccslink/config"
-	"github.com/ccslink/ccslink/evcc"
-	"github.com/ccslink/ccslink/modemsim"
-	"github.com/ccslink/ccslink/output/smartevse"
-	"github.com/ccslink/ccslink/secc"
-	"github.com/ccslink/ccslink/sim"
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/output/smartevse"
+	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/proto/secc"
+	"github.com/ccslink/ccslink/tools/modemsim"
+	"github.com/ccslink/ccslink/tools/sim"
 )
 
 func init() {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ccslink/ccslink/sim"
+	"github.com/ccslink/ccslink/tools/sim"
 )
 
 // TestSim runs ccslink sim as a first-time user does, with no flags: the

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
-	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/modemsim"
-	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/tools/modemsim"
 )
 
 func init() {

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/internal/netnstest"
-	"github.com/ccslink/ccslink/link"
-	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/link"
+	"github.com/ccslink/ccslink/proto/slac"
 )
 
 // The two ends of the cable in these tests: the charger's and the car's.

@@ -52,7 +52,7 @@ func TestWrap(t *testing.T) {
 }
 
 func TestImportsOf(t *testing.T) {
-	g := &gen{ext: map[*Type]*provided{{}: {pkg: "xmldsig", path: "github.com/ccslink/ccslink/v2g/xmldsig"}}}
+	g := &gen{ext: map[*Type]*provided{{}: {pkg: "xmldsig", path: "github.com/ccslink/ccslink/proto/v2g/xmldsig"}}}
 	body := []byte("func f(r *exi.Reader, s xmldsig.SignatureType) string {\n" +
 		"var b strings.Builder\n_ = b.Len()\nreturn fmt.Sprint(strconv.Itoa(0))\n}\n")
 	got, err := g.importsOf(body)
@@ -60,7 +60,7 @@ func TestImportsOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	// strings is no package the generated code uses: only the known ones count.
-	want := [][]string{{"fmt", "strconv"}, {"github.com/ccslink/ccslink/exi", "github.com/ccslink/ccslink/v2g/xmldsig"}}
+	want := [][]string{{"fmt", "strconv"}, {"github.com/ccslink/ccslink/proto/exi", "github.com/ccslink/ccslink/proto/v2g/xmldsig"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("importsOf = %q, want %q", got, want)
 	}

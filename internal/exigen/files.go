@@ -150,8 +150,8 @@ func wrap(text string, width int) string {
 // importsOf returns the import paths that the declarations in body use,
 // the standard library's first, each group sorted.
 func (g *gen) importsOf(body []byte) ([][]string, error) {
-	known := map[string]string{"fmt": "", "strconv": "", "unsafe": "", "exi": "github.com/ccslink/ccslink/exi",
-		"message": "github.com/ccslink/ccslink/v2g/message"}
+	known := map[string]string{"fmt": "", "strconv": "", "unsafe": "", "exi": "github.com/ccslink/ccslink/proto/exi",
+		"message": "github.com/ccslink/ccslink/proto/v2g/message"}
 	for _, p := range g.ext {
 		known[p.pkg] = p.path
 	}

@@ -46,7 +46,7 @@ func GenerateAll(schemaDir, outDir string) ([]string, error) {
 		cfg := p.Config
 		cfg.Source = filepath.ToSlash(filepath.Join("shared/schemas", cfg.Root))
 		cfg.Root = filepath.Join(schemaDir, cfg.Root)
-		cfg.ImportPath = "github.com/ccslink/ccslink/v2g/" + p.Dir
+		cfg.ImportPath = "github.com/ccslink/ccslink/proto/v2g/" + p.Dir
 		cfg.dir = p.Dir
 		files, names, err := generate(cfg, reg)
 		if err != nil {

@@ -33,17 +33,17 @@ func TestGeneratedUpToDate(t *testing.T) {
 		}
 		switch {
 		case dir == messageDir && !slices.Equal(fresh, []string{messageSource}):
-			t.Errorf("v2g/%s: generated %v, want [%s]", dir, fresh, messageSource)
+			t.Errorf("proto/v2g/%s: generated %v, want [%s]", dir, fresh, messageSource)
 		case dir != messageDir && (len(fresh) < 4 || !slices.Contains(fresh, "types.go")):
-			t.Errorf("v2g/%s: generated %v, want types.go, grammar.go, decode.go and encode.go at least", dir, fresh)
+			t.Errorf("proto/v2g/%s: generated %v, want types.go, grammar.go, decode.go and encode.go at least", dir, fresh)
 		}
-		committed, err := generatedIn(filepath.Join("..", "..", "v2g", dir))
+		committed, err := generatedIn(filepath.Join("..", "..", "proto", "v2g", dir))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, name := range committed {
 			if !slices.Contains(fresh, name) {
-				t.Errorf("v2g/%s/%s is a generated file the generator no longer writes: run go generate ./v2g", dir, name)
+				t.Errorf("proto/v2g/%s/%s is a generated file the generator no longer writes: run go generate ./proto/v2g", dir, name)
 			}
 		}
 		for _, name := range fresh {
@@ -52,13 +52,13 @@ func TestGeneratedUpToDate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := os.ReadFile(filepath.Join("..", "..", "v2g", rel))
+			want, err := os.ReadFile(filepath.Join("..", "..", "proto", "v2g", rel))
 			if err != nil {
-				t.Errorf("committed v2g/%s: %v: run go generate ./v2g", rel, err)
+				t.Errorf("committed proto/v2g/%s: %v: run go generate ./proto/v2g", rel, err)
 				continue
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("v2g/%s differs from what the generator writes: run go generate ./v2g", rel)
+				t.Errorf("proto/v2g/%s differs from what the generator writes: run go generate ./proto/v2g", rel)
 			}
 		}
 	}

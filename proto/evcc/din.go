@@ -1,0 +1,349 @@
+package evcc
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/ccslink/ccslink/proto/v2g/din"
+)
+
+// runDIN plays DIN SPEC 70121 DC after the handshake.
+func (s *session) runDIN() error {
+	s.sid = make([]byte, 8)
+	if s.p.Quirks.Has(QuirkShortSessionID) {
+		s.sid = s.sid[:1]
+	}
+	if _, err := s.dinExchange(s.dinBody(din.KindSessionSetupReq, false)); err != nil {
+		return err
+	}
+	res, err := s.dinExchange(s.dinBody(din.KindServiceDiscoveryReq, false))
+	if err != nil {
+		return err
+	}
+	sd := res.ServiceDiscoveryRes
+	if !s.p.DC || !dinOffersDC(sd.ChargeService.EnergyTransferType) {
+		return s.dinStop(false, EndNoService)
+	}
+	s.serviceID = sd.ChargeService.ServiceTag.ServiceID
+	if _, err := s.dinExchange(s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
+		return err
+	}
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
+		res, err := s.dinExchange(s.dinBody(din.KindContractAuthenticationReq, false))
+		if err != nil {
+			return err
+		}
+		if res.ContractAuthenticationRes.EVSEProcessing == din.EVSEProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	s.res.Mode = din.EVRequestedEnergyTransferDC_extended.String()
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
+		res, err := s.dinExchange(s.dinBody(din.KindChargeParameterDiscoveryReq, false))
+		if err != nil {
+			return err
+		}
+		s.noteSent()
+		cpd := res.ChargeParameterDiscoveryRes
+		switch {
+		case s.p.Quirks.Has(QuirkFull):
+			return s.dinStop(false, EndCarStopped)
+		case s.p.Quirks.Has(QuirkStopAfterDiscovery):
+			return s.dinStop(true, EndCarStopped)
+		case cpd.DC_EVSEChargeParameter != nil && dinShutdown(&cpd.DC_EVSEChargeParameter.DC_EVSEStatus) &&
+			!s.p.Quirks.Has(QuirkIgnoreShutdown):
+			return s.dinStop(false, EndShutdown)
+		}
+		if cpd.EVSEProcessing == din.EVSEProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	s.startPhase(TimerCable, s.cableCheckTimeout())
+	for {
+		res, err := s.dinExchange(s.dinBody(din.KindCableCheckReq, false))
+		if err != nil {
+			return err
+		}
+		cc := res.CableCheckRes
+		if dinShutdown(&cc.DC_EVSEStatus) {
+			return s.dinStop(false, EndShutdown)
+		}
+		if cc.EVSEProcessing == din.EVSEProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	target := s.p.PreChargeVoltage.Float()
+	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
+	for {
+		res, err := s.dinExchange(s.dinBody(din.KindPreChargeReq, false))
+		if err != nil {
+			return err
+		}
+		pc := res.PreChargeRes
+		if dinShutdown(&pc.DC_EVSEStatus) {
+			return s.dinStop(false, EndShutdown)
+		}
+		if voltageClose(dinFloat(pc.EVSEPresentVoltage), target) {
+			break
+		}
+	}
+	s.endPhase()
+	res, err = s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, true))
+	if err != nil {
+		return err
+	}
+	if st := res.PowerDeliveryRes.DC_EVSEStatus; st != nil && dinShutdown(st) {
+		return s.dinStop(true, EndShutdown)
+	}
+	for range s.rounds() {
+		res, err := s.dinExchange(s.dinBody(din.KindCurrentDemandReq, false))
+		if err != nil {
+			return err
+		}
+		if dinShutdown(&res.CurrentDemandRes.DC_EVSEStatus) {
+			return s.dinStop(true, EndShutdown)
+		}
+	}
+	return s.dinStop(true, EndComplete)
+}
+
+// dinStop ends the session: PowerDelivery(stop) if power was asked for,
+// WeldingDetection after charging, SessionStop.
+func (s *session) dinStop(powered bool, end End) error {
+	s.endPhase()
+	if powered {
+		if _, err := s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, false)); err != nil {
+			return err
+		}
+	}
+	if end == EndComplete && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
+		for range maxWeldingRounds {
+			res, err := s.dinExchange(s.dinBody(din.KindWeldingDetectionReq, false))
+			if err != nil {
+				return err
+			}
+			if dinFloat(res.WeldingDetectionRes.EVSEPresentVoltage) < weldingVoltage {
+				break
+			}
+		}
+	}
+	if _, err := s.dinExchange(s.dinBody(din.KindSessionStopReq, false)); err != nil {
+		return err
+	}
+	return finish(end)
+}
+
+// dinExchange sends one request and returns the answer's body, checked to
+// be the matching response with an OK code.
+func (s *session) dinExchange(body *din.BodyType) (*din.BodyType, error) {
+	kind := body.Kind()
+	name := kind.Message()
+	req := din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: s.sid}, Body: *body}}
+	b, err := din.Append(s.message(), &req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
+	}
+	if kind == din.KindContractAuthenticationReq && s.p.Quirks.Has(QuirkPaddedAuthorization) {
+		b = append(b, 0)
+	}
+	p, rtt, err := s.exchange(name, b, dinMsgTimeout(kind))
+	if err != nil {
+		return nil, err
+	}
+	var doc din.Document
+	if _, err := din.Unmarshal(p, &doc); err != nil {
+		s.step(name, "", rtt)
+		return nil, fmt.Errorf("%w: the answer to %s does not decode as DIN: %w", ErrBadResponse, name, err)
+	}
+	if doc.V2G_Message == nil {
+		s.step(name, "", rtt)
+		return nil, fmt.Errorf("%w: the answer to %s is not a V2G_Message", ErrBadResponse, name)
+	}
+	rb := &doc.V2G_Message.Body
+	if got := rb.Kind(); got != kind+1 {
+		s.step(name, "", rtt)
+		return nil, fmt.Errorf("%w: %s answered with %s", ErrBadResponse, name, got)
+	}
+	code := dinCode(rb)
+	s.step(name, code.String(), rtt)
+	if code >= din.ResponseCodeFAILED {
+		return nil, finish(EndFailed)
+	}
+	if kind == din.KindSessionSetupReq {
+		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
+			return nil, err
+		}
+	}
+	return rb, nil
+}
+
+// dinBody builds the car's request of kind; start selects PowerDelivery
+// start or stop.
+func (s *session) dinBody(kind din.MessageKind, start bool) *din.BodyType {
+	p := &s.p
+	var b din.BodyType
+	switch kind {
+	case din.KindSessionSetupReq:
+		b.SessionSetupReq = &din.SessionSetupReqType{EVCCID: bytes.Clone(s.evccid[:])}
+	case din.KindServiceDiscoveryReq:
+		b.ServiceDiscoveryReq = &din.ServiceDiscoveryReqType{}
+		if !p.Quirks.Has(QuirkNoServiceCategory) {
+			c := din.ServiceCategoryEVCharging
+			b.ServiceDiscoveryReq.ServiceCategory = &c
+		}
+	case din.KindServicePaymentSelectionReq:
+		b.ServicePaymentSelectionReq = &din.ServicePaymentSelectionReqType{
+			SelectedPaymentOption: din.PaymentOptionExternalPayment,
+			SelectedServiceList:   din.SelectedServiceListType{SelectedService: []din.SelectedServiceType{{ServiceID: s.serviceID}}},
+		}
+	case din.KindContractAuthenticationReq:
+		b.ContractAuthenticationReq = &din.ContractAuthenticationReqType{}
+	case din.KindChargeParameterDiscoveryReq:
+		b.ChargeParameterDiscoveryReq = &din.ChargeParameterDiscoveryReqType{
+			EVRequestedEnergyTransferType: din.EVRequestedEnergyTransferDC_extended,
+			DC_EVChargeParameter: &din.DC_EVChargeParameterType{
+				DC_EVStatus:           s.dinEVStatus(p.Quirks.Has(QuirkReadyEarly)),
+				EVMaximumCurrentLimit: dinPV(p.MaxCurrent, din.UnitSymbolA),
+				EVMaximumPowerLimit:   dinOpt(p.MaxPower, din.UnitSymbolW),
+				EVMaximumVoltageLimit: dinPV(p.MaxVoltage, din.UnitSymbolV),
+				EVEnergyCapacity:      dinOpt(p.Capacity, din.UnitSymbolWh),
+				EVEnergyRequest:       dinOpt(p.Request, din.UnitSymbolWh),
+				FullSOC:               percent(p.FullSOC),
+				BulkSOC:               percent(p.BulkSOC),
+			},
+		}
+	case din.KindCableCheckReq:
+		b.CableCheckReq = &din.CableCheckReqType{DC_EVStatus: s.dinEVStatus(true)}
+	case din.KindPreChargeReq:
+		b.PreChargeReq = &din.PreChargeReqType{
+			DC_EVStatus:     s.dinEVStatus(true),
+			EVTargetVoltage: dinPV(p.PreChargeVoltage, din.UnitSymbolV),
+			EVTargetCurrent: dinPV(p.PreChargeCurrent, din.UnitSymbolA),
+		}
+	case din.KindPowerDeliveryReq:
+		b.PowerDeliveryReq = &din.PowerDeliveryReqType{
+			ReadyToChargeState: start,
+			DC_EVPowerDeliveryParameter: &din.DC_EVPowerDeliveryParameterType{
+				DC_EVStatus:          s.dinEVStatus(true),
+				BulkChargingComplete: s.bulkComplete(),
+			},
+		}
+	case din.KindCurrentDemandReq:
+		b.CurrentDemandReq = &din.CurrentDemandReqType{
+			DC_EVStatus:            s.dinEVStatus(true),
+			EVTargetCurrent:        dinPV(p.DemandCurrent, din.UnitSymbolA),
+			EVMaximumVoltageLimit:  dinOpt(&p.MaxVoltage, din.UnitSymbolV),
+			EVMaximumCurrentLimit:  dinOpt(&p.MaxCurrent, din.UnitSymbolA),
+			EVMaximumPowerLimit:    dinOpt(p.MaxPower, din.UnitSymbolW),
+			BulkChargingComplete:   s.bulkComplete(),
+			RemainingTimeToFullSoC: dinOpt(p.RemainingFull, din.UnitSymbolS),
+			RemainingTimeToBulkSoC: dinOpt(p.RemainingBulk, din.UnitSymbolS),
+			EVTargetVoltage:        dinPV(p.DemandVoltage, din.UnitSymbolV),
+		}
+	case din.KindWeldingDetectionReq:
+		b.WeldingDetectionReq = &din.WeldingDetectionReqType{DC_EVStatus: s.dinEVStatus(false)}
+	case din.KindSessionStopReq:
+		b.SessionStopReq = &din.SessionStopType{}
+	}
+	return &b
+}
+
+// dinRequests are the kinds a DIN car sends.
+var dinRequests = []din.MessageKind{
+	din.KindSessionSetupReq, din.KindServiceDiscoveryReq, din.KindServicePaymentSelectionReq,
+	din.KindContractAuthenticationReq, din.KindChargeParameterDiscoveryReq, din.KindCableCheckReq,
+	din.KindPreChargeReq, din.KindPowerDeliveryReq, din.KindCurrentDemandReq,
+	din.KindWeldingDetectionReq, din.KindSessionStopReq,
+}
+
+func (s *session) dinEVStatus(ready bool) din.DC_EVStatusType {
+	st := din.DC_EVStatusType{EVReady: ready, EVErrorCode: din.DC_EVErrorCodeNO_ERROR, EVRESSSOC: int8(max(s.p.SoC, 0))}
+	if s.p.Quirks.Has(QuirkConditioning) {
+		f := false
+		st.EVCabinConditioning, st.EVRESSConditioning = &f, &f
+	}
+	return st
+}
+
+func (s *session) bulkComplete() *bool {
+	if !s.p.Quirks.Has(QuirkBulkComplete) {
+		return nil
+	}
+	done := s.p.BulkSOC >= 0 && s.p.SoC >= s.p.BulkSOC
+	return &done
+}
+
+func percent(v int) *int8 {
+	if v < 0 {
+		return nil
+	}
+	p := int8(min(v, 127))
+	return &p
+}
+
+func dinPV(v Physical, u din.UnitSymbolType) din.PhysicalValueType {
+	return din.PhysicalValueType{Multiplier: v.Multiplier, Unit: &u, Value: v.Value}
+}
+
+func dinOpt(v *Physical, u din.UnitSymbolType) *din.PhysicalValueType {
+	if v == nil {
+		return nil
+	}
+	pv := dinPV(*v, u)
+	return &pv
+}
+
+func dinFloat(v din.PhysicalValueType) float64 {
+	return Physical{v.Value, v.Multiplier}.Float()
+}
+
+// dinShutdown reports whether the charger's status asks the car to stop.
+func dinShutdown(st *din.DC_EVSEStatusType) bool {
+	switch st.EVSEStatusCode {
+	case din.DC_EVSEStatusCodeEVSE_Shutdown, din.DC_EVSEStatusCodeEVSE_EmergencyShutdown, din.DC_EVSEStatusCodeEVSE_Malfunction:
+		return true
+	}
+	return st.EVSENotification == din.EVSENotificationStopCharging
+}
+
+func dinOffersDC(t din.EVSESupportedEnergyTransferType) bool {
+	switch t {
+	case din.EVSESupportedEnergyTransferAC_single_phase_core, din.EVSESupportedEnergyTransferAC_three_phase_core:
+		return false
+	}
+	return true
+}
+
+// dinCode returns the ResponseCode of a response body.
+func dinCode(b *din.BodyType) din.ResponseCodeType {
+	switch {
+	case b.SessionSetupRes != nil:
+		return b.SessionSetupRes.ResponseCode
+	case b.ServiceDiscoveryRes != nil:
+		return b.ServiceDiscoveryRes.ResponseCode
+	case b.ServicePaymentSelectionRes != nil:
+		return b.ServicePaymentSelectionRes.ResponseCode
+	case b.ContractAuthenticationRes != nil:
+		return b.ContractAuthenticationRes.ResponseCode
+	case b.ChargeParameterDiscoveryRes != nil:
+		return b.ChargeParameterDiscoveryRes.ResponseCode
+	case b.CableCheckRes != nil:
+		return b.CableCheckRes.ResponseCode
+	case b.PreChargeRes != nil:
+		return b.PreChargeRes.ResponseCode
+	case b.PowerDeliveryRes != nil:
+		return b.PowerDeliveryRes.ResponseCode
+	case b.CurrentDemandRes != nil:
+		return b.CurrentDemandRes.ResponseCode
+	case b.WeldingDetectionRes != nil:
+		return b.WeldingDetectionRes.ResponseCode
+	case b.SessionStopRes != nil:
+		return b.SessionStopRes.ResponseCode
+	}
+	return din.ResponseCodeFAILED
+}

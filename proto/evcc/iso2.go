@@ -1,0 +1,428 @@
+package evcc
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/ccslink/ccslink/proto/v2g/iso2"
+)
+
+// runISO2 plays ISO 15118-2, DC or AC as the charger's services allow,
+// after the handshake.
+func (s *session) runISO2() error {
+	s.sid = make([]byte, 8)
+	if s.p.Quirks.Has(QuirkShortSessionID) {
+		s.sid = s.sid[:1]
+	}
+	if _, err := s.isoExchange(s.isoBody(iso2.KindSessionSetupReq, false)); err != nil {
+		return err
+	}
+	res, err := s.isoExchange(s.isoBody(iso2.KindServiceDiscoveryReq, false))
+	if err != nil {
+		return err
+	}
+	cs := &res.ServiceDiscoveryRes.ChargeService
+	mode, ok := s.isoMode(cs.SupportedEnergyTransferMode.EnergyTransferMode)
+	if !ok {
+		return s.isoStop(false, EndNoService)
+	}
+	s.ac = mode <= iso2.EnergyTransferModeAC_three_phase_core
+	s.res.Mode = mode.String()
+	s.mode = mode
+	s.serviceID = cs.ServiceID
+	if _, err := s.isoExchange(s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
+		return err
+	}
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
+		res, err := s.isoExchange(s.isoBody(iso2.KindAuthorizationReq, false))
+		if err != nil {
+			return err
+		}
+		if res.AuthorizationRes.EVSEProcessing == iso2.EVSEProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
+		res, err := s.isoExchange(s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
+		if err != nil {
+			return err
+		}
+		s.noteSent()
+		if s.ac {
+			s.res.Sent.EAmountWh = int64(s.p.AC.EAmount.Float())
+		}
+		cpd := res.ChargeParameterDiscoveryRes
+		if l := cpd.SAScheduleList; l != nil && len(l.SAScheduleTuple) > 0 {
+			s.tupleID = l.SAScheduleTuple[0].SAScheduleTupleID
+		}
+		switch {
+		case s.ac && s.p.Quirks.Has(QuirkCloseAfterACDiscovery):
+			return finish(EndCarStopped)
+		case s.p.Quirks.Has(QuirkFull):
+			return s.isoStop(false, EndCarStopped)
+		case s.p.Quirks.Has(QuirkStopAfterDiscovery):
+			return s.isoStop(true, EndCarStopped)
+		case isoDiscoveryShutdown(cpd) && !s.p.Quirks.Has(QuirkIgnoreShutdown):
+			return s.isoStop(false, EndShutdown)
+		}
+		if cpd.EVSEProcessing == iso2.EVSEProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	if s.ac {
+		return s.isoChargeAC()
+	}
+	return s.isoChargeDC()
+}
+
+func (s *session) isoChargeDC() error {
+	s.startPhase(TimerCable, s.cableCheckTimeout())
+	for {
+		res, err := s.isoExchange(s.isoBody(iso2.KindCableCheckReq, false))
+		if err != nil {
+			return err
+		}
+		cc := res.CableCheckRes
+		if isoShutdown(&cc.DC_EVSEStatus) {
+			return s.isoStop(false, EndShutdown)
+		}
+		if cc.EVSEProcessing == iso2.EVSEProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	target := s.p.PreChargeVoltage.Float()
+	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
+	for {
+		res, err := s.isoExchange(s.isoBody(iso2.KindPreChargeReq, false))
+		if err != nil {
+			return err
+		}
+		pc := res.PreChargeRes
+		if isoShutdown(&pc.DC_EVSEStatus) {
+			return s.isoStop(false, EndShutdown)
+		}
+		if voltageClose(isoFloat(pc.EVSEPresentVoltage), target) {
+			break
+		}
+	}
+	s.endPhase()
+	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
+	if err != nil {
+		return err
+	}
+	if st := res.PowerDeliveryRes.DC_EVSEStatus; st != nil && isoShutdown(st) {
+		return s.isoStop(true, EndShutdown)
+	}
+	for range s.rounds() {
+		res, err := s.isoExchange(s.isoBody(iso2.KindCurrentDemandReq, false))
+		if err != nil {
+			return err
+		}
+		if isoShutdown(&res.CurrentDemandRes.DC_EVSEStatus) {
+			return s.isoStop(true, EndShutdown)
+		}
+	}
+	return s.isoStop(true, EndComplete)
+}
+
+func (s *session) isoChargeAC() error {
+	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
+	if err != nil {
+		return err
+	}
+	if st := res.PowerDeliveryRes.AC_EVSEStatus; st != nil && st.EVSENotification == iso2.EVSENotificationStopCharging {
+		return s.isoStop(true, EndShutdown)
+	}
+	for range s.rounds() {
+		res, err := s.isoExchange(s.isoBody(iso2.KindChargingStatusReq, false))
+		if err != nil {
+			return err
+		}
+		if res.ChargingStatusRes.AC_EVSEStatus.EVSENotification == iso2.EVSENotificationStopCharging {
+			return s.isoStop(true, EndShutdown)
+		}
+	}
+	return s.isoStop(true, EndComplete)
+}
+
+// isoStop ends the session: PowerDelivery(stop) if power was asked for,
+// WeldingDetection after DC charging, SessionStop(Terminate).
+func (s *session) isoStop(powered bool, end End) error {
+	s.endPhase()
+	if powered {
+		if _, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, false)); err != nil {
+			return err
+		}
+	}
+	if end == EndComplete && !s.ac && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
+		for range maxWeldingRounds {
+			res, err := s.isoExchange(s.isoBody(iso2.KindWeldingDetectionReq, false))
+			if err != nil {
+				return err
+			}
+			if isoFloat(res.WeldingDetectionRes.EVSEPresentVoltage) < weldingVoltage {
+				break
+			}
+		}
+	}
+	if _, err := s.isoExchange(s.isoBody(iso2.KindSessionStopReq, false)); err != nil {
+		return err
+	}
+	return finish(end)
+}
+
+// isoMode picks the energy transfer: DC if both sides can, else AC.
+func (s *session) isoMode(offered []iso2.EnergyTransferModeType) (iso2.EnergyTransferModeType, bool) {
+	has := func(m iso2.EnergyTransferModeType) bool {
+		for _, o := range offered {
+			if o == m {
+				return true
+			}
+		}
+		return false
+	}
+	if s.p.DC && has(iso2.EnergyTransferModeDC_extended) {
+		return iso2.EnergyTransferModeDC_extended, true
+	}
+	if s.p.AC != nil {
+		want, other := iso2.EnergyTransferModeAC_single_phase_core, iso2.EnergyTransferModeAC_three_phase_core
+		if s.p.AC.ThreePhase {
+			want, other = other, want
+		}
+		if has(want) {
+			return want, true
+		}
+		if has(other) {
+			return other, true
+		}
+	}
+	return 0, false
+}
+
+// isoExchange sends one request and returns the answer's body, checked to
+// be the matching response with an OK code.
+func (s *session) isoExchange(body *iso2.BodyType) (*iso2.BodyType, error) {
+	kind := body.Kind()
+	name := kind.Message()
+	req := iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: s.sid}, Body: *body}}
+	b, err := iso2.Append(s.message(), &req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
+	}
+	p, rtt, err := s.exchange(name, b, isoMsgTimeout(kind))
+	if err != nil {
+		return nil, err
+	}
+	var doc iso2.Document
+	if _, err := iso2.Unmarshal(p, &doc); err != nil {
+		s.step(name, "", rtt)
+		return nil, fmt.Errorf("%w: the answer to %s does not decode as ISO 15118-2: %w", ErrBadResponse, name, err)
+	}
+	if doc.V2G_Message == nil {
+		s.step(name, "", rtt)
+		return nil, fmt.Errorf("%w: the answer to %s is not a V2G_Message", ErrBadResponse, name)
+	}
+	rb := &doc.V2G_Message.Body
+	if got := rb.Kind(); got != kind+1 {
+		s.step(name, "", rtt)
+		return nil, fmt.Errorf("%w: %s answered with %s", ErrBadResponse, name, got)
+	}
+	code := isoCode(rb)
+	s.step(name, code.String(), rtt)
+	if code >= iso2.ResponseCodeFAILED {
+		return nil, finish(EndFailed)
+	}
+	if kind == iso2.KindSessionSetupReq {
+		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
+			return nil, err
+		}
+	}
+	return rb, nil
+}
+
+// isoBody builds the car's request of kind; start selects PowerDelivery
+// start or stop.
+func (s *session) isoBody(kind iso2.MessageKind, start bool) *iso2.BodyType {
+	p := &s.p
+	var b iso2.BodyType
+	switch kind {
+	case iso2.KindSessionSetupReq:
+		b.SessionSetupReq = &iso2.SessionSetupReqType{EVCCID: bytes.Clone(s.evccid[:])}
+	case iso2.KindServiceDiscoveryReq:
+		b.ServiceDiscoveryReq = &iso2.ServiceDiscoveryReqType{}
+		if !p.Quirks.Has(QuirkNoServiceCategory) {
+			c := iso2.ServiceCategoryEVCharging
+			b.ServiceDiscoveryReq.ServiceCategory = &c
+		}
+	case iso2.KindPaymentServiceSelectionReq:
+		b.PaymentServiceSelectionReq = &iso2.PaymentServiceSelectionReqType{
+			SelectedPaymentOption: iso2.PaymentOptionExternalPayment,
+			SelectedServiceList:   iso2.SelectedServiceListType{SelectedService: []iso2.SelectedServiceType{{ServiceID: s.serviceID}}},
+		}
+	case iso2.KindAuthorizationReq:
+		b.AuthorizationReq = &iso2.AuthorizationReqType{}
+	case iso2.KindChargeParameterDiscoveryReq:
+		r := &iso2.ChargeParameterDiscoveryReqType{RequestedEnergyTransferMode: s.mode}
+		if p.MaxEntries > 0 {
+			n := p.MaxEntries
+			r.MaxEntriesSAScheduleTuple = &n
+		}
+		if s.ac {
+			a := p.AC
+			r.AC_EVChargeParameter = &iso2.AC_EVChargeParameterType{
+				EAmount:      isoPV(a.EAmount, iso2.UnitSymbolWh),
+				EVMaxVoltage: isoPV(a.MaxVoltage, iso2.UnitSymbolV),
+				EVMaxCurrent: isoPV(a.MaxCurrent, iso2.UnitSymbolA),
+				EVMinCurrent: isoPV(a.MinCurrent, iso2.UnitSymbolA),
+			}
+		} else {
+			r.DC_EVChargeParameter = &iso2.DC_EVChargeParameterType{
+				DC_EVStatus:           s.isoEVStatus(p.Quirks.Has(QuirkReadyEarly)),
+				EVMaximumCurrentLimit: isoPV(p.MaxCurrent, iso2.UnitSymbolA),
+				EVMaximumPowerLimit:   isoOpt(p.MaxPower, iso2.UnitSymbolW),
+				EVMaximumVoltageLimit: isoPV(p.MaxVoltage, iso2.UnitSymbolV),
+				EVEnergyCapacity:      isoOpt(p.Capacity, iso2.UnitSymbolWh),
+				EVEnergyRequest:       isoOpt(p.Request, iso2.UnitSymbolWh),
+				FullSOC:               percent(p.FullSOC),
+				BulkSOC:               percent(p.BulkSOC),
+			}
+		}
+		b.ChargeParameterDiscoveryReq = r
+	case iso2.KindCableCheckReq:
+		b.CableCheckReq = &iso2.CableCheckReqType{DC_EVStatus: s.isoEVStatus(true)}
+	case iso2.KindPreChargeReq:
+		b.PreChargeReq = &iso2.PreChargeReqType{
+			DC_EVStatus:     s.isoEVStatus(true),
+			EVTargetVoltage: isoPV(p.PreChargeVoltage, iso2.UnitSymbolV),
+			EVTargetCurrent: isoPV(p.PreChargeCurrent, iso2.UnitSymbolA),
+		}
+	case iso2.KindPowerDeliveryReq:
+		r := &iso2.PowerDeliveryReqType{ChargeProgress: iso2.ChargeProgressStop, SAScheduleTupleID: s.tupleID}
+		if start {
+			r.ChargeProgress = iso2.ChargeProgressStart
+		}
+		maxPower := p.ProfileMaxPower
+		if s.ac {
+			maxPower = p.AC.ProfileMaxPower
+		}
+		if maxPower != nil {
+			r.ChargingProfile = &iso2.ChargingProfileType{ProfileEntry: []iso2.ProfileEntryType{
+				{ChargingProfileEntryMaxPower: isoPV(*maxPower, iso2.UnitSymbolW)},
+			}}
+		}
+		if !s.ac {
+			r.DC_EVPowerDeliveryParameter = &iso2.DC_EVPowerDeliveryParameterType{
+				DC_EVStatus:          s.isoEVStatus(true),
+				BulkChargingComplete: s.bulkComplete(),
+			}
+		}
+		b.PowerDeliveryReq = r
+	case iso2.KindCurrentDemandReq:
+		b.CurrentDemandReq = &iso2.CurrentDemandReqType{
+			DC_EVStatus:            s.isoEVStatus(true),
+			EVTargetCurrent:        isoPV(p.DemandCurrent, iso2.UnitSymbolA),
+			EVMaximumVoltageLimit:  isoOpt(&p.MaxVoltage, iso2.UnitSymbolV),
+			EVMaximumCurrentLimit:  isoOpt(&p.MaxCurrent, iso2.UnitSymbolA),
+			EVMaximumPowerLimit:    isoOpt(p.MaxPower, iso2.UnitSymbolW),
+			BulkChargingComplete:   s.bulkComplete(),
+			RemainingTimeToFullSoC: isoOpt(p.RemainingFull, iso2.UnitSymbolS),
+			RemainingTimeToBulkSoC: isoOpt(p.RemainingBulk, iso2.UnitSymbolS),
+			EVTargetVoltage:        isoPV(p.DemandVoltage, iso2.UnitSymbolV),
+		}
+	case iso2.KindChargingStatusReq:
+		b.ChargingStatusReq = &iso2.ChargingStatusReqType{}
+	case iso2.KindWeldingDetectionReq:
+		b.WeldingDetectionReq = &iso2.WeldingDetectionReqType{DC_EVStatus: s.isoEVStatus(false)}
+	case iso2.KindSessionStopReq:
+		b.SessionStopReq = &iso2.SessionStopReqType{ChargingSession: iso2.ChargingSessionTerminate}
+	}
+	return &b
+}
+
+// isoDCRequests and isoACRequests are the kinds an ISO-2 car sends.
+var (
+	isoDCRequests = []iso2.MessageKind{
+		iso2.KindSessionSetupReq, iso2.KindServiceDiscoveryReq, iso2.KindPaymentServiceSelectionReq,
+		iso2.KindAuthorizationReq, iso2.KindChargeParameterDiscoveryReq, iso2.KindCableCheckReq,
+		iso2.KindPreChargeReq, iso2.KindPowerDeliveryReq, iso2.KindCurrentDemandReq,
+		iso2.KindWeldingDetectionReq, iso2.KindSessionStopReq,
+	}
+	isoACRequests = []iso2.MessageKind{
+		iso2.KindSessionSetupReq, iso2.KindServiceDiscoveryReq, iso2.KindPaymentServiceSelectionReq,
+		iso2.KindAuthorizationReq, iso2.KindChargeParameterDiscoveryReq, iso2.KindPowerDeliveryReq,
+		iso2.KindChargingStatusReq, iso2.KindSessionStopReq,
+	}
+)
+
+func (s *session) isoEVStatus(ready bool) iso2.DC_EVStatusType {
+	return iso2.DC_EVStatusType{EVReady: ready, EVErrorCode: iso2.DC_EVErrorCodeNO_ERROR, EVRESSSOC: int8(max(s.p.SoC, 0))}
+}
+
+func isoPV(v Physical, u iso2.UnitSymbolType) iso2.PhysicalValueType {
+	return iso2.PhysicalValueType{Multiplier: v.Multiplier, Unit: u, Value: v.Value}
+}
+
+func isoOpt(v *Physical, u iso2.UnitSymbolType) *iso2.PhysicalValueType {
+	if v == nil {
+		return nil
+	}
+	pv := isoPV(*v, u)
+	return &pv
+}
+
+func isoFloat(v iso2.PhysicalValueType) float64 {
+	return Physical{v.Value, v.Multiplier}.Float()
+}
+
+// isoShutdown reports whether the charger's DC status asks the car to stop.
+func isoShutdown(st *iso2.DC_EVSEStatusType) bool {
+	switch st.EVSEStatusCode {
+	case iso2.DC_EVSEStatusCodeEVSE_Shutdown, iso2.DC_EVSEStatusCodeEVSE_EmergencyShutdown, iso2.DC_EVSEStatusCodeEVSE_Malfunction:
+		return true
+	}
+	return st.EVSENotification == iso2.EVSENotificationStopCharging
+}
+
+func isoDiscoveryShutdown(r *iso2.ChargeParameterDiscoveryResType) bool {
+	if p := r.DC_EVSEChargeParameter; p != nil && isoShutdown(&p.DC_EVSEStatus) {
+		return true
+	}
+	p := r.AC_EVSEChargeParameter
+	return p != nil && p.AC_EVSEStatus.EVSENotification == iso2.EVSENotificationStopCharging
+}
+
+// isoCode returns the ResponseCode of a response body.
+func isoCode(b *iso2.BodyType) iso2.ResponseCodeType {
+	switch {
+	case b.SessionSetupRes != nil:
+		return b.SessionSetupRes.ResponseCode
+	case b.ServiceDiscoveryRes != nil:
+		return b.ServiceDiscoveryRes.ResponseCode
+	case b.PaymentServiceSelectionRes != nil:
+		return b.PaymentServiceSelectionRes.ResponseCode
+	case b.AuthorizationRes != nil:
+		return b.AuthorizationRes.ResponseCode
+	case b.ChargeParameterDiscoveryRes != nil:
+		return b.ChargeParameterDiscoveryRes.ResponseCode
+	case b.CableCheckRes != nil:
+		return b.CableCheckRes.ResponseCode
+	case b.PreChargeRes != nil:
+		return b.PreChargeRes.ResponseCode
+	case b.PowerDeliveryRes != nil:
+		return b.PowerDeliveryRes.ResponseCode
+	case b.CurrentDemandRes != nil:
+		return b.CurrentDemandRes.ResponseCode
+	case b.ChargingStatusRes != nil:
+		return b.ChargingStatusRes.ResponseCode
+	case b.WeldingDetectionRes != nil:
+		return b.WeldingDetectionRes.ResponseCode
+	case b.SessionStopRes != nil:
+		return b.SessionStopRes.ResponseCode
+	}
+	return iso2.ResponseCodeFAILED
+}

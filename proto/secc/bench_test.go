@@ -1,0 +1,146 @@
+package secc
+
+import (
+	"testing"
+
+	"github.com/ccslink/ccslink/proto/v2g/apphand"
+	"github.com/ccslink/ccslink/proto/v2g/din"
+	"github.com/ccslink/ccslink/proto/v2g/iso2"
+	"github.com/ccslink/ccslink/proto/v2gtp"
+	"github.com/ccslink/ccslink/record"
+)
+
+// BenchmarkDINSoCSession measures the charger's work for one whole soc
+// session (SAP, SessionSetup, ServiceDiscovery, ServicePaymentSelection,
+// ContractAuthentication, two ChargeParameterDiscovery, SessionStop): decode,
+// decide and encode, without I/O. ns/op divided by 8 is the time per answer.
+func BenchmarkDINSoCSession(b *testing.B) {
+	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerDIN}}})
+	d := func(sid []byte, body din.BodyType) []byte {
+		p, err := din.Marshal(&din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: body}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	reqs := [][]byte{
+		sapB,
+		d([]byte{0}, din.BodyType{SessionSetupReq: &din.SessionSetupReqType{EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}}}),
+		d(testSID[:], din.BodyType{ServiceDiscoveryReq: &din.ServiceDiscoveryReqType{}}),
+		d(testSID[:], din.BodyType{ServicePaymentSelectionReq: &din.ServicePaymentSelectionReqType{SelectedPaymentOption: din.PaymentOptionExternalPayment,
+			SelectedServiceList: din.SelectedServiceListType{SelectedService: []din.SelectedServiceType{{ServiceID: 1}}}}}),
+		d(testSID[:], din.BodyType{ContractAuthenticationReq: &din.ContractAuthenticationReqType{}}),
+		d(testSID[:], ioniqCPD()),
+		d(testSID[:], ioniqCPD()),
+		d(testSID[:], din.BodyType{SessionStopReq: &din.SessionStopType{}}),
+	}
+	cfg := Config{NewSessionID: func() [8]byte { return testSID }}
+	out := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewSession(cfg, t0, nil)
+		for _, r := range reqs {
+			var err error
+			out, _, err = s.Handle(t0, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(r))}, r, out[:0])
+			if err != nil || len(out) == 0 {
+				b.Fatalf("%x: %v", r, err)
+			}
+		}
+		if !s.Done() {
+			b.Fatal("session not done")
+		}
+	}
+}
+
+// Answering allocates nothing of its own: an answer is built and encoded in
+// the session's memory, and the one allocation left is the block of the
+// car's values that an event hands to its subscribers.
+func TestAnswerAllocs(t *testing.T) {
+	st := din.DC_EVStatusType{EVReady: true, EVRESSSOC: 60}
+	stISO := iso2.DC_EVStatusType{EVReady: true, EVRESSSOC: 60}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, h *harness)
+		req   func(sid []byte) []byte
+		want  float64
+	}{
+		{"DIN ServiceDiscoveryReq", func(t *testing.T, h *harness) {
+			dinSetupTo(t, h, 2)
+		}, func(sid []byte) []byte {
+			return marshalDIN(t, sid, din.BodyType{ServiceDiscoveryReq: &din.ServiceDiscoveryReqType{}})
+		}, 0},
+		{"DIN CurrentDemandReq", dinChargeLoop, func(sid []byte) []byte {
+			return marshalDIN(t, sid, din.BodyType{CurrentDemandReq: &din.CurrentDemandReqType{DC_EVStatus: st, EVTargetCurrent: pvDIN(200, 0, din.UnitSymbolA), EVTargetVoltage: pvDIN(390, 0, din.UnitSymbolV)}})
+		}, 1},
+		{"ISO-2 ServiceDiscoveryReq", func(t *testing.T, h *harness) {
+			h.sap(offerISO2)
+			h.iso2(iso2.BodyType{SessionSetupReq: &iso2.SessionSetupReqType{EVCCID: []byte{2, 1, 2, 3, 4, 5}}})
+			h.iso2(iso2.BodyType{ServiceDiscoveryReq: &iso2.ServiceDiscoveryReqType{}})
+		}, func(sid []byte) []byte {
+			return marshalISO2(t, sid, iso2.BodyType{ServiceDiscoveryReq: &iso2.ServiceDiscoveryReqType{}})
+		}, 0},
+		{"ISO-2 CurrentDemandReq", iso2ChargeLoop, func(sid []byte) []byte {
+			return marshalISO2(t, sid, iso2.BodyType{CurrentDemandReq: &iso2.CurrentDemandReqType{DC_EVStatus: stISO, EVTargetCurrent: pvISO(200, 0, iso2.UnitSymbolA), EVTargetVoltage: pvISO(390, 0, iso2.UnitSymbolV)}})
+		}, 1},
+	} {
+		h := newHarness(t, Config{Policy: PolicyDC})
+		h.s.emit = func(record.Event) {}
+		tc.setup(t, h)
+		req := tc.req(h.sid)
+		hd := v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(req))}
+		out := make([]byte, 0, 1024)
+		var err error
+		got := testing.AllocsPerRun(100, func() {
+			out, _, err = h.s.Handle(t0, hd, req, out[:0])
+		})
+		if err != nil || len(out) == 0 || h.s.Done() {
+			t.Fatalf("%s: %x (%v)", tc.name, out, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: %v allocations per answer, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// dinSetupTo runs the first n requests of dinSetup's session (n >= 1).
+func dinSetupTo(t *testing.T, h *harness, n int) {
+	t.Helper()
+	h.sap(offerDIN)
+	bodies := []din.BodyType{
+		{SessionSetupReq: &din.SessionSetupReqType{EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}}},
+		{ServiceDiscoveryReq: &din.ServiceDiscoveryReqType{}},
+	}
+	for _, b := range bodies[:n] {
+		if _, err := h.din(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// dinChargeLoop runs a dc-policy DIN session into CurrentDemand.
+func dinChargeLoop(t *testing.T, h *harness) {
+	t.Helper()
+	dinSetup(t, h)
+	st := din.DC_EVStatusType{EVReady: true, EVRESSSOC: 60}
+	h.din(ioniqCPD())
+	h.din(din.BodyType{CableCheckReq: &din.CableCheckReqType{DC_EVStatus: st}})
+	h.din(din.BodyType{CableCheckReq: &din.CableCheckReqType{DC_EVStatus: st}})
+	h.din(din.BodyType{PreChargeReq: &din.PreChargeReqType{DC_EVStatus: st, EVTargetVoltage: pvDIN(100, 0, din.UnitSymbolV), EVTargetCurrent: pvDIN(2, 0, din.UnitSymbolA)}})
+	if res, err := h.din(din.BodyType{PowerDeliveryReq: &din.PowerDeliveryReqType{ReadyToChargeState: true}}); err != nil || res.PowerDeliveryRes.ResponseCode != din.ResponseCodeOK {
+		t.Fatalf("PowerDelivery: %v", err)
+	}
+}
+
+// iso2ChargeLoop runs a dc-policy ISO-2 session into CurrentDemand.
+func iso2ChargeLoop(t *testing.T, h *harness) {
+	t.Helper()
+	iso2Setup(t, h)
+	st := iso2.DC_EVStatusType{EVReady: true, EVRESSSOC: 60}
+	h.iso2(iso2DCCPD())
+	h.iso2(iso2.BodyType{CableCheckReq: &iso2.CableCheckReqType{DC_EVStatus: st}})
+	h.iso2(iso2.BodyType{CableCheckReq: &iso2.CableCheckReqType{DC_EVStatus: st}})
+	h.iso2(iso2.BodyType{PreChargeReq: &iso2.PreChargeReqType{DC_EVStatus: st, EVTargetVoltage: pvISO(100, 0, iso2.UnitSymbolV), EVTargetCurrent: pvISO(2, 0, iso2.UnitSymbolA)}})
+	if res, err := h.iso2(iso2.BodyType{PowerDeliveryReq: &iso2.PowerDeliveryReqType{ChargeProgress: iso2.ChargeProgressStart, SAScheduleTupleID: 1}}); err != nil || res.PowerDeliveryRes.ResponseCode != iso2.ResponseCodeOK {
+		t.Fatalf("PowerDelivery: %v", err)
+	}
+}

@@ -1,0 +1,284 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ccslink/ccslink/daemon/output/smartevse"
+	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/record"
+)
+
+// timeline writes the plug-in in plain words, each line with the time
+// since the car was plugged in. Lines come from the charger's goroutine,
+// the car's and the SmartEVSE sender's, hence the lock. A timeline value
+// is a view of the shared book: a line that comes later than its place
+// (the SmartEVSE's answer, the car's SDP request) is written through a
+// view that places it (delivery, sdp).
+type timeline struct {
+	*book
+	at *place // nil: the line goes where and when it is written
+}
+
+// book is what the views of a timeline share.
+type book struct {
+	w       io.Writer
+	verbose bool
+	mu      sync.Mutex
+	t0      time.Time
+	sawVals bool
+
+	// From the car's V2G connection until settle, the lines are held and
+	// then written in the order of the charger's events: a SmartEVSE's
+	// answer comes on the sender's goroutine, before or after the
+	// session's next steps, and its line goes after the event that handed
+	// its values to the sender, whenever it came.
+	holding   bool
+	held      []heldLine
+	events    int              // the charger's events so far
+	handed    map[string]place // a query with a SoC -> the first event that carried it
+	connected place            // the car's first connection, once it came
+}
+
+// place is where a line goes among the charger's events, and its time.
+type place struct {
+	event int
+	rank  int // before (-1), with (0) or after (1) the event's own lines
+	since time.Duration
+}
+
+type heldLine struct {
+	place
+	text string
+}
+
+func newTimeline(w io.Writer, verbose bool) *timeline {
+	return &timeline{book: &book{w: w, verbose: verbose, handed: map[string]place{}}}
+}
+
+func (t *timeline) printf(format string, args ...any) {
+	if t.w == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.t0.IsZero() {
+		t.write(heldLine{text: fmt.Sprintf("          "+format+"\n", args...)})
+		return
+	}
+	p := place{event: t.events, since: time.Since(t.t0)}
+	if t.at != nil {
+		p = *t.at
+	}
+	t.write(heldLine{place: p, text: fmt.Sprintf("%7.3f s  "+format+"\n", append([]any{p.since.Seconds()}, args...)...)})
+}
+
+// write writes l, or holds it; under mu.
+func (b *book) write(l heldLine) {
+	if b.holding {
+		b.held = append(b.held, l)
+		return
+	}
+	io.WriteString(b.w, l.text)
+}
+
+// settle writes the lines held, in the order of the charger's events, and
+// stops holding.
+func (t *timeline) settle() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	slices.SortStableFunc(t.held, func(a, b heldLine) int {
+		if a.event != b.event {
+			return a.event - b.event
+		}
+		return a.rank - b.rank
+	})
+	t.holding = false
+	for _, l := range t.held {
+		t.write(l)
+	}
+	t.held = nil
+}
+
+// charger counts one of the charger's events of the car's plug-in, and
+// notes the first event to carry each state with a SoC: the sender posts
+// it then (smartevse.PlugIns). From the car's connection on, lines are held.
+func (t *timeline) charger(e record.Event, s *record.Session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e.Kind == record.KindDelivered || t.t0.IsZero() {
+		return // a delivery's line is the sender's, told by delivered
+	}
+	t.events++
+	if e.Kind == record.KindConnected && t.connected.event == 0 {
+		t.holding = t.w != nil
+		t.connected = place{event: t.events, since: time.Since(t.t0)}
+	}
+	switch e.Kind {
+	case record.KindSessionSetup, record.KindValues, record.KindEnded:
+		if st := smartevse.FromRecord(s); st.SoC >= 0 {
+			q := smartevse.Query(st)
+			if _, ok := t.handed[q]; !ok {
+				t.handed[q] = place{event: t.events, since: time.Since(t.t0)}
+			}
+		}
+	}
+}
+
+// delivery returns the view that writes d's line: after the event that
+// handed its values to the sender, at that event's time; a delivery
+// without a SoC (the EVCCID alone, sent as the session ended) goes where
+// it comes.
+func (t *timeline) delivery(d smartevse.Delivery) *timeline {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.handed[d.Query]
+	if !ok {
+		return t
+	}
+	p.rank = 1
+	return &timeline{book: t.book, at: &p}
+}
+
+// sdp returns the view that writes the line of the car's SDP request: the
+// SDP server tells of it after its answer, when the car may have connected
+// already, and the request came first.
+func (t *timeline) sdp() *timeline {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.connected.event == 0 || t.connected.event == t.events {
+		return t
+	}
+	p := t.connected
+	p.rank = -1
+	return &timeline{book: t.book, at: &p}
+}
+
+func (t *timeline) say(s string) { t.printf("%s", s) }
+
+func (t *timeline) start(at time.Time, p evcc.Profile) {
+	t.mu.Lock()
+	t.t0 = at
+	t.mu.Unlock()
+	t.printf("a %s is plugged in; its modem starts matching with the charger's (SLAC)", p.Car)
+}
+
+func (t *timeline) carMatched(r slac.Result) {
+	if t.verbose {
+		t.printf("car side: matched, RunID %v, NID %v", r.RunID, r.NID)
+	}
+}
+
+func (t *timeline) event(e record.Event, s *record.Session) {
+	t.charger(e, s)
+	switch e.Kind {
+	case record.KindSLACStarted:
+		if t.verbose {
+			t.say("charger: modem keyed with a fresh network key, waiting for a car")
+		}
+	case record.KindMatched:
+		t.printf("the charger matched the car %s; the car's modem joins the charger's network", e.EVMAC)
+	case record.KindLinkUp:
+		if t.verbose {
+			t.say("link up: both modems hold the session key")
+		}
+	case record.KindSDP:
+		if t.verbose {
+			t.sdp().say("the car asked where the charger is (SDP) and got its address")
+		}
+	case record.KindConnected:
+		t.say("the car found the charger (SDP) and opened the V2G connection")
+	case record.KindHandshake:
+		t.printf("the car and the charger agree to speak %s", record.ProtocolName(e.Protocol))
+	case record.KindSessionSetup:
+		if s.EVCCID != nil {
+			extra := ""
+			if s.EVCCID.Random {
+				extra = " (a random, per-session ID)"
+			}
+			t.printf("the car identified itself: EVCCID %s%s", s.EVCCID.Hex, extra)
+		}
+	case record.KindValues:
+		if !t.sawVals && s.Harvest(e) {
+			t.sawVals = true
+			t.printf("the car told its battery state: %s", values(s))
+		}
+	case record.KindRequest:
+		if t.verbose {
+			t.printf("  %s -> %s in %d µs", e.Message, e.Code, e.Took.Microseconds())
+		}
+	case record.KindEnded:
+		if e.End != record.EndLinkLost && e.End != record.EndStopped {
+			t.printf("V2G session over: %s", e.End.Words())
+		}
+	}
+}
+
+func values(s *record.Session) string {
+	var parts []string
+	if s.SoC.Known {
+		parts = append(parts, fmt.Sprintf("SoC %d %%", s.SoC.Value))
+	}
+	if s.FullSOC.Known {
+		parts = append(parts, fmt.Sprintf("full at %d %%", s.FullSOC.Value))
+	}
+	if s.EnergyCapacityWh.Known {
+		parts = append(parts, fmt.Sprintf("capacity %.1f kWh", s.EnergyCapacityWh.Value/1000))
+	} else {
+		parts = append(parts, "no capacity sent")
+	}
+	if s.EnergyRequestWh.Known {
+		parts = append(parts, fmt.Sprintf("wants %.1f kWh", s.EnergyRequestWh.Value/1000))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (t *timeline) delivered(d smartevse.Delivery) {
+	if d.Err != nil {
+		t.printf("SmartEVSE: %s", d.Words())
+		return
+	}
+	path := smartevse.DefaultPath
+	if u, err := url.Parse(d.URL); err == nil {
+		path = u.EscapedPath() // the path posted to, which --smartevse may have set
+	}
+	t.printf("the SmartEVSE got POST %s?%s (HTTP %d, %d ms)", path, d.Query, d.Status, d.Latency.Milliseconds())
+}
+
+func (t *timeline) summary(res Result, rec *record.Session) {
+	if t.w == nil {
+		return
+	}
+	verdict := "ok"
+	if !res.OK {
+		verdict = "FAILED"
+	}
+	t.settle()
+	t.mu.Lock()
+	plugged := t.t0
+	t.t0 = time.Time{}
+	t.mu.Unlock()
+	t.printf("")
+	t.printf("%s: %s", verdict, rec.Summary())
+	switch {
+	case res.SmartEVSEQuery != "" && rec.SoC.Known && !rec.Phases.Delivered.IsZero():
+		t.printf("the SoC reached the SmartEVSE %.1f s after plug-in; the charger answered %d requests, slowest in %d µs",
+			rec.Phases.Delivered.Sub(plugged).Seconds(), len(rec.Answers), res.SECCResponseUS.Max)
+	case res.SmartEVSEQuery != "":
+		t.printf("the SmartEVSE got %s", res.SmartEVSEQuery)
+	default:
+		t.printf("nothing reached the SmartEVSE")
+	}
+	if res.Error != "" {
+		t.printf("car side: %s", res.Error)
+	}
+}
