@@ -73,9 +73,13 @@ const (
 	EndError                  // a protocol error (Detail says which)
 	EndStopped                // the daemon stopped
 	EndIfaceLost              // the charger's interface went away (a modem driver reset)
+	// EndNoComm: a car was plugged in (the control pilot or the charger
+	// said so) but sent no CM_SLAC_PARM.REQ within slac.init_timeout: it
+	// charges on AC, if at all, without telling its SoC.
+	EndNoComm
 )
 
-var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped", "interface_lost"}
+var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped", "interface_lost", "no_digital_communication"}
 
 var endWords = [...]string{
 	"still running",
@@ -89,13 +93,15 @@ var endWords = [...]string{
 	"a protocol error",
 	"the charger stopped",
 	"the charger's network interface went away (modem driver reset?)",
+	"the car did not start digital communication: it charges on AC without SoC",
 }
 
 // String returns the end's name as used in JSON.
 // OfPlugIn reports whether e ends the plug-in itself (the car gone, the
-// daemon stopping, no session, the interface lost) rather than a V2G session.
+// daemon stopping, no session, no digital communication, the interface
+// lost) rather than a V2G session.
 func (e End) OfPlugIn() bool {
-	return e == EndLinkLost || e == EndStopped || e == EndNoSession || e == EndIfaceLost
+	return e == EndLinkLost || e == EndStopped || e == EndNoSession || e == EndIfaceLost || e == EndNoComm
 }
 
 func (e End) String() string {
@@ -404,6 +410,10 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.Phases.SLACStart = e.At
 	case KindMatched:
 		s.Phases.Matched, s.EVMAC = e.At, e.EVMAC
+		if s.End == EndNoComm {
+			// The car started SLAC after all, late: its plug-in goes on.
+			s.End, s.Detail = EndNone, ""
+		}
 	case KindLinkUp:
 		s.Phases.LinkUp = e.At
 	case KindSDP:
@@ -580,8 +590,12 @@ func (t *Sent) clone() *Sent {
 }
 
 // Summary describes the plug-in in one line of plain words, e.g.
-// "car 04:65:65:00:64:c3 (DIN): SoC 93 %, capacity 28.0 kWh".
+// "car 04:65:65:00:64:c3 (DIN): SoC 93 %, capacity 28.0 kWh"; for a car
+// that never started digital communication, the words of its end (Detail).
 func (s *Session) Summary() string {
+	if s.End == EndNoComm && s.EVMAC == "" && s.Detail != "" {
+		return s.Detail
+	}
 	var b strings.Builder
 	b.WriteString("car")
 	if s.EVMAC != "" {

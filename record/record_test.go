@@ -162,3 +162,52 @@ func TestEVCCIDOfTheValues(t *testing.T) {
 		t.Fatalf("clone %+v", cl)
 	}
 }
+
+// TestNoComm: a car that never started SLAC has a record of its own: its
+// end in JSON and in words, a summary line that says what the owner must
+// know, and the pilot's state A as the evidence of its leaving; a car that
+// starts SLAC late is a car like any other.
+func TestNoComm(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	const detail = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	var s Session
+	s.Apply(Event{Kind: KindSLACStarted, At: at})
+	s.Apply(Event{Kind: KindEnded, At: at.Add(10 * time.Second), End: EndNoComm, Detail: detail})
+	s.Apply(Event{Kind: KindEnded, At: at.Add(40 * time.Second), End: EndNoComm, Detail: detail, Gone: "the control pilot went back to state A"})
+	s.Apply(Event{Kind: KindEnded, At: at.Add(41 * time.Second), End: EndStopped}) // a plug-in's end never overwrites it
+	b, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"soc":{"value":0,"known":false},"full_soc":{"value":0,"known":false},"bulk_soc":{"value":0,"known":false},` +
+		`"energy_capacity_wh":{"value":0,"known":false},"energy_request_wh":{"value":0,"known":false},"ev_max_voltage_v":{"value":0,"known":false},` +
+		`"ev_max_current_a":{"value":0,"known":false},"ev_max_power_w":{"value":0,"known":false},` +
+		`"phases":{"slac_start":"2026-12-07T12:00:00Z","ended":"2026-12-07T12:00:41Z"},"end":"no_digital_communication",` +
+		`"end_detail":"` + detail + `","gone":"the control pilot went back to state A"}`
+	if string(b) != want {
+		t.Fatalf("JSON\n got %s\nwant %s", b, want)
+	}
+	var back Session
+	if err := json.Unmarshal(b, &back); err != nil || back.End != EndNoComm {
+		t.Fatalf("read back: end %v, %v", back.End, err)
+	}
+	if got := s.Summary(); got != detail {
+		t.Errorf("summary %q", got)
+	}
+	if w := EndNoComm.Words(); w != "the car did not start digital communication: it charges on AC without SoC" {
+		t.Errorf("words %q", w)
+	}
+
+	var late Session
+	late.Apply(Event{Kind: KindSLACStarted, At: at})
+	late.Apply(Event{Kind: KindEnded, At: at.Add(10 * time.Second), End: EndNoComm, Detail: detail})
+	late.Apply(Event{Kind: KindMatched, At: at.Add(25 * time.Second), EVMAC: "04:65:65:00:64:c3"})
+	if late.End != EndNone || late.Detail != "" {
+		t.Fatalf("after a late match: end %v %q", late.End, late.Detail)
+	}
+	late.Apply(Event{Kind: KindEnded, At: at.Add(60 * time.Second), End: EndNoSession, Detail: "no V2G connection within 20s of link-up"})
+	late.Apply(Event{Kind: KindEnded, At: at.Add(90 * time.Second), End: EndLinkLost})
+	if late.End != EndNoSession || late.Summary() != "car 04:65:65:00:64:c3: no SoC" {
+		t.Fatalf("late car: end %v, summary %q", late.End, late.Summary())
+	}
+}

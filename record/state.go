@@ -24,6 +24,11 @@ const (
 	// StateNoCar: a whole SLAC window passed without a car; the charger is
 	// idle and keys its modem afresh.
 	StateNoCar State = "no-car"
+	// StateNoComm: a car is plugged in (the control pilot or the charger
+	// said so) but did not start digital communication (SLAC) within
+	// slac.init_timeout: it charges on AC, if at all, without SoC. It
+	// stays until the car leaves or starts SLAC after all.
+	StateNoComm State = "no-communication"
 	// StateError: the car failed to match, went silent or broke the
 	// protocol; it stays until the next car matches.
 	StateError State = "error"
@@ -31,7 +36,7 @@ const (
 
 // States returns every state, as Home Assistant's enum sensor lists them.
 func States() []State {
-	return []State{StateWaiting, StateSLAC, StateSession, StateReading, StateDone, StateNoCar, StateError}
+	return []State{StateWaiting, StateSLAC, StateSession, StateReading, StateDone, StateNoCar, StateError, StateNoComm}
 }
 
 // Next returns the state after e. A SLAC window that passes without a car
@@ -54,6 +59,8 @@ func (s State) Next(e Event) State {
 			return StateDone
 		case EndTimeout, EndError, EndSLACFailed, EndNoSession:
 			return StateError
+		case EndNoComm:
+			return StateNoComm
 		case EndNoCar:
 			if s == StateSLAC {
 				return StateNoCar

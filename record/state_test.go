@@ -122,6 +122,20 @@ func TestStateSequences(t *testing.T) {
 		events: join(ioniq[:10], leaves),
 		want:   states(repeat(StateSLAC, 1), repeat(StateSession, 8), repeat(StateReading, 2), repeat(StateWaiting, 1)),
 	}, {
+		// Plugged into an idle charger: no-communication at slac.init_timeout,
+		// until the pilot's state A ends its plug-in (its Match windows pass
+		// without events), then the idle windows again.
+		name:   "a car that never talks, then leaves",
+		from:   StateNoCar,
+		events: join([]Event{ev(KindSLACStarted), ended(EndNoComm), ended(EndNoComm), plugInEnded}, noCarRound),
+		want:   states(repeat(StateNoCar, 1), repeat(StateNoComm, 2), []State{StateWaiting, StateSLAC, StateNoCar, StateNoCar}),
+	}, {
+		name:   "a car that starts SLAC after slac.init_timeout",
+		from:   StateWaiting,
+		events: join(ioniq[:1], []Event{ended(EndNoComm)}, ioniq[1:], leaves),
+		want: states(repeat(StateSLAC, 1), repeat(StateNoComm, 1), repeat(StateSession, 8), repeat(StateReading, 3),
+			repeat(StateDone, 2), repeat(StateWaiting, 1)),
+	}, {
 		name:   "the daemon stops during a session",
 		from:   StateWaiting,
 		events: join(ioniq[:5], []Event{ended(EndStopped), plugInEnded}),
@@ -185,6 +199,12 @@ func TestStateNext(t *testing.T) {
 		{StateDone, ended(EndLinkLost), StateDone},
 		{StateDone, ended(EndStopped), StateDone},
 		{StateReading, ended(EndIfaceLost), StateReading},
+		{StateSLAC, ended(EndNoComm), StateNoComm},
+		{StateNoCar, ended(EndNoComm), StateNoComm},
+		{StateError, ended(EndNoComm), StateNoComm},
+		{StateNoComm, ev(KindSLACStarted), StateNoComm},
+		{StateNoComm, ended(EndNoCar), StateNoComm},
+		{StateNoComm, ev(KindMatched), StateSession},
 	} {
 		if got := c.from.Next(c.e); got != c.want {
 			t.Errorf("%s + %v %v = %s, want %s", c.from, c.e.Kind, c.e.End, got, c.want)
@@ -203,6 +223,7 @@ func TestStateNext(t *testing.T) {
 		{StateSLAC, EndNoCar, StateSLAC},
 		{StateSession, EndLinkLost, StateWaiting},
 		{StateSession, EndStopped, StateWaiting},
+		{StateNoComm, EndNoComm, StateWaiting},
 		{StateReading, EndIfaceLost, StateWaiting},
 	} {
 		if got := c.from.AfterPlugIn(&Session{End: c.end}); got != c.want {
@@ -215,7 +236,7 @@ func TestStateNext(t *testing.T) {
 // Assistant's options say.
 func TestStates(t *testing.T) {
 	got := fmt.Sprint(States())
-	if want := "[waiting slac session reading done no-car error]"; got != want {
+	if want := "[waiting slac session reading done no-car error no-communication]"; got != want {
 		t.Errorf("States() = %s, want %s", got, want)
 	}
 }

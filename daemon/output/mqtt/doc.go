@@ -12,7 +12,8 @@
 // (ccslink/<name>/, the daemon's name such as pi-garage-eth1):
 //
 //	status          online / offline (the last will), retained
-//	state           waiting, slac, session, reading, done, no-car, error
+//	state           waiting, slac, session, reading, done, no-car, error,
+//	                no-communication
 //	                (record.State: the HTTP API's state says the same)
 //	soc             percent
 //	full_soc        percent

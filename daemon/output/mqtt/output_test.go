@@ -195,7 +195,7 @@ func TestDiscovery(t *testing.T) {
 		"protocol": `{"name":"Protocol","unique_id":"ccslink_eth1_protocol","state_topic":"ccslink/eth1/protocol",` + avail +
 			`"icon":"mdi:swap-horizontal",` + tail,
 		"state": `{"name":"State","unique_id":"ccslink_eth1_state","state_topic":"ccslink/eth1/state",` + avail +
-			`"device_class":"enum","options":["waiting","slac","session","reading","done","no-car","error"],"icon":"mdi:ev-plug-ccs2",` + tail,
+			`"device_class":"enum","options":["waiting","slac","session","reading","done","no-car","error","no-communication"],"icon":"mdi:ev-plug-ccs2",` + tail,
 		"soc_timestamp": `{"name":"SoC read at","unique_id":"ccslink_eth1_soc_timestamp","state_topic":"ccslink/eth1/soc_timestamp",` + avail +
 			`"device_class":"timestamp",` + tail,
 	}
