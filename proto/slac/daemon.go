@@ -32,6 +32,7 @@ type EVSE struct {
 	evidence chan struct{}
 	gone     chan struct{}
 	conn     atomic.Int32 // the car's V2G connection: connNone, connOpen or connClosed
+	asked    atomic.Int64 // the clock's time of the latest CM_SLAC_PARM.REQ answered, in Unix ns; 0: none
 	hooks    loopHooks
 	matched  bool
 	res      Result
@@ -64,6 +65,7 @@ func (e *EVSE) Match(ctx context.Context) (Result, error) {
 	now := e.clock.Now()
 	if e.m == nil {
 		e.m = NewMatcher(e.cfg, now)
+		e.m.asked = func(now time.Time) { e.asked.Store(now.UnixNano()) }
 	} else {
 		e.m.Reset(now)
 	}
@@ -143,6 +145,17 @@ func (e *EVSE) V2GConnection(open bool) {
 		e.conn.Store(connClosed)
 	}
 	signal(e.evidence)
+}
+
+// LastRequest returns when the latest CM_SLAC_PARM.REQ was answered, by any
+// car, in this EVSE's life; the zero time when none was. It tells a car
+// that started SLAC from one that never talks, before any match. Safe from
+// any goroutine.
+func (e *EVSE) LastRequest() time.Time {
+	if ns := e.asked.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // CarGone tells the EVSE that the control pilot went back to state A: the

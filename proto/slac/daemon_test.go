@@ -554,3 +554,42 @@ func TestEVSEWatchSilentCar(t *testing.T) {
 		t.Fatalf("Watch: %v at %v, last heard at %v", *werr, f.At, last)
 	}
 }
+
+// TestEVSELastRequest: LastRequest is zero until a car's first
+// CM_SLAC_PARM.REQ, then the time it was answered, and it stays through the
+// next Match, which no car asks in.
+func TestEVSELastRequest(t *testing.T) {
+	s := newStation(t, slac.Config{})
+	ctx := context.Background()
+	if got := s.evse.LastRequest(); !got.IsZero() {
+		t.Fatalf("before any car: %v", got)
+	}
+	done, o := s.match(ctx)
+	if s.advance(done, 2*time.Second) {
+		t.Fatalf("Match returned without a car: %v", o.err)
+	}
+	if got := s.evse.LastRequest(); !got.IsZero() {
+		t.Fatalf("keyed, no car yet: %v", got)
+	}
+	asked := s.clk.Now()
+	s.plugIn(1)
+	s.run(done, 30*time.Second)
+	<-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if got := s.evse.LastRequest(); !got.Equal(asked) {
+		t.Fatalf("LastRequest %v, the car asked at %v", got, asked)
+	}
+	s.vm.Unplug()
+	s.car = nil
+	done, o = s.match(ctx)
+	s.run(done, time.Minute)
+	<-done
+	if !errors.Is(o.err, slac.ErrNoCar) {
+		t.Fatalf("an empty window: %v", o.err)
+	}
+	if got := s.evse.LastRequest(); !got.Equal(asked) {
+		t.Fatalf("after an empty window: %v, want %v", got, asked)
+	}
+}

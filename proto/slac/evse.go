@@ -131,10 +131,12 @@ type attempt struct {
 // received frames with Handle and let its timers run with Tick; both return
 // the frames to send. It is not safe for concurrent use.
 type Matcher struct {
-	cfg      Config
-	tm       Timing
-	modem    homeplug.MAC
-	initEnd  time.Time
+	cfg     Config
+	tm      Timing
+	modem   homeplug.MAC
+	initEnd time.Time
+	// asked, if set, hears of every CM_SLAC_PARM.REQ answered (EVSE.LastRequest).
+	asked    func(now time.Time)
 	attempts []*attempt
 	free     []*attempt
 	// pending is a ring of the latest requests not yet followed by sounds,
@@ -440,6 +442,9 @@ func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
 	m.pLen++
 	*p = pendingReq{at: now, ev: h.Src, run: req.RunID, appType: req.ApplicationType, secType: req.SecurityType}
 	m.res.Attempts++
+	if m.asked != nil {
+		m.asked(now)
+	}
 	m.parmCnf = homeplug.SlacParmCnf{
 		MSoundTarget:    homeplug.BroadcastMAC,
 		NumSounds:       m.cfg.NumSounds,
