@@ -29,6 +29,7 @@ type Config struct {
 	EVSEID           string // the charger's EVSEID; "" = the charger's built-in one
 	EmulateModem     bool   // answer the modem's messages in software (veth pairs)
 	V2GPort          int    // TCP port of the V2G server; 0 = any free port
+	SLAC             SLAC
 	SmartEVSE        SmartEVSE
 	MQTT             MQTT
 	HTTP             HTTP
@@ -38,6 +39,22 @@ type Config struct {
 	CapacityFallback []Capacity // battery capacity for cars that send none
 	Log              Log
 }
+
+// SLAC configures the matching of cars.
+type SLAC struct {
+	// InitTimeout is how long a car known to be plugged in has to send its
+	// first CM_SLAC_PARM.REQ after the charger's 5 % PWM began before it
+	// is reported as a car that does not talk (TT_EVSE_SLAC_init).
+	InitTimeout time.Duration
+}
+
+// The bounds of slac.init_timeout: ISO 15118-3's TT_EVSE_SLAC_init is
+// 20-50 s, its default the longest; Tinkerforge's WARP gives cars 10 s.
+// Beyond 50 s a SmartEVSE (60 s) has given up before anyone hears of it.
+const (
+	SLACInitDefault = 50 * time.Second
+	SLACInitFast    = 10 * time.Second
+)
 
 // SmartEVSE configures the delivery of the car's values to a SmartEVSE.
 type SmartEVSE struct {
@@ -89,6 +106,7 @@ func Default() Config {
 	return Config{
 		Interface:  "eth1",
 		Policy:     "soc",
+		SLAC:       SLAC{InitTimeout: SLACInitDefault},
 		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute},
 		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant"},
 		StateDir:   "/var/lib/ccslink",

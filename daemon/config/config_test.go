@@ -19,6 +19,7 @@ var full = Config{
 	EVSEID:       "DE*ABC*E1234",
 	EmulateModem: true,
 	V2GPort:      15200,
+	SLAC:         SLAC{InitTimeout: 10 * time.Second},
 	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second},
 	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", ClientID: "ccslink-garage", Username: "ccs",
 		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha"},
@@ -36,6 +37,8 @@ policy: dc
 evse_id: DE*ABC*E1234
 emulate_modem: true
 v2g_port: 15200
+slac:
+  init_timeout: 10s
 smartevse:
   url: http://10.0.0.1/ev_state
   timeout: 1.5s
@@ -163,7 +166,7 @@ func TestErrors(t *testing.T) {
 		{"unknown key", "interface: eth1\nmqtt:\n  brokr: tcp://h:1883\n", ErrUnknownKey,
 			"f.yaml:3:3: mqtt.brokr: unknown key (did you mean mqtt.broker?)"},
 		{"unknown top key", "colour: red\n", ErrUnknownKey,
-			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, smartevse, state_dir, v2g_port"},
+			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, slac, smartevse, state_dir, v2g_port"},
 		{"bad type", "v2g_port: fifteen\n", ErrType,
 			`f.yaml:1:11: v2g_port: must be a whole number, not the text "fifteen"`},
 		{"bad bool", "mqtt:\n  home_assistant: yes\n", ErrType,
@@ -180,6 +183,10 @@ func TestErrors(t *testing.T) {
 			"f.yaml:2:11: smartevse.window: 0s is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)"},
 		{"window too long", "smartevse:\n  window: 1h\n", ErrValue,
 			"f.yaml:2:11: smartevse.window: 1h0m0s is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)"},
+		{"init timeout too short", "slac:\n  init_timeout: 5s\n", ErrValue,
+			"f.yaml:2:17: slac.init_timeout: 5s is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)"},
+		{"init timeout too long", "slac:\n  init_timeout: 1m\n", ErrValue,
+			"f.yaml:2:17: slac.init_timeout: 1m0s is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)"},
 		{"bad policy", "# charger\npolicy: fast\n", ErrValue,
 			`f.yaml:2:9: policy: "fast" is not a policy: use soc (read the SoC, then let the car charge on AC), dc (a full emulated DC session) or ac (an ISO 15118-2 AC session)`},
 		{"listen without token", "http:\n  listen: \":8080\"\n", ErrValue,

@@ -49,6 +49,8 @@ policy: "soc"
 evse_id: ""
 emulate_modem: false
 v2g_port: 0
+slac:
+  init_timeout: 50s
 smartevse:
   url: "http://10.0.0.1/ev_state"
   timeout: 2s

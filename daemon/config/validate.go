@@ -85,6 +85,9 @@ func (c Config) check(l *list, at map[string]pos) {
 			bad("smartevse.url", "%q carries a query or fragment, which the values sent replace: leave out what follows '?' or '#'", c.SmartEVSE.URL)
 		}
 	}
+	if c.SLAC.InitTimeout < SLACInitFast || c.SLAC.InitTimeout > SLACInitDefault {
+		bad("slac.init_timeout", "%v is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)", c.SLAC.InitTimeout)
+	}
 	if c.SmartEVSE.Timeout <= 0 || c.SmartEVSE.Timeout > time.Minute {
 		bad("smartevse.timeout", "%v is out of range: use more than 0s and at most 1m (the SmartEVSE waits 60 s for the SoC)", c.SmartEVSE.Timeout)
 	}
