@@ -198,6 +198,7 @@ func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
 	}
 	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: w.MAC, Log: d.log})
 	ch, err := charger.New(charger.Config{SLAC: evse, SDP: w.SDP, V2G: w.V2G, Announce: w.Announce, SECC: seccCfg, Log: d.log, PlugInsBefore: d.serving.next(),
+		NoCommAfter:      d.cfg.SLAC.InitTimeout,
 		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.cfg.Capacity(id); return float64(wh), ok }})
 	if err != nil {
 		return nil, err
@@ -214,6 +215,13 @@ func (d *Daemon) Serve(ctx context.Context, ch *charger.Charger) error {
 	defer d.serving.stop()
 	return ch.Run(ctx)
 }
+
+// Plugged tells the charger in service that a car was plugged in and the
+// charger's 5 % PWM began at at, or that the control pilot went back to
+// state A (charger.Charger.Plugged): the input of a watcher of the
+// charger's own state, such as a SmartEVSE's GET /settings. Between two
+// chargers it is dropped.
+func (d *Daemon) Plugged(plugged bool, at time.Time) { d.serving.Plugged(plugged, at) }
 
 // Run serves the HTTP API while serve runs, until ctx ends or either
 // fails: an API that stops by itself (its port taken) stops serve too.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ccslink/ccslink/daemon/charger"
 	"github.com/ccslink/ccslink/daemon/output/metrics"
@@ -51,6 +52,16 @@ func (s *serving) Report(e record.Event) {
 	s.mu.Unlock()
 	if ch != nil {
 		ch.Report(e)
+	}
+}
+
+// Plugged hands a report of the control pilot to the charger in service.
+func (s *serving) Plugged(plugged bool, at time.Time) {
+	s.mu.Lock()
+	ch := s.ch
+	s.mu.Unlock()
+	if ch != nil {
+		ch.Plugged(plugged, at)
 	}
 }
 

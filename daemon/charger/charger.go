@@ -63,6 +63,12 @@ type Config struct {
 	// nil means none. The record then says the capacity came from the
 	// config, until the car sends one (the record's rule: the newest counts).
 	CapacityFallback func(evccid string) (wh float64, ok bool)
+	// NoCommAfter is slac.init_timeout: how long after a car was plugged
+	// in (Plugged) it has to send its first CM_SLAC_PARM.REQ before the
+	// plug-in is one of a car that does not talk (record.EndNoComm); zero
+	// means slac.TTEVSESLACInit. Without Plugged it is never used: a car
+	// is known only by its first SLAC frame then.
+	NoCommAfter time.Duration
 	// PlugInsBefore is how many plug-ins the daemon's earlier chargers
 	// numbered (on an interface that then went away): this one's number
 	// on from there, so a late result never names another plug-in.
@@ -95,7 +101,25 @@ type Charger struct {
 
 	mu   sync.Mutex
 	subs []Subscriber
+
+	pilot chan pilotReport // Plugged's reports, to the plug-in loop
+	// plugged is when the car known by Plugged was plugged in; zero when
+	// none is. Owned by the plug-in loop, like noComm, the timer of
+	// NoCommAfter from then (nil when none runs): a car may plug in
+	// near the end of one SLAC window and be due in the next plug-in.
+	plugged time.Time
+	noComm  clock.Timer
 }
+
+// pilotReport is one report of Plugged.
+type pilotReport struct {
+	plugged bool
+	at      time.Time
+}
+
+// requestTimer is a SLAC that tells when a car last sent CM_SLAC_PARM.REQ
+// (slac.EVSE.LastRequest).
+type requestTimer interface{ LastRequest() time.Time }
 
 // New checks cfg and returns a charger.
 func New(cfg Config) (*Charger, error) {
@@ -111,13 +135,16 @@ func New(cfg Config) (*Charger, error) {
 	if cfg.SetupTimeout == 0 {
 		cfg.SetupTimeout = DefaultSetupTimeout
 	}
+	if cfg.NoCommAfter <= 0 {
+		cfg.NoCommAfter = slac.TTEVSESLACInit
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.SECC.Log == nil {
 		cfg.SECC.Log = cfg.Log
 	}
-	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256), done: make(chan struct{})}
+	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256), done: make(chan struct{}), pilot: make(chan pilotReport, 8)}
 	c.seq = cfg.PlugInsBefore
 	c.car = newOwner(cfg.Clock.Now, cfg.Log)
 	if cfg.SECC.Owner == nil {
@@ -198,6 +225,7 @@ func (c *Charger) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	defer c.stopNoComm()
 	for ctx.Err() == nil {
 		if err := c.plugIn(ctx, failed); err != nil {
 			return err
@@ -226,12 +254,15 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 	c.publish(rec, record.Event{Kind: record.KindSLACStarted, At: c.cfg.Clock.Now()})
 
 	matched := make(chan matchResult, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r, err := c.cfg.SLAC.Match(ctx)
-		matched <- matchResult{r, err}
-	}()
+	match := func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := c.cfg.SLAC.Match(ctx)
+			matched <- matchResult{r, err}
+		}()
+	}
+	match()
 	var (
 		linkLost <-chan error
 		setup    clock.Timer
@@ -290,10 +321,17 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			}
 			c.publish(rec, e)
 		case m := <-matched:
+			if m.err != nil && rec.End == record.EndNoComm && !c.plugged.IsZero() && errors.Is(m.err, slac.ErrNoCar) && ctx.Err() == nil {
+				// The car that does not talk is still plugged in: its
+				// plug-in goes on, SLAC with a fresh key, until it leaves.
+				match()
+				continue
+			}
 			if m.err != nil {
 				c.publishAll(rec, early)
 				return c.noMatch(ctx, rec, m.err)
 			}
+			c.stopNoComm() // the car talks
 			c.car.match(m.r)
 			c.matched(rec, m.r)
 			if m.r.LinkUp {
@@ -317,6 +355,16 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 				c.publish(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: record.EndNoSession,
 					Detail: fmt.Sprintf("no V2G connection within %v of link-up", c.cfg.SetupTimeout)})
 			}
+		case p := <-c.pilot:
+			if c.pilotReport(rec, p, linkLost != nil) {
+				c.publishAll(rec, early)
+				c.log.Info("the car that did not talk left")
+				c.endWith(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: record.EndNoComm, Detail: rec.Detail,
+					Gone: "the control pilot went back to state A"})
+				return nil
+			}
+		case <-c.noCommC():
+			c.noCommDue(rec, linkLost != nil)
 		case err := <-linkLost:
 			if ctx.Err() != nil {
 				c.stopped(ctx, rec)
@@ -338,6 +386,86 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			return nil
 		}
 	}
+}
+
+// Plugged tells the charger that a car was plugged in and the charger's
+// 5 % PWM began at at (plugged), or that the control pilot went back to
+// state A (not plugged), by evidence other than SLAC: a SmartEVSE's state
+// (GET /settings: evse.state_id 12, MODEM_WAIT, begins; 0, A), or a
+// charger that senses the pilot. Report the change, with the time it was
+// seen: a report of the same plug-in again is ignored. A car that sends no
+// CM_SLAC_PARM.REQ within Config.NoCommAfter of at is then published at
+// once as a car that does not talk (record.EndNoComm); its plug-in lasts
+// until the pilot's state A. Without these reports a car is known only by
+// its first SLAC frame. Safe from any goroutine; it blocks only while the
+// plug-in loop is busy with earlier reports.
+func (c *Charger) Plugged(plugged bool, at time.Time) {
+	select {
+	case c.pilot <- pilotReport{plugged, at}:
+	case <-c.done:
+	}
+}
+
+// pilotLag is how much earlier than its report a car's 5 % PWM may have
+// begun: a SmartEVSE polled once a second is seen a second or two late,
+// and a car may ask at once.
+const pilotLag = 2 * time.Second
+
+// pilotReport takes a report of Plugged in the plug-in rec (its car
+// matched: matched); it reports whether the car that did not talk left,
+// which ends the plug-in.
+func (c *Charger) pilotReport(rec *record.Session, p pilotReport, matched bool) bool {
+	if p.plugged {
+		if !p.at.After(c.plugged) {
+			return false
+		}
+		c.plugged = p.at
+		c.stopNoComm()
+		c.noComm = c.cfg.Clock.NewTimer(max(p.at.Add(c.cfg.NoCommAfter).Sub(c.cfg.Clock.Now()), 0))
+		return false
+	}
+	if c.plugged.IsZero() {
+		return false
+	}
+	c.plugged = time.Time{}
+	c.stopNoComm()
+	// A car that matched leaves by slac.Presence's evidence, as without
+	// these reports.
+	return !matched && rec.End == record.EndNoComm
+}
+
+// noCommC is the channel of the running NoCommAfter timer; nil when none runs.
+func (c *Charger) noCommC() <-chan time.Time {
+	if c.noComm == nil {
+		return nil
+	}
+	return c.noComm.C()
+}
+
+func (c *Charger) stopNoComm() {
+	if c.noComm != nil {
+		c.noComm.Stop()
+		c.noComm = nil
+	}
+}
+
+// noCommDue runs when NoCommAfter has passed since the car was plugged
+// in: without a CM_SLAC_PARM.REQ since, the plug-in rec is of a car that
+// does not talk, and everyone hears of it now, long before a SmartEVSE
+// gives up waiting for its SoC (60 s).
+func (c *Charger) noCommDue(rec *record.Session, matched bool) {
+	c.noComm = nil
+	if matched || c.plugged.IsZero() || rec.End == record.EndNoComm {
+		return
+	}
+	if t, ok := c.cfg.SLAC.(requestTimer); ok {
+		if last := t.LastRequest(); !last.IsZero() && !last.Before(c.plugged.Add(-pilotLag)) {
+			return // the car started SLAC: a match or its failure will tell
+		}
+	}
+	detail := fmt.Sprintf("the car did not start digital communication within %g s: it will charge on AC without SoC", c.cfg.NoCommAfter.Seconds())
+	c.log.Warn(detail, "plugged_in", c.plugged)
+	c.publish(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: record.EndNoComm, Detail: detail})
 }
 
 // matched publishes that SLAC matched the car r.EVMAC now, and how long the
