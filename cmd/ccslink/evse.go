@@ -386,7 +386,7 @@ func (p *plugInLog) Event(e record.Event, s *record.Session) {
 }
 
 func (p *plugInLog) PlugInEnded(s *record.Session) {
-	if s.Phases.Matched.IsZero() {
+	if s.Phases.Matched.IsZero() && s.End != record.EndNoComm {
 		return // no car: the daemon keyed its modem afresh
 	}
 	if p.json {

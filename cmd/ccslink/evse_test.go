@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
 )
 
 // TestEVSEBadConfig: what stops the daemon before it starts says what to fix.
@@ -51,5 +56,41 @@ func TestEVSENoInterface(t *testing.T) {
 	run([]string{"evse", "--config", "/dev/null", "--iface", "nosuch0", "--smartevse", "http://127.0.0.1:1"}, nil, &out, &errb)
 	if strings.Contains(errb.String(), "go nowhere") {
 		t.Errorf("warned with a SmartEVSE configured: %q", errb.String())
+	}
+}
+
+// TestPlugInLogNoComm: a car that never started SLAC gets its one line in
+// plain words, and its record with --json, though no car matched.
+func TestPlugInLogNoComm(t *testing.T) {
+	const words = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	rec := &record.Session{}
+	rec.Apply(record.Event{Kind: record.KindSLACStarted, At: at})
+	rec.Apply(record.Event{Kind: record.KindEnded, At: at.Add(10 * time.Second), End: record.EndNoComm, Detail: words})
+	rec.Apply(record.Event{Kind: record.KindEnded, At: at.Add(time.Minute), End: record.EndNoComm, Gone: "the control pilot went back to state A"})
+
+	var logs bytes.Buffer
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	p := &plugInLog{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: noTime})), smartEVSE: true}
+	p.PlugInEnded(rec)
+	want := `level=INFO msg="` + words + `, nothing sent to SmartEVSE" end="the car did not start digital communication: it charges on AC without SoC"` + "\n"
+	if logs.String() != want {
+		t.Errorf("log\n got %s\nwant %s", logs.String(), want)
+	}
+
+	var out bytes.Buffer
+	j := &plugInLog{log: slog.New(slog.DiscardHandler), json: true, out: &out}
+	j.PlugInEnded(rec)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(b)+"\n" {
+		t.Errorf("--json printed %q", out.String())
 	}
 }

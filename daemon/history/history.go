@@ -96,11 +96,11 @@ func New(cfg Config) *History {
 	return h
 }
 
-// hadCar reports whether a car took part in a plug-in: it matched, or it
-// tried to. The rounds without one (the charger keys its modem afresh every
-// half minute or so) are not kept.
+// hadCar reports whether a car took part in a plug-in: it matched, it
+// tried to, or it was plugged in and never talked. The rounds without one
+// (the charger keys its modem afresh every half minute or so) are not kept.
 func hadCar(s *record.Session) bool {
-	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed)
+	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed || s.End == record.EndNoComm)
 }
 
 // Event does nothing: the history keeps whole plug-ins.

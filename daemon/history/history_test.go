@@ -378,3 +378,22 @@ func TestLoadsEarlierLines(t *testing.T) {
 		t.Errorf("written again:\n%s (%v)\nwant\n%s", b, err, line)
 	}
 }
+
+// A car that never started SLAC is a plug-in to keep, read back with its
+// end and its words.
+func TestNoCommKept(t *testing.T) {
+	dir := t.TempDir()
+	h := open(t, Config{Dir: dir, Keep: 3})
+	const words = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	r := &record.Session{}
+	r.Apply(record.Event{Kind: record.KindSLACStarted, At: t0})
+	r.Apply(record.Event{Kind: record.KindEnded, At: t0.Add(10 * time.Second), End: record.EndNoComm, Detail: words})
+	r.Apply(record.Event{Kind: record.KindEnded, At: t0.Add(time.Minute), End: record.EndNoComm, Gone: "the control pilot went back to state A"})
+	h.PlugInEnded(noCar(t0.Add(-time.Minute)))
+	h.PlugInEnded(r)
+	h.Close()
+	got := open(t, Config{Dir: dir, Keep: 3}).Sessions()
+	if len(got) != 1 || got[0].End != record.EndNoComm || got[0].Summary() != words || got[0].Gone != "the control pilot went back to state A" {
+		t.Fatalf("read back: %d records %+v", len(got), got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/record"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -190,6 +191,29 @@ func TestPageInBrowser(t *testing.T) {
 	if got := content("main > section"); strings.Contains(got, "null") || strings.Contains(got, "-1") || strings.Contains(got, "NaN") {
 		t.Errorf("the AC car's values show null, -1 or NaN: %q", got)
 	}
+	// A car that never starts SLAC: the page says so at once, in the
+	// owner's words, and keeps it in the table once the car left.
+	p.end(ms(30000))
+	const noComm = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	p.play(record.Event{Kind: record.KindSLACStarted, At: ms(40000)},
+		record.Event{Kind: record.KindEnded, At: ms(50000), End: record.EndNoComm, Detail: noComm})
+	waitFor("the car that does not talk", `document.getElementById("words").textContent === "`+noComm+`"`)
+	if got, want := content("#steps"), "0.000 s"+noComm; got != want {
+		t.Errorf("the steps of the car that does not talk: %q, want %q", got, want)
+	}
+	if got := text("#soc"); got != "–" {
+		t.Errorf("the car that does not talk: SoC %q", got)
+	}
+	gone := record.Event{Kind: record.KindEnded, At: ms(80000), End: record.EndNoComm, Detail: noComm, Gone: "the control pilot went back to state A"}
+	p.rec.Apply(gone)
+	s.Event(gone, p.rec)
+	s.PlugInEnded(p.rec)
+	waitFor("waiting, with the car that did not talk as the last", `document.getElementById("words").textContent === "waiting for a car · last: `+noComm+`"`)
+	waitFor("the car that did not talk in the table", `document.querySelector("#sessions tr").textContent.includes("the car did not start digital communication")`)
+	if got := content("#steps"); got != "0.000 s"+noComm {
+		t.Errorf("the steps after the car that did not talk left: %q", got)
+	}
+
 	if shot := os.Getenv("CCSLINK_PAGE_SHOT"); shot != "" {
 		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
 			os.WriteFile(shot, png, 0o644)

@@ -3,8 +3,8 @@
 //
 //   - GET /api/state: the plug-in in progress, or the last one while the
 //     charger waits: the charger's state (a record.State: waiting, slac,
-//     session, reading, done, no-car or error, as the MQTT state topic
-//     says it), words that say it to people in more detail (such as "the
+//     session, reading, done, no-car, error or no-communication, as the
+//     MQTT state topic says it), words that say it to people in more detail (such as "the
 //     car is charging"), the car's values (null until the car sent them),
 //     EVCCID, protocol, EV MAC, phase times, soc_age_s and the whole record.
 //   - GET /api/sessions: the last Config.Keep plug-ins with a car, newest

@@ -32,11 +32,11 @@ type stateJSON struct {
 	Session          *record.Session `json:"session,omitempty"`
 }
 
-// hadCar reports whether a car took part in a plug-in: it matched, or it
-// tried to. The rounds without one (the charger keys its modem afresh every
-// half minute or so) are not kept.
+// hadCar reports whether a car took part in a plug-in: it matched, it
+// tried to, or it was plugged in and never talked. The rounds without one
+// (the charger keys its modem afresh every half minute or so) are not kept.
 func hadCar(s *record.Session) bool {
-	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed)
+	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed || s.End == record.EndNoComm)
 }
 
 // shown returns the record /api/state describes: the plug-in in progress
@@ -80,6 +80,11 @@ func words(st record.State, live, shown *record.Session, starting bool) string {
 		return "waiting for a car; the charger's modem is ready to match it"
 	case record.StateNoCar:
 		return "waiting for a car; none has plugged in"
+	case record.StateNoComm:
+		if shown != nil && shown.End == record.EndNoComm && shown.Detail != "" {
+			return shown.Detail
+		}
+		return "a car is plugged in but did not start digital communication: it charges on AC without SoC"
 	case record.StateSession:
 		if live == nil {
 			return "a car is talking to the charger"

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -470,5 +471,42 @@ func TestStateStartingNull(t *testing.T) {
 	want := `{"state":"waiting","words":"the charger is starting","soc":null,"full_soc":null,"energy_capacity_wh":null,"energy_request_wh":null,"evccid":"","protocol":"","ev_mac":"","phases":{},"soc_age_s":null,"end":"","end_words":"","summary":""}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/state =\n%s\nwant\n%s", b, want)
+	}
+}
+
+// TestStateNoComm: a car that never starts SLAC is told at once in
+// /api/state, in the owner's words, with nothing the car did not send; once
+// it left, the charger waits and the record stays shown.
+func TestStateNoComm(t *testing.T) {
+	s := newServer(t, Config{})
+	p := &player{s: s}
+	const words = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	p.play(record.Event{Kind: record.KindSLACStarted, At: t0},
+		record.Event{Kind: record.KindEnded, At: ms(10000), End: record.EndNoComm, Detail: words})
+	const rest = `"soc":null,"full_soc":null,"energy_capacity_wh":null,"energy_request_wh":null,"evccid":"","protocol":"","ev_mac":"",` +
+		`"phases":{"slac_start":"2026-05-24T10:00:00Z","ended":"%s"},"soc_age_s":null,"end":"no_digital_communication",` +
+		`"end_words":"the car did not start digital communication: it charges on AC without SoC","summary":"` + words + `","session":%s}` + "\n"
+	session := func() string {
+		b, err := json.Marshal(p.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	_, b := get(t, s.Handler(), "/api/state")
+	if want := `{"state":"no-communication","words":"` + words + `",` + fmt.Sprintf(rest, "2026-05-24T10:00:10Z", session()); string(b) != want {
+		t.Errorf("GET /api/state\n got %s\nwant %s", b, want)
+	}
+	gone := record.Event{Kind: record.KindEnded, At: ms(40000), End: record.EndNoComm, Detail: words, Gone: "the control pilot went back to state A"}
+	p.rec.Apply(gone)
+	s.Event(gone, p.rec)
+	s.PlugInEnded(p.rec)
+	_, b = get(t, s.Handler(), "/api/state")
+	if want := `{"state":"waiting","words":"waiting for a car",` + fmt.Sprintf(rest, "2026-05-24T10:00:40Z", session()); string(b) != want {
+		t.Errorf("GET /api/state after the car left\n got %s\nwant %s", b, want)
+	}
+	code, b := get(t, s.Handler(), "/api/sessions")
+	if code != 200 || !strings.Contains(string(b), `"end":"no_digital_communication"`) {
+		t.Errorf("GET /api/sessions: %d %s", code, b)
 	}
 }

@@ -181,8 +181,8 @@ func label(k message.Kind) string {
 	return k.String()
 }
 
-// hadCar reports whether a car took part in the plug-in: it matched, or it
-// tried to.
+// hadCar reports whether a car took part in the plug-in: it matched, it
+// tried to, or it was plugged in and never talked.
 func hadCar(s *record.Session) bool {
-	return !s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed
+	return !s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed || s.End == record.EndNoComm
 }

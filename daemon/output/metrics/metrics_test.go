@@ -97,6 +97,10 @@ func TestPlugIn(t *testing.T) {
 	feed(m, []record.Event{{Kind: record.KindSLACStarted, At: ms(10000)}, {Kind: record.KindEnded, At: ms(40000), End: record.EndNoCar}})
 	// A car that tried to match and failed is one.
 	feed(m, []record.Event{{Kind: record.KindSLACStarted, At: ms(50000)}, {Kind: record.KindEnded, At: ms(53000), End: record.EndSLACFailed}})
+	// A car that never started SLAC, from its plug-in until it left: one.
+	feed(m, []record.Event{{Kind: record.KindSLACStarted, At: ms(54000)},
+		{Kind: record.KindEnded, At: ms(55000), End: record.EndNoComm, Detail: "the car did not start digital communication within 10 s: it will charge on AC without SoC"},
+		{Kind: record.KindEnded, At: ms(58000), End: record.EndNoComm, Gone: "the control pilot went back to state A"}})
 	// A second car, without SoC, whose delivery failed. It came 14.5 s
 	// after the charger keyed its modem and matched in 1.2 s: the wait for
 	// it is not SLAC's time.
@@ -112,6 +116,7 @@ func TestPlugIn(t *testing.T) {
 	want := `
 # HELP ccslink_plugins_total Plug-ins of a car, by how they ended (the record's end: session_stop, car_closed, link_lost, ...).
 # TYPE ccslink_plugins_total counter
+ccslink_plugins_total{outcome="no_digital_communication"} 1
 ccslink_plugins_total{outcome="session_stop"} 1
 ccslink_plugins_total{outcome="slac_failed"} 1
 ccslink_plugins_total{outcome="timeout"} 1

@@ -521,3 +521,53 @@ func TestValuesLoop(t *testing.T) {
 		t.Errorf("after a new SoC: dirty %v, soc %q", o.dirty, o.payloads["soc"])
 	}
 }
+
+// TestNoComm: a car that never starts SLAC is told at once: state
+// no-communication, the last car's values cleared (this car tells none) and
+// its record; when it leaves, its final record and waiting.
+func TestNoComm(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "ccslink/eth1/#")
+	o := newOutput(t, Config{Broker: b.url()})
+	rec := &record.Session{}
+	for _, e := range ioniq() {
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	o.PlugInEnded(rec)
+	sub.wait(t, "ccslink/eth1/soc", "93")
+
+	const words = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	rec = &record.Session{}
+	for _, e := range []record.Event{
+		{Kind: record.KindSLACStarted, At: t0},
+		{Kind: record.KindEnded, At: t0.Add(10 * time.Second), End: record.EndNoComm, Detail: words},
+	} {
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	live, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, p := range map[string]string{
+		"soc": "", "full_soc": "", "energy_capacity": "", "energy_request": "", "evccid": "", "protocol": "", "soc_timestamp": "",
+		"state": "no-communication", "session": string(live),
+	} {
+		sub.wait(t, "ccslink/eth1/"+topic, p)
+	}
+	if !strings.Contains(string(live), `"end":"no_digital_communication","end_detail":"`+words+`"`) {
+		t.Fatalf("record %s", live)
+	}
+
+	gone := record.Event{Kind: record.KindEnded, At: t0.Add(40 * time.Second), End: record.EndNoComm, Detail: words, Gone: "the control pilot went back to state A"}
+	rec.Apply(gone)
+	o.Event(gone, rec)
+	o.PlugInEnded(rec)
+	final, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.wait(t, "ccslink/eth1/session", string(final))
+	sub.wait(t, "ccslink/eth1/state", "waiting")
+}

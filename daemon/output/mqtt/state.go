@@ -8,10 +8,11 @@ import (
 )
 
 // hadCar reports whether the plug-in's record is of a car, so that an
-// empty plug-in does not wipe the last car's values.
+// empty plug-in does not wipe the last car's values; a car that did not
+// talk is a car, whose values are unknown.
 func hadCar(s *record.Session) bool {
 	p := s.Phases
-	return s.EVMAC != "" || !p.SDP.IsZero() || !p.TCP.IsZero() || s.Protocol != "" || s.EVCCID != nil
+	return s.EVMAC != "" || !p.SDP.IsZero() || !p.TCP.IsZero() || s.Protocol != "" || s.EVCCID != nil || s.End == record.EndNoComm
 }
 
 // valueTopics are the single-value topics, in the order they are published.
