@@ -259,3 +259,118 @@ func (v *view) PlugInEnded(s *record.Session) {
 		}
 	}
 }
+
+// noCommView hands on the plug-in's ends for TestNoCommFromConfig.
+type noCommView struct {
+	slac   chan struct{}
+	once   sync.Once
+	events chan record.Event
+	ended  chan *record.Session
+}
+
+func (v *noCommView) Event(e record.Event, s *record.Session) {
+	switch e.Kind {
+	case record.KindSLACStarted:
+		v.once.Do(func() { close(v.slac) })
+	case record.KindEnded:
+		v.events <- e
+	}
+}
+
+func (v *noCommView) PlugInEnded(s *record.Session) {
+	if s.End == record.EndNoComm {
+		v.ended <- s.Clone()
+	}
+}
+
+// TestNoCommFromConfig: with slac.init_timeout 10s, a car the charger
+// reports plugged in (Daemon.Plugged) that sends no CM_SLAC_PARM.REQ is
+// told at once in the API's state; when the charger reports state A its
+// record goes to the history.
+func TestNoCommFromConfig(t *testing.T) {
+	state := t.TempDir()
+	c, err := config.Parse("ccslink.yaml", []byte("interface: sim0\nname: bench\nslac:\n  init_timeout: 10s\nhttp:\n  listen: 127.0.0.1:0\nstate_dir: "+state+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	line := modemsim.NewLine(ctx, modemsim.LineConfig{})
+	defer line.Close()
+	evseModem, err := line.AddModem(modemsim.ModemConfig{Name: "charger modem", EVSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &noCommView{slac: make(chan struct{}), events: make(chan record.Event, 8), ended: make(chan *record.Session, 1)}
+	d, err := daemon.New(daemon.Config{Config: c, MAC: evseModem.HostMAC(), Views: []charger.Subscriber{v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdpConn.Close()
+	ln, err := secc.Listen("[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	announce := netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
+	ch, err := d.Charger(daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx, func(ctx context.Context) error { return d.Serve(ctx, ch) }) }()
+	select {
+	case <-v.slac:
+	case <-ctx.Done():
+		t.Fatal("the charger did not start SLAC")
+	}
+
+	// The SmartEVSE's 5 % PWM began 10 s ago: the bound has passed.
+	d.Plugged(true, time.Now().Add(-10*time.Second))
+	const words = "the car did not start digital communication within 10 s: it will charge on AC without SoC"
+	var e record.Event
+	select {
+	case e = <-v.events:
+	case <-ctx.Done():
+		t.Fatal("no event for the car that does not talk")
+	}
+	if e.End != record.EndNoComm || e.Detail != words {
+		t.Fatalf("event: %v %q", e.End, e.Detail)
+	}
+	var st struct {
+		State, Words, End, Summary string
+	}
+	if b := get(t, "http://"+d.HTTPAddr().String()+"/api/state"); json.Unmarshal(b, &st) != nil ||
+		st.State != "no-communication" || st.Words != words || st.End != "no_digital_communication" || st.Summary != words {
+		t.Errorf("/api/state: %s", b)
+	}
+
+	d.Plugged(false, time.Now())
+	var rec *record.Session
+	select {
+	case rec = <-v.ended:
+	case <-ctx.Done():
+		t.Fatal("the plug-in did not end at state A")
+	}
+	if rec.Gone != "the control pilot went back to state A" || rec.Detail != words {
+		t.Errorf("record: gone %q, detail %q", rec.Gone, rec.Detail)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	d.Close()
+	b, err := os.ReadFile(filepath.Join(state, history.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var past record.Session
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &past) != nil || past.End != record.EndNoComm {
+		t.Errorf("%s: %s", history.File, b)
+	}
+}
