@@ -67,7 +67,8 @@ func identity(s *record.Session) (MAC, bool) {
 
 // Recognise tells which car the plug-in s is, at its harvest (the car's
 // first ChargeParameterDiscoveryReq, when its fingerprint is complete),
-// and remembers it. ok is false when the car gave nothing to know it by
+// and remembers it; a car with a random MAC that never reached its harvest
+// is told as new and not remembered. ok is false when the car gave nothing to know it by
 // (no MAC). The error says that the memory could not be saved: the car
 // is recognised all the same.
 func (r *Recogniser) Recognise(s *record.Session, at time.Time) (v record.Vehicle, ok bool, err error) {
@@ -120,6 +121,10 @@ func (r *Recogniser) Recognise(s *record.Session, at time.Time) (v record.Vehicl
 		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: bestSim, By: record.ByFingerprint}, true, r.mem.Save()
 	}
 	c := Remembered{ID: r.newID(mac), Name: makerName(mac), Random: true}
+	if s.Phases.FirstCPD.IsZero() {
+		// No harvest: too little to know the car by next time.
+		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 0, By: record.ByNew}, true, nil
+	}
 	r.mem.seen(c, macText, fp, at)
 	return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 0, By: record.ByNew}, true, r.mem.Save()
 }

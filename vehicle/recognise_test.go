@@ -191,3 +191,23 @@ func hexOf(b []byte) string {
 	}
 	return string(s)
 }
+
+// A car with a random MAC that never reached its harvest is new and not
+// remembered: too little to know it by; one with a fixed MAC is known by it.
+func TestRecogniseWithoutHarvest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), vehicle.MemoryFile)
+	r := open(t, path)
+	s := plugIn(t, "id3-iso2-dc")
+	s.Phases.FirstCPD = time.Time{}
+	if v, want := recognise(t, r, s, day), (record.Vehicle{Name: "Volkswagen", ID: "007dfa0790af", Confidence: 0, By: record.ByNew}); v != want {
+		t.Fatalf("%+v, want %+v", v, want)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the memory was written: %v", err)
+	}
+	k := plugIn(t, "ev6-din-dc")
+	k.Phases.FirstCPD = time.Time{}
+	if v, want := recognise(t, r, k, day), (record.Vehicle{Name: "car with a We Corporation charger", ID: "04e77e00f398", Confidence: 1, By: record.ByMAC}); v != want {
+		t.Fatalf("%+v, want %+v", v, want)
+	}
+}
