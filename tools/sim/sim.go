@@ -86,6 +86,7 @@ type Result struct {
 	End              string          `json:"end"`
 	CarEnd           string          `json:"car_end"`
 	Error            string          `json:"error,omitempty"`
+	Vehicle          *record.Vehicle `json:"vehicle,omitempty"` // the car the daemon recognised
 	Record           *record.Session `json:"-"`
 	CarResult        evcc.Result     `json:"-"`
 }
@@ -294,6 +295,7 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 func fill(res *Result, rec *record.Session, query string) {
 	res.Protocol = rec.Protocol
 	res.EVCCID = rec.EVCCIDHex()
+	res.Vehicle = rec.Vehicle
 	res.SoC = rec.SoC.OrMinus()
 	res.FullSoC = rec.FullSOC.OrMinus()
 	res.EnergyCapacityWh = rec.EnergyCapacityWh.OrMinus()
