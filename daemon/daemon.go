@@ -105,6 +105,10 @@ func New(cfg Config) (_ *Daemon, err error) {
 	d.cars = cfg.Vehicles
 	if d.cars == nil {
 		d.cars = openCars(cfg, stateOK, log)
+		// Written beside the charger, so that the car's SoC does not wait for the disk.
+		d.closers = append(d.closers, d.cars.SaveInBackground(func(err error) {
+			log.Warn("the cars recognised are not remembered for next time", "err", err)
+		}))
 	}
 	recDir := cfg.RecordDir
 	if recDir == "" && stateOK && cfg.Recordings.Keep > 0 {

@@ -170,16 +170,28 @@ func (m *Memory) Save() error {
 	if m.path == "" {
 		return nil
 	}
-	data, err := json.MarshalIndent(memoryFile{Version: 1, Cars: m.cars}, "", " ")
+	data, err := m.snapshot()
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(m.path), ".vehicles-*.json")
+	return writeFile(m.path, data)
+}
+
+// snapshot is the file's content as the memory is now.
+func (m *Memory) snapshot() ([]byte, error) {
+	data, err := json.MarshalIndent(memoryFile{Version: 1, Cars: m.cars}, "", " ")
+	return append(data, '\n'), err
+}
+
+// writeFile replaces the file at path with data: a new file in the same
+// directory, synced, renamed over the old.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".vehicles-*.json")
 	if err != nil {
 		return fmt.Errorf("cannot save the remembered cars: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // gone after the rename
-	_, err = tmp.Write(append(data, '\n'))
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -187,10 +199,10 @@ func (m *Memory) Save() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), m.path)
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot save the remembered cars in %s: %w", m.path, err)
+		return fmt.Errorf("cannot save the remembered cars in %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package vehicle
 
 import (
+	"sync"
 	"time"
 
 	"github.com/ccslink/ccslink/record"
@@ -33,6 +34,7 @@ func (p Pattern) Match(m MAC) bool {
 type Recogniser struct {
 	known []Known
 	mem   *Memory
+	bg    *saver // nil: Recognise saves before it returns
 }
 
 // New returns a Recogniser of the cars known and remembered in mem.
@@ -41,6 +43,87 @@ func New(known []Known, mem *Memory) *Recogniser {
 		mem = &Memory{}
 	}
 	return &Recogniser{known: known, mem: mem}
+}
+
+// save writes the memory, or hands it to the background saver.
+func (r *Recogniser) save() error {
+	if r.bg == nil || r.mem.path == "" {
+		return r.mem.Save()
+	}
+	data, err := r.mem.snapshot()
+	if err != nil {
+		return err
+	}
+	r.bg.put(data)
+	return nil
+}
+
+// SaveInBackground makes Recognise leave the writing of the memory to a
+// goroutine of its own (a synced write on a Pi's SD card takes
+// milliseconds the car's SoC should not wait for); it reports a failed
+// write to onErr. stop writes what is pending and ends the goroutine.
+func (r *Recogniser) SaveInBackground(onErr func(error)) (stop func()) {
+	b := &saver{path: r.mem.path, wake: make(chan struct{}, 1), done: make(chan struct{}), onErr: onErr}
+	r.bg = b
+	go b.run()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			b.stopped = true
+			close(b.wake)
+			b.mu.Unlock()
+			<-b.done
+		})
+	}
+}
+
+// saver writes the newest snapshot of a memory, one write at a time.
+type saver struct {
+	path    string
+	mu      sync.Mutex
+	next    []byte // nil: nothing pending
+	stopped bool
+	wake    chan struct{}
+	done    chan struct{}
+	onErr   func(error)
+}
+
+func (b *saver) put(data []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped { // a car recognised after stop: written at once
+		if err := writeFile(b.path, data); err != nil && b.onErr != nil {
+			b.onErr(err)
+		}
+		return
+	}
+	b.next = data
+	select {
+	case b.wake <- struct{}{}:
+	default: // a write is due already; it takes the newest
+	}
+}
+
+func (b *saver) run() {
+	defer close(b.done)
+	for range b.wake {
+		b.write()
+	}
+	b.write() // what came in with the stop
+}
+
+func (b *saver) write() {
+	b.mu.Lock()
+	data := b.next
+	b.next = nil
+	b.mu.Unlock()
+	if data == nil {
+		return
+	}
+	if err := writeFile(b.path, data); err != nil && b.onErr != nil {
+		b.onErr(err)
+	}
 }
 
 // Memory returns the cars remembered.
@@ -91,7 +174,7 @@ func (r *Recogniser) Recognise(s *record.Session, at time.Time) (v record.Vehicl
 					c.Name = k.Name
 				}
 				r.mem.seen(c, macText, fp, at)
-				return record.Vehicle{Name: k.Name, ID: k.ID, Confidence: 1, By: record.ByConfig}, true, r.mem.Save()
+				return record.Vehicle{Name: k.Name, ID: k.ID, Confidence: 1, By: record.ByConfig}, true, r.save()
 			}
 		}
 	}
@@ -104,7 +187,7 @@ func (r *Recogniser) Recognise(s *record.Session, at time.Time) (v record.Vehicl
 			c = r.mem.cars[i]
 		}
 		r.mem.seen(c, macText, fp, at)
-		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 1, By: record.ByMAC}, true, r.mem.Save()
+		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 1, By: record.ByMAC}, true, r.save()
 	}
 	best, bestSim := -1, 0.0
 	for i, c := range r.mem.cars {
@@ -118,7 +201,7 @@ func (r *Recogniser) Recognise(s *record.Session, at time.Time) (v record.Vehicl
 	if best >= 0 {
 		c := r.mem.cars[best]
 		r.mem.seen(c, macText, fp, at)
-		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: bestSim, By: record.ByFingerprint}, true, r.mem.Save()
+		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: bestSim, By: record.ByFingerprint}, true, r.save()
 	}
 	c := Remembered{ID: r.newID(mac), Name: makerName(mac), Random: true}
 	if s.Phases.FirstCPD.IsZero() {
@@ -126,7 +209,7 @@ func (r *Recogniser) Recognise(s *record.Session, at time.Time) (v record.Vehicl
 		return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 0, By: record.ByNew}, true, nil
 	}
 	r.mem.seen(c, macText, fp, at)
-	return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 0, By: record.ByNew}, true, r.mem.Save()
+	return record.Vehicle{Name: c.Name, ID: c.ID, Confidence: 0, By: record.ByNew}, true, r.save()
 }
 
 // newID names a car first seen with mac: the MAC in hex, as the EVCCID of

@@ -211,3 +211,45 @@ func TestRecogniseWithoutHarvest(t *testing.T) {
 		t.Fatalf("%+v, want %+v", v, want)
 	}
 }
+
+// Saved in the background, the memory is on disk once stop returns; a
+// write that fails is reported, and the car recognised all the same.
+func TestSaveInBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), vehicle.MemoryFile)
+	r := open(t, path)
+	errs := make(chan error, 4)
+	stop := r.SaveInBackground(func(err error) { errs <- err })
+	recognise(t, r, plugIn(t, "id3-din-dc"), day)
+	recognise(t, r, plugIn(t, "model3"), day)
+	stop()
+	stop() // twice is harmless
+	if cars := open(t, path).Memory().Cars(); len(cars) != 2 || cars[0].ID != "007dfa083117" || cars[1].ID != "dc44271dcd45" {
+		t.Fatalf("on disk: %+v", cars)
+	}
+	// After stop, a car is written at once.
+	recognise(t, r, plugIn(t, "ev6-din-dc"), day)
+	if cars := open(t, path).Memory().Cars(); len(cars) != 3 {
+		t.Fatalf("after stop: %d cars", len(cars))
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("error %v", err)
+	default:
+	}
+
+	gone := filepath.Join(t.TempDir(), "gone", vehicle.MemoryFile) // a directory that is not there
+	r = open(t, gone)
+	stop = r.SaveInBackground(func(err error) { errs <- err })
+	if v := recognise(t, r, plugIn(t, "model3"), day); v.ID != "dc44271dcd45" {
+		t.Fatalf("vehicle %+v", v)
+	}
+	stop()
+	select {
+	case err := <-errs:
+		if !strings.HasPrefix(err.Error(), "cannot save the remembered cars: open "+filepath.Dir(gone)) {
+			t.Fatalf("error %v", err)
+		}
+	default:
+		t.Fatal("no error reported")
+	}
+}
