@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ccslink/ccslink/record"
 )
 
 // TestEVSEBadConfig: what stops the daemon before it starts says what to fix.
@@ -53,22 +51,5 @@ func TestEVSENoInterface(t *testing.T) {
 	run([]string{"evse", "--config", "/dev/null", "--iface", "nosuch0", "--smartevse", "http://127.0.0.1:1"}, nil, &out, &errb)
 	if strings.Contains(errb.String(), "go nowhere") {
 		t.Errorf("warned with a SmartEVSE configured: %q", errb.String())
-	}
-}
-
-func TestVehicleWords(t *testing.T) {
-	for _, tc := range []struct {
-		v    *record.Vehicle
-		want string
-	}{
-		{nil, ""},
-		{&record.Vehicle{Name: "ID.3", ID: "007dfa083117", Confidence: 0.83, By: record.ByFingerprint}, ", the ID.3 (007dfa083117) by its fingerprint, confidence 0.83"},
-		{&record.Vehicle{Name: "Volkswagen", ID: "007dfa083117", By: record.ByNew}, ", a new Volkswagen (007dfa083117), remembered"},
-		{&record.Vehicle{Name: "Ioniq", ID: "ioniq", Confidence: 1, By: record.ByConfig}, ", the Ioniq (ioniq) of the cars list"},
-		{&record.Vehicle{ID: "00e04c68001d", Confidence: 1, By: record.ByMAC}, ", the car (00e04c68001d) by its MAC"},
-	} {
-		if got := vehicleWords(tc.v); got != tc.want {
-			t.Errorf("vehicleWords(%+v) = %q, want %q", tc.v, got, tc.want)
-		}
 	}
 }
