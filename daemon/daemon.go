@@ -26,6 +26,8 @@ import (
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/vehicle"
 )
 
 // Config is the daemon: the configuration file's values and what the
@@ -52,6 +54,10 @@ type Config struct {
 	OnDelivery func(smartevse.Delivery)
 	// OnAttempt hears of each attempt to post to the SmartEVSE.
 	OnAttempt func(smartevse.Delivery)
+	// Vehicles, if set, recognises the cars in place of one made from the
+	// configuration and the state directory: a simulation that runs one
+	// daemon per plug-in keeps what it learnt of the cars.
+	Vehicles *vehicle.Recogniser
 }
 
 // Daemon is the outputs, open for the daemon's whole life, and the
@@ -65,6 +71,7 @@ type Daemon struct {
 	serving serving
 	web     *httpapi.Server // nil: no HTTP API
 	webLn   net.Listener
+	cars    *vehicle.Recogniser
 	closers []func()
 }
 
@@ -95,6 +102,14 @@ func New(cfg Config) (_ *Daemon, err error) {
 			stateOK = false
 		}
 	}
+	d.cars = cfg.Vehicles
+	if d.cars == nil {
+		d.cars = openCars(cfg, stateOK, log)
+		// Written beside the charger, so that the car's SoC does not wait for the disk.
+		d.closers = append(d.closers, d.cars.SaveInBackground(func(err error) {
+			log.Warn("the cars recognised are not remembered for next time", "err", err)
+		}))
+	}
 	recDir := cfg.RecordDir
 	if recDir == "" && stateOK && cfg.Recordings.Keep > 0 {
 		recDir = filepath.Join(cfg.StateDir, "recordings")
@@ -122,7 +137,7 @@ func New(cfg Config) (_ *Daemon, err error) {
 			return nil, err
 		}
 		d.closers = append(d.closers, func() { sender.Close() })
-		d.subs = append(d.subs, smartevse.PlugIns{Sender: sender})
+		d.subs = append(d.subs, smartevse.PlugIns{Sender: sender, VehicleID: cfg.SmartEVSE.VehicleID})
 	}
 	if cfg.MQTT.Broker != "" {
 		m, err := mqtt.New(MQTTConfig(cfg.Config, cfg.Version, log))
@@ -198,8 +213,7 @@ func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
 	}
 	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: w.MAC, Log: d.log})
 	ch, err := charger.New(charger.Config{SLAC: evse, SDP: w.SDP, V2G: w.V2G, Announce: w.Announce, SECC: seccCfg, Log: d.log, PlugInsBefore: d.serving.next(),
-		NoCommAfter:      d.cfg.SLAC.InitTimeout,
-		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.cfg.Capacity(id); return float64(wh), ok }})
+		NoCommAfter: d.cfg.SLAC.InitTimeout, Recognise: d.recognise, CapacityFallback: d.capacity})
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +221,63 @@ func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
 		ch.Subscribe(s)
 	}
 	return ch, nil
+}
+
+// openCars makes the recogniser of the configuration's cars and of the
+// cars remembered in the state directory (in memory alone without one).
+func openCars(cfg Config, stateOK bool, log *slog.Logger) *vehicle.Recogniser {
+	var known []vehicle.Known
+	for _, c := range cfg.Cars {
+		k := vehicle.Known{Name: c.Name, ID: c.ID, CapacityWh: c.CapacityWh, Strategy: c.Strategy}
+		for _, m := range c.MACs {
+			if v, mask, ok := config.MACPattern(m); ok {
+				k.Patterns = append(k.Patterns, vehicle.Pattern{Value: v, Mask: mask})
+			}
+		}
+		known = append(known, k)
+	}
+	if !stateOK {
+		return vehicle.New(known, nil)
+	}
+	mem, err := vehicle.OpenMemory(filepath.Join(cfg.StateDir, vehicle.MemoryFile))
+	if err != nil {
+		log.Warn(err.Error())
+	}
+	return vehicle.New(known, mem)
+}
+
+// recognise tells which car the plug-in s is (charger.Config.Recognise).
+func (d *Daemon) recognise(s *record.Session, at time.Time) *record.Vehicle {
+	v, ok, err := d.cars.Recognise(s, at)
+	if err != nil {
+		d.log.Warn("the car is recognised but not remembered for next time", "err", err)
+	}
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// capacity is the capacity fallback of the car s (charger.Config.CapacityFallback):
+// the known car's, else capacity_fallback's for the car recognised (its
+// ID), for the EVCCID of the session, then for any car ("*").
+func (d *Daemon) capacity(s *record.Session) (float64, bool) {
+	ids := []string{s.EVCCIDHex()}
+	if v := s.Vehicle; v != nil {
+		if k, ok := d.cars.Known(v.ID); ok && k.CapacityWh > 0 {
+			return float64(k.CapacityWh), true
+		}
+		ids = []string{v.ID, s.EVCCIDHex()}
+	}
+	for _, id := range ids {
+		for _, e := range d.cfg.CapacityFallback {
+			if id != "" && e.EVCCID == id {
+				return float64(e.CapacityWh), true
+			}
+		}
+	}
+	wh, ok := d.cfg.Capacity("")
+	return float64(wh), ok
 }
 
 // Serve runs ch, the charger in service, until ctx ends or it fails.

@@ -29,13 +29,17 @@ import (
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/modemsim"
+	"github.com/ccslink/ccslink/vehicle"
 )
 
 // TestFromConfig builds the daemon from a configuration file's text and
 // plugs a car in over virtual modems and loopback sockets: the capacity
 // the file gives for a car that sends none reaches the SmartEVSE with the
 // first SoC, the HTTP API and the record; the state directory gets the
-// plug-in's recording and its line in the session history.
+// plug-in's recording, its line in the session history and the car
+// remembered. The car is one of the owner's cars: its capacity counts
+// over capacity_fallback's for its EVCCID, and the SmartEVSE gets its
+// stable ID as evccid.
 func TestFromConfig(t *testing.T) {
 	state := t.TempDir()
 	posts := make(chan string, 8)
@@ -49,11 +53,14 @@ func TestFromConfig(t *testing.T) {
 name: bench
 smartevse:
   url: `+stub.URL+`
+  vehicle_id: true
 http:
   listen: 127.0.0.1:0
 state_dir: `+state+`
 capacity_fallback:
-  - {evccid: "dc44271dcd45", capacity_wh: 75000}
+  - {evccid: "dc44271dcd45", capacity_wh: 60000}
+cars:
+  - {name: Model 3, id: model3, mac: "dc:44:27:xx:xx:xx", capacity_wh: 75000}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -139,18 +146,20 @@ capacity_fallback:
 			t.Fatal("the session did not end, or the SmartEVSE's answer did not reach the record")
 		}
 	}
-	if q := <-posts; q != "current_soc=57&full_soc=-1&energy_capacity=75000&energy_request=-1&evccid=dc44271dcd45" {
+	if q := <-posts; q != "current_soc=57&full_soc=-1&energy_capacity=75000&energy_request=-1&evccid=model3" {
 		t.Errorf("the SmartEVSE got %q", q)
 	}
 
 	// The API while the car is still plugged in.
 	body := get(t, "http://"+d.HTTPAddr().String()+"/api/state")
 	var st struct {
-		SoC    *int   `json:"soc"`
-		EVCCID string `json:"evccid"`
-		EVMAC  string `json:"ev_mac"`
+		SoC     *int            `json:"soc"`
+		EVCCID  string          `json:"evccid"`
+		EVMAC   string          `json:"ev_mac"`
+		Vehicle *record.Vehicle `json:"vehicle"`
 	}
-	if err := json.Unmarshal(body, &st); err != nil || st.SoC == nil || *st.SoC != 57 || st.EVCCID != "dc44271dcd45" || st.EVMAC != "dc:44:27:1d:cd:45" {
+	if err := json.Unmarshal(body, &st); err != nil || st.SoC == nil || *st.SoC != 57 || st.EVCCID != "dc44271dcd45" || st.EVMAC != "dc:44:27:1d:cd:45" ||
+		st.Vehicle == nil || *st.Vehicle != (record.Vehicle{Name: "Model 3", ID: "model3", Confidence: 1, By: record.ByConfig}) {
 		t.Errorf("/api/state: %s %v", body, err)
 	}
 
@@ -163,6 +172,9 @@ capacity_fallback:
 	}
 	if rec.EnergyCapacityWh != (record.Num{Value: 75000, Known: true, From: charger.FromConfig, At: rec.EnergyCapacityWh.At}) || rec.SoC.Value != 57 {
 		t.Errorf("record: capacity %+v, SoC %+v", rec.EnergyCapacityWh, rec.SoC)
+	}
+	if rec.Vehicle == nil || *rec.Vehicle != (record.Vehicle{Name: "Model 3", ID: "model3", Confidence: 1, By: record.ByConfig}) {
+		t.Errorf("record: vehicle %+v", rec.Vehicle)
 	}
 	stop()
 	if err := <-done; err != nil {
@@ -186,6 +198,10 @@ capacity_fallback:
 	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &past) != nil || past.EVCCIDHex() != "dc44271dcd45" || past.SoC.Value != 57 ||
 		past.EnergyCapacityWh.Value != 75000 || past.EnergyCapacityWh.From != charger.FromConfig {
 		t.Errorf("%s: %s", history.File, b)
+	}
+	m, err := vehicle.OpenMemory(filepath.Join(state, vehicle.MemoryFile))
+	if cars := m.Cars(); err != nil || len(cars) != 1 || cars[0].ID != "model3" || cars[0].PlugIns != 1 || cars[0].MACs[0] != "dc:44:27:1d:cd:45" {
+		t.Errorf("the cars remembered: %+v, %v", cars, err)
 	}
 }
 

@@ -31,9 +31,10 @@ const (
 	KindValues                       // the car's values (Values, Message)
 	KindEnded                        // the V2G session or the plug-in ended (End, Detail)
 	KindDelivered                    // an output delivered the car's values, or failed to (Delivery)
+	KindVehicle                      // the car was recognised (Vehicle)
 )
 
-var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered"}
+var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered", "vehicle"}
 
 // String returns the kind's name as used in JSON.
 func (k Kind) String() string {
@@ -178,6 +179,7 @@ type Event struct {
 	EVMAC     string        // KindMatched: aa:bb:cc:dd:ee:ff
 	Protocol  string        // KindHandshake: "din", "iso2"
 	Namespace string        // KindHandshake
+	Offered   []AppProtocol // KindHandshake: what the car offered, in its order
 	TLS       string        // KindConnected: TLS version and cipher suite, e.g. "TLS 1.3 TLS_AES_128_GCM_SHA256"; "" for plain TCP
 	EVCCID    []byte        // KindSessionSetup: raw bytes as sent
 	Message   message.Kind  // KindRequest, KindValues: the request, e.g. message.ChargeParameterDiscoveryReq
@@ -190,6 +192,7 @@ type Event struct {
 	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
 	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
+	Vehicle   *Vehicle      // KindVehicle
 	// PlugIn names the plug-in a KindDelivered event belongs to
 	// (Session.PlugIn); 0 means the one in progress.
 	PlugIn uint64
@@ -312,6 +315,32 @@ func (e *EVCCID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// AppProtocol is one protocol a car offers in SupportedAppProtocolReq.
+type AppProtocol struct {
+	Namespace string `json:"namespace"`
+	Major     uint32 `json:"major"`
+	Minor     uint32 `json:"minor"`
+	SchemaID  uint8  `json:"schema_id"`
+	Priority  uint8  `json:"priority"`
+}
+
+// Vehicle is the car a plug-in was recognised as: a name for people, an ID
+// that stays when the car's MAC changes, how sure, and by what (By*).
+type Vehicle struct {
+	Name       string  `json:"name"`
+	ID         string  `json:"id"`
+	Confidence float64 `json:"confidence"`
+	By         string  `json:"by"`
+}
+
+// How a Vehicle was recognised.
+const (
+	ByConfig      = "config"      // a MAC pattern of the configuration's known cars
+	ByMAC         = "mac"         // the car's fixed MAC
+	ByFingerprint = "fingerprint" // what the car offered and sent, as a car remembered
+	ByNew         = "new"         // a car not seen before with a random MAC
+)
+
 // Phases are the times a plug-in reached each step; zero when it did not.
 type Phases struct {
 	SLACStart    time.Time `json:"slac_start,omitzero"`
@@ -368,6 +397,10 @@ type Session struct {
 	Namespace string  `json:"namespace,omitempty"`
 	EVMAC     string  `json:"ev_mac,omitempty"`
 	EVCCID    *EVCCID `json:"evccid,omitempty"`
+	// Offered is what the car offered in SupportedAppProtocolReq, in its order.
+	Offered []AppProtocol `json:"offered,omitempty"`
+	// Vehicle is which car this is, when it was recognised.
+	Vehicle *Vehicle `json:"vehicle,omitempty"`
 
 	SoC              Int `json:"soc"`
 	FullSOC          Int `json:"full_soc"`
@@ -422,6 +455,12 @@ func (s *Session) Apply(e Event) (changed bool) {
 		setOnce(&s.Phases.TCP, e.At)
 	case KindHandshake:
 		s.Phases.Handshake, s.Protocol, s.Namespace = e.At, e.Protocol, e.Namespace
+		s.Offered = append([]AppProtocol(nil), e.Offered...)
+	case KindVehicle:
+		if e.Vehicle != nil {
+			v := *e.Vehicle
+			s.Vehicle = &v
+		}
 	case KindSessionSetup:
 		return s.applySessionSetup(e)
 	case KindRequest:
@@ -570,6 +609,11 @@ func (s *Session) Clone() *Session {
 		}
 	}
 	c.pendingID = append([]byte(nil), s.pendingID...)
+	c.Offered = append([]AppProtocol(nil), s.Offered...)
+	if s.Vehicle != nil {
+		v := *s.Vehicle
+		c.Vehicle = &v
+	}
 	if s.EVCCID != nil {
 		id := *s.EVCCID
 		id.Raw = append([]byte(nil), id.Raw...)

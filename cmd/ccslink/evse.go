@@ -396,7 +396,7 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 		p.mu.Unlock()
 		return
 	}
-	line := s.Summary()
+	line := s.Summary() + vehicleWords(s.Vehicle)
 	switch {
 	case !p.smartEVSE:
 	case !s.Phases.Delivered.IsZero():
@@ -413,6 +413,27 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 		line += ", nothing sent to SmartEVSE"
 	}
 	p.log.Info(line, "end", s.End.Words())
+}
+
+// vehicleWords says which car the plug-in was, for the summary line, e.g.
+// ", the ID.3 (007dfa083117) by its fingerprint, confidence 0.83".
+func vehicleWords(v *record.Vehicle) string {
+	if v == nil {
+		return ""
+	}
+	name := v.Name
+	if name == "" {
+		name = "car"
+	}
+	switch v.By {
+	case record.ByNew:
+		return fmt.Sprintf(", a new %s (%s), remembered", name, v.ID)
+	case record.ByFingerprint:
+		return fmt.Sprintf(", the %s (%s) by its fingerprint, confidence %.2f", name, v.ID, v.Confidence)
+	case record.ByConfig:
+		return fmt.Sprintf(", the %s (%s) of the cars list", name, v.ID)
+	}
+	return fmt.Sprintf(", the %s (%s) by its MAC", name, v.ID)
 }
 
 // Late says what became of a SmartEVSE delivery that outlived its car's plug-in.

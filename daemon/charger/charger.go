@@ -58,11 +58,17 @@ type Config struct {
 	Clock    clock.Clock // nil means clock.Real
 	// SetupTimeout overrides DefaultSetupTimeout.
 	SetupTimeout time.Duration
-	// CapacityFallback gives the battery capacity (Wh) of a car, by its
-	// EVCCID, for cars that send none by the harvest (record.Session.Harvest);
-	// nil means none. The record then says the capacity came from the
-	// config, until the car sends one (the record's rule: the newest counts).
-	CapacityFallback func(evccid string) (wh float64, ok bool)
+	// Recognise tells which car the plug-in is, at the harvest
+	// (record.Session.Harvest), before the capacity fallback and before the
+	// subscribers hear of the car's values, or else at the end of a session
+	// without a harvest; nil means never, and so does a nil result.
+	Recognise func(s *record.Session, at time.Time) *record.Vehicle
+	// CapacityFallback gives the battery capacity (Wh) of a car (its
+	// record: the car recognised, its EVCCID), for cars that send none by the
+	// harvest (record.Session.Harvest); nil means none. The record then says
+	// the capacity came from the config, until the car sends one (the
+	// record's rule: the newest counts).
+	CapacityFallback func(s *record.Session) (wh float64, ok bool)
 	// NoCommAfter is slac.init_timeout: how long after a car was plugged
 	// in (Plugged) it has to send its first CM_SLAC_PARM.REQ before the
 	// plug-in is one of a car that does not talk (record.EndNoComm); zero
@@ -623,16 +629,30 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 		return
 	}
 	rec.Apply(e)
+	var recognised []record.Event
+	// A car that never reaches its harvest (an AC car stopping early, a
+	// session that fails) is recognised when its session ends, by what it showed.
+	late := e.Kind == record.KindEnded && rec.Vehicle == nil && rec.Phases.FirstCPD.IsZero()
+	if (rec.Harvest(e) || late) && c.cfg.Recognise != nil {
+		if v := c.cfg.Recognise(rec, e.At); v != nil {
+			// Heard before the car's values, so that the SmartEVSE is told
+			// the car's stable ID with the first SoC.
+			recognised = append(recognised, record.Event{Kind: record.KindVehicle, At: e.At, Vehicle: v})
+			rec.Apply(recognised[0])
+		}
+	}
 	if rec.Harvest(e) && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
-		if wh, ok := c.cfg.CapacityFallback(rec.EVCCIDHex()); ok {
+		if wh, ok := c.cfg.CapacityFallback(rec); ok {
 			// Before the subscribers hear of the car's values, so that the
 			// SmartEVSE gets the capacity with the first SoC.
 			rec.Apply(record.Event{Kind: record.KindValues, At: e.At, From: FromConfig, Values: record.Values{EnergyCapacityWh: &wh}})
 		}
 	}
 	subs := c.subscribers()
-	for _, s := range subs {
-		s.Event(e, rec)
+	for _, ev := range append(recognised, e) {
+		for _, s := range subs {
+			s.Event(ev, rec)
+		}
 	}
 }
 

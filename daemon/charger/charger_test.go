@@ -338,7 +338,7 @@ func TestCapacityFallback(t *testing.T) {
 	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}, done: make(chan error, 1)}
 	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
 	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce,
-		CapacityFallback: func(id string) (float64, bool) { return 80000, id == "0030ab29c5be" }})
+		CapacityFallback: func(s *record.Session) (float64, bool) { return 80000, s.EVCCIDHex() == "0030ab29c5be" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +354,52 @@ func TestCapacityFallback(t *testing.T) {
 	p, _ = evcc.Lookup("ioniq")
 	if rec, _ := r.car(t, p); rec.EnergyCapacityWh.Value != 28000 || rec.EnergyCapacityWh.From != "ChargeParameterDiscoveryReq" {
 		t.Fatalf("the car's own capacity: %+v", rec.EnergyCapacityWh)
+	}
+}
+
+// TestRecogniseAtHarvest: the car is recognised once, at the harvest
+// (not again at its end), and the capacity fallback keys on the car recognised.
+func TestRecogniseAtHarvest(t *testing.T) {
+	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer sdpConn.Close()
+	ln, _ := net.Listen("tcp6", "[::1]:0")
+	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}, done: make(chan error, 1)}
+	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
+	var calls []string // from the charger's goroutine, read after the plug-in ended
+	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce,
+		Recognise: func(s *record.Session, at time.Time) *record.Vehicle {
+			if s.EVMAC == "" && s.EVCCID == nil {
+				return nil // a round without a car
+			}
+			calls = append(calls, s.EVCCIDHex())
+			if !at.Equal(s.Phases.FirstCPD) || s.Vehicle != nil {
+				t.Errorf("Recognise at %v, first CPD %v, vehicle %+v", at, s.Phases.FirstCPD, s.Vehicle)
+			}
+			return &record.Vehicle{Name: "test car", ID: "mycar", Confidence: 0.9, By: record.ByFingerprint}
+		},
+		CapacityFallback: func(s *record.Session) (float64, bool) {
+			return 77000, s.Vehicle != nil && s.Vehicle.ID == "mycar"
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Subscribe(r.sink)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { r.done <- ch.Run(ctx) }()
+	defer func() { cancel(); <-r.done }()
+	p, _ := evcc.Lookup("no-capacity")
+	rec, _ := r.car(t, p)
+	if rec.EnergyCapacityWh != (record.Num{Value: 77000, Known: true, From: FromConfig, At: rec.Phases.FirstCPD}) {
+		t.Fatalf("capacity %+v", rec.EnergyCapacityWh)
+	}
+	if *rec.Vehicle != (record.Vehicle{Name: "test car", ID: "mycar", Confidence: 0.9, By: record.ByFingerprint}) {
+		t.Fatalf("vehicle %+v", rec.Vehicle)
+	}
+	if len(calls) != 1 || calls[0] != rec.EVCCIDHex() {
+		t.Fatalf("Recognise called for %v", calls)
 	}
 }
 

@@ -37,6 +37,7 @@ type Config struct {
 	Recordings       Recordings
 	Sessions         Sessions
 	CapacityFallback []Capacity // battery capacity for cars that send none
+	Cars             []Car      // the owner's cars, recognised by their MACs
 	Log              Log
 }
 
@@ -61,6 +62,10 @@ type SmartEVSE struct {
 	URL     string        // base URL (/ev_state appended) or full URL; "" = none
 	Timeout time.Duration // for one attempt
 	Window  time.Duration // how long a delivery keeps trying, from the car's first values
+	// VehicleID sends the recognised car's stable ID as evccid, in place of
+	// the EVCCID of the session: the SmartEVSE's required EVCCID then
+	// works for a car whose MAC changes.
+	VehicleID bool
 }
 
 // MQTT configures the MQTT output.
@@ -244,6 +249,7 @@ const RedactedValue = "<redacted>"
 // replaced by "<redacted>", to be shown in a bug report.
 func (c Config) Redacted() Config {
 	c.CapacityFallback = append([]Capacity(nil), c.CapacityFallback...)
+	c.Cars = append([]Car(nil), c.Cars...)
 	if c.MQTT.Password != "" {
 		c.MQTT.Password = RedactedValue
 	}

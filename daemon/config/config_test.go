@@ -166,7 +166,7 @@ func TestErrors(t *testing.T) {
 		{"unknown key", "interface: eth1\nmqtt:\n  brokr: tcp://h:1883\n", ErrUnknownKey,
 			"f.yaml:3:3: mqtt.brokr: unknown key (did you mean mqtt.broker?)"},
 		{"unknown top key", "colour: red\n", ErrUnknownKey,
-			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, slac, smartevse, state_dir, v2g_port"},
+			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, cars, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, slac, smartevse, state_dir, v2g_port"},
 		{"bad type", "v2g_port: fifteen\n", ErrType,
 			`f.yaml:1:11: v2g_port: must be a whole number, not the text "fifteen"`},
 		{"bad bool", "mqtt:\n  home_assistant: yes\n", ErrType,

@@ -15,6 +15,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(full.YAML(), false)
 	f.Add([]byte("capacity_fallback:\n  - {evccid: \"*\", capacity_wh: 28000}\nhttp: {listen: \":80\"}\n"), false)
 	f.Add([]byte("a: &x [*x, *x]\n<<: *x\n"), false)
+	f.Add([]byte("cars:\n  - {name: ID.3, id: id3, mac: [\"00:7d:fa:xx:xx:xx\"], capacity_wh: 58000, strategy: deliver-now}\n  - name: Ioniq\n    id: ioniq\n    mac: \"04:65:65:00:64:c3\"\nsmartevse: {vehicle_id: true}\n"), false)
 	f.Add([]byte(pyplcINI), true)
 	f.Add([]byte("[DEFAULT]\nmqtt_topic = h\n[general]\nmode=EvseMode\ncharge_parameter_backend=mqtt\nmqtt_broker=b\neth_interface=%(mqtt_topic)s\n  x\n"), true)
 	f.Add([]byte("[general]\nsoc_callback_enabled = on\nsoc_callback_endpoint = http://%(h)s\nh = 10.0.0.1\nsoc_fallback_energy_capacity = 2700\n"), true)

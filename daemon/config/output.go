@@ -45,6 +45,10 @@ func (c Config) YAML() []byte {
 	p("  # How long a delivery keeps trying, from the car's first values, whether or not\n")
 	p("  # the car is still there: the SmartEVSE waits 60 s for the SoC.\n")
 	p("  window: %s\n", c.SmartEVSE.Window)
+	p("  # Send the recognised car's stable ID (see cars) as evccid, in place of the\n")
+	p("  # session's EVCCID: the SmartEVSE's required EVCCID then works for a car whose\n")
+	p("  # MAC changes on every plug-in (VW group cars).\n")
+	p("  vehicle_id: %v\n", c.SmartEVSE.VehicleID)
 	p("\nmqtt:\n")
 	p("  # The broker, e.g. tcp://192.168.1.2:1883; \"\" = no MQTT.\n")
 	p("  # mqtt://host and tcp://host mean port 1883; mqtts://, ssl:// and tls:// are TLS, port 8883.\n")
@@ -76,7 +80,9 @@ func (c Config) YAML() []byte {
 	p("  # How many plug-in records to keep (the oldest go first).\n")
 	p("  keep: %d\n", c.Sessions.Keep)
 	p("\n# The battery capacity of cars that send none (no EVEnergyCapacity), by EVCCID\n")
-	p("# as `ccslink evse` prints it; \"*\" stands for any other car. For example:\n")
+	p("# as `ccslink evse` prints it; \"*\" stands for any other car. A car recognised\n")
+	p("# (see cars) is looked up by its ID first: a car that draws a new MAC per plug-in\n")
+	p("# is known by the EVCCID of its first plug-in. For example:\n")
 	p("#   capacity_fallback:\n")
 	p("#     - evccid: \"0465650064c3\"\n")
 	p("#       capacity_wh: 28000\n")
@@ -86,6 +92,32 @@ func (c Config) YAML() []byte {
 		p("capacity_fallback:\n")
 		for _, e := range c.CapacityFallback {
 			p("  - evccid: %s\n    capacity_wh: %d\n", q(e.EVCCID), e.CapacityWh)
+		}
+	}
+	p("\n# The owner's cars, recognised by their MAC (x: any hex digit; a VW group car keeps\n")
+	p("# 00:7d:fa and draws the rest anew per plug-in). id is the car's stable ID for the\n")
+	p("# outputs, evcc and the SmartEVSE; capacity_wh stands in when the car sends none;\n")
+	p("# strategy pins how the car is handed over to AC charging. For example:\n")
+	p("#   cars:\n")
+	p("#     - name: Ioniq\n")
+	p("#       id: ioniq\n")
+	p("#       mac: \"04:65:65:00:64:c3\"\n")
+	p("#       capacity_wh: 28000\n")
+	if len(c.Cars) == 0 {
+		p("cars: []\n")
+	} else {
+		p("cars:\n")
+		for _, car := range c.Cars {
+			p("  - name: %s\n    id: %s\n    mac:\n", q(car.Name), q(car.ID))
+			for _, m := range car.MACs {
+				p("      - %s\n", q(m))
+			}
+			if car.CapacityWh != 0 {
+				p("    capacity_wh: %d\n", car.CapacityWh)
+			}
+			if car.Strategy != "" {
+				p("    strategy: %s\n", q(car.Strategy))
+			}
 		}
 	}
 	p("\nlog:\n")

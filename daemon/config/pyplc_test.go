@@ -55,6 +55,7 @@ smartevse:
   url: "http://10.0.0.1/ev_state"
   timeout: 2s
   window: 1m0s
+  vehicle_id: false
 mqtt:
   broker: ""
   prefix: ""
@@ -74,6 +75,7 @@ sessions:
 capacity_fallback:
   - evccid: "*"
     capacity_wh: 27000
+cars: []
 log:
   level: "info"
 `

@@ -168,6 +168,8 @@ func (c Config) check(l *list, at map[string]pos) {
 		}
 	}
 
+	c.checkCars(bad, text)
+
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

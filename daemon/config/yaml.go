@@ -28,6 +28,7 @@ var scalars = map[string]func(c *Config) any{
 	"smartevse.url":         func(c *Config) any { return &c.SmartEVSE.URL },
 	"smartevse.timeout":     func(c *Config) any { return &c.SmartEVSE.Timeout },
 	"smartevse.window":      func(c *Config) any { return &c.SmartEVSE.Window },
+	"smartevse.vehicle_id":  func(c *Config) any { return &c.SmartEVSE.VehicleID },
 	"mqtt.broker":           func(c *Config) any { return &c.MQTT.Broker },
 	"mqtt.prefix":           func(c *Config) any { return &c.MQTT.Prefix },
 	"mqtt.client_id":        func(c *Config) any { return &c.MQTT.ClientID },
@@ -201,6 +202,8 @@ func (p *yamlParser) mapping(n ast.Node, prefix string) {
 			p.mapping(v, full+".")
 		case full == "capacity_fallback":
 			p.capacities(v)
+		case full == "cars":
+			p.cars(v)
 		case scalars[full] != nil:
 			p.scalar(full, v, scalars[full](&p.c))
 		default:
@@ -221,10 +224,13 @@ func suggest(prefix, key string) string {
 		for k := range sections {
 			known = append(known, k)
 		}
-		known = append(known, "capacity_fallback")
+		known = append(known, "capacity_fallback", "cars")
 	}
 	if prefix == "capacity_fallback." {
 		known = []string{"evccid", "capacity_wh"}
+	}
+	if prefix == "cars." {
+		known = carKeys
 	}
 	slices.Sort(known)
 	for _, k := range known {

@@ -146,7 +146,7 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 		s.ended = true
 		return dst, step, &RequestError{Message: step.Request, Err: fmt.Errorf("%w: the car offers %s", ErrNoProtocol, offered(doc.SupportedAppProtocolReq))}
 	}
-	s.emit(record.Event{Kind: record.KindHandshake, At: now, Protocol: o.Protocol.String(), Namespace: o.Namespace})
+	s.emit(record.Event{Kind: record.KindHandshake, At: now, Protocol: o.Protocol.String(), Namespace: o.Namespace, Offered: offeredList(doc.SupportedAppProtocolReq)})
 	switch o.Protocol {
 	case ProtocolDIN:
 		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newDINAdapter(&s.cfg))
@@ -154,6 +154,15 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO2Adapter(&s.cfg))
 	}
 	return dst, step, nil
+}
+
+// offeredList is what the car offered, for the record (a car's fingerprint).
+func offeredList(req *apphand.SupportedAppProtocolReq) []record.AppProtocol {
+	l := make([]record.AppProtocol, len(req.AppProtocol))
+	for i, ap := range req.AppProtocol {
+		l[i] = record.AppProtocol{Namespace: ap.ProtocolNamespace, Major: ap.VersionNumberMajor, Minor: ap.VersionNumberMinor, SchemaID: ap.SchemaID, Priority: ap.Priority}
+	}
+	return l
 }
 
 func offered(req *apphand.SupportedAppProtocolReq) string {

@@ -32,6 +32,7 @@ import (
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/modemsim"
+	"github.com/ccslink/ccslink/vehicle"
 )
 
 // Config is one simulated plug-in.
@@ -60,6 +61,9 @@ type Config struct {
 	Version string
 	// Log receives the daemon's own log; nil means none.
 	Log *slog.Logger
+	// Vehicles, if set, recognises the cars (daemon.Config.Vehicles): one
+	// for several runs remembers the cars from one plug-in to the next.
+	Vehicles *vehicle.Recogniser
 }
 
 // Latency summarises the charger's answer times.
@@ -86,6 +90,7 @@ type Result struct {
 	End              string          `json:"end"`
 	CarEnd           string          `json:"car_end"`
 	Error            string          `json:"error,omitempty"`
+	Vehicle          *record.Vehicle `json:"vehicle,omitempty"` // the car the daemon recognised
 	Record           *record.Session `json:"-"`
 	CarResult        evcc.Result     `json:"-"`
 }
@@ -157,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ended := make(chan *record.Session, 1)
 	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{}), delivered: hear}
-	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log,
+	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
 		OnDelivery: func(dl smartevse.Delivery) { tl.delivery(dl).delivered(dl) },
 		OnAttempt: func(dl smartevse.Delivery) {
@@ -294,6 +299,7 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 func fill(res *Result, rec *record.Session, query string) {
 	res.Protocol = rec.Protocol
 	res.EVCCID = rec.EVCCIDHex()
+	res.Vehicle = rec.Vehicle
 	res.SoC = rec.SoC.OrMinus()
 	res.FullSoC = rec.FullSOC.OrMinus()
 	res.EnergyCapacityWh = rec.EnergyCapacityWh.OrMinus()

@@ -29,6 +29,7 @@ type stateJSON struct {
 	End              string          `json:"end"`
 	EndWords         string          `json:"end_words"`
 	Summary          string          `json:"summary"`
+	Vehicle          *record.Vehicle `json:"vehicle"` // the car recognised; null until then
 	Session          *record.Session `json:"session,omitempty"`
 }
 
@@ -120,6 +121,7 @@ func (s *Server) state(withSession bool) stateJSON {
 	j.SoC, j.FullSoC = intOrNil(r.SoC), intOrNil(r.FullSOC)
 	j.EnergyCapacityWh, j.EnergyRequestWh = whOrNil(r.EnergyCapacityWh), whOrNil(r.EnergyRequestWh)
 	j.EVCCID, j.Protocol, j.EVMAC, j.Phases = r.EVCCIDHex(), r.Protocol, r.EVMAC, r.Phases
+	j.Vehicle = r.Vehicle
 	if r.SoC.Known && !r.SoC.At.IsZero() {
 		age := math.Round(s.now().Sub(r.SoC.At).Seconds()*10) / 10
 		j.SoCAge = &age
@@ -207,6 +209,7 @@ type eventJSON struct {
 	EndWords  string           `json:"end_words,omitempty"`
 	Detail    string           `json:"detail,omitempty"`
 	Delivery  *record.Delivery `json:"delivery,omitempty"`
+	Vehicle   *record.Vehicle  `json:"vehicle,omitempty"`
 	Summary   string           `json:"summary"`
 	State     stateJSON        `json:"state"`
 }
@@ -227,7 +230,7 @@ type valuesJSON struct {
 // Event keeps the plug-in's record and hands the event to every client.
 func (s *Server) Event(e record.Event, rec *record.Session) {
 	j := eventJSON{Kind: e.Kind.String(), At: e.At, EVMAC: e.EVMAC, Protocol: e.Protocol, Namespace: e.Namespace,
-		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery}
+		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery, Vehicle: e.Vehicle}
 	if len(e.EVCCID) > 0 {
 		j.EVCCID = hex.EncodeToString(e.EVCCID)
 	}

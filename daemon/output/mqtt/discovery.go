@@ -71,6 +71,7 @@ var sensors = []struct {
 	{"protocol", "Protocol", "", "", "", "mdi:swap-horizontal", nil},
 	{"state", "State", "enum", "", "", "mdi:ev-plug-ccs2", states},
 	{"soc_timestamp", "SoC read at", "timestamp", "", "", "", nil},
+	{"vehicle_id", "Vehicle", "", "", "", "mdi:car", nil},
 }
 
 // discoveryConfigs returns each sensor's config topic and payload, in order.

@@ -22,6 +22,8 @@
 //	evccid          lowercase hex
 //	protocol        din, iso2
 //	soc_timestamp   RFC 3339 time the car sent the SoC
+//	vehicle_id      the recognised car's stable ID (its MAC may change)
+//	vehicle         the recognised car as JSON: {"name","id","confidence","by"}
 //	session         the last car's record as JSON
 //
 // The values are the last car's until the next car matches. The client

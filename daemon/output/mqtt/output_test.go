@@ -432,10 +432,10 @@ func TestNewestWins(t *testing.T) {
 	sub := subscribe(t, b, "ccslink/eth1/session")
 	sub.waitCount(t, "ccslink/eth1/session", 1)
 	var want []string
-	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp"} {
+	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "vehicle_id"} {
 		want = append(want, "homeassistant/sensor/ccslink_eth1/"+obj+"/config")
 	}
-	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp", "session"} {
+	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp", "vehicle_id", "vehicle", "session"} {
 		want = append(want, "ccslink/eth1/"+name)
 	}
 	if got := b.pubs.of("ccslink-eth1"); strings.Join(got, " ") != strings.Join(want, " ") {

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -16,7 +17,7 @@ func hadCar(s *record.Session) bool {
 }
 
 // valueTopics are the single-value topics, in the order they are published.
-var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp"}
+var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp", "vehicle_id", "vehicle"}
 
 // values returns the payload of each single-value topic. A value the car
 // did not send is empty: published retained, that deletes the last car's
@@ -33,6 +34,11 @@ func values(s *record.Session) map[string]string {
 	if s.SoC.Known && !s.SoC.At.IsZero() {
 		ts = s.SoC.At.UTC().Format(time.RFC3339Nano)
 	}
+	vid, veh := "", ""
+	if v := s.Vehicle; v != nil {
+		b, _ := json.Marshal(v) // strings and numbers: cannot fail
+		vid, veh = v.ID, string(b)
+	}
 	return map[string]string{
 		"soc":             num(s.SoC.Known, s.SoC.OrMinus()),
 		"full_soc":        num(s.FullSOC.Known, s.FullSOC.OrMinus()),
@@ -41,5 +47,7 @@ func values(s *record.Session) map[string]string {
 		"evccid":          s.EVCCIDHex(),
 		"protocol":        s.Protocol,
 		"soc_timestamp":   ts,
+		"vehicle_id":      vid,
+		"vehicle":         veh,
 	}
 }

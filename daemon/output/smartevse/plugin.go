@@ -28,7 +28,23 @@ func FromRecord(s *record.Session) State {
 // the last car goes on until the next car's values replace it); every value
 // the car sends is handed on at once; when the car's session ends without a
 // SoC, its EVCCID is sent alone.
-type PlugIns struct{ Sender *Sender }
+//
+// With VehicleID, the evccid sent is the recognised car's stable ID
+// (record.Session.Vehicle) once the car is recognised: the firmware's
+// required EVCCID then holds for a car whose MAC changes.
+type PlugIns struct {
+	Sender    *Sender
+	VehicleID bool
+}
+
+// state is what the record gives the Sender.
+func (p PlugIns) state(s *record.Session) State {
+	st := FromRecord(s)
+	if p.VehicleID && s.Vehicle != nil && s.Vehicle.ID != "" {
+		st.EVCCID = s.Vehicle.ID
+	}
+	return st
+}
 
 // Event hands the record on when one of the car's values arrived.
 func (p PlugIns) Event(e record.Event, s *record.Session) {
@@ -36,16 +52,16 @@ func (p PlugIns) Event(e record.Event, s *record.Session) {
 	case record.KindSLACStarted:
 		p.Sender.NewPlugIn(s.PlugIn)
 	case record.KindSessionSetup, record.KindValues:
-		p.Sender.Update(FromRecord(s))
+		p.Sender.Update(p.state(s))
 	case record.KindEnded:
-		p.Sender.Update(FromRecord(s))
+		p.Sender.Update(p.state(s))
 		p.Sender.Flush()
 	}
 }
 
 // PlugInEnded sends what is still held back.
 func (p PlugIns) PlugInEnded(s *record.Session) {
-	p.Sender.Update(FromRecord(s))
+	p.Sender.Update(p.state(s))
 	p.Sender.Flush()
 }
 
