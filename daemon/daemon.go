@@ -23,11 +23,11 @@ import (
 	"github.com/ccslink/ccslink/daemon/output/mqtt"
 	"github.com/ccslink/ccslink/daemon/output/pcap"
 	"github.com/ccslink/ccslink/daemon/output/smartevse"
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 // Config is the daemon: the configuration file's values and what the

@@ -22,6 +22,7 @@ import (
 	"github.com/ccslink/ccslink/daemon/config"
 	"github.com/ccslink/ccslink/daemon/history"
 	"github.com/ccslink/ccslink/daemon/output/pcap"
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
@@ -29,7 +30,6 @@ import (
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/modemsim"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 // TestFromConfig builds the daemon from a configuration file's text and

@@ -25,6 +25,7 @@ import (
 	"github.com/ccslink/ccslink/daemon/charger"
 	"github.com/ccslink/ccslink/daemon/config"
 	"github.com/ccslink/ccslink/daemon/output/smartevse"
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
@@ -32,7 +33,6 @@ import (
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/modemsim"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 // Config is one simulated plug-in.

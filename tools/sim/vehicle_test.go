@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 // TestVehicleID3TwoPlugIns: the ID.3 draws a new EVCCID per plug-in; its

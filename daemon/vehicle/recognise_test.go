@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 var day = time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/replay"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 // realCars are captures of real cars, by a short name: the car, then the

@@ -4,8 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/ccslink/ccslink/daemon/vehicle"
 	"github.com/ccslink/ccslink/record"
-	"github.com/ccslink/ccslink/vehicle"
 )
 
 // BenchmarkRecognise is the charger's cost at the harvest of a car with a

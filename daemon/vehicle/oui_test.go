@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ccslink/ccslink/vehicle/internal/ouigen"
+	"github.com/ccslink/ccslink/daemon/vehicle/internal/ouigen"
 )
 
 // The committed table is what the generator makes of Debian's ieee-data.
@@ -26,7 +26,7 @@ func TestOUITableMatchesRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("oui_table.go is not what ieee-data gives: go generate ./vehicle")
+		t.Fatal("oui_table.go is not what ieee-data gives: go generate ./daemon/vehicle")
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ccslink/ccslink/vehicle/internal/ouigen"
+	"github.com/ccslink/ccslink/daemon/vehicle/internal/ouigen"
 )
 
 func main() {
