@@ -1,0 +1,67 @@
+package v2g
+
+import (
+	"testing"
+
+	"github.com/ccslink/ccslink/proto/v2g/din"
+	"github.com/ccslink/ccslink/proto/v2g/iso2"
+)
+
+// TestBodyAccessors checks that each accessor reads the field of the
+// message the body holds, pointer or value, and says so when it has none.
+func TestBodyAccessors(t *testing.T) {
+	dinEVSE := din.DC_EVSEStatusType{EVSEStatusCode: din.DC_EVSEStatusCodeEVSE_Shutdown}
+	dinCC := din.BodyType{CableCheckRes: &din.CableCheckResType{ResponseCode: din.ResponseCodeFAILED_SequenceError,
+		DC_EVSEStatus: dinEVSE, EVSEProcessing: din.EVSEProcessingOngoing}}
+	if c, ok := dinCC.ResponseCode(); !ok || c != din.ResponseCodeFAILED_SequenceError {
+		t.Errorf("DIN CableCheckRes ResponseCode = %v, %v", c, ok)
+	}
+	if p, ok := dinCC.EVSEProcessing(); !ok || p != din.EVSEProcessingOngoing {
+		t.Errorf("DIN CableCheckRes EVSEProcessing = %v, %v", p, ok)
+	}
+	if st := dinCC.DC_EVSEStatus(); st != &dinCC.CableCheckRes.DC_EVSEStatus {
+		t.Errorf("DIN CableCheckRes DC_EVSEStatus = %p, want its own field", st)
+	}
+	if st := dinCC.DC_EVStatus(); st != nil {
+		t.Errorf("DIN CableCheckRes DC_EVStatus = %v, want nil (a response)", st)
+	}
+	// A PowerDeliveryRes's status is optional: the accessor returns the pointer itself.
+	dinPD := din.BodyType{PowerDeliveryRes: &din.PowerDeliveryResType{ResponseCode: din.ResponseCodeOK}}
+	if st := dinPD.DC_EVSEStatus(); st != nil {
+		t.Errorf("DIN PowerDeliveryRes without a status: DC_EVSEStatus = %v, want nil", st)
+	}
+	dinPD.PowerDeliveryRes.DC_EVSEStatus = &dinEVSE
+	if st := dinPD.DC_EVSEStatus(); st != &dinEVSE {
+		t.Errorf("DIN PowerDeliveryRes DC_EVSEStatus = %p, want %p", st, &dinEVSE)
+	}
+	if _, ok := dinPD.EVSEProcessing(); ok {
+		t.Error("DIN PowerDeliveryRes has an EVSEProcessing")
+	}
+	dinReq := din.BodyType{CurrentDemandReq: &din.CurrentDemandReqType{DC_EVStatus: din.DC_EVStatusType{EVRESSSOC: 57}}}
+	if st := dinReq.DC_EVStatus(); st == nil || st.EVRESSSOC != 57 {
+		t.Errorf("DIN CurrentDemandReq DC_EVStatus = %v, want SoC 57", st)
+	}
+	if c, ok := dinReq.ResponseCode(); ok {
+		t.Errorf("DIN CurrentDemandReq has ResponseCode %v", c)
+	}
+	var empty din.BodyType
+	if _, ok := empty.ResponseCode(); ok || empty.DC_EVStatus() != nil || empty.DC_EVSEStatus() != nil {
+		t.Error("an empty DIN body has a field")
+	}
+
+	isoAuth := iso2.BodyType{AuthorizationRes: &iso2.AuthorizationResType{ResponseCode: iso2.ResponseCodeOK, EVSEProcessing: iso2.EVSEProcessingOngoing}}
+	if p, ok := isoAuth.EVSEProcessing(); !ok || p != iso2.EVSEProcessingOngoing {
+		t.Errorf("ISO-2 AuthorizationRes EVSEProcessing = %v, %v", p, ok)
+	}
+	isoCS := iso2.BodyType{ChargingStatusRes: &iso2.ChargingStatusResType{ResponseCode: iso2.ResponseCodeFAILED_ContractCanceled}}
+	if c, ok := isoCS.ResponseCode(); !ok || c != iso2.ResponseCodeFAILED_ContractCanceled {
+		t.Errorf("ISO-2 ChargingStatusRes ResponseCode = %v, %v", c, ok)
+	}
+	if st := isoCS.DC_EVSEStatus(); st != nil {
+		t.Errorf("ISO-2 ChargingStatusRes (AC) DC_EVSEStatus = %v, want nil", st)
+	}
+	isoWD := iso2.BodyType{WeldingDetectionReq: &iso2.WeldingDetectionReqType{DC_EVStatus: iso2.DC_EVStatusType{EVRESSSOC: 93}}}
+	if st := isoWD.DC_EVStatus(); st != &isoWD.WeldingDetectionReq.DC_EVStatus || st.EVRESSSOC != 93 {
+		t.Errorf("ISO-2 WeldingDetectionReq DC_EVStatus = %v, want its own field with SoC 93", st)
+	}
+}
