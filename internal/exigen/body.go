@@ -21,7 +21,7 @@ var bodyAccessors = []struct{ name, about string }{
 }
 
 // bodyAbout is the header of the file of a Body's accessors.
-const bodyAbout = "The accessors of the Body type: each reads one field that several messages have, whatever message the body holds, so that code serving several protocols needs no switch over the messages of each."
+const bodyAbout = "The accessors of the Body type: each reads one field that several messages have, whatever message the body holds, so that code serving several protocols needs no switch over the messages of each. Document.Body and Document.SessionID read the message's body and header where the document may hold none."
 
 // accessorCase is one message that has an accessor's field.
 type accessorCase struct {
@@ -58,7 +58,57 @@ func (g *gen) emitBodyAccessors(t *Type, fs []*Field) error {
 		}
 		g.emitAccessor(t, acc.name, acc.about, g.goType(typ), typ.Simple != nil, cases)
 	}
+	g.emitMessageAccessors(t)
 	return nil
+}
+
+// emitMessageAccessors writes Document.Body and Document.SessionID when
+// a root element is a message of a Header (with a SessionID) and the Body
+// type t, as DIN's and ISO-2's V2G_Message.
+func (g *gen) emitMessageAccessors(t *Type) {
+	for _, e := range g.globals {
+		if g.gram[e.Type] == nil { // simple content
+			continue
+		}
+		var body, header *Field
+		for _, f := range g.gram[e.Type].Fields {
+			switch {
+			case f.Kind == evSE && f.Q.Local == "Body" && f.Type == t && f.Max == 1 && f.Min == 1:
+				body = f
+			case f.Kind == evSE && f.Q.Local == "Header" && f.Max == 1 && f.Min == 1:
+				header = f
+			}
+		}
+		if body == nil || header == nil || g.gram[header.Type] == nil {
+			continue
+		}
+		var sid *Field
+		for _, f := range g.gram[header.Type].Fields {
+			if f.Kind == evSE && f.Q.Local == "SessionID" && f.Max == 1 && f.Min == 1 {
+				sid = f
+			}
+		}
+		if sid == nil {
+			continue
+		}
+		root := goIdent(e.Name.Local)
+		w := g.file(fileBody)
+		w.comment(fmt.Sprintf("Body returns the %s of the document's %s, or nil when the\ndocument holds no %s.", body.GoName, root, root))
+		w.open("func (d *Document) Body() *%s", t.GoName)
+		w.open("if d.%s == nil", root)
+		w.line("return nil")
+		w.close()
+		w.line("return &d.%s.%s", root, body.GoName)
+		w.closeDecl()
+		w.comment(fmt.Sprintf("SessionID returns the %s of the %s's %s, or nil when the\ndocument holds no %s.", sid.GoName, root, header.GoName, root))
+		w.open("func (d *Document) SessionID() []byte")
+		w.open("if d.%s == nil", root)
+		w.line("return nil")
+		w.close()
+		w.line("return d.%s.%s.%s", root, header.GoName, sid.GoName)
+		w.closeDecl()
+		return
+	}
 }
 
 func (g *gen) emitAccessor(t *Type, name, about, typ string, simple bool, cases []accessorCase) {

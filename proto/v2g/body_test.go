@@ -64,4 +64,13 @@ func TestBodyAccessors(t *testing.T) {
 	if st := isoWD.DC_EVStatus(); st != &isoWD.WeldingDetectionReq.DC_EVStatus || st.EVRESSSOC != 93 {
 		t.Errorf("ISO-2 WeldingDetectionReq DC_EVStatus = %v, want its own field with SoC 93", st)
 	}
+
+	var none iso2.Document
+	if none.Body() != nil || none.SessionID() != nil {
+		t.Error("a document without a V2G_Message has a body or a SessionID")
+	}
+	doc := din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: []byte{1, 2}}, Body: dinCC}}
+	if doc.Body() != &doc.V2G_Message.Body || string(doc.SessionID()) != "\x01\x02" {
+		t.Errorf("DIN document: Body %p, SessionID %x", doc.Body(), doc.SessionID())
+	}
 }

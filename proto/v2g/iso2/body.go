@@ -2,7 +2,9 @@
 
 // The accessors of the Body type: each reads one field that several messages
 // have, whatever message the body holds, so that code serving several
-// protocols needs no switch over the messages of each.
+// protocols needs no switch over the messages of each. Document.Body and
+// Document.SessionID read the message's body and header where the document may
+// hold none.
 
 package iso2
 
@@ -106,4 +108,22 @@ func (b *BodyType) DC_EVSEStatus() *DC_EVSEStatusType {
 		return &b.WeldingDetectionRes.DC_EVSEStatus
 	}
 	return nil
+}
+
+// Body returns the Body of the document's V2G_Message, or nil when the
+// document holds no V2G_Message.
+func (d *Document) Body() *BodyType {
+	if d.V2G_Message == nil {
+		return nil
+	}
+	return &d.V2G_Message.Body
+}
+
+// SessionID returns the SessionID of the V2G_Message's Header, or nil when the
+// document holds no V2G_Message.
+func (d *Document) SessionID() []byte {
+	if d.V2G_Message == nil {
+		return nil
+	}
+	return d.V2G_Message.Header.SessionID
 }
