@@ -2,7 +2,6 @@ package evcc
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/ccslink/ccslink/proto/v2g/din"
 )
@@ -13,10 +12,10 @@ func (s *session) runDIN() error {
 	if s.p.Quirks.Has(QuirkShortSessionID) {
 		s.sid = s.sid[:1]
 	}
-	if _, err := s.dinExchange(s.dinBody(din.KindSessionSetupReq, false)); err != nil {
+	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindSessionSetupReq, false)); err != nil {
 		return err
 	}
-	res, err := s.dinExchange(s.dinBody(din.KindServiceDiscoveryReq, false))
+	res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindServiceDiscoveryReq, false))
 	if err != nil {
 		return err
 	}
@@ -25,12 +24,12 @@ func (s *session) runDIN() error {
 		return s.dinStop(false, EndNoService)
 	}
 	s.serviceID = sd.ChargeService.ServiceTag.ServiceID
-	if _, err := s.dinExchange(s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
+	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
 		return err
 	}
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		res, err := s.dinExchange(s.dinBody(din.KindContractAuthenticationReq, false))
+		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindContractAuthenticationReq, false))
 		if err != nil {
 			return err
 		}
@@ -42,7 +41,7 @@ func (s *session) runDIN() error {
 	s.res.Mode = din.EVRequestedEnergyTransferDC_extended.String()
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		res, err := s.dinExchange(s.dinBody(din.KindChargeParameterDiscoveryReq, false))
+		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindChargeParameterDiscoveryReq, false))
 		if err != nil {
 			return err
 		}
@@ -64,7 +63,7 @@ func (s *session) runDIN() error {
 	s.endPhase()
 	s.startPhase(TimerCable, s.cableCheckTimeout())
 	for {
-		res, err := s.dinExchange(s.dinBody(din.KindCableCheckReq, false))
+		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindCableCheckReq, false))
 		if err != nil {
 			return err
 		}
@@ -80,7 +79,7 @@ func (s *session) runDIN() error {
 	target := s.p.PreChargeVoltage.Float()
 	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
 	for {
-		res, err := s.dinExchange(s.dinBody(din.KindPreChargeReq, false))
+		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindPreChargeReq, false))
 		if err != nil {
 			return err
 		}
@@ -93,7 +92,7 @@ func (s *session) runDIN() error {
 		}
 	}
 	s.endPhase()
-	res, err = s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, true))
+	res, err = exchangeV2G(s, dinCodec, s.dinBody(din.KindPowerDeliveryReq, true))
 	if err != nil {
 		return err
 	}
@@ -101,7 +100,7 @@ func (s *session) runDIN() error {
 		return s.dinStop(true, EndShutdown)
 	}
 	for range s.rounds() {
-		res, err := s.dinExchange(s.dinBody(din.KindCurrentDemandReq, false))
+		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindCurrentDemandReq, false))
 		if err != nil {
 			return err
 		}
@@ -117,13 +116,13 @@ func (s *session) runDIN() error {
 func (s *session) dinStop(powered bool, end End) error {
 	s.endPhase()
 	if powered {
-		if _, err := s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, false)); err != nil {
+		if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindPowerDeliveryReq, false)); err != nil {
 			return err
 		}
 	}
 	if end == EndComplete && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
 		for range maxWeldingRounds {
-			res, err := s.dinExchange(s.dinBody(din.KindWeldingDetectionReq, false))
+			res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindWeldingDetectionReq, false))
 			if err != nil {
 				return err
 			}
@@ -132,54 +131,10 @@ func (s *session) dinStop(powered bool, end End) error {
 			}
 		}
 	}
-	if _, err := s.dinExchange(s.dinBody(din.KindSessionStopReq, false)); err != nil {
+	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindSessionStopReq, false)); err != nil {
 		return err
 	}
 	return finish(end)
-}
-
-// dinExchange sends one request and returns the answer's body, checked to
-// be the matching response with an OK code.
-func (s *session) dinExchange(body *din.BodyType) (*din.BodyType, error) {
-	kind := body.Kind()
-	name := kind.Message()
-	req := din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: s.sid}, Body: *body}}
-	b, err := din.Append(s.message(), &req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
-	}
-	if kind == din.KindContractAuthenticationReq && s.p.Quirks.Has(QuirkPaddedAuthorization) {
-		b = append(b, 0)
-	}
-	p, rtt, err := s.exchange(name, b, dinMsgTimeout(kind))
-	if err != nil {
-		return nil, err
-	}
-	var doc din.Document
-	if _, err := din.Unmarshal(p, &doc); err != nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s does not decode as DIN: %w", ErrBadResponse, name, err)
-	}
-	if doc.V2G_Message == nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s is not a V2G_Message", ErrBadResponse, name)
-	}
-	rb := &doc.V2G_Message.Body
-	if got := rb.Kind(); got != kind+1 {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: %s answered with %s", ErrBadResponse, name, got)
-	}
-	code := dinCode(rb)
-	s.step(name, code.String(), rtt)
-	if code >= din.ResponseCodeFAILED {
-		return nil, finish(EndFailed)
-	}
-	if kind == din.KindSessionSetupReq {
-		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
-			return nil, err
-		}
-	}
-	return rb, nil
 }
 
 // dinBody builds the car's request of kind; start selects PowerDelivery
@@ -317,33 +272,4 @@ func dinOffersDC(t din.EVSESupportedEnergyTransferType) bool {
 		return false
 	}
 	return true
-}
-
-// dinCode returns the ResponseCode of a response body.
-func dinCode(b *din.BodyType) din.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.ServicePaymentSelectionRes != nil:
-		return b.ServicePaymentSelectionRes.ResponseCode
-	case b.ContractAuthenticationRes != nil:
-		return b.ContractAuthenticationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return din.ResponseCodeFAILED
 }

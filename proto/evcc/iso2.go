@@ -2,7 +2,6 @@ package evcc
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/ccslink/ccslink/proto/v2g/iso2"
 )
@@ -14,10 +13,10 @@ func (s *session) runISO2() error {
 	if s.p.Quirks.Has(QuirkShortSessionID) {
 		s.sid = s.sid[:1]
 	}
-	if _, err := s.isoExchange(s.isoBody(iso2.KindSessionSetupReq, false)); err != nil {
+	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindSessionSetupReq, false)); err != nil {
 		return err
 	}
-	res, err := s.isoExchange(s.isoBody(iso2.KindServiceDiscoveryReq, false))
+	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindServiceDiscoveryReq, false))
 	if err != nil {
 		return err
 	}
@@ -30,12 +29,12 @@ func (s *session) runISO2() error {
 	s.res.Mode = mode.String()
 	s.mode = mode
 	s.serviceID = cs.ServiceID
-	if _, err := s.isoExchange(s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
+	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
 		return err
 	}
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindAuthorizationReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindAuthorizationReq, false))
 		if err != nil {
 			return err
 		}
@@ -46,7 +45,7 @@ func (s *session) runISO2() error {
 	s.endPhase()
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
 		if err != nil {
 			return err
 		}
@@ -82,7 +81,7 @@ func (s *session) runISO2() error {
 func (s *session) isoChargeDC() error {
 	s.startPhase(TimerCable, s.cableCheckTimeout())
 	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindCableCheckReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindCableCheckReq, false))
 		if err != nil {
 			return err
 		}
@@ -98,7 +97,7 @@ func (s *session) isoChargeDC() error {
 	target := s.p.PreChargeVoltage.Float()
 	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
 	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindPreChargeReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPreChargeReq, false))
 		if err != nil {
 			return err
 		}
@@ -111,7 +110,7 @@ func (s *session) isoChargeDC() error {
 		}
 	}
 	s.endPhase()
-	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
+	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPowerDeliveryReq, true))
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func (s *session) isoChargeDC() error {
 		return s.isoStop(true, EndShutdown)
 	}
 	for range s.rounds() {
-		res, err := s.isoExchange(s.isoBody(iso2.KindCurrentDemandReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindCurrentDemandReq, false))
 		if err != nil {
 			return err
 		}
@@ -131,7 +130,7 @@ func (s *session) isoChargeDC() error {
 }
 
 func (s *session) isoChargeAC() error {
-	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
+	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPowerDeliveryReq, true))
 	if err != nil {
 		return err
 	}
@@ -139,7 +138,7 @@ func (s *session) isoChargeAC() error {
 		return s.isoStop(true, EndShutdown)
 	}
 	for range s.rounds() {
-		res, err := s.isoExchange(s.isoBody(iso2.KindChargingStatusReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindChargingStatusReq, false))
 		if err != nil {
 			return err
 		}
@@ -155,13 +154,13 @@ func (s *session) isoChargeAC() error {
 func (s *session) isoStop(powered bool, end End) error {
 	s.endPhase()
 	if powered {
-		if _, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, false)); err != nil {
+		if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPowerDeliveryReq, false)); err != nil {
 			return err
 		}
 	}
 	if end == EndComplete && !s.ac && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
 		for range maxWeldingRounds {
-			res, err := s.isoExchange(s.isoBody(iso2.KindWeldingDetectionReq, false))
+			res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindWeldingDetectionReq, false))
 			if err != nil {
 				return err
 			}
@@ -170,7 +169,7 @@ func (s *session) isoStop(powered bool, end End) error {
 			}
 		}
 	}
-	if _, err := s.isoExchange(s.isoBody(iso2.KindSessionStopReq, false)); err != nil {
+	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindSessionStopReq, false)); err != nil {
 		return err
 	}
 	return finish(end)
@@ -202,47 +201,6 @@ func (s *session) isoMode(offered []iso2.EnergyTransferModeType) (iso2.EnergyTra
 		}
 	}
 	return 0, false
-}
-
-// isoExchange sends one request and returns the answer's body, checked to
-// be the matching response with an OK code.
-func (s *session) isoExchange(body *iso2.BodyType) (*iso2.BodyType, error) {
-	kind := body.Kind()
-	name := kind.Message()
-	req := iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: s.sid}, Body: *body}}
-	b, err := iso2.Append(s.message(), &req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
-	}
-	p, rtt, err := s.exchange(name, b, isoMsgTimeout(kind))
-	if err != nil {
-		return nil, err
-	}
-	var doc iso2.Document
-	if _, err := iso2.Unmarshal(p, &doc); err != nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s does not decode as ISO 15118-2: %w", ErrBadResponse, name, err)
-	}
-	if doc.V2G_Message == nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s is not a V2G_Message", ErrBadResponse, name)
-	}
-	rb := &doc.V2G_Message.Body
-	if got := rb.Kind(); got != kind+1 {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: %s answered with %s", ErrBadResponse, name, got)
-	}
-	code := isoCode(rb)
-	s.step(name, code.String(), rtt)
-	if code >= iso2.ResponseCodeFAILED {
-		return nil, finish(EndFailed)
-	}
-	if kind == iso2.KindSessionSetupReq {
-		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
-			return nil, err
-		}
-	}
-	return rb, nil
 }
 
 // isoBody builds the car's request of kind; start selects PowerDelivery
@@ -394,35 +352,4 @@ func isoDiscoveryShutdown(r *iso2.ChargeParameterDiscoveryResType) bool {
 	}
 	p := r.AC_EVSEChargeParameter
 	return p != nil && p.AC_EVSEStatus.EVSENotification == iso2.EVSENotificationStopCharging
-}
-
-// isoCode returns the ResponseCode of a response body.
-func isoCode(b *iso2.BodyType) iso2.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.PaymentServiceSelectionRes != nil:
-		return b.PaymentServiceSelectionRes.ResponseCode
-	case b.AuthorizationRes != nil:
-		return b.AuthorizationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.ChargingStatusRes != nil:
-		return b.ChargingStatusRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return iso2.ResponseCodeFAILED
 }
