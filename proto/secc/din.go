@@ -60,7 +60,7 @@ type dinAdapter struct {
 	dec din.Decoder
 	req *din.Document
 	// The answer is built in memory the adapter keeps (ans) and encoded
-	// at once, so that answering allocates nothing.
+	// at once, so that answering allocates nothing; res holds msg.
 	res      din.Document
 	msg      din.V2G_Message
 	ans      dinAnswers
@@ -89,7 +89,9 @@ type dinAnswers struct {
 }
 
 func newDINAdapter(cfg *Config) *dinAdapter {
-	return &dinAdapter{cfg: cfg, evseID: dinEVSEID(cfg.EVSEID), schedule: dinSchedule(cfg.Limits.MaxPowerW)}
+	a := &dinAdapter{cfg: cfg, evseID: dinEVSEID(cfg.EVSEID), schedule: dinSchedule(cfg.Limits.MaxPowerW)}
+	a.res.V2G_Message = &a.msg
+	return a
 }
 
 func (a *dinAdapter) protocol() Protocol        { return ProtocolDIN }
@@ -98,17 +100,11 @@ func (a *dinAdapter) stateName(st state) string { return dinStateNames[st] }
 
 func (a *dinAdapter) decode(payload []byte, r *Request) error {
 	var err error
+	var b *din.BodyType
 	a.req, _, err = a.dec.Decode(payload)
-	msg := a.req.V2G_Message
-	a.kind = din.KindNone
-	var sid []byte
-	if msg != nil {
-		a.kind, sid = msg.Body.Kind(), msg.Header.SessionID
-	}
-	if err := decoded(r, a.kind, dinPhases, sid, msg != nil, err, "a DIN"); err != nil || !r.request {
+	if b, a.kind, err = decoded[*din.Document](r, a.req, err, dinPhases, "a DIN"); err != nil || !r.request {
 		return err
 	}
-	b := &msg.Body
 	switch a.kind {
 	case din.KindSessionSetupReq:
 		r.EVCCID = b.SessionSetupReq.EVCCID
@@ -121,37 +117,26 @@ func (a *dinAdapter) decode(payload []byte, r *Request) error {
 		case p.AC_EVChargeParameter != nil:
 			r.Energy = EnergyAC
 		}
-	case din.KindCableCheckReq:
-		r.Values, r.HasValues = statusValues(int(b.CableCheckReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
 	case din.KindPreChargeReq:
-		q := b.PreChargeReq
-		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
-		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{}), true
+		r.TargetVoltageV, r.TargetCurrentA = dinValue(b.PreChargeReq.EVTargetVoltage), dinValue(b.PreChargeReq.EVTargetCurrent)
 	case din.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ReadyToChargeState
 	case din.KindCurrentDemandReq:
-		q := b.CurrentDemandReq
-		r.Energy = EnergyDC
-		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
-		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{r.TargetCurrentA, true}), true
-	case din.KindChargingStatusReq:
-		r.Energy = EnergyAC
-	case din.KindWeldingDetectionReq:
-		r.Values, r.HasValues = statusValues(int(b.WeldingDetectionReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
+		r.TargetVoltageV, r.TargetCurrentA = dinValue(b.CurrentDemandReq.EVTargetVoltage), dinValue(b.CurrentDemandReq.EVTargetCurrent)
+	}
+	if st := b.DC_EVStatus(); st != nil {
+		r.dcStatus(st.EVRESSSOC)
 	}
 	// DIN's ChargingStatusReq (AC, which DIN does not have) is only ever out of sequence.
 	r.MovesOn = movesOn(r) && a.kind != din.KindChargingStatusReq
 	return nil
 }
 
-func (a *dinAdapter) encode(dst []byte, body *din.BodyType, code din.ResponseCodeType, sid []byte) ([]byte, string, error) {
+func (a *dinAdapter) encode(dst []byte, body *din.BodyType, sid []byte) ([]byte, string, error) {
 	a.msg = din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: *body}
-	a.res = din.Document{V2G_Message: &a.msg}
+	rc, _ := a.msg.Body.ResponseCode()
 	out, err := din.Append(dst, &a.res)
-	if err != nil {
-		return dst, code.String(), err
-	}
-	return out, code.String(), nil
+	return out, rc.String(), err
 }
 
 // dinCodes are the model's codes in DIN's words.
@@ -164,7 +149,7 @@ func (a *dinAdapter) failed(dst []byte, c code, sid []byte) ([]byte, string, boo
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, dinCodes[c], sid)
+	out, code, err := a.encode(dst, body, sid)
 	return out, code, true, err
 }
 
@@ -204,7 +189,6 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 	case din.KindChargeParameterDiscoveryReq:
 		a.chargeParameterDiscovery(d)
 		b.ChargeParameterDiscoveryRes = &x.cpd
-		ok = x.cpd.ResponseCode
 	case din.KindCableCheckReq:
 		x.cc = din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEProcessing: dinProcessing(d.Outcome == Ongoing)}
 		b.CableCheckRes = &x.cc
@@ -237,7 +221,7 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 		out, code, _, err := a.failed(dst, codeFailed, sid)
 		return out, code, err
 	}
-	return a.encode(dst, &b, ok, sid)
+	return a.encode(dst, &b, sid)
 }
 
 // chargeParameterDiscovery answers the car's battery values into a.ans.cpd:

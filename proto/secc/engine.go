@@ -69,18 +69,50 @@ func phaseTable[K codecKind](n K, phases map[K]Phase) []Phase {
 	return t
 }
 
-// decoded starts r from what a codec made of a message: its kind (known
-// even when the rest does not decode), phase and SessionID. The error is
-// what Handle reports; what names the protocol's message ("a DIN").
-func decoded[K codecKind](r *Request, kind K, phases []Phase, sid []byte, isMsg bool, err error, what string) error {
-	*r = Request{Phase: phases[kind], kind: kind.Message(), request: phases[kind] < NumPhases, sessionID: sid}
-	switch {
-	case !isMsg:
-		return fmt.Errorf("%w: not %s V2G_Message", ErrUndecodable, what)
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+// codecDoc and codecBody are a generated codec's *Document and *BodyType.
+type codecDoc[B codecBody[K], K codecKind] interface {
+	Body() B
+	SessionID() []byte
+}
+
+type codecBody[K codecKind] interface {
+	comparable
+	Kind() K
+}
+
+// decoded starts r from what a codec made of a message, d and err: its
+// kind (known even when the rest does not decode), phase and SessionID. It
+// returns d's body (nil when d holds no V2G_Message) and kind; the error is
+// what Handle reports, and what names the protocol's message ("a DIN").
+func decoded[D codecDoc[B, K], B codecBody[K], K codecKind](r *Request, d D, err error, phases []Phase, what string) (B, K, error) {
+	var kind K
+	b := d.Body()
+	var none B
+	if b != none {
+		kind = b.Kind()
 	}
-	return nil
+	*r = Request{Phase: phases[kind], kind: kind.Message(), request: phases[kind] < NumPhases, sessionID: d.SessionID()}
+	switch r.kind {
+	case message.CurrentDemandReq:
+		r.Energy = EnergyDC
+	case message.ChargingStatusReq:
+		r.Energy = EnergyAC
+	}
+	switch {
+	case b == none:
+		return b, kind, fmt.Errorf("%w: not %s V2G_Message", ErrUndecodable, what)
+	case err != nil:
+		return b, kind, fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	return b, kind, nil
+}
+
+// dcStatus records the SoC of a DC request's status (CableCheck, PreCharge,
+// CurrentDemand, WeldingDetection) with the targets the request carries.
+func (r *Request) dcStatus(soc int8) {
+	v := opt{r.TargetVoltageV, r.Phase == PhasePreCharge || r.Phase == PhaseChargeLoop}
+	i := opt{r.TargetCurrentA, r.Phase == PhaseChargeLoop}
+	r.Values, r.HasValues = statusValues(int(soc), v, i), true
 }
 
 // adapter is one protocol's side of the session: it decodes the car's
