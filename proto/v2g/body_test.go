@@ -65,6 +65,13 @@ func TestBodyAccessors(t *testing.T) {
 		t.Errorf("ISO-2 WeldingDetectionReq DC_EVStatus = %v, want its own field with SoC 93", st)
 	}
 
+	isoPC := iso2.BodyType{PreChargeRes: &iso2.PreChargeResType{EVSEPresentVoltage: iso2.PhysicalValueType{Value: 398, Unit: iso2.UnitSymbolV}}}
+	if v := isoPC.EVSEPresentVoltage(); v != &isoPC.PreChargeRes.EVSEPresentVoltage {
+		t.Errorf("ISO-2 PreChargeRes EVSEPresentVoltage = %v, want its own field", v)
+	}
+	if v := isoCS.EVSEPresentVoltage(); v != nil {
+		t.Errorf("ISO-2 ChargingStatusRes EVSEPresentVoltage = %v, want nil", v)
+	}
 	var none iso2.Document
 	if none.Body() != nil || none.SessionID() != nil {
 		t.Error("a document without a V2G_Message has a body or a SessionID")

@@ -110,6 +110,21 @@ func (b *BodyType) DC_EVSEStatus() *DC_EVSEStatusType {
 	return nil
 }
 
+// EVSEPresentVoltage returns the charger's present voltage in the response the
+// body holds, or nil when it has none. The messages that have one:
+// CurrentDemandRes, PreChargeRes and WeldingDetectionRes.
+func (b *BodyType) EVSEPresentVoltage() *PhysicalValueType {
+	switch b.Kind() {
+	case KindCurrentDemandRes:
+		return &b.CurrentDemandRes.EVSEPresentVoltage
+	case KindPreChargeRes:
+		return &b.PreChargeRes.EVSEPresentVoltage
+	case KindWeldingDetectionRes:
+		return &b.WeldingDetectionRes.EVSEPresentVoltage
+	}
+	return nil
+}
+
 // Body returns the Body of the document's V2G_Message, or nil when the
 // document holds no V2G_Message.
 func (d *Document) Body() *BodyType {
