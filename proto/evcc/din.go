@@ -4,15 +4,13 @@ import (
 	"bytes"
 
 	"github.com/ccslink/ccslink/proto/v2g/din"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 // runDIN plays DIN SPEC 70121 DC after the handshake.
 func (s *session) runDIN() error {
-	s.sid = make([]byte, 8)
-	if s.p.Quirks.Has(QuirkShortSessionID) {
-		s.sid = s.sid[:1]
-	}
-	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindSessionSetupReq, false)); err != nil {
+	s.send = sender(s, dinCodec, s.dinBody)
+	if err := s.begin(); err != nil {
 		return err
 	}
 	res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindServiceDiscoveryReq, false))
@@ -21,23 +19,15 @@ func (s *session) runDIN() error {
 	}
 	sd := res.ServiceDiscoveryRes
 	if !s.p.DC || !dinOffersDC(sd.ChargeService.EnergyTransferType) {
-		return s.dinStop(false, EndNoService)
+		return s.stop(false, EndNoService)
 	}
 	s.serviceID = sd.ChargeService.ServiceTag.ServiceID
 	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
 		return err
 	}
-	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
-	for {
-		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindContractAuthenticationReq, false))
-		if err != nil {
-			return err
-		}
-		if res.ContractAuthenticationRes.EVSEProcessing == din.EVSEProcessingFinished {
-			break
-		}
+	if err := s.await(message.ContractAuthenticationReq); err != nil {
+		return err
 	}
-	s.endPhase()
 	s.res.Mode = din.EVRequestedEnergyTransferDC_extended.String()
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
@@ -49,92 +39,19 @@ func (s *session) runDIN() error {
 		cpd := res.ChargeParameterDiscoveryRes
 		switch {
 		case s.p.Quirks.Has(QuirkFull):
-			return s.dinStop(false, EndCarStopped)
+			return s.stop(false, EndCarStopped)
 		case s.p.Quirks.Has(QuirkStopAfterDiscovery):
-			return s.dinStop(true, EndCarStopped)
+			return s.stop(true, EndCarStopped)
 		case cpd.DC_EVSEChargeParameter != nil && dinShutdown(&cpd.DC_EVSEChargeParameter.DC_EVSEStatus) &&
 			!s.p.Quirks.Has(QuirkIgnoreShutdown):
-			return s.dinStop(false, EndShutdown)
+			return s.stop(false, EndShutdown)
 		}
 		if cpd.EVSEProcessing == din.EVSEProcessingFinished {
 			break
 		}
 	}
 	s.endPhase()
-	s.startPhase(TimerCable, s.cableCheckTimeout())
-	for {
-		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindCableCheckReq, false))
-		if err != nil {
-			return err
-		}
-		cc := res.CableCheckRes
-		if dinShutdown(&cc.DC_EVSEStatus) {
-			return s.dinStop(false, EndShutdown)
-		}
-		if cc.EVSEProcessing == din.EVSEProcessingFinished {
-			break
-		}
-	}
-	s.endPhase()
-	target := s.p.PreChargeVoltage.Float()
-	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
-	for {
-		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindPreChargeReq, false))
-		if err != nil {
-			return err
-		}
-		pc := res.PreChargeRes
-		if dinShutdown(&pc.DC_EVSEStatus) {
-			return s.dinStop(false, EndShutdown)
-		}
-		if voltageClose(dinFloat(pc.EVSEPresentVoltage), target) {
-			break
-		}
-	}
-	s.endPhase()
-	res, err = exchangeV2G(s, dinCodec, s.dinBody(din.KindPowerDeliveryReq, true))
-	if err != nil {
-		return err
-	}
-	if st := res.PowerDeliveryRes.DC_EVSEStatus; st != nil && dinShutdown(st) {
-		return s.dinStop(true, EndShutdown)
-	}
-	for range s.rounds() {
-		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindCurrentDemandReq, false))
-		if err != nil {
-			return err
-		}
-		if dinShutdown(&res.CurrentDemandRes.DC_EVSEStatus) {
-			return s.dinStop(true, EndShutdown)
-		}
-	}
-	return s.dinStop(true, EndComplete)
-}
-
-// dinStop ends the session: PowerDelivery(stop) if power was asked for,
-// WeldingDetection after charging, SessionStop.
-func (s *session) dinStop(powered bool, end End) error {
-	s.endPhase()
-	if powered {
-		if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindPowerDeliveryReq, false)); err != nil {
-			return err
-		}
-	}
-	if end == EndComplete && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
-		for range maxWeldingRounds {
-			res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindWeldingDetectionReq, false))
-			if err != nil {
-				return err
-			}
-			if dinFloat(res.WeldingDetectionRes.EVSEPresentVoltage) < weldingVoltage {
-				break
-			}
-		}
-	}
-	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindSessionStopReq, false)); err != nil {
-		return err
-	}
-	return finish(end)
+	return s.chargeDC()
 }
 
 // dinBody builds the car's request of kind; start selects PowerDelivery

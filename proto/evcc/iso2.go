@@ -4,16 +4,14 @@ import (
 	"bytes"
 
 	"github.com/ccslink/ccslink/proto/v2g/iso2"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 // runISO2 plays ISO 15118-2, DC or AC as the charger's services allow,
 // after the handshake.
 func (s *session) runISO2() error {
-	s.sid = make([]byte, 8)
-	if s.p.Quirks.Has(QuirkShortSessionID) {
-		s.sid = s.sid[:1]
-	}
-	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindSessionSetupReq, false)); err != nil {
+	s.send = sender(s, iso2Codec, s.isoBody)
+	if err := s.begin(); err != nil {
 		return err
 	}
 	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindServiceDiscoveryReq, false))
@@ -23,7 +21,7 @@ func (s *session) runISO2() error {
 	cs := &res.ServiceDiscoveryRes.ChargeService
 	mode, ok := s.isoMode(cs.SupportedEnergyTransferMode.EnergyTransferMode)
 	if !ok {
-		return s.isoStop(false, EndNoService)
+		return s.stop(false, EndNoService)
 	}
 	s.ac = mode <= iso2.EnergyTransferModeAC_three_phase_core
 	s.res.Mode = mode.String()
@@ -32,17 +30,9 @@ func (s *session) runISO2() error {
 	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
 		return err
 	}
-	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
-	for {
-		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindAuthorizationReq, false))
-		if err != nil {
-			return err
-		}
-		if res.AuthorizationRes.EVSEProcessing == iso2.EVSEProcessingFinished {
-			break
-		}
+	if err := s.await(message.AuthorizationReq); err != nil {
+		return err
 	}
-	s.endPhase()
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
 		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
@@ -61,11 +51,11 @@ func (s *session) runISO2() error {
 		case s.ac && s.p.Quirks.Has(QuirkCloseAfterACDiscovery):
 			return finish(EndCarStopped)
 		case s.p.Quirks.Has(QuirkFull):
-			return s.isoStop(false, EndCarStopped)
+			return s.stop(false, EndCarStopped)
 		case s.p.Quirks.Has(QuirkStopAfterDiscovery):
-			return s.isoStop(true, EndCarStopped)
+			return s.stop(true, EndCarStopped)
 		case isoDiscoveryShutdown(cpd) && !s.p.Quirks.Has(QuirkIgnoreShutdown):
-			return s.isoStop(false, EndShutdown)
+			return s.stop(false, EndShutdown)
 		}
 		if cpd.EVSEProcessing == iso2.EVSEProcessingFinished {
 			break
@@ -75,58 +65,7 @@ func (s *session) runISO2() error {
 	if s.ac {
 		return s.isoChargeAC()
 	}
-	return s.isoChargeDC()
-}
-
-func (s *session) isoChargeDC() error {
-	s.startPhase(TimerCable, s.cableCheckTimeout())
-	for {
-		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindCableCheckReq, false))
-		if err != nil {
-			return err
-		}
-		cc := res.CableCheckRes
-		if isoShutdown(&cc.DC_EVSEStatus) {
-			return s.isoStop(false, EndShutdown)
-		}
-		if cc.EVSEProcessing == iso2.EVSEProcessingFinished {
-			break
-		}
-	}
-	s.endPhase()
-	target := s.p.PreChargeVoltage.Float()
-	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
-	for {
-		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPreChargeReq, false))
-		if err != nil {
-			return err
-		}
-		pc := res.PreChargeRes
-		if isoShutdown(&pc.DC_EVSEStatus) {
-			return s.isoStop(false, EndShutdown)
-		}
-		if voltageClose(isoFloat(pc.EVSEPresentVoltage), target) {
-			break
-		}
-	}
-	s.endPhase()
-	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPowerDeliveryReq, true))
-	if err != nil {
-		return err
-	}
-	if st := res.PowerDeliveryRes.DC_EVSEStatus; st != nil && isoShutdown(st) {
-		return s.isoStop(true, EndShutdown)
-	}
-	for range s.rounds() {
-		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindCurrentDemandReq, false))
-		if err != nil {
-			return err
-		}
-		if isoShutdown(&res.CurrentDemandRes.DC_EVSEStatus) {
-			return s.isoStop(true, EndShutdown)
-		}
-	}
-	return s.isoStop(true, EndComplete)
+	return s.chargeDC()
 }
 
 func (s *session) isoChargeAC() error {
@@ -135,7 +74,7 @@ func (s *session) isoChargeAC() error {
 		return err
 	}
 	if st := res.PowerDeliveryRes.AC_EVSEStatus; st != nil && st.EVSENotification == iso2.EVSENotificationStopCharging {
-		return s.isoStop(true, EndShutdown)
+		return s.stop(true, EndShutdown)
 	}
 	for range s.rounds() {
 		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindChargingStatusReq, false))
@@ -143,36 +82,10 @@ func (s *session) isoChargeAC() error {
 			return err
 		}
 		if res.ChargingStatusRes.AC_EVSEStatus.EVSENotification == iso2.EVSENotificationStopCharging {
-			return s.isoStop(true, EndShutdown)
+			return s.stop(true, EndShutdown)
 		}
 	}
-	return s.isoStop(true, EndComplete)
-}
-
-// isoStop ends the session: PowerDelivery(stop) if power was asked for,
-// WeldingDetection after DC charging, SessionStop(Terminate).
-func (s *session) isoStop(powered bool, end End) error {
-	s.endPhase()
-	if powered {
-		if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPowerDeliveryReq, false)); err != nil {
-			return err
-		}
-	}
-	if end == EndComplete && !s.ac && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
-		for range maxWeldingRounds {
-			res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindWeldingDetectionReq, false))
-			if err != nil {
-				return err
-			}
-			if isoFloat(res.WeldingDetectionRes.EVSEPresentVoltage) < weldingVoltage {
-				break
-			}
-		}
-	}
-	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindSessionStopReq, false)); err != nil {
-		return err
-	}
-	return finish(end)
+	return s.stop(true, EndComplete)
 }
 
 // isoMode picks the energy transfer: DC if both sides can, else AC.
