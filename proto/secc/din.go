@@ -3,6 +3,7 @@ package secc
 import (
 	"encoding/hex"
 	"math"
+	"sync"
 
 	"github.com/ccslink/ccslink/proto/v2g/din"
 	"github.com/ccslink/ccslink/record"
@@ -61,11 +62,15 @@ type dinAdapter struct {
 	req *din.Document
 	// The answer is built in memory the adapter keeps (ans) and encoded
 	// at once, so that answering allocates nothing; res holds msg.
-	res      din.Document
-	msg      din.V2G_Message
-	ans      dinAnswers
+	res din.Document
+	msg din.V2G_Message
+	ans dinAnswers
+	// evseID and schedule are read only, made for the EVSEID idOf and
+	// the maximum power maxW.
 	evseID   []byte
 	schedule *din.SAScheduleListType
+	idOf     string
+	maxW     float64
 }
 
 // dinAnswers holds the answers' parts for reuse.
@@ -89,9 +94,26 @@ type dinAnswers struct {
 }
 
 func newDINAdapter(cfg *Config) *dinAdapter {
-	a := &dinAdapter{cfg: cfg, evseID: dinEVSEID(cfg.EVSEID), schedule: dinSchedule(cfg.Limits.MaxPowerW)}
-	a.res.V2G_Message = &a.msg
+	a, _ := dinAdapters.Get().(*dinAdapter)
+	if a == nil {
+		a = &dinAdapter{}
+		a.res.V2G_Message = &a.msg
+	}
+	a.cfg, a.kind, a.req = cfg, din.KindNone, nil
+	if a.schedule == nil || a.idOf != cfg.EVSEID || a.maxW != cfg.Limits.MaxPowerW {
+		a.idOf, a.maxW = cfg.EVSEID, cfg.Limits.MaxPowerW
+		a.evseID, a.schedule = dinEVSEID(cfg.EVSEID), dinSchedule(cfg.Limits.MaxPowerW)
+	}
 	return a
+}
+
+// dinAdapters holds the adapters of ended sessions for the next ones: an
+// adapter's decoder and answers are most of a session's memory.
+var dinAdapters sync.Pool
+
+func (a *dinAdapter) release() {
+	a.cfg, a.req, a.msg = nil, nil, din.V2G_Message{}
+	dinAdapters.Put(a)
 }
 
 func (a *dinAdapter) protocol() Protocol        { return ProtocolDIN }

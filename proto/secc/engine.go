@@ -127,6 +127,9 @@ type adapter interface {
 	stateName(st state) string
 	// answer encodes d as the answer to the request just decoded and returns its ResponseCode.
 	answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error)
+	// release hands the adapter on to a later session once its own has
+	// ended; the adapter is not used again.
+	release()
 	// failed encodes the answer with code c and the mandatory fields at
 	// their most cautious values; ok is false for a request the charger
 	// never answers.
@@ -136,13 +139,14 @@ type adapter interface {
 // engine runs a protocol behind the handshake: the SessionID, the
 // sequence, the policy, the events; the adapter does the protocol's part.
 type engine struct {
-	cfg  *Config
-	ids  *sessionIDs
-	emit func(record.Event)
-	a    adapter
-	pol  Policy
-	st   state
-	last time.Time
+	cfg   *Config
+	ids   *sessionIDs
+	emit  func(record.Event)
+	a     adapter // nil once the session has ended
+	proto Protocol
+	pol   Policy
+	st    state
+	last  time.Time
 	// ac: an AC session (the car's AC ChargeParameterDiscovery accepted);
 	// closing: a decision ended the attempt (Decision.Closing).
 	ac, closing, ended bool
@@ -154,13 +158,22 @@ type engine struct {
 // newEngine starts a protocol's session; until the car's SessionSetupReq
 // chooses one, the configured policy stands.
 func newEngine(cfg *Config, ids *sessionIDs, now time.Time, emit func(record.Event), a adapter) *engine {
-	return &engine{cfg: cfg, ids: ids, emit: emit, a: a, pol: NewPolicy(cfg.Policy), last: now}
+	return &engine{cfg: cfg, ids: ids, emit: emit, a: a, proto: a.protocol(), pol: NewPolicy(cfg.Policy), last: now}
 }
 
 func (e *engine) deadline() time.Time { return e.last.Add(e.cfg.SequenceTimeout) }
 func (e *engine) done() bool          { return e.ended }
 
 func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
+	out, step, err := e.step(now, payload, dst)
+	if e.ended && e.a != nil {
+		e.a.release()
+		e.a = nil
+	}
+	return out, step, err
+}
+
+func (e *engine) step(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	e.last = now
 	r := &e.req
 	derr := e.a.decode(payload, r)
@@ -182,7 +195,7 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 		return e.fail(dst, &step, codeUnknownSession,
 			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: SessionID %x, the session's is %x", ErrUnknownSession, r.sessionID, e.ids.id[:])})
 	}
-	e.prog = Progress{Now: now, Protocol: e.a.protocol(), Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
+	e.prog = Progress{Now: now, Protocol: e.proto, Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
 	if e.closing && r.MovesOn {
 		e.values(now, r, record.Values{SoC: r.Values.SoC})
 		e.d = Decision{Outcome: Fail}
@@ -215,7 +228,7 @@ func (e *engine) setup(now time.Time, r *Request) {
 	e.emit(record.Event{Kind: record.KindSessionSetup, At: now, EVCCID: id})
 	var p Policy
 	if e.cfg.ChoosePolicy != nil {
-		p = e.cfg.ChoosePolicy(CarInfo{Protocol: e.a.protocol(), EVCCID: append([]byte(nil), id...)})
+		p = e.cfg.ChoosePolicy(CarInfo{Protocol: e.proto, EVCCID: append([]byte(nil), id...)})
 	}
 	if p == nil {
 		p = NewPolicy(e.cfg.Policy)

@@ -3,6 +3,7 @@ package secc
 import (
 	"github.com/ccslink/ccslink/proto/v2g/iso2"
 	"github.com/ccslink/ccslink/record"
+	"sync"
 )
 
 // iso2Allowed is ISO 15118-2's sequence (AC and DC): the requests each
@@ -56,11 +57,15 @@ type iso2Adapter struct {
 	req *iso2.Document
 	// The answer is built in memory the adapter keeps (ans) and encoded
 	// at once, so that answering allocates nothing; res holds msg.
-	res      iso2.Document
-	msg      iso2.V2G_Message
-	ans      iso2Answers
+	res iso2.Document
+	msg iso2.V2G_Message
+	ans iso2Answers
+	// evseID and schedule are read only, made for the EVSEID idOf and
+	// the maximum power maxW.
 	evseID   string
 	schedule *iso2.SAScheduleListType
+	idOf     string
+	maxW     float64
 }
 
 // iso2Answers holds the answers' parts for reuse.
@@ -97,9 +102,26 @@ func (x *iso2Answers) status(ac bool) (*iso2.AC_EVSEStatusType, *iso2.DC_EVSESta
 }
 
 func newISO2Adapter(cfg *Config) *iso2Adapter {
-	a := &iso2Adapter{cfg: cfg, evseID: iso2EVSEID(cfg.EVSEID), schedule: iso2Schedule(cfg.Limits.MaxPowerW)}
-	a.res.V2G_Message = &a.msg
+	a, _ := iso2Adapters.Get().(*iso2Adapter)
+	if a == nil {
+		a = &iso2Adapter{}
+		a.res.V2G_Message = &a.msg
+	}
+	a.cfg, a.kind, a.req = cfg, iso2.KindNone, nil
+	if a.schedule == nil || a.idOf != cfg.EVSEID || a.maxW != cfg.Limits.MaxPowerW {
+		a.idOf, a.maxW = cfg.EVSEID, cfg.Limits.MaxPowerW
+		a.evseID, a.schedule = iso2EVSEID(cfg.EVSEID), iso2Schedule(cfg.Limits.MaxPowerW)
+	}
 	return a
+}
+
+// iso2Adapters holds the adapters of ended sessions for the next ones: an
+// adapter's decoder and answers are most of a session's memory.
+var iso2Adapters sync.Pool
+
+func (a *iso2Adapter) release() {
+	a.cfg, a.req, a.msg = nil, nil, iso2.V2G_Message{}
+	iso2Adapters.Put(a)
 }
 
 func (a *iso2Adapter) protocol() Protocol        { return ProtocolISO2 }
