@@ -65,12 +65,8 @@ type dinAdapter struct {
 	res din.Document
 	msg din.V2G_Message
 	ans dinAnswers
-	// evseID and schedule are read only, made for the EVSEID idOf and
-	// the maximum power maxW.
-	evseID   []byte
-	schedule *din.SAScheduleListType
-	idOf     string
-	maxW     float64
+	// evseID and schedule, made of cfg
+	made[[]byte, *din.SAScheduleListType]
 }
 
 // dinAnswers holds the answers' parts for reuse.
@@ -94,16 +90,9 @@ type dinAnswers struct {
 }
 
 func newDINAdapter(cfg *Config) *dinAdapter {
-	a, _ := dinAdapters.Get().(*dinAdapter)
-	if a == nil {
-		a = &dinAdapter{}
-		a.res.V2G_Message = &a.msg
-	}
+	a := pooled(&dinAdapters, func(a *dinAdapter) { a.res.V2G_Message = &a.msg })
 	a.cfg, a.kind, a.req = cfg, din.KindNone, nil
-	if a.schedule == nil || a.idOf != cfg.EVSEID || a.maxW != cfg.Limits.MaxPowerW {
-		a.idOf, a.maxW = cfg.EVSEID, cfg.Limits.MaxPowerW
-		a.evseID, a.schedule = dinEVSEID(cfg.EVSEID), dinSchedule(cfg.Limits.MaxPowerW)
-	}
+	a.made.of(cfg, dinEVSEID, dinSchedule)
 	return a
 }
 

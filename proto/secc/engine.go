@@ -3,6 +3,7 @@ package secc
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ccslink/ccslink/proto/v2g/message"
@@ -134,6 +135,35 @@ type adapter interface {
 	// their most cautious values; ok is false for a request the charger
 	// never answers.
 	failed(dst []byte, c code, sid []byte) (out []byte, rc string, ok bool, err error)
+}
+
+// pooled returns an adapter of an ended session from p, or a new one that
+// init has prepared.
+func pooled[A any](p *sync.Pool, init func(*A)) *A {
+	if a, ok := p.Get().(*A); ok {
+		return a
+	}
+	a := new(A)
+	init(a)
+	return a
+}
+
+// made is what an adapter makes of its configuration, read only: the
+// EVSEID in the protocol's form and the schedule of its maximum power. A
+// reused adapter keeps them while the configuration is the same.
+type made[ID any, S comparable] struct {
+	evseID   ID
+	schedule S
+	idOf     string
+	maxW     float64
+}
+
+func (m *made[ID, S]) of(cfg *Config, id func(string) ID, schedule func(float64) S) {
+	var none S
+	if m.schedule == none || m.idOf != cfg.EVSEID || m.maxW != cfg.Limits.MaxPowerW {
+		m.idOf, m.maxW = cfg.EVSEID, cfg.Limits.MaxPowerW
+		m.evseID, m.schedule = id(cfg.EVSEID), schedule(cfg.Limits.MaxPowerW)
+	}
 }
 
 // engine runs a protocol behind the handshake: the SessionID, the

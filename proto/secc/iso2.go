@@ -60,12 +60,8 @@ type iso2Adapter struct {
 	res iso2.Document
 	msg iso2.V2G_Message
 	ans iso2Answers
-	// evseID and schedule are read only, made for the EVSEID idOf and
-	// the maximum power maxW.
-	evseID   string
-	schedule *iso2.SAScheduleListType
-	idOf     string
-	maxW     float64
+	// evseID and schedule, made of cfg
+	made[string, *iso2.SAScheduleListType]
 }
 
 // iso2Answers holds the answers' parts for reuse.
@@ -102,16 +98,9 @@ func (x *iso2Answers) status(ac bool) (*iso2.AC_EVSEStatusType, *iso2.DC_EVSESta
 }
 
 func newISO2Adapter(cfg *Config) *iso2Adapter {
-	a, _ := iso2Adapters.Get().(*iso2Adapter)
-	if a == nil {
-		a = &iso2Adapter{}
-		a.res.V2G_Message = &a.msg
-	}
+	a := pooled(&iso2Adapters, func(a *iso2Adapter) { a.res.V2G_Message = &a.msg })
 	a.cfg, a.kind, a.req = cfg, iso2.KindNone, nil
-	if a.schedule == nil || a.idOf != cfg.EVSEID || a.maxW != cfg.Limits.MaxPowerW {
-		a.idOf, a.maxW = cfg.EVSEID, cfg.Limits.MaxPowerW
-		a.evseID, a.schedule = iso2EVSEID(cfg.EVSEID), iso2Schedule(cfg.Limits.MaxPowerW)
-	}
+	a.made.of(cfg, iso2EVSEID, iso2Schedule)
 	return a
 }
 
