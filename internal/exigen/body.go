@@ -19,6 +19,8 @@ var bodyAccessors = []struct{ name, about string }{
 	{"DC_EVStatus", "the car's DC status in the request the body holds, where the status is the request's own field (not within its parameters)"},
 	{"DC_EVSEStatus", "the charger's DC status in the response the body holds, where the status is the response's own field"},
 	{"EVSEPresentVoltage", "the charger's present voltage in the response the body holds"},
+	{"EVTargetVoltage", "the voltage the car asks for in the request the body holds"},
+	{"EVTargetCurrent", "the current the car asks for in the request the body holds"},
 }
 
 // bodyAbout is the header of the file of a Body's accessors.

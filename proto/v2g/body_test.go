@@ -44,6 +44,13 @@ func TestBodyAccessors(t *testing.T) {
 	if c, ok := dinReq.ResponseCode(); ok {
 		t.Errorf("DIN CurrentDemandReq has ResponseCode %v", c)
 	}
+	dinPC := din.BodyType{PreChargeReq: &din.PreChargeReqType{EVTargetVoltage: din.PhysicalValueType{Value: 380}, EVTargetCurrent: din.PhysicalValueType{Value: 2}}}
+	if v, i := dinPC.EVTargetVoltage(), dinPC.EVTargetCurrent(); v == nil || v.Value != 380 || i == nil || i.Value != 2 {
+		t.Errorf("DIN PreChargeReq targets %v %v, want 380 and 2", v, i)
+	}
+	if dinReq.EVTargetVoltage() != &dinReq.CurrentDemandReq.EVTargetVoltage || dinCC.EVTargetCurrent() != nil {
+		t.Error("DIN targets: CurrentDemandReq's are not its own fields, or a CableCheckRes has one")
+	}
 	var empty din.BodyType
 	if _, ok := empty.ResponseCode(); ok || empty.DC_EVStatus() != nil || empty.DC_EVSEStatus() != nil {
 		t.Error("an empty DIN body has a field")

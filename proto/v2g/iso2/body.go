@@ -125,6 +125,32 @@ func (b *BodyType) EVSEPresentVoltage() *PhysicalValueType {
 	return nil
 }
 
+// EVTargetVoltage returns the voltage the car asks for in the request the body
+// holds, or nil when it has none. The messages that have one: CurrentDemandReq
+// and PreChargeReq.
+func (b *BodyType) EVTargetVoltage() *PhysicalValueType {
+	switch b.Kind() {
+	case KindCurrentDemandReq:
+		return &b.CurrentDemandReq.EVTargetVoltage
+	case KindPreChargeReq:
+		return &b.PreChargeReq.EVTargetVoltage
+	}
+	return nil
+}
+
+// EVTargetCurrent returns the current the car asks for in the request the body
+// holds, or nil when it has none. The messages that have one: CurrentDemandReq
+// and PreChargeReq.
+func (b *BodyType) EVTargetCurrent() *PhysicalValueType {
+	switch b.Kind() {
+	case KindCurrentDemandReq:
+		return &b.CurrentDemandReq.EVTargetCurrent
+	case KindPreChargeReq:
+		return &b.PreChargeReq.EVTargetCurrent
+	}
+	return nil
+}
+
 // Body returns the Body of the document's V2G_Message, or nil when the
 // document holds no V2G_Message.
 func (d *Document) Body() *BodyType {
