@@ -128,13 +128,10 @@ func (a *dinAdapter) decode(payload []byte, r *Request) error {
 		case p.AC_EVChargeParameter != nil:
 			r.Energy = EnergyAC
 		}
-	case din.KindPreChargeReq:
-		r.TargetVoltageV, r.TargetCurrentA = dinValue(b.PreChargeReq.EVTargetVoltage), dinValue(b.PreChargeReq.EVTargetCurrent)
 	case din.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ReadyToChargeState
-	case din.KindCurrentDemandReq:
-		r.TargetVoltageV, r.TargetCurrentA = dinValue(b.CurrentDemandReq.EVTargetVoltage), dinValue(b.CurrentDemandReq.EVTargetCurrent)
 	}
+	targets(r, b.EVTargetVoltage(), b.EVTargetCurrent(), dinValue)
 	if st := b.DC_EVStatus(); st != nil {
 		r.dcStatus(st.EVRESSSOC)
 	}

@@ -108,6 +108,17 @@ func decoded[D codecDoc[B, K], B codecBody[K], K codecKind](r *Request, d D, err
 	return b, kind, nil
 }
 
+// targets records the targets of a request (PreCharge, CurrentDemand),
+// where it has them, as value reads them.
+func targets[V any](r *Request, voltage, current *V, value func(V) float64) {
+	if voltage != nil {
+		r.TargetVoltageV = value(*voltage)
+	}
+	if current != nil {
+		r.TargetCurrentA = value(*current)
+	}
+}
+
 // dcStatus records the SoC of a DC request's status (CableCheck, PreCharge,
 // CurrentDemand, WeldingDetection) with the targets the request carries.
 func (r *Request) dcStatus(soc int8) {

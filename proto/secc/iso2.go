@@ -136,14 +136,11 @@ func (a *iso2Adapter) decode(payload []byte, r *Request) error {
 			r.Energy = EnergyDC
 			r.Values, r.HasValues = iso2CPDValues(p.DC_EVChargeParameter), true
 		}
-	case iso2.KindPreChargeReq:
-		r.TargetVoltageV, r.TargetCurrentA = iso2Value(b.PreChargeReq.EVTargetVoltage), iso2Value(b.PreChargeReq.EVTargetCurrent)
 	case iso2.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressStart
 		r.Renegotiate = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressRenegotiate
-	case iso2.KindCurrentDemandReq:
-		r.TargetVoltageV, r.TargetCurrentA = iso2Value(b.CurrentDemandReq.EVTargetVoltage), iso2Value(b.CurrentDemandReq.EVTargetCurrent)
 	}
+	targets(r, b.EVTargetVoltage(), b.EVTargetCurrent(), iso2Value)
 	if st := b.DC_EVStatus(); st != nil {
 		r.dcStatus(st.EVRESSSOC)
 	}
