@@ -23,8 +23,17 @@ var bodyAccessors = []struct{ name, about string }{
 	{"EVTargetCurrent", "the current the car asks for in the request the body holds"},
 }
 
-// bodyAbout is the header of the file of a Body's accessors.
-const bodyAbout = "The accessors of the Body type: each reads one field that several messages have, whatever message the body holds, so that code serving several protocols needs no switch over the messages of each. Document.Body and Document.SessionID read the message's body and header where the document may hold none."
+// bodyAbout is the header of the file of a Body's accessors, which names
+// the accessors written.
+func (g *gen) bodyAbout() string {
+	doc := "Document.Body and Document.SessionID read the body and the header's SessionID of a V2G_Message, nil when the document holds none."
+	if len(g.accessors) == 0 {
+		return doc
+	}
+	return "The accessors of BodyType: " + andList(g.accessors) + " each read the field of that name in whichever message the body holds (the one Kind names), so that code serving several protocols needs no switch over the messages of each. " +
+		"An enumeration comes with ok false, a structure as nil, when the message has no such field; a structure is the message's own memory. " +
+		doc
+}
 
 // accessorCase is one message that has an accessor's field.
 type accessorCase struct {
@@ -60,6 +69,7 @@ func (g *gen) emitBodyAccessors(t *Type, fs []*Field) error {
 			continue
 		}
 		g.emitAccessor(t, acc.name, acc.about, g.goType(typ), typ.Simple != nil, cases)
+		g.accessors = append(g.accessors, acc.name)
 	}
 	g.emitMessageAccessors(t)
 	return nil

@@ -39,7 +39,7 @@ var generatedFiles = [...]struct{ name, about string }{
 	{fileEncode, "The encoder: Marshal, Append and each type's encodeEXI."},
 	{fileJSON, "The text forms that encoding/json uses for the enumerations; the structs' JSON names are their field tags in types.go."},
 	{fileFragment, "Fragment, the EXI fragment (§8.5.2) that signatures digest, with its decoder and encoder."},
-	{fileBody, bodyAbout},
+	{fileBody, ""}, // bodyAbout
 }
 
 // generatedHeader starts every generated file; GenerateAll removes a file
@@ -72,6 +72,8 @@ func (g *gen) files() ([]File, error) {
 		switch {
 		case f.name == fileTypes:
 			about = g.typesAbout()
+		case f.name == fileBody:
+			about = g.bodyAbout()
 		case f.name == fileFragment && g.needRelaxed():
 			about += " exiRelaxed is the relaxed element fragment grammar (§8.5.3) of the elements declared with several types."
 		}
