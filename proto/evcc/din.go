@@ -162,13 +162,7 @@ func dinPV(v Physical, u din.UnitSymbolType) din.PhysicalValueType {
 	return din.PhysicalValueType{Multiplier: v.Multiplier, Unit: &u, Value: v.Value}
 }
 
-func dinOpt(v *Physical, u din.UnitSymbolType) *din.PhysicalValueType {
-	if v == nil {
-		return nil
-	}
-	pv := dinPV(*v, u)
-	return &pv
-}
+func dinOpt(v *Physical, u din.UnitSymbolType) *din.PhysicalValueType { return optional(v, u, dinPV) }
 
 func dinFloat(v din.PhysicalValueType) float64 {
 	return Physical{v.Value, v.Multiplier}.Float()

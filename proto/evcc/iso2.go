@@ -238,13 +238,7 @@ func isoPV(v Physical, u iso2.UnitSymbolType) iso2.PhysicalValueType {
 	return iso2.PhysicalValueType{Multiplier: v.Multiplier, Unit: u, Value: v.Value}
 }
 
-func isoOpt(v *Physical, u iso2.UnitSymbolType) *iso2.PhysicalValueType {
-	if v == nil {
-		return nil
-	}
-	pv := isoPV(*v, u)
-	return &pv
-}
+func isoOpt(v *Physical, u iso2.UnitSymbolType) *iso2.PhysicalValueType { return optional(v, u, isoPV) }
 
 func isoFloat(v iso2.PhysicalValueType) float64 {
 	return Physical{v.Value, v.Multiplier}.Float()

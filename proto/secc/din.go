@@ -317,12 +317,7 @@ func dinCPDValues(p *din.DC_EVChargeParameterType) record.Values {
 		dinOpt(p.EVMaximumPowerLimit), dinOpt(p.EVEnergyCapacity), dinOpt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func dinOpt(p *din.PhysicalValueType) opt {
-	if p == nil {
-		return opt{}
-	}
-	return opt{dinValue(*p), true}
-}
+func dinOpt(p *din.PhysicalValueType) opt { return optOf(p, dinValue) }
 
 // dinValue applies the multiplier: Value x 10^Multiplier.
 func dinValue(p din.PhysicalValueType) float64 { return scaled(int(p.Value), int(p.Multiplier)) }

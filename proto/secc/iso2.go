@@ -355,12 +355,7 @@ func iso2CPDValues(p *iso2.DC_EVChargeParameterType) record.Values {
 		iso2Opt(p.EVMaximumPowerLimit), iso2Opt(p.EVEnergyCapacity), iso2Opt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func iso2Opt(p *iso2.PhysicalValueType) opt {
-	if p == nil {
-		return opt{}
-	}
-	return opt{iso2Value(*p), true}
-}
+func iso2Opt(p *iso2.PhysicalValueType) opt { return optOf(p, iso2Value) }
 
 func iso2Value(p iso2.PhysicalValueType) float64 { return scaled(int(p.Value), int(p.Multiplier)) }
 
