@@ -208,8 +208,9 @@ func (e *engine) done() bool          { return e.ended }
 func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	out, step, err := e.step(now, payload, dst)
 	if e.ended && e.a != nil {
+		// The request's slices are the adapter's memory, which goes too.
 		e.a.release()
-		e.a = nil
+		e.a, e.req = nil, Request{}
 	}
 	return out, step, err
 }
