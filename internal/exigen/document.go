@@ -195,5 +195,5 @@ func (g *gen) emitKinds(t *Type) error {
 	w.close()
 	w.line("return KindNone")
 	w.closeDecl()
-	return nil
+	return g.emitBodyAccessors(t, fs)
 }

@@ -25,12 +25,13 @@ const (
 	fileEncode   = "encode.go"
 	fileJSON     = "json.go"
 	fileFragment = "fragment.go"
+	fileBody     = "body.go"
 )
 
 // generatedFiles lists the files of a package in the order Generate returns
 // them, each with the header comment that says what it holds. A package
 // without enumerations has no json.go, one without Config.Fragment no
-// fragment.go.
+// fragment.go, one without a Body type (or none of its accessors) no body.go.
 var generatedFiles = [...]struct{ name, about string }{
 	{fileTypes, ""}, // typesAbout
 	{fileGrammar, "The grammar table of each type (EXI 1.0 §8.5.4), each state commented with its productions in event-code order: Writer.Event walks them, and the decoders hand them second-level codes. exiNames holds the string table entries the schema set pre-populates (§7.3.1), for wildcard content."},
@@ -38,6 +39,7 @@ var generatedFiles = [...]struct{ name, about string }{
 	{fileEncode, "The encoder: Marshal, Append and each type's encodeEXI."},
 	{fileJSON, "The text forms that encoding/json uses for the enumerations; the structs' JSON names are their field tags in types.go."},
 	{fileFragment, "Fragment, the EXI fragment (§8.5.2) that signatures digest, with its decoder and encoder."},
+	{fileBody, ""}, // bodyAbout
 }
 
 // generatedHeader starts every generated file; GenerateAll removes a file
@@ -70,6 +72,8 @@ func (g *gen) files() ([]File, error) {
 		switch {
 		case f.name == fileTypes:
 			about = g.typesAbout()
+		case f.name == fileBody:
+			about = g.bodyAbout()
 		case f.name == fileFragment && g.needRelaxed():
 			about += " exiRelaxed is the relaxed element fragment grammar (§8.5.3) of the elements declared with several types."
 		}
@@ -84,15 +88,17 @@ func (g *gen) files() ([]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: generated code does not parse: %w", f.name, err)
 		}
-		w.line("import (")
-		for _, group := range imports {
-			for _, path := range group {
-				w.line("%q", path)
+		if len(imports) > 0 {
+			w.line("import (")
+			for _, group := range imports {
+				for _, path := range group {
+					w.line("%q", path)
+				}
+				w.blank()
 			}
+			w.line(")")
 			w.blank()
 		}
-		w.line(")")
-		w.blank()
 		w.buf.Write(body.buf.Bytes())
 		src, err := format.Source(w.buf.Bytes())
 		if err != nil {
@@ -114,6 +120,9 @@ func (g *gen) typesAbout() string {
 	}
 	if g.kinds {
 		holds = append(holds, "MessageKind")
+	}
+	if g.out[fileBody] != nil {
+		elsewhere = append(elsewhere, "the accessors of BodyType in body.go")
 	}
 	if g.out[fileFragment] != nil {
 		elsewhere = append(elsewhere, "the fragment codec of signatures in fragment.go")

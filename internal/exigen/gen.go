@@ -40,22 +40,23 @@ type provided struct {
 }
 
 type gen struct {
-	s       *Schema
-	cfg     Config
-	globals []*Element
-	types   []*Type // complex types in output order
-	enums   []*Type // simple types with enumerations
-	seen    map[*Type]bool
-	names   map[string]bool
-	gram    map[*Type]*Grammar
-	frag    []*fragElem
-	pooled  map[*Type]bool      // optional complex values allocated in blocks
-	kept    []*Type             // complex values a Decoder keeps in slabs
-	lists   map[*Type]bool      // types whose reset keeps list memory
-	ext     map[*Type]*provided // types reused from another package
-	out     map[string]*emitter // file name -> its declarations
-	kinds   bool                // MessageKind written
-	msgs    []string            // element names of the package's messages, for package message
+	s         *Schema
+	cfg       Config
+	globals   []*Element
+	types     []*Type // complex types in output order
+	enums     []*Type // simple types with enumerations
+	seen      map[*Type]bool
+	names     map[string]bool
+	gram      map[*Type]*Grammar
+	frag      []*fragElem
+	pooled    map[*Type]bool      // optional complex values allocated in blocks
+	kept      []*Type             // complex values a Decoder keeps in slabs
+	lists     map[*Type]bool      // types whose reset keeps list memory
+	ext       map[*Type]*provided // types reused from another package
+	out       map[string]*emitter // file name -> its declarations
+	kinds     bool                // MessageKind written
+	msgs      []string            // element names of the package's messages, for package message
+	accessors []string            // the Body's accessors written, for body.go's header
 }
 
 // Generate returns the formatted Go files of the package for cfg; reg

@@ -2,47 +2,36 @@ package evcc
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/ccslink/ccslink/proto/v2g/din"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 // runDIN plays DIN SPEC 70121 DC after the handshake.
 func (s *session) runDIN() error {
-	s.sid = make([]byte, 8)
-	if s.p.Quirks.Has(QuirkShortSessionID) {
-		s.sid = s.sid[:1]
-	}
-	if _, err := s.dinExchange(s.dinBody(din.KindSessionSetupReq, false)); err != nil {
+	s.send = sender(s, dinCodec, s.dinBody)
+	if err := s.begin(); err != nil {
 		return err
 	}
-	res, err := s.dinExchange(s.dinBody(din.KindServiceDiscoveryReq, false))
+	res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindServiceDiscoveryReq, false))
 	if err != nil {
 		return err
 	}
 	sd := res.ServiceDiscoveryRes
 	if !s.p.DC || !dinOffersDC(sd.ChargeService.EnergyTransferType) {
-		return s.dinStop(false, EndNoService)
+		return s.stop(false, EndNoService)
 	}
 	s.serviceID = sd.ChargeService.ServiceTag.ServiceID
-	if _, err := s.dinExchange(s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
+	if _, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindServicePaymentSelectionReq, false)); err != nil {
 		return err
 	}
-	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
-	for {
-		res, err := s.dinExchange(s.dinBody(din.KindContractAuthenticationReq, false))
-		if err != nil {
-			return err
-		}
-		if res.ContractAuthenticationRes.EVSEProcessing == din.EVSEProcessingFinished {
-			break
-		}
+	if err := s.await(message.ContractAuthenticationReq); err != nil {
+		return err
 	}
-	s.endPhase()
 	s.res.Mode = din.EVRequestedEnergyTransferDC_extended.String()
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		res, err := s.dinExchange(s.dinBody(din.KindChargeParameterDiscoveryReq, false))
+		res, err := exchangeV2G(s, dinCodec, s.dinBody(din.KindChargeParameterDiscoveryReq, false))
 		if err != nil {
 			return err
 		}
@@ -50,136 +39,19 @@ func (s *session) runDIN() error {
 		cpd := res.ChargeParameterDiscoveryRes
 		switch {
 		case s.p.Quirks.Has(QuirkFull):
-			return s.dinStop(false, EndCarStopped)
+			return s.stop(false, EndCarStopped)
 		case s.p.Quirks.Has(QuirkStopAfterDiscovery):
-			return s.dinStop(true, EndCarStopped)
+			return s.stop(true, EndCarStopped)
 		case cpd.DC_EVSEChargeParameter != nil && dinShutdown(&cpd.DC_EVSEChargeParameter.DC_EVSEStatus) &&
 			!s.p.Quirks.Has(QuirkIgnoreShutdown):
-			return s.dinStop(false, EndShutdown)
+			return s.stop(false, EndShutdown)
 		}
 		if cpd.EVSEProcessing == din.EVSEProcessingFinished {
 			break
 		}
 	}
 	s.endPhase()
-	s.startPhase(TimerCable, s.cableCheckTimeout())
-	for {
-		res, err := s.dinExchange(s.dinBody(din.KindCableCheckReq, false))
-		if err != nil {
-			return err
-		}
-		cc := res.CableCheckRes
-		if dinShutdown(&cc.DC_EVSEStatus) {
-			return s.dinStop(false, EndShutdown)
-		}
-		if cc.EVSEProcessing == din.EVSEProcessingFinished {
-			break
-		}
-	}
-	s.endPhase()
-	target := s.p.PreChargeVoltage.Float()
-	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
-	for {
-		res, err := s.dinExchange(s.dinBody(din.KindPreChargeReq, false))
-		if err != nil {
-			return err
-		}
-		pc := res.PreChargeRes
-		if dinShutdown(&pc.DC_EVSEStatus) {
-			return s.dinStop(false, EndShutdown)
-		}
-		if voltageClose(dinFloat(pc.EVSEPresentVoltage), target) {
-			break
-		}
-	}
-	s.endPhase()
-	res, err = s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, true))
-	if err != nil {
-		return err
-	}
-	if st := res.PowerDeliveryRes.DC_EVSEStatus; st != nil && dinShutdown(st) {
-		return s.dinStop(true, EndShutdown)
-	}
-	for range s.rounds() {
-		res, err := s.dinExchange(s.dinBody(din.KindCurrentDemandReq, false))
-		if err != nil {
-			return err
-		}
-		if dinShutdown(&res.CurrentDemandRes.DC_EVSEStatus) {
-			return s.dinStop(true, EndShutdown)
-		}
-	}
-	return s.dinStop(true, EndComplete)
-}
-
-// dinStop ends the session: PowerDelivery(stop) if power was asked for,
-// WeldingDetection after charging, SessionStop.
-func (s *session) dinStop(powered bool, end End) error {
-	s.endPhase()
-	if powered {
-		if _, err := s.dinExchange(s.dinBody(din.KindPowerDeliveryReq, false)); err != nil {
-			return err
-		}
-	}
-	if end == EndComplete && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
-		for range maxWeldingRounds {
-			res, err := s.dinExchange(s.dinBody(din.KindWeldingDetectionReq, false))
-			if err != nil {
-				return err
-			}
-			if dinFloat(res.WeldingDetectionRes.EVSEPresentVoltage) < weldingVoltage {
-				break
-			}
-		}
-	}
-	if _, err := s.dinExchange(s.dinBody(din.KindSessionStopReq, false)); err != nil {
-		return err
-	}
-	return finish(end)
-}
-
-// dinExchange sends one request and returns the answer's body, checked to
-// be the matching response with an OK code.
-func (s *session) dinExchange(body *din.BodyType) (*din.BodyType, error) {
-	kind := body.Kind()
-	name := kind.Message()
-	req := din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: s.sid}, Body: *body}}
-	b, err := din.Append(s.message(), &req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
-	}
-	if kind == din.KindContractAuthenticationReq && s.p.Quirks.Has(QuirkPaddedAuthorization) {
-		b = append(b, 0)
-	}
-	p, rtt, err := s.exchange(name, b, dinMsgTimeout(kind))
-	if err != nil {
-		return nil, err
-	}
-	var doc din.Document
-	if _, err := din.Unmarshal(p, &doc); err != nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s does not decode as DIN: %w", ErrBadResponse, name, err)
-	}
-	if doc.V2G_Message == nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s is not a V2G_Message", ErrBadResponse, name)
-	}
-	rb := &doc.V2G_Message.Body
-	if got := rb.Kind(); got != kind+1 {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: %s answered with %s", ErrBadResponse, name, got)
-	}
-	code := dinCode(rb)
-	s.step(name, code.String(), rtt)
-	if code >= din.ResponseCodeFAILED {
-		return nil, finish(EndFailed)
-	}
-	if kind == din.KindSessionSetupReq {
-		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
-			return nil, err
-		}
-	}
-	return rb, nil
+	return s.chargeDC()
 }
 
 // dinBody builds the car's request of kind; start selects PowerDelivery
@@ -290,13 +162,7 @@ func dinPV(v Physical, u din.UnitSymbolType) din.PhysicalValueType {
 	return din.PhysicalValueType{Multiplier: v.Multiplier, Unit: &u, Value: v.Value}
 }
 
-func dinOpt(v *Physical, u din.UnitSymbolType) *din.PhysicalValueType {
-	if v == nil {
-		return nil
-	}
-	pv := dinPV(*v, u)
-	return &pv
-}
+func dinOpt(v *Physical, u din.UnitSymbolType) *din.PhysicalValueType { return optional(v, u, dinPV) }
 
 func dinFloat(v din.PhysicalValueType) float64 {
 	return Physical{v.Value, v.Multiplier}.Float()
@@ -317,33 +183,4 @@ func dinOffersDC(t din.EVSESupportedEnergyTransferType) bool {
 		return false
 	}
 	return true
-}
-
-// dinCode returns the ResponseCode of a response body.
-func dinCode(b *din.BodyType) din.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.ServicePaymentSelectionRes != nil:
-		return b.ServicePaymentSelectionRes.ResponseCode
-	case b.ContractAuthenticationRes != nil:
-		return b.ContractAuthenticationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return din.ResponseCodeFAILED
 }

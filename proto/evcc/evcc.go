@@ -177,6 +177,7 @@ type session struct {
 	sid     []byte
 	buf     []byte
 	res     Result
+	send    sendFunc // the protocol's, once negotiated
 
 	serviceID uint16 // ChargeService of ServiceDiscoveryRes
 	tupleID   uint16 // ISO-2 SAScheduleTupleID of ChargeParameterDiscoveryRes

@@ -2,51 +2,40 @@ package evcc
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/ccslink/ccslink/proto/v2g/iso2"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 )
 
 // runISO2 plays ISO 15118-2, DC or AC as the charger's services allow,
 // after the handshake.
 func (s *session) runISO2() error {
-	s.sid = make([]byte, 8)
-	if s.p.Quirks.Has(QuirkShortSessionID) {
-		s.sid = s.sid[:1]
-	}
-	if _, err := s.isoExchange(s.isoBody(iso2.KindSessionSetupReq, false)); err != nil {
+	s.send = sender(s, iso2Codec, s.isoBody)
+	if err := s.begin(); err != nil {
 		return err
 	}
-	res, err := s.isoExchange(s.isoBody(iso2.KindServiceDiscoveryReq, false))
+	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindServiceDiscoveryReq, false))
 	if err != nil {
 		return err
 	}
 	cs := &res.ServiceDiscoveryRes.ChargeService
 	mode, ok := s.isoMode(cs.SupportedEnergyTransferMode.EnergyTransferMode)
 	if !ok {
-		return s.isoStop(false, EndNoService)
+		return s.stop(false, EndNoService)
 	}
 	s.ac = mode <= iso2.EnergyTransferModeAC_three_phase_core
 	s.res.Mode = mode.String()
 	s.mode = mode
 	s.serviceID = cs.ServiceID
-	if _, err := s.isoExchange(s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
+	if _, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPaymentServiceSelectionReq, false)); err != nil {
+		return err
+	}
+	if err := s.await(message.AuthorizationReq); err != nil {
 		return err
 	}
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindAuthorizationReq, false))
-		if err != nil {
-			return err
-		}
-		if res.AuthorizationRes.EVSEProcessing == iso2.EVSEProcessingFinished {
-			break
-		}
-	}
-	s.endPhase()
-	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
-	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindChargeParameterDiscoveryReq, false))
 		if err != nil {
 			return err
 		}
@@ -62,11 +51,11 @@ func (s *session) runISO2() error {
 		case s.ac && s.p.Quirks.Has(QuirkCloseAfterACDiscovery):
 			return finish(EndCarStopped)
 		case s.p.Quirks.Has(QuirkFull):
-			return s.isoStop(false, EndCarStopped)
+			return s.stop(false, EndCarStopped)
 		case s.p.Quirks.Has(QuirkStopAfterDiscovery):
-			return s.isoStop(true, EndCarStopped)
+			return s.stop(true, EndCarStopped)
 		case isoDiscoveryShutdown(cpd) && !s.p.Quirks.Has(QuirkIgnoreShutdown):
-			return s.isoStop(false, EndShutdown)
+			return s.stop(false, EndShutdown)
 		}
 		if cpd.EVSEProcessing == iso2.EVSEProcessingFinished {
 			break
@@ -76,104 +65,27 @@ func (s *session) runISO2() error {
 	if s.ac {
 		return s.isoChargeAC()
 	}
-	return s.isoChargeDC()
-}
-
-func (s *session) isoChargeDC() error {
-	s.startPhase(TimerCable, s.cableCheckTimeout())
-	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindCableCheckReq, false))
-		if err != nil {
-			return err
-		}
-		cc := res.CableCheckRes
-		if isoShutdown(&cc.DC_EVSEStatus) {
-			return s.isoStop(false, EndShutdown)
-		}
-		if cc.EVSEProcessing == iso2.EVSEProcessingFinished {
-			break
-		}
-	}
-	s.endPhase()
-	target := s.p.PreChargeVoltage.Float()
-	s.startPhase(TimerPreCharge, V2G_EVCC_PreCharge_Timeout)
-	for {
-		res, err := s.isoExchange(s.isoBody(iso2.KindPreChargeReq, false))
-		if err != nil {
-			return err
-		}
-		pc := res.PreChargeRes
-		if isoShutdown(&pc.DC_EVSEStatus) {
-			return s.isoStop(false, EndShutdown)
-		}
-		if voltageClose(isoFloat(pc.EVSEPresentVoltage), target) {
-			break
-		}
-	}
-	s.endPhase()
-	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
-	if err != nil {
-		return err
-	}
-	if st := res.PowerDeliveryRes.DC_EVSEStatus; st != nil && isoShutdown(st) {
-		return s.isoStop(true, EndShutdown)
-	}
-	for range s.rounds() {
-		res, err := s.isoExchange(s.isoBody(iso2.KindCurrentDemandReq, false))
-		if err != nil {
-			return err
-		}
-		if isoShutdown(&res.CurrentDemandRes.DC_EVSEStatus) {
-			return s.isoStop(true, EndShutdown)
-		}
-	}
-	return s.isoStop(true, EndComplete)
+	return s.chargeDC()
 }
 
 func (s *session) isoChargeAC() error {
-	res, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, true))
+	res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindPowerDeliveryReq, true))
 	if err != nil {
 		return err
 	}
 	if st := res.PowerDeliveryRes.AC_EVSEStatus; st != nil && st.EVSENotification == iso2.EVSENotificationStopCharging {
-		return s.isoStop(true, EndShutdown)
+		return s.stop(true, EndShutdown)
 	}
 	for range s.rounds() {
-		res, err := s.isoExchange(s.isoBody(iso2.KindChargingStatusReq, false))
+		res, err := exchangeV2G(s, iso2Codec, s.isoBody(iso2.KindChargingStatusReq, false))
 		if err != nil {
 			return err
 		}
 		if res.ChargingStatusRes.AC_EVSEStatus.EVSENotification == iso2.EVSENotificationStopCharging {
-			return s.isoStop(true, EndShutdown)
+			return s.stop(true, EndShutdown)
 		}
 	}
-	return s.isoStop(true, EndComplete)
-}
-
-// isoStop ends the session: PowerDelivery(stop) if power was asked for,
-// WeldingDetection after DC charging, SessionStop(Terminate).
-func (s *session) isoStop(powered bool, end End) error {
-	s.endPhase()
-	if powered {
-		if _, err := s.isoExchange(s.isoBody(iso2.KindPowerDeliveryReq, false)); err != nil {
-			return err
-		}
-	}
-	if end == EndComplete && !s.ac && !s.p.Quirks.Has(QuirkNoWeldingDetection) {
-		for range maxWeldingRounds {
-			res, err := s.isoExchange(s.isoBody(iso2.KindWeldingDetectionReq, false))
-			if err != nil {
-				return err
-			}
-			if isoFloat(res.WeldingDetectionRes.EVSEPresentVoltage) < weldingVoltage {
-				break
-			}
-		}
-	}
-	if _, err := s.isoExchange(s.isoBody(iso2.KindSessionStopReq, false)); err != nil {
-		return err
-	}
-	return finish(end)
+	return s.stop(true, EndComplete)
 }
 
 // isoMode picks the energy transfer: DC if both sides can, else AC.
@@ -202,47 +114,6 @@ func (s *session) isoMode(offered []iso2.EnergyTransferModeType) (iso2.EnergyTra
 		}
 	}
 	return 0, false
-}
-
-// isoExchange sends one request and returns the answer's body, checked to
-// be the matching response with an OK code.
-func (s *session) isoExchange(body *iso2.BodyType) (*iso2.BodyType, error) {
-	kind := body.Kind()
-	name := kind.Message()
-	req := iso2.Document{V2G_Message: &iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: s.sid}, Body: *body}}
-	b, err := iso2.Append(s.message(), &req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, name, err)
-	}
-	p, rtt, err := s.exchange(name, b, isoMsgTimeout(kind))
-	if err != nil {
-		return nil, err
-	}
-	var doc iso2.Document
-	if _, err := iso2.Unmarshal(p, &doc); err != nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s does not decode as ISO 15118-2: %w", ErrBadResponse, name, err)
-	}
-	if doc.V2G_Message == nil {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: the answer to %s is not a V2G_Message", ErrBadResponse, name)
-	}
-	rb := &doc.V2G_Message.Body
-	if got := rb.Kind(); got != kind+1 {
-		s.step(name, "", rtt)
-		return nil, fmt.Errorf("%w: %s answered with %s", ErrBadResponse, name, got)
-	}
-	code := isoCode(rb)
-	s.step(name, code.String(), rtt)
-	if code >= iso2.ResponseCodeFAILED {
-		return nil, finish(EndFailed)
-	}
-	if kind == iso2.KindSessionSetupReq {
-		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
-			return nil, err
-		}
-	}
-	return rb, nil
 }
 
 // isoBody builds the car's request of kind; start selects PowerDelivery
@@ -367,13 +238,7 @@ func isoPV(v Physical, u iso2.UnitSymbolType) iso2.PhysicalValueType {
 	return iso2.PhysicalValueType{Multiplier: v.Multiplier, Unit: u, Value: v.Value}
 }
 
-func isoOpt(v *Physical, u iso2.UnitSymbolType) *iso2.PhysicalValueType {
-	if v == nil {
-		return nil
-	}
-	pv := isoPV(*v, u)
-	return &pv
-}
+func isoOpt(v *Physical, u iso2.UnitSymbolType) *iso2.PhysicalValueType { return optional(v, u, isoPV) }
 
 func isoFloat(v iso2.PhysicalValueType) float64 {
 	return Physical{v.Value, v.Multiplier}.Float()
@@ -394,35 +259,4 @@ func isoDiscoveryShutdown(r *iso2.ChargeParameterDiscoveryResType) bool {
 	}
 	p := r.AC_EVSEChargeParameter
 	return p != nil && p.AC_EVSEStatus.EVSENotification == iso2.EVSENotificationStopCharging
-}
-
-// isoCode returns the ResponseCode of a response body.
-func isoCode(b *iso2.BodyType) iso2.ResponseCodeType {
-	switch {
-	case b.SessionSetupRes != nil:
-		return b.SessionSetupRes.ResponseCode
-	case b.ServiceDiscoveryRes != nil:
-		return b.ServiceDiscoveryRes.ResponseCode
-	case b.PaymentServiceSelectionRes != nil:
-		return b.PaymentServiceSelectionRes.ResponseCode
-	case b.AuthorizationRes != nil:
-		return b.AuthorizationRes.ResponseCode
-	case b.ChargeParameterDiscoveryRes != nil:
-		return b.ChargeParameterDiscoveryRes.ResponseCode
-	case b.CableCheckRes != nil:
-		return b.CableCheckRes.ResponseCode
-	case b.PreChargeRes != nil:
-		return b.PreChargeRes.ResponseCode
-	case b.PowerDeliveryRes != nil:
-		return b.PowerDeliveryRes.ResponseCode
-	case b.CurrentDemandRes != nil:
-		return b.CurrentDemandRes.ResponseCode
-	case b.ChargingStatusRes != nil:
-		return b.ChargingStatusRes.ResponseCode
-	case b.WeldingDetectionRes != nil:
-		return b.WeldingDetectionRes.ResponseCode
-	case b.SessionStopRes != nil:
-		return b.SessionStopRes.ResponseCode
-	}
-	return iso2.ResponseCodeFAILED
 }

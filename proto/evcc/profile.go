@@ -32,6 +32,16 @@ func (v Physical) Float() float64 { return float64(v.Value) * math.Pow10(int(v.M
 
 func pv(value int16, mult int8) *Physical { return &Physical{value, mult} }
 
+// optional is the protocol's physical value of v in unit u, made by of;
+// nil when v is.
+func optional[V, U any](v *Physical, u U, of func(Physical, U) V) *V {
+	if v == nil {
+		return nil
+	}
+	p := of(*v, u)
+	return &p
+}
+
 // Quirks is a set of behaviours in which a car differs from the plain
 // sequence of DIN SPEC 70121 or ISO 15118-2.
 type Quirks uint32

@@ -15,15 +15,44 @@ import (
 // ContractAuthentication, two ChargeParameterDiscovery, SessionStop): decode,
 // decide and encode, without I/O. ns/op divided by 8 is the time per answer.
 func BenchmarkDINSoCSession(b *testing.B) {
+	reqs := dinSoCRequests(b)
+	out := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		out = playSession(b, reqs, out)
+	}
+}
+
+// A session hands its adapter on when it ends, and the next one takes it
+// with its decoder's and answers' memory: a whole DIN soc session then
+// allocates only its Session, engine and policy, the handshake's decoding
+// and the blocks of the car's values that its two events hand out.
+func TestSessionReusesAdapter(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop what it is given")
+	}
+	reqs := dinSoCRequests(t)
+	out := make([]byte, 0, 1024)
+	out = playSession(t, reqs, out) // an adapter for the next sessions
+	got := testing.AllocsPerRun(50, func() { out = playSession(t, reqs, out) })
+	if got != 16 {
+		t.Errorf("a DIN soc session after another allocates %v times, want 16", got)
+	}
+}
+
+// dinSoCRequests are a DIN soc session's requests: SAP, SessionSetup,
+// ServiceDiscovery, ServicePaymentSelection, ContractAuthentication, two
+// ChargeParameterDiscovery and SessionStop.
+func dinSoCRequests(tb testing.TB) [][]byte {
 	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerDIN}}})
 	d := func(sid []byte, body din.BodyType) []byte {
 		p, err := din.Marshal(&din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: body}})
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		return p
 	}
-	reqs := [][]byte{
+	return [][]byte{
 		sapB,
 		d([]byte{0}, din.BodyType{SessionSetupReq: &din.SessionSetupReqType{EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}}}),
 		d(testSID[:], din.BodyType{ServiceDiscoveryReq: &din.ServiceDiscoveryReqType{}}),
@@ -34,22 +63,22 @@ func BenchmarkDINSoCSession(b *testing.B) {
 		d(testSID[:], ioniqCPD()),
 		d(testSID[:], din.BodyType{SessionStopReq: &din.SessionStopType{}}),
 	}
-	cfg := Config{NewSessionID: func() [8]byte { return testSID }}
-	out := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		s := NewSession(cfg, t0, nil)
-		for _, r := range reqs {
-			var err error
-			out, _, err = s.Handle(t0, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(r))}, r, out[:0])
-			if err != nil || len(out) == 0 {
-				b.Fatalf("%x: %v", r, err)
-			}
-		}
-		if !s.Done() {
-			b.Fatal("session not done")
+}
+
+// playSession plays reqs through a new session, which must answer each and end.
+func playSession(tb testing.TB, reqs [][]byte, out []byte) []byte {
+	s := NewSession(Config{NewSessionID: func() [8]byte { return testSID }}, t0, nil)
+	for _, r := range reqs {
+		var err error
+		out, _, err = s.Handle(t0, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(r))}, r, out[:0])
+		if err != nil || len(out) == 0 {
+			tb.Fatalf("%x: %v", r, err)
 		}
 	}
+	if !s.Done() {
+		tb.Fatal("session not done")
+	}
+	return out
 }
 
 // Answering allocates nothing of its own: an answer is built and encoded in
@@ -142,5 +171,36 @@ func iso2ChargeLoop(t *testing.T, h *harness) {
 	h.iso2(iso2.BodyType{PreChargeReq: &iso2.PreChargeReqType{DC_EVStatus: st, EVTargetVoltage: pvISO(100, 0, iso2.UnitSymbolV), EVTargetCurrent: pvISO(2, 0, iso2.UnitSymbolA)}})
 	if res, err := h.iso2(iso2.BodyType{PowerDeliveryReq: &iso2.PowerDeliveryReqType{ChargeProgress: iso2.ChargeProgressStart, SAScheduleTupleID: 1}}); err != nil || res.PowerDeliveryRes.ResponseCode != iso2.ResponseCodeOK {
 		t.Fatalf("PowerDelivery: %v", err)
+	}
+}
+
+// A session that takes an ended one's adapter answers with its own
+// configuration: its EVSEID and the PMax of its schedule.
+func TestReusedAdapterTakesItsConfig(t *testing.T) {
+	for _, c := range []struct {
+		evseID string
+		maxW   float64
+		pmax   int16 // kW
+	}{{"DE*CCS*E1", 50000, 50}, {"DE*CCS*E2", 11000, 11}, {"DE*CCS*E2", 11000, 11}} {
+		h := newHarness(t, Config{EVSEID: c.evseID, Limits: Limits{MaxPowerW: c.maxW}})
+		h.sap(offerDIN)
+		res, err := h.din(din.BodyType{SessionSetupReq: &din.SessionSetupReqType{EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}}})
+		if err != nil || string(res.SessionSetupRes.EVSEID) != c.evseID {
+			t.Fatalf("%s: SessionSetupRes EVSEID %q (%v)", c.evseID, res.SessionSetupRes.EVSEID, err)
+		}
+		h.din(din.BodyType{ServiceDiscoveryReq: &din.ServiceDiscoveryReqType{}})
+		h.din(din.BodyType{ServicePaymentSelectionReq: &din.ServicePaymentSelectionReqType{SelectedPaymentOption: din.PaymentOptionExternalPayment,
+			SelectedServiceList: din.SelectedServiceListType{SelectedService: []din.SelectedServiceType{{ServiceID: 1}}}}})
+		h.din(din.BodyType{ContractAuthenticationReq: &din.ContractAuthenticationReqType{}})
+		res, err = h.din(ioniqCPD())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.ChargeParameterDiscoveryRes.SAScheduleList.SAScheduleTuple[0].PMaxSchedule.PMaxScheduleEntry[0].PMax; got != c.pmax {
+			t.Errorf("%s: PMax %d kW, want %d", c.evseID, got, c.pmax)
+		}
+		if _, err := h.din(din.BodyType{SessionStopReq: &din.SessionStopType{}}); err != nil || !h.s.Done() {
+			t.Fatalf("%s: SessionStop: %v, done %v", c.evseID, err, h.s.Done())
+		}
 	}
 }

@@ -3,6 +3,7 @@ package secc
 import (
 	"encoding/hex"
 	"math"
+	"sync"
 
 	"github.com/ccslink/ccslink/proto/v2g/din"
 	"github.com/ccslink/ccslink/record"
@@ -60,12 +61,12 @@ type dinAdapter struct {
 	dec din.Decoder
 	req *din.Document
 	// The answer is built in memory the adapter keeps (ans) and encoded
-	// at once, so that answering allocates nothing.
-	res      din.Document
-	msg      din.V2G_Message
-	ans      dinAnswers
-	evseID   []byte
-	schedule *din.SAScheduleListType
+	// at once, so that answering allocates nothing; res holds msg.
+	res din.Document
+	msg din.V2G_Message
+	ans dinAnswers
+	// evseID and schedule, made of cfg
+	made[[]byte, *din.SAScheduleListType]
 }
 
 // dinAnswers holds the answers' parts for reuse.
@@ -89,7 +90,19 @@ type dinAnswers struct {
 }
 
 func newDINAdapter(cfg *Config) *dinAdapter {
-	return &dinAdapter{cfg: cfg, evseID: dinEVSEID(cfg.EVSEID), schedule: dinSchedule(cfg.Limits.MaxPowerW)}
+	a := pooled(&dinAdapters, func(a *dinAdapter) { a.res.V2G_Message = &a.msg })
+	a.cfg, a.kind, a.req = cfg, din.KindNone, nil
+	a.made.of(cfg, dinEVSEID, dinSchedule)
+	return a
+}
+
+// dinAdapters holds the adapters of ended sessions for the next ones: an
+// adapter's decoder and answers are most of a session's memory.
+var dinAdapters sync.Pool
+
+func (a *dinAdapter) release() {
+	a.cfg, a.req, a.msg = nil, nil, din.V2G_Message{}
+	dinAdapters.Put(a)
 }
 
 func (a *dinAdapter) protocol() Protocol        { return ProtocolDIN }
@@ -98,17 +111,11 @@ func (a *dinAdapter) stateName(st state) string { return dinStateNames[st] }
 
 func (a *dinAdapter) decode(payload []byte, r *Request) error {
 	var err error
+	var b *din.BodyType
 	a.req, _, err = a.dec.Decode(payload)
-	msg := a.req.V2G_Message
-	a.kind = din.KindNone
-	var sid []byte
-	if msg != nil {
-		a.kind, sid = msg.Body.Kind(), msg.Header.SessionID
-	}
-	if err := decoded(r, a.kind, dinPhases, sid, msg != nil, err, "a DIN"); err != nil || !r.request {
+	if b, a.kind, err = decoded[*din.Document](r, a.req, err, dinPhases, "a DIN"); err != nil || !r.request {
 		return err
 	}
-	b := &msg.Body
 	switch a.kind {
 	case din.KindSessionSetupReq:
 		r.EVCCID = b.SessionSetupReq.EVCCID
@@ -121,37 +128,23 @@ func (a *dinAdapter) decode(payload []byte, r *Request) error {
 		case p.AC_EVChargeParameter != nil:
 			r.Energy = EnergyAC
 		}
-	case din.KindCableCheckReq:
-		r.Values, r.HasValues = statusValues(int(b.CableCheckReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
-	case din.KindPreChargeReq:
-		q := b.PreChargeReq
-		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
-		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{}), true
 	case din.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ReadyToChargeState
-	case din.KindCurrentDemandReq:
-		q := b.CurrentDemandReq
-		r.Energy = EnergyDC
-		r.TargetVoltageV, r.TargetCurrentA = dinValue(q.EVTargetVoltage), dinValue(q.EVTargetCurrent)
-		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{r.TargetCurrentA, true}), true
-	case din.KindChargingStatusReq:
-		r.Energy = EnergyAC
-	case din.KindWeldingDetectionReq:
-		r.Values, r.HasValues = statusValues(int(b.WeldingDetectionReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
+	}
+	targets(r, b.EVTargetVoltage(), b.EVTargetCurrent(), dinValue)
+	if st := b.DC_EVStatus(); st != nil {
+		r.dcStatus(st.EVRESSSOC)
 	}
 	// DIN's ChargingStatusReq (AC, which DIN does not have) is only ever out of sequence.
 	r.MovesOn = movesOn(r) && a.kind != din.KindChargingStatusReq
 	return nil
 }
 
-func (a *dinAdapter) encode(dst []byte, body *din.BodyType, code din.ResponseCodeType, sid []byte) ([]byte, string, error) {
+func (a *dinAdapter) encode(dst []byte, body *din.BodyType, sid []byte) ([]byte, string, error) {
 	a.msg = din.V2G_Message{Header: din.MessageHeaderType{SessionID: sid}, Body: *body}
-	a.res = din.Document{V2G_Message: &a.msg}
+	rc, _ := a.msg.Body.ResponseCode()
 	out, err := din.Append(dst, &a.res)
-	if err != nil {
-		return dst, code.String(), err
-	}
-	return out, code.String(), nil
+	return out, rc.String(), err
 }
 
 // dinCodes are the model's codes in DIN's words.
@@ -164,7 +157,7 @@ func (a *dinAdapter) failed(dst []byte, c code, sid []byte) ([]byte, string, boo
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, dinCodes[c], sid)
+	out, code, err := a.encode(dst, body, sid)
 	return out, code, true, err
 }
 
@@ -204,7 +197,6 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 	case din.KindChargeParameterDiscoveryReq:
 		a.chargeParameterDiscovery(d)
 		b.ChargeParameterDiscoveryRes = &x.cpd
-		ok = x.cpd.ResponseCode
 	case din.KindCableCheckReq:
 		x.cc = din.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.status, EVSEProcessing: dinProcessing(d.Outcome == Ongoing)}
 		b.CableCheckRes = &x.cc
@@ -237,7 +229,7 @@ func (a *dinAdapter) answer(dst []byte, p *Progress, r *Request, d *Decision, si
 		out, code, _, err := a.failed(dst, codeFailed, sid)
 		return out, code, err
 	}
-	return a.encode(dst, &b, ok, sid)
+	return a.encode(dst, &b, sid)
 }
 
 // chargeParameterDiscovery answers the car's battery values into a.ans.cpd:
@@ -325,12 +317,7 @@ func dinCPDValues(p *din.DC_EVChargeParameterType) record.Values {
 		dinOpt(p.EVMaximumPowerLimit), dinOpt(p.EVEnergyCapacity), dinOpt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func dinOpt(p *din.PhysicalValueType) opt {
-	if p == nil {
-		return opt{}
-	}
-	return opt{dinValue(*p), true}
-}
+func dinOpt(p *din.PhysicalValueType) opt { return optOf(p, dinValue) }
 
 // dinValue applies the multiplier: Value x 10^Multiplier.
 func dinValue(p din.PhysicalValueType) float64 { return scaled(int(p.Value), int(p.Multiplier)) }

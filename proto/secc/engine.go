@@ -3,6 +3,7 @@ package secc
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ccslink/ccslink/proto/v2g/message"
@@ -69,18 +70,61 @@ func phaseTable[K codecKind](n K, phases map[K]Phase) []Phase {
 	return t
 }
 
-// decoded starts r from what a codec made of a message: its kind (known
-// even when the rest does not decode), phase and SessionID. The error is
-// what Handle reports; what names the protocol's message ("a DIN").
-func decoded[K codecKind](r *Request, kind K, phases []Phase, sid []byte, isMsg bool, err error, what string) error {
-	*r = Request{Phase: phases[kind], kind: kind.Message(), request: phases[kind] < NumPhases, sessionID: sid}
-	switch {
-	case !isMsg:
-		return fmt.Errorf("%w: not %s V2G_Message", ErrUndecodable, what)
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+// codecDoc and codecBody are a generated codec's *Document and *BodyType.
+type codecDoc[B codecBody[K], K codecKind] interface {
+	Body() B
+	SessionID() []byte
+}
+
+type codecBody[K codecKind] interface {
+	comparable
+	Kind() K
+}
+
+// decoded starts r from what a codec made of a message, d and err: its
+// kind (known even when the rest does not decode), phase and SessionID. It
+// returns d's body (nil when d holds no V2G_Message) and kind; the error is
+// what Handle reports, and what names the protocol's message ("a DIN").
+func decoded[D codecDoc[B, K], B codecBody[K], K codecKind](r *Request, d D, err error, phases []Phase, what string) (B, K, error) {
+	var kind K
+	b := d.Body()
+	var none B
+	if b != none {
+		kind = b.Kind()
 	}
-	return nil
+	*r = Request{Phase: phases[kind], kind: kind.Message(), request: phases[kind] < NumPhases, sessionID: d.SessionID()}
+	switch r.kind {
+	case message.CurrentDemandReq:
+		r.Energy = EnergyDC
+	case message.ChargingStatusReq:
+		r.Energy = EnergyAC
+	}
+	switch {
+	case b == none:
+		return b, kind, fmt.Errorf("%w: not %s V2G_Message", ErrUndecodable, what)
+	case err != nil:
+		return b, kind, fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	return b, kind, nil
+}
+
+// targets records the targets of a request (PreCharge, CurrentDemand),
+// where it has them, as value reads them.
+func targets[V any](r *Request, voltage, current *V, value func(V) float64) {
+	if voltage != nil {
+		r.TargetVoltageV = value(*voltage)
+	}
+	if current != nil {
+		r.TargetCurrentA = value(*current)
+	}
+}
+
+// dcStatus records the SoC of a DC request's status (CableCheck, PreCharge,
+// CurrentDemand, WeldingDetection) with the targets the request carries.
+func (r *Request) dcStatus(soc int8) {
+	v := opt{r.TargetVoltageV, r.Phase == PhasePreCharge || r.Phase == PhaseChargeLoop}
+	i := opt{r.TargetCurrentA, r.Phase == PhaseChargeLoop}
+	r.Values, r.HasValues = statusValues(int(soc), v, i), true
 }
 
 // adapter is one protocol's side of the session: it decodes the car's
@@ -95,22 +139,55 @@ type adapter interface {
 	stateName(st state) string
 	// answer encodes d as the answer to the request just decoded and returns its ResponseCode.
 	answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error)
+	// release hands the adapter on to a later session once its own has
+	// ended; the adapter is not used again.
+	release()
 	// failed encodes the answer with code c and the mandatory fields at
 	// their most cautious values; ok is false for a request the charger
 	// never answers.
 	failed(dst []byte, c code, sid []byte) (out []byte, rc string, ok bool, err error)
 }
 
+// pooled returns an adapter of an ended session from p, or a new one that
+// init has prepared.
+func pooled[A any](p *sync.Pool, init func(*A)) *A {
+	if a, ok := p.Get().(*A); ok {
+		return a
+	}
+	a := new(A)
+	init(a)
+	return a
+}
+
+// made is what an adapter makes of its configuration, read only: the
+// EVSEID in the protocol's form and the schedule of its maximum power. A
+// reused adapter keeps them while the configuration is the same.
+type made[ID any, S comparable] struct {
+	evseID   ID
+	schedule S
+	idOf     string
+	maxW     float64
+}
+
+func (m *made[ID, S]) of(cfg *Config, id func(string) ID, schedule func(float64) S) {
+	var none S
+	if m.schedule == none || m.idOf != cfg.EVSEID || m.maxW != cfg.Limits.MaxPowerW {
+		m.idOf, m.maxW = cfg.EVSEID, cfg.Limits.MaxPowerW
+		m.evseID, m.schedule = id(cfg.EVSEID), schedule(cfg.Limits.MaxPowerW)
+	}
+}
+
 // engine runs a protocol behind the handshake: the SessionID, the
 // sequence, the policy, the events; the adapter does the protocol's part.
 type engine struct {
-	cfg  *Config
-	ids  *sessionIDs
-	emit func(record.Event)
-	a    adapter
-	pol  Policy
-	st   state
-	last time.Time
+	cfg   *Config
+	ids   *sessionIDs
+	emit  func(record.Event)
+	a     adapter // nil once the session has ended
+	proto Protocol
+	pol   Policy
+	st    state
+	last  time.Time
 	// ac: an AC session (the car's AC ChargeParameterDiscovery accepted);
 	// closing: a decision ended the attempt (Decision.Closing).
 	ac, closing, ended bool
@@ -122,13 +199,23 @@ type engine struct {
 // newEngine starts a protocol's session; until the car's SessionSetupReq
 // chooses one, the configured policy stands.
 func newEngine(cfg *Config, ids *sessionIDs, now time.Time, emit func(record.Event), a adapter) *engine {
-	return &engine{cfg: cfg, ids: ids, emit: emit, a: a, pol: NewPolicy(cfg.Policy), last: now}
+	return &engine{cfg: cfg, ids: ids, emit: emit, a: a, proto: a.protocol(), pol: NewPolicy(cfg.Policy), last: now}
 }
 
 func (e *engine) deadline() time.Time { return e.last.Add(e.cfg.SequenceTimeout) }
 func (e *engine) done() bool          { return e.ended }
 
 func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
+	out, step, err := e.step(now, payload, dst)
+	if e.ended && e.a != nil {
+		// The request's slices are the adapter's memory, which goes too.
+		e.a.release()
+		e.a, e.req = nil, Request{}
+	}
+	return out, step, err
+}
+
+func (e *engine) step(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	e.last = now
 	r := &e.req
 	derr := e.a.decode(payload, r)
@@ -150,7 +237,7 @@ func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step
 		return e.fail(dst, &step, codeUnknownSession,
 			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: SessionID %x, the session's is %x", ErrUnknownSession, r.sessionID, e.ids.id[:])})
 	}
-	e.prog = Progress{Now: now, Protocol: e.a.protocol(), Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
+	e.prog = Progress{Now: now, Protocol: e.proto, Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
 	if e.closing && r.MovesOn {
 		e.values(now, r, record.Values{SoC: r.Values.SoC})
 		e.d = Decision{Outcome: Fail}
@@ -183,7 +270,7 @@ func (e *engine) setup(now time.Time, r *Request) {
 	e.emit(record.Event{Kind: record.KindSessionSetup, At: now, EVCCID: id})
 	var p Policy
 	if e.cfg.ChoosePolicy != nil {
-		p = e.cfg.ChoosePolicy(CarInfo{Protocol: e.a.protocol(), EVCCID: append([]byte(nil), id...)})
+		p = e.cfg.ChoosePolicy(CarInfo{Protocol: e.proto, EVCCID: append([]byte(nil), id...)})
 	}
 	if p == nil {
 		p = NewPolicy(e.cfg.Policy)

@@ -3,6 +3,7 @@ package secc
 import (
 	"github.com/ccslink/ccslink/proto/v2g/iso2"
 	"github.com/ccslink/ccslink/record"
+	"sync"
 )
 
 // iso2Allowed is ISO 15118-2's sequence (AC and DC): the requests each
@@ -55,12 +56,12 @@ type iso2Adapter struct {
 	dec iso2.Decoder
 	req *iso2.Document
 	// The answer is built in memory the adapter keeps (ans) and encoded
-	// at once, so that answering allocates nothing.
-	res      iso2.Document
-	msg      iso2.V2G_Message
-	ans      iso2Answers
-	evseID   string
-	schedule *iso2.SAScheduleListType
+	// at once, so that answering allocates nothing; res holds msg.
+	res iso2.Document
+	msg iso2.V2G_Message
+	ans iso2Answers
+	// evseID and schedule, made of cfg
+	made[string, *iso2.SAScheduleListType]
 }
 
 // iso2Answers holds the answers' parts for reuse.
@@ -97,7 +98,19 @@ func (x *iso2Answers) status(ac bool) (*iso2.AC_EVSEStatusType, *iso2.DC_EVSESta
 }
 
 func newISO2Adapter(cfg *Config) *iso2Adapter {
-	return &iso2Adapter{cfg: cfg, evseID: iso2EVSEID(cfg.EVSEID), schedule: iso2Schedule(cfg.Limits.MaxPowerW)}
+	a := pooled(&iso2Adapters, func(a *iso2Adapter) { a.res.V2G_Message = &a.msg })
+	a.cfg, a.kind, a.req = cfg, iso2.KindNone, nil
+	a.made.of(cfg, iso2EVSEID, iso2Schedule)
+	return a
+}
+
+// iso2Adapters holds the adapters of ended sessions for the next ones: an
+// adapter's decoder and answers are most of a session's memory.
+var iso2Adapters sync.Pool
+
+func (a *iso2Adapter) release() {
+	a.cfg, a.req, a.msg = nil, nil, iso2.V2G_Message{}
+	iso2Adapters.Put(a)
 }
 
 func (a *iso2Adapter) protocol() Protocol        { return ProtocolISO2 }
@@ -106,17 +119,11 @@ func (a *iso2Adapter) stateName(st state) string { return iso2StateNames[st] }
 
 func (a *iso2Adapter) decode(payload []byte, r *Request) error {
 	var err error
+	var b *iso2.BodyType
 	a.req, _, err = a.dec.Decode(payload)
-	msg := a.req.V2G_Message
-	a.kind = iso2.KindNone
-	var sid []byte
-	if msg != nil {
-		a.kind, sid = msg.Body.Kind(), msg.Header.SessionID
-	}
-	if err := decoded(r, a.kind, iso2Phases, sid, msg != nil, err, "an ISO 15118-2"); err != nil || !r.request {
+	if b, a.kind, err = decoded[*iso2.Document](r, a.req, err, iso2Phases, "an ISO 15118-2"); err != nil || !r.request {
 		return err
 	}
-	b := &msg.Body
 	switch a.kind {
 	case iso2.KindSessionSetupReq:
 		r.EVCCID = b.SessionSetupReq.EVCCID
@@ -129,37 +136,23 @@ func (a *iso2Adapter) decode(payload []byte, r *Request) error {
 			r.Energy = EnergyDC
 			r.Values, r.HasValues = iso2CPDValues(p.DC_EVChargeParameter), true
 		}
-	case iso2.KindCableCheckReq:
-		r.Values, r.HasValues = statusValues(int(b.CableCheckReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
-	case iso2.KindPreChargeReq:
-		q := b.PreChargeReq
-		r.TargetVoltageV, r.TargetCurrentA = iso2Value(q.EVTargetVoltage), iso2Value(q.EVTargetCurrent)
-		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{}), true
 	case iso2.KindPowerDeliveryReq:
 		r.ReadyToCharge = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressStart
 		r.Renegotiate = b.PowerDeliveryReq.ChargeProgress == iso2.ChargeProgressRenegotiate
-	case iso2.KindCurrentDemandReq:
-		q := b.CurrentDemandReq
-		r.Energy = EnergyDC
-		r.TargetVoltageV, r.TargetCurrentA = iso2Value(q.EVTargetVoltage), iso2Value(q.EVTargetCurrent)
-		r.Values, r.HasValues = statusValues(int(q.DC_EVStatus.EVRESSSOC), opt{r.TargetVoltageV, true}, opt{r.TargetCurrentA, true}), true
-	case iso2.KindChargingStatusReq:
-		r.Energy = EnergyAC
-	case iso2.KindWeldingDetectionReq:
-		r.Values, r.HasValues = statusValues(int(b.WeldingDetectionReq.DC_EVStatus.EVRESSSOC), opt{}, opt{}), true
+	}
+	targets(r, b.EVTargetVoltage(), b.EVTargetCurrent(), iso2Value)
+	if st := b.DC_EVStatus(); st != nil {
+		r.dcStatus(st.EVRESSSOC)
 	}
 	r.MovesOn = movesOn(r)
 	return nil
 }
 
-func (a *iso2Adapter) encode(dst []byte, body *iso2.BodyType, code iso2.ResponseCodeType, sid []byte) ([]byte, string, error) {
+func (a *iso2Adapter) encode(dst []byte, body *iso2.BodyType, sid []byte) ([]byte, string, error) {
 	a.msg = iso2.V2G_Message{Header: iso2.MessageHeaderType{SessionID: sid}, Body: *body}
-	a.res = iso2.Document{V2G_Message: &a.msg}
+	rc, _ := a.msg.Body.ResponseCode()
 	out, err := iso2.Append(dst, &a.res)
-	if err != nil {
-		return dst, code.String(), err
-	}
-	return out, code.String(), nil
+	return out, rc.String(), err
 }
 
 // iso2Codes are the model's codes in ISO-2's words.
@@ -172,7 +165,7 @@ func (a *iso2Adapter) failed(dst []byte, c code, sid []byte) ([]byte, string, bo
 	if body == nil {
 		return dst, "", false, nil
 	}
-	out, code, err := a.encode(dst, body, iso2Codes[c], sid)
+	out, code, err := a.encode(dst, body, sid)
 	return out, code, true, err
 }
 
@@ -219,7 +212,6 @@ func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, s
 	case iso2.KindChargeParameterDiscoveryReq:
 		a.chargeParameterDiscovery(r, d)
 		b.ChargeParameterDiscoveryRes = &x.cpd
-		ok = x.cpd.ResponseCode
 	case iso2.KindCableCheckReq:
 		x.cc = iso2.CableCheckResType{ResponseCode: ok, DC_EVSEStatus: x.dcStatus, EVSEProcessing: iso2Processing(d.Outcome == Ongoing)}
 		b.CableCheckRes = &x.cc
@@ -263,7 +255,7 @@ func (a *iso2Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, s
 		out, code, _, err := a.failed(dst, codeFailed, sid)
 		return out, code, err
 	}
-	return a.encode(dst, &b, ok, sid)
+	return a.encode(dst, &b, sid)
 }
 
 // chargeParameterDiscovery answers the car's battery values into
@@ -363,12 +355,7 @@ func iso2CPDValues(p *iso2.DC_EVChargeParameterType) record.Values {
 		iso2Opt(p.EVMaximumPowerLimit), iso2Opt(p.EVEnergyCapacity), iso2Opt(p.EVEnergyRequest), p.FullSOC, p.BulkSOC)
 }
 
-func iso2Opt(p *iso2.PhysicalValueType) opt {
-	if p == nil {
-		return opt{}
-	}
-	return opt{iso2Value(*p), true}
-}
+func iso2Opt(p *iso2.PhysicalValueType) opt { return optOf(p, iso2Value) }
 
 func iso2Value(p iso2.PhysicalValueType) float64 { return scaled(int(p.Value), int(p.Multiplier)) }
 

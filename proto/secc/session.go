@@ -194,7 +194,7 @@ func (s *Session) Done() bool { return s.ended }
 // Protocol returns the negotiated protocol, ProtocolNone before the handshake.
 func (s *Session) Protocol() Protocol {
 	if e, ok := s.m.(*engine); ok {
-		return e.a.protocol()
+		return e.proto
 	}
 	return ProtocolNone
 }

@@ -66,6 +66,14 @@ func statusValues(soc int, targetV, targetI opt) record.Values {
 	return record.Values{SoC: &b.soc, TargetVoltageV: targetV.into(&b.targetV), TargetCurrentA: targetI.into(&b.targetI)}
 }
 
+// optOf is the value of the optional p as value reads it, absent when p is nil.
+func optOf[V any](p *V, value func(V) float64) opt {
+	if p == nil {
+		return opt{}
+	}
+	return opt{value(*p), true}
+}
+
 // scaled returns value x 10^mul.
 func scaled(value, mul int) float64 { return float64(value) * math.Pow10(mul) }
 

@@ -20,8 +20,8 @@ type codec interface {
 	decode(p []byte) (kind message.Kind, ok bool)
 	// reencode appends the last decoded request to dst with SessionID id.
 	reencode(dst, id []byte) ([]byte, error)
-	// evccid returns the EVCCID of the last request if it is a SessionSetupReq.
-	evccid() ([]byte, bool)
+	// carID returns the EVCCID of the last request if it is a SessionSetupReq.
+	carID() ([]byte, bool)
 	// cpd returns the car's values of the last request if it is a ChargeParameterDiscoveryReq.
 	cpd() (record.Values, bool)
 	// answer decodes our framed answer p: the SessionID a SessionSetupRes
@@ -32,128 +32,97 @@ type codec interface {
 func newCodec(p secc.Protocol) codec {
 	switch p {
 	case secc.ProtocolDIN:
-		return &codecOf[din.Document]{unmarshal: din.Unmarshal, append: din.Append, read: dinFacts,
-			setID: func(d *din.Document, id []byte) { d.V2G_Message.Header.SessionID = id }}
+		return &codecOf[din.Document, din.BodyType, din.MessageKind, din.EVSEProcessingType]{unmarshal: din.Unmarshal, append: din.Append,
+			body: (*din.Document).Body, sessionID: (*din.Document).SessionID, kind: (*din.BodyType).Kind, processing: (*din.BodyType).EVSEProcessing,
+			setID:  func(d *din.Document, id []byte) { d.V2G_Message.Header.SessionID = id },
+			evccid: func(b *din.BodyType) []byte { return b.SessionSetupReq.EVCCID },
+			values: func(b *din.BodyType) record.Values { return secc.DINValues(b.ChargeParameterDiscoveryReq) }}
 	case secc.ProtocolISO2:
-		return &codecOf[iso2.Document]{unmarshal: iso2.Unmarshal, append: iso2.Append, read: iso2Facts,
-			setID: func(d *iso2.Document, id []byte) { d.V2G_Message.Header.SessionID = id }}
+		return &codecOf[iso2.Document, iso2.BodyType, iso2.MessageKind, iso2.EVSEProcessingType]{unmarshal: iso2.Unmarshal, append: iso2.Append,
+			body: (*iso2.Document).Body, sessionID: (*iso2.Document).SessionID, kind: (*iso2.BodyType).Kind, processing: (*iso2.BodyType).EVSEProcessing,
+			setID:  func(d *iso2.Document, id []byte) { d.V2G_Message.Header.SessionID = id },
+			evccid: func(b *iso2.BodyType) []byte { return b.SessionSetupReq.EVCCID },
+			values: func(b *iso2.BodyType) record.Values { return secc.ISO2Values(b.ChargeParameterDiscoveryReq) }}
 	}
 	return nil
 }
 
-// facts are what replay reads of one V2G message, whatever its protocol.
-type facts struct {
-	kind      message.Kind
-	sessionID []byte // the header's
-	setup     bool   // a SessionSetupReq, with evccid
-	evccid    []byte
-	cpd       *record.Values // a ChargeParameterDiscoveryReq's values
-	// processing is an answer's EVSEProcessing, where it has one.
-	processing string
+// codecOf is the codec of one protocol: D its Document, B its BodyType, K
+// its MessageKind, P its EVSEProcessingType. Its functions are the
+// package's generated ones, and what replay reads of the car's requests:
+// evccid a SessionSetupReq's EVCCID, values a ChargeParameterDiscoveryReq's
+// values (each called only on a body of that kind).
+type codecOf[D, B any, K interface{ Message() message.Kind }, P fmt.Stringer] struct {
+	unmarshal  func([]byte, *D) (int, error)
+	append     func([]byte, *D) ([]byte, error)
+	body       func(*D) *B // nil: not a V2G_Message
+	sessionID  func(*D) []byte
+	setID      func(*D, []byte)
+	kind       func(*B) K
+	processing func(*B) (P, bool)
+	evccid     func(*B) []byte
+	values     func(*B) record.Values
+	req, res   D
+	last       *B // the last request decoded; nil when it was not a V2G_Message
 }
 
-// codecOf is the codec of one protocol's Document type D; read takes the
-// facts out of a decoded document (ok false when it holds no V2G_Message),
-// setID sets its SessionID.
-type codecOf[D any] struct {
-	unmarshal func([]byte, *D) (int, error)
-	append    func([]byte, *D) ([]byte, error)
-	read      func(*D) (facts, bool)
-	setID     func(*D, []byte)
-	req, res  D
-	last      facts
-	ok        bool
-}
-
-func (c *codecOf[D]) decode(p []byte) (message.Kind, bool) {
+func (c *codecOf[D, B, K, P]) decode(p []byte) (message.Kind, bool) {
 	var zero D
-	c.req, c.last, c.ok = zero, facts{}, false
+	c.req, c.last = zero, nil
 	if _, err := c.unmarshal(p, &c.req); err != nil {
 		return message.None, false
 	}
-	c.last, c.ok = c.read(&c.req)
-	return c.last.kind, c.ok
+	if c.last = c.body(&c.req); c.last == nil {
+		return message.None, false
+	}
+	return c.kind(c.last).Message(), true
 }
 
-func (c *codecOf[D]) reencode(dst, id []byte) ([]byte, error) {
+func (c *codecOf[D, B, K, P]) reencode(dst, id []byte) ([]byte, error) {
 	c.setID(&c.req, id)
 	return c.append(dst, &c.req)
 }
 
-func (c *codecOf[D]) evccid() ([]byte, bool) { return c.last.evccid, c.ok && c.last.setup }
-
-func (c *codecOf[D]) cpd() (record.Values, bool) {
-	if !c.ok || c.last.cpd == nil {
-		return record.Values{}, false
-	}
-	return *c.last.cpd, true
+func (c *codecOf[D, B, K, P]) lastIs(k message.Kind) bool {
+	return c.last != nil && c.kind(c.last).Message() == k
 }
 
-func (c *codecOf[D]) answer(p []byte) ([]byte, string) {
+func (c *codecOf[D, B, K, P]) carID() ([]byte, bool) {
+	if !c.lastIs(message.SessionSetupReq) {
+		return nil, false
+	}
+	return c.evccid(c.last), true
+}
+
+func (c *codecOf[D, B, K, P]) cpd() (record.Values, bool) {
+	if !c.lastIs(message.ChargeParameterDiscoveryReq) {
+		return record.Values{}, false
+	}
+	return c.values(c.last), true
+}
+
+func (c *codecOf[D, B, K, P]) answer(p []byte) ([]byte, string) {
 	var zero D
 	c.res = zero
-	_, body, _, err := v2gtp.Split(p)
+	_, payload, _, err := v2gtp.Split(p)
 	if err != nil {
 		return nil, ""
 	}
-	if _, err := c.unmarshal(body, &c.res); err != nil {
+	if _, err := c.unmarshal(payload, &c.res); err != nil {
 		return nil, ""
 	}
-	f, ok := c.read(&c.res)
-	if !ok {
+	b := c.body(&c.res)
+	switch {
+	case b == nil:
 		return nil, ""
+	case c.kind(b).Message() == message.SessionSetupRes:
+		return c.sessionID(&c.res), ""
 	}
-	if f.kind == message.SessionSetupRes {
-		return f.sessionID, ""
+	if proc, ok := c.processing(b); ok {
+		return nil, proc.String()
 	}
-	return nil, f.processing
+	return nil, ""
 }
-
-func dinFacts(d *din.Document) (facts, bool) {
-	m := d.V2G_Message
-	if m == nil {
-		return facts{}, false
-	}
-	b := &m.Body
-	f := facts{kind: b.Kind().Message(), sessionID: m.Header.SessionID}
-	switch {
-	case b.SessionSetupReq != nil:
-		f.setup, f.evccid = true, b.SessionSetupReq.EVCCID
-	case b.ChargeParameterDiscoveryReq != nil:
-		f.cpd = ptr(secc.DINValues(b.ChargeParameterDiscoveryReq))
-	case b.ChargeParameterDiscoveryRes != nil:
-		f.processing = b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
-	case b.CableCheckRes != nil:
-		f.processing = b.CableCheckRes.EVSEProcessing.String()
-	case b.ContractAuthenticationRes != nil:
-		f.processing = b.ContractAuthenticationRes.EVSEProcessing.String()
-	}
-	return f, true
-}
-
-func iso2Facts(d *iso2.Document) (facts, bool) {
-	m := d.V2G_Message
-	if m == nil {
-		return facts{}, false
-	}
-	b := &m.Body
-	f := facts{kind: b.Kind().Message(), sessionID: m.Header.SessionID}
-	switch {
-	case b.SessionSetupReq != nil:
-		f.setup, f.evccid = true, b.SessionSetupReq.EVCCID
-	case b.ChargeParameterDiscoveryReq != nil:
-		f.cpd = ptr(secc.ISO2Values(b.ChargeParameterDiscoveryReq))
-	case b.ChargeParameterDiscoveryRes != nil:
-		f.processing = b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
-	case b.CableCheckRes != nil:
-		f.processing = b.CableCheckRes.EVSEProcessing.String()
-	case b.AuthorizationRes != nil:
-		f.processing = b.AuthorizationRes.EVSEProcessing.String()
-	}
-	return f, true
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // appRequest decodes p as the car's SupportedAppProtocolReq; a whole
 // document with at least one protocol, so no other document passes for one.

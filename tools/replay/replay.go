@@ -381,7 +381,7 @@ func captured(c *conn, p secc.Protocol) Captured {
 		if _, ok := cod.decode(m.Payload); !ok {
 			continue
 		}
-		if id, ok := cod.evccid(); ok && k.EVCCID == nil {
+		if id, ok := cod.carID(); ok && k.EVCCID == nil {
 			k.EVCCID = append([]byte{}, id...)
 		}
 		if v, ok := cod.cpd(); ok && k.CPDFrame == 0 {

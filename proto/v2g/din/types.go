@@ -2,8 +2,9 @@
 
 // What a user of the codec reads: Document, a struct per schema type, the
 // enumerations and MessageKind. The codec is in decode.go and encode.go, the
-// grammar tables in grammar.go, the JSON forms of the enumerations in json.go
-// and the fragment codec of signatures in fragment.go.
+// grammar tables in grammar.go, the JSON forms of the enumerations in json.go,
+// the accessors of BodyType in body.go and the fragment codec of signatures in
+// fragment.go.
 
 // Package din is the EXI codec of DIN SPEC 70121:2014 V2G messages
 // (urn:din:70121:2012:MsgDef).

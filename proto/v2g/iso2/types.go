@@ -2,8 +2,9 @@
 
 // What a user of the codec reads: Document, a struct per schema type, the
 // enumerations and MessageKind. The codec is in decode.go and encode.go, the
-// grammar tables in grammar.go, the JSON forms of the enumerations in json.go
-// and the fragment codec of signatures in fragment.go.
+// grammar tables in grammar.go, the JSON forms of the enumerations in json.go,
+// the accessors of BodyType in body.go and the fragment codec of signatures in
+// fragment.go.
 
 // Package iso2 is the EXI codec of ISO 15118-2:2014 V2G messages
 // (urn:iso:15118:2:2013:MsgDef).

@@ -1,0 +1,5 @@
+//go:build race
+
+package secc
+
+const raceEnabled = true
