@@ -44,6 +44,9 @@ type SmartEVSE struct {
 	URL     string        // base URL (/ev_state appended) or full URL; "" = none
 	Timeout time.Duration // for one attempt
 	Window  time.Duration // how long a delivery keeps trying, from the car's first values
+	// Watch is how long the SmartEVSE is watched after a delivery for AC
+	// charging (GET /settings); 0 = not watched, for a charger without that API.
+	Watch time.Duration
 }
 
 // MQTT configures the MQTT output.
@@ -89,7 +92,7 @@ func Default() Config {
 	return Config{
 		Interface:  "eth1",
 		Policy:     "soc",
-		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute},
+		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute, Watch: time.Minute},
 		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant"},
 		StateDir:   "/var/lib/ccslink",
 		Recordings: Recordings{Keep: 20},

@@ -19,7 +19,7 @@ var full = Config{
 	EVSEID:       "DE*ABC*E1234",
 	EmulateModem: true,
 	V2GPort:      15200,
-	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second},
+	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second, Watch: 0},
 	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", ClientID: "ccslink-garage", Username: "ccs",
 		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha"},
 	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123"},
@@ -40,6 +40,7 @@ smartevse:
   url: http://10.0.0.1/ev_state
   timeout: 1.5s
   window: 90s
+  watch: 0s
 mqtt:
   broker: tcp://user:pw@192.168.1.2:1883
   prefix: home/car/
@@ -180,6 +181,8 @@ func TestErrors(t *testing.T) {
 			"f.yaml:2:11: smartevse.window: 0s is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)"},
 		{"window too long", "smartevse:\n  window: 1h\n", ErrValue,
 			"f.yaml:2:11: smartevse.window: 1h0m0s is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)"},
+		{"watch too short", "smartevse:\n  watch: 5s\n", ErrValue,
+			"f.yaml:2:10: smartevse.watch: 5s is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)"},
 		{"bad policy", "# charger\npolicy: fast\n", ErrValue,
 			`f.yaml:2:9: policy: "fast" is not a policy: use soc (read the SoC, then let the car charge on AC), dc (a full emulated DC session) or ac (an ISO 15118-2 AC session)`},
 		{"listen without token", "http:\n  listen: \":8080\"\n", ErrValue,

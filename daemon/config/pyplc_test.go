@@ -53,6 +53,7 @@ smartevse:
   url: "http://10.0.0.1/ev_state"
   timeout: 2s
   window: 1m0s
+  watch: 1m0s
 mqtt:
   broker: ""
   prefix: ""
