@@ -15,21 +15,25 @@ import (
 // has not sent is null, never -1: a reader such as evcc would take -1 as a
 // value (evcc's http plugin with jq fails on null and keeps no value).
 type stateJSON struct {
-	State            record.State    `json:"state"`
-	Words            string          `json:"words"`
-	SoC              *int            `json:"soc"`
-	FullSoC          *int            `json:"full_soc"`
-	EnergyCapacityWh *int            `json:"energy_capacity_wh"`
-	EnergyRequestWh  *int            `json:"energy_request_wh"`
-	EVCCID           string          `json:"evccid"`
-	Protocol         string          `json:"protocol"`
-	EVMAC            string          `json:"ev_mac"`
-	Phases           record.Phases   `json:"phases"`
-	SoCAge           *float64        `json:"soc_age_s"`
-	End              string          `json:"end"`
-	EndWords         string          `json:"end_words"`
-	Summary          string          `json:"summary"`
-	Session          *record.Session `json:"session,omitempty"`
+	State            record.State  `json:"state"`
+	Words            string        `json:"words"`
+	SoC              *int          `json:"soc"`
+	FullSoC          *int          `json:"full_soc"`
+	EnergyCapacityWh *int          `json:"energy_capacity_wh"`
+	EnergyRequestWh  *int          `json:"energy_request_wh"`
+	EVCCID           string        `json:"evccid"`
+	Protocol         string        `json:"protocol"`
+	EVMAC            string        `json:"ev_mac"`
+	Phases           record.Phases `json:"phases"`
+	SoCAge           *float64      `json:"soc_age_s"`
+	End              string        `json:"end"`
+	EndWords         string        `json:"end_words"`
+	Summary          string        `json:"summary"`
+	// Handover is what the charger did after the delivery (null while it
+	// is watched, or when it is not); HandoverWords says it to people.
+	Handover      *record.Handover `json:"handover"`
+	HandoverWords string           `json:"handover_words,omitempty"`
+	Session       *record.Session  `json:"session,omitempty"`
 }
 
 // hadCar reports whether a car took part in a plug-in: it matched, or it
@@ -125,6 +129,9 @@ func (s *Server) state(withSession bool) stateJSON {
 	if hadCar(r) {
 		j.Summary = r.Summary()
 	}
+	if r.Handover != nil {
+		j.Handover, j.HandoverWords = r.Handover, r.Handover.Words()
+	}
 	if withSession {
 		j.Session = r
 	}
@@ -202,6 +209,7 @@ type eventJSON struct {
 	EndWords  string           `json:"end_words,omitempty"`
 	Detail    string           `json:"detail,omitempty"`
 	Delivery  *record.Delivery `json:"delivery,omitempty"`
+	Handover  *record.Handover `json:"handover,omitempty"`
 	Summary   string           `json:"summary"`
 	State     stateJSON        `json:"state"`
 }
@@ -222,7 +230,7 @@ type valuesJSON struct {
 // Event keeps the plug-in's record and hands the event to every client.
 func (s *Server) Event(e record.Event, rec *record.Session) {
 	j := eventJSON{Kind: e.Kind.String(), At: e.At, EVMAC: e.EVMAC, Protocol: e.Protocol, Namespace: e.Namespace,
-		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery}
+		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery, Handover: e.Handover}
 	if len(e.EVCCID) > 0 {
 		j.EVCCID = hex.EncodeToString(e.EVCCID)
 	}
@@ -245,6 +253,31 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 		s.cur.Apply(e)
 	}
 	s.broadcast(e.Kind.String(), j)
+}
+
+// Late amends the record of a plug-in that ended before its handover came
+// (the car's V2G session is long over when the charger starts AC): the
+// record shown and the one kept in memory. Clients hear it as a handover
+// event.
+func (s *Server) Late(e record.Event, rec *record.Session) {
+	if e.Kind != record.KindHandover || rec == nil {
+		return
+	}
+	c := rec.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last != nil && s.last.PlugIn == c.PlugIn {
+		s.last = c
+	}
+	if s.cur != nil && s.ended && s.cur.PlugIn == c.PlugIn {
+		s.cur = c
+	}
+	for i, k := range s.sessions {
+		if k.PlugIn == c.PlugIn {
+			s.sessions[i] = c
+		}
+	}
+	s.broadcast(e.Kind.String(), eventJSON{Kind: e.Kind.String(), At: e.At, Handover: e.Handover})
 }
 
 // PlugInEnded keeps the record of a plug-in with a car (in memory without
