@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -34,14 +35,25 @@ import (
 // TestFromConfig builds the daemon from a configuration file's text and
 // plugs a car in over virtual modems and loopback sockets: the capacity
 // the file gives for a car that sends none reaches the SmartEVSE with the
-// first SoC, the HTTP API and the record; the state directory gets the
-// plug-in's recording and its line in the session history.
+// first SoC, the HTTP API and the record; the SmartEVSE, watched after the
+// delivery (GET /settings), goes to C, and the handover reaches the record,
+// the API and the metrics; the state directory gets the plug-in's
+// recording and its line in the session history.
 func TestFromConfig(t *testing.T) {
 	state := t.TempDir()
 	posts := make(chan string, 8)
+	var mu sync.Mutex
+	stateID := 12 // MODEM_WAIT until the SoC comes, then C: the car charges on AC
 	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts <- r.URL.RawQuery
 		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodGet && r.URL.Path == "/settings" {
+			fmt.Fprintf(w, `{"version":"v3.7.2","mode":"NORMAL","mode_id":1,"car_connected":true,"evse":{"connected":true,"pwm":266,"state":"Charging","state_id":%d,"error":"None","error_id":0,"iec61851_state":"C","charging_enabled":true},"settings":{"modem":"Experiment"}}`+"\n", stateID)
+			return
+		}
+		posts <- r.URL.RawQuery
+		stateID = 2
 		w.Write([]byte(`{}`))
 	}))
 	defer stub.Close()
@@ -76,7 +88,8 @@ capacity_fallback:
 		t.Fatal(err)
 	}
 
-	v := &view{slac: make(chan struct{}), sessionEnded: make(chan struct{}), delivered: make(chan struct{}), ended: make(chan *record.Session, 1)}
+	v := &view{slac: make(chan struct{}), sessionEnded: make(chan struct{}), delivered: make(chan struct{}), ended: make(chan *record.Session, 1),
+		handover: make(chan *record.Handover, 1)}
 	d, err := daemon.New(daemon.Config{Config: c, MAC: evseModem.HostMAC(), Views: []charger.Subscriber{v}})
 	if err != nil {
 		t.Fatal(err)
@@ -143,15 +156,36 @@ capacity_fallback:
 		t.Errorf("the SmartEVSE got %q", q)
 	}
 
+	// The SmartEVSE, watched after the delivery, charges the car on AC.
+	var h *record.Handover
+	select {
+	case h = <-v.handover:
+	case <-ctx.Done():
+		t.Fatal("no handover after the delivery")
+	}
+	if h.Strategy != "deliver-now" || !h.ACStarted || !h.Observed || h.Why != "" || len(h.Seen) != 1 || h.Seen[0] != "C" || h.Watched != time.Minute || h.ACAfter < 0 {
+		t.Errorf("handover %+v", h)
+	}
+
 	// The API while the car is still plugged in.
 	body := get(t, "http://"+d.HTTPAddr().String()+"/api/state")
 	var st struct {
-		SoC    *int   `json:"soc"`
-		EVCCID string `json:"evccid"`
-		EVMAC  string `json:"ev_mac"`
+		SoC           *int   `json:"soc"`
+		EVCCID        string `json:"evccid"`
+		EVMAC         string `json:"ev_mac"`
+		HandoverWords string `json:"handover_words"`
+		Handover      struct {
+			Strategy  string `json:"strategy"`
+			ACStarted bool   `json:"ac_started"`
+			Outcome   string `json:"outcome"`
+		} `json:"handover"`
 	}
-	if err := json.Unmarshal(body, &st); err != nil || st.SoC == nil || *st.SoC != 57 || st.EVCCID != "dc44271dcd45" || st.EVMAC != "dc:44:27:1d:cd:45" {
+	if err := json.Unmarshal(body, &st); err != nil || st.SoC == nil || *st.SoC != 57 || st.EVCCID != "dc44271dcd45" || st.EVMAC != "dc:44:27:1d:cd:45" ||
+		st.Handover.Strategy != "deliver-now" || !st.Handover.ACStarted || st.Handover.Outcome != "ac_started" || !strings.HasPrefix(st.HandoverWords, "charging on AC ") {
 		t.Errorf("/api/state: %s %v", body, err)
+	}
+	if m := string(get(t, "http://"+d.HTTPAddr().String()+"/metrics")); !strings.Contains(m, "\nccslink_handover_total{outcome=\"ac_started\",strategy=\"deliver-now\"} 1\n") {
+		t.Errorf("/metrics lacks the handover:\n%s", m)
 	}
 
 	carModem.Unplug()
@@ -163,6 +197,9 @@ capacity_fallback:
 	}
 	if rec.EnergyCapacityWh != (record.Num{Value: 75000, Known: true, From: charger.FromConfig, At: rec.EnergyCapacityWh.At}) || rec.SoC.Value != 57 {
 		t.Errorf("record: capacity %+v, SoC %+v", rec.EnergyCapacityWh, rec.SoC)
+	}
+	if rec.Handover == nil || !rec.Handover.ACStarted {
+		t.Errorf("record: handover %+v", rec.Handover)
 	}
 	stop()
 	if err := <-done; err != nil {
@@ -238,7 +275,11 @@ type view struct {
 	slac, sessionEnded, delivered chan struct{}
 	once                          [3]sync.Once
 	ended                         chan *record.Session
+	handover                      chan *record.Handover
 }
+
+// Late hears of a handover that came after its plug-in ended.
+func (v *view) Late(e record.Event, s *record.Session) { v.Event(e, s) }
 
 func (v *view) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
@@ -248,6 +289,11 @@ func (v *view) Event(e record.Event, s *record.Session) {
 		v.once[1].Do(func() { close(v.sessionEnded) })
 	case record.KindDelivered:
 		v.once[2].Do(func() { close(v.delivered) })
+	case record.KindHandover:
+		select {
+		case v.handover <- e.Handover:
+		default:
+		}
 	}
 }
 
@@ -256,6 +302,29 @@ func (v *view) PlugInEnded(s *record.Session) {
 		select {
 		case v.ended <- s.Clone():
 		default:
+		}
+	}
+}
+
+// TestWatchesHandover: the SmartEVSE is watched after a delivery unless
+// smartevse.watch is 0s or the URL posts to another receiver's path.
+func TestWatchesHandover(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want bool
+	}{
+		{"smartevse: {url: http://10.0.0.1}", true},
+		{"smartevse: {url: http://10.0.0.1/ev_state, watch: 2m}", true},
+		{"smartevse: {url: http://10.0.0.1, watch: 0s}", false},
+		{"smartevse: {url: http://nodered:1880/soc}", false},
+		{"interface: eth1", false},
+	} {
+		cfg, err := config.Parse("f.yaml", []byte(c.yaml+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := daemon.WatchesHandover(cfg); got != c.want {
+			t.Errorf("%s: %v, want %v", c.yaml, got, c.want)
 		}
 	}
 }
