@@ -146,7 +146,7 @@ func New(cfg Config) (_ *Daemon, err error) {
 	if stateOK {
 		dir = cfg.StateDir
 	}
-	past := history.New(history.Config{Dir: dir, Keep: cfg.Sessions.Keep, Log: log})
+	past := history.New(history.Config{Dir: dir, Keep: cfg.Sessions.Keep, Log: log, AwaitHandover: WatchesHandover(cfg.Config)})
 	d.closers = append(d.closers, func() { past.Close() })
 	d.subs = append(d.subs, past)
 	if cfg.HTTP.Listen != "" {
