@@ -38,7 +38,6 @@ type firmwareState struct {
 }
 
 var (
-	fwA          = firmwareState{StateA, "Ready to Charge", "A", 1024}
 	fwB          = firmwareState{StateB, "Connected to EV", "B", 266}
 	fwC          = firmwareState{StateC, "Charging", "C", 266}
 	fwModemDone  = firmwareState{StateModemDone, "Modem Done", "B", 1024}
