@@ -278,7 +278,7 @@ func TestWatchSlowSmartEVSE(t *testing.T) {
 	w := newWaits()
 	stub := newSettingsStub(t, w, step{0, fwModemDone}, step{time.Second, fwModemCPOff}, step{6 * time.Second, fwC})
 	stub.hold = make(chan struct{}, 2) // the first two requests hang
-	wt, results := startWatcher(t, WatchConfig{URL: stub.srv.URL, Timeout: 50 * time.Millisecond}, w)
+	wt, results := startWatcher(t, WatchConfig{URL: stub.srv.URL, Timeout: 500 * time.Millisecond}, w)
 	wt.Watch(3)
 	e := next(t, results, "handover")
 	want := &record.Handover{Strategy: "deliver-now", ACStarted: true, ACAfter: 6 * time.Second, Observed: true,
