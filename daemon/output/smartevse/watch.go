@@ -109,6 +109,7 @@ type WatchConfig struct {
 // line, not again until a SmartEVSE's answer came in between.
 type Watcher struct {
 	settings string // the GET URL
+	shown    string // the GET URL for the log, without a password
 	host     string
 	bound    time.Duration
 	poll     time.Duration
@@ -144,6 +145,7 @@ func NewWatcher(cfg WatchConfig) (*Watcher, error) {
 	}
 	w := &Watcher{
 		settings: u.String(),
+		shown:    u.Redacted(),
 		host:     hostPort(u),
 		bound:    cmp.Or(cfg.Bound, DefaultWatch),
 		poll:     cmp.Or(cfg.Poll, DefaultPoll),
@@ -243,9 +245,9 @@ func (w *Watcher) watch(ctx context.Context, start time.Time) (h record.Handover
 			w.mu.Unlock()
 			msg := "smartevse: not watching for AC charging after the SoC: " + err.words + "; set smartevse.watch to 0s for a charger without the SmartEVSE's API"
 			if quiet {
-				w.log.Debug(msg, "url", w.settings)
+				w.log.Debug(msg, "url", w.shown)
 			} else {
-				w.log.Warn(msg, "url", w.settings)
+				w.log.Warn(msg, "url", w.shown)
 			}
 			h.Why, h.At = err.words, now
 			return h, true
