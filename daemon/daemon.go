@@ -189,7 +189,7 @@ func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
 	}
 	w, err := smartevse.NewWatcher(smartevse.WatchConfig{URL: c.URL, Bound: c.Watch, Timeout: c.Timeout, Log: d.log, OnResult: d.serving.Report})
 	if errors.Is(err, smartevse.ErrNotSmartEVSE) {
-		d.log.Info("not watching for AC charging after the SoC: " + c.URL + " posts to another receiver than a SmartEVSE's " + smartevse.DefaultPath + ", which has no GET /settings")
+		d.log.Info("not watching for AC charging after the SoC: " + d.cfg.Redacted().SmartEVSE.URL + " posts to another receiver than a SmartEVSE's " + smartevse.DefaultPath + ", which has no GET /settings")
 		return nil, nil
 	}
 	if err != nil {
