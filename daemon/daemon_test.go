@@ -1,11 +1,13 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -326,5 +328,27 @@ func TestWatchesHandover(t *testing.T) {
 		if got := daemon.WatchesHandover(cfg); got != c.want {
 			t.Errorf("%s: %v, want %v", c.yaml, got, c.want)
 		}
+	}
+}
+
+// TestNotWatchedSaysSo: a receiver of its own path is not watched, said in
+// one line that keeps its password out.
+func TestNotWatchedSaysSo(t *testing.T) {
+	c := config.Default()
+	c.StateDir, c.SmartEVSE.URL = "", "http://user:secret@nodered:1880/soc"
+	var logs bytes.Buffer
+	d, err := daemon.New(daemon.Config{Config: c, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	want := `level=INFO msg="not watching for AC charging after the SoC: http://` + config.RedactedValue + `@nodered:1880/soc posts to another receiver than a SmartEVSE's /ev_state, which has no GET /settings"` + "\n"
+	if logs.String() != want {
+		t.Fatalf("log\n got %s\nwant %s", logs.String(), want)
 	}
 }
