@@ -29,9 +29,9 @@ type stateJSON struct {
 	End              string        `json:"end"`
 	EndWords         string        `json:"end_words"`
 	Summary          string        `json:"summary"`
-	// Handover is what the charger did after the delivery (null while it
-	// is watched, or when it is not); HandoverWords says it to people.
-	Handover      *record.Handover `json:"handover"`
+	// Handover is what the charger did after the delivery (absent while
+	// it is watched, or when it is not); HandoverWords says it to people.
+	Handover      *record.Handover `json:"handover,omitempty"`
 	HandoverWords string           `json:"handover_words,omitempty"`
 	Session       *record.Session  `json:"session,omitempty"`
 }
