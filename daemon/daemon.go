@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -125,12 +126,19 @@ func New(cfg Config) (_ *Daemon, err error) {
 		}
 	}
 	if cfg.SmartEVSE.URL != "" {
+		watcher, err := d.handoverWatcher()
+		if err != nil {
+			return nil, err
+		}
 		sender, err := smartevse.New(smartevse.Config{URL: cfg.SmartEVSE.URL, Timeout: cfg.SmartEVSE.Timeout, Window: cfg.SmartEVSE.Window, Log: log,
 			OnResult: func(dl smartevse.Delivery) {
 				if cfg.OnDelivery != nil {
 					cfg.OnDelivery(dl)
 				}
 				d.serving.Report(smartevse.Record(dl))
+				if dl.Err == nil && watcher != nil {
+					watcher.Watch(dl.PlugIn)
+				}
 			},
 			OnAttempt: cfg.OnAttempt})
 		if err != nil {
@@ -153,7 +161,7 @@ func New(cfg Config) (_ *Daemon, err error) {
 	if stateOK {
 		dir = cfg.StateDir
 	}
-	past := history.New(history.Config{Dir: dir, Keep: cfg.Sessions.Keep, Log: log})
+	past := history.New(history.Config{Dir: dir, Keep: cfg.Sessions.Keep, Log: log, AwaitHandover: WatchesHandover(cfg.Config)})
 	d.closers = append(d.closers, func() { past.Close() })
 	d.subs = append(d.subs, past)
 	if cfg.HTTP.Listen != "" {
@@ -174,6 +182,36 @@ func New(cfg Config) (_ *Daemon, err error) {
 	}
 	d.subs = append(d.subs, cfg.Views...)
 	return d, nil
+}
+
+// WatchesHandover reports whether a daemon of c watches the SmartEVSE after
+// a delivery for AC charging: then every plug-in whose values were
+// delivered gets a record.Handover, usually after it ended.
+func WatchesHandover(c config.Config) bool {
+	if c.SmartEVSE.URL == "" || c.SmartEVSE.Watch <= 0 {
+		return false
+	}
+	_, err := smartevse.SettingsURL(c.SmartEVSE.URL)
+	return err == nil
+}
+
+// handoverWatcher is the SmartEVSE's watcher after a delivery; nil when
+// the configuration turns it off or the URL is another receiver's.
+func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
+	c := d.cfg.SmartEVSE
+	if c.Watch <= 0 {
+		return nil, nil
+	}
+	w, err := smartevse.NewWatcher(smartevse.WatchConfig{URL: c.URL, Bound: c.Watch, Timeout: c.Timeout, Log: d.log, OnResult: d.serving.Report})
+	if errors.Is(err, smartevse.ErrNotSmartEVSE) {
+		d.log.Info("not watching for AC charging after the SoC: " + d.cfg.Redacted().SmartEVSE.URL + " posts to another receiver than a SmartEVSE's " + smartevse.DefaultPath + ", which has no GET /settings")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, func() { w.Close() })
+	return w, nil
 }
 
 // Close closes the outputs, the last opened first.

@@ -1,10 +1,13 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,17 +38,28 @@ import (
 // TestFromConfig builds the daemon from a configuration file's text and
 // plugs a car in over virtual modems and loopback sockets: the capacity
 // the file gives for a car that sends none reaches the SmartEVSE with the
-// first SoC, the HTTP API and the record; the state directory gets the
-// plug-in's recording, its line in the session history and the car
-// remembered. The car is one of the owner's cars: its capacity counts
-// over capacity_fallback's for its EVCCID, and the SmartEVSE gets its
-// stable ID as evccid.
+// first SoC, the HTTP API and the record; the SmartEVSE, watched after the
+// delivery (GET /settings), goes to C, and the handover reaches the record,
+// the API and the metrics; the state directory gets the plug-in's
+// recording, its line in the session history and the car remembered. The
+// car is one of the owner's cars: its capacity counts over
+// capacity_fallback's for its EVCCID, and the SmartEVSE gets its stable ID
+// as evccid.
 func TestFromConfig(t *testing.T) {
 	state := t.TempDir()
 	posts := make(chan string, 8)
+	var mu sync.Mutex
+	stateID := 12 // MODEM_WAIT until the SoC comes, then C: the car charges on AC
 	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts <- r.URL.RawQuery
 		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodGet && r.URL.Path == "/settings" {
+			fmt.Fprintf(w, `{"version":"v3.7.2","mode":"NORMAL","mode_id":1,"car_connected":true,"evse":{"connected":true,"pwm":266,"state":"Charging","state_id":%d,"error":"None","error_id":0,"iec61851_state":"C","charging_enabled":true},"settings":{"modem":"Experiment"}}`+"\n", stateID)
+			return
+		}
+		posts <- r.URL.RawQuery
+		stateID = 2
 		w.Write([]byte(`{}`))
 	}))
 	defer stub.Close()
@@ -83,7 +97,8 @@ cars:
 		t.Fatal(err)
 	}
 
-	v := &view{slac: make(chan struct{}), sessionEnded: make(chan struct{}), delivered: make(chan struct{}), ended: make(chan *record.Session, 1)}
+	v := &view{slac: make(chan struct{}), sessionEnded: make(chan struct{}), delivered: make(chan struct{}), ended: make(chan *record.Session, 1),
+		handover: make(chan *record.Handover, 1)}
 	d, err := daemon.New(daemon.Config{Config: c, MAC: evseModem.HostMAC(), Views: []charger.Subscriber{v}})
 	if err != nil {
 		t.Fatal(err)
@@ -150,17 +165,38 @@ cars:
 		t.Errorf("the SmartEVSE got %q", q)
 	}
 
+	// The SmartEVSE, watched after the delivery, charges the car on AC.
+	var h *record.Handover
+	select {
+	case h = <-v.handover:
+	case <-ctx.Done():
+		t.Fatal("no handover after the delivery")
+	}
+	if h.Strategy != "deliver-now" || !h.ACStarted || !h.Observed || h.Why != "" || len(h.Seen) != 1 || h.Seen[0] != "C" || h.Watched != time.Minute || h.ACAfter < 0 {
+		t.Errorf("handover %+v", h)
+	}
+
 	// The API while the car is still plugged in.
 	body := get(t, "http://"+d.HTTPAddr().String()+"/api/state")
 	var st struct {
-		SoC     *int            `json:"soc"`
-		EVCCID  string          `json:"evccid"`
-		EVMAC   string          `json:"ev_mac"`
-		Vehicle *record.Vehicle `json:"vehicle"`
+		SoC           *int            `json:"soc"`
+		EVCCID        string          `json:"evccid"`
+		EVMAC         string          `json:"ev_mac"`
+		Vehicle       *record.Vehicle `json:"vehicle"`
+		HandoverWords string          `json:"handover_words"`
+		Handover      struct {
+			Strategy  string `json:"strategy"`
+			ACStarted bool   `json:"ac_started"`
+			Outcome   string `json:"outcome"`
+		} `json:"handover"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil || st.SoC == nil || *st.SoC != 57 || st.EVCCID != "dc44271dcd45" || st.EVMAC != "dc:44:27:1d:cd:45" ||
-		st.Vehicle == nil || *st.Vehicle != (record.Vehicle{Name: "Model 3", ID: "model3", Confidence: 1, By: record.ByConfig}) {
+		st.Vehicle == nil || *st.Vehicle != (record.Vehicle{Name: "Model 3", ID: "model3", Confidence: 1, By: record.ByConfig}) ||
+		st.Handover.Strategy != "deliver-now" || !st.Handover.ACStarted || st.Handover.Outcome != "ac_started" || !strings.HasPrefix(st.HandoverWords, "charging on AC ") {
 		t.Errorf("/api/state: %s %v", body, err)
+	}
+	if m := string(get(t, "http://"+d.HTTPAddr().String()+"/metrics")); !strings.Contains(m, "\nccslink_handover_total{outcome=\"ac_started\",strategy=\"deliver-now\"} 1\n") {
+		t.Errorf("/metrics lacks the handover:\n%s", m)
 	}
 
 	carModem.Unplug()
@@ -175,6 +211,9 @@ cars:
 	}
 	if rec.Vehicle == nil || *rec.Vehicle != (record.Vehicle{Name: "Model 3", ID: "model3", Confidence: 1, By: record.ByConfig}) {
 		t.Errorf("record: vehicle %+v", rec.Vehicle)
+	}
+	if rec.Handover == nil || !rec.Handover.ACStarted {
+		t.Errorf("record: handover %+v", rec.Handover)
 	}
 	stop()
 	if err := <-done; err != nil {
@@ -254,7 +293,11 @@ type view struct {
 	slac, sessionEnded, delivered chan struct{}
 	once                          [3]sync.Once
 	ended                         chan *record.Session
+	handover                      chan *record.Handover
 }
+
+// Late hears of a handover that came after its plug-in ended.
+func (v *view) Late(e record.Event, s *record.Session) { v.Event(e, s) }
 
 func (v *view) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
@@ -264,6 +307,11 @@ func (v *view) Event(e record.Event, s *record.Session) {
 		v.once[1].Do(func() { close(v.sessionEnded) })
 	case record.KindDelivered:
 		v.once[2].Do(func() { close(v.delivered) })
+	case record.KindHandover:
+		select {
+		case v.handover <- e.Handover:
+		default:
+		}
 	}
 }
 
@@ -388,5 +436,50 @@ func TestNoCommFromConfig(t *testing.T) {
 	var past record.Session
 	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &past) != nil || past.End != record.EndNoComm {
 		t.Errorf("%s: %s", history.File, b)
+	}
+}
+
+// TestWatchesHandover: the SmartEVSE is watched after a delivery unless
+// smartevse.watch is 0s or the URL posts to another receiver's path.
+func TestWatchesHandover(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want bool
+	}{
+		{"smartevse: {url: http://10.0.0.1}", true},
+		{"smartevse: {url: http://10.0.0.1/ev_state, watch: 2m}", true},
+		{"smartevse: {url: http://10.0.0.1, watch: 0s}", false},
+		{"smartevse: {url: http://nodered:1880/soc}", false},
+		{"interface: eth1", false},
+	} {
+		cfg, err := config.Parse("f.yaml", []byte(c.yaml+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := daemon.WatchesHandover(cfg); got != c.want {
+			t.Errorf("%s: %v, want %v", c.yaml, got, c.want)
+		}
+	}
+}
+
+// TestNotWatchedSaysSo: a receiver of its own path is not watched, said in
+// one line that keeps its password out.
+func TestNotWatchedSaysSo(t *testing.T) {
+	c := config.Default()
+	c.StateDir, c.SmartEVSE.URL = "", "http://user:secret@nodered:1880/soc"
+	var logs bytes.Buffer
+	d, err := daemon.New(daemon.Config{Config: c, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	want := `level=INFO msg="not watching for AC charging after the SoC: http://` + config.RedactedValue + `@nodered:1880/soc posts to another receiver than a SmartEVSE's /ev_state, which has no GET /settings"` + "\n"
+	if logs.String() != want {
+		t.Fatalf("log\n got %s\nwant %s", logs.String(), want)
 	}
 }

@@ -32,9 +32,10 @@ const (
 	KindEnded                        // the V2G session or the plug-in ended (End, Detail)
 	KindDelivered                    // an output delivered the car's values, or failed to (Delivery)
 	KindVehicle                      // the car was recognised (Vehicle)
+	KindHandover                     // what the charger did after the delivery: AC charging or not (Handover)
 )
 
-var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered", "vehicle"}
+var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered", "vehicle", "handover"}
 
 // String returns the kind's name as used in JSON.
 func (k Kind) String() string {
@@ -193,7 +194,8 @@ type Event struct {
 	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
 	Vehicle   *Vehicle      // KindVehicle
-	// PlugIn names the plug-in a KindDelivered event belongs to
+	Handover  *Handover     // KindHandover
+	// PlugIn names the plug-in a KindDelivered or KindHandover event belongs to
 	// (Session.PlugIn); 0 means the one in progress.
 	PlugIn uint64
 	// Conn numbers the V2G connection an event of the car's session came
@@ -423,6 +425,9 @@ type Session struct {
 	// LinkFlaps counts the modem's "no link" reports between two "up"s
 	// while the car was plugged in: not fatal while the car talked.
 	LinkFlaps int `json:"link_flaps,omitempty"`
+	// Handover is what the charger did after the car's values were
+	// delivered; nil while it is watched, or when it is not.
+	Handover *Handover `json:"handover,omitempty"`
 
 	// idConn is the connection EVCCID came from; pendingID is the EVCCID of
 	// another connection (pendingConn) that has sent no values yet.
@@ -471,6 +476,10 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.applyDelivered(e)
 	case KindEnded:
 		s.applyEnded(e)
+	case KindHandover:
+		if e.Handover != nil {
+			s.Handover = e.Handover.clone()
+		}
 	}
 	return false
 }
@@ -613,6 +622,9 @@ func (s *Session) Clone() *Session {
 	if s.Vehicle != nil {
 		v := *s.Vehicle
 		c.Vehicle = &v
+	}
+	if s.Handover != nil {
+		c.Handover = s.Handover.clone()
 	}
 	if s.EVCCID != nil {
 		id := *s.EVCCID

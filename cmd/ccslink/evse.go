@@ -219,12 +219,14 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		return fmt.Errorf("interface %s has no Ethernet address: %w", d.Interface, err)
 	}
 	bi, _ := debug.ReadBuildInfo()
+	view := &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: d.SmartEVSE.URL != "", handover: daemon.WatchesHandover(d.Config)}
 	dm, err := daemon.New(daemon.Config{Config: d.Config, CableCheck: d.cableCheck, PreCharge: d.preCharge, MAC: mac,
 		Version: readVersion(version, commit, bi).Version, Log: d.log,
-		Views: []charger.Subscriber{&plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: d.SmartEVSE.URL != ""}}})
+		Views: []charger.Subscriber{view}})
 	if err != nil {
 		return err
 	}
+	defer view.flush()
 	defer dm.Close()
 	return dm.Run(ctx, func(ctx context.Context) error { return serveIfaces(ctx, d, watch, l, dm) })
 }
@@ -360,14 +362,23 @@ func goneWithin(ctx context.Context, watch *netif.Watcher, l netif.Link, wait ti
 }
 
 // plugInLog tells the user what happened to their car: one summary line
-// per plug-in (or the record as JSON).
+// per plug-in (or the record as JSON). With the SmartEVSE watched after a
+// delivery (handover), the line of a plug-in whose values were delivered
+// waits for what the SmartEVSE did next, which comes after the car's V2G
+// session, usually after the plug-in ended.
 type plugInLog struct {
 	log       *slog.Logger
 	json      bool
 	smartEVSE bool
+	handover  bool
 	mu        sync.Mutex
 	out       io.Writer
+	held      []*record.Session // plug-ins whose line waits for their handover, oldest first
 }
+
+// maxHeld bounds the lines waiting for a handover: a watch ends within
+// its bound, long before that many cars came and went.
+const maxHeld = 8
 
 func (p *plugInLog) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
@@ -389,6 +400,24 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 	if s.Phases.Matched.IsZero() && s.End != record.EndNoComm {
 		return // no car: the daemon keyed its modem afresh
 	}
+	if p.handover && !s.Phases.Delivered.IsZero() && s.Handover == nil {
+		p.mu.Lock()
+		var drop *record.Session
+		if len(p.held) == maxHeld {
+			drop, p.held = p.held[0], p.held[1:]
+		}
+		p.held = append(p.held, s.Clone())
+		p.mu.Unlock()
+		if drop != nil {
+			p.say(drop)
+		}
+		return
+	}
+	p.say(s)
+}
+
+// say writes the plug-in's summary line, or its record as JSON.
+func (p *plugInLog) say(s *record.Session) {
 	if p.json {
 		b, _ := json.Marshal(s)
 		p.mu.Lock()
@@ -405,6 +434,9 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 			from = s.Phases.SessionSetup
 		}
 		line += fmt.Sprintf(", sent to SmartEVSE in %d ms", s.Phases.Delivered.Sub(from).Milliseconds())
+		if s.Handover != nil {
+			line += "; " + s.Handover.Words()
+		}
 	case len(s.Deliveries) > 0:
 		line += ", NOT delivered to SmartEVSE: " + s.Deliveries[len(s.Deliveries)-1].Result
 	case s.SoC.Known || s.EVCCID != nil:
@@ -436,8 +468,51 @@ func vehicleWords(v *record.Vehicle) string {
 	return fmt.Sprintf(", the %s (%s) by its MAC", name, v.ID)
 }
 
-// Late says what became of a SmartEVSE delivery that outlived its car's plug-in.
+// take removes the held plug-in numbered n; nil when none is held.
+func (p *plugInLog) take(n uint64) *record.Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, h := range p.held {
+		if h.PlugIn == n {
+			p.held = append(p.held[:i], p.held[i+1:]...)
+			return h
+		}
+	}
+	return nil
+}
+
+// flush writes the lines still waiting for their handover, as they are:
+// the daemon is stopping and no watch will end.
+func (p *plugInLog) flush() {
+	p.mu.Lock()
+	held := p.held
+	p.held = nil
+	p.mu.Unlock()
+	for _, s := range held {
+		p.say(s)
+	}
+}
+
+// Late says what became of a SmartEVSE delivery that outlived its car's
+// plug-in, and what the SmartEVSE did after it: the held summary line, or
+// a line of its own when the summary was written already.
 func (p *plugInLog) Late(e record.Event, s *record.Session) {
+	if e.Kind == record.KindHandover && e.Handover != nil {
+		if p.take(s.PlugIn) != nil {
+			p.say(s)
+			return
+		}
+		if p.json {
+			return
+		}
+		msg := fmt.Sprintf("car %s: after its values reached the SmartEVSE: %s", s.EVMAC, e.Handover.Words())
+		if e.Handover.Outcome() == record.OutcomeNoAC {
+			p.log.Warn(msg)
+		} else {
+			p.log.Info(msg)
+		}
+		return
+	}
 	d := e.Delivery
 	if e.Kind != record.KindDelivered || d == nil || p.json {
 		return

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -58,8 +59,9 @@ func startDaemon(t *testing.T, daemon *exec.Cmd) (*testlog.Buffer, <-chan []byte
 // brokerPublishes keeps the last payload of every topic the broker got.
 type brokerPublishes struct {
 	mochi.HookBase
-	mu  sync.Mutex
-	got map[string]string
+	mu   sync.Mutex
+	got  map[string]string
+	more chan struct{} // closed and replaced on every publish; nil: none
 }
 
 func (h *brokerPublishes) ID() string           { return "publishes" }
@@ -67,8 +69,29 @@ func (h *brokerPublishes) Provides(b byte) bool { return b == mochi.OnPublish }
 func (h *brokerPublishes) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
 	h.mu.Lock()
 	h.got[pk.TopicName] = string(pk.Payload)
+	if h.more != nil {
+		close(h.more)
+		h.more = make(chan struct{})
+	}
 	h.mu.Unlock()
 	return pk, nil
+}
+
+// await waits until topic's last payload is want, or ctx ends; it returns the last payload.
+func (h *brokerPublishes) await(ctx context.Context, topic, want string) string {
+	for {
+		h.mu.Lock()
+		got, more := h.got[topic], h.more
+		h.mu.Unlock()
+		if got == want || more == nil {
+			return got
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return got
+		}
+	}
 }
 
 func (h *brokerPublishes) get(topic string) string {
@@ -136,7 +159,8 @@ func serveStub(t *testing.T, ns *netnstest.Namespace, addr string) (*smartEVSESt
 }
 
 // smartEVSEStub takes POST /ev_state as a SmartEVSE does and remembers when
-// each query arrived.
+// each query arrived; its GET /settings says MODEM_WAIT until then, and C
+// (the car charges on AC) after.
 type smartEVSEStub struct {
 	mu  sync.Mutex
 	got []stubPost
@@ -149,6 +173,17 @@ type stubPost struct {
 }
 
 func (s *smartEVSEStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/settings" {
+		s.mu.Lock()
+		state, name, iec := 12, "Modem Wait", "B"
+		if len(s.got) > 0 {
+			state, name, iec = 2, "Charging", "C"
+		}
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"version":"v3.7.2","mode":"NORMAL","mode_id":1,"car_connected":true,"evse":{"connected":true,"access":1,"mode":1,"pwm":266,"state":%q,"state_id":%d,"error":"None","error_id":0,"iec61851_state":%q,"charging_enabled":%t},"settings":{"modem":"Experiment","required_evccid":""},"ev_state":{"initial_soc":93,"evccid":"02000000ca01"}}`+"\n", name, state, iec, state == 2)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/ev_state" {
 		http.NotFound(w, r)
 		return
@@ -177,7 +212,7 @@ func TestEVSEOverVeth(t *testing.T) {
 	stub, stubURL := serveStub(t, nsE, "127.0.0.1:0")
 
 	// An MQTT broker and a free port for the API, in the daemon's namespace.
-	pubs := &brokerPublishes{got: map[string]string{}}
+	pubs := &brokerPublishes{got: map[string]string{}, more: make(chan struct{})}
 	var brokerLn, apiLn net.Listener
 	nsE.Do(t, func() {
 		var err error
@@ -250,21 +285,36 @@ func TestEVSEOverVeth(t *testing.T) {
 	if rec.SoC.Value != 93 || rec.EVCCIDHex() != "02000000ca01" || rec.EVMAC != "02:00:00:00:ca:01" || rec.End != record.EndSessionStop || rec.Phases.Delivered.IsZero() {
 		t.Fatalf("record: %+v", rec)
 	}
+	// The SmartEVSE, watched after the delivery, went to C.
+	if h := rec.Handover; h == nil || h.Strategy != "deliver-now" || !h.ACStarted || !h.Observed || h.Seen[len(h.Seen)-1] != "C" {
+		t.Fatalf("record's handover: %+v", rec.Handover)
+	}
 	t.Logf("first ChargeParameterDiscoveryReq to the POST at the SmartEVSE: %v", post.at.Sub(rec.Phases.FirstCPD))
 
 	// The API, the metrics, MQTT with Home Assistant discovery, the evidence on disk.
 	var state struct {
-		SoC    int    `json:"soc"`
-		EVCCID string `json:"evccid"`
+		SoC      int    `json:"soc"`
+		EVCCID   string `json:"evccid"`
+		Handover struct {
+			Strategy  string `json:"strategy"`
+			ACStarted bool   `json:"ac_started"`
+			ACAfterMS int64  `json:"ac_after_ms"`
+		} `json:"handover"`
 	}
-	if err := json.Unmarshal(nsGet(t, nsE, apiAddr, "/api/state"), &state); err != nil || state.SoC != 93 || state.EVCCID != "02000000ca01" {
+	state.Handover.ACAfterMS = -1
+	if err := json.Unmarshal(nsGet(t, nsE, apiAddr, "/api/state"), &state); err != nil || state.SoC != 93 || state.EVCCID != "02000000ca01" ||
+		state.Handover.Strategy != "deliver-now" || !state.Handover.ACStarted || state.Handover.ACAfterMS != rec.Handover.ACAfter.Milliseconds() {
 		t.Errorf("/api/state: %+v %v", state, err)
 	}
-	if m := nsGet(t, nsE, apiAddr, "/metrics"); !bytes.Contains(m, []byte("ccslink_plugins_total")) || !bytes.Contains(m, []byte("ccslink_answer_seconds")) {
+	if m := nsGet(t, nsE, apiAddr, "/metrics"); !bytes.Contains(m, []byte("ccslink_plugins_total")) || !bytes.Contains(m, []byte("ccslink_answer_seconds")) ||
+		!bytes.Contains(m, []byte(`ccslink_handover_total{outcome="ac_started",strategy="deliver-now"} 1`)) {
 		t.Errorf("/metrics lacks ccslink_ series:\n%.400s", m)
 	}
 	if soc, id := pubs.get("ccslink/evse0/soc"), pubs.get("ccslink/evse0/evccid"); soc != "93" || id != "02000000ca01" {
 		t.Errorf("MQTT soc %q evccid %q", soc, id)
+	}
+	if h, _ := json.Marshal(rec.Handover); pubs.await(ctx, "ccslink/evse0/handover", string(h)) != string(h) {
+		t.Errorf("MQTT handover %q, want %s", pubs.get("ccslink/evse0/handover"), h)
 	}
 	if n := pubs.count("homeassistant/sensor/"); n < 3 {
 		t.Errorf("%d Home Assistant discovery configs", n)

@@ -66,6 +66,9 @@ type SmartEVSE struct {
 	// the EVCCID of the session: the SmartEVSE's required EVCCID then
 	// works for a car whose MAC changes.
 	VehicleID bool
+	// Watch is how long the SmartEVSE is watched after a delivery for AC
+	// charging (GET /settings); 0 = not watched, for a charger without that API.
+	Watch time.Duration
 }
 
 // MQTT configures the MQTT output.
@@ -112,7 +115,7 @@ func Default() Config {
 		Interface:  "eth1",
 		Policy:     "soc",
 		SLAC:       SLAC{InitTimeout: SLACInitDefault},
-		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute},
+		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute, Watch: time.Minute},
 		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant"},
 		StateDir:   "/var/lib/ccslink",
 		Recordings: Recordings{Keep: 20},

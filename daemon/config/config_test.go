@@ -20,7 +20,7 @@ var full = Config{
 	EmulateModem: true,
 	V2GPort:      15200,
 	SLAC:         SLAC{InitTimeout: 10 * time.Second},
-	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second},
+	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second, Watch: 0},
 	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", ClientID: "ccslink-garage", Username: "ccs",
 		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha"},
 	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123"},
@@ -43,6 +43,7 @@ smartevse:
   url: http://10.0.0.1/ev_state
   timeout: 1.5s
   window: 90s
+  watch: 0s
 mqtt:
   broker: tcp://user:pw@192.168.1.2:1883
   prefix: home/car/
@@ -187,6 +188,8 @@ func TestErrors(t *testing.T) {
 			"f.yaml:2:17: slac.init_timeout: 5s is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)"},
 		{"init timeout too long", "slac:\n  init_timeout: 1m\n", ErrValue,
 			"f.yaml:2:17: slac.init_timeout: 1m0s is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)"},
+		{"watch too short", "smartevse:\n  watch: 5s\n", ErrValue,
+			"f.yaml:2:10: smartevse.watch: 5s is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)"},
 		{"bad policy", "# charger\npolicy: fast\n", ErrValue,
 			`f.yaml:2:9: policy: "fast" is not a policy: use soc (read the SoC, then let the car charge on AC), dc (a full emulated DC session) or ac (an ISO 15118-2 AC session)`},
 		{"listen without token", "http:\n  listen: \":8080\"\n", ErrValue,

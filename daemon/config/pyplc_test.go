@@ -56,6 +56,7 @@ smartevse:
   timeout: 2s
   window: 1m0s
   vehicle_id: false
+  watch: 1m0s
 mqtt:
   broker: ""
   prefix: ""

@@ -94,6 +94,9 @@ func (c Config) check(l *list, at map[string]pos) {
 	if c.SmartEVSE.Window <= 0 || c.SmartEVSE.Window > 10*time.Minute {
 		bad("smartevse.window", "%v is out of range: use more than 0s and at most 10m (the SmartEVSE waits 60 s for the SoC, so 1m is right for most)", c.SmartEVSE.Window)
 	}
+	if c.SmartEVSE.Watch != 0 && (c.SmartEVSE.Watch < 10*time.Second || c.SmartEVSE.Watch > 10*time.Minute) {
+		bad("smartevse.watch", "%v is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)", c.SmartEVSE.Watch)
+	}
 
 	if text("mqtt.broker", c.MQTT.Broker) && c.MQTT.Broker != "" {
 		u, err := url.Parse(c.MQTT.Broker)

@@ -29,6 +29,7 @@ var scalars = map[string]func(c *Config) any{
 	"smartevse.timeout":     func(c *Config) any { return &c.SmartEVSE.Timeout },
 	"smartevse.window":      func(c *Config) any { return &c.SmartEVSE.Window },
 	"smartevse.vehicle_id":  func(c *Config) any { return &c.SmartEVSE.VehicleID },
+	"smartevse.watch":       func(c *Config) any { return &c.SmartEVSE.Watch },
 	"mqtt.broker":           func(c *Config) any { return &c.MQTT.Broker },
 	"mqtt.prefix":           func(c *Config) any { return &c.MQTT.Prefix },
 	"mqtt.client_id":        func(c *Config) any { return &c.MQTT.ClientID },

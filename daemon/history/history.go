@@ -52,7 +52,16 @@ type Config struct {
 	Keep int
 	// Log receives what goes wrong (nil discards).
 	Log *slog.Logger
+	// AwaitHandover holds a plug-in whose values were delivered from the
+	// disk until its handover came (Late: what the charger did next, after
+	// the plug-in ended), so that its one line says it; Close writes what
+	// still waits. The list has it at once.
+	AwaitHandover bool
 }
+
+// maxHeld bounds the records waiting for their handover: a watch ends
+// within its bound, long before that many cars came and went.
+const maxHeld = 8
 
 // History is the charger's subscriber that keeps the plug-ins with a car.
 // Its methods are safe for concurrent use; PlugInEnded never blocks.
@@ -60,9 +69,11 @@ type History struct {
 	dir, path string
 	keep      int
 	log       *slog.Logger
+	await     bool
 
 	mu       sync.Mutex // guards sessions, closed and sending on ch
 	sessions []*record.Session
+	held     []*record.Session // waiting for their handover, oldest first
 	closed   bool
 	ch       chan []byte
 	done     chan struct{}
@@ -84,7 +95,7 @@ func New(cfg Config) *History {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &History{dir: cfg.Dir, keep: cfg.Keep, log: cfg.Log, ch: make(chan []byte, queued), done: make(chan struct{})}
+	h := &History{dir: cfg.Dir, keep: cfg.Keep, log: cfg.Log, await: cfg.AwaitHandover, ch: make(chan []byte, queued), done: make(chan struct{})}
 	if cfg.Dir == "" {
 		close(h.done)
 		h.closed = true // nothing goes to disk
@@ -107,19 +118,56 @@ func hadCar(s *record.Session) bool {
 func (h *History) Event(record.Event, *record.Session) {}
 
 // PlugInEnded keeps the record of a plug-in with a car and queues it for
-// the disk; it never waits.
+// the disk (or holds it for its handover, with AwaitHandover); it never
+// waits.
 func (h *History) PlugInEnded(s *record.Session) {
 	if !hadCar(s) {
 		return
 	}
 	c := s.Clone()
-	b, err := json.Marshal(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sessions = append(h.sessions, c)
 	if n := len(h.sessions) - h.keep; n > 0 {
 		h.sessions = append(h.sessions[:0:0], h.sessions[n:]...)
 	}
+	if h.await && !h.closed && !c.Phases.Delivered.IsZero() && c.Handover == nil {
+		if len(h.held) == maxHeld {
+			h.queueLocked(h.held[0])
+			h.held = h.held[1:]
+		}
+		h.held = append(h.held, c)
+		return
+	}
+	h.queueLocked(c)
+}
+
+// Late takes the handover of a plug-in that ended before it came: the
+// list shows it, and the plug-in's line is written with it.
+func (h *History) Late(e record.Event, s *record.Session) {
+	if e.Kind != record.KindHandover || !hadCar(s) {
+		return
+	}
+	c := s.Clone()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, k := range h.sessions {
+		if k.PlugIn == c.PlugIn && k.Handover == nil {
+			h.sessions[i] = c
+		}
+	}
+	for i, k := range h.held {
+		if k.PlugIn == c.PlugIn {
+			h.held = append(h.held[:i], h.held[i+1:]...)
+			h.queueLocked(c)
+			return
+		}
+	}
+}
+
+// queueLocked hands c's line to the writer without waiting; h.mu is held.
+func (h *History) queueLocked(c *record.Session) {
+	b, err := json.Marshal(c)
 	switch {
 	case h.closed:
 	case err != nil:
@@ -146,6 +194,13 @@ func (h *History) Sessions() []*record.Session {
 func (h *History) Close() error {
 	h.mu.Lock()
 	if !h.closed {
+		for _, c := range h.held {
+			// As they are: no watch ends after the charger stopped.
+			if b, err := json.Marshal(c); err == nil {
+				h.ch <- b
+			}
+		}
+		h.held = nil
 		h.closed = true
 		close(h.ch)
 	}

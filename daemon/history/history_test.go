@@ -397,3 +397,79 @@ func TestNoCommKept(t *testing.T) {
 		t.Fatalf("read back: %d records %+v", len(got), got)
 	}
 }
+
+// delivered is car's record with its values delivered to the SmartEVSE.
+func delivered(n uint64, mac string, at time.Time) *record.Session {
+	r := car(mac, 93, at)
+	r.PlugIn = n
+	r.Apply(record.Event{Kind: record.KindDelivered, At: at.Add(3 * time.Second), Delivery: &record.Delivery{Output: "smartevse", OK: true, Result: "HTTP 200", At: at.Add(3 * time.Second)}})
+	return r
+}
+
+// TestAwaitHandover: a delivered plug-in's line waits for its handover,
+// which comes after the plug-in ended, and is written once, with it; the
+// list has the plug-in at once and the handover when it came. A plug-in
+// without a delivery is written at once; one whose handover never came is
+// written at Close, as it is.
+func TestAwaitHandover(t *testing.T) {
+	dir := t.TempDir()
+	h := open(t, Config{Dir: dir, Keep: 10, AwaitHandover: true})
+	first := delivered(1, mac(1), t0)
+	h.PlugInEnded(first)
+	h.PlugInEnded(car(mac(2), 50, t0.Add(time.Minute))) // no delivery: not held
+	h.PlugInEnded(delivered(3, mac(3), t0.Add(2*time.Minute)))
+	if got := macs(h.Sessions()); got != "01 02 03" {
+		t.Fatalf("sessions %s", got)
+	}
+	ho := &record.Handover{Strategy: record.StrategyDeliverNow, ACStarted: true, ACAfter: 9 * time.Second, Observed: true, Watched: time.Minute, At: t0.Add(20 * time.Second)}
+	e := record.Event{Kind: record.KindHandover, At: ho.At, PlugIn: 1, Handover: ho}
+	amended := first.Clone()
+	amended.Apply(e)
+	h.Late(e, amended)
+	h.Late(e, amended) // once only
+	if got := h.Sessions(); got[0].Handover == nil || !got[0].Handover.ACStarted || got[2].Handover != nil {
+		t.Fatalf("sessions' handovers: %+v, %+v", got[0].Handover, got[2].Handover)
+	}
+	h.Close()
+	got := lines(t, filepath.Join(dir, File))
+	var macsWritten []string
+	for _, l := range got {
+		var r record.Session
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		macsWritten = append(macsWritten, r.EVMAC[len(r.EVMAC)-2:])
+		switch r.EVMAC {
+		case mac(1):
+			if r.Handover == nil || !r.Handover.ACStarted || r.Handover.ACAfter != 9*time.Second {
+				t.Errorf("the first car's line: %s", l)
+			}
+		default:
+			if r.Handover != nil {
+				t.Errorf("a line with a handover that never came: %s", l)
+			}
+		}
+	}
+	// The car without a delivery first, the first car when its handover
+	// came, the last at Close.
+	if strings.Join(macsWritten, " ") != "02 01 03" {
+		t.Fatalf("lines of %v", macsWritten)
+	}
+}
+
+// TestAwaitHandoverBounded: records waiting for a handover that never
+// comes are written once maxHeld are waiting, the oldest first.
+func TestAwaitHandoverBounded(t *testing.T) {
+	dir := t.TempDir()
+	h := open(t, Config{Dir: dir, Keep: 20, AwaitHandover: true})
+	for i := range maxHeld + 2 {
+		h.PlugInEnded(delivered(uint64(i+1), mac(i), t0.Add(time.Duration(i)*time.Minute)))
+	}
+	h.mu.Lock()
+	held := len(h.held)
+	h.mu.Unlock()
+	h.Close()
+	if got := lines(t, filepath.Join(dir, File)); held != maxHeld || len(got) != maxHeld+2 || !strings.Contains(got[0], mac(0)) || !strings.Contains(got[1], mac(1)) {
+		t.Fatalf("%d held, %d lines", held, len(got))
+	}
+}

@@ -91,8 +91,19 @@ type Result struct {
 	CarEnd           string          `json:"car_end"`
 	Error            string          `json:"error,omitempty"`
 	Vehicle          *record.Vehicle `json:"vehicle,omitempty"` // the car the daemon recognised
+	Handover         *Handover       `json:"handover,omitempty"`
 	Record           *record.Session `json:"-"`
 	CarResult        evcc.Result     `json:"-"`
+}
+
+// Handover is what the SmartEVSE did after the delivery (record.Handover),
+// when it was watched.
+type Handover struct {
+	Strategy  string `json:"strategy"`
+	ACStarted bool   `json:"ac_started"`
+	ACAfterMS *int64 `json:"ac_after_ms,omitempty"`
+	Outcome   string `json:"outcome"`
+	Why       string `json:"why,omitempty"`
 }
 
 // Run plugs cfg.Car in and returns once it has been unplugged again.
@@ -151,6 +162,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		dc = *cfg.Daemon
 	}
 	dc.Policy, dc.SmartEVSE.URL = cfg.Policy.String(), url
+	if cfg.SmartEVSE == "" {
+		dc.SmartEVSE.Watch = 0 // the bare receiver has no GET /settings to watch
+	}
 	// heard is the sender's first word on this car: its values delivered,
 	// refused for good, or an attempt failed (and is retried).
 	heard := make(chan struct{}, 1)
@@ -161,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	ended := make(chan *record.Session, 1)
-	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{}), delivered: hear}
+	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{}), delivered: hear, handover: make(chan record.Event, 1)}
 	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
 		OnDelivery: func(dl smartevse.Delivery) { tl.delivery(dl).delivered(dl) },
@@ -236,6 +250,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	if daemon.WatchesHandover(dc) && !rec.Phases.Delivered.IsZero() && rec.Handover == nil {
+		// What the SmartEVSE did after the SoC comes after the plug-in:
+		// within the watch's bound and one more GET.
+		select {
+		case e := <-obs.handover:
+			rec.Apply(e)
+		case <-time.After(dc.SmartEVSE.Watch + dc.SmartEVSE.Timeout + time.Second):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	res.Record = rec
 	query := recv.last()
@@ -306,6 +331,13 @@ func fill(res *Result, rec *record.Session, query string) {
 	res.EnergyRequestWh = rec.EnergyRequestWh.OrMinus()
 	res.SmartEVSEQuery = query
 	res.End = rec.End.String()
+	if h := rec.Handover; h != nil {
+		res.Handover = &Handover{Strategy: h.Strategy, ACStarted: h.ACStarted, Outcome: h.Outcome(), Why: h.Why}
+		if h.ACStarted {
+			ms := h.ACAfter.Milliseconds()
+			res.Handover.ACAfterMS = &ms
+		}
+	}
 	var us []int64
 	for _, a := range rec.Answers {
 		us = append(us, a.Took.Microseconds())
@@ -364,6 +396,17 @@ type observer struct {
 	endOnce   sync.Once
 	delivered func()      // the SmartEVSE's result is in the car's record
 	over      atomic.Bool // the car's plug-in ended: the next one's events are not the car's
+	handover  chan record.Event
+}
+
+// Late hears of the SmartEVSE's handover after the car's plug-in ended.
+func (o *observer) Late(e record.Event, s *record.Session) {
+	if e.Kind == record.KindHandover {
+		select {
+		case o.handover <- e:
+		default:
+		}
+	}
 }
 
 func (o *observer) Event(e record.Event, s *record.Session) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -174,6 +176,45 @@ func TestSmartEVSEFaults(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "the SmartEVSE got POST /hook/ev_state?"+query+" (HTTP 200, ") {
 			t.Errorf("the timeline does not name the path posted to:\n%s", out.String())
+		}
+	})
+	t.Run("a SmartEVSE that charges the car", func(t *testing.T) {
+		// GET /settings says MODEM_WAIT until the SoC came, then C.
+		var mu sync.Mutex
+		state, gets := 12, 0
+		evse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.Method == http.MethodGet && r.URL.Path == "/settings" {
+				gets++
+				fmt.Fprintf(w, `{"evse":{"state":"Charging","state_id":%d,"iec61851_state":"C","charging_enabled":true}}`, state)
+				return
+			}
+			state = 2
+		}))
+		defer evse.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var out bytes.Buffer
+		res, err := Run(ctx, Config{Car: p, SkipDelays: true, SmartEVSE: evse.URL, Timeline: &out})
+		if err != nil || !res.OK {
+			t.Fatalf("%+v %v", res, err)
+		}
+		h := res.Handover
+		if h == nil || h.Strategy != "deliver-now" || !h.ACStarted || h.Outcome != "ac_started" || h.ACAfterMS == nil || *h.ACAfterMS < 0 || *h.ACAfterMS > 10000 || h.Why != "" {
+			t.Fatalf("handover %+v", h)
+		}
+		b, _ := json.Marshal(res)
+		if want := fmt.Sprintf(`"handover":{"strategy":"deliver-now","ac_started":true,"ac_after_ms":%d,"outcome":"ac_started"}`, *h.ACAfterMS); !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s: %s", want, b)
+		}
+		if !strings.Contains(out.String(), "after the SoC: charging on AC ") {
+			t.Errorf("the timeline does not say what the SmartEVSE did:\n%s", out.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if gets < 1 {
+			t.Errorf("%d GET /settings", gets)
 		}
 	})
 	downHost, brokenHost := strings.TrimPrefix(downURL, "http://"), strings.TrimPrefix(broken.URL, "http://")

@@ -278,6 +278,9 @@ func (t *timeline) summary(res Result, rec *record.Session) {
 	default:
 		t.printf("nothing reached the SmartEVSE")
 	}
+	if rec.Handover != nil {
+		t.printf("after the SoC: %s", rec.Handover.Words())
+	}
 	if res.Error != "" {
 		t.printf("car side: %s", res.Error)
 	}

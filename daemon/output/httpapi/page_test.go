@@ -152,6 +152,19 @@ func TestPageInBrowser(t *testing.T) {
 	if got := content("#sessions tr"); !strings.Contains(got, "93 %") || !strings.Contains(got, "the car ended the session") {
 		t.Errorf("the table's first row: %q", got)
 	}
+	if got := text("#handover"); got != "–" {
+		t.Errorf("the handover shows %q before it came", got)
+	}
+	// The SmartEVSE charges the Ioniq on AC after it left the V2G session.
+	h := &record.Handover{Strategy: record.StrategyDeliverNow, ACStarted: true, ACAfter: 9 * time.Second, Observed: true, Watched: time.Minute, At: ms(14350)}
+	late := record.Event{Kind: record.KindHandover, At: h.At, Handover: h}
+	amended := p.rec.Clone()
+	amended.Apply(late)
+	s.Late(late, amended)
+	waitFor("the handover", `document.getElementById("handover").textContent === "charging on AC 9 s later"`)
+	if steps := content("#steps"); !strings.Contains(steps, "12.600 scharging on AC, 9.0 s after the SoC was sent") {
+		t.Errorf("the steps lack the handover:\n%s", steps)
+	}
 	// A second page, past the one client the server takes: it shows the
 	// values it fetched and says it is not live.
 	tctx, tcancel := chromedp.NewContext(bctx)

@@ -30,7 +30,11 @@ type stateJSON struct {
 	EndWords         string          `json:"end_words"`
 	Summary          string          `json:"summary"`
 	Vehicle          *record.Vehicle `json:"vehicle"` // the car recognised; null until then
-	Session          *record.Session `json:"session,omitempty"`
+	// Handover is what the charger did after the delivery (absent while
+	// it is watched, or when it is not); HandoverWords says it to people.
+	Handover      *record.Handover `json:"handover,omitempty"`
+	HandoverWords string           `json:"handover_words,omitempty"`
+	Session       *record.Session  `json:"session,omitempty"`
 }
 
 // hadCar reports whether a car took part in a plug-in: it matched, it
@@ -132,6 +136,9 @@ func (s *Server) state(withSession bool) stateJSON {
 	if hadCar(r) {
 		j.Summary = r.Summary()
 	}
+	if r.Handover != nil {
+		j.Handover, j.HandoverWords = r.Handover, r.Handover.Words()
+	}
 	if withSession {
 		j.Session = r
 	}
@@ -210,6 +217,7 @@ type eventJSON struct {
 	Detail    string           `json:"detail,omitempty"`
 	Delivery  *record.Delivery `json:"delivery,omitempty"`
 	Vehicle   *record.Vehicle  `json:"vehicle,omitempty"`
+	Handover  *record.Handover `json:"handover,omitempty"`
 	Summary   string           `json:"summary"`
 	State     stateJSON        `json:"state"`
 }
@@ -230,7 +238,7 @@ type valuesJSON struct {
 // Event keeps the plug-in's record and hands the event to every client.
 func (s *Server) Event(e record.Event, rec *record.Session) {
 	j := eventJSON{Kind: e.Kind.String(), At: e.At, EVMAC: e.EVMAC, Protocol: e.Protocol, Namespace: e.Namespace,
-		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery, Vehicle: e.Vehicle}
+		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery, Vehicle: e.Vehicle, Handover: e.Handover}
 	if len(e.EVCCID) > 0 {
 		j.EVCCID = hex.EncodeToString(e.EVCCID)
 	}
@@ -253,6 +261,31 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 		s.cur.Apply(e)
 	}
 	s.broadcast(e.Kind.String(), j)
+}
+
+// Late amends the record of a plug-in that ended before its handover came
+// (the car's V2G session is long over when the charger starts AC): the
+// record shown and the one kept in memory. Clients hear it as a handover
+// event.
+func (s *Server) Late(e record.Event, rec *record.Session) {
+	if e.Kind != record.KindHandover || rec == nil {
+		return
+	}
+	c := rec.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last != nil && s.last.PlugIn == c.PlugIn {
+		s.last = c
+	}
+	if s.cur != nil && s.ended && s.cur.PlugIn == c.PlugIn {
+		s.cur = c
+	}
+	for i, k := range s.sessions {
+		if k.PlugIn == c.PlugIn {
+			s.sessions[i] = c
+		}
+	}
+	s.broadcast(e.Kind.String(), eventJSON{Kind: e.Kind.String(), At: e.At, Handover: e.Handover})
 }
 
 // PlugInEnded keeps the record of a plug-in with a car (in memory without

@@ -488,7 +488,7 @@ func TestStateNoComm(t *testing.T) {
 		record.Event{Kind: record.KindEnded, At: ms(10000), End: record.EndNoComm, Detail: words})
 	const rest = `"soc":null,"full_soc":null,"energy_capacity_wh":null,"energy_request_wh":null,"evccid":"","protocol":"","ev_mac":"",` +
 		`"phases":{"slac_start":"2026-05-24T10:00:00Z","ended":"%s"},"soc_age_s":null,"end":"no_digital_communication",` +
-		`"end_words":"the car did not start digital communication: it charges on AC without SoC","summary":"` + words + `","session":%s}` + "\n"
+		`"end_words":"the car did not start digital communication: it charges on AC without SoC","summary":"` + words + `","vehicle":null,"session":%s}` + "\n"
 	session := func() string {
 		b, err := json.Marshal(p.rec)
 		if err != nil {

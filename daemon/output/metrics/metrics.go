@@ -1,7 +1,8 @@
 // Package metrics exports the charger's plug-ins as Prometheus metrics on a
 // registry of its own: how plug-ins ended, how long SLAC and the V2G
 // session took, the charger's answer times per request, the outputs'
-// deliveries and the last SoC a car told.
+// deliveries, what the charger did after them (AC charging or not) and the
+// last SoC a car told.
 package metrics
 
 import (
@@ -39,6 +40,7 @@ type Exporter struct {
 	session    prometheus.Histogram
 	answers    *prometheus.HistogramVec
 	deliveries *prometheus.CounterVec
+	handovers  *prometheus.CounterVec
 	soc        prometheus.Gauge
 	socAt      prometheus.Gauge
 
@@ -74,6 +76,10 @@ func New() *Exporter {
 			Name: "ccslink_deliveries_total",
 			Help: "Deliveries of the car's values by an output, by outcome (ok or failed).",
 		}, []string{"output", "outcome"}),
+		handovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ccslink_handover_total",
+			Help: "What the charger did after the car's values were delivered, by handover strategy and outcome (ac_started, no_ac, not_observed).",
+		}, []string{"strategy", "outcome"}),
 		soc: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ccslink_last_soc_percent",
 			Help: "The last state of charge a car told, in percent; -1 until a car told one.",
@@ -84,7 +90,7 @@ func New() *Exporter {
 		}),
 	}
 	m.soc.Set(-1)
-	m.reg.MustRegister(m.plugins, m.slac, m.session, m.answers, m.deliveries, m.soc, m.socAt,
+	m.reg.MustRegister(m.plugins, m.slac, m.session, m.answers, m.deliveries, m.handovers, m.soc, m.socAt,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -132,13 +138,26 @@ func (m *Exporter) Event(e record.Event, s *record.Session) {
 		}
 	case record.KindDelivered:
 		m.delivered(e)
+	case record.KindHandover:
+		m.handedOver(e)
 	}
 }
 
 // Late counts an output's result that came after its plug-in ended.
 func (m *Exporter) Late(e record.Event, _ *record.Session) {
-	if e.Kind == record.KindDelivered {
+	switch e.Kind {
+	case record.KindDelivered:
 		m.delivered(e)
+	case record.KindHandover:
+		m.handedOver(e)
+	}
+}
+
+// handedOver counts a handover's outcome. Strategies are a fixed set of
+// names, so the labels are bounded.
+func (m *Exporter) handedOver(e record.Event) {
+	if h := e.Handover; h != nil {
+		m.handovers.WithLabelValues(h.Strategy, h.Outcome()).Inc()
 	}
 }
 

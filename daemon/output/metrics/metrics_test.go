@@ -340,3 +340,32 @@ ccslink_v2g_refused_total 2
 		t.Error(err)
 	}
 }
+
+// TestHandover counts each handover by strategy and outcome, whether it
+// came while its plug-in ran or after it ended (Late), in the exposition
+// text the handler serves.
+func TestHandover(t *testing.T) {
+	m := New()
+	events := ioniq()
+	end := events[len(events)-1]
+	events = append(events[:len(events)-1],
+		record.Event{Kind: record.KindHandover, At: ms(8000), Handover: &record.Handover{Strategy: record.StrategyDeliverNow, ACStarted: true, ACAfter: 2650 * time.Millisecond, Observed: true}},
+		end)
+	feed(m, events)
+	m.Late(record.Event{Kind: record.KindHandover, PlugIn: 2, Handover: &record.Handover{Strategy: record.StrategyDeliverNow, Observed: true, Seen: []string{"B"}}}, &record.Session{})
+	m.Late(record.Event{Kind: record.KindHandover, PlugIn: 3, Handover: &record.Handover{Strategy: record.StrategyDeliverNow, Why: "no answer"}}, &record.Session{})
+	m.Late(record.Event{Kind: record.KindHandover, PlugIn: 4, Handover: &record.Handover{Strategy: record.StrategyDeliverNow, ACStarted: true, Observed: true}}, &record.Session{})
+	m.Late(record.Event{Kind: record.KindHandover, PlugIn: 5}, &record.Session{}) // no handover: nothing to count
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	want := `# HELP ccslink_handover_total What the charger did after the car's values were delivered, by handover strategy and outcome (ac_started, no_ac, not_observed).
+# TYPE ccslink_handover_total counter
+ccslink_handover_total{outcome="ac_started",strategy="deliver-now"} 2
+ccslink_handover_total{outcome="no_ac",strategy="deliver-now"} 1
+ccslink_handover_total{outcome="not_observed",strategy="deliver-now"} 1
+`
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("exposition lacks\n%s\ngot\n%s", want, b)
+	}
+}

@@ -41,6 +41,7 @@ type sensor struct {
 	StateClass          string   `json:"state_class,omitempty"`
 	Icon                string   `json:"icon,omitempty"`
 	ValueTemplate       string   `json:"value_template"`
+	JSONAttributesTopic string   `json:"json_attributes_topic,omitempty"`
 	Device              device   `json:"device"`
 	Origin              origin   `json:"origin"`
 }
@@ -72,7 +73,14 @@ var sensors = []struct {
 	{"state", "State", "enum", "", "", "mdi:ev-plug-ccs2", states},
 	{"soc_timestamp", "SoC read at", "timestamp", "", "", "", nil},
 	{"vehicle_id", "Vehicle", "", "", "", "mdi:car", nil},
+	// Its state is the outcome; the strategy, the time to AC and the
+	// charger's states seen are its attributes.
+	{"handover", "AC charging after the SoC", "enum", "", "", "mdi:ev-station", []string{record.OutcomeACStarted, record.OutcomeNoAC, record.OutcomeNotObserved}},
 }
+
+// outcomeTemplate reads the outcome from the handover topic's JSON; an
+// empty payload (a new car, not yet known) is unknown.
+const outcomeTemplate = "{{ None if value == '' else value_json.outcome }}"
 
 // discoveryConfigs returns each sensor's config topic and payload, in order.
 func discoveryConfigs(s settings) (topics []string, payloads [][]byte) {
@@ -93,6 +101,9 @@ func discoveryConfigs(s settings) (topics []string, payloads [][]byte) {
 			ValueTemplate:       unknownTemplate,
 			Device:              dev,
 			Origin:              origin{Name: "ccslink", SWVersion: s.version},
+		}
+		if x.topic == "handover" {
+			c.ValueTemplate, c.JSONAttributesTopic = outcomeTemplate, c.StateTopic
 		}
 		b, _ := json.Marshal(c) // strings only: it cannot fail
 		topics = append(topics, s.discovery+"/sensor/"+s.deviceID+"/"+x.topic+"/config")

@@ -2,7 +2,7 @@
 // Home Assistant discovery, so that Home Assistant, evcc or any other MQTT
 // client sees the SoC, the EVCCID and the charger's state.
 //
-// An Output has the two methods of the charger's subscriber. They never
+// An Output has the methods of the charger's subscriber, late results too. They never
 // wait on the network: they note the newest value of each topic, and the
 // Output's own goroutine publishes it (every value is retained, so a
 // subscriber that comes late still sees it). A value the car did not send
@@ -21,6 +21,10 @@
 //	energy_request  Wh
 //	evccid          lowercase hex
 //	protocol        din, iso2
+//	handover        what the charger did after the delivery, as JSON
+//	                (record.Handover: strategy, ac_started, ac_after_ms,
+//	                outcome ac_started, no_ac or not_observed, the states
+//	                seen); it usually comes after the plug-in ended
 //	soc_timestamp   RFC 3339 time the car sent the SoC
 //	vehicle_id      the recognised car's stable ID (its MAC may change)
 //	vehicle         the recognised car as JSON: {"name","id","confidence","by"}

@@ -244,3 +244,64 @@ func TestTwoWithOneID(t *testing.T) {
 		t.Errorf("warned %v times; want once each; the log:\n%s", warned, strings.Join(seen, "\n"))
 	}
 }
+
+// TestHandoverLate: on Debian's mosquitto, the handover that comes after
+// the Ioniq's plug-in ended is published on its topic, as the record's
+// JSON says it, and the session topic carries the amended record; a
+// handover of an older plug-in than the one shown is not published, and
+// the next car's match clears the topic.
+func TestHandoverLate(t *testing.T) {
+	b := mosquitto(mosquittotest.Start(t))
+	sub := subscribe(t, b, "ccslink/eth1/#")
+	o := newOutput(t, Config{Broker: b.url()})
+	rec := &record.Session{PlugIn: 7}
+	for _, e := range ioniq() {
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	o.PlugInEnded(rec)
+	sub.wait(t, "ccslink/eth1/handover", "")
+
+	h := &record.Handover{Strategy: record.StrategyDeliverNow, ACStarted: true, ACAfter: 9 * time.Second, Observed: true,
+		Seen: []string{"MODEM_DONE", "A", "C"}, Watched: time.Minute, At: t0.Add(15 * time.Second)}
+	oldH := &record.Handover{Strategy: record.StrategyDeliverNow, Why: "no answer", Watched: time.Minute}
+	old := record.Event{Kind: record.KindHandover, At: h.At, PlugIn: 6, Handover: oldH}
+	o.Late(old, &record.Session{PlugIn: 6, Handover: oldH})
+	late := record.Event{Kind: record.KindHandover, At: h.At, PlugIn: 7, Handover: h}
+	amended := rec.Clone()
+	amended.Apply(late)
+	o.Late(late, amended)
+	const want = `{"strategy":"deliver-now","ac_started":true,"ac_after_ms":9000,"outcome":"ac_started","observed":true,"seen":["MODEM_DONE","A","C"],"watched_ms":60000,"at":"2023-05-24T10:00:15Z"}`
+	sub.wait(t, "ccslink/eth1/handover", want)
+	final, err := json.Marshal(amended)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.wait(t, "ccslink/eth1/session", string(final))
+	if !strings.Contains(string(final), `"handover":`+want) {
+		t.Fatalf("session %s", final)
+	}
+	if got := sub.waitCount(t, "ccslink/eth1/handover", 2); len(got) != 2 || got[0].payload != "" || got[1].payload != want {
+		t.Fatalf("handover messages %+v, want the clear and the handover", got)
+	}
+
+	// The next car: cleared at its match.
+	next := &record.Session{PlugIn: 8}
+	for _, e := range ioniq()[:2] {
+		next.Apply(e)
+		o.Event(e, next)
+	}
+	sub.wait(t, "ccslink/eth1/handover", "")
+	sub.wait(t, "ccslink/eth1/soc_timestamp", "")
+	// The older plug-in's handover no longer shows: the next car's SoC
+	// time, published after the handover topic, comes with no handover.
+	o.Late(late, amended)
+	for _, e := range ioniq()[2:9] {
+		next.Apply(e)
+		o.Event(e, next)
+	}
+	sub.wait(t, "ccslink/eth1/soc_timestamp", "2023-05-24T10:00:05.348Z")
+	if got := sub.last("ccslink/eth1/handover"); got != "" {
+		t.Fatalf("handover %q after the next car", got)
+	}
+}

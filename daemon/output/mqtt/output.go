@@ -180,6 +180,23 @@ func (o *Output) PlugInEnded(s *record.Session) {
 	o.wakeLocked()
 }
 
+// Late publishes the handover of a plug-in that ended before it came (the
+// car left the V2G session long before the SmartEVSE charged it), when that
+// plug-in's car is still the one the topics show.
+func (o *Output) Late(e record.Event, s *record.Session) {
+	if e.Kind != record.KindHandover || s == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.session == nil || o.session.PlugIn != s.PlugIn {
+		return
+	}
+	o.valuesLocked(s)
+	o.sessionLocked(s)
+	o.wakeLocked()
+}
+
 func (o *Output) setStateLocked(st record.State) {
 	o.state = st
 	o.setLocked("state", []byte(st))

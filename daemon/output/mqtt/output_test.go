@@ -198,8 +198,12 @@ func TestDiscovery(t *testing.T) {
 			`"device_class":"enum","options":["waiting","slac","session","reading","done","no-car","error","no-communication"],"icon":"mdi:ev-plug-ccs2",` + tail,
 		"soc_timestamp": `{"name":"SoC read at","unique_id":"ccslink_eth1_soc_timestamp","state_topic":"ccslink/eth1/soc_timestamp",` + avail +
 			`"device_class":"timestamp",` + tail,
+		"handover": `{"name":"AC charging after the SoC","unique_id":"ccslink_eth1_handover","state_topic":"ccslink/eth1/handover",` + avail +
+			`"device_class":"enum","options":["ac_started","no_ac","not_observed"],"icon":"mdi:ev-station",` +
+			`"value_template":"{{ None if value == '' else value_json.outcome }}","json_attributes_topic":"ccslink/eth1/handover",` +
+			tail[len(`"value_template":"{{ None if value == '' else value }}",`):],
 	}
-	objects := []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp"}
+	objects := []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "handover"}
 	for _, obj := range objects {
 		topic := "homeassistant/sensor/ccslink_eth1/" + obj + "/config"
 		m := sub.waitCount(t, topic, 1)[0]
@@ -432,10 +436,10 @@ func TestNewestWins(t *testing.T) {
 	sub := subscribe(t, b, "ccslink/eth1/session")
 	sub.waitCount(t, "ccslink/eth1/session", 1)
 	var want []string
-	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "vehicle_id"} {
+	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "vehicle_id", "handover"} {
 		want = append(want, "homeassistant/sensor/ccslink_eth1/"+obj+"/config")
 	}
-	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp", "vehicle_id", "vehicle", "session"} {
+	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "handover", "soc_timestamp", "vehicle_id", "vehicle", "session"} {
 		want = append(want, "ccslink/eth1/"+name)
 	}
 	if got := b.pubs.of("ccslink-eth1"); strings.Join(got, " ") != strings.Join(want, " ") {

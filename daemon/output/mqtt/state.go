@@ -17,9 +17,10 @@ func hadCar(s *record.Session) bool {
 }
 
 // valueTopics are the single-value topics, in the order they are published.
-var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp", "vehicle_id", "vehicle"}
+var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "handover", "soc_timestamp", "vehicle_id", "vehicle"}
 
-// values returns the payload of each single-value topic. A value the car
+// values returns the payload of each single-value topic; handover is the
+// JSON of what the charger did after the delivery (record.Handover). A value the car
 // did not send is empty: published retained, that deletes the last car's
 // value from the broker, and a reader such as evcc never takes a stand-in
 // number for the car's.
@@ -39,6 +40,11 @@ func values(s *record.Session) map[string]string {
 		b, _ := json.Marshal(v) // strings and numbers: cannot fail
 		vid, veh = v.ID, string(b)
 	}
+	handover := ""
+	if s.Handover != nil {
+		b, _ := json.Marshal(s.Handover) // strings, numbers and a time: it cannot fail
+		handover = string(b)
+	}
 	return map[string]string{
 		"soc":             num(s.SoC.Known, s.SoC.OrMinus()),
 		"full_soc":        num(s.FullSOC.Known, s.FullSOC.OrMinus()),
@@ -49,5 +55,6 @@ func values(s *record.Session) map[string]string {
 		"soc_timestamp":   ts,
 		"vehicle_id":      vid,
 		"vehicle":         veh,
+		"handover":        handover,
 	}
 }

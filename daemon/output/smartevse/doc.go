@@ -38,6 +38,15 @@
 // the previous car; what is still being sent for it goes on until the next
 // car's values replace it (newest wins).
 //
+// # After the SoC
+//
+// A [Watcher] reads what the SmartEVSE did next: from the delivery, it asks
+// GET /settings (never a write) once a second until evse.state_id is C
+// (charging) or a bound passes (a minute: CP off 5 s, nominal PWM, a car
+// that takes its time), and reports a record.Handover for the plug-in:
+// AC started and when, the states seen, or why they could not be read. A
+// 404 or an answer that is not the firmware's JSON ends the watch at once.
+//
 // # Endpoint
 //
 // Users configure either the SmartEVSE's base URL (http://10.0.0.1) or the
