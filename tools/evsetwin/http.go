@@ -129,18 +129,17 @@ func (t *Twin) evState(rawQuery string) string {
 		t.ev.ComputedSoC = currentSoC
 	}
 	t.ev.recompute(t.cfg.ChargeCurrent / 10)
-	t.mu.Unlock()
-	if valid && (t.state == StateModemRequest || t.state == StateModemWait || t.state == StateModemDone) {
-		t.setState(StateModemDone, "SoC received")
-	}
 	j.int("current_soc", currentSoC)
 	j.int("full_soc", fullSoC)
 	j.int("energy_capacity", energyCapacity)
 	j.int("energy_request", energyRequest)
 	reply := j.String()
-	t.mu.Lock()
+	// Kept before the state moves, so that a watcher of the move finds it.
 	t.posts = append(t.posts, Post{At: t.clk.Now(), Query: rawQuery, Reply: reply, Valid: valid})
 	t.mu.Unlock()
+	if valid && (t.state == StateModemRequest || t.state == StateModemWait || t.state == StateModemDone) {
+		t.setState(StateModemDone, "SoC received")
+	}
 	return reply
 }
 
