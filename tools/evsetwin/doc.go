@@ -1,7 +1,8 @@
 // Package evsetwin is a twin of a SmartEVSE (the community firmware with
 // modem support) for the simulator and tests: the HTTP API a modem computer
-// and the daemon talk to, POST /ev_state and GET /settings, answered byte
-// for byte as the firmware answers, and the firmware's modem sequence on a
+// and the daemon talk to, POST /ev_state, GET /settings and POST
+// /settings' override_pwm and required_evccid, answered byte for byte as
+// the firmware answers, and the firmware's modem sequence on a
 // 1 s tick with its timers, driving a control pilot (package cp) that the
 // simulated car and modems follow.
 //

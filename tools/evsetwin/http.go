@@ -22,6 +22,9 @@ func (t *Twin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/settings" && r.Method == http.MethodGet:
 		ok = t.do(r.Context(), func() { body = t.settings() })
 		body += "\n"
+	case r.URL.Path == "/settings" && r.Method == http.MethodPost:
+		ok = t.do(r.Context(), func() { body = t.postSettings(r.URL.RawQuery) })
+		body += "\n"
 	default:
 		http.NotFound(w, r)
 		return
@@ -94,6 +97,51 @@ func toInt(s string) int {
 		n = -n
 	}
 	return int(max(math.MinInt32, min(math.MaxInt32, n)))
+}
+
+// PostSettings takes a POST /settings query as the HTTP handler does and
+// returns the reply body (without its trailing newline).
+func (t *Twin) PostSettings(ctx context.Context, rawQuery string) (reply string, ok bool) {
+	ok = t.do(ctx, func() { reply = t.postSettings(rawQuery) })
+	return reply, ok
+}
+
+// postSettings is the part of the firmware's POST /settings a modem
+// computer uses: override_pwm (0 disconnects CP, -1 releases it at 10 %
+// until the next loop, 1..1024 a duty) and required_evccid; other
+// parameters are not emulated. Nothing taken answers "null", as an empty
+// ArduinoJson document serializes.
+func (t *Twin) postSettings(rawQuery string) string {
+	var j jsonObject
+	if v, ok := param(rawQuery, "override_pwm"); ok {
+		pwm := toInt(v)
+		t.mu.Lock()
+		if pwm < 0 {
+			t.overridden, t.released, pwm = false, true, 100
+		} else {
+			t.overridden, t.override, t.released = true, pwm, false
+		}
+		t.mu.Unlock()
+		t.drive()
+		j.int("override_pwm", pwm)
+	}
+	if v, ok := param(rawQuery, "required_evccid"); ok && !t.cfg.NoModem {
+		if len(v) <= 32 {
+			if len(v) > 31 {
+				v = v[:31]
+			}
+			t.mu.Lock()
+			t.required = v
+			t.mu.Unlock()
+			j.str("required_evccid", v)
+		} else {
+			j.str("required_evccid", "EVCCID too long (max 32 char)")
+		}
+	}
+	if len(j.b) == 0 {
+		return "null"
+	}
+	return j.String()
 }
 
 // evState is the firmware's POST /ev_state handler (MODEM builds, v3).
@@ -187,7 +235,13 @@ func (e *EVState) recompute(maxAmps int) {
 // colours) are left out.
 func (t *Twin) settings() string {
 	t.mu.Lock()
-	s, pwm, ev := t.state, t.pwm, t.ev
+	s, pwm, ev, required := t.state, t.pwm, t.ev, t.required
+	switch {
+	case t.overridden:
+		pwm = t.override
+	case t.released:
+		pwm = 100
+	}
 	t.mu.Unlock()
 	connected := s != StateA
 	charge := 0
@@ -237,7 +291,7 @@ func (t *Twin) settings() string {
 	set.int("rotation_interval", 0)
 	set.int("idle_timeout", 60)
 	if !t.cfg.NoModem {
-		set.str("required_evccid", t.cfg.RequiredEVCCID)
+		set.str("required_evccid", required)
 		set.str("modem", "Experiment")
 		evs.int("initial_soc", ev.InitialSoC)
 		evs.int("remaining_soc", ev.RemainingSoC)

@@ -94,6 +94,13 @@ type Twin struct {
 	pwm          int
 	ev           EVState
 	posts        []Post
+	required     string // settings.required_evccid
+	// override is POST /settings' override_pwm while it holds (the
+	// firmware's CPDutyOverride); released, 10 % PWM until the next tick
+	// brings the state's pilot back.
+	overridden bool
+	override   int
+	released   bool
 }
 
 // Post is one POST /ev_state as the twin took it.
@@ -121,7 +128,7 @@ func New(cfg Config) *Twin {
 		cfg.RequiredEVCCID = cfg.RequiredEVCCID[:31] // a 32-byte C string
 	}
 	t := &Twin{cfg: cfg, clk: cfg.Clock, line: cfg.Line, wake: make(chan struct{}, 1), disconnected: -1, pwm: pwmSteady,
-		ev: EVState{-1, -1, -1, -1, -1, -1, "", -1}}
+		ev: EVState{-1, -1, -1, -1, -1, -1, "", -1}, required: cfg.RequiredEVCCID}
 	if t.line == nil {
 		t.line = cp.NewWire(cfg.Clock.Now)
 	}
@@ -145,7 +152,7 @@ func (t *Twin) Run(ctx context.Context) error {
 	t.running = true
 	t.mu.Unlock()
 	t.post(func() {
-		t.line.SetPilot(t.pilotOf(t.state))
+		t.drive()
 		if t.line.Car() != cp.CarA {
 			t.carMoved(t.line.Car())
 		}
@@ -252,7 +259,25 @@ func (t *Twin) setState(s State, why string) {
 	if t.cfg.OnState != nil && from != s {
 		t.cfg.OnState(Transition{At: t.clk.Now(), From: from, To: s, Pilot: p, Why: why})
 	}
-	t.line.SetPilot(p)
+	t.drive()
+}
+
+// drive puts on CP what the firmware drives now: the override while it
+// holds, else the state's pilot.
+func (t *Twin) drive() {
+	t.mu.Lock()
+	over, duty, released := t.overridden, t.override, t.released
+	t.mu.Unlock()
+	switch {
+	case over && duty == 0:
+		t.line.SetPilot(cp.PilotOff)
+	case over:
+		t.line.SetPilot(cp.Pilot{Duty: min(duty, 1024) * 1000 / 1024})
+	case released:
+		t.line.SetPilot(cp.Pilot{Duty: 100 * 1000 / 1024})
+	default:
+		t.line.SetPilot(t.pilotOf(t.state))
+	}
 }
 
 // carMoved is the firmware's reading of the pilot voltage (its 10 ms
@@ -283,6 +308,13 @@ func (t *Twin) carMoved(car cp.Car) {
 // counter: a timer above zero counts down, at zero the state moves on.
 // States are checked in the firmware's order within one tick.
 func (t *Twin) tick() {
+	t.mu.Lock()
+	released := t.released
+	t.released = false
+	t.mu.Unlock()
+	if released {
+		t.drive() // the 10 % of the release lasted until this loop
+	}
 	if !t.cfg.NoModem {
 		if t.state == StateModemRequest {
 			if t.timer > 0 {
@@ -301,7 +333,7 @@ func (t *Twin) tick() {
 		if t.state == StateModemDone {
 			if t.timer > 0 {
 				t.timer--
-			} else if t.cfg.RequiredEVCCID == "" || t.cfg.RequiredEVCCID == t.ev.EVCCID {
+			} else if t.required == "" || t.required == t.ev.EVCCID {
 				t.mu.Lock()
 				t.modemStage = 1
 				t.mu.Unlock()

@@ -342,9 +342,63 @@ func TestHTTP(t *testing.T) {
 		!strings.Contains(body, `"iec61851_state":"C","charging_enabled":true}`) || !strings.Contains(body, `"charge_current":160,`) {
 		t.Fatalf("charging: %s", body)
 	}
+	code, ct, body = do("POST", "/settings?override_pwm=1024", "")
+	if code != 200 || ct != "application/json" || body != "{\"override_pwm\":1024}\n" {
+		t.Fatalf("POST /settings: %d %q %q", code, ct, body)
+	}
 	for _, c := range [][2]string{{"GET", "/ev_state"}, {"POST", "/nothing"}} {
 		if code, _, _ := do(c[0], c[1], ""); code != 404 {
 			t.Errorf("%s %s: %d, want 404", c[0], c[1], code)
 		}
+	}
+}
+
+// TestOverridePWM: POST /settings' override_pwm as a handover strategy
+// uses it: 1024 holds a steady CP (X1) over the state's PWM, 0 cuts CP,
+// -1 releases at 10 % until the next tick brings the state's PWM back;
+// each answered as the firmware answers. required_evccid is taken up to
+// 32 characters; nothing known answers null.
+func TestOverridePWM(t *testing.T) {
+	r := newRig(t, Config{ModemWaitTicks: 1})
+	l := r.twin.Line()
+	l.SetCar(cp.CarB)
+	r.sync()
+	r.tick(8) // no SoC: MODEM_DONE after the short wait, then B at nominal PWM
+	if s := r.state(); s != StateB || l.Pilot() != cp.Nominal(16) {
+		t.Fatalf("%v %v", s, l.Pilot())
+	}
+	set := func(q, want string, pilot cp.Pilot, pwm int) {
+		t.Helper()
+		got, _ := r.twin.PostSettings(r.ctx, q)
+		if got != want {
+			t.Errorf("%s: reply %s, want %s", q, got, want)
+		}
+		r.sync()
+		if l.Pilot() != pilot {
+			t.Errorf("%s: pilot %v, want %v", q, l.Pilot(), pilot)
+		}
+		body, _ := r.twin.Settings(r.ctx)
+		if w := fmt.Sprintf(`"pwm":%d,`, pwm); !strings.Contains(body, w) {
+			t.Errorf("%s: settings lack %s: %s", q, w, body)
+		}
+	}
+	set("override_pwm=1024", `{"override_pwm":1024}`, cp.PilotSteady, 1024)
+	r.tick(2)
+	if l.Pilot() != cp.PilotSteady {
+		t.Errorf("the override did not hold over the ticks: %v", l.Pilot())
+	}
+	set("override_pwm=0", `{"override_pwm":0}`, cp.PilotOff, 0)
+	set("override_pwm=-1", `{"override_pwm":100}`, cp.Pilot{Duty: 97}, 100)
+	r.tick(1)
+	if l.Pilot() != cp.Nominal(16) || r.twin.Snapshot().PWM != 273 {
+		t.Errorf("after the release's tick: %v", l.Pilot())
+	}
+	set("required_evccid=0465650064c3", `{"required_evccid":"0465650064c3"}`, cp.Nominal(16), 273)
+	set("required_evccid="+strings.Repeat("x", 33), `{"required_evccid":"EVCCID too long (max 32 char)"}`, cp.Nominal(16), 273)
+	set("override_pwm=512&required_evccid=ab", `{"override_pwm":512,"required_evccid":"ab"}`, cp.Pilot{Duty: 500}, 512)
+	set("mode=solar", `null`, cp.Pilot{Duty: 500}, 512)
+	body, _ := r.twin.Settings(r.ctx)
+	if !strings.Contains(body, `"required_evccid":"ab","modem":"Experiment"`) {
+		t.Errorf("settings: %s", body)
 	}
 }
