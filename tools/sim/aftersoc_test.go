@@ -105,6 +105,9 @@ func TestAfterSoC(t *testing.T) {
 			if tw == nil || !reflect.DeepEqual(tw.States, c.states) || tw.ACCharging != c.ac || tw.Why != c.why || tw.CarBehaviour != behaviour(c.car) {
 				t.Errorf("outcome %+v, want states %v, charging %v, why %q", tw, c.states, c.ac, c.why)
 			}
+			if res.CarResult.Protocol == "" && (res.End != "no_car" || res.CarEnd != "" || res.EVCCID != "" || res.SmartEVSEQuery != "") {
+				t.Errorf("a car that never talked: %+v", res)
+			}
 			if c.ac && tw.ACAfterMS < int64(evsetwin.ModemDoneTicks-1)*1000 {
 				t.Errorf("charging %d ms after the SoC or plug-in: the CP-off alone is 5 s", tw.ACAfterMS)
 			}

@@ -378,7 +378,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 	if !talks {
 		// The charger never matched a car: there is no record.
 		res.DurationMS = time.Since(start).Milliseconds()
-		res.End, res.CarEnd = "no_slac", "no_slac"
+		res.End = record.EndNoCar.String() // the charger's word: no car matched
 		res.OK = out != nil && len(out.States) > 0
 		obs.end()
 		tl.silentSummary(res, cfg.Car)
