@@ -427,13 +427,14 @@ func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition,
 	bound := time.NewTimer(time.Duration(waitTicks+evsetwin.ModemDoneTicks+10) * evsetwin.Tick)
 	defer bound.Stop()
 	var grace <-chan time.Time
+story:
 	for {
 		// A car that talked without giving a SoC leaves the twin waiting
 		// at 5 %: the story ends there for this plug-in.
 		if talks && socAt.IsZero() && !offered && grace == nil {
 			if st := r.twin.Snapshot().State; st == evsetwin.StateModemWait {
 				tl.say("the SmartEVSE got no SoC: it keeps 5 % PWM until its wait for one ends, then cuts CP and offers AC")
-				break
+				break story
 			}
 		}
 		select {
@@ -468,17 +469,16 @@ func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition,
 				out.ACAfterMS = tr.At.Sub(from).Milliseconds()
 			}
 			if out.ACCharging || out.Denied {
-				goto done
+				break story
 			}
-			continue
 		case <-grace:
+			break story
 		case <-bound.C:
+			break story
 		case <-ctx.Done():
 			return out
 		}
-		break
 	}
-done:
 	out.States = r.obs.stateIDs()
 	if pc != nil {
 		out.Why = pc.Why()
