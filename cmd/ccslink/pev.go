@@ -70,6 +70,10 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccslink pev: --car: %v\n", err)
 		return 2
 	}
+	if !p.AfterSoC.Talks() {
+		fmt.Fprintf(stderr, "ccslink pev: --car %s: this car never starts SLAC (%s), so there is nothing for pev to send; ccslink sim --car %s shows what it does\n", p.Name, p.AfterSoC, p.Name)
+		return 2
+	}
 	if *think < 0 {
 		fmt.Fprintf(stderr, "ccslink pev: --think %v: a time to wait cannot be negative\n", *think)
 		return 2

@@ -28,17 +28,19 @@ func init() {
 }
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sim", "sim [--car NAME|all] [--policy soc|dc|ac] [--json] [--smartevse URL] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
+	fs := newFlagSet("sim", "sim [--car NAME|all] [--plugins N] [--policy soc|dc|ac] [--json] [--smartevse URL] [--required-evccid ID] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
 	carName := fs.String("car", "ioniq", "the car to plug in, or all: "+strings.Join(carNames(), ", "))
 	policy := fs.String("policy", "soc", "what the charger does with the car: soc (read the SoC, then end the DC attempt), dc (a full emulated DC session), ac (an ISO 15118-2 AC session)")
 	asJSON := fs.Bool("json", false, "print one JSON line per car instead of the timeline")
-	url := fs.String("smartevse", "", "post to this SmartEVSE (base URL or full /ev_state URL) instead of the embedded receiver")
+	url := fs.String("smartevse", "", "post to this SmartEVSE (base URL or full /ev_state URL) instead of the embedded SmartEVSE twin")
+	plugins := fs.Int("plugins", 1, "plug the same car in this many times, one after another, into the same charger and SmartEVSE")
+	required := fs.String("required-evccid", "", "the embedded SmartEVSE's required EVCCID (Autocharge): another car's is denied")
 	httpAddr := fs.String("http", "", "serve the API, the live page and /metrics on this loopback address while each car is simulated, as ccslink evse does (e.g. 127.0.0.1:8080)")
 	broker := fs.String("mqtt", "", "publish the simulated car to this MQTT broker (tcp://host:1883), with Home Assistant discovery, as ccslink evse does")
 	name := fs.String("name", "", "the daemon's name on the MQTT broker and in Home Assistant (default: the host's name and sim, e.g. pi-garage-sim)")
 	verbose := fs.Bool("v", false, "show protocol details: SLAC RunID and NID, every request and its answer time, the daemon's log")
 	atten := fs.Uint("attenuation", modemsim.DefaultAttenuationDB, "cable attenuation between the two modems, dB")
-	fast := fs.Bool("fast", false, "leave out the cars' recorded pauses (such as the Ioniq's 4 s before SDP); --car all implies it")
+	fast := fs.Bool("fast", false, "leave out the cars' recorded pauses (such as the Ioniq's 4 s before SDP) and shorten the SmartEVSE's 60 s wait for a SoC to 10 s; --car all implies it")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up on a car after this long")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -50,6 +52,18 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pol, err := secc.ParsePolicy(*policy)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink sim: --policy: %v\n", err)
+		return 2
+	}
+	if *plugins < 1 || *plugins > 100 {
+		fmt.Fprintf(stderr, "ccslink sim: --plugins %d: give 1 to 100 plug-ins\n", *plugins)
+		return 2
+	}
+	if len(*required) > 32 {
+		fmt.Fprintf(stderr, "ccslink sim: --required-evccid: %d characters; the SmartEVSE keeps at most 32\n", len(*required))
+		return 2
+	}
+	if *required != "" && *url != "" {
+		fmt.Fprintln(stderr, "ccslink sim: --required-evccid sets the embedded SmartEVSE's; with --smartevse, set it on that SmartEVSE")
 		return 2
 	}
 	if *atten > 90 {
@@ -94,7 +108,10 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	failed := 0
 	for i, p := range cars {
 		cfg := sim.Config{Car: p, Policy: pol, SmartEVSE: *url, AttenuationDB: uint8(*atten), Verbose: *verbose, SkipDelays: *fast, Log: log,
-			Daemon: &dc, Version: readVersion(version, commit, bi).Version}
+			Daemon: &dc, Version: readVersion(version, commit, bi).Version, PlugIns: *plugins, RequiredEVCCID: *required}
+		if *fast {
+			cfg.ModemWait = fastModemWait
+		}
 		if !*asJSON {
 			if i > 0 {
 				fmt.Fprintln(stdout)
@@ -102,25 +119,36 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			cfg.Timeline = stdout
 			fmt.Fprintf(stdout, "ccslink sim: a %s plugs into this charger (policy %s)\n", p.Car, pol)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-		res, err := sim.Run(ctx, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout*time.Duration(*plugins))
+		results, err := sim.RunPlugIns(ctx, cfg)
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("the plug-in did not finish within %v", *timeout)
 			}
+			if len(results) == 0 || results[len(results)-1].Error != "" || results[len(results)-1].OK {
+				// The plug-in that failed has no result of its own yet.
+				r := sim.Result{Car: p.Name, Policy: pol.String(), SoC: -1, FullSoC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}
+				if *plugins > 1 {
+					r.PlugIn = len(results) + 1
+				}
+				results = append(results, r)
+			}
+			res := &results[len(results)-1]
 			res.Error = err.Error()
 			res.OK = false
 			if !*asJSON {
 				fmt.Fprintf(stderr, "ccslink sim: %s: %v\n", p.Name, err)
 			}
 		}
-		if !res.OK {
-			failed++
-		}
-		if *asJSON {
-			b, _ := json.Marshal(res)
-			fmt.Fprintf(stdout, "%s\n", b)
+		for _, res := range results {
+			if !res.OK {
+				failed++
+			}
+			if *asJSON {
+				b, _ := json.Marshal(res)
+				fmt.Fprintf(stdout, "%s\n", b)
+			}
 		}
 	}
 	if failed > 0 {
@@ -128,6 +156,10 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// fastModemWait is the SmartEVSE twin's wait for a SoC with --fast: a
+// car that never talks is told in seconds, not a minute.
+const fastModemWait = 10 * time.Second
 
 func carNames() []string {
 	var n []string

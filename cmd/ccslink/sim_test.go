@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,13 +26,67 @@ func TestSim(t *testing.T) {
 		"the car told its battery state: SoC 93 %, full at 94 %, capacity 28.0 kWh, wants 1.8 kWh\n",
 		"the SmartEVSE got POST /ev_state?current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=0465650064c3 (HTTP 200",
 		"ok: car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3\n",
+		"the SmartEVSE has the SoC: CP off for 5 s, a virtual re-plug (MODEM_DONE); the car's modem leaves the charger's network\n",
+		"the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// The story's end is its last line.
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "          after the SoC: the car charges on AC, ") || !strings.HasSuffix(last, " s after its SoC reached the SmartEVSE") {
+		t.Errorf("last line %q", last)
+	}
 	if errb.Len() != 0 {
 		t.Errorf("stderr: %s", errb.String())
+	}
+}
+
+// TestSimPlugIns: the same car twice, one JSON line per plug-in, each
+// with its number and the twin's outcome; the keys of before keep their
+// order and the new ones follow.
+func TestSimPlugIns(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"sim", "--json", "--fast", "--car", "ioniq", "--plugins", "2"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), out.String())
+	}
+	for i, l := range lines {
+		var res sim.Result
+		if err := json.Unmarshal([]byte(l), &res); err != nil {
+			t.Fatal(err)
+		}
+		if !res.OK || res.PlugIn != i+1 || res.Twin == nil || !res.Twin.ACCharging || res.Twin.CarBehaviour != "needs-cp-toggle" ||
+			fmt.Sprint(res.Twin.States) != "[11 12 13 1 2]" || res.Twin.ACAfterMS < 4000 {
+			t.Errorf("plug-in %d: %s", i+1, l)
+		}
+		// The top-level keys in order: after the opening brace, a key and
+		// its value (skipped whole) until the closing brace.
+		dec := json.NewDecoder(strings.NewReader(l))
+		var keys []string
+		dec.Token()
+		for dec.More() {
+			k, _ := dec.Token()
+			keys = append(keys, fmt.Sprint(k))
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// What the daemon saw the SmartEVSE do comes when its watch saw it
+		// within sim's wait; the twin's own outcome always.
+		handover := ""
+		if res.Handover != nil {
+			handover = " handover"
+		}
+		want := "car policy ok protocol evccid soc full_soc energy_capacity_wh energy_request_wh smartevse_query secc_response_us duration_ms end car_end vehicle" + handover + " plugin smartevse_twin"
+		if got := strings.Join(keys, " "); got != want {
+			t.Errorf("keys %s\nwant %s", got, want)
+		}
 	}
 }
 
@@ -60,6 +115,9 @@ func TestSimBadArgs(t *testing.T) {
 		{[]string{"sim", "--policy", "fast"}, "use soc, dc or ac"},
 		{[]string{"sim", "--attenuation", "91"}, "no link would form"},
 		{[]string{"sim", "now"}, `unexpected argument "now"`},
+		{[]string{"sim", "--plugins", "0"}, "give 1 to 100 plug-ins"},
+		{[]string{"sim", "--required-evccid", strings.Repeat("a", 33)}, "at most 32"},
+		{[]string{"sim", "--required-evccid", "ab", "--smartevse", "http://10.0.0.1"}, "set it on that SmartEVSE"},
 		{[]string{"sim", "--smartevse", "10.0.0.1"}, "write http://10.0.0.1"},
 		{[]string{"sim", "--http", "0.0.0.0:8080"}, `http.listen: "0.0.0.0:8080" is reachable from the network`},
 		{[]string{"sim", "--mqtt", "broker"}, `mqtt.broker: "broker" is not a broker URL`},

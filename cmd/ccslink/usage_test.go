@@ -15,6 +15,7 @@ func TestMissingFlagWords(t *testing.T) {
 	}{
 		{[]string{"pev"}, "ccslink pev: --iface is missing: give the network interface of the car's modem, e.g. --iface eth1 (with --emulate-modem, one end of a veth pair)\n"},
 		{[]string{"pev", "--car", "ioniq", "eth1"}, "ccslink pev: unexpected argument \"eth1\"\n"},
+		{[]string{"pev", "--iface", "eth1", "--car", "zoe"}, "ccslink pev: --car zoe: this car never starts SLAC (never-slac), so there is nothing for pev to send; ccslink sim --car zoe shows what it does\n"},
 		{[]string{"slac"}, "ccslink slac: --iface is missing: give the network interface of the HomePlug modem, e.g. --iface eth1\n"},
 		{[]string{"slac", "--iface", "eth1", "--role", "car"}, "ccslink slac: --role \"car\": give evse (wait for a car) or pev (match as the car)\n"},
 		{[]string{"slac", "--iface", "eth1", "extra"}, "ccslink slac: unexpected argument \"extra\"\n"},

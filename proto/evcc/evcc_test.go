@@ -367,6 +367,9 @@ func TestTeslaPadsContractAuthentication(t *testing.T) {
 // Every request kind of every car encodes, in each protocol it offers.
 func TestProfilesEncode(t *testing.T) {
 	for _, p := range Profiles() {
+		if !p.AfterSoC.Talks() {
+			continue // no protocols: it never gets as far as a message
+		}
 		s := &session{p: p, evccid: p.MAC, sid: chargerSID, serviceID: 1, tupleID: 1}
 		for _, ap := range p.Protocols {
 			switch ap.ProtocolNamespace {
@@ -432,8 +435,11 @@ func TestProfiles(t *testing.T) {
 			t.Errorf("two profiles named %q", p.Name)
 		}
 		names[p.Name] = true
-		if p.Car == "" || p.Source == "" || len(p.Protocols) == 0 || p.MAC == ([6]byte{}) {
-			t.Errorf("%s: Car, Source, Protocols and MAC must be set", p.Name)
+		if p.Car == "" || p.Source == "" || (len(p.Protocols) == 0) == p.AfterSoC.Talks() || p.MAC == ([6]byte{}) {
+			t.Errorf("%s: Car, Source, MAC and (for a car that talks, only) Protocols must be set", p.Name)
+		}
+		if !strings.HasPrefix(p.AfterSoCReport, "cars.md, After the SoC: ") {
+			t.Errorf("%s: AfterSoCReport %q does not name its report", p.Name, p.AfterSoCReport)
 		}
 		if p.DC != (p.SoC >= 0) {
 			t.Errorf("%s: a DC car sends its SoC, an AC-only car has none", p.Name)

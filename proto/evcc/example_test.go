@@ -22,11 +22,14 @@ func ExampleProfiles() {
 	// phev             plug-in hybrid (DC-capable, 13.8 kWh)
 	// ignores-shutdown VW ID.4 (MEB) that ignores EVSE_Shutdown
 	// ac-only          Mercedes EQE offering ISO-2 only, AC
+	// refuses-ac       a car that refuses AC after a V2G session (unnamed)
+	// ioniq-phev       Hyundai Ioniq plug-in hybrid
+	// zoe              Renault Zoe R/Q (AC-only charger)
 }
 
 func ExampleLookup() {
 	_, err := evcc.Lookup("trabant")
 	fmt.Println(err)
 	// Output:
-	// evcc: unknown car "trabant"; choose one of ioniq, tesla-model3, id3, ev6, polestar2, stellantis, no-capacity, full, phev, ignores-shutdown, ac-only
+	// evcc: unknown car "trabant"; choose one of ioniq, tesla-model3, id3, ev6, polestar2, stellantis, no-capacity, full, phev, ignores-shutdown, ac-only, refuses-ac, ioniq-phev, zoe
 }

@@ -125,7 +125,23 @@ type Profile struct {
 	Rounds int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
 
 	Quirks Quirks
+
+	// AfterSoC is what the car does on the control pilot once the DC
+	// attempt is over (PilotCar); AfterSoCReport names the report it is
+	// modelled from (cars.md, "After the SoC").
+	AfterSoC       AfterSoC
+	AfterSoCReport string
 }
+
+// The reports of cars.md's "After the SoC" that the profiles cite.
+const (
+	reportMost     = "cars.md, After the SoC: most cars start basic AC after the SmartEVSE's 5 s CP-off"
+	reportMEB      = "cars.md, After the SoC: VW MEB needs a steady 100 % (X1) for ~2 s before PWM (Tinkerforge WARP firmware, 2026-08)"
+	reportIoniq    = "cars.md, After the SoC: Hyundai Ioniq 28 kWh needs the CP toggled after a DIN session (SmartEVSE-3 #25, 2023-06)"
+	reportPHEV     = "cars.md, After the SoC: Hyundai Ioniq plug-in hybrid stops at 5 % PWM until unplugged (EVerest logfiles)"
+	reportZoe      = "cars.md, After the SoC: Renault Zoe R/Q never starts SLAC"
+	reportRefuseAC = "cars.md, After the SoC: some cars refuse basic AC after any ISO 15118 session (WARP, 2026-07, cars unnamed)"
+)
 
 // DefaultRounds is the charging rounds of a Profile whose Rounds is zero.
 const DefaultRounds = 5
@@ -155,7 +171,8 @@ func Profiles() []Profile {
 			PreChargeVoltage: Physical{3881, -1}, PreChargeCurrent: Physical{10, -1},
 			DemandVoltage: Physical{3880, -1}, DemandCurrent: Physical{10, -1},
 			RemainingFull: pv(120, 0), RemainingBulk: pv(0, 0),
-			Quirks: QuirkConditioning | QuirkBulkComplete,
+			Quirks:   QuirkConditioning | QuirkBulkComplete,
+			AfterSoC: NeedsToggle, AfterSoCReport: reportIoniq,
 		},
 		{
 			Name: "tesla-model3", Car: "Tesla Model 3",
@@ -169,7 +186,8 @@ func Profiles() []Profile {
 			MaxVoltage: Physical{4230, -1}, MaxCurrent: Physical{5490, -1}, MaxPower: pv(2320, 2),
 			PreChargeVoltage: Physical{3700, -1}, PreChargeCurrent: Physical{0, -1},
 			DemandVoltage: Physical{4230, -1}, DemandCurrent: Physical{0, -1}, // the first CurrentDemandReq
-			Quirks: QuirkReadyEarly | QuirkPaddedAuthorization | QuirkNoWeldingDetection,
+			Quirks:   QuirkReadyEarly | QuirkPaddedAuthorization | QuirkNoWeldingDetection,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			Name: "id3", Car: "VW ID.3 (MEB)",
@@ -189,7 +207,8 @@ func Profiles() []Profile {
 			MaxEntries:    192, ProfileMaxPower: pv(100, 2),
 			AC: &AC{ThreePhase: true, EAmount: Physical{5300, 0}, MaxVoltage: Physical{272, 0},
 				MaxCurrent: Physical{416, -1}, MinCurrent: Physical{15, -1}, ProfileMaxPower: pv(41, 2)},
-			Quirks: QuirkShortSessionID | QuirkNoServiceCategory,
+			Quirks:   QuirkShortSessionID | QuirkNoServiceCategory,
+			AfterSoC: NeedsX1, AfterSoCReport: reportMEB,
 		},
 		{
 			Name: "ev6", Car: "Kia EV6",
@@ -205,6 +224,7 @@ func Profiles() []Profile {
 			RemainingFull: pv(9960, 0), RemainingBulk: pv(6840, 0),
 			MaxEntries: 12,
 			Quirks:     QuirkConditioning | QuirkBulkComplete,
+			AfterSoC:   ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			Name: "polestar2", Car: "Polestar 2",
@@ -221,7 +241,8 @@ func Profiles() []Profile {
 			RemainingFull: pv(18000, 0),
 			AC: &AC{EAmount: Physical{946, 1}, MaxVoltage: Physical{275, 0},
 				MaxCurrent: Physical{320, -1}, MinCurrent: Physical{60, -1}},
-			Quirks: QuirkShortSessionID | QuirkNoServiceCategory | QuirkBulkComplete | QuirkCloseAfterACDiscovery,
+			Quirks:   QuirkShortSessionID | QuirkNoServiceCategory | QuirkBulkComplete | QuirkCloseAfterACDiscovery,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			Name: "stellantis", Car: "Peugeot e-208 (Stellantis e-CMP)",
@@ -235,6 +256,7 @@ func Profiles() []Profile {
 			MaxVoltage: Physical{4100, -1}, MaxCurrent: Physical{1250, -1}, MaxPower: pv(1000, 2),
 			PreChargeVoltage: Physical{3600, -1}, PreChargeCurrent: Physical{0, -1},
 			DemandVoltage: Physical{4100, -1}, DemandCurrent: Physical{100, -1},
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			Name: "no-capacity", Car: "BMW iX (2022)",
@@ -248,7 +270,8 @@ func Profiles() []Profile {
 			PreChargeVoltage: Physical{3577, -1}, PreChargeCurrent: Physical{1000, -3},
 			DemandVoltage: Physical{3895, -1}, DemandCurrent: Physical{3000, -3}, // the first CurrentDemandReq
 			RemainingFull: pv(0, -3), RemainingBulk: pv(0, -3),
-			Quirks: QuirkShortSessionID | QuirkConditioning | QuirkBulkComplete,
+			Quirks:   QuirkShortSessionID | QuirkConditioning | QuirkBulkComplete,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			// A full car ends the session itself with SessionStop, as DIN
@@ -264,7 +287,8 @@ func Profiles() []Profile {
 			MaxVoltage: Physical{4128, -1}, MaxCurrent: Physical{2000, -1}, MaxPower: pv(9800, 1),
 			PreChargeVoltage: Physical{4128, -1}, PreChargeCurrent: Physical{10, -1},
 			DemandVoltage: Physical{4128, -1}, DemandCurrent: Physical{10, -1},
-			Quirks: QuirkConditioning | QuirkBulkComplete | QuirkFull,
+			Quirks:   QuirkConditioning | QuirkBulkComplete | QuirkFull,
+			AfterSoC: NeedsToggle, AfterSoCReport: reportIoniq,
 		},
 		{
 			Name: "phev", Car: "plug-in hybrid (DC-capable, 13.8 kWh)",
@@ -277,7 +301,8 @@ func Profiles() []Profile {
 			MaxVoltage: Physical{3950, -1}, MaxCurrent: Physical{500, -1},
 			PreChargeVoltage: Physical{3500, -1}, PreChargeCurrent: Physical{0, -1},
 			DemandVoltage: Physical{3950, -1}, DemandCurrent: Physical{100, -1},
-			Quirks: QuirkStopAfterDiscovery,
+			Quirks:   QuirkStopAfterDiscovery,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			Name: "ignores-shutdown", Car: "VW ID.4 (MEB) that ignores EVSE_Shutdown",
@@ -294,7 +319,8 @@ func Profiles() []Profile {
 			DemandVoltage: Physical{4130, -1}, DemandCurrent: Physical{0, -1},
 			RemainingFull: pv(0, 1),
 			MaxEntries:    192, ProfileMaxPower: pv(100, 2),
-			Quirks: QuirkShortSessionID | QuirkNoServiceCategory | QuirkIgnoreShutdown,
+			Quirks:   QuirkShortSessionID | QuirkNoServiceCategory | QuirkIgnoreShutdown,
+			AfterSoC: NeedsX1, AfterSoCReport: reportMEB,
 		},
 		{
 			Name: "ac-only", Car: "Mercedes EQE offering ISO-2 only, AC",
@@ -305,7 +331,41 @@ func Profiles() []Profile {
 			MaxEntries: 12,
 			AC: &AC{ThreePhase: true, EAmount: Physical{7300, 1}, MaxVoltage: Physical{230, 0},
 				MaxCurrent: Physical{320, -1}, MinCurrent: Physical{0, 0}},
-			Quirks: QuirkShortSessionID | QuirkNoServiceCategory,
+			Quirks:   QuirkShortSessionID | QuirkNoServiceCategory,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+		},
+		{
+			// A car that refuses basic AC after any V2G session; WARP names
+			// none, so its values are the EV6's under another MAC.
+			Name: "refuses-ac", Car: "a car that refuses AC after a V2G session (unnamed)",
+			Source:    "the Kia EV6's values (EVerest kia-ev6_din-dc); the behaviour from WARP's report, cars unnamed",
+			Protocols: []apphand.AppProtocolType{dinProto(1, 1), iso2Proto(2, 2)},
+			Think:     80 * time.Millisecond,
+			MAC:       [6]byte{0x02, 0x52, 0x45, 0x46, 0x00, 0x01},
+			SoC:       35, FullSOC: 100, BulkSOC: 80,
+			DC:         true,
+			MaxVoltage: Physical{8256, -1}, MaxCurrent: Physical{3100, -1},
+			PreChargeVoltage: Physical{6954, -1}, PreChargeCurrent: Physical{10, -1},
+			DemandVoltage: Physical{8256, -1}, DemandCurrent: Physical{0, -1},
+			RemainingFull: pv(9960, 0), RemainingBulk: pv(6840, 0),
+			MaxEntries: 12,
+			Quirks:     QuirkConditioning | QuirkBulkComplete,
+			AfterSoC:   RefusesUntilUnplug, AfterSoCReport: reportRefuseAC,
+		},
+		{
+			// It never talks: no protocols, no values; only the pilot.
+			Name: "ioniq-phev", Car: "Hyundai Ioniq plug-in hybrid",
+			Source: "no capture: it never talks; the behaviour from EVerest's logfiles (cars.md)",
+			MAC:    [6]byte{0x02, 0x48, 0x59, 0x50, 0x48, 0x01},
+			SoC:    -1, FullSOC: -1, BulkSOC: -1,
+			AfterSoC: StopsAtDigital, AfterSoCReport: reportPHEV,
+		},
+		{
+			Name: "zoe", Car: "Renault Zoe R/Q (AC-only charger)",
+			Source: "no capture: it never starts SLAC (cars.md); older Zoe have no HLC at all",
+			MAC:    [6]byte{0x02, 0x52, 0x5a, 0x4f, 0x45, 0x01},
+			SoC:    -1, FullSOC: -1, BulkSOC: -1,
+			AfterSoC: NeverSLAC, AfterSoCReport: reportZoe,
 		},
 	}
 }

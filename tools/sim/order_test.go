@@ -16,7 +16,7 @@ import (
 // measured are the parts of a timeline that real time decides (the time
 // column, the SmartEVSE's answer time, the charger's answer times) or
 // chance (the SLAC session's RunID and NID).
-var measured = regexp.MustCompile(`(?m)^ *\d+\.\d{3} s  |\d+ ms\)|in \d+ µs|SmartEVSE \d+\.\d s after|RunID [0-9a-f]+, NID [0-9a-f]+`)
+var measured = regexp.MustCompile(`(?m)^ *\d+\.\d{3} s  |\d+ ms\)|in \d+ µs|SmartEVSE \d+\.\d s after|RunID [0-9a-f]+, NID [0-9a-f]+|, \d+\.\d s after`)
 
 func normalize(s string) string {
 	return measured.ReplaceAllStringFunc(s, func(m string) string {
@@ -29,6 +29,8 @@ func normalize(s string) string {
 			return "in N µs"
 		case strings.HasPrefix(m, "RunID"):
 			return "RunID R, NID N"
+		case strings.HasPrefix(m, ", "):
+			return ", N s after"
 		}
 		return "SmartEVSE N s after"
 	})
@@ -38,8 +40,8 @@ func normalize(s string) string {
 // in every run, however the charger's, the car's and the SmartEVSE
 // sender's goroutines meet: the SmartEVSE's answer right after the values
 // it carries (or, for values without a SoC, after the session, when they
-// are sent), the car leaving after the session's end, no line of the
-// charger's next plug-in. Runs side by side, so that they are timed unlike.
+// are sent) and the twin's CP-off right after it, the car leaving after
+// the story's end, no line of the charger's next plug-in. Runs side by side, so that they are timed unlike.
 func TestTimelineOrder(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -82,28 +84,39 @@ func TestTimelineOrder(t *testing.T) {
 			lines := strings.Split(first, "\n")
 			want := map[string][]string{
 				"soc": {
-					"T  a Hyundai Ioniq (2018) is plugged in; its modem starts matching with the charger's (SLAC)",
+					"T  a Hyundai Ioniq (2018) is plugged in",
+					"T  the SmartEVSE sees the car and switches CP off (MODEM_REQUEST)",
+					"T  the SmartEVSE asks for digital communication with 5 % PWM and waits 60 s for the SoC (MODEM_WAIT)",
+					"T  the car's modem starts matching with the charger's (SLAC)",
 					"T  the charger matched the car 04:65:65:00:64:c3; the car's modem joins the charger's network",
 					"T  the car found the charger (SDP) and opened the V2G connection",
 					"T  the car and the charger agree to speak DIN 70121",
 					"T  the car identified itself: EVCCID 0465650064c3",
 					"T  the car told its battery state: SoC 93 %, full at 94 %, capacity 28.0 kWh, wants 1.8 kWh",
 					"current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=0465650064c3",
+					"T  the SmartEVSE has the SoC: CP off for 5 s, a virtual re-plug (MODEM_DONE); the car's modem leaves the charger's network",
 					"T  V2G session over: the car ended the session (SessionStop)",
+					"T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)",
+					"T  the car charges on AC (state C), N s after its SoC reached the SmartEVSE",
 					"T  car unplugged",
 					"          ",
 					"          ok: car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3",
 					"          the SoC reached the SmartEVSE N s after plug-in; the charger answered 8 requests, slowest in N µs",
+					"          after the SoC: the car charges on AC, N s after its SoC reached the SmartEVSE",
 					"",
 				},
 				"ac without SoC": {
-					"T  a Kia EV6 is plugged in; its modem starts matching with the charger's (SLAC)",
+					"T  a Kia EV6 is plugged in",
+					"T  the SmartEVSE sees the car and switches CP off (MODEM_REQUEST)",
+					"T  the SmartEVSE asks for digital communication with 5 % PWM and waits 60 s for the SoC (MODEM_WAIT)",
+					"T  the car's modem starts matching with the charger's (SLAC)",
 					"T  the charger matched the car 04:e7:7e:00:f3:98; the car's modem joins the charger's network",
 					"T  the car found the charger (SDP) and opened the V2G connection",
 					"T  the car and the charger agree to speak ISO 15118-2",
 					"T  the car identified itself: EVCCID 04e77e00f398",
 					"T  V2G session over: the car ended the session (SessionStop)",
 					"current_soc=-1&full_soc=-1&energy_capacity=-1&energy_request=-1&evccid=04e77e00f398",
+					"T  the SmartEVSE got no SoC: it keeps 5 % PWM until its wait for one ends, then cuts CP and offers AC",
 					"T  car unplugged",
 				},
 			}[c.name]

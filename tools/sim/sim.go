@@ -2,8 +2,10 @@
 // two virtual QCA7000 modems on one cable (modemsim), the daemon as a Pi
 // runs it (package daemon: the charger and its outputs) and a car (evcc)
 // playing one of the profiles of real cars. SDP and V2G run over loopback
-// sockets; what the SmartEVSE would receive reaches a real HTTP server on
-// loopback, unless another SmartEVSE is named.
+// sockets. Unless another SmartEVSE is named, a SmartEVSE twin (evsetwin)
+// serves its HTTP API on loopback and drives the control pilot that the
+// car and its modem follow, so a plug-in runs to its end: the SoC
+// delivered, CP off, and AC charging or not, as the car's profile has it.
 package sim
 
 import (
@@ -17,7 +19,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
@@ -26,12 +27,14 @@ import (
 	"github.com/ccslink/ccslink/daemon/config"
 	"github.com/ccslink/ccslink/daemon/output/smartevse"
 	"github.com/ccslink/ccslink/daemon/vehicle"
+	"github.com/ccslink/ccslink/proto/cp"
 	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/tools/evsetwin"
 	"github.com/ccslink/ccslink/tools/modemsim"
 )
 
@@ -39,8 +42,17 @@ import (
 type Config struct {
 	Car    evcc.Profile
 	Policy secc.PolicyName
-	// SmartEVSE is the URL posted to; "" means the embedded receiver.
+	// SmartEVSE is the URL posted to; "" means the embedded SmartEVSE twin.
 	SmartEVSE string
+	// PlugIns is how many times the car is plugged in, one after another,
+	// into the same charger and SmartEVSE (RunPlugIns); zero means once.
+	PlugIns int
+	// RequiredEVCCID is the twin's required EVCCID (Autocharge); "" none.
+	RequiredEVCCID string
+	// ModemWait, if not zero, shortens the twin's wait for a SoC (the
+	// firmware's 60 s), so that a car that never talks is told quickly;
+	// the timeline says so.
+	ModemWait time.Duration
 	// AttenuationDB is the cable's attenuation between the modems; zero means modemsim's default.
 	AttenuationDB uint8
 	// Timeline, if set, receives the plug-in as it happens in plain words.
@@ -59,11 +71,11 @@ type Config struct {
 	Daemon *config.Config
 	// Version is the daemon's version, told to MQTT.
 	Version string
-	// Log receives the daemon's own log; nil means none.
-	Log *slog.Logger
 	// Vehicles, if set, recognises the cars (daemon.Config.Vehicles): one
 	// for several runs remembers the cars from one plug-in to the next.
 	Vehicles *vehicle.Recogniser
+	// Log receives the daemon's own log; nil means none.
+	Log *slog.Logger
 }
 
 // Latency summarises the charger's answer times.
@@ -75,25 +87,34 @@ type Latency struct {
 
 // Result is one simulated plug-in's outcome.
 type Result struct {
-	Car              string          `json:"car"`
-	Policy           string          `json:"policy"`
-	OK               bool            `json:"ok"`
-	Protocol         string          `json:"protocol"`
-	EVCCID           string          `json:"evccid"`
-	SoC              int             `json:"soc"`
-	FullSoC          int             `json:"full_soc"`
-	EnergyCapacityWh int             `json:"energy_capacity_wh"`
-	EnergyRequestWh  int             `json:"energy_request_wh"`
-	SmartEVSEQuery   string          `json:"smartevse_query"`
-	SECCResponseUS   Latency         `json:"secc_response_us"`
-	DurationMS       int64           `json:"duration_ms"`
-	End              string          `json:"end"`
-	CarEnd           string          `json:"car_end"`
-	Error            string          `json:"error,omitempty"`
-	Vehicle          *record.Vehicle `json:"vehicle,omitempty"` // the car the daemon recognised
-	Handover         *Handover       `json:"handover,omitempty"`
-	Record           *record.Session `json:"-"`
-	CarResult        evcc.Result     `json:"-"`
+	Car              string  `json:"car"`
+	Policy           string  `json:"policy"`
+	OK               bool    `json:"ok"`
+	Protocol         string  `json:"protocol"`
+	EVCCID           string  `json:"evccid"`
+	SoC              int     `json:"soc"`
+	FullSoC          int     `json:"full_soc"`
+	EnergyCapacityWh int     `json:"energy_capacity_wh"`
+	EnergyRequestWh  int     `json:"energy_request_wh"`
+	SmartEVSEQuery   string  `json:"smartevse_query"`
+	SECCResponseUS   Latency `json:"secc_response_us"`
+	DurationMS       int64   `json:"duration_ms"`
+	End              string  `json:"end"`
+	CarEnd           string  `json:"car_end"`
+	Error            string  `json:"error,omitempty"`
+	// Vehicle is the car the daemon recognised.
+	Vehicle *record.Vehicle `json:"vehicle,omitempty"`
+	// Handover is what the daemon saw the SmartEVSE do after the SoC
+	// (record.Handover), when it watched it.
+	Handover *Handover `json:"handover,omitempty"`
+	// PlugIn is the plug-in's number when the car was plugged in more
+	// than once.
+	PlugIn int `json:"plugin,omitempty"`
+	// Twin is what the SmartEVSE twin and the car did after the SoC; nil
+	// with another SmartEVSE.
+	Twin      *Outcome        `json:"smartevse_twin,omitempty"`
+	Record    *record.Session `json:"-"`
+	CarResult evcc.Result     `json:"-"`
 }
 
 // Handover is what the SmartEVSE did after the delivery (record.Handover),
@@ -106,52 +127,103 @@ type Handover struct {
 	Why       string `json:"why,omitempty"`
 }
 
-// Run plugs cfg.Car in and returns once it has been unplugged again.
+// Outcome is the end of a plug-in's story at the SmartEVSE twin.
+type Outcome struct {
+	// States are the twin's evse.state_id values from the plug-in on.
+	States []int `json:"states"`
+	// ACCharging: the car drew current on AC (state C).
+	ACCharging bool `json:"ac_charging"`
+	// ACAfterMS is the time from the SoC's arrival (or, without one, the
+	// plug-in) to state C.
+	ACAfterMS int64 `json:"ac_after_ms,omitempty"`
+	// Denied: the twin's required EVCCID was not the car's (MODEM_DENIED).
+	Denied bool `json:"denied,omitempty"`
+	// CarBehaviour is the profile's behaviour after the SoC, Why the car's
+	// last word on drawing current.
+	CarBehaviour string `json:"car_behaviour"`
+	Why          string `json:"car_why,omitempty"`
+}
+
+// Run plugs cfg.Car in once and returns once it has been unplugged again.
 func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg.PlugIns = 1
+	rs, err := RunPlugIns(ctx, cfg)
+	if len(rs) == 0 {
+		return Result{Car: cfg.Car.Name, Policy: cfg.Policy.String(), SoC: -1, FullSoC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}, err
+	}
+	return rs[0], err
+}
+
+// RunPlugIns plugs cfg.Car in cfg.PlugIns times, one after another, into
+// one charger and one SmartEVSE, as the same car comes home day after
+// day; it returns a result per plug-in that was played.
+func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := Result{Car: cfg.Car.Name, Policy: cfg.Policy.String(), SoC: -1, FullSoC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}
+	n := max(cfg.PlugIns, 1)
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tl := newTimeline(cfg.Timeline, cfg.Verbose)
-	defer tl.settle() // the lines held, whatever ended the run
-
+	r := &runner{cfg: cfg}
 	line := modemsim.NewLine(ctx, modemsim.LineConfig{Attenuation: flat(cfg.AttenuationDB)})
 	defer line.Close()
+	r.line = line
 	evseModem, err := line.AddModem(modemsim.ModemConfig{Name: "charger modem", EVSE: true})
 	if err != nil {
-		return res, err
-	}
-	carMAC := cfg.Car.SessionMAC()
-	carModem, err := line.AddModem(modemsim.ModemConfig{Name: "car modem", HostMAC: homeplug.MAC(carMAC)})
-	if err != nil {
-		return res, err
+		return nil, err
 	}
 
 	// The charger's V2G sockets, on loopback.
 	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		return res, &LoopbackError{Err: err}
+		return nil, &LoopbackError{Err: err}
 	}
 	defer sdpConn.Close()
+	r.sdpAddr = sdpConn.LocalAddr()
 	ln, err := secc.Listen("[::1]:0")
 	if err != nil {
-		return res, &LoopbackError{Err: err}
+		return nil, &LoopbackError{Err: err}
 	}
 	defer ln.Close()
 	announce := netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	// What the SmartEVSE would receive.
-	recv, err := newReceiver()
-	if err != nil {
-		return res, err
+	newTL := func() *timeline {
+		tl := newTimeline(cfg.Timeline, cfg.Verbose)
+		if cfg.ModemWait > 0 {
+			tl.waitWords = fmt.Sprintf("%.0f s (shortened from the firmware's 60 s)", cfg.ModemWait.Seconds())
+		}
+		return tl
 	}
-	defer recv.Close()
+	obs := newObserver(newTL())
+	r.obs = obs
+	// The SmartEVSE: the twin on loopback, unless another is named.
 	url := cfg.SmartEVSE
 	if url == "" {
-		url = recv.URL()
+		r.wire = cp.NewWire(nil)
+		tc := evsetwin.Config{Line: r.wire, RequiredEVCCID: cfg.RequiredEVCCID, OnState: obs.twinState}
+		if cfg.ModemWait > 0 {
+			tc.ModemWaitTicks = max(1, int(cfg.ModemWait/evsetwin.Tick))
+		}
+		r.twin = evsetwin.New(tc)
+		obs.lastQuery = func() string {
+			if ps := r.twin.Posts(); len(ps) > 0 {
+				return ps[len(ps)-1].Query
+			}
+			return ""
+		}
+		twinDone := make(chan error, 1)
+		go func() { twinDone <- r.twin.Run(ctx) }()
+		defer func() {
+			cancel()
+			<-twinDone
+		}()
+		srv, err := serve(r.twin)
+		if err != nil {
+			return nil, err
+		}
+		defer srv.Close()
+		url = srv.URL()
 	}
 
 	// The daemon, as a Pi runs it: the outputs, and the charger over the
@@ -162,32 +234,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		dc = *cfg.Daemon
 	}
 	dc.Policy, dc.SmartEVSE.URL = cfg.Policy.String(), url
-	if cfg.SmartEVSE == "" {
-		dc.SmartEVSE.Watch = 0 // the bare receiver has no GET /settings to watch
-	}
-	// heard is the sender's first word on this car: its values delivered,
-	// refused for good, or an attempt failed (and is retried).
-	heard := make(chan struct{}, 1)
-	hear := func() {
-		select {
-		case heard <- struct{}{}:
-		default:
-		}
-	}
-	ended := make(chan *record.Session, 1)
-	obs := &observer{tl: tl, ready: make(chan struct{}), ended: ended, closed: make(chan struct{}), delivered: hear, handover: make(chan record.Event, 1)}
 	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
-		OnDelivery: func(dl smartevse.Delivery) { tl.delivery(dl).delivered(dl) },
+		OnDelivery: func(dl smartevse.Delivery) { tl := obs.timeline(); tl.delivery(dl).delivered(dl); obs.hear() },
 		OnAttempt: func(dl smartevse.Delivery) {
 			if dl.Err != nil {
-				hear()
+				obs.hear()
 			}
 		}})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	defer d.Close() // the recording is there when Run returns
+	tl := obs.timeline()
 	if a := d.HTTPAddr(); a != nil {
 		tl.printf("the charger's live page: http://%s/ (its state: /api/state)", a)
 	}
@@ -196,7 +255,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ch, err := d.Charger(daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	chDone := make(chan error, 1)
 	go func() { chDone <- d.Run(ctx, func(ctx context.Context) error { return d.Serve(ctx, ch) }) }()
@@ -204,69 +263,159 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cancel()
 		<-chDone
 	}()
+	r.chDone = chDone
 
-	// The car arrives once the charger has keyed its modem and the modem's
+	var results []Result
+	for i := range n {
+		if i > 0 {
+			obs.begin(newTL())
+			if cfg.Timeline != nil {
+				fmt.Fprintf(cfg.Timeline, "\nplug-in %d of %d: the same car comes back\n", i+1, n)
+			}
+		}
+		res, err := r.plugIn(ctx)
+		if n > 1 {
+			res.PlugIn = i + 1
+		}
+		results = append(results, res)
+		if err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// runner is what the plug-ins of one run share.
+type runner struct {
+	cfg     Config
+	line    *modemsim.Line
+	sdpAddr net.Addr
+	obs     *observer
+	chDone  chan error
+	modems  map[[6]byte]*modemsim.Modem
+	wire    *cp.Wire       // nil with another SmartEVSE
+	twin    *evsetwin.Twin // nil with another SmartEVSE
+}
+
+// carModem returns the car's modem for a session with mac: the one of an
+// earlier plug-in, plugged in again, or a new one for a car whose MAC
+// changes per session (its modem is another host on the line).
+func (r *runner) carModem(mac [6]byte) (*modemsim.Modem, error) {
+	if m, ok := r.modems[mac]; ok {
+		m.Plug()
+		return m, nil
+	}
+	name := "car modem"
+	if len(r.modems) > 0 {
+		name = fmt.Sprintf("car modem %d", len(r.modems)+1)
+	}
+	m, err := r.line.AddModem(modemsim.ModemConfig{Name: name, HostMAC: homeplug.MAC(mac)})
+	if err != nil {
+		return nil, err
+	}
+	if r.modems == nil {
+		r.modems = map[[6]byte]*modemsim.Modem{}
+	}
+	r.modems[mac] = m
+	return m, nil
+}
+
+// plugIn is one plug-in of the car, from the charger waiting to the car
+// unplugged.
+func (r *runner) plugIn(ctx context.Context) (Result, error) {
+	cfg := r.cfg
+	res := Result{Car: cfg.Car.Name, Policy: cfg.Policy.String(), SoC: -1, FullSoC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}
+	obs := r.obs
+	tl := obs.timeline()
+	defer tl.settle() // the lines held, whatever ended the run
+	carMAC := cfg.Car.SessionMAC()
+	carModem, err := r.carModem(carMAC)
+	if err != nil {
+		return res, err
+	}
+	defer carModem.Unplug()
+
+	// The car arrives once the charger waits for one and its modem's
 	// restart is over, as a car arrives at a waiting charger.
-	select {
-	case <-obs.ready:
-	case err := <-chDone:
-		return res, fmt.Errorf("the charger stopped: %w", err)
-	case <-ctx.Done():
-		return res, ctx.Err()
+	if err := obs.awaitWaiting(ctx, r.chDone); err != nil {
+		return res, err
 	}
 	if err := wait(ctx, modemsim.DefaultRestartDelay+100*time.Millisecond); err != nil {
 		return res, err
 	}
 	start := time.Now()
-	tl.start(start, cfg.Car)
-	carRes, carErr := playCar(ctx, cfg, carModem, carMAC, sdpConn.LocalAddr(), tl)
-	res.CarResult = carRes
-	res.CarEnd = carRes.End.String()
-	if carErr != nil {
-		res.Error = carErr.Error()
+	states := obs.plugged(start)
+	tl.start(start, cfg.Car, r.twin != nil)
+	var pc *evcc.PilotCar
+	talks := cfg.Car.AfterSoC.Talks()
+	if r.twin != nil {
+		defer modemsim.FollowPilot(r.wire, carModem)()
+		pc = evcc.PlugIn(cfg.Car, r.wire)
+		if talks {
+			select {
+			case <-pc.Digital():
+				tl.say("the car's modem starts matching with the charger's (SLAC)")
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+		}
 	}
-	// Wait until the charger has seen the connection end, then unplug.
-	select {
-	case <-obs.closed:
-	case <-time.After(secc.CloseWait + time.Second):
-	case <-ctx.Done():
-		return res, ctx.Err()
+	var carRes evcc.Result
+	var carErr error
+	if talks {
+		carRes, carErr = playCar(ctx, cfg, carModem, carMAC, r.sdpAddr, tl, pc)
+		res.CarResult = carRes
+		res.CarEnd = carRes.End.String()
+		if carErr != nil {
+			res.Error = carErr.Error()
+		}
+		// Wait until the charger has seen the connection end, then until
+		// the SmartEVSE's answer (or its failure) is in: within one
+		// attempt's timeout; the bound only ends the wait when the car
+		// gave nothing to send.
+		if err := obs.awaitClosed(ctx, secc.CloseWait+time.Second); err != nil {
+			return res, err
+		}
+		if err := obs.awaitHeard(ctx, smartevse.DefaultTimeout+3*time.Second); err != nil {
+			return res, err
+		}
 	}
-	// Unplug once the SmartEVSE's answer (or its failure) is in: within
-	// one attempt's timeout; the bound only ends the wait when the car
-	// gave nothing to send.
-	select {
-	case <-heard:
-	case <-time.After(smartevse.DefaultTimeout + 3*time.Second):
-	case <-ctx.Done():
-		return res, ctx.Err()
-	}
-	tl.settle()
-	tl.say("car unplugged")
-	carModem.Unplug()
-	var rec *record.Session
-	select {
-	case rec = <-ended:
-	case <-ctx.Done():
-		return res, ctx.Err()
-	}
-	if daemon.WatchesHandover(dc) && !rec.Phases.Delivered.IsZero() && rec.Handover == nil {
-		// What the SmartEVSE did after the SoC comes after the plug-in:
-		// within the watch's bound and one more GET.
-		select {
-		case e := <-obs.handover:
-			rec.Apply(e)
-		case <-time.After(dc.SmartEVSE.Watch + dc.SmartEVSE.Timeout + time.Second):
-		case <-ctx.Done():
+	var out *Outcome
+	if r.twin != nil {
+		out = r.outcome(ctx, states, pc, talks, tl)
+		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 	}
+	tl.settle()
+	tl.say("car unplugged")
+	if pc != nil {
+		pc.Unplug()
+	}
+	carModem.Unplug()
+	res.Twin = out
+	if !talks {
+		// The charger never matched a car: there is no record.
+		res.DurationMS = time.Since(start).Milliseconds()
+		res.End = record.EndNoCar.String() // the charger's word: no car matched
+		res.OK = out != nil && len(out.States) > 0
+		obs.end()
+		tl.silentSummary(res, cfg.Car)
+		return res, nil
+	}
+	rec, err := obs.awaitEnded(ctx)
+	if err != nil {
+		return res, err
+	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	res.Record = rec
-	query := recv.last()
-	if cfg.SmartEVSE != "" {
+	query := ""
+	if r.twin != nil {
+		if ps := r.twin.Posts(); len(ps) > 0 {
+			query = ps[len(ps)-1].Query
+		}
+	} else {
 		// Another receiver: what it acknowledged, as the record has it.
-		query = ""
 		for _, d := range rec.Deliveries {
 			if d.OK {
 				query = d.What
@@ -279,8 +428,115 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
+// outcome follows the twin after the car's session (or, for a car that
+// never talks, from the plug-in): the SoC's CP-off, the nominal PWM, and
+// whether the car draws current. It returns once that is known.
+func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition, pc *evcc.PilotCar, talks bool, tl *timeline) *Outcome {
+	out := &Outcome{CarBehaviour: r.cfg.Car.AfterSoC.String()}
+	tl.settle() // the session is over: the lines from here on go as they come
+	var socAt, start time.Time
+	start = r.obs.start()
+	offered := false
+	// The longest story: the firmware's wait for a SoC, its CP-off, a
+	// margin for a loaded machine.
+	waitTicks := evsetwin.ModemWaitTicks
+	if r.cfg.ModemWait > 0 {
+		waitTicks = max(1, int(r.cfg.ModemWait/evsetwin.Tick))
+	}
+	bound := time.NewTimer(time.Duration(waitTicks+evsetwin.ModemDoneTicks+10) * evsetwin.Tick)
+	defer bound.Stop()
+	var grace <-chan time.Time
+story:
+	for {
+		// A car that talked without giving a SoC leaves the twin waiting
+		// at 5 %: the story ends there for this plug-in.
+		if talks && socAt.IsZero() && !offered && grace == nil {
+			if st := r.twin.Snapshot().State; st == evsetwin.StateModemWait {
+				tl.say("the SmartEVSE got no SoC: it keeps 5 % PWM until its wait for one ends, then cuts CP and offers AC")
+				break story
+			}
+		}
+		select {
+		case tr := <-states:
+			switch tr.To {
+			case evsetwin.StateModemWait:
+				if !talks {
+					switch r.cfg.Car.AfterSoC {
+					case evcc.StopsAtDigital:
+						tl.say("the car stops at the 5 % PWM: it will not talk, nor charge until unplugged")
+					default:
+						tl.say("the car does not answer the 5 % PWM: it never starts SLAC")
+					}
+				}
+			case evsetwin.StateModemDone:
+				if tr.Why == "SoC received" && socAt.IsZero() {
+					socAt = tr.At
+				}
+			case evsetwin.StateModemDenied:
+				out.Denied = true
+			case evsetwin.StateB:
+				offered = true
+				g := time.NewTimer(time.Second) // the car answers at once; a generous bound
+				defer g.Stop()
+				grace = g.C
+			case evsetwin.StateC:
+				out.ACCharging = true
+				from := socAt
+				if from.IsZero() {
+					from = start
+				}
+				out.ACAfterMS = tr.At.Sub(from).Milliseconds()
+			}
+			if out.ACCharging || out.Denied {
+				break story
+			}
+		case <-grace:
+			break story
+		case <-bound.C:
+			break story
+		case <-ctx.Done():
+			return out
+		}
+	}
+	out.States = r.obs.stateIDs()
+	if pc != nil {
+		out.Why = pc.Why()
+	}
+	if offered && !out.ACCharging && out.Why != "" {
+		tl.printf("the car does not charge: %s", out.Why)
+	}
+	return out
+}
+
+// serve serves h on a loopback port.
+func serve(h http.Handler) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, &LoopbackError{Err: err}
+	}
+	s := &server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+// server is the twin's HTTP server on loopback.
+type server struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+func (s *server) URL() string { return "http://" + s.ln.Addr().String() }
+
+func (s *server) Close() error {
+	err := s.srv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
 // playCar is the car: SLAC over its modem, SDP and TCP over loopback, then its V2G session.
-func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sdpAddr net.Addr, tl *timeline) (evcc.Result, error) {
+func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sdpAddr net.Addr, tl *timeline, pc *evcc.PilotCar) (evcc.Result, error) {
 	p := cfg.Car
 	for i := 0; i < p.SLACRestarts; i++ {
 		// A car that restarts SLAC midway (Stellantis): it gives up after its first sounds.
@@ -318,19 +574,22 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 		return evcc.Result{}, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer tcp.Close() // the car closes the connection, never the charger first
+	if pc != nil {
+		pc.SessionHeld()
+	}
 	return evcc.Run(ctx, tcp, evcc.Config{Profile: p, EVCCID: mac})
 }
 
 func fill(res *Result, rec *record.Session, query string) {
 	res.Protocol = rec.Protocol
 	res.EVCCID = rec.EVCCIDHex()
-	res.Vehicle = rec.Vehicle
 	res.SoC = rec.SoC.OrMinus()
 	res.FullSoC = rec.FullSOC.OrMinus()
 	res.EnergyCapacityWh = rec.EnergyCapacityWh.OrMinus()
 	res.EnergyRequestWh = rec.EnergyRequestWh.OrMinus()
 	res.SmartEVSEQuery = query
 	res.End = rec.End.String()
+	res.Vehicle = rec.Vehicle
 	if h := rec.Handover; h != nil {
 		res.Handover = &Handover{Strategy: h.Strategy, ACStarted: h.ACStarted, Outcome: h.Outcome(), Why: h.Why}
 		if h.ACStarted {
@@ -385,44 +644,107 @@ func (e *LoopbackError) Error() string {
 
 func (e *LoopbackError) Unwrap() error { return e.Err }
 
-// observer follows the charger for the simulation.
+// observer follows the charger and the twin for the simulation, plug-in
+// after plug-in: begin starts a plug-in's timeline, and the channels of
+// one plug-in are made fresh for it.
 type observer struct {
-	tl        *timeline
-	ready     chan struct{}
-	readyOnce sync.Once
-	closed    chan struct{}
-	closeOnce sync.Once
-	ended     chan<- *record.Session
-	endOnce   sync.Once
-	delivered func()      // the SmartEVSE's result is in the car's record
-	over      atomic.Bool // the car's plug-in ended: the next one's events are not the car's
-	handover  chan record.Event
+	mu      sync.Mutex
+	tl      *timeline
+	active  bool // the events belong to the plug-in being played
+	waiting bool // the charger waits for a car's SLAC
+	waitCh  chan struct{}
+	closed  chan struct{}
+	heard   chan struct{}
+	ended   chan *record.Session
+	states  chan evsetwin.Transition
+	ids     []int
+	t0      time.Time
+	// lastQuery returns the query of the twin's last POST /ev_state.
+	lastQuery func() string
 }
 
-// Late hears of the SmartEVSE's handover after the car's plug-in ended.
-func (o *observer) Late(e record.Event, s *record.Session) {
-	if e.Kind == record.KindHandover {
-		select {
-		case o.handover <- e:
-		default:
-		}
-	}
+func newObserver(tl *timeline) *observer {
+	o := &observer{waitCh: make(chan struct{})}
+	o.begin(tl)
+	return o
+}
+
+// begin makes the next plug-in's timeline and channels current.
+func (o *observer) begin(tl *timeline) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.tl, o.active = tl, true
+	o.closed, o.heard = make(chan struct{}), make(chan struct{}, 1)
+	o.ended, o.states = make(chan *record.Session, 1), make(chan evsetwin.Transition, 256)
+	o.ids, o.t0 = nil, time.Time{}
+}
+
+// plugged notes the plug-in's time and returns the twin's transitions from now on.
+func (o *observer) plugged(at time.Time) <-chan evsetwin.Transition {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.t0 = at
+	return o.states
+}
+
+func (o *observer) start() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.t0
+}
+
+// end stops the plug-in's lines: what follows is not the car's.
+func (o *observer) end() {
+	o.mu.Lock()
+	o.active = false
+	o.mu.Unlock()
+}
+
+func (o *observer) timeline() *timeline {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.tl
+}
+
+func (o *observer) stateIDs() []int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]int(nil), o.ids...)
 }
 
 func (o *observer) Event(e record.Event, s *record.Session) {
-	if o.over.Load() {
+	o.mu.Lock()
+	switch e.Kind {
+	case record.KindSLACStarted:
+		if !o.waiting {
+			o.waiting = true
+			close(o.waitCh)
+		}
+	case record.KindMatched:
+		if o.waiting {
+			o.waiting = false
+			o.waitCh = make(chan struct{})
+		}
+	}
+	active, tl, closed := o.active, o.tl, o.closed
+	o.mu.Unlock()
+	if !active {
 		return
 	}
 	// Told before Run hears of it: Run's next line follows this one.
-	o.tl.event(e, s)
+	tl.event(e, s)
 	switch e.Kind {
-	case record.KindSLACStarted:
-		o.readyOnce.Do(func() { close(o.ready) })
 	case record.KindDelivered:
-		o.delivered()
+		o.hear()
 	case record.KindEnded:
 		if e.End != record.EndLinkLost && e.End != record.EndStopped {
-			o.closeOnce.Do(func() { close(o.closed) })
+			o.mu.Lock()
+			select {
+			case <-closed:
+			default:
+				close(closed)
+			}
+			o.mu.Unlock()
 		}
 	}
 }
@@ -431,56 +753,99 @@ func (o *observer) PlugInEnded(s *record.Session) {
 	if s.Phases.Matched.IsZero() {
 		return
 	}
-	o.endOnce.Do(func() {
-		o.over.Store(true)
-		o.ended <- s.Clone()
-	})
-}
-
-// receiver is an HTTP server on loopback that takes POST /ev_state as a SmartEVSE does.
-type receiver struct {
-	srv     *http.Server
-	ln      net.Listener
-	mu      sync.Mutex
-	queries []string
-}
-
-func newReceiver() (*receiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, &LoopbackError{Err: err}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.active {
+		return
 	}
-	r := &receiver{ln: ln}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /ev_state", func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		r.queries = append(r.queries, req.URL.RawQuery)
-		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		q := req.URL.Query()
-		fmt.Fprintf(w, `{"current_soc":%q,"full_soc":%q,"energy_capacity":%q,"energy_request":%q,"evccid":%q}`,
-			q.Get("current_soc"), q.Get("full_soc"), q.Get("energy_capacity"), q.Get("energy_request"), q.Get("evccid"))
-	})
-	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go r.srv.Serve(ln)
-	return r, nil
+	o.active = false
+	o.ended <- s.Clone()
 }
 
-func (r *receiver) URL() string { return "http://" + r.ln.Addr().String() }
-
-func (r *receiver) last() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.queries) == 0 {
-		return ""
+// hear notes the sender's first word on this car: its values delivered,
+// refused for good, or an attempt failed (and is retried).
+func (o *observer) hear() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case o.heard <- struct{}{}:
+	default:
 	}
-	return r.queries[len(r.queries)-1]
 }
 
-func (r *receiver) Close() error {
-	err := r.srv.Close()
-	if errors.Is(err, http.ErrServerClosed) {
+// twinState tells the plug-in's timeline what the twin did.
+func (o *observer) twinState(tr evsetwin.Transition) {
+	o.mu.Lock()
+	tl, t0 := o.tl, o.t0
+	if !t0.IsZero() {
+		o.ids = append(o.ids, int(tr.To))
+		select {
+		case o.states <- tr:
+		default:
+		}
+	}
+	o.mu.Unlock()
+	if !t0.IsZero() {
+		tl.twin(tr, o.lastQuery)
+	}
+}
+
+func (o *observer) awaitWaiting(ctx context.Context, chDone <-chan error) error {
+	o.mu.Lock()
+	ch := o.waitCh
+	o.mu.Unlock()
+	select {
+	case <-ch:
 		return nil
+	case err := <-chDone:
+		return fmt.Errorf("the charger stopped: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return err
+}
+
+func (o *observer) awaitClosed(ctx context.Context, bound time.Duration) error {
+	o.mu.Lock()
+	ch := o.closed
+	o.mu.Unlock()
+	return awaitBounded(ctx, ch, bound)
+}
+
+func (o *observer) awaitHeard(ctx context.Context, bound time.Duration) error {
+	o.mu.Lock()
+	ch := o.heard
+	o.mu.Unlock()
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (o *observer) awaitEnded(ctx context.Context) (*record.Session, error) {
+	o.mu.Lock()
+	ch := o.ended
+	o.mu.Unlock()
+	select {
+	case rec := <-ch:
+		return rec, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func awaitBounded(ctx context.Context, ch <-chan struct{}, bound time.Duration) error {
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/daemon/output/smartevse"
+	"github.com/ccslink/ccslink/proto/cp"
 	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/tools/evsetwin"
 )
 
 // timeline writes the plug-in in plain words, each line with the time
@@ -44,6 +46,11 @@ type book struct {
 	events    int              // the charger's events so far
 	handed    map[string]place // a query with a SoC -> the first event that carried it
 	connected place            // the car's first connection, once it came
+
+	// The SmartEVSE twin: how long it waits for a SoC, in words, and when
+	// the SoC reached it.
+	waitWords string
+	socAt     time.Time
 }
 
 // place is where a line goes among the charger's events, and its time.
@@ -162,12 +169,75 @@ func (t *timeline) sdp() *timeline {
 
 func (t *timeline) say(s string) { t.printf("%s", s) }
 
-func (t *timeline) start(at time.Time, p evcc.Profile) {
+func (t *timeline) start(at time.Time, p evcc.Profile, twin bool) {
 	t.mu.Lock()
 	t.t0 = at
 	t.mu.Unlock()
+	if twin {
+		// The car's modem starts when the SmartEVSE asks for it.
+		t.printf("a %s is plugged in", p.Car)
+		return
+	}
 	t.printf("a %s is plugged in; its modem starts matching with the charger's (SLAC)", p.Car)
 }
+
+// twin tells what the SmartEVSE twin did. The CP-off that the SoC causes
+// goes right after the line of the SoC's delivery; the others go where
+// they come, after the lines of the charger's event they follow.
+func (t *timeline) twin(tr evsetwin.Transition, lastQuery func() string) {
+	view := t
+	t.mu.Lock()
+	if t.holding {
+		p := place{event: t.events, rank: 2, since: time.Since(t.t0)}
+		if tr.Why == "SoC received" && lastQuery != nil {
+			if h, ok := t.handed[lastQuery()]; ok {
+				p = h
+				p.rank = 2
+			}
+		}
+		view = &timeline{book: t.book, at: &p}
+	}
+	if tr.To == evsetwin.StateModemDone && tr.Why == "SoC received" && t.socAt.IsZero() {
+		t.socAt = tr.At
+	}
+	wait, socAt := t.waitWords, t.socAt
+	t.mu.Unlock()
+	if wait == "" {
+		wait = "60 s"
+	}
+	switch tr.To {
+	case evsetwin.StateModemRequest:
+		view.say("the SmartEVSE sees the car and switches CP off (MODEM_REQUEST)")
+	case evsetwin.StateModemWait:
+		view.printf("the SmartEVSE asks for digital communication with 5 %% PWM and waits %s for the SoC (MODEM_WAIT)", wait)
+	case evsetwin.StateModemDone:
+		if tr.Why == "SoC received" {
+			view.say("the SmartEVSE has the SoC: CP off for 5 s, a virtual re-plug (MODEM_DONE); the car's modem leaves the charger's network")
+		} else {
+			view.printf("the SmartEVSE got no SoC within %s: CP off for 5 s all the same (MODEM_DONE)", wait)
+		}
+	case evsetwin.StateModemDenied:
+		view.say("the SmartEVSE denies the car: its EVCCID is not the required one (MODEM_DENIED for 60 s, CP off)")
+	case evsetwin.StateB:
+		if tr.From == evsetwin.StateC {
+			view.say("the car stopped drawing current (B)")
+		} else {
+			view.printf("the SmartEVSE switches CP back on and offers %.0f A (%s)", tr.Pilot.Amps(), pwmWords(tr.Pilot))
+		}
+	case evsetwin.StateC:
+		if !socAt.IsZero() {
+			view.printf("the car charges on AC (state C), %.1f s after its SoC reached the SmartEVSE", tr.At.Sub(socAt).Seconds())
+		} else {
+			view.say("the car charges on AC (state C)")
+		}
+	case evsetwin.StateA:
+		if tr.From == evsetwin.StateModemDenied {
+			view.say("the SmartEVSE's denial is over (A); the car, still there, is asked again")
+		}
+	}
+}
+
+func pwmWords(p cp.Pilot) string { return fmt.Sprintf("%.1f %% PWM", float64(p.Duty)/10) }
 
 func (t *timeline) carMatched(r slac.Result) {
 	if t.verbose {
@@ -278,10 +348,51 @@ func (t *timeline) summary(res Result, rec *record.Session) {
 	default:
 		t.printf("nothing reached the SmartEVSE")
 	}
-	if rec.Handover != nil {
-		t.printf("after the SoC: %s", rec.Handover.Words())
-	}
 	if res.Error != "" {
 		t.printf("car side: %s", res.Error)
 	}
+	if res.Twin == nil && rec.Handover != nil {
+		// Another SmartEVSE than the twin: what the daemon saw it do.
+		t.printf("after the SoC: %s", rec.Handover.Words())
+	}
+	t.after(res.Twin, "after the SoC")
+}
+
+// after is the story's last line: what the car did at the twin's PWM.
+func (t *timeline) after(o *Outcome, lead string) {
+	switch {
+	case o == nil:
+	case o.ACCharging && lead == "after the SoC" && o.ACAfterMS > 0:
+		t.printf("%s: the car charges on AC, %.1f s after its SoC reached the SmartEVSE", lead, float64(o.ACAfterMS)/1000)
+	case o.ACCharging:
+		t.printf("%s: the car charges on AC, %.1f s after it was plugged in", lead, float64(o.ACAfterMS)/1000)
+	case o.Denied:
+		t.printf("%s: the SmartEVSE denied the car: its EVCCID is not the required one", lead)
+	case o.Why != "" && len(o.States) > 0 && o.States[len(o.States)-1] == int(evsetwin.StateB):
+		t.printf("%s: the car does not charge on AC: %s", lead, o.Why)
+	default:
+		t.printf("%s: the SmartEVSE is still waiting for a SoC at 5 %% PWM", lead)
+	}
+}
+
+// silentSummary ends the timeline of a car that never talked.
+func (t *timeline) silentSummary(res Result, p evcc.Profile) {
+	if t.w == nil {
+		return
+	}
+	t.settle()
+	t.mu.Lock()
+	t.t0 = time.Time{}
+	t.mu.Unlock()
+	verdict := "ok"
+	if !res.OK {
+		verdict = "FAILED"
+	}
+	what := "the car never started SLAC"
+	if p.AfterSoC == evcc.StopsAtDigital {
+		what = "the car stopped at 5 % PWM and never talked"
+	}
+	t.printf("")
+	t.printf("%s: %s: no digital communication, nothing reached the charger or the SmartEVSE", verdict, what)
+	t.after(res.Twin, "after the SmartEVSE's wait")
 }
