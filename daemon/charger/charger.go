@@ -321,7 +321,9 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			case record.KindHandshake, record.KindRequest, record.KindSessionSetup, record.KindValues:
 				c.cfg.SLAC.LinkEvidence()
 			}
-			if linkLost == nil && e.Kind != record.KindDelivered && len(early) < maxEarly {
+			// A result naming its plug-in (a delivery, a handover) is never
+			// the next car's early traffic: it goes out at once.
+			if linkLost == nil && e.PlugIn == 0 && e.Kind != record.KindDelivered && len(early) < maxEarly {
 				early = append(early, e)
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"sync"
 	"testing"
@@ -492,6 +493,32 @@ func TestLateDelivery(t *testing.T) {
 	case s := <-r.sink.late:
 		t.Fatalf("a second late result for plug-in %d", s.PlugIn)
 	default:
+	}
+}
+
+// TestLateHandover: what the SmartEVSE did after the SoC comes after the
+// car's plug-in ended, while the charger already waits for the next car;
+// it amends the ended plug-in at once, never held as the next car's early
+// traffic until that car matches.
+func TestLateHandover(t *testing.T) {
+	r := newRig(t, secc.Config{})
+	p, err := evcc.Lookup("ioniq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := r.car(t, p); first.PlugIn != 1 {
+		t.Fatalf("first plug-in %d", first.PlugIn)
+	}
+	ho := &record.Handover{Strategy: record.StrategyDeliverNow, ACStarted: true, ACAfter: 6 * time.Second, Observed: true, Watched: time.Minute, At: time.Now()}
+	r.ch.Report(record.Event{Kind: record.KindHandover, At: ho.At, PlugIn: 1, Handover: ho})
+	var amended *record.Session
+	select {
+	case amended = <-r.sink.late:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handover waited for the next car")
+	}
+	if amended.PlugIn != 1 || amended.Handover == nil || !reflect.DeepEqual(*amended.Handover, *ho) {
+		t.Fatalf("amended record: plug-in %d, handover %+v", amended.PlugIn, amended.Handover)
 	}
 }
 

@@ -234,6 +234,7 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 		dc = *cfg.Daemon
 	}
 	dc.Policy, dc.SmartEVSE.URL = cfg.Policy.String(), url
+	r.watches = daemon.WatchesHandover(dc)
 	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
 		OnDelivery: func(dl smartevse.Delivery) { tl := obs.timeline(); tl.delivery(dl).delivered(dl); obs.hear() },
@@ -295,6 +296,7 @@ type runner struct {
 	modems  map[[6]byte]*modemsim.Modem
 	wire    *cp.Wire       // nil with another SmartEVSE
 	twin    *evsetwin.Twin // nil with another SmartEVSE
+	watches bool           // the daemon watches the SmartEVSE after a delivery
 }
 
 // carModem returns the car's modem for a session with mac: the one of an
@@ -387,6 +389,17 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 			return res, ctx.Err()
 		}
 	}
+	var ho *record.Event
+	if out != nil && out.ACCharging && r.watches {
+		// The daemon's watch sees the car charge at its next GET /settings.
+		select {
+		case e := <-obs.handoverCh():
+			ho = &e
+		case <-time.After(smartevse.DefaultTimeout + 2*time.Second):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
 	tl.settle()
 	tl.say("car unplugged")
 	if pc != nil {
@@ -408,6 +421,9 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
+	if ho != nil && rec.Handover == nil && ho.PlugIn == rec.PlugIn {
+		rec.Apply(*ho)
+	}
 	res.Record = rec
 	query := ""
 	if r.twin != nil {
@@ -657,6 +673,7 @@ type observer struct {
 	heard   chan struct{}
 	ended   chan *record.Session
 	states  chan evsetwin.Transition
+	ho      chan record.Event // the SmartEVSE's handover, in the plug-in or after it
 	ids     []int
 	t0      time.Time
 	// lastQuery returns the query of the twin's last POST /ev_state.
@@ -676,6 +693,7 @@ func (o *observer) begin(tl *timeline) {
 	o.tl, o.active = tl, true
 	o.closed, o.heard = make(chan struct{}), make(chan struct{}, 1)
 	o.ended, o.states = make(chan *record.Session, 1), make(chan evsetwin.Transition, 256)
+	o.ho = make(chan record.Event, 1)
 	o.ids, o.t0 = nil, time.Time{}
 }
 
@@ -712,7 +730,30 @@ func (o *observer) stateIDs() []int {
 	return append([]int(nil), o.ids...)
 }
 
+func (o *observer) handoverCh() <-chan record.Event {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ho
+}
+
+// Late hears of the SmartEVSE's handover after the car's plug-in ended.
+func (o *observer) Late(e record.Event, s *record.Session) { o.handover(e) }
+
+func (o *observer) handover(e record.Event) {
+	if e.Kind != record.KindHandover {
+		return
+	}
+	o.mu.Lock()
+	ch := o.ho
+	o.mu.Unlock()
+	select {
+	case ch <- e:
+	default:
+	}
+}
+
 func (o *observer) Event(e record.Event, s *record.Session) {
+	o.handover(e)
 	o.mu.Lock()
 	switch e.Kind {
 	case record.KindSLACStarted:
