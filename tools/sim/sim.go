@@ -856,15 +856,7 @@ func (o *observer) awaitHeard(ctx context.Context, bound time.Duration) error {
 	o.mu.Lock()
 	ch := o.heard
 	o.mu.Unlock()
-	t := time.NewTimer(bound)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
+	return awaitBounded(ctx, ch, bound)
 }
 
 func (o *observer) awaitEnded(ctx context.Context) (*record.Session, error) {
