@@ -12,6 +12,18 @@ import (
 // CP for a virtual re-plug, after which the car should charge on AC.
 const StrategyDeliverNow = "deliver-now"
 
+// The other handover strategies: EndThenDeliver ends the DC attempt
+// cleanly before the values go out; X1ThenPWM has the charger show 100 %
+// for 2 s after the delivery before its nominal PWM (VW MEB);
+// NoNegotiation answers the handshake Failed_NoNegotiation, so the car
+// charges on basic AC without a DC session (its SLAC MAC its EVCCID, no
+// SoC).
+const (
+	StrategyEndThenDeliver = "end-then-deliver"
+	StrategyX1ThenPWM      = "x1-then-pwm"
+	StrategyNoNegotiation  = "no-negotiation"
+)
+
 // MaxSeen bounds the charger's states a Handover keeps.
 const MaxSeen = 32
 

@@ -1,0 +1,165 @@
+// Package handover remembers, per car, how each handover strategy ended
+// (did the charger go on to charge on AC?) and chooses the strategy of the
+// car's next plug-in from it: a strategy pinned in the configuration, else
+// the one that led to charging, else the next not yet tried; a strategy
+// that failed twice in a row is demoted.
+package handover
+
+import (
+	"slices"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+// Order is every strategy in the order a car tries them: the one of today
+// first, then the cheapest change (100 % for 2 s needs nothing of the DC
+// session), then a clean end of the DC attempt, then no DC at all.
+var Order = []string{record.StrategyDeliverNow, record.StrategyX1ThenPWM, record.StrategyEndThenDeliver, record.StrategyNoNegotiation}
+
+// Known reports whether s names a strategy.
+func Known(s string) bool { return slices.Contains(Order, s) }
+
+// Bounds of the memory: the cars remembered (the least recently plugged in
+// go first) and the outcomes kept per strategy of a car.
+const (
+	MaxCars     = 100
+	MaxOutcomes = 8
+	maxIDLen    = 64
+)
+
+// Tried is one strategy's outcomes with one car.
+type Tried struct {
+	Strategy string `json:"strategy"`
+	// Outcomes are record.Outcome* values, the newest last, at most MaxOutcomes.
+	Outcomes []string  `json:"outcomes"`
+	Last     time.Time `json:"last"`
+}
+
+// Car is what is remembered of one car.
+type Car struct {
+	ID    string  `json:"id"`
+	Tried []Tried `json:"tried"` // in the order first tried
+}
+
+// failedTwice reports whether the strategy's last two outcomes are no AC:
+// an outcome not observed says nothing either way and is skipped.
+func (t Tried) failedTwice() bool {
+	n := 0
+	for i := len(t.Outcomes) - 1; i >= 0 && n < 2; i-- {
+		switch t.Outcomes[i] {
+		case record.OutcomeNoAC:
+			n++
+		case record.OutcomeACStarted:
+			return false
+		}
+	}
+	return n == 2
+}
+
+// failed reports whether the strategy's latest observed outcome is no AC.
+func (t Tried) failed() bool {
+	for i := len(t.Outcomes) - 1; i >= 0; i-- {
+		if t.Outcomes[i] != record.OutcomeNotObserved {
+			return t.Outcomes[i] == record.OutcomeNoAC
+		}
+	}
+	return false
+}
+
+// charged reports whether the strategy ever led to charging, and when last.
+func (t Tried) charged() bool { return slices.Contains(t.Outcomes, record.OutcomeACStarted) }
+
+// Why a strategy was chosen.
+const (
+	ByPin       = "pinned"     // the configuration pins it for the car
+	ByCharged   = "charged"    // it led to charging before
+	ByNext      = "next"       // the next not yet tried, or not failed twice
+	ByNew       = "new"        // a car not seen before
+	ByStartOver = "start-over" // every strategy failed twice: from the first again
+)
+
+// Choose picks the strategy of a car's next plug-in from what was tried
+// with it (c nil: a new car), among available (in Order's order; a
+// strategy the configuration does not allow is left out). A pin wins.
+func Choose(pin string, c *Car, available []string) (strategy, why string) {
+	if pin != "" {
+		return pin, ByPin
+	}
+	if len(available) == 0 {
+		return record.StrategyDeliverNow, ByNew
+	}
+	if c == nil || len(c.Tried) == 0 {
+		return available[0], ByNew
+	}
+	tried := func(s string) (Tried, bool) {
+		i := slices.IndexFunc(c.Tried, func(t Tried) bool { return t.Strategy == s })
+		if i < 0 {
+			return Tried{}, false
+		}
+		return c.Tried[i], true
+	}
+	// The one that led to charging most recently and has not failed twice since.
+	best, bestAt := "", time.Time{}
+	for _, s := range available {
+		if t, ok := tried(s); ok && t.charged() && !t.failedTwice() && (best == "" || t.Last.After(bestAt)) {
+			best, bestAt = s, t.Last
+		}
+	}
+	if best != "" {
+		return best, ByCharged
+	}
+	// The first not tried, or tried and neither failed last nor twice.
+	for _, s := range available {
+		if t, ok := tried(s); !ok || !t.failed() {
+			return s, ByNext
+		}
+	}
+	// Every strategy failed last: the first that failed only once.
+	for _, s := range available {
+		if t, _ := tried(s); !t.failedTwice() {
+			return s, ByNext
+		}
+	}
+	return available[0], ByStartOver
+}
+
+// Note adds the outcome of strategy to the car c (nil: a new car with id)
+// and returns the car as it is now; c is left alone.
+func Note(c *Car, id, strategy, outcome string, at time.Time) Car {
+	var n Car
+	if c != nil {
+		n = Car{ID: c.ID, Tried: make([]Tried, len(c.Tried))}
+		for i, t := range c.Tried {
+			t.Outcomes = slices.Clone(t.Outcomes)
+			n.Tried[i] = t
+		}
+	} else {
+		n.ID = id
+	}
+	i := slices.IndexFunc(n.Tried, func(t Tried) bool { return t.Strategy == strategy })
+	if i < 0 {
+		n.Tried = append(n.Tried, Tried{Strategy: strategy})
+		i = len(n.Tried) - 1
+	}
+	t := &n.Tried[i]
+	t.Outcomes = append(t.Outcomes, outcome)
+	if len(t.Outcomes) > MaxOutcomes {
+		t.Outcomes = t.Outcomes[len(t.Outcomes)-MaxOutcomes:]
+	}
+	t.Last = at
+	return n
+}
+
+// Key is the memory's key of a plug-in: the recognised car's ID, else the
+// car's EVCCID (hex); "" when there is neither.
+func Key(s *record.Session) string {
+	if s.Vehicle != nil && s.Vehicle.ID != "" {
+		return s.Vehicle.ID
+	}
+	return s.EVCCIDHex()
+}
+
+func knownOutcome(o string) bool {
+	return o == record.OutcomeACStarted || o == record.OutcomeNoAC || o == record.OutcomeNotObserved
+}
