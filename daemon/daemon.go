@@ -13,11 +13,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/daemon/charger"
 	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/daemon/handover"
 	"github.com/ccslink/ccslink/daemon/history"
 	"github.com/ccslink/ccslink/daemon/output/httpapi"
 	"github.com/ccslink/ccslink/daemon/output/metrics"
@@ -59,6 +61,11 @@ type Config struct {
 	// configuration and the state directory: a simulation that runs one
 	// daemon per plug-in keeps what it learnt of the cars.
 	Vehicles *vehicle.Recogniser
+	// Handovers, if set, is the per-car memory of handover strategies in
+	// place of the state directory's (handover.File), kept as Vehicles is.
+	Handovers *handover.Memory
+	// Clock times the handover strategies' steps; nil means clock.Real.
+	Clock clock.Clock
 }
 
 // Daemon is the outputs, open for the daemon's whole life, and the
@@ -73,6 +80,7 @@ type Daemon struct {
 	web     *httpapi.Server // nil: no HTTP API
 	webLn   net.Listener
 	cars    *vehicle.Recogniser
+	hand    *handing // nil: no SmartEVSE
 	closers []func()
 }
 
@@ -130,6 +138,8 @@ func New(cfg Config) (_ *Daemon, err error) {
 		if err != nil {
 			return nil, err
 		}
+		st := d.strategies(stateOK, watcher != nil)
+		x1 := d.x1Step()
 		sender, err := smartevse.New(smartevse.Config{URL: cfg.SmartEVSE.URL, Timeout: cfg.SmartEVSE.Timeout, Window: cfg.SmartEVSE.Window, Log: log,
 			OnResult: func(dl smartevse.Delivery) {
 				if cfg.OnDelivery != nil {
@@ -139,13 +149,17 @@ func New(cfg Config) (_ *Daemon, err error) {
 				if dl.Err == nil && watcher != nil {
 					watcher.Watch(dl.PlugIn)
 				}
+				if s, _ := d.hand.Strategy(dl.PlugIn); dl.Err == nil && s == record.StrategyX1ThenPWM && x1 != nil {
+					x1()
+				}
 			},
 			OnAttempt: cfg.OnAttempt})
 		if err != nil {
 			return nil, err
 		}
 		d.closers = append(d.closers, func() { sender.Close() })
-		d.subs = append(d.subs, smartevse.PlugIns{Sender: sender, VehicleID: cfg.SmartEVSE.VehicleID})
+		d.hand = newHanding(smartevse.PlugIns{Sender: sender, VehicleID: cfg.SmartEVSE.VehicleID}, st, d.clock(), log)
+		d.subs = append(d.subs, d.hand)
 	}
 	if cfg.MQTT.Broker != "" {
 		m, err := mqtt.New(MQTTConfig(cfg.Config, cfg.Version, log))
@@ -202,7 +216,8 @@ func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
 	if c.Watch <= 0 {
 		return nil, nil
 	}
-	w, err := smartevse.NewWatcher(smartevse.WatchConfig{URL: c.URL, Bound: c.Watch, Timeout: c.Timeout, Log: d.log, OnResult: d.serving.Report})
+	w, err := smartevse.NewWatcher(smartevse.WatchConfig{URL: c.URL, Bound: c.Watch, Timeout: c.Timeout, Log: d.log,
+		OnResult: func(e record.Event) { d.serving.Report(d.hand.handover(e)) }})
 	if errors.Is(err, smartevse.ErrNotSmartEVSE) {
 		d.log.Info("not watching for AC charging after the SoC: " + d.cfg.Redacted().SmartEVSE.URL + " posts to another receiver than a SmartEVSE's " + smartevse.DefaultPath + ", which has no GET /settings")
 		return nil, nil
@@ -212,6 +227,74 @@ func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
 	}
 	d.closers = append(d.closers, func() { w.Close() })
 	return w, nil
+}
+
+// clock is the daemon's clock for the handover strategies.
+func (d *Daemon) clock() clock.Clock {
+	if d.cfg.Clock != nil {
+		return d.cfg.Clock
+	}
+	return clock.Real{}
+}
+
+// strategies opens the per-car memory of handover strategies (in memory
+// alone without a state directory) and names the strategies the
+// configuration allows; learnt says whether outcomes are watched at all.
+func (d *Daemon) strategies(stateOK, learnt bool) *strategies {
+	mem := d.cfg.Handovers
+	if mem == nil {
+		path := ""
+		if stateOK && learnt {
+			path = filepath.Join(d.cfg.StateDir, handover.File)
+		}
+		var err error
+		if mem, err = handover.Open(path); err != nil {
+			d.log.Warn(err.Error())
+		}
+	}
+	available := []string{record.StrategyDeliverNow}
+	if d.writesPWM() {
+		available = append(available, record.StrategyX1ThenPWM)
+	}
+	available = append(available, record.StrategyEndThenDeliver)
+	return &strategies{mem: mem, available: available, log: d.log, pin: func(id string) string {
+		k, _ := d.cars.Known(id)
+		return k.Strategy
+	}}
+}
+
+// writesPWM reports whether x1-then-pwm may write override_pwm: the
+// configuration allows it and the URL is a SmartEVSE's.
+func (d *Daemon) writesPWM() bool {
+	if !d.cfg.SmartEVSE.WritePWM {
+		return false
+	}
+	_, err := smartevse.SettingsURL(d.cfg.SmartEVSE.URL)
+	return err == nil
+}
+
+// x1Step returns what starts x1-then-pwm after a delivery, in the
+// background until it is done or the daemon closes; nil when the
+// configuration does not allow it.
+func (d *Daemon) x1Step() func() {
+	if !d.writesPWM() {
+		return nil
+	}
+	settings, _ := smartevse.SettingsURL(d.cfg.SmartEVSE.URL)
+	post := postPWM(settings, d.cfg.SmartEVSE.Timeout)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	d.closers = append(d.closers, func() { cancel(); wg.Wait() })
+	clk := d.clock()
+	return func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := x1ThenPWM(ctx, clk, post); err != nil && ctx.Err() == nil {
+				d.log.Warn("x1-then-pwm: "+err.Error(), "err", err)
+			}
+		}()
+	}
 }
 
 // Close closes the outputs, the last opened first.

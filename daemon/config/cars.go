@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -217,8 +218,14 @@ func (c Config) checkCars(bad func(key, format string, args ...any), text func(k
 		if car.CapacityWh != 0 && (car.CapacityWh < 1000 || car.CapacityWh > 500000) {
 			bad(key+".capacity_wh", "%d Wh is not a battery capacity: give it in Wh, from 1000 to 500000 (28 kWh is 28000)", car.CapacityWh)
 		}
-		if car.Strategy != "" && !validStrategy(car.Strategy) {
+		switch {
+		case car.Strategy == "":
+		case !validStrategy(car.Strategy):
 			bad(key+".strategy", "%q is not a strategy name: lower-case letters, digits and '-', e.g. deliver-now", car.Strategy)
+		case !slices.Contains(Strategies, car.Strategy):
+			bad(key+".strategy", "%q is not a handover strategy: use one of %s", car.Strategy, strings.Join(Strategies, ", "))
+		case car.Strategy == "x1-then-pwm" && !c.SmartEVSE.WritePWM:
+			bad(key+".strategy", "x1-then-pwm writes override_pwm to the SmartEVSE: allow it with smartevse.write_pwm: true, or pin another strategy")
 		}
 	}
 }
@@ -235,6 +242,9 @@ func validID(s string) bool {
 	}
 	return true
 }
+
+// Strategies are the handover strategies a car can be pinned to.
+var Strategies = []string{"deliver-now", "end-then-deliver", "x1-then-pwm"}
 
 func validStrategy(s string) bool {
 	if len(s) > 32 {

@@ -16,8 +16,10 @@ func TestCars(t *testing.T) {
   - name: ID.3
     id: id3
     mac: ["00:7d:fa:xx:xx:xx", "0a-xx-xx-xx-xx-x2"]
+    strategy: x1-then-pwm
 smartevse:
   vehicle_id: true
+  write_pwm: true
 `
 	c, err := Parse("f.yaml", []byte(in))
 	if err != nil {
@@ -25,9 +27,9 @@ smartevse:
 	}
 	want := []Car{
 		{Name: "Ioniq", ID: "ioniq", MACs: []string{"04:65:65:00:64:c3"}, CapacityWh: 28000, Strategy: "deliver-now"},
-		{Name: "ID.3", ID: "id3", MACs: []string{"00:7d:fa:xx:xx:xx", "0a-xx-xx-xx-xx-x2"}},
+		{Name: "ID.3", ID: "id3", MACs: []string{"00:7d:fa:xx:xx:xx", "0a-xx-xx-xx-xx-x2"}, Strategy: "x1-then-pwm"},
 	}
-	if !reflect.DeepEqual(c.Cars, want) || !c.SmartEVSE.VehicleID {
+	if !reflect.DeepEqual(c.Cars, want) || !c.SmartEVSE.VehicleID || !c.SmartEVSE.WritePWM {
 		t.Fatalf("got %+v, vehicle_id %v", c.Cars, c.SmartEVSE.VehicleID)
 	}
 	back, err := Parse("back.yaml", c.YAML())
@@ -59,6 +61,10 @@ func TestCarsErrors(t *testing.T) {
 			`f.yaml:2:61: cars[0].capacity_wh: 58 Wh is not a battery capacity: give it in Wh, from 1000 to 500000 (28 kWh is 28000)`},
 		{"bad strategy", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", strategy: Deliver Now}\n", ErrValue,
 			`f.yaml:2:58: cars[0].strategy: "Deliver Now" is not a strategy name: lower-case letters, digits and '-', e.g. deliver-now`},
+		{"unknown strategy", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", strategy: cp-off}\n", ErrValue,
+			`f.yaml:2:58: cars[0].strategy: "cp-off" is not a handover strategy: use one of deliver-now, end-then-deliver, x1-then-pwm`},
+		{"x1 not allowed", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", strategy: x1-then-pwm}\n", ErrValue,
+			`f.yaml:2:58: cars[0].strategy: x1-then-pwm writes override_pwm to the SmartEVSE: allow it with smartevse.write_pwm: true, or pin another strategy`},
 		{"unknown key", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", capacity: 1}\n", ErrUnknownKey,
 			`f.yaml:2:48: cars[0].capacity: unknown key (did you mean cars.capacity_wh?)`},
 		{"not a list", "cars: ioniq\n", ErrType,

@@ -69,6 +69,9 @@ type SmartEVSE struct {
 	// Watch is how long the SmartEVSE is watched after a delivery for AC
 	// charging (GET /settings); 0 = not watched, for a charger without that API.
 	Watch time.Duration
+	// WritePWM allows the x1-then-pwm handover strategy, which writes
+	// override_pwm to the SmartEVSE (POST /settings) after a delivery.
+	WritePWM bool
 }
 
 // MQTT configures the MQTT output.

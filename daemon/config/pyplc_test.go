@@ -57,6 +57,7 @@ smartevse:
   window: 1m0s
   vehicle_id: false
   watch: 1m0s
+  write_pwm: false
 mqtt:
   broker: ""
   prefix: ""

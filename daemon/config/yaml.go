@@ -30,6 +30,7 @@ var scalars = map[string]func(c *Config) any{
 	"smartevse.window":      func(c *Config) any { return &c.SmartEVSE.Window },
 	"smartevse.vehicle_id":  func(c *Config) any { return &c.SmartEVSE.VehicleID },
 	"smartevse.watch":       func(c *Config) any { return &c.SmartEVSE.Watch },
+	"smartevse.write_pwm":   func(c *Config) any { return &c.SmartEVSE.WritePWM },
 	"mqtt.broker":           func(c *Config) any { return &c.MQTT.Broker },
 	"mqtt.prefix":           func(c *Config) any { return &c.MQTT.Prefix },
 	"mqtt.client_id":        func(c *Config) any { return &c.MQTT.ClientID },
