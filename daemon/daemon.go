@@ -229,6 +229,10 @@ func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
 	return w, nil
 }
 
+// HandoverStrategy names the handover strategy of the newest plug-in
+// whose values came (record.Strategy*); "" before any, or without a SmartEVSE.
+func (d *Daemon) HandoverStrategy() string { return d.hand.latest() }
+
 // clock is the daemon's clock for the handover strategies.
 func (d *Daemon) clock() clock.Clock {
 	if d.cfg.Clock != nil {

@@ -134,6 +134,19 @@ func (h *handing) Strategy(id uint64) (strategy, key string) {
 	return "", ""
 }
 
+// latest returns the strategy of the newest plug-in chosen; "" for none.
+func (h *handing) latest() string {
+	if h == nil {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.plugs) == 0 {
+		return ""
+	}
+	return h.plugs[len(h.plugs)-1].strategy
+}
+
 // Event chooses the strategy at the harvest and hands the event on, or
 // holds the values of an end-then-deliver plug-in.
 func (h *handing) Event(e record.Event, s *record.Session) {

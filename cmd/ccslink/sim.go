@@ -28,13 +28,14 @@ func init() {
 }
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sim", "sim [--car NAME|all] [--plugins N] [--policy soc|dc|ac] [--json] [--smartevse URL] [--required-evccid ID] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
+	fs := newFlagSet("sim", "sim [--car NAME|all] [--plugins N] [--policy soc|dc|ac] [--json] [--smartevse URL] [--required-evccid ID] [--write-pwm] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
 	carName := fs.String("car", "ioniq", "the car to plug in, or all: "+strings.Join(carNames(), ", "))
 	policy := fs.String("policy", "soc", "what the charger does with the car: soc (read the SoC, then end the DC attempt), dc (a full emulated DC session), ac (an ISO 15118-2 AC session)")
 	asJSON := fs.Bool("json", false, "print one JSON line per car instead of the timeline")
 	url := fs.String("smartevse", "", "post to this SmartEVSE (base URL or full /ev_state URL) instead of the embedded SmartEVSE twin")
 	plugins := fs.Int("plugins", 1, "plug the same car in this many times, one after another, into the same charger and SmartEVSE")
 	required := fs.String("required-evccid", "", "the embedded SmartEVSE's required EVCCID (Autocharge): another car's is denied")
+	writePWM := fs.Bool("write-pwm", false, "let the daemon write override_pwm to the SmartEVSE (smartevse.write_pwm): the x1-then-pwm handover, 100 % for 2 s before the PWM, for cars that want it")
 	httpAddr := fs.String("http", "", "serve the API, the live page and /metrics on this loopback address while each car is simulated, as ccslink evse does (e.g. 127.0.0.1:8080)")
 	broker := fs.String("mqtt", "", "publish the simulated car to this MQTT broker (tcp://host:1883), with Home Assistant discovery, as ccslink evse does")
 	name := fs.String("name", "", "the daemon's name on the MQTT broker and in Home Assistant (default: the host's name and sim, e.g. pi-garage-sim)")
@@ -82,6 +83,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dc.Interface = "sim"
 	dc.Name, dc.HTTP.Listen, dc.MQTT.Broker = *name, *httpAddr, *broker
 	dc.Policy, dc.SmartEVSE.URL = pol.String(), *url
+	dc.SmartEVSE.WritePWM = *writePWM
 	nameDaemon(&dc)
 	if err := dc.Validate(); err != nil {
 		fmt.Fprintf(stderr, "ccslink sim: %v\n", err)

@@ -150,3 +150,63 @@ func behaviour(car string) string {
 	p, _ := evcc.Lookup(car)
 	return p.AfterSoC.String()
 }
+
+// TestStrategyRemembered: plugged in twice, a car whose first plug-in did
+// not lead to AC charging gets the next strategy from the daemon's memory:
+// the ID.3 (VW MEB) charges with x1-then-pwm once writing the PWM is
+// allowed; the Ioniq charges with deliver-now and keeps it.
+func TestStrategyRemembered(t *testing.T) {
+	type want struct {
+		strategy, outcome string
+		ac                bool
+		states            []int
+	}
+	cases := []struct {
+		car  string
+		want []want
+	}{
+		{"id3", []want{
+			{"deliver-now", "no_ac", false, []int{11, 12, 13, 1}},
+			{"x1-then-pwm", "ac_started", true, []int{11, 12, 13, 1, 2}},
+		}},
+		{"ioniq", []want{
+			{"deliver-now", "ac_started", true, []int{11, 12, 13, 1, 2}},
+			{"deliver-now", "ac_started", true, []int{11, 12, 13, 1, 2}},
+		}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ress := make([][]Result, len(cases))
+	errs := make([]error, len(cases))
+	var wg sync.WaitGroup
+	for i, c := range cases {
+		p, err := evcc.Lookup(c.car)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ress[i], errs[i] = RunPlugIns(ctx, Config{Car: p, SkipDelays: true, PlugIns: 2, WritePWM: true})
+		}()
+	}
+	wg.Wait()
+	for i, c := range cases {
+		t.Run(c.car, func(t *testing.T) {
+			if errs[i] != nil || len(ress[i]) != 2 {
+				t.Fatalf("%v %+v", errs[i], ress[i])
+			}
+			for j, w := range c.want {
+				r := ress[i][j]
+				h := r.Handover
+				if !r.OK || h == nil || h.Strategy != w.strategy || h.Outcome != w.outcome || h.ACStarted != w.ac {
+					t.Errorf("plug-in %d: %+v handover %+v, want %+v", j+1, r, h, w)
+					continue
+				}
+				if r.Twin == nil || r.Twin.ACCharging != w.ac || !reflect.DeepEqual(r.Twin.States, w.states) {
+					t.Errorf("plug-in %d: twin %+v, want %+v", j+1, r.Twin, w)
+				}
+			}
+		})
+	}
+}

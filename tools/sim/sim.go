@@ -49,6 +49,9 @@ type Config struct {
 	PlugIns int
 	// RequiredEVCCID is the twin's required EVCCID (Autocharge); "" none.
 	RequiredEVCCID string
+	// WritePWM lets the daemon write override_pwm to the SmartEVSE
+	// (smartevse.write_pwm): the x1-then-pwm handover strategy.
+	WritePWM bool
 	// ModemWait, if not zero, shortens the twin's wait for a SoC (the
 	// firmware's 60 s), so that a car that never talks is told quickly;
 	// the timeline says so.
@@ -142,6 +145,8 @@ type Outcome struct {
 	// last word on drawing current.
 	CarBehaviour string `json:"car_behaviour"`
 	Why          string `json:"car_why,omitempty"`
+
+	soc bool // the SoC reached the twin
 }
 
 // Run plugs cfg.Car in once and returns once it has been unplugged again.
@@ -234,6 +239,12 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 		dc = *cfg.Daemon
 	}
 	dc.Policy, dc.SmartEVSE.URL = cfg.Policy.String(), url
+	dc.SmartEVSE.WritePWM = dc.SmartEVSE.WritePWM || cfg.WritePWM
+	if cfg.SmartEVSE == "" && dc.SmartEVSE.Watch > TwinWatch {
+		// The twin's story is told within TwinWatch of the delivery: the
+		// outcome of a plug-in is known, and remembered, before the next.
+		dc.SmartEVSE.Watch = TwinWatch
+	}
 	r.watches = daemon.WatchesHandover(dc)
 	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
@@ -265,6 +276,7 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 		<-chDone
 	}()
 	r.chDone = chDone
+	r.d = d
 
 	var results []Result
 	for i := range n {
@@ -297,7 +309,13 @@ type runner struct {
 	wire    *cp.Wire       // nil with another SmartEVSE
 	twin    *evsetwin.Twin // nil with another SmartEVSE
 	watches bool           // the daemon watches the SmartEVSE after a delivery
+	d       *daemon.Daemon
 }
+
+// TwinWatch is how long the daemon in a simulation watches the SmartEVSE
+// twin after a delivery: its CP-off (5 s), x1-then-pwm's 100 % and release
+// (daemon.X1Delay, daemon.X1Hold), a margin for a loaded machine.
+const TwinWatch = 20 * time.Second
 
 // carModem returns the car's modem for a session with mac: the one of an
 // earlier plug-in, plugged in again, or a new one for a car whose MAC
@@ -390,12 +408,18 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		}
 	}
 	var ho *record.Event
-	if out != nil && out.ACCharging && r.watches {
-		// The daemon's watch sees the car charge at its next GET /settings.
+	if out != nil && out.soc && r.watches {
+		// The daemon's watch sees the car charge at its next GET /settings,
+		// or watches to its bound: the outcome is remembered for the next
+		// plug-in before the car is unplugged.
+		wait := smartevse.DefaultTimeout + 2*time.Second
+		if !out.ACCharging {
+			wait += TwinWatch
+		}
 		select {
 		case e := <-obs.handoverCh():
 			ho = &e
-		case <-time.After(smartevse.DefaultTimeout + 2*time.Second):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
@@ -492,7 +516,12 @@ story:
 				out.Denied = true
 			case evsetwin.StateB:
 				offered = true
-				g := time.NewTimer(time.Second) // the car answers at once; a generous bound
+				wait := time.Second // the car answers at once; a generous bound
+				if r.d.HandoverStrategy() == record.StrategyX1ThenPWM && !socAt.IsZero() {
+					// The daemon's 100 % for 2 s comes after the CP-off.
+					wait += daemon.X1Delay + daemon.X1Hold
+				}
+				g := time.NewTimer(wait)
 				defer g.Stop()
 				grace = g.C
 			case evsetwin.StateC:
@@ -514,6 +543,7 @@ story:
 			return out
 		}
 	}
+	out.soc = !socAt.IsZero()
 	out.States = r.obs.stateIDs()
 	if pc != nil {
 		out.Why = pc.Why()
