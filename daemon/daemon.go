@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -256,25 +257,29 @@ func (d *Daemon) strategies(stateOK, learnt bool) *strategies {
 			d.log.Warn(err.Error())
 		}
 	}
-	available := []string{record.StrategyDeliverNow}
-	if d.writesPWM() {
-		available = append(available, record.StrategyX1ThenPWM)
-	}
-	available = append(available, record.StrategyEndThenDeliver)
-	return &strategies{mem: mem, available: available, log: d.log, pin: func(id string) string {
+	return &strategies{mem: mem, available: Strategies(d.cfg.Config), log: d.log, pin: func(id string) string {
 		k, _ := d.cars.Known(id)
 		return k.Strategy
 	}}
 }
 
+// Strategies are the handover strategies a daemon of c tries with a car,
+// in order: deliver-now, x1-then-pwm (only when smartevse.write_pwm allows
+// it and the URL is a SmartEVSE's), end-then-deliver.
+func Strategies(c config.Config) []string {
+	available := []string{record.StrategyDeliverNow}
+	if c.SmartEVSE.WritePWM {
+		if _, err := smartevse.SettingsURL(c.SmartEVSE.URL); err == nil {
+			available = append(available, record.StrategyX1ThenPWM)
+		}
+	}
+	return append(available, record.StrategyEndThenDeliver)
+}
+
 // writesPWM reports whether x1-then-pwm may write override_pwm: the
 // configuration allows it and the URL is a SmartEVSE's.
 func (d *Daemon) writesPWM() bool {
-	if !d.cfg.SmartEVSE.WritePWM {
-		return false
-	}
-	_, err := smartevse.SettingsURL(d.cfg.SmartEVSE.URL)
-	return err == nil
+	return slices.Contains(Strategies(d.cfg.Config), record.StrategyX1ThenPWM)
 }
 
 // x1Step returns what starts x1-then-pwm after a delivery, in the
