@@ -152,7 +152,11 @@ func (h *handing) latest() string {
 func (h *handing) Event(e record.Event, s *record.Session) {
 	if e.Kind == record.KindValues && s.Harvest(e) {
 		key, strategy, why := h.st.choose(s)
-		h.log.Info("handover strategy chosen", "strategy", strategy, "why", why, "car", key)
+		lvl := slog.LevelInfo
+		if why == handover.ByNew {
+			lvl = slog.LevelDebug // today's handover, nothing learnt yet
+		}
+		h.log.Log(context.Background(), lvl, "handover strategy chosen", "strategy", strategy, "why", why, "car", key)
 		p := &plug{id: s.PlugIn, key: key, strategy: strategy}
 		h.mu.Lock()
 		if old := h.findLocked(s.PlugIn); old != nil {
