@@ -520,6 +520,7 @@ story:
 				if r.d.HandoverStrategy() == record.StrategyX1ThenPWM && !socAt.IsZero() {
 					// The daemon's 100 % for 2 s comes after the CP-off.
 					wait += daemon.X1Delay + daemon.X1Hold
+					tl.say("the charger hands over with x1-then-pwm: CP at 100 % for 2 s, then the SmartEVSE's own PWM (override_pwm)")
 				}
 				g := time.NewTimer(wait)
 				defer g.Stop()
