@@ -178,6 +178,7 @@ func TestStrategyRemembered(t *testing.T) {
 	defer cancel()
 	ress := make([][]Result, len(cases))
 	errs := make([]error, len(cases))
+	outs := make([]bytes.Buffer, len(cases))
 	var wg sync.WaitGroup
 	for i, c := range cases {
 		p, err := evcc.Lookup(c.car)
@@ -187,7 +188,7 @@ func TestStrategyRemembered(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ress[i], errs[i] = RunPlugIns(ctx, Config{Car: p, SkipDelays: true, PlugIns: 2, WritePWM: true})
+			ress[i], errs[i] = RunPlugIns(ctx, Config{Car: p, SkipDelays: true, PlugIns: 2, WritePWM: true, Timeline: &outs[i]})
 		}()
 	}
 	wg.Wait()
@@ -206,6 +207,19 @@ func TestStrategyRemembered(t *testing.T) {
 				if r.Twin == nil || r.Twin.ACCharging != w.ac || !reflect.DeepEqual(r.Twin.States, w.states) {
 					t.Errorf("plug-in %d: twin %+v, want %+v", j+1, r.Twin, w)
 				}
+			}
+			const x1 = "the charger hands over with x1-then-pwm: CP at 100 % for 2 s, then the SmartEVSE's own PWM (override_pwm)\n"
+			n := 0
+			if c.car == "id3" {
+				n = 1
+			}
+			text := outs[i].String()
+			_, second, ok := strings.Cut(text, "plug-in 2 of 2")
+			if !ok {
+				t.Fatalf("no second plug-in in the timeline:\n%s", text)
+			}
+			if strings.Count(text, x1) != n || strings.Count(second, x1) != n {
+				t.Errorf("the timeline says x1-then-pwm %d times, want %d, in the second plug-in:\n%s", strings.Count(text, x1), n, text)
 			}
 		})
 	}
