@@ -1,17 +1,22 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/daemon/config"
 	"github.com/ccslink/ccslink/daemon/handover"
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/record"
@@ -241,4 +246,47 @@ func TestPostPWM(t *testing.T) {
 	if r := <-got; r != "POST /settings?override_pwm=-1" {
 		t.Fatalf("request %q", r)
 	}
+}
+
+// TestNewMovesDamagedMemoryAside: a damaged handovers.json does not stop
+// the daemon: it says so, keeps the file aside, and starts afresh.
+func TestNewMovesDamagedMemoryAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, handover.File)
+	if err := os.WriteFile(path, []byte("[1,2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := config.Default()
+	c.StateDir, c.SmartEVSE.URL, c.Recordings.Keep = dir, "http://127.0.0.1:9", 0
+	var logb bytes.Buffer
+	d, err := New(Config{Config: c, Log: slog.New(slog.NewTextHandler(&logb, &slog.HandlerOptions{ReplaceAttr: noTime}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	want := `level=WARN msg="the handovers remembered in ` + path + ` are damaged (not a file of remembered handovers: unexpected end of JSON input): kept as ` + path + `.corrupt, starting afresh; each car tries its strategies again from deliver-now"` + "\n"
+	if !strings.Contains(logb.String(), want) {
+		t.Fatalf("log:\n%s\nwant the line\n%s", logb.String(), want)
+	}
+	if b, _ := os.ReadFile(path + ".corrupt"); string(b) != "[1,2" {
+		t.Fatalf("aside: %q", b)
+	}
+	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyEndThenDeliver}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("Strategies = %v, want %v", got, want)
+	}
+	c.SmartEVSE.WritePWM = true
+	if got, want := Strategies(c), handover.Order[:3]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("Strategies with write_pwm = %v, want %v", got, want)
+	}
+	c.SmartEVSE.URL = "http://10.0.0.1/other"
+	if got := Strategies(c); len(got) != 2 {
+		t.Fatalf("Strategies for another receiver = %v", got)
+	}
+}
+
+func noTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
 }
