@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ccslink/ccslink/internal/statefile"
 )
 
 // File is the memory's file name in the state directory.
@@ -53,15 +53,10 @@ func Open(path string) (*Memory, error) {
 	if path == "" {
 		return m, nil
 	}
-	f, err := os.Open(path)
+	data, err := statefile.Read(path, maxFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil
 	}
-	if err != nil {
-		return m, fmt.Errorf("cannot read the handovers remembered: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	f.Close()
 	if err != nil {
 		return m, fmt.Errorf("cannot read the handovers remembered: %w", err)
 	}
@@ -70,8 +65,8 @@ func Open(path string) (*Memory, error) {
 		m.cars = cars
 		return m, nil
 	}
-	aside := path + ".corrupt"
-	if err := os.Rename(path, aside); err != nil {
+	aside, err := statefile.MoveAside(path)
+	if err != nil {
 		return m, fmt.Errorf("the handovers remembered in %s are damaged (%v) and cannot be moved aside: %w", path, perr, err)
 	}
 	if err := m.Save(); err != nil {
@@ -209,27 +204,8 @@ func (m *Memory) Save() error {
 	if err != nil {
 		return err
 	}
-	return writeFile(m.path, append(data, '\n'))
-}
-
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".handovers-*.json")
-	if err != nil {
+	if err := statefile.Write(m.path, append(data, '\n')); err != nil {
 		return fmt.Errorf("cannot save the handovers remembered: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // gone after the rename
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("cannot save the handovers remembered in %s: %w", path, err)
 	}
 	return nil
 }

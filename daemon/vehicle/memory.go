@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ccslink/ccslink/internal/statefile"
 )
 
 // MemoryFile is the memory's file name in the state directory.
@@ -68,15 +68,10 @@ type Memory struct {
 // *CorruptError, which the daemon reports and goes on.
 func OpenMemory(path string) (*Memory, error) {
 	m := &Memory{path: path}
-	f, err := os.Open(path)
+	data, err := statefile.Read(path, maxFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil
 	}
-	if err != nil {
-		return m, fmt.Errorf("cannot read the remembered cars: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	f.Close()
 	if err != nil {
 		return m, fmt.Errorf("cannot read the remembered cars: %w", err)
 	}
@@ -85,8 +80,8 @@ func OpenMemory(path string) (*Memory, error) {
 		m.cars = cars
 		return m, nil
 	}
-	aside := path + ".corrupt"
-	if err := os.Rename(path, aside); err != nil {
+	aside, err := statefile.MoveAside(path)
+	if err != nil {
 		return m, fmt.Errorf("the remembered cars in %s are damaged (%v) and cannot be moved aside: %w", path, perr, err)
 	}
 	return m, &CorruptError{Path: path, Aside: aside, Err: perr}
@@ -183,26 +178,10 @@ func (m *Memory) snapshot() ([]byte, error) {
 	return append(data, '\n'), err
 }
 
-// writeFile replaces the file at path with data: a new file in the same
-// directory, synced, renamed over the old.
+// writeFile replaces the file at path with data (statefile.Write).
 func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".vehicles-*.json")
-	if err != nil {
+	if err := statefile.Write(path, data); err != nil {
 		return fmt.Errorf("cannot save the remembered cars: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // gone after the rename
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("cannot save the remembered cars in %s: %w", path, err)
 	}
 	return nil
 }
