@@ -54,11 +54,12 @@ type FileError struct {
 	Path string
 	What string // what the file is, in words
 	Err  error
+	Do   string // what to do; "" is to make or install a chain
 }
 
 func (e *FileError) Error() string {
 	if errors.Is(e.Err, fs.ErrNotExist) {
-		return fmt.Sprintf("%s (%s) does not exist: %s", e.Path, e.What, renew)
+		return fmt.Sprintf("%s (%s) does not exist: %s", e.Path, e.What, do(e.Do))
 	}
 	return fmt.Sprintf("%s (%s): %v", e.Path, e.What, e.Err)
 }
@@ -69,10 +70,18 @@ func (e *FileError) Unwrap() error { return e.Err }
 type FormatError struct {
 	Path string
 	Why  string
+	Do   string // what to do; "" is to make or install a chain
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("%s: %s: %s", e.Path, e.Why, renew)
+	return fmt.Sprintf("%s: %s: %s", e.Path, e.Why, do(e.Do))
+}
+
+func do(s string) string {
+	if s == "" {
+		return renew
+	}
+	return s
 }
 
 // ValidityError reports a certificate outside its validity at start.

@@ -92,6 +92,36 @@ func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// LoadRoots reads the roots a car's certificate must lead to for mutual
+// authentication (Options.ClientRoots): one or more PEM certificates.
+func LoadRoots(path string) (*x509.CertPool, error) {
+	const what = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
+	b, err := readBounded(path, "the roots of the cars' certificates")
+	var fe *FileError
+	var fm *FormatError
+	switch {
+	case errors.As(err, &fe):
+		fe.Do = what
+		return nil, fe
+	case errors.As(err, &fm):
+		fm.Do = what
+		return nil, fm
+	}
+	certs, err := parseCerts(path, b, maxRoots)
+	if errors.As(err, &fm) {
+		fm.Do = what
+		return nil, fm
+	}
+	pool := x509.NewCertPool()
+	for _, x := range certs {
+		pool.AddCert(x)
+	}
+	return pool, nil
+}
+
+// maxRoots bounds a roots file: the V2G root and a few OEMs'.
+const maxRoots = 64
+
 // KeyLogError reports a key log file that could not be opened.
 type KeyLogError struct {
 	Path string

@@ -276,3 +276,26 @@ func BenchmarkHandshake(b *testing.B) {
 		})
 	}
 }
+
+// TestLoadRoots: the cars' roots file, and its errors in words of its own.
+func TestLoadRoots(t *testing.T) {
+	dir := initNow(t)
+	root := filepath.Join(dir, RootFile)
+	pool, err := LoadRoots(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := Load(dir)
+	if _, err := c.Certs[2].Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Errorf("sub-CA 1 does not verify against the pool: %v", err)
+	}
+	const do = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
+	for path, want := range map[string]string{
+		filepath.Join(dir, "none.pem"): filepath.Join(dir, "none.pem") + " (the roots of the cars' certificates) does not exist: " + do,
+		filepath.Join(dir, KeyFile):    filepath.Join(dir, KeyFile) + `: holds a PEM block "PRIVATE KEY" where certificates belong: ` + do,
+	} {
+		if _, err := LoadRoots(path); err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", path, err, want)
+		}
+	}
+}
