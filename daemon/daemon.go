@@ -330,6 +330,7 @@ type Wire struct {
 	SDP      net.PacketConn
 	V2G      net.Listener
 	Announce netip.AddrPort
+	V2GTLS   net.Listener // optional: the SECC's TLS listener (charger.Config.V2GTLS)
 }
 
 // Charger builds the charger over w, heard by the outputs and the views.
@@ -342,7 +343,7 @@ func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
 		port, seccCfg.Tap = d.rec.Tap(port), d.rec.V2G
 	}
 	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: w.MAC, Log: d.log})
-	ch, err := charger.New(charger.Config{SLAC: evse, SDP: w.SDP, V2G: w.V2G, Announce: w.Announce, SECC: seccCfg, Log: d.log, PlugInsBefore: d.serving.next(),
+	ch, err := charger.New(charger.Config{SLAC: evse, SDP: w.SDP, V2G: w.V2G, Announce: w.Announce, V2GTLS: w.V2GTLS, SECC: seccCfg, Log: d.log, PlugInsBefore: d.serving.next(),
 		NoCommAfter: d.cfg.SLAC.InitTimeout, Recognise: d.recognise, CapacityFallback: d.capacity})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -50,7 +51,7 @@ const defaultIfaceWait = 30 * time.Second
 const defaultConfig = "/etc/ccslink/ccslink.yaml"
 
 func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("evse", "evse [--config FILE] [--name NAME] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--json] [-v]", stderr)
+	fs := newFlagSet("evse", "evse [--config FILE] [--name NAME] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--tls DIR] [--json] [-v]", stderr)
 	cfgPath := fs.String("config", defaultConfig, "the configuration file (YAML, or a pyPLC.ini); flags override it")
 	fs.String("iface", "", "network interface of the HomePlug modem (default eth1)")
 	fs.String("name", "", "this daemon's name on the MQTT broker and in Home Assistant, unique per broker (default: the host's name and the interface, e.g. pi-garage-eth1)")
@@ -66,6 +67,10 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.String("state-dir", "", "where recordings and past sessions are kept (default /var/lib/ccslink)")
 	cableCheck := fs.Duration("dc-cable-check", 0, "with --policy dc, for testing cars: answer CableCheck Ongoing this long, as a real DC charger's isolation check takes seconds")
 	preCharge := fs.Duration("dc-precharge", 0, "with --policy dc, for testing cars: raise the voltage to the car's target over this long in PreCharge")
+	tlsDir := fs.String("tls", "", "also serve V2G over TLS with the certificate chain in this directory (ccslink pki init DIR makes a test one); SDP offers it to cars that ask for TLS, the plain port stays for the others")
+	tlsPort := fs.Int("tls-port", 0, "with --tls, TCP port of the V2G server over TLS; 0 picks a free one")
+	tlsCarRoot := fs.String("tls-car-root", "", "with --tls, ask every car over TLS for its certificate and accept only those that lead to the roots in this PEM file (mutual authentication)")
+	tlsKeyLog := fs.String("tls-keylog", "", "with --tls, append the TLS sessions' secrets to this file (mode 0600), so that a recording can be decrypted for a bug report; off by default, and SSLKEYLOGFILE alone does not turn it on")
 	asJSON := fs.Bool("json", false, "print one JSON line per plug-in (the session record)")
 	verbose := fs.Bool("v", false, "log every step (SLAC, every V2G request) to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -114,10 +119,16 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	log := newLogger(stderr, logLevel(cfg.Log.Level))
+	tc, closeTLS, err := evseTLS(tlsFlags{dir: *tlsDir, port: *tlsPort, carRoot: *tlsCarRoot, keyLog: *tlsKeyLog}, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
+		return 2
+	}
+	defer closeTLS()
 
 	ctx, stop := stopContext(log)
 	defer stop()
-	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait}
+	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait, tls: tc, tlsPort: *tlsPort}
 	d.cableCheck, d.preCharge = *cableCheck, *preCharge
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
@@ -189,6 +200,10 @@ type daemonConfig struct {
 
 	// cableCheck and preCharge slow the dc policy down (secc.Config.CableCheckTime, PreChargeTime).
 	cableCheck, preCharge time.Duration
+
+	// tls, if set, serves V2G over TLS too, on tlsPort (0: a free one).
+	tls     *tls.Config
+	tlsPort int
 }
 
 // runDaemon runs the charger until ctx ends. The outputs (SmartEVSE, MQTT,
@@ -346,8 +361,18 @@ func openIface(ctx context.Context, d daemonConfig, l netif.Link, dm *daemon.Dae
 	}
 	closers = append(closers, func() { ln.Close() })
 	announce = netip.AddrPortFrom(l.LinkLocal.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
+	w := daemon.Wire{Port: hp, MAC: mac, SDP: sdpConn, V2G: ln, Announce: announce}
+	if d.tls != nil {
+		tln, err := secc.Listen(net.JoinHostPort(l.LinkLocal.WithZone(strconv.Itoa(l.Index)).String(), strconv.Itoa(d.tlsPort)))
+		if err != nil {
+			return nil, announce, nil, err
+		}
+		closers = append(closers, func() { tln.Close() })
+		w.V2GTLS = tls.NewListener(tln, d.tls)
+		d.log.Info("V2G over TLS", "port", tln.Addr().(*net.TCPAddr).Port)
+	}
 
-	ch, err = dm.Charger(daemon.Wire{Port: hp, MAC: mac, SDP: sdpConn, V2G: ln, Announce: announce})
+	ch, err = dm.Charger(w)
 	if err != nil {
 		return nil, announce, nil, err
 	}

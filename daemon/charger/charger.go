@@ -56,6 +56,12 @@ type Config struct {
 	Announce netip.AddrPort
 	SECC     secc.Config
 	Clock    clock.Clock // nil means clock.Real
+
+	// V2GTLS, if set, is the SECC's TLS listener (a tls.NewListener on the
+	// same address): SDP tells its port to a car that asks for TLS, and
+	// the same server serves it; a car that asks for none still gets V2G.
+	V2GTLS net.Listener
+
 	// SetupTimeout overrides DefaultSetupTimeout.
 	SetupTimeout time.Duration
 	// Recognise tells which car the plug-in is, at the harvest
@@ -157,9 +163,17 @@ func New(cfg Config) (*Charger, error) {
 		cfg.SECC.Owner = c.car
 	}
 	c.server = secc.NewServer(cfg.SECC, c.emit)
+	var tlsPort uint16
+	if cfg.V2GTLS != nil {
+		a, ok := cfg.V2GTLS.Addr().(*net.TCPAddr)
+		if !ok || a.Port == 0 {
+			return nil, fmt.Errorf("charger: the TLS listener's address %v has no TCP port", cfg.V2GTLS.Addr())
+		}
+		tlsPort = uint16(a.Port)
+	}
 	var err error
 	c.sdp, err = sdp.NewServer(sdp.ServerConfig{
-		Addr: cfg.Announce.Addr(), Port: cfg.Announce.Port(), Log: cfg.Log, Asked: c.car.asked,
+		Addr: cfg.Announce.Addr(), Port: cfg.Announce.Port(), TLSPort: tlsPort, Log: cfg.Log, Asked: c.car.asked,
 		OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
 			if c.car.Verdict(from.Addr().WithZone("")) == secc.Stranger {
 				return // answered, but no evidence of the car
@@ -204,7 +218,7 @@ func (c *Charger) Run(ctx context.Context) error {
 	defer cancel()
 	defer close(c.done)
 	var wg sync.WaitGroup
-	failed := make(chan error, 2)
+	failed := make(chan error, 3)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -218,6 +232,15 @@ func (c *Charger) Run(ctx context.Context) error {
 			failed <- err
 		}
 	}()
+	if c.cfg.V2GTLS != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.server.Serve(ctx, c.cfg.V2GTLS); err != nil && ctx.Err() == nil {
+				failed <- fmt.Errorf("TLS: %w", err)
+			}
+		}()
+	}
 	// The servers' goroutines may still emit while they stop.
 	defer func() {
 		cancel()

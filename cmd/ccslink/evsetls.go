@@ -1,0 +1,85 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ccslink/ccslink/daemon/config"
+	"github.com/ccslink/ccslink/proto/v2gpki"
+)
+
+// tlsFlags are evse's TLS flags.
+type tlsFlags struct {
+	dir, carRoot, keyLog string
+	port                 int
+}
+
+// tlsFlagError reports TLS flags that do not go together.
+type tlsFlagError struct{ why string }
+
+func (e *tlsFlagError) Error() string { return e.why }
+
+// evseTLS checks the chain in f.dir as the daemon starts and returns the
+// SECC's TLS configuration (nil without --tls) and what closes the key
+// log. Both ISO 15118 editions are served: SDP does not say which one a
+// car speaks, and its TLS version does.
+func evseTLS(f tlsFlags, cfg config.Config, log *slog.Logger) (*tls.Config, func(), error) {
+	none := func() {}
+	if f.dir == "" {
+		for _, x := range []struct{ name, v string }{{"--tls-car-root", f.carRoot}, {"--tls-keylog", f.keyLog}} {
+			if x.v != "" {
+				return nil, none, &tlsFlagError{x.name + " needs --tls DIR: the certificate chain to serve V2G over TLS with"}
+			}
+		}
+		if f.port != 0 {
+			return nil, none, &tlsFlagError{"--tls-port needs --tls DIR: the certificate chain to serve V2G over TLS with"}
+		}
+		return nil, none, nil
+	}
+	if f.port < 0 || f.port > 65535 || f.port != 0 && f.port == cfg.V2GPort {
+		return nil, none, &tlsFlagError{fmt.Sprintf("--tls-port %d: give a free TCP port other than the plain V2G port (%d), or 0 for any", f.port, cfg.V2GPort)}
+	}
+	chain, err := v2gpki.Load(f.dir)
+	if err != nil {
+		return nil, none, fmt.Errorf("--tls %s: %w", f.dir, err)
+	}
+	evseID := cfg.EVSEID
+	if evseID == "" {
+		evseID = v2gpki.DefaultEVSEID
+	}
+	if chain.EVSEID() != evseID {
+		log.Warn(fmt.Sprintf("the SECC certificate names EVSEID %s, and the charger answers with %s: a car that compares them may refuse; give --evseid %s, or make a chain for %s", chain.EVSEID(), evseID, chain.EVSEID(), evseID))
+	}
+	if left := time.Until(chain.NotAfter()); left < 14*24*time.Hour {
+		log.Warn(fmt.Sprintf("the SECC certificate chain expires on %s: make a new one with ccslink pki init DIR, or install your CPO's", chain.NotAfter().UTC().Format(time.DateOnly)))
+	}
+	o := v2gpki.Options{Profile: v2gpki.Both}
+	if f.carRoot != "" {
+		if o.ClientRoots, err = v2gpki.LoadRoots(f.carRoot); err != nil {
+			return nil, none, fmt.Errorf("--tls-car-root: %w", err)
+		}
+	}
+	closeLog := none
+	switch {
+	case f.keyLog != "":
+		kl, err := v2gpki.OpenKeyLog(f.keyLog)
+		if err != nil {
+			return nil, none, fmt.Errorf("--tls-keylog: %w", err)
+		}
+		o.KeyLog, closeLog = kl, func() { kl.Close() }
+		log.Warn("writing the TLS sessions' secrets: whoever reads the file can decrypt the V2G sessions it covers; delete it after the bug report", "file", f.keyLog)
+	case os.Getenv("SSLKEYLOGFILE") != "":
+		log.Info("SSLKEYLOGFILE is set and ignored: give --tls-keylog FILE to write the TLS sessions' secrets")
+	}
+	tc, err := chain.ServerConfig(o)
+	if err != nil {
+		closeLog()
+		return nil, none, err
+	}
+	log.Info("serving V2G over TLS too", "chain", f.dir, "evseid", chain.EVSEID(), "valid_until", chain.NotAfter().UTC().Format(time.DateOnly),
+		"tls", "1.2 (ISO 15118-2) and 1.3 (-20)", "mutual", o.ClientRoots != nil)
+	return tc, closeLog, nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/proto/v2gpki"
+)
+
+// TestPKIInit: ccslink pki init writes a chain that loads, names the
+// EVSEID from --evseid (flags before or after DIR) or the configuration,
+// says what each file is for and what a real car needs, and refuses to
+// overwrite.
+func TestPKIInit(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ccslink.yaml")
+	if err := os.WriteFile(cfg, []byte("evse_id: DE*CFG*E7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args   []string // DIR is replaced
+		evseID string
+	}{
+		{[]string{"pki", "init", "DIR", "--evseid", "DE*ABC*E1", "--config", cfg}, "DE*ABC*E1"},
+		{[]string{"pki", "--evseid", "DE*ABC*E2", "init", "DIR"}, "DE*ABC*E2"},
+		{[]string{"pki", "--config", cfg, "init", "DIR"}, "DE*CFG*E7"},
+	} {
+		dir := filepath.Join(t.TempDir(), "pki")
+		args := strings.Split(strings.ReplaceAll(strings.Join(tc.args, "\x00"), "DIR", dir), "\x00")
+		var out, errb bytes.Buffer
+		if code := run(args, nil, &out, &errb); code != 0 || errb.Len() != 0 {
+			t.Fatalf("%q: exit %d\n%s", args, code, errb.String())
+		}
+		c, err := v2gpki.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "a test chain for EVSEID " + tc.evseID + " in " + dir + ", valid until " + c.NotAfter().UTC().Format(time.DateOnly) + ":\n" +
+			"  v2gRootCACert.pem    the V2G root: a test car (or openssl s_client -CAfile) trusts this one\n" +
+			"  cpoCertChain.pem     the SECC certificate, then CPO Sub-CA 2 and CPO Sub-CA 1: sent to the car\n" +
+			"  seccLeaf.key         the SECC certificate's key (mode 0600)\n" +
+			"serve V2G over TLS with it: ccslink evse --tls " + dir + "\n" +
+			"a car that checks the chain against the real V2G root refuses this one; such a car needs your CPO's chain in these three files\n"
+		if out.String() != want || c.EVSEID() != tc.evseID {
+			t.Errorf("%q said\n%s\nwant\n%s", args, out.String(), want)
+		}
+		// Again: refused, nothing overwritten.
+		before, _ := os.ReadFile(filepath.Join(dir, v2gpki.KeyFile))
+		out.Reset()
+		errb.Reset()
+		if code := run(args, nil, &out, &errb); code != 1 || out.Len() != 0 ||
+			errb.String() != "ccslink pki: "+filepath.Join(dir, v2gpki.RootFile)+" exists already: a chain is never overwritten; move the directory's files away or choose another directory\n" {
+			t.Errorf("second init: exit %d, %q", code, errb.String())
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, v2gpki.KeyFile)); !bytes.Equal(before, after) {
+			t.Error("the key was overwritten")
+		}
+	}
+}
+
+// TestPKIWords: a pki command that cannot be done says why and what to give.
+func TestPKIWords(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"pki"}, 2, "ccslink pki: what to do is missing: give init DIR, e.g. ccslink pki init /etc/ccslink/pki\n"},
+		{[]string{"pki", "init"}, 2, "ccslink pki: unexpected \"init\": give init DIR, e.g. ccslink pki init /etc/ccslink/pki\n"},
+		{[]string{"pki", "make", dir}, 2, "ccslink pki: unexpected \"make " + dir + "\": give init DIR, e.g. ccslink pki init /etc/ccslink/pki\n"},
+		{[]string{"pki", "init", dir, "more"}, 2, "ccslink pki: unexpected \"init " + dir + " more\": give init DIR, e.g. ccslink pki init /etc/ccslink/pki\n"},
+		{[]string{"pki", "init", filepath.Join(dir, "a"), "--evseid", "DE ABC"}, 1, "ccslink pki: \"DE ABC\" is not an EVSEID: give at most 37 printable ASCII characters without spaces, e.g. DE*ABC*E1234\n"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, nil, &out, &errb); code != c.code || out.Len() != 0 || errb.String() != c.stderr {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and %q", c.args, code, out.String(), errb.String(), c.code, c.stderr)
+		}
+	}
+}
+
+// TestEVSETLSWords: ccslink evse checks its chain before it starts, and
+// says what is wrong and what to do; TLS flags without --tls are refused.
+func TestEVSETLSWords(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(good, ""); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(other, ""); err != nil {
+		t.Fatal(err)
+	}
+	mixed := filepath.Join(t.TempDir(), "pki")
+	os.MkdirAll(mixed, 0o755)
+	for _, f := range []string{v2gpki.RootFile, v2gpki.ChainFile} {
+		b, _ := os.ReadFile(filepath.Join(good, f))
+		os.WriteFile(filepath.Join(mixed, f), b, 0o644)
+	}
+	b, _ := os.ReadFile(filepath.Join(other, v2gpki.KeyFile))
+	os.WriteFile(filepath.Join(mixed, v2gpki.KeyFile), b, 0o600)
+	empty := t.TempDir()
+	renew := "make a new test chain with `ccslink pki init DIR` into an empty directory, or install your CPO's chain\n"
+	for _, c := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"--tls", empty}, "ccslink evse: --tls " + empty + ": " + filepath.Join(empty, v2gpki.RootFile) + " (the V2G root certificate) does not exist: " + renew},
+		{[]string{"--tls", mixed}, "ccslink evse: --tls " + mixed + ": the key in " + filepath.Join(mixed, v2gpki.KeyFile) + " is not the SECC certificate's in " +
+			filepath.Join(mixed, v2gpki.ChainFile) + " (files of two different chains?): put the leaf's own key there, or " + renew},
+		{[]string{"--tls-keylog", filepath.Join(empty, "k")}, "ccslink evse: --tls-keylog needs --tls DIR: the certificate chain to serve V2G over TLS with\n"},
+		{[]string{"--tls-car-root", filepath.Join(good, v2gpki.RootFile)}, "ccslink evse: --tls-car-root needs --tls DIR: the certificate chain to serve V2G over TLS with\n"},
+		{[]string{"--tls-port", "15200"}, "ccslink evse: --tls-port needs --tls DIR: the certificate chain to serve V2G over TLS with\n"},
+		{[]string{"--tls", good, "--v2g-port", "15200", "--tls-port", "15200"}, "ccslink evse: --tls-port 15200: give a free TCP port other than the plain V2G port (15200), or 0 for any\n"},
+		{[]string{"--tls", good, "--tls-car-root", filepath.Join(empty, "roots.pem")}, "ccslink evse: --tls-car-root: " + filepath.Join(empty, "roots.pem") +
+			" (the roots of the cars' certificates) does not exist: give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)\n"},
+		{[]string{"--tls", good, "--tls-keylog", filepath.Join(empty, "no", "k")}, "ccslink evse: --tls-keylog: the TLS key log " + filepath.Join(empty, "no", "k") +
+			" cannot be opened (open " + filepath.Join(empty, "no", "k") + ": no such file or directory): give a file in a writable directory, or leave the key log off\n"},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"evse", "--iface", "lo"}, c.args...)
+		if code := run(args, nil, &out, &errb); code != 2 || out.Len() != 0 || errb.String() != c.stderr {
+			t.Errorf("%q: exit %d, stdout %q, stderr\n%s\nwant 2 and\n%s", args, code, out.String(), errb.String(), c.stderr)
+		}
+	}
+}
+
+// TestEVSETLSStart: a sound chain is announced in the log with its
+// EVSEID and end; the key log is written only when --tls-keylog asks for
+// it (mode 0600, with a warning), never because SSLKEYLOGFILE is set; an
+// EVSEID other than the charger's is a warning.
+func TestEVSETLSStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(dir, "DE*ABC*E1"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := v2gpki.Load(dir)
+	until := c.NotAfter().UTC().Format(time.DateOnly)
+	env := filepath.Join(t.TempDir(), "env.log")
+	t.Setenv("SSLKEYLOGFILE", env)
+	// The interface does not exist: the daemon stops right after the TLS checks.
+	var out, errb bytes.Buffer
+	if code := run([]string{"evse", "--iface", "nosuch0", "--tls", dir, "--evseid", "DE*ABC*E1"}, nil, &out, &errb); code != 1 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, w := range []string{
+		`msg="SSLKEYLOGFILE is set and ignored: give --tls-keylog FILE to write the TLS sessions' secrets"`,
+		`msg="serving V2G over TLS too" chain=` + dir + ` evseid=DE*ABC*E1 valid_until=` + until + ` tls="1.2 (ISO 15118-2) and 1.3 (-20)" mutual=false`,
+	} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("log lacks %s:\n%s", w, errb.String())
+		}
+	}
+	if strings.Contains(errb.String(), "names EVSEID") {
+		t.Errorf("an EVSEID warning for the same EVSEID:\n%s", errb.String())
+	}
+	if _, err := os.Stat(env); !os.IsNotExist(err) {
+		t.Errorf("SSLKEYLOGFILE was written: %v", err)
+	}
+
+	keys := filepath.Join(t.TempDir(), "keys.log")
+	errb.Reset()
+	if code := run([]string{"evse", "--iface", "nosuch0", "--tls", dir, "--tls-keylog", keys, "--tls-car-root", filepath.Join(dir, v2gpki.RootFile)}, nil, &out, &errb); code != 1 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, w := range []string{
+		`msg="writing the TLS sessions' secrets: whoever reads the file can decrypt the V2G sessions it covers; delete it after the bug report" file=` + keys,
+		`msg="the SECC certificate names EVSEID DE*ABC*E1, and the charger answers with ZZ00000: a car that compares them may refuse; give --evseid DE*ABC*E1, or make a chain for ZZ00000"`,
+		`mutual=true`,
+	} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("log lacks %s:\n%s", w, errb.String())
+		}
+	}
+	if strings.Contains(errb.String(), "SSLKEYLOGFILE") {
+		t.Errorf("SSLKEYLOGFILE named though --tls-keylog was given:\n%s", errb.String())
+	}
+	if st, err := os.Stat(keys); err != nil || st.Mode() != 0o600 {
+		t.Errorf("key log: %v %v", st, err)
+	}
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/proto/sdp"
+	"github.com/ccslink/ccslink/proto/v2gpki"
+	"github.com/ccslink/ccslink/proto/v2gtp"
+)
+
+// TestEVSETLSOverVeth: ccslink evse --tls in one network namespace, and
+// a car's SDP requests from another over a veth pair: a car that asks
+// for TLS is told the TLS port with Security TLS, a car that asks for
+// none the plain port, each on the charger's link-local address. (The
+// TLS sessions themselves: daemon/charger's TestTLS, and openssl
+// s_client over veth in proto/v2gpki.)
+func TestEVSETLSOverVeth(t *testing.T) {
+	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+	bin := buildCCSLink(t)
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--state-dir", t.TempDir(),
+		"--v2g-port", "15200", "--tls", dir, "--tls-port", "15201")
+	dErr, _ := startDaemon(t, daemon)
+
+	ask := func(withTLS bool) sdp.Response {
+		var conn net.PacketConn
+		var err error
+		nsP.Do(t, func() { conn, err = net.ListenPacket("udp6", net.JoinHostPort(nsP.LinkLocal.String(), "0")) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		dst := net.UDPAddrFromAddrPort(nsP.PeerAddr(nsE, sdp.Port))
+		// Asked again every 250 ms until the daemon is up and answers.
+		r, err := sdp.Discover(ctx, conn, dst, sdp.ClientConfig{TLS: withTLS, Interface: nsP.Iface, MaxTries: 160})
+		if err != nil {
+			t.Fatalf("SDP (TLS %v): %v\ndaemon:\n%s", withTLS, err, dErr.String())
+		}
+		return r
+	}
+	charger := nsE.LinkLocal.WithZone(nsP.Iface)
+	if r := ask(true); r.Security != v2gtp.SecurityTLS || r.Transport != v2gtp.TransportTCP || r.Addr != netip.AddrPortFrom(charger, 15201) {
+		t.Errorf("asking for TLS: %+v, want %v:15201 with TLS", r, charger)
+	}
+	if r := ask(false); r.Security != v2gtp.SecurityNone || r.Addr != netip.AddrPortFrom(charger, 15200) {
+		t.Errorf("asking for none: %+v, want %v:15200 without TLS", r, charger)
+	}
+	for _, w := range []string{`msg="serving V2G over TLS too" chain=` + dir + ` evseid=ZZ00000`, `msg="V2G over TLS" port=15201`} {
+		if !strings.Contains(dErr.String(), w) {
+			t.Errorf("the daemon's log lacks %s:\n%s", w, dErr.String())
+		}
+	}
+	daemon.Process.Signal(syscall.SIGTERM)
+	if err := daemon.Wait(); err != nil {
+		t.Fatalf("daemon after SIGTERM: %v\n%s", err, dErr.String())
+	}
+}

@@ -1,0 +1,151 @@
+package v2gpki
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/proto/secc"
+	"github.com/ccslink/ccslink/proto/v2g/apphand"
+	"github.com/ccslink/ccslink/proto/v2gtp"
+)
+
+// TestOpenSSLOverVeth: a client this project did not write, Debian's
+// openssl s_client, in the car's network namespace, completes TLS with
+// the SECC server in the charger's over a veth pair, verifies Init's
+// chain against its root (-CAfile), and exchanges SupportedAppProtocol
+// through it: TLS 1.3 as ISO 15118-20 asks (on secp521r1), and TLS 1.2
+// with ECDHE-ECDSA-AES128-SHA256 as ISO 15118-2 does.
+func TestOpenSSLOverVeth(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		const msg = "needs the openssl command (Debian: apt-get install openssl)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + ": CI must run this test (.ci/run installs it)")
+		}
+		t.Skip(msg)
+	}
+	dir := initNow(t)
+	chain, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := chain.ServerConfig(Options{Profile: Both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsE, nsP := netnstest.VethPair(t)
+	var ln net.Listener
+	nsE.Do(t, func() {
+		ln, err = net.Listen("tcp6", net.JoinHostPort(nsE.LinkLocal.String(), "0"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := secc.NewServer(secc.Config{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, tls.NewListener(ln, tc)) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	dst := nsP.PeerAddr(nsE, uint16(ln.Addr().(*net.TCPAddr).Port)).String()
+
+	sap, err := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{
+		{ProtocolNamespace: secc.NamespaceDIN, VersionNumberMajor: 2, SchemaID: 1, Priority: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, sap)
+	const sapRes = "01fe8001000000048040" + "0040" // OK_SuccessfulNegotiation, SchemaID 1, framed
+
+	root := filepath.Join(dir, RootFile)
+	for _, tc := range []struct {
+		name string // the edition's TLS, as a car of it offers
+		args []string
+		want []string // lines of s_client's report
+	}{
+		{"tls1.3", []string{"-tls1_3", "-groups", "P-521", "-ciphersuites", "TLS_AES_256_GCM_SHA384"},
+			[]string{"New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "Server Temp Key: ECDH, secp521r1, 521 bits", "Verify return code: 0 (ok)"}},
+		{"tls1.2", []string{"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"},
+			[]string{"New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-SHA256", "Server Temp Key: ECDH, prime256v1, 256 bits", "Verify return code: 0 (ok)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"s_client", "-connect", dst, "-CAfile", root, "-verify_return_error", "-no_ign_eof", "-nocommands", "-showcerts"}, tc.args...)
+			cmd := nsP.Command(ctx, openssl, args...)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			stdin.Write(req)
+			// s_client closes the connection at the end of its input: only
+			// once the answer is in (ctx bounds the wait).
+			want, _ := hex.DecodeString(sapRes)
+			var out bytes.Buffer
+			buf := make([]byte, 4096)
+			for {
+				n, err := stdout.Read(buf)
+				out.Write(buf[:n])
+				if stdin != nil && bytes.Contains(out.Bytes(), want) {
+					stdin.Close()
+					stdin = nil
+				}
+				if err != nil {
+					break
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("s_client: %v\n%s\n%s", err, out.String(), stderr.String())
+			}
+			report := out.String()
+			for _, w := range tc.want {
+				if !strings.Contains(report, w+"\n") {
+					t.Errorf("s_client's report lacks %q:\n%s", w, report)
+				}
+			}
+			// The chain as the car saw it: leaf, sub-CA 2, sub-CA 1, each verified.
+			for _, w := range []string{
+				"depth=3 DC = V2G, O = ccslink test PKI, CN = V2GRootCA\nverify return:1\n",
+				"depth=2 DC = V2G, O = ccslink test PKI, CN = CPOSubCA1\nverify return:1\n",
+				"depth=1 DC = V2G, O = ccslink test PKI, CN = CPOSubCA2\nverify return:1\n",
+				"depth=0 DC = CPO, O = ccslink test PKI, CN = DE*ABC*E1\nverify return:1\n",
+				" 0 s:DC = CPO, O = ccslink test PKI, CN = DE*ABC*E1\n",
+				" 1 s:DC = V2G, O = ccslink test PKI, CN = CPOSubCA2\n",
+				" 2 s:DC = V2G, O = ccslink test PKI, CN = CPOSubCA1\n",
+			} {
+				if !strings.Contains(stderr.String()+report, w) {
+					t.Errorf("s_client's output lacks %q", w)
+				}
+			}
+			if strings.Contains(report, " 3 s:") {
+				t.Error("the root was sent")
+			}
+			// The answer to SupportedAppProtocol came through the tunnel.
+			if !strings.Contains(report, string(want)) {
+				t.Errorf("no SupportedAppProtocol answer %s in s_client's output:\n%q", sapRes, report)
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package v2gpki
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Profile is the TLS that ISO 15118 asks for, per edition.
+type Profile int
+
+const (
+	// ISO2 is ISO 15118-2's TLS 1.2 with
+	// TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 on secp256r1. Go's
+	// crypto/tls has that suite but does not offer it unless told to
+	// (it counts CBC suites as insecure); it lacks -2's other suite,
+	// TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256 (static ECDH), which
+	// EVerest has dropped as well.
+	ISO2 Profile = iota
+	// ISO20 is ISO 15118-20's TLS 1.3 on the NIST groups Go has:
+	// secp521r1, which -20 names, and secp384r1 and secp256r1 for cars
+	// that offer no other (never X25519 or hybrid groups). Go's
+	// crypto/tls lacks -20's x448 group and Ed448 certificates, and
+	// chooses the TLS 1.3 cipher suite itself (TLS_AES_256_GCM_SHA384
+	// and TLS_CHACHA20_POLY1305_SHA256, which -20 names, are among its
+	// three). The signature scheme follows the certificate's key: ECDSA
+	// on P-256 for Init's chain; -20 asks for P-521 certificates, which
+	// a CPO's chain may have and Go serves alike.
+	ISO20
+	// Both serves either edition: TLS 1.2 as ISO2, TLS 1.3 as ISO20;
+	// the car's TLS version chooses. SDP does not say which edition a
+	// car speaks, so a charger that offers TLS to every car uses this.
+	Both
+)
+
+func (p Profile) String() string {
+	switch p {
+	case ISO2:
+		return "ISO 15118-2 (TLS 1.2)"
+	case ISO20:
+		return "ISO 15118-20 (TLS 1.3)"
+	case Both:
+		return "ISO 15118-2 (TLS 1.2) and -20 (TLS 1.3)"
+	}
+	return fmt.Sprintf("Profile(%d)", int(p))
+}
+
+// Options completes a server's TLS configuration.
+type Options struct {
+	Profile Profile
+	// ClientRoots, if set, makes authentication mutual: the car must
+	// present a certificate that leads to one of these roots (ISO
+	// 15118-20's Plug & Charge). Nil: the car is not asked for one, as
+	// ISO 15118-2 and EIM do.
+	ClientRoots *x509.CertPool
+	// KeyLog, if set, receives every session's secrets in the NSS key
+	// log format (SSLKEYLOGFILE), so that a recording can be decrypted
+	// for a bug report. Never set unless the owner asked for it:
+	// OpenKeyLog opens such a file.
+	KeyLog io.Writer
+}
+
+// ServerConfig is the SECC's TLS configuration with this chain.
+func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
+	cert := tls.Certificate{PrivateKey: c.Key, Leaf: c.Leaf()}
+	for _, x := range c.Certs {
+		cert.Certificate = append(cert.Certificate, x.Raw)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, KeyLogWriter: o.KeyLog}
+	switch o.Profile {
+	case ISO2:
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+		cfg.CurvePreferences = []tls.CurveID{tls.CurveP256}
+	case ISO20:
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+		cfg.CurvePreferences = []tls.CurveID{tls.CurveP521, tls.CurveP384, tls.CurveP256}
+	case Both:
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS13
+		cfg.CurvePreferences = []tls.CurveID{tls.CurveP521, tls.CurveP384, tls.CurveP256}
+	default:
+		return nil, fmt.Errorf("v2gpki: unknown TLS profile %v", o.Profile)
+	}
+	// TLS 1.2 only; TLS 1.3's suites are not configurable.
+	cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}
+	if o.ClientRoots != nil {
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = o.ClientRoots
+	}
+	return cfg, nil
+}
+
+// LoadRoots reads the roots a car's certificate must lead to for mutual
+// authentication (Options.ClientRoots): one or more PEM certificates.
+func LoadRoots(path string) (*x509.CertPool, error) {
+	const what = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
+	b, err := readBounded(path, "the roots of the cars' certificates")
+	var fe *FileError
+	var fm *FormatError
+	switch {
+	case errors.As(err, &fe):
+		fe.Do = what
+		return nil, fe
+	case errors.As(err, &fm):
+		fm.Do = what
+		return nil, fm
+	}
+	certs, err := parseCerts(path, b, maxRoots)
+	if errors.As(err, &fm) {
+		fm.Do = what
+		return nil, fm
+	}
+	pool := x509.NewCertPool()
+	for _, x := range certs {
+		pool.AddCert(x)
+	}
+	return pool, nil
+}
+
+// maxRoots bounds a roots file: the V2G root and a few OEMs'.
+const maxRoots = 64
+
+// KeyLogError reports a key log file that could not be opened.
+type KeyLogError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyLogError) Error() string {
+	return fmt.Sprintf("the TLS key log %s cannot be opened (%v): give a file in a writable directory, or leave the key log off", e.Path, e.Err)
+}
+
+func (e *KeyLogError) Unwrap() error { return e.Err }
+
+// OpenKeyLog opens path to append TLS secrets to, readable by its owner
+// alone (mode 0600, made so if the file was wider): whoever reads it can
+// decrypt the sessions it covers.
+func OpenKeyLog(path string) (*os.File, error) {
+	if path == "" {
+		return nil, &KeyLogError{Path: `""`, Err: errors.New("no file named")}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, &KeyLogError{Path: path, Err: err}
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, &KeyLogError{Path: path, Err: err}
+	}
+	return f, nil
+}
