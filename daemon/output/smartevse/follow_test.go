@@ -199,6 +199,30 @@ func TestFollowMeter(t *testing.T) {
 	}
 }
 
+// TestFollowOddMeter: an ev_meter the Watcher cannot believe (text for a
+// number, a negative or absurd charged_kwh, not an object) is no meter;
+// the state is read all the same.
+func TestFollowOddMeter(t *testing.T) {
+	for _, meter := range []string{`"charged_kwh":"1.3"`, `"charged_kwh":-0.1`, `"charged_kwh":1e300`, `"charged_kwh":null`} {
+		body := strings.Replace(withMeter(fwC, 0, 0), `"charged_kwh":0.0`, meter, 1)
+		body = strings.Replace(body, `"charged_kwh":0`, meter, 1)
+		for _, b := range []string{body, strings.Replace(fwC.json(), `"ev_meter":{`, `"ev_meter":[1],"x":{`, 1)} {
+			w := manualWaits()
+			stub := newFollowStub(t, w, meterStep{0, fwC, -1, 0, 0})
+			stub.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { fmt.Fprintln(rw, b) })
+			f := startFollower(t, WatchConfig{URL: stub.srv.URL}, w)
+			w.WaitCreated(0, nil)
+			f.wt.Close()
+			f.mu.Lock()
+			got := f.readings
+			f.mu.Unlock()
+			if want := []Reading{{At: t0, State: StateC}}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: readings %+v", b, got)
+			}
+		}
+	}
+}
+
 // TestFollowBackoff: a SmartEVSE that does not answer is asked less and
 // less often, up to MaxBackoff, said once in the log; its return is said
 // once, and the polls go back to once a second.

@@ -481,12 +481,21 @@ type settingsJSON struct {
 	EVSE *struct {
 		StateID *int `json:"state_id"`
 	} `json:"evse"`
-	EVMeter *struct {
-		Description *string  `json:"description"`
-		ChargedKWh  *float64 `json:"charged_kwh"`
-		PowerKW     *float64 `json:"import_active_power"`
-	} `json:"ev_meter"`
+	// Read on its own: an odd meter is no meter, never a page that is
+	// not a SmartEVSE's.
+	EVMeter json.RawMessage `json:"ev_meter"`
 }
+
+// evMeterJSON is the part of ev_meter a Watcher that follows reads.
+type evMeterJSON struct {
+	Description *string  `json:"description"`
+	ChargedKWh  *float64 `json:"charged_kwh"`
+	PowerKW     *float64 `json:"import_active_power"`
+}
+
+// maxChargedKWh bounds a believable charged_kwh: more than any battery
+// takes in one charge, far less than a float's whole-Wh range.
+const maxChargedKWh = 100000
 
 // settings is what one GET /settings told.
 type settings struct {
@@ -537,7 +546,9 @@ func (w *Watcher) get(parent context.Context) (settings, *watchError) {
 		return settings{}, &watchError{words: w.host + " answered GET " + SettingsPath + " with something other than a SmartEVSE's state", noAPI: true}
 	}
 	r := settings{state: *s.EVSE.StateID}
-	if m := s.EVMeter; m != nil && m.ChargedKWh != nil && (m.Description == nil || *m.Description != "Disabled") {
+	var m evMeterJSON
+	if len(s.EVMeter) > 0 && json.Unmarshal(s.EVMeter, &m) == nil && m.ChargedKWh != nil &&
+		*m.ChargedKWh >= 0 && *m.ChargedKWh <= maxChargedKWh && (m.Description == nil || *m.Description != "Disabled") {
 		r.meter, r.chargedKWh = true, *m.ChargedKWh
 		if m.PowerKW != nil {
 			r.powerKW = *m.PowerKW
