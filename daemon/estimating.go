@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"sync"
@@ -36,7 +37,7 @@ func (x *estimating) Event(e record.Event, rec *record.Session) {
 	if e.Kind != record.KindValues || !rec.SoC.Known {
 		return
 	}
-	b := estimate.Basis{SoC: rec.SoC.Value, At: rec.SoC.At, Efficiency: x.efficiency}
+	b := estimate.Basis{SoC: rec.SoC.Value, At: rec.SoC.At, Efficiency: cmp.Or(x.efficiency, estimate.DefaultEfficiency)}
 	if c := rec.EnergyCapacityWh; c.Known {
 		b.CapacityWh, b.CapacityFrom = c.Value, c.From
 	}
