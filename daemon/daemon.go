@@ -217,8 +217,20 @@ func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
 	if c.Watch <= 0 {
 		return nil, nil
 	}
-	w, err := smartevse.NewWatcher(smartevse.WatchConfig{URL: c.URL, Bound: c.Watch, Timeout: c.Timeout, Log: d.log,
-		OnResult: func(e record.Event) { d.serving.Report(d.hand.handover(e)) }})
+	wc := smartevse.WatchConfig{URL: c.URL, Bound: c.Watch, Timeout: c.Timeout, Log: d.log,
+		OnResult: func(e record.Event) { d.serving.Report(d.hand.handover(e)) }}
+	var est *estimating
+	if c.Follow {
+		est = &estimating{efficiency: c.ChargeEfficiency, log: d.log, report: d.serving.Report}
+		wc.OnReading = est.reading
+		wc.OnPlugged = func(plugged bool, at time.Time) {
+			d.Plugged(plugged, at)
+			if !plugged {
+				est.unplugged(at)
+			}
+		}
+	}
+	w, err := smartevse.NewWatcher(wc)
 	if errors.Is(err, smartevse.ErrNotSmartEVSE) {
 		d.log.Info("not watching for AC charging after the SoC: " + d.cfg.Redacted().SmartEVSE.URL + " posts to another receiver than a SmartEVSE's " + smartevse.DefaultPath + ", which has no GET /settings")
 		return nil, nil
@@ -227,6 +239,9 @@ func (d *Daemon) handoverWatcher() (*smartevse.Watcher, error) {
 		return nil, err
 	}
 	d.closers = append(d.closers, func() { w.Close() })
+	if est != nil {
+		d.subs = append(d.subs, est)
+	}
 	return w, nil
 }
 

@@ -33,9 +33,10 @@ const (
 	KindDelivered                    // an output delivered the car's values, or failed to (Delivery)
 	KindVehicle                      // the car was recognised (Vehicle)
 	KindHandover                     // what the charger did after the delivery: AC charging or not (Handover)
+	KindEstimate                     // the SoC estimated since the last read (Estimate); nil Estimate: none any more
 )
 
-var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered", "vehicle", "handover"}
+var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered", "vehicle", "handover", "soc_estimated"}
 
 // String returns the kind's name as used in JSON.
 func (k Kind) String() string {
@@ -195,7 +196,8 @@ type Event struct {
 	Delivery  *Delivery     // KindDelivered
 	Vehicle   *Vehicle      // KindVehicle
 	Handover  *Handover     // KindHandover
-	// PlugIn names the plug-in a KindDelivered or KindHandover event belongs to
+	Estimate  *Estimate     // KindEstimate; nil clears the estimate (the car left)
+	// PlugIn names the plug-in a KindDelivered, KindHandover or KindEstimate event belongs to
 	// (Session.PlugIn); 0 means the one in progress.
 	PlugIn uint64
 	// Conn numbers the V2G connection an event of the car's session came
@@ -428,6 +430,10 @@ type Session struct {
 	// Handover is what the charger did after the car's values were
 	// delivered; nil while it is watched, or when it is not.
 	Handover *Handover `json:"handover,omitempty"`
+	// Estimate is the SoC estimated from the energy charged since SoC was
+	// read; never in place of SoC. nil when there is none (no EV meter, no
+	// capacity, the car left).
+	Estimate *Estimate `json:"soc_estimated,omitempty"`
 
 	// idConn is the connection EVCCID came from; pendingID is the EVCCID of
 	// another connection (pendingConn) that has sent no values yet.
@@ -479,6 +485,12 @@ func (s *Session) Apply(e Event) (changed bool) {
 	case KindHandover:
 		if e.Handover != nil {
 			s.Handover = e.Handover.clone()
+		}
+	case KindEstimate:
+		s.Estimate = nil
+		if e.Estimate != nil {
+			x := *e.Estimate
+			s.Estimate = &x
 		}
 	}
 	return false
@@ -625,6 +637,10 @@ func (s *Session) Clone() *Session {
 	}
 	if s.Handover != nil {
 		c.Handover = s.Handover.clone()
+	}
+	if s.Estimate != nil {
+		x := *s.Estimate
+		c.Estimate = &x
 	}
 	if s.EVCCID != nil {
 		id := *s.EVCCID

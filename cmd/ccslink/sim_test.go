@@ -81,7 +81,12 @@ func TestSimPlugIns(t *testing.T) {
 		if h := res.Handover; h == nil || !h.ACStarted || h.Outcome != "ac_started" || h.ACAfterMS == nil || *h.ACAfterMS < res.Twin.ACAfterMS {
 			t.Errorf("plug-in %d: the daemon's handover %+v, the twin's %+v", i+1, res.Handover, res.Twin)
 		}
-		want := "car policy ok protocol evccid soc full_soc energy_capacity_wh energy_request_wh smartevse_query secc_response_us duration_ms end car_end vehicle handover plugin smartevse_twin"
+		// The Ioniq charges on AC: the SoC estimated from the twin's meter
+		// rises from the 93 % it sent.
+		if e := res.SoCEstimated; e == nil || e.MeasuredSoC != 93 || e.SoC <= 93 || e.EnergySinceWh <= 0 || e.CapacityWh != 28000 {
+			t.Errorf("plug-in %d: soc_estimated %+v", i+1, e)
+		}
+		want := "car policy ok protocol evccid soc full_soc energy_capacity_wh energy_request_wh smartevse_query secc_response_us duration_ms end car_end vehicle handover soc_estimated plugin smartevse_twin"
 		if got := strings.Join(keys, " "); got != want {
 			t.Errorf("keys %s\nwant %s", got, want)
 		}

@@ -72,7 +72,18 @@ type SmartEVSE struct {
 	// WritePWM allows the x1-then-pwm handover strategy, which writes
 	// override_pwm to the SmartEVSE (POST /settings) after a delivery.
 	WritePWM bool
+	// Follow, while Watch is on, reads GET /settings once a second all the
+	// time: a car plugged in (MODEM_WAIT) or gone (A), and the EV meter's
+	// energy for the SoC estimated between reads.
+	Follow bool
+	// ChargeEfficiency is the share of the energy metered on AC that
+	// reaches the battery, for the SoC estimate.
+	ChargeEfficiency float64
 }
+
+// DefaultChargeEfficiency is smartevse.charge_efficiency's default: an
+// on-board charger and the battery's heat lose about a tenth on AC.
+const DefaultChargeEfficiency = 0.9
 
 // MQTT configures the MQTT output.
 type MQTT struct {
@@ -118,7 +129,7 @@ func Default() Config {
 		Interface:  "eth1",
 		Policy:     "soc",
 		SLAC:       SLAC{InitTimeout: SLACInitDefault},
-		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute, Watch: time.Minute},
+		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute, Watch: time.Minute, Follow: true, ChargeEfficiency: DefaultChargeEfficiency},
 		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant"},
 		StateDir:   "/var/lib/ccslink",
 		Recordings: Recordings{Keep: 20},

@@ -20,7 +20,7 @@ var full = Config{
 	EmulateModem: true,
 	V2GPort:      15200,
 	SLAC:         SLAC{InitTimeout: 10 * time.Second},
-	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second, Watch: 0},
+	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second, Watch: 0, ChargeEfficiency: 0.85},
 	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", ClientID: "ccslink-garage", Username: "ccs",
 		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha"},
 	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123"},
@@ -44,6 +44,8 @@ smartevse:
   timeout: 1.5s
   window: 90s
   watch: 0s
+  follow: false
+  charge_efficiency: 0.85
 mqtt:
   broker: tcp://user:pw@192.168.1.2:1883
   prefix: home/car/
@@ -188,6 +190,12 @@ func TestErrors(t *testing.T) {
 			"f.yaml:2:17: slac.init_timeout: 5s is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)"},
 		{"init timeout too long", "slac:\n  init_timeout: 1m\n", ErrValue,
 			"f.yaml:2:17: slac.init_timeout: 1m0s is out of range: use 10s (report a car that never talks soon) to 50s (ISO 15118-3's TT_EVSE_SLAC_init)"},
+		{"efficiency too low", "smartevse:\n  charge_efficiency: 0.3\n", ErrValue,
+			"f.yaml:2:22: smartevse.charge_efficiency: 0.3 is out of range: use 0.5 to 1, the share of the energy metered that reaches the battery (0.9 for most cars on AC)"},
+		{"efficiency a percent", "smartevse:\n  charge_efficiency: 90\n", ErrValue,
+			"f.yaml:2:22: smartevse.charge_efficiency: 90 is out of range: use 0.5 to 1, the share of the energy metered that reaches the battery (0.9 for most cars on AC)"},
+		{"efficiency not a number", "smartevse:\n  charge_efficiency: high\n", ErrType,
+			"f.yaml:2:22: smartevse.charge_efficiency: must be a number such as 0.9, not the text \"high\""},
 		{"watch too short", "smartevse:\n  watch: 5s\n", ErrValue,
 			"f.yaml:2:10: smartevse.watch: 5s is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)"},
 		{"bad policy", "# charger\npolicy: fast\n", ErrValue,

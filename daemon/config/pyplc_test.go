@@ -58,6 +58,8 @@ smartevse:
   vehicle_id: false
   watch: 1m0s
   write_pwm: false
+  follow: true
+  charge_efficiency: 0.9
 mqtt:
   broker: ""
   prefix: ""

@@ -97,6 +97,9 @@ func (c Config) check(l *list, at map[string]pos) {
 	if c.SmartEVSE.Watch != 0 && (c.SmartEVSE.Watch < 10*time.Second || c.SmartEVSE.Watch > 10*time.Minute) {
 		bad("smartevse.watch", "%v is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)", c.SmartEVSE.Watch)
 	}
+	if !(c.SmartEVSE.ChargeEfficiency >= 0.5 && c.SmartEVSE.ChargeEfficiency <= 1) {
+		bad("smartevse.charge_efficiency", "%v is out of range: use 0.5 to 1, the share of the energy metered that reaches the battery (0.9 for most cars on AC)", c.SmartEVSE.ChargeEfficiency)
+	}
 
 	if text("mqtt.broker", c.MQTT.Broker) && c.MQTT.Broker != "" {
 		u, err := url.Parse(c.MQTT.Broker)

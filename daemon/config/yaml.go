@@ -16,34 +16,36 @@ import (
 // sections are the keys whose value is a mapping of further keys.
 var sections = map[string]bool{"slac": true, "smartevse": true, "mqtt": true, "http": true, "recordings": true, "sessions": true, "log": true}
 
-// scalars maps every scalar key to its field: *string, *bool, *int or *time.Duration.
+// scalars maps every scalar key to its field: *string, *bool, *int, *float64 or *time.Duration.
 var scalars = map[string]func(c *Config) any{
-	"name":                  func(c *Config) any { return &c.Name },
-	"interface":             func(c *Config) any { return &c.Interface },
-	"policy":                func(c *Config) any { return &c.Policy },
-	"evse_id":               func(c *Config) any { return &c.EVSEID },
-	"emulate_modem":         func(c *Config) any { return &c.EmulateModem },
-	"v2g_port":              func(c *Config) any { return &c.V2GPort },
-	"slac.init_timeout":     func(c *Config) any { return &c.SLAC.InitTimeout },
-	"smartevse.url":         func(c *Config) any { return &c.SmartEVSE.URL },
-	"smartevse.timeout":     func(c *Config) any { return &c.SmartEVSE.Timeout },
-	"smartevse.window":      func(c *Config) any { return &c.SmartEVSE.Window },
-	"smartevse.vehicle_id":  func(c *Config) any { return &c.SmartEVSE.VehicleID },
-	"smartevse.watch":       func(c *Config) any { return &c.SmartEVSE.Watch },
-	"smartevse.write_pwm":   func(c *Config) any { return &c.SmartEVSE.WritePWM },
-	"mqtt.broker":           func(c *Config) any { return &c.MQTT.Broker },
-	"mqtt.prefix":           func(c *Config) any { return &c.MQTT.Prefix },
-	"mqtt.client_id":        func(c *Config) any { return &c.MQTT.ClientID },
-	"mqtt.username":         func(c *Config) any { return &c.MQTT.Username },
-	"mqtt.password":         func(c *Config) any { return &c.MQTT.Password },
-	"mqtt.home_assistant":   func(c *Config) any { return &c.MQTT.HomeAssistant },
-	"mqtt.discovery_prefix": func(c *Config) any { return &c.MQTT.DiscoveryPrefix },
-	"http.listen":           func(c *Config) any { return &c.HTTP.Listen },
-	"http.token":            func(c *Config) any { return &c.HTTP.Token },
-	"state_dir":             func(c *Config) any { return &c.StateDir },
-	"recordings.keep":       func(c *Config) any { return &c.Recordings.Keep },
-	"sessions.keep":         func(c *Config) any { return &c.Sessions.Keep },
-	"log.level":             func(c *Config) any { return &c.Log.Level },
+	"name":                        func(c *Config) any { return &c.Name },
+	"interface":                   func(c *Config) any { return &c.Interface },
+	"policy":                      func(c *Config) any { return &c.Policy },
+	"evse_id":                     func(c *Config) any { return &c.EVSEID },
+	"emulate_modem":               func(c *Config) any { return &c.EmulateModem },
+	"v2g_port":                    func(c *Config) any { return &c.V2GPort },
+	"slac.init_timeout":           func(c *Config) any { return &c.SLAC.InitTimeout },
+	"smartevse.url":               func(c *Config) any { return &c.SmartEVSE.URL },
+	"smartevse.timeout":           func(c *Config) any { return &c.SmartEVSE.Timeout },
+	"smartevse.window":            func(c *Config) any { return &c.SmartEVSE.Window },
+	"smartevse.vehicle_id":        func(c *Config) any { return &c.SmartEVSE.VehicleID },
+	"smartevse.watch":             func(c *Config) any { return &c.SmartEVSE.Watch },
+	"smartevse.write_pwm":         func(c *Config) any { return &c.SmartEVSE.WritePWM },
+	"smartevse.follow":            func(c *Config) any { return &c.SmartEVSE.Follow },
+	"smartevse.charge_efficiency": func(c *Config) any { return &c.SmartEVSE.ChargeEfficiency },
+	"mqtt.broker":                 func(c *Config) any { return &c.MQTT.Broker },
+	"mqtt.prefix":                 func(c *Config) any { return &c.MQTT.Prefix },
+	"mqtt.client_id":              func(c *Config) any { return &c.MQTT.ClientID },
+	"mqtt.username":               func(c *Config) any { return &c.MQTT.Username },
+	"mqtt.password":               func(c *Config) any { return &c.MQTT.Password },
+	"mqtt.home_assistant":         func(c *Config) any { return &c.MQTT.HomeAssistant },
+	"mqtt.discovery_prefix":       func(c *Config) any { return &c.MQTT.DiscoveryPrefix },
+	"http.listen":                 func(c *Config) any { return &c.HTTP.Listen },
+	"http.token":                  func(c *Config) any { return &c.HTTP.Token },
+	"state_dir":                   func(c *Config) any { return &c.StateDir },
+	"recordings.keep":             func(c *Config) any { return &c.Recordings.Keep },
+	"sessions.keep":               func(c *Config) any { return &c.Sessions.Keep },
+	"log.level":                   func(c *Config) any { return &c.Log.Level },
 }
 
 // yamlParser walks the YAML syntax tree into a Config, noting where each
@@ -339,6 +341,20 @@ func (p *yamlParser) scalar(key string, n ast.Node, dst any) {
 			p.l.add(line, col, key, ErrValue, "%s is far out of range", brief(i.GetToken().Value))
 		default:
 			*dst = int(v)
+		}
+	case *float64:
+		switch x := n.(type) {
+		case *ast.FloatNode:
+			*dst = x.Value
+		case *ast.IntegerNode:
+			switch v := x.Value.(type) {
+			case int64:
+				*dst = float64(v)
+			case uint64:
+				*dst = float64(v)
+			}
+		default:
+			p.l.add(line, col, key, ErrType, "must be a number such as 0.9, not %s", describe(n))
 		}
 	case *time.Duration:
 		s, ok := n.(*ast.StringNode)

@@ -236,6 +236,7 @@ func (e *EVState) recompute(maxAmps int) {
 func (t *Twin) settings() string {
 	t.mu.Lock()
 	s, pwm, ev, required := t.state, t.pwm, t.ev, t.required
+	chargedWh, totalWh := t.chargedWh, t.totalWh
 	switch {
 	case t.overridden:
 		pwm = t.override
@@ -317,6 +318,28 @@ func (t *Twin) settings() string {
 	hb.int("current", 0)
 	hb.int("last_update", 0)
 	doc.obj("home_battery", hb)
+	if t.cfg.EVMeter {
+		// The firmware's units: kWh and kW with one decimal, currents in deciamps.
+		w := t.power()
+		dA := 0
+		if w > 0 {
+			dA = t.cfg.ChargeCurrent
+		}
+		var m, cur jsonObject
+		m.str("description", "Eastron3P")
+		m.int("address", 12)
+		m.float("import_active_power", math.Round(w/100)/10)
+		m.float("total_kwh", math.Round(totalWh/100)/10)
+		m.float("charged_kwh", math.Round(chargedWh/100)/10)
+		cur.int("TOTAL", 3*dA)
+		cur.int("L1", dA)
+		cur.int("L2", dA)
+		cur.int("L3", dA)
+		m.obj("currents", cur)
+		m.float("import_active_energy", math.Round(totalWh/100)/10)
+		m.float("export_active_energy", 0)
+		doc.obj("ev_meter", m)
+	}
 	return doc.String()
 }
 
@@ -347,7 +370,11 @@ func (j *jsonObject) bool(k string, v bool) {
 	j.key(k)
 	j.b = strconv.AppendBool(j.b, v)
 }
-func (j *jsonObject) str(k, v string)            { j.key(k); j.b = appendString(j.b, v) }
+func (j *jsonObject) str(k, v string) { j.key(k); j.b = appendString(j.b, v) }
+func (j *jsonObject) float(k string, v float64) {
+	j.key(k)
+	j.b = strconv.AppendFloat(j.b, v, 'f', -1, 64)
+}
 func (j *jsonObject) obj(k string, v jsonObject) { j.key(k); j.b = append(j.b, v.String()...) }
 
 func (j jsonObject) String() string {

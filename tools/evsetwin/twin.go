@@ -50,6 +50,15 @@ type Config struct {
 	ModemWaitTicks int
 	// Version is settings' "version"; "" means "ccslink-twin".
 	Version string
+	// EVMeter gives the twin an EV meter (three phases, 230 V): GET
+	// /settings then has ev_meter, whose charged_kwh counts the energy the
+	// car draws in C, from 0 at each plug-in, and import_active_power.
+	EVMeter bool
+	// TimeFactor, if above 1, makes the meter count that many seconds of
+	// charging in each of its seconds, so that a simulation shows a charge
+	// in moments (the SoC estimate rising); the state machine's timers keep
+	// their real length.
+	TimeFactor float64
 	// OnState, if set, is told of every state change, in order, from the
 	// twin's goroutine; it must not block.
 	OnState func(Transition)
@@ -101,6 +110,8 @@ type Twin struct {
 	overridden bool
 	override   int
 	released   bool
+	// The EV meter: the energy of this charge and of all time, in Wh.
+	chargedWh, totalWh float64
 }
 
 // Post is one POST /ev_state as the twin took it.
@@ -289,6 +300,9 @@ func (t *Twin) carMoved(car cp.Car) {
 	case car == cp.CarA && t.state != StateA:
 		t.setState(StateA, "car unplugged")
 	case t.state == StateA && car != cp.CarA:
+		t.mu.Lock()
+		t.chargedWh = 0 // a new charge
+		t.mu.Unlock()
 		if !t.cfg.NoModem && t.modemStage == 0 {
 			t.setState(StateModemRequest, "car plugged in")
 		} else {
@@ -356,6 +370,13 @@ func (t *Twin) tick() {
 			}
 		}
 	}
+	if t.state == StateC && t.cfg.EVMeter {
+		wh := t.power() * max(1, t.cfg.TimeFactor) * Tick.Hours()
+		t.mu.Lock()
+		t.chargedWh += wh
+		t.totalWh += wh
+		t.mu.Unlock()
+	}
 	if t.state == StateA && t.disconnected >= 0 {
 		t.disconnected++
 		if t.disconnected > DisconnectTicks {
@@ -367,19 +388,36 @@ func (t *Twin) tick() {
 	}
 }
 
+// Volts is the twin's mains voltage per phase, and Phases the phases it charges on.
+const (
+	Volts  = 230
+	Phases = 3
+)
+
+// power is what the car draws in W: the current offered on three phases
+// in C, else nothing.
+func (t *Twin) power() float64 {
+	if t.state != StateC {
+		return 0
+	}
+	return float64(Volts*Phases*t.cfg.ChargeCurrent) / 10
+}
+
 // Snapshot is the twin's state at one moment.
 type Snapshot struct {
 	State State
 	PWM   int // evse.pwm (1024 = 100 %)
 	EV    EVState
 	Car   cp.Car
+	// ChargedWh is the EV meter's energy of this charge.
+	ChargedWh float64
 }
 
 // Snapshot returns the state now.
 func (t *Twin) Snapshot() Snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Snapshot{State: t.state, PWM: t.pwm, EV: t.ev, Car: t.line.Car()}
+	return Snapshot{State: t.state, PWM: t.pwm, EV: t.ev, Car: t.line.Car(), ChargedWh: t.chargedWh}
 }
 
 // Posts returns the POST /ev_state requests taken so far.

@@ -402,3 +402,55 @@ func TestOverridePWM(t *testing.T) {
 		t.Errorf("settings: %s", body)
 	}
 }
+
+// TestEVMeter: a twin with an EV meter counts the energy the car draws in
+// C (230 V on three phases at the current offered, TimeFactor times as
+// fast) and prints it as the firmware does: kWh and kW with one decimal
+// after home_battery; the charge's energy starts at 0 at the next plug-in.
+func TestEVMeter(t *testing.T) {
+	r := newRig(t, Config{NoModem: true, EVMeter: true, TimeFactor: 60})
+	drawOnPWM(r.twin.Line())
+	meter := func() string {
+		t.Helper()
+		body, _ := r.twin.Settings(r.ctx)
+		i := strings.Index(body, `,"ev_meter":`)
+		if i < 0 || !strings.HasSuffix(body, "}") {
+			t.Fatalf("no ev_meter at the end: %s", body)
+		}
+		return body[i+1 : len(body)-1]
+	}
+	const idle = `"ev_meter":{"description":"Eastron3P","address":12,"import_active_power":0,"total_kwh":0,"charged_kwh":0,"currents":{"TOTAL":0,"L1":0,"L2":0,"L3":0},"import_active_energy":0,"export_active_energy":0}`
+	if got := meter(); got != idle {
+		t.Fatalf("no car:\n got %s\nwant %s", got, idle)
+	}
+	r.twin.Line().SetCar(cp.CarB)
+	if s := r.state(); s != StateC {
+		t.Fatalf("state %v", s)
+	}
+	r.tick(5) // 11040 W x 60 s x 5 = 920 Wh
+	const charging = `"ev_meter":{"description":"Eastron3P","address":12,"import_active_power":11,"total_kwh":0.9,"charged_kwh":0.9,"currents":{"TOTAL":480,"L1":160,"L2":160,"L3":160},"import_active_energy":0.9,"export_active_energy":0}`
+	if got := meter(); got != charging {
+		t.Fatalf("charging:\n got %s\nwant %s", got, charging)
+	}
+	if wh := r.twin.Snapshot().ChargedWh; wh != 920 {
+		t.Fatalf("ChargedWh %v", wh)
+	}
+	r.tick(3) // 1472 Wh
+	if got := meter(); !strings.Contains(got, `"total_kwh":1.5,"charged_kwh":1.5,`) {
+		t.Fatalf("charging on: %s", got)
+	}
+	r.twin.Line().SetCar(cp.CarA)
+	r.tick(2)
+	if got := meter(); !strings.Contains(got, `"import_active_power":0,"total_kwh":1.5,"charged_kwh":1.5,"currents":{"TOTAL":0,`) {
+		t.Fatalf("unplugged: %s", got)
+	}
+	r.twin.Line().SetCar(cp.CarB)
+	r.sync()
+	if got := meter(); !strings.Contains(got, `"import_active_power":11,"total_kwh":1.5,"charged_kwh":0,`) {
+		t.Fatalf("plugged in again: %s", got)
+	}
+	noMeter := newRig(t, Config{})
+	if body, _ := noMeter.twin.Settings(noMeter.ctx); strings.Contains(body, "ev_meter") {
+		t.Fatalf("a twin without a meter: %s", body)
+	}
+}

@@ -18,8 +18,11 @@ import (
 // twin's CP-off and nominal PWM, and whether the car charges on AC. The
 // cars that never talk meet a twin whose wait for a SoC is 2 s.
 func TestAfterSoC(t *testing.T) {
-	const charges = "T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)\n" +
-		"T  the car charges on AC (state C), N s after its SoC reached the SmartEVSE\n" +
+	const charging = "T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)\n" +
+		"T  the car charges on AC (state C), N s after its SoC reached the SmartEVSE\n"
+	const charges = charging +
+		"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)\n" +
+		"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)\n" +
 		"T  car unplugged\n"
 	const wait2 = "T  the SmartEVSE asks for digital communication with 5 % PWM and waits 2 s (shortened from the firmware's 60 s) for the SoC (MODEM_WAIT)\n"
 	cases := []struct {
@@ -31,7 +34,8 @@ func TestAfterSoC(t *testing.T) {
 	}{
 		{"ioniq", charges + "          after the SoC: the car charges on AC, N s after its SoC reached the SmartEVSE\n",
 			[]int{11, 12, 13, 1, 2}, true, "it draws current at the nominal PWM"},
-		{"tesla-model3", charges + "          after the SoC: the car charges on AC, N s after its SoC reached the SmartEVSE\n",
+		{"tesla-model3", charging + "T  no SoC estimated while the car charges: it sent no battery capacity, and none is configured (capacity_fallback)\n" +
+			"T  car unplugged\n" + "          after the SoC: the car charges on AC, N s after its SoC reached the SmartEVSE\n",
 			[]int{11, 12, 13, 1, 2}, true, "it draws current at the nominal PWM"},
 		{"id3", "T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)\n" +
 			"T  the car does not charge: after a V2G session it ignores a PWM not preceded by a steady CP (100 %) for 2 s\n" +

@@ -16,7 +16,7 @@ import (
 // measured are the parts of a timeline that real time decides (the time
 // column, the SmartEVSE's answer time, the charger's answer times) or
 // chance (the SLAC session's RunID and NID).
-var measured = regexp.MustCompile(`(?m)^ *\d+\.\d{3} s  |\d+ ms\)|in \d+ µs|SmartEVSE \d+\.\d s after|RunID [0-9a-f]+, NID [0-9a-f]+|, \d+\.\d s after`)
+var measured = regexp.MustCompile(`(?m)^ *\d+\.\d{3} s  |\d+ ms\)|in \d+ µs|SmartEVSE \d+\.\d s after|RunID [0-9a-f]+, NID [0-9a-f]+|, \d+\.\d s after|≈ \d+ % after \d+\.\d kWh`)
 
 func normalize(s string) string {
 	return measured.ReplaceAllStringFunc(s, func(m string) string {
@@ -31,6 +31,8 @@ func normalize(s string) string {
 			return "RunID R, NID N"
 		case strings.HasPrefix(m, ", "):
 			return ", N s after"
+		case strings.HasPrefix(m, "≈"):
+			return "≈ N % after X kWh"
 		}
 		return "SmartEVSE N s after"
 	})
@@ -98,6 +100,8 @@ func TestTimelineOrder(t *testing.T) {
 					"T  V2G session over: the car ended the session (SessionStop)",
 					"T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)",
 					"T  the car charges on AC (state C), N s after its SoC reached the SmartEVSE",
+					"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)",
+					"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)",
 					"T  car unplugged",
 					"          ",
 					"          ok: car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3",

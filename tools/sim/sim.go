@@ -9,6 +9,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,10 @@ type Config struct {
 	// firmware's 60 s), so that a car that never talks is told quickly;
 	// the timeline says so.
 	ModemWait time.Duration
+	// ChargeTimeFactor is how many seconds of AC charging the twin's EV
+	// meter counts in each second, so that the SoC estimate rises while
+	// the simulated car charges; zero means DefaultChargeTimeFactor.
+	ChargeTimeFactor float64
 	// AttenuationDB is the cable's attenuation between the modems; zero means modemsim's default.
 	AttenuationDB uint8
 	// Timeline, if set, receives the plug-in as it happens in plain words.
@@ -110,6 +115,10 @@ type Result struct {
 	// Handover is what the daemon saw the SmartEVSE do after the SoC
 	// (record.Handover), when it watched it.
 	Handover *Handover `json:"handover,omitempty"`
+	// SoCEstimated is the daemon's last SoC estimate while the car charged
+	// on AC (record.Estimate): a guess from the twin's EV meter, beside the
+	// SoC the car sent.
+	SoCEstimated *record.Estimate `json:"soc_estimated,omitempty"`
 	// PlugIn is the plug-in's number when the car was plugged in more
 	// than once.
 	PlugIn int `json:"plugin,omitempty"`
@@ -206,7 +215,8 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	url := cfg.SmartEVSE
 	if url == "" {
 		r.wire = cp.NewWire(nil)
-		tc := evsetwin.Config{Line: r.wire, RequiredEVCCID: cfg.RequiredEVCCID, OnState: obs.twinState}
+		tc := evsetwin.Config{Line: r.wire, RequiredEVCCID: cfg.RequiredEVCCID, OnState: obs.twinState, EVMeter: true,
+			TimeFactor: cmp.Or(cfg.ChargeTimeFactor, DefaultChargeTimeFactor)}
 		if cfg.ModemWait > 0 {
 			tc.ModemWaitTicks = max(1, int(cfg.ModemWait/evsetwin.Tick))
 		}
@@ -246,6 +256,7 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 		dc.SmartEVSE.Watch = TwinWatch
 	}
 	r.watches = daemon.WatchesHandover(dc)
+	r.follows = r.watches && dc.SmartEVSE.Follow
 	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
 		OnDelivery: func(dl smartevse.Delivery) { tl := obs.timeline(); tl.delivery(dl).delivered(dl); obs.hear() },
@@ -309,8 +320,20 @@ type runner struct {
 	wire    *cp.Wire       // nil with another SmartEVSE
 	twin    *evsetwin.Twin // nil with another SmartEVSE
 	watches bool           // the daemon watches the SmartEVSE after a delivery
+	follows bool           // and reads it all the time: the SoC is estimated
 	d       *daemon.Daemon
 }
+
+// DefaultChargeTimeFactor is Config.ChargeTimeFactor's default: an hour of
+// AC charging in 10 s, so that a few estimates rise within seconds.
+const DefaultChargeTimeFactor = 360
+
+// Estimates is how many SoC estimates a simulated car that charges on AC
+// waits for before it is unplugged, within EstimateWait.
+const (
+	Estimates    = 2
+	EstimateWait = 8 * time.Second
+)
 
 // TwinWatch is how long the daemon in a simulation watches the SmartEVSE
 // twin after a delivery: its CP-off (5 s), x1-then-pwm's 100 % and release
@@ -423,6 +446,11 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
+	}
+	if out != nil && out.ACCharging && out.soc && r.follows {
+		// The car charges: the daemon estimates its SoC from the twin's
+		// meter once a second, a new one at each 1 % at most.
+		res.SoCEstimated = r.estimates(ctx, ho, tl)
 	}
 	tl.settle()
 	tl.say("car unplugged")
@@ -553,6 +581,37 @@ story:
 		tl.printf("the car does not charge: %s", out.Why)
 	}
 	return out
+}
+
+// estimates waits for the daemon's first SoC estimates of the plug-in ho
+// names (any, without ho), says each, and returns the last.
+func (r *runner) estimates(ctx context.Context, ho *record.Event, tl *timeline) *record.Estimate {
+	ch, capWh := r.obs.estimateCh()
+	if capWh == 0 {
+		tl.say("no SoC estimated while the car charges: it sent no battery capacity, and none is configured (capacity_fallback)")
+		return nil
+	}
+	bound := time.NewTimer(EstimateWait)
+	defer bound.Stop()
+	var last *record.Estimate
+	for n := 0; n < Estimates; {
+		select {
+		case e := <-ch:
+			if e.Estimate == nil || ho != nil && e.PlugIn != ho.PlugIn {
+				continue
+			}
+			last, n = e.Estimate, n+1
+			tl.estimate(last)
+		case <-bound.C:
+			if last == nil {
+				tl.say("no SoC estimated while the car charged")
+			}
+			return last
+		case <-ctx.Done():
+			return last
+		}
+	}
+	return last
 }
 
 // serve serves h on a loopback port.
@@ -705,6 +764,8 @@ type observer struct {
 	ended   chan *record.Session
 	states  chan evsetwin.Transition
 	ho      chan record.Event // the SmartEVSE's handover, in the plug-in or after it
+	est     chan record.Event // the daemon's SoC estimates, in the plug-in or after it
+	capWh   float64           // the capacity the daemon knows of the car whose SoC came; 0: none
 	ids     []int
 	t0      time.Time
 	// lastQuery returns the query of the twin's last POST /ev_state.
@@ -725,6 +786,7 @@ func (o *observer) begin(tl *timeline) {
 	o.closed, o.heard = make(chan struct{}), make(chan struct{}, 1)
 	o.ended, o.states = make(chan *record.Session, 1), make(chan evsetwin.Transition, 256)
 	o.ho = make(chan record.Event, 1)
+	o.est, o.capWh = make(chan record.Event, 16), 0
 	o.ids, o.t0 = nil, time.Time{}
 }
 
@@ -767,16 +829,30 @@ func (o *observer) handoverCh() <-chan record.Event {
 	return o.ho
 }
 
-// Late hears of the SmartEVSE's handover after the car's plug-in ended.
+// estimateCh returns the plug-in's estimates, and the capacity they can divide by.
+func (o *observer) estimateCh() (<-chan record.Event, float64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.est, o.capWh
+}
+
+// Late hears of the SmartEVSE's handover, and the SoC estimates, after the
+// car's plug-in ended.
 func (o *observer) Late(e record.Event, s *record.Session) { o.handover(e) }
 
 func (o *observer) handover(e record.Event) {
-	if e.Kind != record.KindHandover {
+	o.mu.Lock()
+	var ch chan record.Event
+	switch e.Kind {
+	case record.KindHandover:
+		ch = o.ho
+	case record.KindEstimate:
+		ch = o.est
+	}
+	o.mu.Unlock()
+	if ch == nil {
 		return
 	}
-	o.mu.Lock()
-	ch := o.ho
-	o.mu.Unlock()
 	select {
 	case ch <- e:
 	default:
@@ -796,6 +872,10 @@ func (o *observer) Event(e record.Event, s *record.Session) {
 		if o.waiting {
 			o.waiting = false
 			o.waitCh = make(chan struct{})
+		}
+	case record.KindValues:
+		if o.active && s.SoC.Known && s.EnergyCapacityWh.Known {
+			o.capWh = s.EnergyCapacityWh.Value
 		}
 	}
 	active, tl, closed := o.active, o.tl, o.closed

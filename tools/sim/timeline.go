@@ -312,6 +312,16 @@ func values(s *record.Session) string {
 	return strings.Join(parts, ", ")
 }
 
+// estimate says the daemon's SoC estimate and its basis.
+func (t *timeline) estimate(e *record.Estimate) {
+	from := "the car's"
+	if e.CapacityFrom == "config" {
+		from = "the configured"
+	}
+	t.printf("SoC estimated %s after %.1f kWh (from the %d %% read, %s capacity of %.1f kWh, %.0f %% efficiency)",
+		strings.TrimSuffix(e.Words(), " (estimated)"), float64(e.EnergySinceWh)/1000, e.MeasuredSoC, from, e.CapacityWh/1000, e.Efficiency*100)
+}
+
 func (t *timeline) delivered(d smartevse.Delivery) {
 	if d.Err != nil {
 		t.printf("SmartEVSE: %s", d.Words())

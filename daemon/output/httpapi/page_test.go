@@ -165,6 +165,19 @@ func TestPageInBrowser(t *testing.T) {
 	if steps := content("#steps"); !strings.Contains(steps, "12.600 scharging on AC, 9.0 s after the SoC was sent") {
 		t.Errorf("the steps lack the handover:\n%s", steps)
 	}
+	// While it charges, the SoC estimated shows as an estimate, beside
+	// the SoC read, which stays.
+	if got := text("#socest"); got != "" {
+		t.Errorf("an estimate shows %q before it came", got)
+	}
+	est := record.Event{Kind: record.KindEstimate, At: ms(20000), Estimate: &record.Estimate{SoC: 96.5, MeasuredSoC: 93, MeasuredAt: ms(5000),
+		EnergySinceWh: 1100, CapacityWh: 28000, CapacityFrom: "ChargeParameterDiscoveryReq", Efficiency: 0.9, At: ms(20000)}}
+	amended.Apply(est)
+	s.Late(est, amended)
+	waitFor("the estimate", `document.getElementById("socest").textContent === "≈ 97 % (estimated) now, after 1.1 kWh charged"`)
+	if got := text("#soc"); got != "93" {
+		t.Errorf("the SoC shows %q beside the estimate, want 93", got)
+	}
 	// A second page, past the one client the server takes: it shows the
 	// values it fetched and says it is not live.
 	tctx, tcancel := chromedp.NewContext(bctx)

@@ -34,7 +34,11 @@ type stateJSON struct {
 	// it is watched, or when it is not); HandoverWords says it to people.
 	Handover      *record.Handover `json:"handover,omitempty"`
 	HandoverWords string           `json:"handover_words,omitempty"`
-	Session       *record.Session  `json:"session,omitempty"`
+	// SoCEstimated is the SoC estimated since the car's was read, with its
+	// basis (absent when there is none); never in place of SoC.
+	SoCEstimated      *record.Estimate `json:"soc_estimated,omitempty"`
+	SoCEstimatedWords string           `json:"soc_estimated_words,omitempty"`
+	Session           *record.Session  `json:"session,omitempty"`
 }
 
 // hadCar reports whether a car took part in a plug-in: it matched, it
@@ -139,6 +143,9 @@ func (s *Server) state(withSession bool) stateJSON {
 	if r.Handover != nil {
 		j.Handover, j.HandoverWords = r.Handover, r.Handover.Words()
 	}
+	if r.Estimate != nil {
+		j.SoCEstimated, j.SoCEstimatedWords = r.Estimate, r.Estimate.Words()
+	}
 	if withSession {
 		j.Session = r
 	}
@@ -218,6 +225,7 @@ type eventJSON struct {
 	Delivery  *record.Delivery `json:"delivery,omitempty"`
 	Vehicle   *record.Vehicle  `json:"vehicle,omitempty"`
 	Handover  *record.Handover `json:"handover,omitempty"`
+	Estimate  *record.Estimate `json:"soc_estimated,omitempty"`
 	Summary   string           `json:"summary"`
 	State     stateJSON        `json:"state"`
 }
@@ -238,7 +246,7 @@ type valuesJSON struct {
 // Event keeps the plug-in's record and hands the event to every client.
 func (s *Server) Event(e record.Event, rec *record.Session) {
 	j := eventJSON{Kind: e.Kind.String(), At: e.At, EVMAC: e.EVMAC, Protocol: e.Protocol, Namespace: e.Namespace,
-		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery, Vehicle: e.Vehicle, Handover: e.Handover}
+		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery, Vehicle: e.Vehicle, Handover: e.Handover, Estimate: e.Estimate}
 	if len(e.EVCCID) > 0 {
 		j.EVCCID = hex.EncodeToString(e.EVCCID)
 	}
@@ -263,12 +271,12 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 	s.broadcast(e.Kind.String(), j)
 }
 
-// Late amends the record of a plug-in that ended before its handover came
-// (the car's V2G session is long over when the charger starts AC): the
-// record shown and the one kept in memory. Clients hear it as a handover
-// event.
+// Late amends the record of a plug-in that ended before its handover or
+// its SoC estimate came (the car's V2G session is long over when the
+// charger starts AC): the record shown and the one kept in memory. Clients
+// hear it as a handover or soc_estimated event.
 func (s *Server) Late(e record.Event, rec *record.Session) {
-	if e.Kind != record.KindHandover || rec == nil {
+	if e.Kind != record.KindHandover && e.Kind != record.KindEstimate || rec == nil {
 		return
 	}
 	c := rec.Clone()
@@ -285,7 +293,7 @@ func (s *Server) Late(e record.Event, rec *record.Session) {
 			s.sessions[i] = c
 		}
 	}
-	s.broadcast(e.Kind.String(), eventJSON{Kind: e.Kind.String(), At: e.At, Handover: e.Handover})
+	s.broadcast(e.Kind.String(), eventJSON{Kind: e.Kind.String(), At: e.At, Handover: e.Handover, Estimate: e.Estimate})
 }
 
 // PlugInEnded keeps the record of a plug-in with a car (in memory without

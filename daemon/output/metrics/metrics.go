@@ -43,6 +43,7 @@ type Exporter struct {
 	handovers  *prometheus.CounterVec
 	soc        prometheus.Gauge
 	socAt      prometheus.Gauge
+	socEst     prometheus.Gauge
 
 	mu     sync.Mutex
 	v2gEnd time.Time // the last end of the car's V2G session in this plug-in
@@ -88,9 +89,14 @@ func New() *Exporter {
 			Name: "ccslink_last_soc_timestamp_seconds",
 			Help: "When the car told ccslink_last_soc_percent, in Unix seconds; 0 until then.",
 		}),
+		socEst: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ccslink_soc_estimated_percent",
+			Help: "The state of charge estimated from the energy metered since the car told its SoC (a guess, not the car's); -1 when there is none.",
+		}),
 	}
 	m.soc.Set(-1)
-	m.reg.MustRegister(m.plugins, m.slac, m.session, m.answers, m.deliveries, m.handovers, m.soc, m.socAt,
+	m.socEst.Set(-1)
+	m.reg.MustRegister(m.plugins, m.slac, m.session, m.answers, m.deliveries, m.handovers, m.soc, m.socAt, m.socEst,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -140,6 +146,8 @@ func (m *Exporter) Event(e record.Event, s *record.Session) {
 		m.delivered(e)
 	case record.KindHandover:
 		m.handedOver(e)
+	case record.KindEstimate:
+		m.estimated(e)
 	}
 }
 
@@ -150,7 +158,18 @@ func (m *Exporter) Late(e record.Event, _ *record.Session) {
 		m.delivered(e)
 	case record.KindHandover:
 		m.handedOver(e)
+	case record.KindEstimate:
+		m.estimated(e)
 	}
+}
+
+// estimated sets the SoC estimate, or -1 when it ended (the car left).
+func (m *Exporter) estimated(e record.Event) {
+	if e.Estimate == nil {
+		m.socEst.Set(-1)
+		return
+	}
+	m.socEst.Set(e.Estimate.SoC)
 }
 
 // handedOver counts a handover's outcome. Strategies are a fixed set of

@@ -76,6 +76,9 @@ var sensors = []struct {
 	// Its state is the outcome; the strategy, the time to AC and the
 	// charger's states seen are its attributes.
 	{"handover", "AC charging after the SoC", "enum", "", "", "mdi:ev-station", []string{record.OutcomeACStarted, record.OutcomeNoAC, record.OutcomeNotObserved}},
+	// A guess between reads, never the SoC itself: named so, its basis
+	// (the SoC read, the energy since, the capacity) its attributes.
+	{"soc_estimated", "State of charge (estimated)", "battery", "%", "measurement", "", nil},
 }
 
 // outcomeTemplate reads the outcome from the handover topic's JSON; an
@@ -102,8 +105,11 @@ func discoveryConfigs(s settings) (topics []string, payloads [][]byte) {
 			Device:              dev,
 			Origin:              origin{Name: "ccslink", SWVersion: s.version},
 		}
-		if x.topic == "handover" {
+		switch x.topic {
+		case "handover":
 			c.ValueTemplate, c.JSONAttributesTopic = outcomeTemplate, c.StateTopic
+		case "soc_estimated":
+			c.JSONAttributesTopic = s.prefix + "soc_estimated_basis"
 		}
 		b, _ := json.Marshal(c) // strings only: it cannot fail
 		topics = append(topics, s.discovery+"/sensor/"+s.deviceID+"/"+x.topic+"/config")

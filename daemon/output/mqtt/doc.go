@@ -28,6 +28,13 @@
 //	soc_timestamp   RFC 3339 time the car sent the SoC
 //	vehicle_id      the recognised car's stable ID (its MAC may change)
 //	vehicle         the recognised car as JSON: {"name","id","confidence","by"}
+//	soc_estimated   percent, one decimal: the SoC estimated from the energy
+//	                the SmartEVSE metered since the SoC was read; a guess
+//	                beside soc, never in its place; empty when there is none
+//	soc_estimated_basis
+//	                that estimate as JSON (record.Estimate: soc,
+//	                measured_soc, measured_at, energy_since_wh,
+//	                capacity_wh, capacity_from, efficiency, at)
 //	session         the last car's record as JSON
 //
 // The values are the last car's until the next car matches. The client

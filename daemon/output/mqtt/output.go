@@ -181,10 +181,11 @@ func (o *Output) PlugInEnded(s *record.Session) {
 }
 
 // Late publishes the handover of a plug-in that ended before it came (the
-// car left the V2G session long before the SmartEVSE charged it), when that
-// plug-in's car is still the one the topics show.
+// car left the V2G session long before the SmartEVSE charged it), and the
+// SoC estimated while it charges on AC, when that plug-in's car is still
+// the one the topics show.
 func (o *Output) Late(e record.Event, s *record.Session) {
-	if e.Kind != record.KindHandover || s == nil {
+	if e.Kind != record.KindHandover && e.Kind != record.KindEstimate || s == nil {
 		return
 	}
 	o.mu.Lock()

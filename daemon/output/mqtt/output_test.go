@@ -202,8 +202,12 @@ func TestDiscovery(t *testing.T) {
 			`"device_class":"enum","options":["ac_started","no_ac","not_observed"],"icon":"mdi:ev-station",` +
 			`"value_template":"{{ None if value == '' else value_json.outcome }}","json_attributes_topic":"ccslink/eth1/handover",` +
 			tail[len(`"value_template":"{{ None if value == '' else value }}",`):],
+		"soc_estimated": `{"name":"State of charge (estimated)","unique_id":"ccslink_eth1_soc_estimated","state_topic":"ccslink/eth1/soc_estimated",` + avail +
+			`"device_class":"battery","unit_of_measurement":"%","state_class":"measurement",` +
+			`"value_template":"{{ None if value == '' else value }}","json_attributes_topic":"ccslink/eth1/soc_estimated_basis",` +
+			tail[len(`"value_template":"{{ None if value == '' else value }}",`):],
 	}
-	objects := []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "handover"}
+	objects := []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "handover", "soc_estimated"}
 	for _, obj := range objects {
 		topic := "homeassistant/sensor/ccslink_eth1/" + obj + "/config"
 		m := sub.waitCount(t, topic, 1)[0]
@@ -436,10 +440,10 @@ func TestNewestWins(t *testing.T) {
 	sub := subscribe(t, b, "ccslink/eth1/session")
 	sub.waitCount(t, "ccslink/eth1/session", 1)
 	var want []string
-	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "vehicle_id", "handover"} {
+	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp", "vehicle_id", "handover", "soc_estimated"} {
 		want = append(want, "homeassistant/sensor/ccslink_eth1/"+obj+"/config")
 	}
-	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "handover", "soc_timestamp", "vehicle_id", "vehicle", "session"} {
+	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "handover", "soc_timestamp", "vehicle_id", "vehicle", "soc_estimated", "soc_estimated_basis", "session"} {
 		want = append(want, "ccslink/eth1/"+name)
 	}
 	if got := b.pubs.of("ccslink-eth1"); strings.Join(got, " ") != strings.Join(want, " ") {

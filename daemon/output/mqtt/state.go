@@ -17,10 +17,12 @@ func hadCar(s *record.Session) bool {
 }
 
 // valueTopics are the single-value topics, in the order they are published.
-var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "handover", "soc_timestamp", "vehicle_id", "vehicle"}
+var valueTopics = []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "handover", "soc_timestamp", "vehicle_id", "vehicle", "soc_estimated", "soc_estimated_basis"}
 
 // values returns the payload of each single-value topic; handover is the
-// JSON of what the charger did after the delivery (record.Handover). A value the car
+// JSON of what the charger did after the delivery (record.Handover),
+// soc_estimated the SoC estimated since it was read (one decimal) and
+// soc_estimated_basis that estimate with its basis (record.Estimate). A value the car
 // did not send is empty: published retained, that deletes the last car's
 // value from the broker, and a reader such as evcc never takes a stand-in
 // number for the car's.
@@ -45,16 +47,23 @@ func values(s *record.Session) map[string]string {
 		b, _ := json.Marshal(s.Handover) // strings, numbers and a time: it cannot fail
 		handover = string(b)
 	}
+	est, basis := "", ""
+	if e := s.Estimate; e != nil {
+		b, _ := json.Marshal(e) // numbers, strings and times: it cannot fail
+		est, basis = strconv.FormatFloat(e.SoC, 'f', 1, 64), string(b)
+	}
 	return map[string]string{
-		"soc":             num(s.SoC.Known, s.SoC.OrMinus()),
-		"full_soc":        num(s.FullSOC.Known, s.FullSOC.OrMinus()),
-		"energy_capacity": num(s.EnergyCapacityWh.Known, s.EnergyCapacityWh.OrMinus()),
-		"energy_request":  num(s.EnergyRequestWh.Known, s.EnergyRequestWh.OrMinus()),
-		"evccid":          s.EVCCIDHex(),
-		"protocol":        s.Protocol,
-		"soc_timestamp":   ts,
-		"vehicle_id":      vid,
-		"vehicle":         veh,
-		"handover":        handover,
+		"soc_estimated":       est,
+		"soc_estimated_basis": basis,
+		"soc":                 num(s.SoC.Known, s.SoC.OrMinus()),
+		"full_soc":            num(s.FullSOC.Known, s.FullSOC.OrMinus()),
+		"energy_capacity":     num(s.EnergyCapacityWh.Known, s.EnergyCapacityWh.OrMinus()),
+		"energy_request":      num(s.EnergyRequestWh.Known, s.EnergyRequestWh.OrMinus()),
+		"evccid":              s.EVCCIDHex(),
+		"protocol":            s.Protocol,
+		"soc_timestamp":       ts,
+		"vehicle_id":          vid,
+		"vehicle":             veh,
+		"handover":            handover,
 	}
 }

@@ -47,6 +47,14 @@
 // AC started and when, the states seen, or why they could not be read. A
 // 404 or an answer that is not the firmware's JSON ends the watch at once.
 //
+// Given OnPlugged or OnReading, the Watcher follows the SmartEVSE all the
+// time on one poller (the ESP32 serves one page at a time), whose readings
+// the watches share: MODEM_WAIT beginning is a car plugged in, A a car
+// gone (the input of a car that never talks), and each [Reading] carries
+// the EV meter's charged_kwh for the SoC estimated between reads. A
+// SmartEVSE that does not answer is asked less often, up to a wait of
+// 30 s, said once in the log, and its return once too.
+//
 // # Endpoint
 //
 // Users configure either the SmartEVSE's base URL (http://10.0.0.1) or the
