@@ -15,21 +15,24 @@ import (
 // has not sent is null, never -1: a reader such as evcc would take -1 as a
 // value (evcc's http plugin with jq fails on null and keeps no value).
 type stateJSON struct {
-	State            record.State    `json:"state"`
-	Words            string          `json:"words"`
-	SoC              *int            `json:"soc"`
-	FullSoC          *int            `json:"full_soc"`
-	EnergyCapacityWh *int            `json:"energy_capacity_wh"`
-	EnergyRequestWh  *int            `json:"energy_request_wh"`
-	EVCCID           string          `json:"evccid"`
-	Protocol         string          `json:"protocol"`
-	EVMAC            string          `json:"ev_mac"`
-	Phases           record.Phases   `json:"phases"`
-	SoCAge           *float64        `json:"soc_age_s"`
-	End              string          `json:"end"`
-	EndWords         string          `json:"end_words"`
-	Summary          string          `json:"summary"`
-	Vehicle          *record.Vehicle `json:"vehicle"` // the car recognised; null until then
+	State            record.State `json:"state"`
+	Words            string       `json:"words"`
+	SoC              *int         `json:"soc"`
+	FullSoC          *int         `json:"full_soc"`
+	EnergyCapacityWh *int         `json:"energy_capacity_wh"`
+	// CapacitySource is where the capacity came from: "car", or "config"
+	// for the capacity fallback of a car that sent none; absent without one.
+	CapacitySource  string          `json:"energy_capacity_source,omitempty"`
+	EnergyRequestWh *int            `json:"energy_request_wh"`
+	EVCCID          string          `json:"evccid"`
+	Protocol        string          `json:"protocol"`
+	EVMAC           string          `json:"ev_mac"`
+	Phases          record.Phases   `json:"phases"`
+	SoCAge          *float64        `json:"soc_age_s"`
+	End             string          `json:"end"`
+	EndWords        string          `json:"end_words"`
+	Summary         string          `json:"summary"`
+	Vehicle         *record.Vehicle `json:"vehicle"` // the car recognised; null until then
 	// Handover is what the charger did after the delivery (absent while
 	// it is watched, or when it is not); HandoverWords says it to people.
 	Handover      *record.Handover `json:"handover,omitempty"`
@@ -40,6 +43,10 @@ type stateJSON struct {
 	SoCEstimatedWords string           `json:"soc_estimated_words,omitempty"`
 	Session           *record.Session  `json:"session,omitempty"`
 }
+
+// fromConfig is the source a value from the configuration has in the
+// record (charger.FromConfig): the capacity fallback.
+const fromConfig = "config"
 
 // hadCar reports whether a car took part in a plug-in: it matched, it
 // tried to, or it was plugged in and never talked. The rounds without one
@@ -128,6 +135,12 @@ func (s *Server) state(withSession bool) stateJSON {
 	}
 	j.SoC, j.FullSoC = intOrNil(r.SoC), intOrNil(r.FullSOC)
 	j.EnergyCapacityWh, j.EnergyRequestWh = whOrNil(r.EnergyCapacityWh), whOrNil(r.EnergyRequestWh)
+	if c := r.EnergyCapacityWh; c.Known {
+		j.CapacitySource = "car"
+		if c.From == fromConfig {
+			j.CapacitySource = fromConfig
+		}
+	}
 	j.EVCCID, j.Protocol, j.EVMAC, j.Phases = r.EVCCIDHex(), r.Protocol, r.EVMAC, r.Phases
 	j.Vehicle = r.Vehicle
 	if r.SoC.Known && !r.SoC.At.IsZero() {
@@ -267,6 +280,11 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 		s.cur, s.ended = rec.Clone(), false
 	} else {
 		s.cur.Apply(e)
+		if c := rec.EnergyCapacityWh; c.Known && !s.cur.EnergyCapacityWh.Known {
+			// The capacity fallback: the charger puts it in its record
+			// with the car's values, in no event of its own.
+			s.cur.EnergyCapacityWh = c
+		}
 	}
 	s.broadcast(e.Kind.String(), j)
 }
