@@ -280,10 +280,10 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 		s.cur, s.ended = rec.Clone(), false
 	} else {
 		s.cur.Apply(e)
-		if c := rec.EnergyCapacityWh; c.Known && !s.cur.EnergyCapacityWh.Known {
+		if rec != nil && rec.EnergyCapacityWh.Known && !s.cur.EnergyCapacityWh.Known {
 			// The capacity fallback: the charger puts it in its record
 			// with the car's values, in no event of its own.
-			s.cur.EnergyCapacityWh = c
+			s.cur.EnergyCapacityWh = rec.EnergyCapacityWh
 		}
 	}
 	s.broadcast(e.Kind.String(), j)
