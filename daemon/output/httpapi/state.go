@@ -15,24 +15,22 @@ import (
 // has not sent is null, never -1: a reader such as evcc would take -1 as a
 // value (evcc's http plugin with jq fails on null and keeps no value).
 type stateJSON struct {
-	State            record.State `json:"state"`
-	Words            string       `json:"words"`
-	SoC              *int         `json:"soc"`
-	FullSoC          *int         `json:"full_soc"`
-	EnergyCapacityWh *int         `json:"energy_capacity_wh"`
-	// CapacitySource is where the capacity came from: "car", or "config"
-	// for the capacity fallback of a car that sent none; absent without one.
-	CapacitySource  string          `json:"energy_capacity_source,omitempty"`
-	EnergyRequestWh *int            `json:"energy_request_wh"`
-	EVCCID          string          `json:"evccid"`
-	Protocol        string          `json:"protocol"`
-	EVMAC           string          `json:"ev_mac"`
-	Phases          record.Phases   `json:"phases"`
-	SoCAge          *float64        `json:"soc_age_s"`
-	End             string          `json:"end"`
-	EndWords        string          `json:"end_words"`
-	Summary         string          `json:"summary"`
-	Vehicle         *record.Vehicle `json:"vehicle"` // the car recognised; null until then
+	State            record.State    `json:"state"`
+	Words            string          `json:"words"`
+	SoC              *int            `json:"soc"`
+	FullSoC          *int            `json:"full_soc"`
+	EnergyCapacityWh *int            `json:"energy_capacity_wh"`
+	CapacitySource   string          `json:"energy_capacity_source,omitempty"` // "car", or "config" (the capacity fallback); absent without a capacity
+	EnergyRequestWh  *int            `json:"energy_request_wh"`
+	EVCCID           string          `json:"evccid"`
+	Protocol         string          `json:"protocol"`
+	EVMAC            string          `json:"ev_mac"`
+	Phases           record.Phases   `json:"phases"`
+	SoCAge           *float64        `json:"soc_age_s"`
+	End              string          `json:"end"`
+	EndWords         string          `json:"end_words"`
+	Summary          string          `json:"summary"`
+	Vehicle          *record.Vehicle `json:"vehicle"` // the car recognised; null until then
 	// Handover is what the charger did after the delivery (absent while
 	// it is watched, or when it is not); HandoverWords says it to people.
 	Handover      *record.Handover `json:"handover,omitempty"`
