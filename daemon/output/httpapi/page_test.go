@@ -161,7 +161,7 @@ func TestPageInBrowser(t *testing.T) {
 	amended := p.rec.Clone()
 	amended.Apply(late)
 	s.Late(late, amended)
-	waitFor("the handover", `document.getElementById("handover").textContent === "charging on AC 9 s later"`)
+	waitFor("the handover", `document.getElementById("handover").textContent === "charging on AC 9 s later · handed over at once: the SmartEVSE switched CP off and on"`)
 	if steps := content("#steps"); !strings.Contains(steps, "12.600 scharging on AC, 9.0 s after the SoC was sent") {
 		t.Errorf("the steps lack the handover:\n%s", steps)
 	}

@@ -20,6 +20,7 @@ type stateJSON struct {
 	SoC              *int            `json:"soc"`
 	FullSoC          *int            `json:"full_soc"`
 	EnergyCapacityWh *int            `json:"energy_capacity_wh"`
+	CapacitySource   string          `json:"energy_capacity_source,omitempty"` // "car", or "config" (the capacity fallback); absent without a capacity
 	EnergyRequestWh  *int            `json:"energy_request_wh"`
 	EVCCID           string          `json:"evccid"`
 	Protocol         string          `json:"protocol"`
@@ -40,6 +41,10 @@ type stateJSON struct {
 	SoCEstimatedWords string           `json:"soc_estimated_words,omitempty"`
 	Session           *record.Session  `json:"session,omitempty"`
 }
+
+// fromConfig is the source a value from the configuration has in the
+// record (charger.FromConfig): the capacity fallback.
+const fromConfig = "config"
 
 // hadCar reports whether a car took part in a plug-in: it matched, it
 // tried to, or it was plugged in and never talked. The rounds without one
@@ -128,6 +133,12 @@ func (s *Server) state(withSession bool) stateJSON {
 	}
 	j.SoC, j.FullSoC = intOrNil(r.SoC), intOrNil(r.FullSOC)
 	j.EnergyCapacityWh, j.EnergyRequestWh = whOrNil(r.EnergyCapacityWh), whOrNil(r.EnergyRequestWh)
+	if c := r.EnergyCapacityWh; c.Known {
+		j.CapacitySource = "car"
+		if c.From == fromConfig {
+			j.CapacitySource = fromConfig
+		}
+	}
 	j.EVCCID, j.Protocol, j.EVMAC, j.Phases = r.EVCCIDHex(), r.Protocol, r.EVMAC, r.Phases
 	j.Vehicle = r.Vehicle
 	if r.SoC.Known && !r.SoC.At.IsZero() {
@@ -267,6 +278,11 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 		s.cur, s.ended = rec.Clone(), false
 	} else {
 		s.cur.Apply(e)
+		if rec != nil && rec.EnergyCapacityWh.Known && !s.cur.EnergyCapacityWh.Known {
+			// The capacity fallback: the charger puts it in its record
+			// with the car's values, in no event of its own.
+			s.cur.EnergyCapacityWh = rec.EnergyCapacityWh
+		}
 	}
 	s.broadcast(e.Kind.String(), j)
 }

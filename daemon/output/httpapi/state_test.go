@@ -18,6 +18,7 @@ const wantIoniq = `{
   "soc": 93,
   "full_soc": 94,
   "energy_capacity_wh": 28000,
+  "energy_capacity_source": "car",
   "energy_request_wh": 1820,
   "evccid": "0465650064c3",
   "protocol": "din",
