@@ -271,15 +271,15 @@ func TestNewMovesDamagedMemoryAside(t *testing.T) {
 	if b, _ := os.ReadFile(path + ".corrupt"); string(b) != "[1,2" {
 		t.Fatalf("aside: %q", b)
 	}
-	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyEndThenDeliver}; !reflect.DeepEqual(got, want) {
+	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyEndThenDeliver, record.StrategyNoNegotiation}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Strategies = %v, want %v", got, want)
 	}
 	c.SmartEVSE.WritePWM = true
-	if got, want := Strategies(c), handover.Order[:3]; !reflect.DeepEqual(got, want) {
+	if got, want := Strategies(c), handover.Order; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Strategies with write_pwm = %v, want %v", got, want)
 	}
 	c.SmartEVSE.URL = "http://10.0.0.1/other"
-	if got := Strategies(c); len(got) != 2 {
+	if got := Strategies(c); len(got) != 3 {
 		t.Fatalf("Strategies for another receiver = %v", got)
 	}
 }
