@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -165,9 +166,15 @@ func (p *preV2G) beforeV2G(s *record.Session) string {
 
 // note remembers the outcome of the car key's handover and saves the memory.
 func (st *strategies) note(key string, h *record.Handover) {
+	outcome := h.Outcome()
+	if slices.Contains(h.Seen, "MODEM_DENIED") {
+		// The SmartEVSE denied the car (not its required EVCCID): that
+		// says nothing of the strategy.
+		outcome = record.OutcomeNotObserved
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.mem.Note(key, h.Strategy, h.Outcome(), h.At) {
+	if !st.mem.Note(key, h.Strategy, outcome, h.At) {
 		return
 	}
 	if err := st.mem.Save(); err != nil {

@@ -199,7 +199,7 @@ type Event struct {
 	Took      time.Duration // KindRequest: decode, decide and encode; KindMatched: the car's first CM_SLAC_PARM.REQ to CM_SLAC_MATCH.CNF
 	Values    Values        // KindValues
 	End       End           // KindEnded
-	Detail    string        // KindEnded, KindRequest: words on what went wrong
+	Detail    string        // KindEnded, KindRequest: words on what went wrong; KindMatched: a match that was an identification only
 	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
 	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered

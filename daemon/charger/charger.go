@@ -517,7 +517,8 @@ func (c *Charger) macAsEVCCID(rec *record.Session, mac homeplug.MAC) {
 // CM_SLAC_MATCH.REQ left unanswered): its MAC is its EVCCID, and the
 // plug-in is over at once; the car falls back to basic AC charging.
 func (c *Charger) identified(rec *record.Session, r slac.Result, early []record.Event) {
-	c.matched(rec, r)
+	c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: r.EVMAC.String(), Took: r.Timings.MatchReq,
+		Detail: "identified by its MAC alone: its CM_SLAC_MATCH.REQ left unanswered"})
 	strategy := c.beforeV2G(rec)
 	c.macAsEVCCID(rec, r.EVMAC)
 	c.publishAll(rec, early)

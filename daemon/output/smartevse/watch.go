@@ -29,6 +29,12 @@ const (
 	DefaultPoll = time.Second
 )
 
+// ModemWait is the firmware's longest wait for a SoC at 5 % PWM
+// (MODEM_WAIT). A car whose values hold no SoC (the handover strategies
+// no-negotiation and identify-only) is offered AC only once it is over,
+// so a watch's bound counts from the end of that wait.
+const ModemWait = 60 * time.Second
+
 // SettingsPath is the firmware's read-only page of its state.
 const SettingsPath = "/settings"
 
@@ -40,6 +46,7 @@ const (
 	StateA           = 0  // no car, or CP off
 	StateB           = 1  // a car connected, not charging
 	StateC           = 2  // charging
+	StateModemWait   = 12 // 5 % PWM: the firmware waits for a SoC, ModemWait at most
 	StateModemDone   = 13 // the SoC came: CP off for 5 s, the virtual re-plug
 	StateModemDenied = 14 // the car's EVCCID is not the one required
 )
@@ -261,6 +268,16 @@ func (w *Watcher) watch(ctx context.Context, start time.Time) (h record.Handover
 				h.Seen = append(h.Seen, name)
 			}
 			h.Observed = true
+			if id == StateModemWait {
+				// Still waiting for a SoC that will not come: the bound
+				// counts from the end of that wait (ModemWait at most).
+				if d := now.Add(w.bound); d.After(deadline) {
+					deadline = d
+				}
+				if last := start.Add(ModemWait + w.bound); deadline.After(last) {
+					deadline = last
+				}
+			}
 			if id == StateC {
 				h.ACStarted, h.ACAfter, h.At = true, now.Sub(start), now
 				return h, true
