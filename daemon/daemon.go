@@ -278,9 +278,10 @@ func (d *Daemon) strategies(stateOK, learnt bool) *strategies {
 	}}
 }
 
-// Strategies are the handover strategies a daemon of c tries with a car,
-// in order: deliver-now, x1-then-pwm (only when smartevse.write_pwm allows
-// it and the URL is a SmartEVSE's), end-then-deliver.
+// Strategies are the handover strategies a daemon of c tries with a car:
+// deliver-now, x1-then-pwm (only when smartevse.write_pwm allows it and
+// the URL is a SmartEVSE's), end-then-deliver, no-negotiation; each car
+// in its own order (handover.For).
 func Strategies(c config.Config) []string {
 	available := []string{record.StrategyDeliverNow}
 	if c.SmartEVSE.WritePWM {
@@ -288,7 +289,7 @@ func Strategies(c config.Config) []string {
 			available = append(available, record.StrategyX1ThenPWM)
 		}
 	}
-	return append(available, record.StrategyEndThenDeliver)
+	return append(available, record.StrategyEndThenDeliver, record.StrategyNoNegotiation)
 }
 
 // writesPWM reports whether x1-then-pwm may write override_pwm: the
@@ -357,9 +358,16 @@ func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
 	if d.rec != nil {
 		port, seccCfg.Tap = d.rec.Tap(port), d.rec.V2G
 	}
-	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: w.MAC, Log: d.log})
+	slacCfg := slac.Config{MAC: w.MAC, Log: d.log}
+	var before func(*record.Session) string
+	if d.hand != nil {
+		// The strategies that act before V2G, decided at the car's CM_SLAC_MATCH.REQ.
+		pre := &preV2G{st: d.hand.st, cars: d.cars, hand: d.hand, log: d.log}
+		slacCfg.IdentifyOnly, seccCfg.Decline, before = pre.identifyOnly, pre.decline, pre.beforeV2G
+	}
+	evse := slac.NewEVSE(port, clock.Real{}, slacCfg)
 	ch, err := charger.New(charger.Config{SLAC: evse, SDP: w.SDP, V2G: w.V2G, Announce: w.Announce, V2GTLS: w.V2GTLS, SECC: seccCfg, Log: d.log, PlugInsBefore: d.serving.next(),
-		NoCommAfter: d.cfg.SLAC.InitTimeout, Recognise: d.recognise, CapacityFallback: d.capacity})
+		NoCommAfter: d.cfg.SLAC.InitTimeout, Recognise: d.recognise, CapacityFallback: d.capacity, BeforeV2G: before})
 	if err != nil {
 		return nil, err
 	}

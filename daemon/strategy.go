@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -13,6 +14,9 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/daemon/charger"
 	"github.com/ccslink/ccslink/daemon/handover"
+	"github.com/ccslink/ccslink/daemon/vehicle"
+	"github.com/ccslink/ccslink/proto/homeplug"
+	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -54,28 +58,123 @@ type strategies struct {
 }
 
 // choose picks the strategy of the plug-in s at its harvest; key is the
-// memory's key of the car ("" when it has no ID at all).
+// memory's key of the car ("" when it has no ID at all). The strategies
+// that act before V2G are too late by then: a car whose turn they are
+// (known only by its fingerprint, its MAC random) gets the next of the
+// others, and the log says how to have them.
 func (st *strategies) choose(s *record.Session) (key, strategy, why string) {
 	key = handover.Key(s)
 	pin := ""
 	if s.Vehicle != nil && st.pin != nil {
 		pin = st.pin(s.Vehicle.ID)
 	}
+	mac, _ := vehicle.ParseMAC(s.EVMAC)
+	available := handover.For(vehicle.VWGroup(mac), st.available)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if key == "" {
-		strategy, why = handover.Choose(pin, nil, st.available)
-		return key, strategy, why
+	pick := func(pin string, available []string) (string, string) {
+		if key == "" {
+			return handover.Choose(pin, nil, available)
+		}
+		return st.mem.Choose(key, pin, available)
 	}
-	strategy, why = st.mem.Choose(key, pin, st.available)
+	strategy, why = pick(pin, available)
+	if handover.BeforeV2G(strategy) {
+		late := strategy
+		if handover.BeforeV2G(pin) {
+			pin = ""
+		}
+		strategy, why = pick(pin, handover.SoCOnly(available))
+		st.log.Info("the car's turn is "+late+", which acts before its V2G session, but the car is known only once its session runs (by its fingerprint; its MAC is random): pin it with a MAC pattern in the cars list", "car", key, "instead", strategy)
+	}
 	return key, strategy, why
+}
+
+// chooseBefore picks, at the car's CM_SLAC_MATCH.REQ, the strategy of the
+// car with SLAC MAC mac when it is one that acts before V2G
+// (handover.BeforeV2G); "" leaves the choice to the harvest. known is
+// false for a random MAC that no pattern of the cars list matches.
+func (st *strategies) chooseBefore(mac vehicle.MAC, cars *vehicle.Recogniser) (key, strategy, why string, known bool) {
+	b, ok := cars.OfMAC(mac)
+	if !ok {
+		return "", "", "", false
+	}
+	pin := ""
+	if b.Known != nil {
+		pin = b.Known.Strategy
+	}
+	available := handover.For(b.VWGroup, st.available)
+	st.mu.Lock()
+	strategy, why = st.mem.Choose(b.ID, pin, available)
+	st.mu.Unlock()
+	if !handover.BeforeV2G(strategy) {
+		return b.ID, "", "", true
+	}
+	return b.ID, strategy, why, true
+}
+
+// preV2G is the strategy decided for the car that matches now, at its
+// CM_SLAC_MATCH.REQ (slac.Config.IdentifyOnly), which the charger's
+// handshake (secc.Config.Decline) and its record (charger.Config.BeforeV2G)
+// follow. The hooks run on SLAC's, the connection's and the charger's
+// goroutines.
+type preV2G struct {
+	st   *strategies
+	cars *vehicle.Recogniser
+	hand *handing
+	log  *slog.Logger
+
+	mu                 sync.Mutex
+	mac                homeplug.MAC
+	key, strategy, why string
+}
+
+// identifyOnly decides the strategy of the car ev and reports whether it
+// is identify-only (slac.Config.IdentifyOnly).
+func (p *preV2G) identifyOnly(ev homeplug.MAC) bool {
+	key, strategy, why, known := p.st.chooseBefore(vehicle.MAC(ev), p.cars)
+	if !known {
+		p.log.Debug("the car's MAC is random: it is known only by its fingerprint once its session runs, too late for no-negotiation or identify-only; pin it with a MAC pattern in the cars list to have them", "ev", ev)
+	}
+	p.mu.Lock()
+	p.mac, p.key, p.strategy, p.why = ev, key, strategy, why
+	p.mu.Unlock()
+	return strategy == record.StrategyIdentifyOnly
+}
+
+// decline reports whether the car matched last is to be answered
+// Failed_NoNegotiation (secc.Config.Decline).
+func (p *preV2G) decline(secc.ConnInfo) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.strategy == record.StrategyNoNegotiation
+}
+
+// beforeV2G names the strategy decided for the plug-in s, whose car just
+// matched, and keeps it for its handover (charger.Config.BeforeV2G).
+func (p *preV2G) beforeV2G(s *record.Session) string {
+	p.mu.Lock()
+	mac, key, strategy, why := p.mac, p.key, p.strategy, p.why
+	p.mu.Unlock()
+	if strategy == "" || s.EVMAC != mac.String() {
+		return ""
+	}
+	p.log.Info("handover strategy chosen before V2G", "strategy", strategy, "why", why, "car", key)
+	p.hand.fix(s.PlugIn, key, strategy)
+	return strategy
 }
 
 // note remembers the outcome of the car key's handover and saves the memory.
 func (st *strategies) note(key string, h *record.Handover) {
+	outcome := h.Outcome()
+	if slices.Contains(h.Seen, "MODEM_DENIED") {
+		// The SmartEVSE denied the car (not its required EVCCID): that
+		// says nothing of the strategy.
+		outcome = record.OutcomeNotObserved
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.mem.Note(key, h.Strategy, h.Outcome(), h.At) {
+	if !st.mem.Note(key, h.Strategy, outcome, h.At) {
 		return
 	}
 	if err := st.mem.Save(); err != nil {
@@ -104,10 +203,31 @@ type plug struct {
 	strategy string
 	held     *record.Session // end-then-deliver: the record whose values wait
 	stop     chan struct{}   // closed when the held values went out
+	before   bool            // chosen before V2G (preV2G)
 }
 
 func newHanding(inner charger.Subscriber, st *strategies, clk clock.Clock, log *slog.Logger) *handing {
 	return &handing{inner: inner, st: st, clk: clk, log: log}
+}
+
+// fix keeps the strategy chosen before V2G for the plug-in id: its
+// harvest, if any, chooses nothing.
+func (h *handing) fix(id uint64, key, strategy string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.findLocked(id) != nil {
+		return
+	}
+	h.addLocked(&plug{id: id, key: key, strategy: strategy, before: true})
+}
+
+// addLocked keeps p, the newest plug-in; h.mu is held.
+func (h *handing) addLocked(p *plug) {
+	h.plugs = append(h.plugs, p)
+	if len(h.plugs) > keepPlugs {
+		h.releaseLocked(h.plugs[0])
+		h.plugs = h.plugs[1:]
+	}
 }
 
 // find returns the plug-in id's strategy; h.mu is held.
@@ -150,7 +270,7 @@ func (h *handing) latest() string {
 // Event chooses the strategy at the harvest and hands the event on, or
 // holds the values of an end-then-deliver plug-in.
 func (h *handing) Event(e record.Event, s *record.Session) {
-	if e.Kind == record.KindValues && s.Harvest(e) {
+	if e.Kind == record.KindValues && s.Harvest(e) && !h.fixed(s.PlugIn) {
 		key, strategy, why := h.st.choose(s)
 		lvl := slog.LevelInfo
 		if why == handover.ByNew {
@@ -162,11 +282,7 @@ func (h *handing) Event(e record.Event, s *record.Session) {
 		if old := h.findLocked(s.PlugIn); old != nil {
 			h.releaseLocked(old)
 		}
-		h.plugs = append(h.plugs, p)
-		if len(h.plugs) > keepPlugs {
-			h.releaseLocked(h.plugs[0])
-			h.plugs = h.plugs[1:]
-		}
+		h.addLocked(p)
 		if strategy == record.StrategyEndThenDeliver {
 			p.held, p.stop = s.Clone(), make(chan struct{})
 			go h.bound(p, h.clk.NewTimer(EndThenDeliverBound))
@@ -189,6 +305,14 @@ func (h *handing) Event(e record.Event, s *record.Session) {
 	}
 	h.mu.Unlock()
 	h.inner.Event(e, s)
+}
+
+// fixed reports whether the plug-in id's strategy was chosen before V2G.
+func (h *handing) fixed(id uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.findLocked(id)
+	return p != nil && p.before
 }
 
 // bound sends the held values of p when EndThenDeliverBound passed

@@ -175,6 +175,23 @@ func TestHandingHandoverNamesAndRemembers(t *testing.T) {
 	}
 }
 
+// TestHandingDenialIsNoFailure: the SmartEVSE denying the car (its
+// required EVCCID) is remembered as not observed: the strategy stays.
+func TestHandingDenialIsNoFailure(t *testing.T) {
+	mem := memoryWith(t)
+	h, _ := newTestHanding(mem, "", clock.NewFake(t0))
+	plugIn(h, 4)
+	h.handover(record.Event{Kind: record.KindHandover, PlugIn: 4, At: t0, Handover: &record.Handover{Strategy: record.StrategyDeliverNow, Observed: true, Seen: []string{"MODEM_DONE", "MODEM_DENIED", "A"}, At: t0}})
+	c, _ := mem.Car("id3")
+	want := handover.Car{ID: "id3", Tried: []handover.Tried{{Strategy: record.StrategyDeliverNow, Outcomes: []string{record.OutcomeNotObserved}, Last: t0}}}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("remembered %+v", c)
+	}
+	if _, s, _ := h.st.choose(&record.Session{Vehicle: &record.Vehicle{ID: "id3"}}); s != record.StrategyDeliverNow {
+		t.Fatalf("next %q", s)
+	}
+}
+
 type pwmPost struct {
 	pwm int
 	at  time.Time
@@ -271,15 +288,15 @@ func TestNewMovesDamagedMemoryAside(t *testing.T) {
 	if b, _ := os.ReadFile(path + ".corrupt"); string(b) != "[1,2" {
 		t.Fatalf("aside: %q", b)
 	}
-	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyEndThenDeliver}; !reflect.DeepEqual(got, want) {
+	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyEndThenDeliver, record.StrategyNoNegotiation}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Strategies = %v, want %v", got, want)
 	}
 	c.SmartEVSE.WritePWM = true
-	if got, want := Strategies(c), handover.Order[:3]; !reflect.DeepEqual(got, want) {
+	if got, want := Strategies(c), handover.Order; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Strategies with write_pwm = %v, want %v", got, want)
 	}
 	c.SmartEVSE.URL = "http://10.0.0.1/other"
-	if got := Strategies(c); len(got) != 2 {
+	if got := Strategies(c); len(got) != 3 {
 		t.Fatalf("Strategies for another receiver = %v", got)
 	}
 }

@@ -22,6 +22,10 @@ const (
 	StrategyEndThenDeliver = "end-then-deliver"
 	StrategyX1ThenPWM      = "x1-then-pwm"
 	StrategyNoNegotiation  = "no-negotiation"
+	// StrategyIdentifyOnly leaves the car's CM_SLAC_MATCH.REQ unanswered:
+	// its SLAC MAC is its identity (EVCCID), no V2G, no SoC, and the car
+	// charges on basic AC. Only a pin in the configuration chooses it.
+	StrategyIdentifyOnly = "identify-only"
 )
 
 // MaxSeen bounds the charger's states a Handover keeps.

@@ -80,9 +80,17 @@ const (
 	// said so) but sent no CM_SLAC_PARM.REQ within slac.init_timeout: it
 	// charges on AC, if at all, without telling its SoC.
 	EndNoComm
+	// EndNoNegotiation: the charger declined the car's protocols
+	// (Failed_NoNegotiation) by the car's handover strategy, so that it
+	// charges on basic AC without a V2G session; no SoC.
+	EndNoNegotiation
+	// EndIdentified: the car was identified by its MAC in SLAC and the
+	// match left unanswered by the car's handover strategy: no digital
+	// session, no SoC; the car charges on basic AC.
+	EndIdentified
 )
 
-var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped", "interface_lost", "no_digital_communication"}
+var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped", "interface_lost", "no_digital_communication", "no_negotiation", "identified_only"}
 
 var endWords = [...]string{
 	"still running",
@@ -97,6 +105,8 @@ var endWords = [...]string{
 	"the charger stopped",
 	"the charger's network interface went away (modem driver reset?)",
 	"the car did not start digital communication: it charges on AC without SoC",
+	"the charger declined the car's protocols by its handover strategy: it charges on basic AC without SoC",
+	"identified by its MAC; no digital session, by the car's handover strategy",
 }
 
 // String returns the end's name as used in JSON.
@@ -104,7 +114,7 @@ var endWords = [...]string{
 // daemon stopping, no session, no digital communication, the interface
 // lost) rather than a V2G session.
 func (e End) OfPlugIn() bool {
-	return e == EndLinkLost || e == EndStopped || e == EndNoSession || e == EndIfaceLost || e == EndNoComm
+	return e == EndLinkLost || e == EndStopped || e == EndNoSession || e == EndIfaceLost || e == EndNoComm || e == EndIdentified
 }
 
 func (e End) String() string {
@@ -185,12 +195,12 @@ type Event struct {
 	TLS       string        // KindConnected: TLS version and cipher suite, e.g. "TLS 1.3 TLS_AES_128_GCM_SHA256"; "" for plain TCP
 	EVCCID    []byte        // KindSessionSetup: raw bytes as sent
 	Message   message.Kind  // KindRequest, KindValues: the request, e.g. message.ChargeParameterDiscoveryReq
-	From      string        // KindValues not sent by the car: where they came from, e.g. "config"
+	From      string        // KindValues, KindSessionSetup not sent by the car: where they came from, e.g. "config", "slac"
 	Code      string        // KindRequest: the answer's ResponseCode
 	Took      time.Duration // KindRequest: decode, decide and encode; KindMatched: the car's first CM_SLAC_PARM.REQ to CM_SLAC_MATCH.CNF
 	Values    Values        // KindValues
 	End       End           // KindEnded
-	Detail    string        // KindEnded, KindRequest: words on what went wrong
+	Detail    string        // KindEnded, KindRequest: words on what went wrong; KindMatched: a match that was an identification only
 	LinkFlaps int           // KindEnded of the plug-in: the modem's "no link" reports between two "up"s
 	Gone      string        // KindEnded of the plug-in: the evidence that the car was gone, in words
 	Delivery  *Delivery     // KindDelivered
@@ -499,9 +509,13 @@ func (s *Session) Apply(e Event) (changed bool) {
 // applySessionSetup takes the car's EVCCID. A car may open several
 // connections in one plug-in: until its values come, the newest
 // connection's ID stands; once they came on one connection, another's ID
-// counts only when that connection sends values too (applyValues).
+// counts only when that connection sends values too (applyValues). An
+// EVCCID not from a SessionSetupReq (From set: the SLAC MAC of a car that
+// holds no session) leaves Phases.SessionSetup alone.
 func (s *Session) applySessionSetup(e Event) (changed bool) {
-	setOnce(&s.Phases.SessionSetup, e.At)
+	if e.From == "" {
+		setOnce(&s.Phases.SessionSetup, e.At)
+	}
 	switch {
 	case len(e.EVCCID) == 0:
 	case s.EVCCID == nil || e.Conn == s.idConn || !s.hasValues():

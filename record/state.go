@@ -55,7 +55,7 @@ func (s State) Next(e Event) State {
 		return StateReading
 	case KindEnded:
 		switch e.End {
-		case EndSessionStop, EndCarClosed:
+		case EndSessionStop, EndCarClosed, EndNoNegotiation, EndIdentified:
 			return StateDone
 		case EndTimeout, EndError, EndSLACFailed, EndNoSession:
 			return StateError
@@ -71,11 +71,12 @@ func (s State) Next(e Event) State {
 }
 
 // AfterPlugIn returns the state once the plug-in whose record is rec has
-// ended: waiting when its car left, unchanged when no car came or the car
-// failed to match (it may still be plugged in and try again).
+// ended: waiting when its car left, unchanged when no car came, the car
+// failed to match (it may still be plugged in and try again) or was
+// identified by its MAC alone (it stays, charging on AC).
 func (s State) AfterPlugIn(rec *Session) State {
 	switch rec.End {
-	case EndNoCar, EndSLACFailed:
+	case EndNoCar, EndSLACFailed, EndIdentified:
 		return s
 	}
 	return StateWaiting

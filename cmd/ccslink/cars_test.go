@@ -34,15 +34,20 @@ func TestCarsCommand(t *testing.T) {
 	mem.Note("id3", record.StrategyX1ThenPWM, record.OutcomeACStarted, t0)
 	mem.Note("0a1b2c3d4e5f", record.StrategyDeliverNow, record.OutcomeNoAC, t0)
 	mem.Note("0a1b2c3d4e5f", record.StrategyDeliverNow, record.OutcomeNotObserved, t0)
+	mem.Note("04e77e00f399", record.StrategyDeliverNow, record.OutcomeNoAC, t0)
 	if err := mem.Save(); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs := runCarsCmd("--config", cfg, "--state-dir", dir)
+	// Not VW group, a fixed MAC: no-negotiation after deliver-now failed.
+	// A random MAC cannot have it: it gets x1-then-pwm, and a note.
 	want := "" +
 		"CAR           NAME   NEXT              WHY      TRIED (oldest outcome first)\n" +
+		"04e77e00f399  -      no-negotiation    next     deliver-now: no_ac\n" +
 		"0a1b2c3d4e5f  -      x1-then-pwm       next     deliver-now: no_ac, not_observed\n" +
 		"id3           ID.3   x1-then-pwm       charged  deliver-now: no_ac; x1-then-pwm: ac_started\n" +
-		"ioniq         Ioniq  end-then-deliver  pinned   deliver-now: ac_started\n"
+		"ioniq         Ioniq  end-then-deliver  pinned   deliver-now: ac_started\n" +
+		"0a1b2c3d4e5f: its turn is no-negotiation, which acts before the car's V2G session, but the car is known only by its fingerprint once its session runs (its MAC is random): pin it with a MAC pattern in the cars list\n"
 	if code != 0 || errs != "" || out != want {
 		t.Fatalf("list: exit %d, stderr %q, stdout\n%s\nwant\n%s", code, errs, out, want)
 	}
@@ -53,7 +58,7 @@ func TestCarsCommand(t *testing.T) {
 		t.Fatalf("forget: exit %d, %q, %q", code, out, errs)
 	}
 	m2, err := handover.Open(path)
-	if _, ok := m2.Car("id3"); ok || err != nil || len(m2.Cars()) != 2 {
+	if _, ok := m2.Car("id3"); ok || err != nil || len(m2.Cars()) != 3 {
 		t.Fatalf("after forget: %+v, %v", m2.Cars(), err)
 	}
 	code, _, errs = runCarsCmd("--config", cfg, "--state-dir", dir, "forget", "id3")

@@ -28,13 +28,14 @@ func init() {
 }
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sim", "sim [--car NAME|all] [--plugins N] [--policy soc|dc|ac] [--json] [--smartevse URL] [--required-evccid ID] [--write-pwm] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
+	fs := newFlagSet("sim", "sim [--car NAME|all] [--plugins N] [--policy soc|dc|ac] [--json] [--smartevse URL] [--required-evccid ID] [--strategy NAME] [--write-pwm] [--http ADDR] [--mqtt URL] [--name NAME] [-v]", stderr)
 	carName := fs.String("car", "ioniq", "the car to plug in, or all: "+strings.Join(carNames(), ", "))
 	policy := fs.String("policy", "soc", "what the charger does with the car: soc (read the SoC, then end the DC attempt), dc (a full emulated DC session), ac (an ISO 15118-2 AC session)")
 	asJSON := fs.Bool("json", false, "print one JSON line per car instead of the timeline")
 	url := fs.String("smartevse", "", "post to this SmartEVSE (base URL or full /ev_state URL) instead of the embedded SmartEVSE twin")
 	plugins := fs.Int("plugins", 1, "plug the same car in this many times, one after another, into the same charger and SmartEVSE")
 	required := fs.String("required-evccid", "", "the embedded SmartEVSE's required EVCCID (Autocharge): another car's is denied")
+	strategy := fs.String("strategy", "", "pin the car's handover strategy, as the cars list does (deliver-now, end-then-deliver, x1-then-pwm, no-negotiation, identify-only)")
 	writePWM := fs.Bool("write-pwm", false, "let the daemon write override_pwm to the SmartEVSE (smartevse.write_pwm): the x1-then-pwm handover, 100 % for 2 s before the PWM, for cars that want it")
 	httpAddr := fs.String("http", "", "serve the API, the live page and /metrics on this loopback address while each car is simulated, as ccslink evse does (e.g. 127.0.0.1:8080)")
 	broker := fs.String("mqtt", "", "publish the simulated car to this MQTT broker (tcp://host:1883), with Home Assistant discovery, as ccslink evse does")
@@ -66,6 +67,12 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *required != "" && *url != "" {
 		fmt.Fprintln(stderr, "ccslink sim: --required-evccid sets the embedded SmartEVSE's; with --smartevse, set it on that SmartEVSE")
 		return 2
+	}
+	if *strategy != "" {
+		if _, err := sim.Pin(evcc.Profile{}, *strategy, *writePWM); err != nil {
+			fmt.Fprintf(stderr, "ccslink sim: --strategy: %v\n", err)
+			return 2
+		}
 	}
 	if *atten > 90 {
 		fmt.Fprintln(stderr, "ccslink sim: --attenuation above 90 dB: no link would form")
@@ -110,7 +117,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	failed := 0
 	for i, p := range cars {
 		cfg := sim.Config{Car: p, Policy: pol, SmartEVSE: *url, AttenuationDB: uint8(*atten), Verbose: *verbose, SkipDelays: *fast, Log: log,
-			Daemon: &dc, Version: readVersion(version, commit, bi).Version, PlugIns: *plugins, RequiredEVCCID: *required}
+			Daemon: &dc, Version: readVersion(version, commit, bi).Version, PlugIns: *plugins, RequiredEVCCID: *required, Strategy: *strategy}
 		if *fast {
 			cfg.ModemWait = fastModemWait
 		}

@@ -125,6 +125,8 @@ func TestSimBadArgs(t *testing.T) {
 		{[]string{"sim", "--http", "0.0.0.0:8080"}, `http.listen: "0.0.0.0:8080" is reachable from the network`},
 		{[]string{"sim", "--mqtt", "broker"}, `mqtt.broker: "broker" is not a broker URL`},
 		{[]string{"sim", "--name", "Pi Garage"}, `name: "Pi Garage" is not a name for MQTT topics`},
+		{[]string{"sim", "--strategy", "cp-off"}, `--strategy: "cp-off" is not a handover strategy: use one of deliver-now, end-then-deliver, x1-then-pwm, no-negotiation, identify-only`},
+		{[]string{"sim", "--strategy", "x1-then-pwm"}, "--strategy: the strategy x1-then-pwm writes override_pwm to the SmartEVSE: allow it with --write-pwm"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.say) {

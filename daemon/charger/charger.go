@@ -81,6 +81,15 @@ type Config struct {
 	// means slac.TTEVSESLACInit. Without Plugged it is never used: a car
 	// is known only by its first SLAC frame then.
 	NoCommAfter time.Duration
+	// BeforeV2G, if set, is asked once a car matched (the record has its
+	// EVMAC) for the plug-in's handover strategy decided before its V2G
+	// session by its MAC (record.Strategy*; "" when it is left to the
+	// harvest). The daemon decided it at the car's CM_SLAC_MATCH.REQ
+	// (slac.Config.IdentifyOnly) and declines its protocols by it
+	// (secc.Config.Decline). With record.StrategyNoNegotiation, or a match
+	// that was an identification only (slac.Result.IdentifiedOnly), the
+	// car's SLAC MAC is its EVCCID, as it holds no SessionSetup.
+	BeforeV2G func(s *record.Session) string
 	// PlugInsBefore is how many plug-ins the daemon's earlier chargers
 	// numbered (on an interface that then went away): this one's number
 	// on from there, so a late result never names another plug-in.
@@ -363,8 +372,16 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 				return c.noMatch(ctx, rec, m.err)
 			}
 			c.stopNoComm() // the car talks
+			if m.r.IdentifiedOnly {
+				c.identified(rec, m.r, early)
+				return nil
+			}
 			c.car.match(m.r)
 			c.matched(rec, m.r)
+			if c.beforeV2G(rec) == record.StrategyNoNegotiation {
+				c.log.Info("the car's protocols will be declined (its handover strategy no-negotiation): it charges on basic AC; its SLAC MAC is its EVCCID", "ev", m.r.EVMAC)
+				c.macAsEVCCID(rec, m.r.EVMAC)
+			}
 			if m.r.LinkUp {
 				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: rec.Phases.Matched})
 			}
@@ -504,6 +521,39 @@ func (c *Charger) noCommDue(rec *record.Session, matched bool) {
 func (c *Charger) matched(rec *record.Session, r slac.Result) {
 	c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: r.EVMAC.String(), Took: r.Timings.MatchCnf})
 }
+
+// beforeV2G asks Config.BeforeV2G for the plug-in rec's strategy.
+func (c *Charger) beforeV2G(rec *record.Session) string {
+	if c.cfg.BeforeV2G == nil {
+		return ""
+	}
+	return c.cfg.BeforeV2G(rec)
+}
+
+// macAsEVCCID publishes the car's SLAC MAC as the EVCCID of a car that
+// holds no SessionSetup (its 12 hex digits, as other cars' EVCCIDs read).
+func (c *Charger) macAsEVCCID(rec *record.Session, mac homeplug.MAC) {
+	c.publish(rec, record.Event{Kind: record.KindSessionSetup, At: c.cfg.Clock.Now(), EVCCID: mac[:], From: FromSLAC})
+}
+
+// identified ends the plug-in of a car identified by its MAC alone (its
+// CM_SLAC_MATCH.REQ left unanswered): its MAC is its EVCCID, and the
+// plug-in is over at once; the car falls back to basic AC charging.
+func (c *Charger) identified(rec *record.Session, r slac.Result, early []record.Event) {
+	c.publish(rec, record.Event{Kind: record.KindMatched, At: c.cfg.Clock.Now(), EVMAC: r.EVMAC.String(), Took: r.Timings.MatchReq,
+		Detail: "identified by its MAC alone: its CM_SLAC_MATCH.REQ left unanswered"})
+	strategy := c.beforeV2G(rec)
+	c.macAsEVCCID(rec, r.EVMAC)
+	c.publishAll(rec, early)
+	if strategy == "" {
+		strategy = record.StrategyIdentifyOnly
+	}
+	c.log.Info("a car identified by its MAC; no digital session, by its handover strategy", "ev", r.EVMAC, "strategy", strategy)
+	c.end(rec, record.EndIdentified, fmt.Sprintf("identified by its MAC %v; no digital session, by the car's handover strategy %s: it charges on basic AC without SoC", r.EVMAC, strategy))
+}
+
+// FromSLAC is the source of an EVCCID taken from the car's SLAC MAC.
+const FromSLAC = "slac"
 
 // maxEarly bounds the events held before the match: a stranger's SDP flood
 // before it is published as it comes.

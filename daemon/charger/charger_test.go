@@ -32,6 +32,7 @@ type fakeSLAC struct {
 	conns    chan bool // V2GConnection's reports
 	gone     chan error
 	timings  slac.Timings // of each match; set before plugging a car in
+	identify bool         // each match is an identification only (slac.Config.IdentifyOnly)
 }
 
 func newFakeSLAC() *fakeSLAC {
@@ -41,6 +42,9 @@ func newFakeSLAC() *fakeSLAC {
 func (f *fakeSLAC) Match(ctx context.Context) (slac.Result, error) {
 	select {
 	case mac := <-f.plug:
+		if f.identify {
+			return slac.Result{EVMAC: mac, IdentifiedOnly: true, Timings: f.timings}, nil
+		}
 		return slac.Result{EVMAC: mac, LinkUp: true, Timings: f.timings}, nil
 	case <-ctx.Done():
 		return slac.Result{}, ctx.Err()
@@ -108,6 +112,12 @@ func newRig(t *testing.T, cfg secc.Config) *rig { return newRigWith(t, cfg, 0) }
 
 func newRigWith(t *testing.T, cfg secc.Config, setup time.Duration) *rig {
 	t.Helper()
+	return newRigConfig(t, Config{SECC: cfg, SetupTimeout: setup})
+}
+
+// newRigConfig runs a charger of cfg over the rig's SLAC and sockets.
+func newRigConfig(t *testing.T, cfg Config) *rig {
+	t.Helper()
 	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
@@ -118,7 +128,8 @@ func newRigWith(t *testing.T, cfg secc.Config, setup time.Duration) *rig {
 	}
 	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4), late: make(chan *record.Session, 4)}, done: make(chan error, 1)}
 	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
-	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce, SECC: cfg, SetupTimeout: setup})
+	cfg.SLAC, cfg.SDP, cfg.V2G, cfg.Announce = r.slac, sdpConn, ln, r.announce
+	ch, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

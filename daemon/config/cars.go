@@ -244,7 +244,10 @@ func validID(s string) bool {
 }
 
 // Strategies are the handover strategies a car can be pinned to.
-var Strategies = []string{"deliver-now", "end-then-deliver", "x1-then-pwm"}
+// no-negotiation and identify-only act before the car's V2G session, when
+// it is known by its MAC alone: a pattern of mac must match the car's
+// SLAC MAC (a VW group car's 00:7d:fa:xx:xx:xx does).
+var Strategies = []string{"deliver-now", "end-then-deliver", "x1-then-pwm", "no-negotiation", "identify-only"}
 
 func validStrategy(s string) bool {
 	if len(s) > 32 {

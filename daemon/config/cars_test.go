@@ -17,6 +17,14 @@ func TestCars(t *testing.T) {
     id: id3
     mac: ["00:7d:fa:xx:xx:xx", "0a-xx-xx-xx-xx-x2"]
     strategy: x1-then-pwm
+  - name: Zoe
+    id: zoe
+    mac: "00:11:22:33:44:55"
+    strategy: identify-only
+  - name: Kona
+    id: kona
+    mac: "00:11:22:33:44:56"
+    strategy: no-negotiation
 smartevse:
   vehicle_id: true
   write_pwm: true
@@ -28,6 +36,8 @@ smartevse:
 	want := []Car{
 		{Name: "Ioniq", ID: "ioniq", MACs: []string{"04:65:65:00:64:c3"}, CapacityWh: 28000, Strategy: "deliver-now"},
 		{Name: "ID.3", ID: "id3", MACs: []string{"00:7d:fa:xx:xx:xx", "0a-xx-xx-xx-xx-x2"}, Strategy: "x1-then-pwm"},
+		{Name: "Zoe", ID: "zoe", MACs: []string{"00:11:22:33:44:55"}, Strategy: "identify-only"},
+		{Name: "Kona", ID: "kona", MACs: []string{"00:11:22:33:44:56"}, Strategy: "no-negotiation"},
 	}
 	if !reflect.DeepEqual(c.Cars, want) || !c.SmartEVSE.VehicleID || !c.SmartEVSE.WritePWM {
 		t.Fatalf("got %+v, vehicle_id %v", c.Cars, c.SmartEVSE.VehicleID)
@@ -62,7 +72,7 @@ func TestCarsErrors(t *testing.T) {
 		{"bad strategy", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", strategy: Deliver Now}\n", ErrValue,
 			`f.yaml:2:58: cars[0].strategy: "Deliver Now" is not a strategy name: lower-case letters, digits and '-', e.g. deliver-now`},
 		{"unknown strategy", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", strategy: cp-off}\n", ErrValue,
-			`f.yaml:2:58: cars[0].strategy: "cp-off" is not a handover strategy: use one of deliver-now, end-then-deliver, x1-then-pwm`},
+			`f.yaml:2:58: cars[0].strategy: "cp-off" is not a handover strategy: use one of deliver-now, end-then-deliver, x1-then-pwm, no-negotiation, identify-only`},
 		{"x1 not allowed", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", strategy: x1-then-pwm}\n", ErrValue,
 			`f.yaml:2:58: cars[0].strategy: x1-then-pwm writes override_pwm to the SmartEVSE: allow it with smartevse.write_pwm: true, or pin another strategy`},
 		{"unknown key", "cars:\n  - {name: a, id: a, mac: \"00:7d:fa:xx:xx:xx\", capacity: 1}\n", ErrUnknownKey,

@@ -1,8 +1,12 @@
 // Package handover remembers, per car, how each handover strategy ended
 // (did the charger go on to charge on AC?) and chooses the strategy of the
 // car's next plug-in from it: a strategy pinned in the configuration, else
-// the one that led to charging, else the next not yet tried; a strategy
-// that failed twice in a row is demoted.
+// the one that led to charging, else the next not yet tried in the car's
+// order (For: VW group cars try x1-then-pwm next, the others
+// no-negotiation); a strategy that failed twice in a row is demoted.
+// no-negotiation and identify-only act before the car's V2G session
+// (BeforeV2G), so they are chosen when the car matches, by its MAC: a car
+// known only by its fingerprint (a random MAC) is known too late for them.
 package handover
 
 import (
@@ -12,13 +16,59 @@ import (
 	"github.com/ccslink/ccslink/record"
 )
 
-// Order is every strategy in the order a car tries them: the one of today
-// first, then the cheapest change (100 % for 2 s needs nothing of the DC
-// session), then a clean end of the DC attempt, then no DC at all.
+// Order is every strategy a car tries by itself, in the order of a car of
+// the VW group (For gives each car its own): the one of today first, then
+// the cheapest change (100 % for 2 s needs nothing of the DC session),
+// then a clean end of the DC attempt, then no DC session at all.
 var Order = []string{record.StrategyDeliverNow, record.StrategyX1ThenPWM, record.StrategyEndThenDeliver, record.StrategyNoNegotiation}
 
-// Known reports whether s names a strategy.
-func Known(s string) bool { return slices.Contains(Order, s) }
+// Known reports whether s names a strategy: one of Order, or
+// identify-only, which only a pin chooses.
+func Known(s string) bool { return slices.Contains(Order, s) || s == record.StrategyIdentifyOnly }
+
+// BeforeV2G reports whether strategy s acts before the car's V2G session
+// (at its CM_SLAC_MATCH.REQ or its handshake): it must be chosen when the
+// car matches, by its MAC, and cannot be taken up once the session runs.
+func BeforeV2G(s string) bool {
+	return s == record.StrategyNoNegotiation || s == record.StrategyIdentifyOnly
+}
+
+// For returns the strategies of available in the order the car tries them.
+// Every car starts with deliver-now: the SoC, and AC after the CP-off, for
+// most cars. Then it depends on the maker (vwGroup: its MAC's block is
+// VW group's, e.g. 00:7d:fa): VW MEB cars want a steady pilot before the
+// PWM, so x1-then-pwm comes next, then end-then-deliver, then
+// no-negotiation. Any other car whose first handover failed is one that
+// refuses basic AC after any ISO 15118 session (cars.md; WARP's fallback
+// is Failed_NoNegotiation): no-negotiation comes next, then
+// x1-then-pwm, then end-then-deliver. So on its second plug-in every car
+// that can charge at all charges. identify-only is never in the list: it
+// gives up the SoC, so only a pin chooses it.
+func For(vwGroup bool, available []string) []string {
+	order := []string{record.StrategyDeliverNow, record.StrategyNoNegotiation, record.StrategyX1ThenPWM, record.StrategyEndThenDeliver}
+	if vwGroup {
+		order = Order
+	}
+	out := make([]string, 0, len(available))
+	for _, s := range order {
+		if slices.Contains(available, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SoCOnly returns the strategies of available that act after the car's
+// V2G session began (not BeforeV2G), in their order.
+func SoCOnly(available []string) []string {
+	out := make([]string, 0, len(available))
+	for _, s := range available {
+		if !BeforeV2G(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // Bounds of the memory: the cars remembered (the least recently plugged in
 // go first) and the outcomes kept per strategy of a car.
@@ -80,8 +130,8 @@ const (
 )
 
 // Choose picks the strategy of a car's next plug-in from what was tried
-// with it (c nil: a new car), among available (in Order's order; a
-// strategy the configuration does not allow is left out). A pin wins.
+// with it (c nil: a new car), among available (in the car's order, For;
+// a strategy the configuration does not allow is left out). A pin wins.
 func Choose(pin string, c *Car, available []string) (strategy, why string) {
 	if pin != "" {
 		return pin, ByPin

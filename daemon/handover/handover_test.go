@@ -17,6 +17,7 @@ const (
 	x1   = record.StrategyX1ThenPWM
 	end  = record.StrategyEndThenDeliver
 	noNe = record.StrategyNoNegotiation
+	idOn = record.StrategyIdentifyOnly
 	ac   = record.OutcomeACStarted
 	noAC = record.OutcomeNoAC
 	nObs = record.OutcomeNotObserved
@@ -34,9 +35,42 @@ func car(pairs ...string) *Car {
 	return c
 }
 
+func TestFor(t *testing.T) {
+	everything := []string{idOn, noNe, end, x1, now}
+	for _, tc := range []struct {
+		name      string
+		vw        bool
+		available []string
+		want      []string
+	}{
+		{"VW group: x1-then-pwm after deliver-now", true, everything, []string{now, x1, end, noNe}},
+		{"another maker: no-negotiation after deliver-now", false, everything, []string{now, noNe, x1, end}},
+		{"VW group without write_pwm", true, []string{now, end, noNe}, []string{now, end, noNe}},
+		{"another maker without write_pwm", false, []string{now, end, noNe}, []string{now, noNe, end}},
+		{"nothing", false, nil, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := For(tc.vw, tc.available); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("For = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := SoCOnly([]string{now, noNe, x1, end, idOn}); !reflect.DeepEqual(got, []string{now, x1, end}) {
+		t.Fatalf("SoCOnly = %v", got)
+	}
+	if !BeforeV2G(noNe) || !BeforeV2G(idOn) || BeforeV2G(now) || BeforeV2G(x1) || BeforeV2G(end) {
+		t.Fatal("BeforeV2G")
+	}
+	if !Known(idOn) || Known("cp-off") {
+		t.Fatal("Known")
+	}
+}
+
 func TestChoose(t *testing.T) {
 	all := Order
 	noX1 := []string{now, end, noNe}
+	other := For(false, Order)
+	otherNoX1 := For(false, noX1)
 	for _, tc := range []struct {
 		name      string
 		pin       string
@@ -61,6 +95,15 @@ func TestChoose(t *testing.T) {
 		{"first failed twice: retry the second", "", car(now, noAC, now, noAC, x1, noAC, end, noAC, noNe, noAC), all, x1, ByNext},
 		{"every one failed twice: start over", "", car(now, noAC, now, noAC, x1, noAC, x1, noAC, end, noAC, end, noAC, noNe, noAC, noNe, noAC), all, now, ByStartOver},
 		{"a success beyond the available is ignored", "", car(now, noAC, x1, ac), noX1, end, ByNext},
+		// Another maker than VW group: no-negotiation right after deliver-now.
+		{"another maker, new", "", nil, other, now, ByNew},
+		{"another maker, failed once: no-negotiation", "", car(now, noAC), other, noNe, ByNext},
+		{"another maker without write_pwm, failed once: no-negotiation", "", car(now, noAC), otherNoX1, noNe, ByNext},
+		{"another maker, no-negotiation charged: kept", "", car(now, noAC, noNe, ac), other, noNe, ByCharged},
+		{"another maker, no-negotiation failed too: x1-then-pwm", "", car(now, noAC, noNe, noAC), other, x1, ByNext},
+		{"another maker, not observed: deliver-now again", "", car(now, nObs), other, now, ByNext},
+		{"identify-only only by a pin", idOn, car(now, ac), other, idOn, ByPin},
+		{"identify-only never by itself", "", car(now, noAC, noNe, noAC, x1, noAC, end, noAC), other, now, ByNext},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, why := Choose(tc.pin, tc.car, tc.available)

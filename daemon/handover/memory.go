@@ -96,8 +96,8 @@ func parse(data []byte) ([]Car, error) {
 			return nil, fmt.Errorf("%w: car %d has an empty, long or repeated ID %q", ErrFormat, i, c.ID)
 		}
 		ids[c.ID] = true
-		if len(c.Tried) > len(Order) {
-			return nil, fmt.Errorf("%w: car %q tried %d strategies, more than %d", ErrFormat, c.ID, len(c.Tried), len(Order))
+		if len(c.Tried) > len(Order)+1 {
+			return nil, fmt.Errorf("%w: car %q tried %d strategies, more than %d", ErrFormat, c.ID, len(c.Tried), len(Order)+1)
 		}
 		seen := map[string]bool{}
 		for _, t := range c.Tried {

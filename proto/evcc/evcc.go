@@ -38,6 +38,11 @@ type Config struct {
 	Clock clock.Clock
 	// Log receives one debug line per exchange; nil means none.
 	Log *slog.Logger
+	// Negotiated, if set, is called once the charger accepted one of the
+	// car's protocols: from then on the car has held a V2G session
+	// (PilotCar.SessionHeld). A car answered Failed_NoNegotiation never
+	// has: it charges on basic AC as if it had no digital communication.
+	Negotiated func()
 }
 
 // End says why a session ended.
@@ -50,7 +55,7 @@ const (
 	EndShutdown                 // the charger asked to stop (EVSE_Shutdown, StopCharging, ...); the car stopped with SessionStop
 	EndCarStopped               // the car stopped on its own (full, hybrid, gave up waiting)
 	EndFailed                   // the charger answered a FAILED response code; the car closes TCP
-	EndNoNegotiation            // the charger accepted none of the car's protocols
+	EndNoNegotiation            // the charger accepted none of the car's protocols: no V2G session; the car charges on basic AC (IEC 61851-1)
 	EndNoService                // the charger offers no energy transfer the car can use; the car stopped with SessionStop
 	EndTimeout                  // the charger did not answer in time
 	EndClosed                   // the charger closed the connection
@@ -123,6 +128,7 @@ func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 	s := &session{
 		ctx: ctx, conn: conn, rd: v2gtp.NewReader(conn), p: cfg.Profile,
 		timeout: cfg.ResponseTimeout, log: cfg.Log, tupleID: 1, paced: cfg.Paced, clk: cfg.Clock,
+		negotiated: cfg.Negotiated,
 	}
 	if s.clk == nil {
 		s.clk = clock.Real{}
@@ -183,12 +189,17 @@ type session struct {
 	tupleID   uint16 // ISO-2 SAScheduleTupleID of ChargeParameterDiscoveryRes
 	ac        bool   // ISO-2: the session charges AC
 	mode      iso2.EnergyTransferModeType
+
+	negotiated func() // Config.Negotiated
 }
 
 func (s *session) run() error {
 	proto, err := s.handshake()
 	if err != nil {
 		return err
+	}
+	if s.negotiated != nil {
+		s.negotiated()
 	}
 	switch message.ProtocolOf(proto.ProtocolNamespace) {
 	case message.ProtocolDIN:

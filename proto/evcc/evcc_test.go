@@ -163,10 +163,25 @@ func TestFailedEndsSession(t *testing.T) {
 
 func TestNoNegotiation(t *testing.T) {
 	car, done := charger{namespace: "urn:nobody", din: dinPolicy(false)}.start(t)
-	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "tesla-model3")})
-	finishRun(car, done)
+	negotiated := 0
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "tesla-model3"), Negotiated: func() { negotiated++ }})
+	sn := finishRun(car, done)
 	if err != nil || res.End != EndNoNegotiation {
 		t.Errorf("End %v, err %v; want %v, nil", res.End, err, EndNoNegotiation)
+	}
+	// The car says nothing more: it has held no V2G session.
+	if negotiated != 0 || !reflect.DeepEqual(sn.kinds, []string{"supportedAppProtocolReq"}) || res.Protocol != "" {
+		t.Errorf("negotiated %d, the charger saw %q, protocol %q", negotiated, sn.kinds, res.Protocol)
+	}
+}
+
+func TestNegotiatedOnce(t *testing.T) {
+	car, done := charger{namespace: NamespaceDIN, din: dinPolicy(true)}.start(t)
+	negotiated := 0
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "ioniq"), Negotiated: func() { negotiated++ }})
+	finishRun(car, done)
+	if err != nil || res.Protocol != "din" || negotiated != 1 {
+		t.Fatalf("protocol %q, negotiated %d, err %v", res.Protocol, negotiated, err)
 	}
 }
 

@@ -22,7 +22,7 @@ func ExampleProfiles() {
 	// phev             plug-in hybrid (DC-capable, 13.8 kWh)
 	// ignores-shutdown VW ID.4 (MEB) that ignores EVSE_Shutdown
 	// ac-only          Mercedes EQE offering ISO-2 only, AC
-	// refuses-ac       a car that refuses AC after a V2G session (unnamed)
+	// refuses-ac       car that refuses AC after a V2G session (unnamed)
 	// ioniq-phev       Hyundai Ioniq plug-in hybrid
 	// zoe              Renault Zoe R/Q (AC-only charger)
 }

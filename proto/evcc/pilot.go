@@ -100,8 +100,11 @@ func (c *PilotCar) Unplug() {
 // starts SLAC; it is never closed for a car that does not talk.
 func (c *PilotCar) Digital() <-chan struct{} { return c.digital }
 
-// SessionHeld tells the car it has held a V2G session with the charger,
-// which decides how it answers a later PWM.
+// SessionHeld tells the car it has held a V2G session with the charger
+// (Config.Negotiated), which decides how it answers a later PWM. A car
+// whose protocols were declined, or that never got its
+// CM_SLAC_MATCH.CNF, has held none: it draws current at a nominal PWM
+// whatever its AfterSoC, as a car without digital communication does.
 func (c *PilotCar) SessionHeld() {
 	c.mu.Lock()
 	c.session, c.toggled = true, false

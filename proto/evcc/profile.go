@@ -336,12 +336,14 @@ func Profiles() []Profile {
 		},
 		{
 			// A car that refuses basic AC after any V2G session; WARP names
-			// none, so its values are the EV6's under another MAC.
-			Name: "refuses-ac", Car: "a car that refuses AC after a V2G session (unnamed)",
+			// none, so its values are the EV6's under another MAC of the
+			// EV6's block: a fixed MAC, as most cars but VW group's keep,
+			// so the charger knows it at SLAC before its next session.
+			Name: "refuses-ac", Car: "car that refuses AC after a V2G session (unnamed)",
 			Source:    "the Kia EV6's values (EVerest kia-ev6_din-dc); the behaviour from WARP's report, cars unnamed",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 1), iso2Proto(2, 2)},
 			Think:     80 * time.Millisecond,
-			MAC:       [6]byte{0x02, 0x52, 0x45, 0x46, 0x00, 0x01},
+			MAC:       [6]byte{0x04, 0xe7, 0x7e, 0x00, 0xf3, 0x99},
 			SoC:       35, FullSOC: 100, BulkSOC: 80,
 			DC:         true,
 			MaxVoltage: Physical{8256, -1}, MaxCurrent: Physical{3100, -1},

@@ -107,6 +107,13 @@ type Config struct {
 	// several connections may call it at once. The handshake before it
 	// follows Preference, which Policy sets.
 	ChoosePolicy func(car CarInfo) Policy
+	// Decline, if set, is asked at each SupportedAppProtocolReq whether to
+	// decline the car on the connection info: it is answered
+	// Failed_NoNegotiation whatever it offers, the path of IEC 61851-1 to
+	// basic AC charging without a V2G session, and the session ends
+	// (record.EndNoNegotiation once the car closes). Called from the
+	// connection's goroutine.
+	Decline func(info ConnInfo) bool
 	// Preference lists the protocols in the order the charger prefers them;
 	// nil means DIN, then ISO-2 (the ac policy: ISO-2, then DIN).
 	Preference []Protocol

@@ -176,6 +176,11 @@ func (c *Conn) ending(cause error) (record.End, string) {
 	case errors.As(cause, &req):
 		// Nothing to answer with: the stream cannot go on.
 		return record.EndError, cause.Error()
+	case c.sess.declined:
+		if errors.Is(cause, os.ErrDeadlineExceeded) {
+			return record.EndNoNegotiation, fmt.Sprintf("the car kept the connection open %v after %s answered %s", CloseWait, last.Request, last.Code)
+		}
+		return record.EndNoNegotiation, ""
 	case done && last.Request == message.SessionStopReq:
 		if errors.Is(cause, os.ErrDeadlineExceeded) {
 			return record.EndSessionStop, fmt.Sprintf("the car kept the connection open %v after SessionStop", CloseWait)

@@ -75,6 +75,8 @@ type Session struct {
 	ended bool
 	ids   *sessionIDs
 	conn  ConnInfo // the connection it runs on
+	// declined: the handshake was answered Failed_NoNegotiation by Config.Decline.
+	declined bool
 }
 
 // sessionIDs keeps a plug-in's SessionID across TCP connections, so a car
@@ -133,6 +135,9 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 		return dst, step, &RequestError{Message: step.Request, Hex: hexExcerpt(payload), Len: len(payload), Err: ErrNotRequest}
 	}
 	o, ok := Negotiate(doc.SupportedAppProtocolReq, s.cfg.Preference)
+	if s.cfg.Decline != nil && s.cfg.Decline(s.conn) {
+		o, ok, s.declined = Offer{}, false, true
+	}
 	res := answerAppHand(o, ok)
 	step.Code = res.SupportedAppProtocolRes.ResponseCode.String()
 	start := len(dst)
@@ -142,6 +147,12 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 		return dst[:start], step, &RequestError{Message: step.Request, Err: err}
 	}
 	setLength(dst[start:])
+	if s.declined {
+		// What the car offered is still its fingerprint.
+		s.ended = true
+		s.emit(record.Event{Kind: record.KindHandshake, At: now, Offered: offeredList(doc.SupportedAppProtocolReq)})
+		return dst, step, nil
+	}
 	if !ok {
 		s.ended = true
 		return dst, step, &RequestError{Message: step.Request, Err: fmt.Errorf("%w: the car offers %s", ErrNoProtocol, offered(doc.SupportedAppProtocolReq))}
@@ -190,6 +201,9 @@ func (s *Session) Deadline() time.Time {
 // Done reports whether the session is over: SessionStop answered, or a
 // FAILED answer sent. The charger then waits for the car to close TCP.
 func (s *Session) Done() bool { return s.ended }
+
+// Declined reports whether the car's protocols were declined (Config.Decline).
+func (s *Session) Declined() bool { return s.declined }
 
 // Protocol returns the negotiated protocol, ProtocolNone before the handshake.
 func (s *Session) Protocol() Protocol {

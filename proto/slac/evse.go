@@ -59,6 +59,12 @@ type Config struct {
 	NewNMK func() homeplug.NMK
 	// Log receives what happened; nil means silence.
 	Log *slog.Logger
+	// IdentifyOnly, if set, is asked at a car's CM_SLAC_MATCH.REQ whether
+	// the car (its host MAC) is to be identified by its MAC alone: then
+	// the request is left unanswered, so that the car never joins and
+	// falls back to basic AC charging, and the matcher is done with
+	// Result.IdentifiedOnly set. Called from the matcher's goroutine.
+	IdentifyOnly func(ev homeplug.MAC) bool
 }
 
 // evseState is the state of one matching attempt, named after ISO 15118-3's steps.
@@ -664,6 +670,9 @@ func (m *Matcher) onValidate(h homeplug.Header) {
 func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	req := &m.matchReq
 	if m.match != nil {
+		if m.res.IdentifiedOnly {
+			return // left unanswered, however often the car asks
+		}
 		if h.Src == m.match.ev && req.RunID == m.match.run {
 			// The car missed our CNF: the same one again, same key.
 			m.out.addRaw(m.matchCnf)
@@ -686,6 +695,10 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 		a.t.AttenRsp = now.Sub(a.start) // the RSP was lost; the REQ implies it
 	}
 	a.t.MatchReq = now.Sub(a.start)
+	if m.cfg.IdentifyOnly != nil && m.cfg.IdentifyOnly(a.ev) {
+		m.identified(a)
+		return
+	}
 	// The local modem holds this key since the session started, so the
 	// network the car looks for already exists.
 	nmk, nid := m.nmk, m.nid
@@ -728,6 +741,22 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	}
 	m.joinEnd = now.Add(m.tm.MatchJoin)
 	m.pollAt = now.Add(m.cfg.LinkPoll)
+}
+
+// identified ends the matching with the car of a known by its MAC alone:
+// no CM_SLAC_MATCH.CNF, no key given, the matcher done.
+func (m *Matcher) identified(a *attempt) {
+	m.res.EVMAC, m.res.RunID = a.ev, a.run
+	m.res.Sounds, m.res.Profiles = a.sounds, a.profiles
+	m.res.AttenuationDB, m.res.Plausible = a.attenDB, a.plausible
+	m.res.Timings = a.t
+	m.res.IdentifiedOnly = true
+	m.match = a
+	m.matchCnf = m.matchCnf[:0]
+	m.done = true
+	if m.cfg.Log != nil {
+		m.logf(slog.LevelInfo, "identified by its MAC; CM_SLAC_MATCH.REQ left unanswered, so the car charges on basic AC", "ev", a.ev, "run", a.run)
+	}
 }
 
 // CrosstalkMarginDB is how much weaker than another car sounding here at the

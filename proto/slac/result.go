@@ -38,6 +38,10 @@ type Result struct {
 	Restarts int
 	// Duplicates counts repeated CM_SLAC_MATCH.REQ answered again (EVSE).
 	Duplicates int
+	// IdentifiedOnly reports that the car's CM_SLAC_MATCH.REQ was left
+	// unanswered (Config.IdentifyOnly): the car is known by EVMAC, it
+	// never joins, and NID and NMK are zero (EVSE).
+	IdentifiedOnly bool
 	// Timings of the steps, counted from the CM_SLAC_PARM.REQ of this attempt.
 	Timings Timings
 }

@@ -192,7 +192,7 @@ func TestStrategyRemembered(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ress[i], errs[i] = RunPlugIns(ctx, Config{Car: p, SkipDelays: true, PlugIns: 2, WritePWM: true, Timeline: &outs[i]})
+			ress[i], errs[i] = RunPlugIns(ctx, Config{Car: p, SkipDelays: true, PlugIns: 2, WritePWM: true, Timeline: &outs[i], ModemWait: 2 * time.Second})
 		}()
 	}
 	wg.Wait()

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,11 @@ type Config struct {
 	// WritePWM lets the daemon write override_pwm to the SmartEVSE
 	// (smartevse.write_pwm): the x1-then-pwm handover strategy.
 	WritePWM bool
+	// Strategy, if set, pins the car's handover strategy, as an owner does
+	// in the cars list: the daemon's configuration gets the car, matched
+	// by its MAC (its maker's block for a car whose MAC changes per
+	// session), with this strategy (e.g. identify-only).
+	Strategy string
 	// ModemWait, if not zero, shortens the twin's wait for a SoC (the
 	// firmware's 60 s), so that a car that never talks is told quickly;
 	// the timeline says so.
@@ -250,9 +256,17 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	dc.Policy, dc.SmartEVSE.URL = cfg.Policy.String(), url
 	dc.SmartEVSE.WritePWM = dc.SmartEVSE.WritePWM || cfg.WritePWM
+	if cfg.Strategy != "" {
+		car, err := Pin(cfg.Car, cfg.Strategy, dc.SmartEVSE.WritePWM)
+		if err != nil {
+			return nil, err
+		}
+		dc.Cars = append(slices.Clone(dc.Cars), car)
+	}
 	if cfg.SmartEVSE == "" && dc.SmartEVSE.Watch > TwinWatch {
-		// The twin's story is told within TwinWatch of the delivery: the
-		// outcome of a plug-in is known, and remembered, before the next.
+		// The twin's story is told within TwinWatch of the delivery (or of
+		// the end of its wait for a SoC that does not come): the outcome
+		// of a plug-in is known, and remembered, before the next.
 		dc.SmartEVSE.Watch = TwinWatch
 	}
 	r.watches = daemon.WatchesHandover(dc)
@@ -307,6 +321,37 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 		}
 	}
 	return results, nil
+}
+
+// StrategyError says that a strategy cannot be pinned.
+type StrategyError struct {
+	Strategy string
+	WritePWM bool // x1-then-pwm without writing the PWM allowed
+}
+
+func (e *StrategyError) Error() string {
+	if e.WritePWM {
+		return "the strategy x1-then-pwm writes override_pwm to the SmartEVSE: allow it with --write-pwm"
+	}
+	return fmt.Sprintf("%q is not a handover strategy: use one of %s", e.Strategy, strings.Join(config.Strategies, ", "))
+}
+
+// Pin returns the cars-list entry that pins the car p's handover
+// strategy: the car's own MAC, or its maker's block for a car whose MAC
+// changes per session; writePWM says whether x1-then-pwm is allowed.
+func Pin(p evcc.Profile, strategy string, writePWM bool) (config.Car, error) {
+	if !slices.Contains(config.Strategies, strategy) {
+		return config.Car{}, &StrategyError{Strategy: strategy}
+	}
+	if strategy == record.StrategyX1ThenPWM && !writePWM {
+		return config.Car{}, &StrategyError{Strategy: strategy, WritePWM: true}
+	}
+	m := p.MAC
+	mac := fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+	if p.RandomMAC {
+		mac = mac[:9] + "xx:xx:xx"
+	}
+	return config.Car{Name: p.Car, ID: p.Name, MACs: []string{mac}, Strategy: strategy}, nil
 }
 
 // runner is what the plug-ins of one run share.
@@ -405,8 +450,14 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 	}
 	var carRes evcc.Result
 	var carErr error
+	// noSession: the charger's handover strategy kept the car from a V2G
+	// session (its protocols declined, its match left unanswered): no SoC,
+	// by design, and the car charges on basic AC after the SmartEVSE's wait.
+	noSession := false
 	if talks {
-		carRes, carErr = playCar(ctx, cfg, carModem, carMAC, r.sdpAddr, tl, pc)
+		var unanswered bool
+		carRes, unanswered, carErr = playCar(ctx, cfg, carModem, carMAC, r.sdpAddr, tl, pc)
+		noSession = unanswered || carRes.End == evcc.EndNoNegotiation
 		res.CarResult = carRes
 		res.CarEnd = carRes.End.String()
 		if carErr != nil {
@@ -425,13 +476,13 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 	}
 	var out *Outcome
 	if r.twin != nil {
-		out = r.outcome(ctx, states, pc, talks, tl)
+		out = r.outcome(ctx, states, pc, talks, noSession, tl)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 	}
 	var ho *record.Event
-	if out != nil && out.soc && r.watches {
+	if out != nil && (out.soc || noSession) && r.watches {
 		// The daemon's watch sees the car charge at its next GET /settings,
 		// or watches to its bound: the outcome is remembered for the next
 		// plug-in before the car is unplugged.
@@ -491,7 +542,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		}
 	}
 	fill(&res, rec, query)
-	res.OK = carErr == nil && res.EVCCID != "" && res.SmartEVSEQuery != "" && (res.SoC >= 0 || !cfg.Car.DC || cfg.Policy == secc.PolicyAC)
+	res.OK = carErr == nil && res.EVCCID != "" && res.SmartEVSEQuery != "" && (res.SoC >= 0 || !cfg.Car.DC || cfg.Policy == secc.PolicyAC || noSession)
 	tl.summary(res, rec)
 	return res, nil
 }
@@ -499,7 +550,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 // outcome follows the twin after the car's session (or, for a car that
 // never talks, from the plug-in): the SoC's CP-off, the nominal PWM, and
 // whether the car draws current. It returns once that is known.
-func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition, pc *evcc.PilotCar, talks bool, tl *timeline) *Outcome {
+func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition, pc *evcc.PilotCar, talks, noSession bool, tl *timeline) *Outcome {
 	out := &Outcome{CarBehaviour: r.cfg.Car.AfterSoC.String()}
 	tl.settle() // the session is over: the lines from here on go as they come
 	var socAt, start time.Time
@@ -513,12 +564,16 @@ func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition,
 	}
 	bound := time.NewTimer(time.Duration(waitTicks+evsetwin.ModemDoneTicks+10) * evsetwin.Tick)
 	defer bound.Stop()
+	if noSession {
+		tl.say("the SmartEVSE has no SoC, so it keeps 5 % PWM for the rest of its wait for one, then cuts CP and offers AC: the price of a handover without a V2G session")
+	}
 	var grace <-chan time.Time
 story:
 	for {
 		// A car that talked without giving a SoC leaves the twin waiting
-		// at 5 %: the story ends there for this plug-in.
-		if talks && socAt.IsZero() && !offered && grace == nil {
+		// at 5 %: the story ends there for this plug-in, unless that was
+		// the handover's strategy, whose story goes on to the wait's end.
+		if talks && !noSession && socAt.IsZero() && !offered && grace == nil {
 			if st := r.twin.Snapshot().State; st == evsetwin.StateModemWait {
 				tl.say("the SmartEVSE got no SoC: it keeps 5 % PWM until its wait for one ends, then cuts CP and offers AC")
 				break story
@@ -642,7 +697,12 @@ func (s *server) Close() error {
 }
 
 // playCar is the car: SLAC over its modem, SDP and TCP over loopback, then its V2G session.
-func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sdpAddr net.Addr, tl *timeline, pc *evcc.PilotCar) (evcc.Result, error) {
+// playCar plays the car's side from SLAC to the end of its V2G session.
+// unanswered reports that the charger left its CM_SLAC_MATCH.REQ
+// unanswered (identify-only): the car retried it as ISO 15118-3 says,
+// gave up SLAC and waits for a nominal PWM, as a car without digital
+// communication.
+func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sdpAddr net.Addr, tl *timeline, pc *evcc.PilotCar) (_ evcc.Result, unanswered bool, _ error) {
 	p := cfg.Car
 	for i := 0; i < p.SLACRestarts; i++ {
 		// A car that restarts SLAC midway (Stellantis): it gives up after its first sounds.
@@ -652,38 +712,47 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 		tl.say("the car abandoned its SLAC attempt and starts again")
 	}
 	r, err := slac.MatchPEV(ctx, m.Host(), clock.Real{}, slac.PEVConfig{MAC: homeplug.MAC(mac), RunID: homeplug.RunID(p.SLACRunID())})
+	var f *slac.FailureError
+	if errors.As(err, &f) && f.Reason == slac.ReasonNoMatchCnf {
+		tl.printf("the car got no CM_SLAC_MATCH.CNF to its request nor its %d retries: it gives up SLAC and waits for a nominal PWM, as a car without digital communication", slac.CEVMatchRetry)
+		return evcc.Result{}, true, nil
+	}
 	if err != nil {
-		return evcc.Result{}, fmt.Errorf("SLAC, car side: %w", err)
+		return evcc.Result{}, false, fmt.Errorf("SLAC, car side: %w", err)
 	}
 	tl.carMatched(r)
 	// A car talks IP only once its modem has joined the charger's network.
 	if err := modemsim.AwaitLink(ctx, m); err != nil {
-		return evcc.Result{}, err
+		return evcc.Result{}, false, err
 	}
 	if !cfg.SkipDelays && p.SDPDelay > 0 {
 		if err := wait(ctx, p.SDPDelay); err != nil {
-			return evcc.Result{}, err
+			return evcc.Result{}, false, err
 		}
 	}
 	conn, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		return evcc.Result{}, &LoopbackError{Err: err}
+		return evcc.Result{}, false, &LoopbackError{Err: err}
 	}
 	defer conn.Close()
 	resp, err := sdp.Discover(ctx, conn, sdpAddr, sdp.ClientConfig{})
 	if err != nil {
-		return evcc.Result{}, fmt.Errorf("SDP, car side: %w", err)
+		return evcc.Result{}, false, fmt.Errorf("SDP, car side: %w", err)
 	}
 	var d net.Dialer
 	tcp, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
 	if err != nil {
-		return evcc.Result{}, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
+		return evcc.Result{}, false, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer tcp.Close() // the car closes the connection, never the charger first
+	ec := evcc.Config{Profile: p, EVCCID: mac}
 	if pc != nil {
-		pc.SessionHeld()
+		// Only a protocol accepted makes a V2G session, which changes how
+		// the car answers a later PWM; Failed_NoNegotiation does not.
+		ec.Negotiated = pc.SessionHeld
 	}
-	return evcc.Run(ctx, tcp, evcc.Config{Profile: p, EVCCID: mac})
+	res, err := evcc.Run(ctx, tcp, ec)
+	return res, false, err
 }
 
 func fill(res *Result, rec *record.Session, query string) {

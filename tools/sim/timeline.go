@@ -253,6 +253,11 @@ func (t *timeline) event(e record.Event, s *record.Session) {
 			t.say("charger: modem keyed with a fresh network key, waiting for a car")
 		}
 	case record.KindMatched:
+		if e.Detail != "" {
+			// identify-only: the car is known by its MAC and never joins.
+			t.printf("the charger knows the car by its MAC %s and leaves its CM_SLAC_MATCH.REQ unanswered (its handover strategy identify-only): the car never joins the charger's network", e.EVMAC)
+			break
+		}
 		t.printf("the charger matched the car %s; the car's modem joins the charger's network", e.EVMAC)
 	case record.KindLinkUp:
 		if t.verbose {
@@ -265,8 +270,16 @@ func (t *timeline) event(e record.Event, s *record.Session) {
 	case record.KindConnected:
 		t.say("the car found the charger (SDP) and opened the V2G connection")
 	case record.KindHandshake:
+		if e.Protocol == "" {
+			t.say("the charger declines the car's protocols (Failed_NoNegotiation, its handover strategy no-negotiation): no V2G session, so the car charges on basic AC, without telling its SoC")
+			break
+		}
 		t.printf("the car and the charger agree to speak %s", record.ProtocolName(e.Protocol))
 	case record.KindSessionSetup:
+		if e.From != "" && s.EVCCID != nil {
+			t.printf("the car will hold no V2G session: its SLAC MAC stands for its EVCCID, %s", s.EVCCID.Hex)
+			break
+		}
 		if s.EVCCID != nil {
 			extra := ""
 			if s.EVCCID.Random {
@@ -284,7 +297,11 @@ func (t *timeline) event(e record.Event, s *record.Session) {
 			t.printf("  %s -> %s in %d µs", e.Message, e.Code, e.Took.Microseconds())
 		}
 	case record.KindEnded:
-		if e.End != record.EndLinkLost && e.End != record.EndStopped {
+		switch e.End {
+		case record.EndLinkLost, record.EndStopped:
+		case record.EndIdentified:
+			t.printf("the plug-in is over for the charger: %s", e.Detail)
+		default:
 			t.printf("V2G session over: %s", e.End.Words())
 		}
 	}
@@ -365,7 +382,11 @@ func (t *timeline) summary(res Result, rec *record.Session) {
 		// Another SmartEVSE than the twin: what the daemon saw it do.
 		t.printf("after the SoC: %s", rec.Handover.Words())
 	}
-	t.after(res.Twin, "after the SoC")
+	lead := "after the SoC"
+	if rec.End == record.EndNoNegotiation || rec.End == record.EndIdentified {
+		lead = "after the SmartEVSE's wait"
+	}
+	t.after(res.Twin, lead)
 }
 
 // after is the story's last line: what the car did at the twin's PWM.

@@ -29,6 +29,12 @@ const (
 	DefaultPoll = time.Second
 )
 
+// ModemWait is the firmware's longest wait for a SoC at 5 % PWM
+// (MODEM_WAIT). A car whose values hold no SoC (the handover strategies
+// no-negotiation and identify-only) is offered AC only once it is over,
+// so a watch's bound counts from the end of that wait.
+const ModemWait = 60 * time.Second
+
 // SettingsPath is the firmware's read-only page of its state.
 const SettingsPath = "/settings"
 
@@ -315,6 +321,16 @@ func (w *Watcher) seeLocked(x *watching, now time.Time, id int, err *watchError)
 			x.h.Seen = append(x.h.Seen, name)
 		}
 		x.h.Observed = true
+		if id == StateModemWait {
+			// Still waiting for a SoC that will not come: the bound
+			// counts from the end of that wait (ModemWait at most).
+			if d := now.Add(w.bound); d.After(x.deadline) {
+				x.deadline = d
+			}
+			if last := x.start.Add(ModemWait + w.bound); x.deadline.After(last) {
+				x.deadline = last
+			}
+		}
 		if id == StateC {
 			x.h.ACStarted, x.h.ACAfter, x.h.At = true, now.Sub(x.start), now
 			return true

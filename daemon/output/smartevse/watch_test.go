@@ -211,6 +211,38 @@ func TestWatchNeverC(t *testing.T) {
 	}
 }
 
+// TestWatchAfterModemWait: values without a SoC leave the firmware in
+// MODEM_WAIT until its wait is over (here 40 s after the delivery): the
+// bound counts from there, and the car charging after the CP-off is seen.
+func TestWatchAfterModemWait(t *testing.T) {
+	w := newWaits()
+	stub := newSettingsStub(t, w, step{0, fwModemWait}, step{40 * time.Second, fwModemDone}, step{41 * time.Second, fwModemCPOff}, step{46 * time.Second, fwC})
+	wt, results := startWatcher(t, WatchConfig{URL: stub.srv.URL, Bound: 20 * time.Second}, w)
+	wt.Watch(2)
+	e := next(t, results, "handover")
+	want := &record.Handover{Strategy: "deliver-now", ACStarted: true, ACAfter: 46 * time.Second, Observed: true, Seen: []string{"MODEM_WAIT", "MODEM_DONE", "A", "C"},
+		Watched: 20 * time.Second, At: t0.Add(46 * time.Second)}
+	if !reflect.DeepEqual(e.Handover, want) {
+		t.Fatalf("handover %+v", e.Handover)
+	}
+}
+
+// TestWatchModemWaitBounded: a SmartEVSE that never leaves MODEM_WAIT is
+// watched the firmware's wait and the bound, no longer.
+func TestWatchModemWaitBounded(t *testing.T) {
+	w := newWaits()
+	stub := newSettingsStub(t, w, step{0, fwModemWait})
+	wt, results := startWatcher(t, WatchConfig{URL: stub.srv.URL, Bound: 20 * time.Second}, w)
+	wt.Watch(3)
+	e := next(t, results, "handover")
+	if e.At != t0.Add(ModemWait+20*time.Second) || e.Handover.ACStarted || e.Handover.Outcome() != "no_ac" {
+		t.Fatalf("handover at %v: %+v", e.At.Sub(t0), e.Handover)
+	}
+	if got := stub.requests(); len(got) != 81 {
+		t.Fatalf("%d requests, want 81 (0 to 80 s)", len(got))
+	}
+}
+
 // TestWatch404: a SmartEVSE without GET /settings (or another server) ends
 // the watch at its first answer, said in one Warn line; the next plug-in
 // asks again, and its 404 is only a debug line.
