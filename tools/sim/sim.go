@@ -161,7 +161,8 @@ type Outcome struct {
 	CarBehaviour string `json:"car_behaviour"`
 	Why          string `json:"car_why,omitempty"`
 
-	soc bool // the SoC reached the twin
+	soc     bool // the SoC reached the twin
+	offered bool // the twin offered AC (nominal PWM) within the story
 }
 
 // Run plugs cfg.Car in once and returns once it has been unplugged again.
@@ -271,6 +272,11 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	r.watches = daemon.WatchesHandover(dc)
 	r.follows = r.watches && dc.SmartEVSE.Follow
+	if r.follows && cfg.ModemWait > 0 && cfg.ModemWait <= config.SLACInitFast && dc.SLAC.InitTimeout == config.SLACInitDefault {
+		// The twin's wait is short: the charger tells a car that does not
+		// talk as soon as it may (slac.init_timeout's fast option).
+		dc.SLAC.InitTimeout = config.SLACInitFast
+	}
 	d, err := daemon.New(daemon.Config{Config: dc, MAC: evseModem.HostMAC(), RecordDir: cfg.RecordDir, Version: cfg.Version, Log: log, Vehicles: cfg.Vehicles,
 		Views:      []charger.Subscriber{obs},
 		OnDelivery: func(dl smartevse.Delivery) { tl := obs.timeline(); tl.delivery(dl).delivered(dl); obs.hear() },
@@ -431,6 +437,10 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 	if err := wait(ctx, modemsim.DefaultRestartDelay+100*time.Millisecond); err != nil {
 		return res, err
 	}
+	postsBefore := 0 // the twin's posts of earlier plug-ins: a delivery is watched
+	if r.twin != nil {
+		postsBefore = len(r.twin.Posts())
+	}
 	start := time.Now()
 	states := obs.plugged(start)
 	tl.start(start, cfg.Car, r.twin != nil)
@@ -482,7 +492,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		}
 	}
 	var ho *record.Event
-	if out != nil && (out.soc || noSession) && r.watches {
+	if out != nil && (out.soc || noSession || out.offered && len(r.twin.Posts()) > postsBefore) && r.watches {
 		// The daemon's watch sees the car charge at its next GET /settings,
 		// or watches to its bound: the outcome is remembered for the next
 		// plug-in before the car is unplugged.
@@ -511,9 +521,16 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 	carModem.Unplug()
 	res.Twin = out
 	if !talks {
-		// The charger never matched a car: there is no record.
-		res.DurationMS = time.Since(start).Milliseconds()
+		// The charger never matched a car; following the SmartEVSE, it
+		// knew one was plugged in and ends that plug-in when the pilot
+		// goes back to A, at its next reading.
 		res.End = record.EndNoCar.String() // the charger's word: no car matched
+		if obs.reportedNoComm() {
+			if rec := obs.awaitSilentEnded(ctx, smartevse.DefaultPoll+smartevse.DefaultTimeout+time.Second); rec != nil {
+				res.Record, res.End = rec, rec.End.String()
+			}
+		}
+		res.DurationMS = time.Since(start).Milliseconds()
 		res.OK = out != nil && len(out.States) > 0
 		obs.end()
 		tl.silentSummary(res, cfg.Car)
@@ -568,15 +585,22 @@ func (r *runner) outcome(ctx context.Context, states <-chan evsetwin.Transition,
 		tl.say("the SmartEVSE has no SoC, so it keeps 5 % PWM for the rest of its wait for one, then cuts CP and offers AC: the price of a handover without a V2G session")
 	}
 	var grace <-chan time.Time
+	saidNoSoC := noSession
+	// A car that talked without giving a SoC (an AC-only car, a session
+	// that failed) leaves the twin waiting at 5 %: under the soc policy
+	// with the twin's wait shortened, the story goes on to the end of that
+	// wait, as the SmartEVSE's does; otherwise it ends there, rather than
+	// keep a person waiting a minute.
+	toWaitsEnd := r.cfg.ModemWait > 0 && r.cfg.Policy == secc.PolicySoC
 story:
 	for {
-		// A car that talked without giving a SoC leaves the twin waiting
-		// at 5 %: the story ends there for this plug-in, unless that was
-		// the handover's strategy, whose story goes on to the wait's end.
-		if talks && !noSession && socAt.IsZero() && !offered && grace == nil {
+		if talks && !saidNoSoC && socAt.IsZero() && !offered && grace == nil {
 			if st := r.twin.Snapshot().State; st == evsetwin.StateModemWait {
 				tl.say("the SmartEVSE got no SoC: it keeps 5 % PWM until its wait for one ends, then cuts CP and offers AC")
-				break story
+				saidNoSoC = true
+				if !toWaitsEnd {
+					break story
+				}
 			}
 		}
 		select {
@@ -627,7 +651,7 @@ story:
 			return out
 		}
 	}
-	out.soc = !socAt.IsZero()
+	out.soc, out.offered = !socAt.IsZero(), offered
 	out.States = r.obs.stateIDs()
 	if pc != nil {
 		out.Why = pc.Why()
@@ -835,6 +859,7 @@ type observer struct {
 	ho      chan record.Event // the SmartEVSE's handover, in the plug-in or after it
 	est     chan record.Event // the daemon's SoC estimates, in the plug-in or after it
 	capWh   float64           // the capacity the daemon knows of the car whose SoC came; 0: none
+	noComm  bool              // the charger reported a car that does not talk
 	ids     []int
 	t0      time.Time
 	// lastQuery returns the query of the twin's last POST /ev_state.
@@ -855,7 +880,7 @@ func (o *observer) begin(tl *timeline) {
 	o.closed, o.heard = make(chan struct{}), make(chan struct{}, 1)
 	o.ended, o.states = make(chan *record.Session, 1), make(chan evsetwin.Transition, 256)
 	o.ho = make(chan record.Event, 1)
-	o.est, o.capWh = make(chan record.Event, 16), 0
+	o.est, o.capWh, o.noComm = make(chan record.Event, 16), 0, false
 	o.ids, o.t0 = nil, time.Time{}
 }
 
@@ -946,6 +971,10 @@ func (o *observer) Event(e record.Event, s *record.Session) {
 		if o.active && s.SoC.Known && s.EnergyCapacityWh.Known {
 			o.capWh = s.EnergyCapacityWh.Value
 		}
+	case record.KindEnded:
+		if e.End == record.EndNoComm {
+			o.noComm = true
+		}
 	}
 	active, tl, closed := o.active, o.tl, o.closed
 	o.mu.Unlock()
@@ -971,7 +1000,7 @@ func (o *observer) Event(e record.Event, s *record.Session) {
 }
 
 func (o *observer) PlugInEnded(s *record.Session) {
-	if s.Phases.Matched.IsZero() {
+	if s.Phases.Matched.IsZero() && s.End != record.EndNoComm {
 		return
 	}
 	o.mu.Lock()
@@ -1049,6 +1078,29 @@ func (o *observer) awaitEnded(ctx context.Context) (*record.Session, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+func (o *observer) reportedNoComm() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.noComm
+}
+
+// awaitSilentEnded waits up to bound for the record of a car that never
+// talked; nil when the charger made none.
+func (o *observer) awaitSilentEnded(ctx context.Context, bound time.Duration) *record.Session {
+	o.mu.Lock()
+	ch := o.ended
+	o.mu.Unlock()
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case rec := <-ch:
+		return rec
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 func awaitBounded(ctx context.Context, ch <-chan struct{}, bound time.Duration) error {

@@ -301,6 +301,10 @@ func (t *timeline) event(e record.Event, s *record.Session) {
 		case record.EndLinkLost, record.EndStopped:
 		case record.EndIdentified:
 			t.printf("the plug-in is over for the charger: %s", e.Detail)
+		case record.EndNoComm:
+			if e.Gone == "" { // its end at state A says nothing new
+				t.printf("the charger reports it (MQTT, the API): %s", e.Detail)
+			}
 		default:
 			t.printf("V2G session over: %s", e.End.Words())
 		}
@@ -383,7 +387,7 @@ func (t *timeline) summary(res Result, rec *record.Session) {
 		t.printf("after the SoC: %s", rec.Handover.Words())
 	}
 	lead := "after the SoC"
-	if rec.End == record.EndNoNegotiation || rec.End == record.EndIdentified {
+	if rec.End == record.EndNoNegotiation || rec.End == record.EndIdentified || res.Twin != nil && !res.Twin.soc {
 		lead = "after the SmartEVSE's wait"
 	}
 	t.after(res.Twin, lead)
@@ -424,6 +428,10 @@ func (t *timeline) silentSummary(res Result, p evcc.Profile) {
 		what = "the car stopped at 5 % PWM and never talked"
 	}
 	t.printf("")
-	t.printf("%s: %s: no digital communication, nothing reached the charger or the SmartEVSE", verdict, what)
+	if res.Record != nil && res.Record.End == record.EndNoComm {
+		t.printf("%s: %s: no digital communication, reported by the charger; nothing reached the SmartEVSE", verdict, what)
+	} else {
+		t.printf("%s: %s: no digital communication, nothing reached the charger or the SmartEVSE", verdict, what)
+	}
 	t.after(res.Twin, "after the SmartEVSE's wait")
 }
