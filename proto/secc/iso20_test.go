@@ -2,9 +2,13 @@ package secc
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
+	"slices"
 	"testing"
 
+	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
@@ -390,5 +394,49 @@ func TestISO20Pause(t *testing.T) {
 	_, _, step, err := h.send20(setup.typ, setup.marshal(t))
 	if err != nil || step.Code != "OK_OldSessionJoined" {
 		t.Fatalf("rejoin: %q %v", step.Code, err)
+	}
+}
+
+// TestISO20CarOverTCP: the simulator's iso20-ac car against the server on
+// real sockets, under ac (the SoC of every loop published) and soc (the
+// first loop's, then Terminate); a charger without -20 in its preference
+// gets ISO-2 from the same car.
+func TestISO20CarOverTCP(t *testing.T) {
+	p, err := evcc.Lookup("iso20-ac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg   Config
+		proto string
+		end   evcc.End
+		socs  []int
+	}{
+		{iso20Config(PolicyAC), "iso20", evcc.EndComplete, []int{40, 41, 42, 43, 44}},
+		{iso20Config(PolicySoC), "iso20", evcc.EndShutdown, []int{40}},
+		{Config{Policy: PolicyAC}, "iso2", evcc.EndComplete, nil},
+	} {
+		_, addr, ev := startServer(t, c.cfg)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := evcc.Run(context.Background(), conn, evcc.Config{Profile: p})
+		conn.Close()
+		if err != nil || res.Protocol != c.proto || res.End != c.end {
+			t.Fatalf("%v: %s %v %v (steps %+v)", c.cfg.Policy, res.Protocol, res.End, err, res.Steps)
+		}
+		<-ev.end
+		ev.mu.Lock()
+		var socs []int
+		for _, e := range ev.all {
+			if e.Kind == record.KindValues && e.Values.SoC != nil {
+				socs = append(socs, *e.Values.SoC)
+			}
+		}
+		ev.mu.Unlock()
+		if !slices.Equal(socs, c.socs) {
+			t.Errorf("%v %s: SoCs published %v, want %v", c.cfg.Policy, c.proto, socs, c.socs)
+		}
 	}
 }
