@@ -791,6 +791,8 @@ func ProtocolName(p string) string {
 		return "DIN 70121"
 	case "iso2":
 		return "ISO 15118-2"
+	case "iso20":
+		return "ISO 15118-20"
 	}
 	return p
 }

@@ -23,7 +23,7 @@ func ExampleProfiles() {
 	// ignores-shutdown VW ID.4 (MEB) that ignores EVSE_Shutdown
 	// ac-only          Mercedes EQE offering ISO-2 only, AC
 	// refuses-ac       a car that refuses AC after a V2G session (unnamed)
-	// iso20-ac         an ISO 15118-20 AC car (77 kWh, dynamic mode, EIM)
+	// iso20-ac         77 kWh car speaking ISO 15118-20 AC (dynamic mode, EIM)
 	// ioniq-phev       Hyundai Ioniq plug-in hybrid
 	// zoe              Renault Zoe R/Q (AC-only charger)
 }

@@ -108,6 +108,7 @@ func (s *session) runISO20() error {
 			return err
 		}
 		if res.ScheduleExchangeRes.EVSEProcessing == iso20.ProcessingFinished {
+			s.res.Sent.RequestWh = int64(p.EnergyRequest.Float())
 			break
 		}
 	}
@@ -128,12 +129,13 @@ func (s *session) runISO20() error {
 			}
 			s.res.SoCs = append(s.res.SoCs, soc)
 		}
+		// What the charger has been told: the newest SoC.
+		if l.DisplayParameters != nil {
+			s.res.Sent.SoC, s.res.Sent.CapacityWh = soc, wh(s.p.Capacity)
+		}
 		res, err := s.iso20AC(message.AC_ChargeLoopReq, ac.Document{AC_ChargeLoopReq: l})
 		if err != nil {
 			return err
-		}
-		if i == 0 {
-			s.noteSent()
 		}
 		if st := res.AC_ChargeLoopRes.EVSEStatus; st != nil && st.EVSENotification == iso20.EvseNotificationTerminate {
 			return s.iso20Stop(true, EndShutdown)

@@ -357,7 +357,7 @@ func Profiles() []Profile {
 		{
 			// No public capture shows a -20 AC session in the clear (the
 			// shared ones are TLS): the values are a plausible 77 kWh car.
-			Name: "iso20-ac", Car: "an ISO 15118-20 AC car (77 kWh, dynamic mode, EIM)",
+			Name: "iso20-ac", Car: "77 kWh car speaking ISO 15118-20 AC (dynamic mode, EIM)",
 			Source:    "no capture: ISO 15118-20 AC in dynamic mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq",
 			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
 			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x01},
