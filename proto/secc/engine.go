@@ -266,7 +266,7 @@ func (e *engine) step(now time.Time, payload []byte, dst []byte) ([]byte, Step, 
 		e.prog.Expect = s.expect(e.st)
 	}
 	if e.closing && r.MovesOn {
-		e.values(now, r, record.Values{SoC: r.Values.SoC})
+		e.values(now, r, record.Values{SoC: r.Values.SoC, Display: r.Values.Display})
 		e.d = Decision{Outcome: Fail}
 		return e.answer(dst, &step, r, &e.d)
 	}

@@ -244,6 +244,22 @@ func TestISO20SoCPolicy(t *testing.T) {
 	if err != nil || step.Code != "FAILED" || !h2.s.Done() {
 		t.Fatalf("second loop: %q %v done=%v", step.Code, err, h2.s.Done())
 	}
+	doc = ac.Document{}
+	if _, err := ac.Unmarshal(ans, &doc); err != nil || doc.AC_ChargeLoopRes == nil || doc.AC_ChargeLoopRes.ResponseCode != iso20.ResponseCodeFAILED ||
+		doc.AC_ChargeLoopRes.EVSEStatus.EVSENotification != iso20.EvseNotificationTerminate {
+		t.Fatalf("second loop answer %x: %v", ans, err)
+	}
+	// Its SoC is still recorded.
+	if e := h2.events[len(h2.events)-1]; e.Kind != record.KindValues || *e.Values.SoC != 41 {
+		t.Fatalf("last event %+v", e)
+	}
+	var rec2 record.Session
+	for _, e := range h2.events {
+		rec2.Apply(e)
+	}
+	if d := rec2.Display; d.Loops != 2 || d.SoCUpdateCount != 2 || rec2.SoC.Value != 41 {
+		t.Fatalf("record of a car looping on: %+v", d)
+	}
 	// The car that stops instead: PowerDelivery(Stop), SessionStop.
 	h3 := newHarness(t, iso20Config(PolicySoC))
 	h3.sap(offerISO20)
