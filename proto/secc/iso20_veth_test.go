@@ -1,0 +1,103 @@
+package secc
+
+import (
+	"context"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/record"
+)
+
+// iso20Veth starts a server serving -20 first under the ac policy in one
+// namespace of a veth pair; dial opens a connection from the other.
+func iso20Veth(tb testing.TB, emit func(record.Event)) (dial func() net.Conn) {
+	nsE, nsP := netnstest.VethPair(tb)
+	var ln net.Listener
+	nsE.Do(tb, func() {
+		var err error
+		ln, err = net.Listen("tcp6", net.JoinHostPort(nsE.LinkLocal.String(), "0"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+	})
+	s := NewServer(iso20Config(PolicyAC), emit)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	dst := nsP.PeerAddr(nsE, uint16(ln.Addr().(*net.TCPAddr).Port))
+	return func() net.Conn {
+		var conn net.Conn
+		var err error
+		nsP.Do(tb, func() { conn, err = net.Dial("tcp6", dst.String()) })
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return conn
+	}
+}
+
+// TestISO20Veth: the iso20-ac car over real sockets between two network
+// namespaces: -20 negotiated, every loop's SoC published in order.
+// Root only.
+func TestISO20Veth(t *testing.T) {
+	ev := &events{end: make(chan record.Event, 8)}
+	dial := iso20Veth(t, ev.emit)
+	p, err := evcc.Lookup("iso20-ac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := dial()
+	res, err := evcc.Run(context.Background(), conn, evcc.Config{Profile: p, ResponseTimeout: 10 * time.Second})
+	conn.Close()
+	if err != nil || res.Protocol != "iso20" || res.End != evcc.EndComplete || len(res.Steps) != 17 {
+		t.Fatalf("%s %v %v, %d steps", res.Protocol, res.End, err, len(res.Steps))
+	}
+	if e := <-ev.end; e.End != record.EndSessionStop {
+		t.Fatalf("end %v (%s)", e.End, e.Detail)
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	var socs []int
+	for _, e := range ev.all {
+		if e.Kind == record.KindValues && e.Values.SoC != nil {
+			socs = append(socs, *e.Values.SoC)
+		}
+	}
+	if !slices.Equal(socs, []int{40, 41, 42, 43, 44}) {
+		t.Fatalf("SoCs published %v", socs)
+	}
+}
+
+// BenchmarkISO20AnswerTimeVeth measures the charger's answer time per
+// ISO-20 request as the car sees it (request written to answer read) over
+// plain TCP on a veth pair: one whole iso20-ac session under the ac policy
+// per op (17 requests). Root only:
+// go test -run '^$' -bench ISO20AnswerTimeVeth ./proto/secc
+func BenchmarkISO20AnswerTimeVeth(b *testing.B) {
+	dial := iso20Veth(b, nil)
+	p, err := evcc.Lookup("iso20-ac")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rtts []time.Duration
+	for b.Loop() {
+		conn := dial()
+		res, err := evcc.Run(context.Background(), conn, evcc.Config{Profile: p})
+		conn.Close()
+		if err != nil || res.End != evcc.EndComplete || res.Protocol != "iso20" {
+			b.Fatalf("session: %s %v, %v", res.Protocol, res.End, err)
+		}
+		for _, st := range res.Steps {
+			rtts = append(rtts, st.RTT)
+		}
+	}
+	slices.Sort(rtts)
+	b.ReportMetric(float64(rtts[len(rtts)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(rtts[len(rtts)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(rtts[len(rtts)-1].Microseconds()), "max-µs")
+}
