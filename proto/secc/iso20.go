@@ -304,6 +304,8 @@ func (a *iso20Adapter) read(r *Request) {
 		r.EVCCID = iso20EVCCID(a.req.SessionSetupReq.EVCCID)
 	case k20Authorization:
 		a.pnc = a.req.AuthorizationReq.SelectedAuthorizationService != iso20.AuthorizationEIM
+	case k20ServiceDetail:
+		a.invalid = a.req.ServiceDetailReq.ServiceID != iso20ServiceAC
 	case k20ServiceSelection:
 		s := a.req.ServiceSelectionReq.SelectedEnergyTransferService
 		a.invalid = s.ServiceID != iso20ServiceAC || s.ParameterSetID != iso20ParameterSet
@@ -372,7 +374,7 @@ func (a *iso20Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, 
 		code = iso20.ResponseCodeOK_NewSessionEstablished
 	case a.kind == k20Authorization && a.pnc:
 		code = iso20.ResponseCodeWARNING_AuthorizationSelectionInvalid
-	case a.kind == k20ServiceDetail && a.req.ServiceDetailReq.ServiceID != iso20ServiceAC:
+	case a.kind == k20ServiceDetail && a.invalid:
 		code = iso20.ResponseCodeFAILED_ServiceIDInvalid
 	case a.kind == k20ServiceSelection && a.invalid:
 		code = iso20.ResponseCodeFAILED_ServiceSelectionInvalid

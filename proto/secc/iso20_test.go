@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/proto/exi"
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
@@ -374,6 +375,35 @@ func TestISO20SessionRules(t *testing.T) {
 	_, p, _, _ = h.send20(sel.typ, sel.marshal(t))
 	if code(p) != iso20.ResponseCodeFAILED_ServiceSelectionInvalid || !h.s.Done() {
 		t.Fatalf("DC selected: %x", p)
+	}
+
+	// Details of a service not offered: FAILED_ServiceIDInvalid, the end.
+	h = start()
+	h.send20(reqs[3].typ, reqs[3].marshal(t))
+	det := reqs[4]
+	det.common.ServiceDetailReq.ServiceID = 2
+	_, p, _, _ = h.send20(det.typ, det.marshal(t))
+	if code(p) != iso20.ResponseCodeFAILED_ServiceIDInvalid || !h.s.Done() {
+		t.Fatalf("details of DC: %x", p)
+	}
+	// Plug & Charge is not offered: a warning, and the car may choose EIM.
+	h = newHarness(t, iso20Config(PolicyAC))
+	h.sap(offerISO20)
+	for _, q := range reqs[:2] {
+		h.send20(q.typ, q.marshal(t))
+	}
+	pnc := iso20Req{typ: v2gtp.TypeISO20CommonMessages, common: &iso20.Document{AuthorizationReq: &iso20.AuthorizationReqType{Header: hdr(testSID[:]),
+		SelectedAuthorizationService: iso20.AuthorizationPnC, PnC_AReqAuthorizationMode: &iso20.PnC_AReqAuthorizationModeType{Id: "id1", GenChallenge: make([]byte, 16),
+			ContractCertificateChain: iso20.ContractCertificateChainType{Certificate: []byte{1}, SubCertificates: iso20.SubCertificatesType{Certificate: []exi.Bytes{{2}}}}}}}}
+	_, p, _, err = h.send20(pnc.typ, pnc.marshal(t))
+	if err != nil || code(p) != iso20.ResponseCodeWARNING_AuthorizationSelectionInvalid || h.s.Done() {
+		t.Fatalf("PnC: %x %v", p, err)
+	}
+	if _, p, _, err = h.send20(reqs[2].typ, reqs[2].marshal(t)); err != nil || code(p) != iso20.ResponseCodeOK {
+		t.Fatalf("EIM after PnC: %x %v", p, err)
+	}
+	if _, p, _, err = h.send20(reqs[3].typ, reqs[3].marshal(t)); err != nil || code(p) != iso20.ResponseCodeOK {
+		t.Fatalf("ServiceDiscovery after EIM: %x %v", p, err)
 	}
 
 	// A DIN or ISO-2 session takes no ISO-20 payload type.
