@@ -1,6 +1,8 @@
 package record
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +34,11 @@ func TestDisplaySoCUpdates(t *testing.T) {
 	}
 	if got := d.Sent; len(got) != 1 || got[0] != "PresentSOC" || len(d.Missing) != 9 || d.Missing[8] != "InletHot" {
 		t.Fatalf("sent %v missing %v", d.Sent, d.Missing)
+	}
+	b, err := json.Marshal(s.Display)
+	if err != nil || !strings.HasPrefix(string(b), `{"loops":261,"with_parameters":261,"sent":["PresentSOC"],"missing":["MinimumSOC",`) ||
+		!strings.HasSuffix(string(b), `,{"soc":57,"at":"2026-12-01T12:04:19Z"}],"soc_update_count":258}`) {
+		t.Fatalf("JSON %s %v", b, err)
 	}
 	c := s.Clone()
 	c.Display.SoCUpdates[0].SoC = -5

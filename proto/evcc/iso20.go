@@ -27,8 +27,6 @@ type ISO20AC struct {
 	TargetSOC          int      // percent; -1 = not sent
 	EnergyRequest      Physical // Wh, EVTargetEnergyRequest
 	SoCStep            int      // percent per loop
-	// NoDisplay: the loop carries no DisplayParameters.
-	NoDisplay bool
 }
 
 // iso20Stream is the payload type of a document of the AC schema or of CommonMessages.
@@ -121,18 +119,14 @@ func (s *session) runISO20() error {
 			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest),
 			EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower), EVPresentActivePower: rational(p.MaxPower)}}
 		soc := min(s.p.SoC+i*p.SoCStep, 100)
-		if !p.NoDisplay {
-			l.DisplayParameters = &iso20.DisplayParametersType{PresentSOC: percent(soc), TargetSOC: percent(p.TargetSOC)}
-			if s.p.Capacity != nil {
-				c := rational(*s.p.Capacity)
-				l.DisplayParameters.BatteryEnergyCapacity = &c
-			}
-			s.res.SoCs = append(s.res.SoCs, soc)
+		l.DisplayParameters = &iso20.DisplayParametersType{PresentSOC: percent(soc), TargetSOC: percent(p.TargetSOC)}
+		if s.p.Capacity != nil {
+			c := rational(*s.p.Capacity)
+			l.DisplayParameters.BatteryEnergyCapacity = &c
 		}
+		s.res.SoCs = append(s.res.SoCs, soc)
 		// What the charger has been told: the newest SoC.
-		if l.DisplayParameters != nil {
-			s.res.Sent.SoC, s.res.Sent.CapacityWh = soc, wh(s.p.Capacity)
-		}
+		s.res.Sent.SoC, s.res.Sent.CapacityWh = soc, wh(s.p.Capacity)
 		res, err := s.iso20AC(message.AC_ChargeLoopReq, ac.Document{AC_ChargeLoopReq: l})
 		if err != nil {
 			return err
