@@ -406,6 +406,26 @@ func TestISO20SessionRules(t *testing.T) {
 		t.Fatalf("ServiceDiscovery after EIM: %x %v", p, err)
 	}
 
+	// The car's next request is due within V2G_SECC_Sequence_Timeout.
+	h = start()
+	if got := h.s.Deadline(); !got.Equal(h.now.Add(V2G_SECC_Sequence_Timeout)) {
+		t.Errorf("deadline %v, want %v", got, h.now.Add(V2G_SECC_Sequence_Timeout))
+	}
+
+	// The dc policy serves no AC: FAILED_WrongChargeParameter, the end.
+	h = newHarness(t, iso20Config(PolicyDC))
+	h.sap(offerISO20)
+	fresh := iso20Car(testSID[:], 1) // the tests above changed some of reqs
+	for _, q := range fresh[:6] {
+		h.send20(q.typ, q.marshal(t))
+	}
+	_, p, _, err = h.send20(fresh[6].typ, fresh[6].marshal(t))
+	ad = ac.Document{}
+	if _, uerr := ac.Unmarshal(p, &ad); uerr != nil || err != nil || ad.AC_ChargeParameterDiscoveryRes == nil ||
+		ad.AC_ChargeParameterDiscoveryRes.ResponseCode != iso20.ResponseCodeFAILED_WrongChargeParameter || !h.s.Done() {
+		t.Fatalf("dc policy: %x %v", p, err)
+	}
+
 	// A DIN or ISO-2 session takes no ISO-20 payload type.
 	h = newHarness(t, Config{})
 	h.sap(offerDIN)
