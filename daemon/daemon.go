@@ -354,6 +354,9 @@ type Wire struct {
 // one (after the interface came back) numbers its plug-ins on.
 func (d *Daemon) Charger(w Wire) (*charger.Charger, error) {
 	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.cfg.EVSEID, Log: d.log, CableCheckTime: d.cfg.CableCheck, PreChargeTime: d.cfg.PreCharge}
+	if v := d.cfg.V2G; v.ISO20 || v.ISO20First {
+		seccCfg.Preference = secc.PreferenceISO20(d.policy, v.ISO20First)
+	}
 	port := w.Port
 	if d.rec != nil {
 		port, seccCfg.Tap = d.rec.Tap(port), d.rec.V2G

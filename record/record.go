@@ -182,6 +182,95 @@ type Values struct {
 	MaxPowerW        *float64 // EVMaximumPowerLimit
 	TargetVoltageV   *float64 // PreCharge / CurrentDemand target
 	TargetCurrentA   *float64
+	// ISO 15118-20's DisplayParameters of a charge loop request (and the
+	// SoC goals of a dynamic ScheduleExchangeReq): percent, and seconds.
+	MinimumSOC, TargetSOC, MaximumSOC                            *int
+	RemainingToMinimumS, RemainingToTargetS, RemainingToMaximumS *int
+	ChargingComplete                                             *bool
+	// Display says which DisplayParameters an ISO-20 charge loop request
+	// carried (DisplayLoop set); zero for any other message.
+	Display DisplaySet
+}
+
+// DisplaySet is a set of ISO 15118-20's DisplayParameters.
+type DisplaySet uint16
+
+// The DisplayParameters, in the schema's order, after DisplayLoop.
+const (
+	// DisplayLoop marks the values of an ISO-20 charge loop request, which
+	// may carry DisplayParameters: the set then says which it carried.
+	DisplayLoop DisplaySet = 1 << iota
+	DisplayPresentSOC
+	DisplayMinimumSOC
+	DisplayTargetSOC
+	DisplayMaximumSOC
+	DisplayRemainingTimeToMinimumSOC
+	DisplayRemainingTimeToTargetSOC
+	DisplayRemainingTimeToMaximumSOC
+	DisplayChargingComplete
+	DisplayBatteryEnergyCapacity
+	DisplayInletHot
+	numDisplay = iota
+)
+
+var displayNames = [numDisplay]string{"", "PresentSOC", "MinimumSOC", "TargetSOC", "MaximumSOC", "RemainingTimeToMinimumSOC",
+	"RemainingTimeToTargetSOC", "RemainingTimeToMaximumSOC", "ChargingComplete", "BatteryEnergyCapacity", "InletHot"}
+
+// Names returns the parameters in d, in the schema's order (never nil).
+func (d DisplaySet) Names() []string {
+	l := []string{}
+	for i := 1; i < numDisplay; i++ {
+		if d&(1<<i) != 0 {
+			l = append(l, displayNames[i])
+		}
+	}
+	return l
+}
+
+// Display is what a car told in ISO 15118-20's DisplayParameters over a
+// plug-in: which it sent and which it left out (no public capture shows
+// which cars send PresentSOC under -20 AC), and each SoC that changed.
+type Display struct {
+	Loops int `json:"loops"` // charge loop requests
+	// WithParameters counts the loop requests that carried DisplayParameters.
+	WithParameters int        `json:"with_parameters"`
+	Sent           []string   `json:"sent"`    // sent at least once, in the schema's order
+	Missing        []string   `json:"missing"` // never sent
+	sent           DisplaySet // Sent as a set
+	// SoCUpdates are the newest MaxSoCUpdates changes of the SoC in the
+	// loop, with their time; SoCUpdateCount counts them all.
+	SoCUpdates     []SoCUpdate `json:"soc_updates,omitempty"`
+	SoCUpdateCount int         `json:"soc_update_count"`
+}
+
+// SoCUpdate is one SoC a car reported in its charge loop, when the record took it.
+type SoCUpdate struct {
+	SoC int       `json:"soc"`
+	At  time.Time `json:"at"`
+}
+
+// MaxSoCUpdates bounds Display.SoCUpdates: an hours-long AC charge keeps
+// its newest updates.
+const MaxSoCUpdates = 256
+
+// loop folds one ISO-20 charge loop request's values into d; socChanged:
+// the record took its SoC.
+func (d *Display) loop(v *Values, socChanged bool, at time.Time) {
+	d.Loops++
+	if v.Display != DisplayLoop {
+		d.WithParameters++
+	}
+	d.sent |= v.Display &^ DisplayLoop
+	d.Sent = d.sent.Names()
+	d.Missing = (^d.sent &^ DisplayLoop & (1<<numDisplay - 1)).Names()
+	if socChanged && v.SoC != nil {
+		if len(d.SoCUpdates) == MaxSoCUpdates {
+			copy(d.SoCUpdates, d.SoCUpdates[1:])
+			d.SoCUpdates = d.SoCUpdates[:MaxSoCUpdates-1]
+		}
+		d.SoCUpdates = append(d.SoCUpdates, SoCUpdate{SoC: *v.SoC, At: at})
+		d.SoCUpdateCount++
+	}
 }
 
 // Event is one step of a plug-in, as a session package reports it.
@@ -424,6 +513,9 @@ type Session struct {
 	MaxVoltageV      Num `json:"ev_max_voltage_v"`
 	MaxCurrentA      Num `json:"ev_max_current_a"`
 	MaxPowerW        Num `json:"ev_max_power_w"`
+	// Display is what the car told in ISO 15118-20's DisplayParameters;
+	// nil unless an ISO-20 charge loop came.
+	Display *Display `json:"display,omitempty"`
 
 	Phases     Phases     `json:"phases"`
 	Answers    []Answer   `json:"answers,omitempty"`
@@ -543,7 +635,8 @@ func (s *Session) applyValues(e Event) (changed bool) {
 	if from == "" {
 		from = e.Message.String()
 	}
-	changed = s.SoC.offer(v.SoC, from, at, percent)
+	socChanged := s.SoC.offer(v.SoC, from, at, percent)
+	changed = socChanged
 	changed = s.FullSOC.offer(v.FullSOC, from, at, percent) || changed
 	changed = s.BulkSOC.offer(v.BulkSOC, from, at, percent) || changed
 	changed = s.EnergyCapacityWh.offer(v.EnergyCapacityWh, from, at) || changed
@@ -551,6 +644,12 @@ func (s *Session) applyValues(e Event) (changed bool) {
 	s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
 	s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
 	s.MaxPowerW.offer(v.MaxPowerW, from, at)
+	if v.Display&DisplayLoop != 0 {
+		if s.Display == nil {
+			s.Display = &Display{}
+		}
+		s.Display.loop(&v, socChanged, at)
+	}
 	if s.pendingID != nil && e.Conn == s.pendingConn && e.Conn != s.idConn {
 		// The EVCCID of the plug-in is that of the connection that supplied its values.
 		changed = s.setEVCCID(s.pendingID, e.Conn) || changed
@@ -656,6 +755,11 @@ func (s *Session) Clone() *Session {
 		x := *s.Estimate
 		c.Estimate = &x
 	}
+	if s.Display != nil {
+		d := *s.Display
+		d.SoCUpdates = append([]SoCUpdate(nil), d.SoCUpdates...)
+		c.Display = &d
+	}
 	if s.EVCCID != nil {
 		id := *s.EVCCID
 		id.Raw = append([]byte(nil), id.Raw...)
@@ -717,6 +821,8 @@ func ProtocolName(p string) string {
 		return "DIN 70121"
 	case "iso2":
 		return "ISO 15118-2"
+	case "iso20":
+		return "ISO 15118-20"
 	}
 	return p
 }

@@ -29,6 +29,7 @@ type Config struct {
 	EVSEID           string // the charger's EVSEID; "" = the charger's built-in one
 	EmulateModem     bool   // answer the modem's messages in software (veth pairs)
 	V2GPort          int    // TCP port of the V2G server; 0 = any free port
+	V2G              V2G
 	SLAC             SLAC
 	SmartEVSE        SmartEVSE
 	MQTT             MQTT
@@ -39,6 +40,15 @@ type Config struct {
 	CapacityFallback []Capacity // battery capacity for cars that send none
 	Cars             []Car      // the owner's cars, recognised by their MACs
 	Log              Log
+}
+
+// V2G configures the protocols the charger serves.
+type V2G struct {
+	// ISO20 serves ISO 15118-20 AC (EIM) to a car that offers it, ranked
+	// below DIN and ISO-2 (a car offering -20 today offers -2 or DIN too).
+	ISO20 bool
+	// ISO20First ranks ISO 15118-20 ahead of DIN and ISO-2; it implies ISO20.
+	ISO20First bool
 }
 
 // SLAC configures the matching of cars.

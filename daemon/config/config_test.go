@@ -169,7 +169,7 @@ func TestErrors(t *testing.T) {
 		{"unknown key", "interface: eth1\nmqtt:\n  brokr: tcp://h:1883\n", ErrUnknownKey,
 			"f.yaml:3:3: mqtt.brokr: unknown key (did you mean mqtt.broker?)"},
 		{"unknown top key", "colour: red\n", ErrUnknownKey,
-			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, cars, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, slac, smartevse, state_dir, v2g_port"},
+			"f.yaml:1:1: colour: unknown key: the keys here are capacity_fallback, cars, emulate_modem, evse_id, http, interface, log, mqtt, name, policy, recordings, sessions, slac, smartevse, state_dir, v2g, v2g_port"},
 		{"bad type", "v2g_port: fifteen\n", ErrType,
 			`f.yaml:1:11: v2g_port: must be a whole number, not the text "fifteen"`},
 		{"bad bool", "mqtt:\n  home_assistant: yes\n", ErrType,
@@ -417,5 +417,23 @@ func TestIsINI(t *testing.T) {
 		if got := IsINI(tc.name, []byte(tc.data)); got != tc.want {
 			t.Errorf("IsINI(%q, %q) = %v", tc.name, tc.data, got)
 		}
+	}
+}
+
+// TestV2GISO20: the switches of ISO 15118-20 read as written, off by default.
+func TestV2GISO20(t *testing.T) {
+	if d := Default().V2G; d.ISO20 || d.ISO20First {
+		t.Fatalf("default %+v", d)
+	}
+	c, err := Parse("f.yaml", []byte("v2g:\n  iso20: true\n"))
+	if err != nil || !c.V2G.ISO20 || c.V2G.ISO20First {
+		t.Fatalf("iso20: %+v %v", c.V2G, err)
+	}
+	c, err = Parse("f.yaml", []byte("v2g: {iso20_first: true}\n"))
+	if err != nil || c.V2G.ISO20 || !c.V2G.ISO20First {
+		t.Fatalf("iso20_first: %+v %v", c.V2G, err)
+	}
+	if _, err := Parse("f.yaml", []byte("v2g:\n  iso20: maybe\n")); !errors.Is(err, ErrType) {
+		t.Fatalf("iso20: maybe: %v", err)
 	}
 }

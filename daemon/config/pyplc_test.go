@@ -49,6 +49,9 @@ policy: "soc"
 evse_id: ""
 emulate_modem: false
 v2g_port: 0
+v2g:
+  iso20: false
+  iso20_first: false
 slac:
   init_timeout: 50s
 smartevse:

@@ -14,7 +14,7 @@ import (
 )
 
 // sections are the keys whose value is a mapping of further keys.
-var sections = map[string]bool{"slac": true, "smartevse": true, "mqtt": true, "http": true, "recordings": true, "sessions": true, "log": true}
+var sections = map[string]bool{"v2g": true, "slac": true, "smartevse": true, "mqtt": true, "http": true, "recordings": true, "sessions": true, "log": true}
 
 // scalars maps every scalar key to its field: *string, *bool, *int, *float64 or *time.Duration.
 var scalars = map[string]func(c *Config) any{
@@ -24,6 +24,8 @@ var scalars = map[string]func(c *Config) any{
 	"evse_id":                     func(c *Config) any { return &c.EVSEID },
 	"emulate_modem":               func(c *Config) any { return &c.EmulateModem },
 	"v2g_port":                    func(c *Config) any { return &c.V2GPort },
+	"v2g.iso20":                   func(c *Config) any { return &c.V2G.ISO20 },
+	"v2g.iso20_first":             func(c *Config) any { return &c.V2G.ISO20First },
 	"slac.init_timeout":           func(c *Config) any { return &c.SLAC.InitTimeout },
 	"smartevse.url":               func(c *Config) any { return &c.SmartEVSE.URL },
 	"smartevse.timeout":           func(c *Config) any { return &c.SmartEVSE.Timeout },

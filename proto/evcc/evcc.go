@@ -94,13 +94,15 @@ type Sent struct {
 
 // Result is what happened in one session.
 type Result struct {
-	Protocol  string // "din" or "iso2"; "" before the handshake
+	Protocol  string // "din", "iso2" or "iso20"; "" before the handshake
 	Namespace string
 	SessionID []byte
 	Mode      string // requested energy transfer, e.g. "DC_extended"
 	Sent      Sent
-	Steps     []Step
-	End       End
+	// SoCs are the PresentSOCs of an ISO 15118-20 charge loop, as sent.
+	SoCs  []int
+	Steps []Step
+	End   End
 }
 
 // Errors of Run; they are wrapped with the step that failed. A timer that
@@ -184,6 +186,9 @@ type session struct {
 	buf     []byte
 	res     Result
 	send    sendFunc // the protocol's, once negotiated
+	// stream is the V2GTP payload type of the next request: ISO-20's
+	// schemas have their own; zero means 0x8001.
+	stream v2gtp.PayloadType
 
 	serviceID uint16 // ChargeService of ServiceDiscoveryRes
 	tupleID   uint16 // ISO-2 SAScheduleTupleID of ChargeParameterDiscoveryRes
@@ -210,6 +215,9 @@ func (s *session) run() error {
 	case message.ProtocolISO2:
 		s.res.Protocol = "iso2"
 		return s.runISO2()
+	case message.ProtocolISO20AC:
+		s.res.Protocol = "iso20"
+		return s.runISO20()
 	}
 	return fmt.Errorf("%w: the charger chose %s, which this car cannot speak", ErrBadResponse, proto.ProtocolNamespace)
 }
@@ -283,7 +291,11 @@ func (s *session) exchange(name message.Kind, msg []byte, timeout time.Duration)
 		timeout = s.timeout
 	}
 	s.buf = msg[:0]
-	v2gtp.AppendHeader(msg[:0], v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(msg) - v2gtp.HeaderLen)})
+	typ := s.stream
+	if typ == 0 {
+		typ = v2gtp.TypeEXI
+	}
+	v2gtp.AppendHeader(msg[:0], v2gtp.Header{Type: typ, Length: uint32(len(msg) - v2gtp.HeaderLen)})
 	start := s.clk.Now()
 	disarm := s.arm(timeout)
 	doing, other := "writing", ErrWrite
@@ -303,7 +315,7 @@ func (s *session) exchange(name message.Kind, msg []byte, timeout time.Duration)
 		}
 		return nil, rtt, s.ioError(name, doing, err, other)
 	}
-	if h.Type != v2gtp.TypeEXI {
+	if h.Type != typ {
 		s.step(name, "", rtt)
 		return nil, rtt, fmt.Errorf("%w: %s answered with V2GTP payload type %s", ErrBadResponse, name, h.Type)
 	}

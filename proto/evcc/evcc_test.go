@@ -456,8 +456,8 @@ func TestProfiles(t *testing.T) {
 		if !strings.HasPrefix(p.AfterSoCReport, "cars.md, After the SoC: ") {
 			t.Errorf("%s: AfterSoCReport %q does not name its report", p.Name, p.AfterSoCReport)
 		}
-		if p.DC != (p.SoC >= 0) {
-			t.Errorf("%s: a DC car sends its SoC, an AC-only car has none", p.Name)
+		if (p.DC || p.ISO20AC != nil) != (p.SoC >= 0) {
+			t.Errorf("%s: a DC or ISO-20 car sends its SoC, an ISO-2 AC-only car has none", p.Name)
 		}
 	}
 	for _, n := range []string{"ioniq", "tesla-model3", "id3", "ev6", "polestar2", "stellantis", "no-capacity", "full", "phev", "ignores-shutdown", "ac-only"} {

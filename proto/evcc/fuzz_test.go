@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/ccslink/ccslink/internal/shared"
+	"github.com/ccslink/ccslink/proto/v2g/apphand"
+	"github.com/ccslink/ccslink/proto/v2g/iso20"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 )
 
@@ -34,6 +37,11 @@ func FuzzRun(f *testing.F) {
 			if sn := finishRun(car, done); len(sn.sent) > 0 {
 				f.Add(append([]byte{byte(i)}, sn.sent...))
 			}
+		}
+	}
+	for i, p := range profiles {
+		if p.Name == "iso20-ac" {
+			f.Add(append([]byte{byte(i)}, iso20Answers(f)...))
 		}
 	}
 	// The answers of real chargers (pyPLC as the charger, the Ioniq as the car).
@@ -82,4 +90,66 @@ func realAnswers(t testing.TB, table, file string) []byte {
 		stream = v2gtp.AppendMessage(stream, v2gtp.TypeEXI, b)
 	}
 	return stream
+}
+
+// iso20Answers is a charger's whole ISO-20 AC session as the iso20-ac car
+// hears it, each answer in its schema's payload type.
+func iso20Answers(t testing.TB) []byte {
+	sid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	h := iso20.MessageHeaderType{SessionID: sid, TimeStamp: 1}
+	id := uint8(1)
+	sap, err := apphand.Marshal(&apphand.Document{SupportedAppProtocolRes: &apphand.SupportedAppProtocolRes{ResponseCode: apphand.ResponseCodeOK_SuccessfulNegotiation, SchemaID: &id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, sap)
+	c := func(d iso20.Document) {
+		b, err := iso20.Marshal(&d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = v2gtp.AppendMessage(stream, v2gtp.TypeISO20CommonMessages, b)
+	}
+	a := func(d ac.Document) {
+		b, err := ac.Marshal(&d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = v2gtp.AppendMessage(stream, v2gtp.TypeISO20AC, b)
+	}
+	ok := iso20.ResponseCodeOK
+	two := int32(2)
+	power := iso20.RationalNumberType{Value: 11, Exponent: 3}
+	c(iso20.Document{SessionSetupRes: &iso20.SessionSetupResType{Header: h, ResponseCode: iso20.ResponseCodeOK_NewSessionEstablished, EVSEID: "ZZ00000"}})
+	c(iso20.Document{AuthorizationSetupRes: &iso20.AuthorizationSetupResType{Header: h, ResponseCode: ok,
+		AuthorizationServices: []iso20.AuthorizationType{iso20.AuthorizationEIM}, EIM_ASResAuthorizationMode: &iso20.EIM_ASResAuthorizationModeType{}}})
+	c(iso20.Document{AuthorizationRes: &iso20.AuthorizationResType{Header: h, ResponseCode: ok}})
+	c(iso20.Document{ServiceDiscoveryRes: &iso20.ServiceDiscoveryResType{Header: h, ResponseCode: ok,
+		EnergyTransferServiceList: iso20.ServiceListType{Service: []iso20.ServiceType{{ServiceID: 1}}}}})
+	c(iso20.Document{ServiceDetailRes: &iso20.ServiceDetailResType{Header: h, ResponseCode: ok, ServiceID: 1,
+		ServiceParameterList: iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: 1, Parameter: []iso20.ParameterType{{Name: "ControlMode", IntValue: &two}}}}}}})
+	c(iso20.Document{ServiceSelectionRes: &iso20.ServiceSelectionResType{Header: h, ResponseCode: ok}})
+	a(ac.Document{AC_ChargeParameterDiscoveryRes: &ac.AC_ChargeParameterDiscoveryResType{Header: h, ResponseCode: ok,
+		AC_CPDResEnergyTransferMode: &ac.AC_CPDResEnergyTransferModeType{EVSEMaximumChargePower: power, EVSEMinimumChargePower: power, EVSENominalFrequency: power}}})
+	c(iso20.Document{ScheduleExchangeRes: &iso20.ScheduleExchangeResType{Header: h, ResponseCode: ok, Dynamic_SEResControlMode: &iso20.Dynamic_SEResControlModeType{}}})
+	c(iso20.Document{PowerDeliveryRes: &iso20.PowerDeliveryResType{Header: h, ResponseCode: ok}})
+	for range DefaultRounds {
+		a(ac.Document{AC_ChargeLoopRes: &ac.AC_ChargeLoopResType{Header: h, ResponseCode: ok, Dynamic_AC_CLResControlMode: &ac.Dynamic_AC_CLResControlModeType{EVSETargetActivePower: power}}})
+	}
+	c(iso20.Document{PowerDeliveryRes: &iso20.PowerDeliveryResType{Header: h, ResponseCode: ok}})
+	c(iso20.Document{SessionStopRes: &iso20.SessionStopResType{Header: h, ResponseCode: ok}})
+	return stream
+}
+
+// TestISO20Answers: the iso20-ac car plays a whole session from the
+// scripted answers, so that they seed FuzzRun with the -20 flow.
+func TestISO20Answers(t *testing.T) {
+	p, err := Lookup("iso20-ac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), pipeReadWriter{bytes.NewReader(iso20Answers(t)), io.Discard}, Config{Profile: p})
+	if err != nil || res.Protocol != "iso20" || res.End != EndComplete || len(res.Steps) != 17 || len(res.SoCs) != DefaultRounds || res.SoCs[4] != 44 {
+		t.Fatalf("%+v %v", res, err)
+	}
 }

@@ -121,6 +121,8 @@ type Profile struct {
 	ProfileMaxPower                    *Physical // ISO-2 DC PowerDeliveryReq ChargingProfile (W)
 
 	AC *AC // nil: no AC charging
+	// ISO20AC is what the car sends in ISO 15118-20 AC; nil: it does not speak it.
+	ISO20AC *ISO20AC
 
 	Rounds int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
 
@@ -353,6 +355,21 @@ func Profiles() []Profile {
 			MaxEntries: 12,
 			Quirks:     QuirkConditioning | QuirkBulkComplete,
 			AfterSoC:   RefusesUntilUnplug, AfterSoCReport: reportRefuseAC,
+		},
+		{
+			// No public capture shows a -20 AC session in the clear (the
+			// shared ones are TLS): the values are a plausible 77 kWh car.
+			Name: "iso20-ac", Car: "77 kWh car speaking ISO 15118-20 AC (dynamic mode, EIM)",
+			Source:    "no capture: ISO 15118-20 AC in dynamic mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq",
+			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
+			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x01},
+			SoC:       40, FullSOC: -1, BulkSOC: -1,
+			Capacity: pv(77, 3),
+			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
+				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
+			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			Quirks:   QuirkNoServiceCategory,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			// It never talks: no protocols, no values; only the pilot.

@@ -10,6 +10,10 @@ const (
 	NamespaceDIN   = message.NamespaceDIN
 	NamespaceISO2  = message.NamespaceISO2
 	NamespaceTesla = message.NamespaceTesla // Tesla's own, offered beside DIN; it speaks DIN
+	// NamespaceISO20AC is what a car offers for ISO 15118-20 AC; the
+	// CommonMessages namespace (message.NamespaceISO20) is no protocol of its
+	// own, and -20 DC (message.NamespaceISO20DC) is not served yet.
+	NamespaceISO20AC = message.NamespaceISO20AC
 )
 
 // Offer is the protocol the charger picked from a car's offer.
@@ -21,8 +25,8 @@ type Offer struct {
 }
 
 // protocolOf returns the protocol of an offer the charger speaks: version
-// 2 of DIN's or ISO-2's namespace, or Tesla's namespace whatever its version
-// (0.7 in real cars).
+// 2 of DIN's or ISO-2's namespace, version 1 of ISO-20 AC's, or Tesla's
+// namespace whatever its version (0.7 in real cars).
 func protocolOf(ns string, major uint32) Protocol {
 	switch message.ProtocolOf(ns) {
 	case message.ProtocolDIN:
@@ -32,6 +36,10 @@ func protocolOf(ns string, major uint32) Protocol {
 	case message.ProtocolISO2:
 		if major == 2 {
 			return ProtocolISO2
+		}
+	case message.ProtocolISO20AC:
+		if major == 1 {
+			return ProtocolISO20
 		}
 	}
 	return ProtocolNone

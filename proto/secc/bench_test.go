@@ -205,3 +205,67 @@ func TestReusedAdapterTakesItsConfig(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkISO20ACSession measures the charger's work for one whole ISO-20
+// AC session under the ac policy (SAP, SessionSetup, AuthorizationSetup,
+// Authorization, ServiceDiscovery, ServiceDetail, ServiceSelection,
+// AC_ChargeParameterDiscovery, ScheduleExchange, PowerDelivery, five
+// AC_ChargeLoop, PowerDelivery, SessionStop): decode, decide and encode,
+// without I/O; ns/request is the mean answer time.
+func BenchmarkISO20ACSession(b *testing.B) {
+	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20}}})
+	reqs := iso20Car(testSID[:], 5)
+	payloads := [][]byte{sapB}
+	types := []v2gtp.PayloadType{v2gtp.TypeEXI}
+	for _, q := range reqs {
+		payloads, types = append(payloads, q.marshal(b)), append(types, q.typ)
+	}
+	cfg := iso20Config(PolicyAC)
+	cfg.NewSessionID = func() [8]byte { return testSID }
+	out := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewSession(cfg, t0, nil)
+		for i, p := range payloads {
+			var err error
+			out, _, err = s.Handle(t0, v2gtp.Header{Type: types[i], Length: uint32(len(p))}, p, out[:0])
+			if err != nil || len(out) == 0 {
+				b.Fatalf("request %d: %v", i, err)
+			}
+		}
+		if !s.Done() {
+			b.Fatal("session not done")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(payloads)), "ns/request")
+}
+
+// BenchmarkISO20ChargeLoop measures the answer to one AC_ChargeLoopReq
+// with DisplayParameters in a running session: the request a -20 AC
+// session repeats for hours, its values published each time.
+func BenchmarkISO20ChargeLoop(b *testing.B) {
+	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20}}})
+	cfg := iso20Config(PolicyAC)
+	cfg.NewSessionID = func() [8]byte { return testSID }
+	s := NewSession(cfg, t0, nil)
+	out, _, err := s.Handle(t0, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(sapB))}, sapB, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := iso20Car(testSID[:], 1)
+	for _, q := range reqs[:9] {
+		p := q.marshal(b)
+		if out, _, err = s.Handle(t0, v2gtp.Header{Type: q.typ, Length: uint32(len(p))}, p, out[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	loop := reqs[9].marshal(b)
+	hd := v2gtp.Header{Type: v2gtp.TypeISO20AC, Length: uint32(len(loop))}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, _, err = s.Handle(t0, hd, loop, out[:0])
+		if err != nil || len(out) == 0 {
+			b.Fatal(err)
+		}
+	}
+}

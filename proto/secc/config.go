@@ -59,17 +59,35 @@ const (
 	ProtocolNone Protocol = iota
 	ProtocolDIN           // DIN SPEC 70121 (and Tesla's namespace for it)
 	ProtocolISO2          // ISO 15118-2:2013
+	// ProtocolISO20 is ISO 15118-20 AC with EIM (the car offers
+	// urn:iso:std:iso:15118:-20:AC; its CommonMessages come with it). Only
+	// negotiated when Config.Preference lists it.
+	ProtocolISO20
 )
 
-// String returns "din" or "iso2".
+// String returns "din", "iso2" or "iso20".
 func (p Protocol) String() string {
 	switch p {
 	case ProtocolDIN:
 		return "din"
 	case ProtocolISO2:
 		return "iso2"
+	case ProtocolISO20:
+		return "iso20"
 	}
 	return "none"
+}
+
+// PreferenceISO20 is the preference of a charger that serves ISO 15118-20
+// too: ranked below DIN and ISO-2 (in the policy's order of them), as a car
+// offering -20 today offers -2 or DIN as well; first puts -20 ahead of
+// both, for a charger that wants the SoC of a -20 AC loop.
+func PreferenceISO20(policy PolicyName, first bool) []Protocol {
+	p := Config{Policy: policy}.withDefaults().Preference
+	if first {
+		return append([]Protocol{ProtocolISO20}, p...)
+	}
+	return append(p, ProtocolISO20)
 }
 
 // Limits are the charger's DC limits as it announces them.
@@ -115,7 +133,8 @@ type Config struct {
 	// connection's goroutine.
 	Decline func(info ConnInfo) bool
 	// Preference lists the protocols in the order the charger prefers them;
-	// nil means DIN, then ISO-2 (the ac policy: ISO-2, then DIN).
+	// nil means DIN, then ISO-2 (the ac policy: ISO-2, then DIN). ISO 15118-20
+	// is served only when listed (PreferenceISO20).
 	Preference []Protocol
 	// EVSEID identifies the charger: DIN sends it as bytes (a hex string
 	// here, e.g. "00"), ISO-2 as text such as "DE*ABC*E1234"; "" means ZZ00000.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/proto/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -148,6 +149,22 @@ type adapter interface {
 	failed(dst []byte, c code, sid []byte) (out []byte, rc string, ok bool, err error)
 }
 
+// streamed is an adapter whose messages come in V2GTP payload types other
+// than 0x8001 (ISO-20: one per schema); accept reports whether t is one
+// and notes it, and the time of the request, for decode and the answers.
+type streamed interface {
+	accept(t v2gtp.PayloadType, now time.Time) bool
+}
+
+// sequenced is an adapter whose protocol orders its requests its own way
+// (ISO-20: authorization before the services, a schedule after the
+// parameters): after returns the state that follows decision d on r in
+// st, stEnded when the session ends; expect names a state's phase.
+type sequenced interface {
+	after(st state, r *Request, d *Decision) state
+	expect(st state) Phase
+}
+
 // pooled returns an adapter of an ended session from p, or a new one that
 // init has prepared.
 func pooled[A any](p *sync.Pool, init func(*A)) *A {
@@ -203,7 +220,14 @@ func newEngine(cfg *Config, ids *sessionIDs, now time.Time, emit func(record.Eve
 }
 
 func (e *engine) deadline() time.Time { return e.last.Add(e.cfg.SequenceTimeout) }
-func (e *engine) done() bool          { return e.ended }
+
+func (e *engine) accepts(t v2gtp.PayloadType, now time.Time) bool {
+	if s, ok := e.a.(streamed); ok {
+		return s.accept(t, now)
+	}
+	return t == v2gtp.TypeEXI
+}
+func (e *engine) done() bool { return e.ended }
 
 func (e *engine) handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error) {
 	out, step, err := e.step(now, payload, dst)
@@ -238,8 +262,11 @@ func (e *engine) step(now time.Time, payload []byte, dst []byte) ([]byte, Step, 
 			&RequestError{Message: step.Request, Err: fmt.Errorf("%w: SessionID %x, the session's is %x", ErrUnknownSession, r.sessionID, e.ids.id[:])})
 	}
 	e.prog = Progress{Now: now, Protocol: e.proto, Expect: e.st.expect(), AC: e.ac, Config: e.cfg}
+	if s, ok := e.a.(sequenced); ok {
+		e.prog.Expect = s.expect(e.st)
+	}
 	if e.closing && r.MovesOn {
-		e.values(now, r, record.Values{SoC: r.Values.SoC})
+		e.values(now, r, record.Values{SoC: r.Values.SoC, Display: r.Values.Display})
 		e.d = Decision{Outcome: Fail}
 		return e.answer(dst, &step, r, &e.d)
 	}
@@ -285,6 +312,14 @@ func (e *engine) next(r *Request, d *Decision) {
 	}
 	if d.Outcome == Fail || d.Outcome == WrongEnergy {
 		e.st, e.ended = stEnded, true
+		return
+	}
+	if s, ok := e.a.(sequenced); ok {
+		if r.Phase == PhaseChargeParameterDiscovery && r.Energy == EnergyAC && d.Outcome == Continue {
+			e.ac = true
+		}
+		e.st = s.after(e.st, r, d)
+		e.ended = e.st == stEnded
 		return
 	}
 	switch r.Phase {

@@ -20,8 +20,8 @@ type Phase uint8
 const (
 	PhaseSessionSetup Phase = iota
 	PhaseServiceDiscovery
-	PhasePaymentSelection         // DIN ServicePaymentSelection, ISO-2 PaymentServiceSelection
-	PhaseAuthorization            // DIN ContractAuthentication, ISO-2 Authorization
+	PhasePaymentSelection         // DIN ServicePaymentSelection, ISO-2 PaymentServiceSelection, ISO-20 ServiceSelection
+	PhaseAuthorization            // DIN ContractAuthentication, ISO-2 Authorization, ISO-20 AuthorizationSetup and Authorization
 	PhaseChargeParameterDiscovery // where the car's battery values come
 	PhaseCableCheck               // DC
 	PhasePreCharge                // DC
@@ -32,13 +32,14 @@ const (
 	PhaseServiceDetail
 	PhasePaymentDetails
 	PhaseMeteringReceipt
-	PhaseCertificate // CertificateUpdate, CertificateInstallation: never served
+	PhaseCertificate      // CertificateUpdate, CertificateInstallation: never served
+	PhaseScheduleExchange // ISO-20: the schedule (dynamic mode) after ChargeParameterDiscovery
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{"SessionSetup", "ServiceDiscovery", "PaymentSelection", "Authorization",
 	"ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "ChargeLoop", "WeldingDetection",
-	"SessionStop", "ServiceDetail", "PaymentDetails", "MeteringReceipt", "Certificate"}
+	"SessionStop", "ServiceDetail", "PaymentDetails", "MeteringReceipt", "Certificate", "ScheduleExchange"}
 
 func (p Phase) String() string {
 	if p < NumPhases {

@@ -1,7 +1,9 @@
 package secc
 
 // acPolicy runs a complete ISO 15118-2 AC session: the car's EVCCID and
-// its AC values, no SoC (ISO-2 has it in DC messages only). DIN has no AC:
+// its AC values, no SoC (ISO-2 has it in DC messages only); under ISO
+// 15118-20 AC the same session, with the SoC of every charge loop's
+// DisplayParameters published as it comes. DIN has no AC:
 // a DIN car gets the soc policy, so that its EVCCID and SoC still reach
 // the charger.
 type acPolicy struct{ soc socPolicy }

@@ -12,6 +12,9 @@ type socPolicy struct {
 }
 
 func (s *socPolicy) Decide(p *Progress, r *Request) Decision {
+	if p.Protocol == ProtocolISO20 {
+		return s.iso20(r)
+	}
 	switch r.Phase {
 	case PhaseChargeParameterDiscovery:
 		if r.Energy != EnergyDC {
@@ -34,6 +37,23 @@ func (s *socPolicy) Decide(p *Progress, r *Request) Decision {
 		if r.ReadyToCharge {
 			return Decision{Outcome: Fail}
 		}
+	}
+	return Decision{}
+}
+
+// iso20 is the soc policy of an ISO 15118-20 AC session, where the SoC
+// comes in the charge loop's DisplayParameters only: the session runs to
+// the first AC_ChargeLoopReq (its values published, or their absence
+// recorded), whose answer tells the car to terminate; a car that loops on
+// gets FAILED.
+func (s *socPolicy) iso20(r *Request) Decision {
+	switch r.Phase {
+	case PhaseChargeParameterDiscovery:
+		if r.Energy != EnergyAC {
+			return Decision{Outcome: WrongEnergy}
+		}
+	case PhaseChargeLoop:
+		return Decision{Outcome: Shutdown, Closing: true}
 	}
 	return Decision{}
 }

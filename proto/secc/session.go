@@ -15,7 +15,8 @@ import (
 var (
 	// ErrUndecodable: the car's EXI document does not decode.
 	ErrUndecodable = errors.New("request does not decode")
-	// ErrPayloadType: a V2GTP payload type the charger does not speak (ISO-20, SDP on TCP).
+	// ErrPayloadType: a V2GTP payload type the session does not take (SDP
+	// on TCP, ISO-20's in a DIN or ISO-2 session and 0x8001 in an ISO-20 one).
 	ErrPayloadType = errors.New("unexpected V2GTP payload type")
 	// ErrNotRequest: the document is an answer or empty, not a request.
 	ErrNotRequest = errors.New("document is not a request")
@@ -59,6 +60,9 @@ type Step struct {
 // handler is the state machine of one protocol behind the handshake.
 type handler interface {
 	handle(now time.Time, payload []byte, dst []byte) ([]byte, Step, error)
+	// accepts reports whether the protocol's messages come in V2GTP
+	// payload type t, and notes it and now for the request that follows.
+	accepts(t v2gtp.PayloadType, now time.Time) bool
 	deadline() time.Time
 	done() bool
 }
@@ -97,7 +101,11 @@ func NewSession(cfg Config, now time.Time, emit func(record.Event)) *Session {
 // FAILED response to send before the car closes the connection.
 func (s *Session) Handle(now time.Time, h v2gtp.Header, payload []byte, dst []byte) ([]byte, Step, error) {
 	s.last = now
-	if h.Type != v2gtp.TypeEXI {
+	ok := h.Type == v2gtp.TypeEXI
+	if !s.ended && s.m != nil {
+		ok = s.m.accepts(h.Type, now)
+	}
+	if !ok {
 		return dst, Step{}, &RequestError{Err: fmt.Errorf("%w: %v", ErrPayloadType, h.Type)}
 	}
 	if s.ended {
@@ -107,7 +115,8 @@ func (s *Session) Handle(now time.Time, h v2gtp.Header, payload []byte, dst []by
 		return s.handshake(now, payload, dst)
 	}
 	start := len(dst)
-	dst = v2gtp.AppendHeader(dst, v2gtp.Header{Type: v2gtp.TypeEXI})
+	// The answer comes in the request's payload type (ISO-20: its schema's).
+	dst = v2gtp.AppendHeader(dst, v2gtp.Header{Type: h.Type})
 	out, step, err := s.m.handle(now, payload, dst)
 	if len(out) == start+v2gtp.HeaderLen {
 		out = out[:start]
@@ -163,6 +172,8 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newDINAdapter(&s.cfg))
 	case ProtocolISO2:
 		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO2Adapter(&s.cfg))
+	case ProtocolISO20:
+		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO20Adapter(&s.cfg))
 	}
 	return dst, step, nil
 }

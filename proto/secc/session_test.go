@@ -19,14 +19,14 @@ var testSID = [8]byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}
 
 // harness drives a Session as a car would, one framed message at a time.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	s      *Session
 	events []record.Event
 	now    time.Time
 	sid    []byte
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	h := &harness{t: t, now: t0}
 	if cfg.NewSessionID == nil {
 		cfg.NewSessionID = func() [8]byte { return testSID }

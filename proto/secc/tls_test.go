@@ -36,7 +36,7 @@ import (
 // selfSigned makes the charger's certificate for 127.0.0.1: ECDSA on
 // secp256r1 (P-256), the curve ISO 15118-2 prescribes. It returns the
 // certificate for the server and its PEM for a client to trust.
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+func selfSigned(t testing.TB) (tls.Certificate, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

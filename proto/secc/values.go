@@ -35,6 +35,27 @@ func (o opt) into(slot *float64) *float64 {
 type valueBlock struct {
 	soc, full, bulk                                       int
 	maxV, maxI, maxP, capacity, request, targetV, targetI float64
+	// ISO-20's DisplayParameters
+	minSoC, targetSoC, maxSoC, toMin, toTarget, toMax int
+	complete                                          bool
+}
+
+// percent stores p in slot and returns slot, nil when p is.
+func (b *valueBlock) percent(slot *int, p *int8) *int {
+	if p == nil {
+		return nil
+	}
+	*slot = int(*p)
+	return slot
+}
+
+// seconds stores s in slot and returns slot, nil when s is.
+func (b *valueBlock) seconds(slot *int, s *uint32) *int {
+	if s == nil {
+		return nil
+	}
+	*slot = int(min(*s, 1<<31-1))
+	return slot
 }
 
 // dcValues are what a DC ChargeParameterDiscoveryReq tells: the battery's

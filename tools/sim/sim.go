@@ -101,12 +101,15 @@ type Latency struct {
 
 // Result is one simulated plug-in's outcome.
 type Result struct {
-	Car              string  `json:"car"`
-	Policy           string  `json:"policy"`
-	OK               bool    `json:"ok"`
-	Protocol         string  `json:"protocol"`
-	EVCCID           string  `json:"evccid"`
-	SoC              int     `json:"soc"`
+	Car      string `json:"car"`
+	Policy   string `json:"policy"`
+	OK       bool   `json:"ok"`
+	Protocol string `json:"protocol"`
+	EVCCID   string `json:"evccid"`
+	SoC      int    `json:"soc"`
+	// SoCUpdates counts the SoCs of an ISO 15118-20 charge loop the
+	// record took, which the outputs publish; absent for other sessions.
+	SoCUpdates       int     `json:"soc_updates,omitempty"`
 	FullSoC          int     `json:"full_soc"`
 	EnergyCapacityWh int     `json:"energy_capacity_wh"`
 	EnergyRequestWh  int     `json:"energy_request_wh"`
@@ -264,6 +267,10 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 		}
 		dc.Cars = append(slices.Clone(dc.Cars), car)
 	}
+	// A car that offers ISO 15118-20 gets it: the charger serves -20 only
+	// when configured, and ranks it first only when told to.
+	iso20 := offersISO20(cfg.Car) && !dc.V2G.ISO20First
+	dc.V2G.ISO20First = dc.V2G.ISO20First || iso20
 	if cfg.SmartEVSE == "" && dc.SmartEVSE.Watch > TwinWatch {
 		// The twin's story is told within TwinWatch of the delivery (or of
 		// the end of its wait for a SoC that does not come): the outcome
@@ -290,6 +297,9 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	defer d.Close() // the recording is there when Run returns
 	tl := obs.timeline()
+	if iso20 {
+		tl.printf("the charger serves ISO 15118-20 AC first (v2g.iso20_first: true), as the car offers it")
+	}
 	if a := d.HTTPAddr(); a != nil {
 		tl.printf("the charger's live page: http://%s/ (its state: /api/state)", a)
 	}
@@ -779,8 +789,21 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	return res, false, err
 }
 
+// offersISO20 reports whether the car offers ISO 15118-20 AC.
+func offersISO20(p evcc.Profile) bool {
+	for _, ap := range p.Protocols {
+		if ap.ProtocolNamespace == evcc.NamespaceISO20AC {
+			return true
+		}
+	}
+	return false
+}
+
 func fill(res *Result, rec *record.Session, query string) {
 	res.Protocol = rec.Protocol
+	if d := rec.Display; d != nil {
+		res.SoCUpdates = d.SoCUpdateCount
+	}
 	res.EVCCID = rec.EVCCIDHex()
 	res.SoC = rec.SoC.OrMinus()
 	res.FullSoC = rec.FullSOC.OrMinus()

@@ -79,6 +79,10 @@ func TestEveryCar(t *testing.T) {
 			}
 			want := smartevse.State{SoC: sent.SoC, FullSoC: sent.FullSOC, EnergyCapacity: int(sent.CapacityWh), EnergyRequest: int(sent.RequestWh), EVCCID: res.EVCCID}
 			switch {
+			case res.CarResult.Protocol == "iso20":
+				// The SoC of the charge loop's DisplayParameters (the newest
+				// the charger heard), the energy of the schedule's request.
+				want.FullSoC = -1
 			case strings.HasPrefix(res.CarResult.Mode, "AC"):
 				// AC messages carry no SoC: only the energy the car asks for.
 				want = smartevse.State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: int(sent.EAmountWh), EVCCID: res.EVCCID}

@@ -1,0 +1,297 @@
+package evcc
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/ccslink/ccslink/proto/v2g/apphand"
+	"github.com/ccslink/ccslink/proto/v2g/iso20"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/proto/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2gtp"
+)
+
+// NamespaceISO20AC is what a car offers for ISO 15118-20 AC.
+const NamespaceISO20AC = message.NamespaceISO20AC
+
+func iso20ACProto(schemaID, prio uint8) apphand.AppProtocolType {
+	return apphand.AppProtocolType{ProtocolNamespace: NamespaceISO20AC, VersionNumberMajor: 1, SchemaID: schemaID, Priority: prio}
+}
+
+// ISO20AC holds what a car sends in ISO 15118-20 AC (dynamic mode, EIM).
+// The loop's PresentSOC starts at Profile.SoC and rises by SoCStep per
+// AC_ChargeLoopReq; BatteryEnergyCapacity is Profile.Capacity.
+type ISO20AC struct {
+	MaxPower, MinPower Physical // W
+	TargetSOC          int      // percent; -1 = not sent
+	EnergyRequest      Physical // Wh, EVTargetEnergyRequest
+	SoCStep            int      // percent per loop
+}
+
+// iso20Stream is the payload type of a document of the AC schema or of CommonMessages.
+func iso20Stream(acSchema bool) v2gtp.PayloadType {
+	if acSchema {
+		return v2gtp.TypeISO20AC
+	}
+	return v2gtp.TypeISO20CommonMessages
+}
+
+// runISO20 plays ISO 15118-20 AC after the handshake: EIM, the AC service
+// in dynamic mode, the charge loop with the profile's DisplayParameters,
+// the stop.
+func (s *session) runISO20() error {
+	p := s.p.ISO20AC
+	if p == nil {
+		return fmt.Errorf("%w: the charger chose ISO 15118-20 AC, which profile %s does not charge with", ErrBadResponse, s.p.Name)
+	}
+	s.sid = make([]byte, 8)
+	res, err := s.iso20Common(message.SessionSetupReq, iso20.Document{SessionSetupReq: &iso20.SessionSetupReqType{EVCCID: strings.ToUpper(hex.EncodeToString(s.evccid[:]))}})
+	if err != nil {
+		return err
+	}
+	if err := s.setSessionID(res.SessionSetupRes.Header.SessionID); err != nil {
+		return err
+	}
+	if _, err := s.iso20Common(message.AuthorizationSetupReq, iso20.Document{AuthorizationSetupReq: &iso20.AuthorizationSetupReqType{}}); err != nil {
+		return err
+	}
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
+		res, err := s.iso20Common(message.AuthorizationReq, iso20.Document{AuthorizationReq: &iso20.AuthorizationReqType{
+			SelectedAuthorizationService: iso20.AuthorizationEIM, EIM_AReqAuthorizationMode: &iso20.EIM_AReqAuthorizationModeType{}}})
+		if err != nil {
+			return err
+		}
+		if res.AuthorizationRes.EVSEProcessing == iso20.ProcessingFinished {
+			break
+		}
+	}
+	s.endPhase()
+	res, err = s.iso20Common(message.ServiceDiscoveryReq, iso20.Document{ServiceDiscoveryReq: &iso20.ServiceDiscoveryReqType{}})
+	if err != nil {
+		return err
+	}
+	offered := false
+	for _, sv := range res.ServiceDiscoveryRes.EnergyTransferServiceList.Service {
+		offered = offered || sv.ServiceID == iso20ServiceAC
+	}
+	if !offered {
+		return s.iso20Stop(false, EndNoService)
+	}
+	res, err = s.iso20Common(message.ServiceDetailReq, iso20.Document{ServiceDetailReq: &iso20.ServiceDetailReqType{ServiceID: iso20ServiceAC}})
+	if err != nil {
+		return err
+	}
+	set, ok := dynamicSet(res.ServiceDetailRes.ServiceParameterList)
+	if !ok {
+		return s.iso20Stop(false, EndNoService)
+	}
+	s.res.Mode = "AC dynamic"
+	if _, err := s.iso20Common(message.ServiceSelectionReq, iso20.Document{ServiceSelectionReq: &iso20.ServiceSelectionReqType{
+		SelectedEnergyTransferService: iso20.SelectedServiceType{ServiceID: iso20ServiceAC, ParameterSetID: set}}}); err != nil {
+		return err
+	}
+	if _, err := s.iso20AC(message.AC_ChargeParameterDiscoveryReq, ac.Document{AC_ChargeParameterDiscoveryReq: &ac.AC_ChargeParameterDiscoveryReqType{
+		AC_CPDReqEnergyTransferMode: &ac.AC_CPDReqEnergyTransferModeType{EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower)}}}); err != nil {
+		return err
+	}
+	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
+	for {
+		dyn := &iso20.Dynamic_SEReqControlModeType{DepartureTime: 7200, TargetSOC: percent(p.TargetSOC),
+			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest)}
+		res, err := s.iso20Common(message.ScheduleExchangeReq, iso20.Document{ScheduleExchangeReq: &iso20.ScheduleExchangeReqType{
+			MaximumSupportingPoints: 1024, Dynamic_SEReqControlMode: dyn}})
+		if err != nil {
+			return err
+		}
+		if res.ScheduleExchangeRes.EVSEProcessing == iso20.ProcessingFinished {
+			s.res.Sent.RequestWh = int64(p.EnergyRequest.Float())
+			break
+		}
+	}
+	s.endPhase()
+	if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStart}}); err != nil {
+		return err
+	}
+	for i := range s.rounds() {
+		l := &ac.AC_ChargeLoopReqType{Dynamic_AC_CLReqControlMode: &ac.Dynamic_AC_CLReqControlModeType{
+			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest),
+			EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower), EVPresentActivePower: rational(p.MaxPower)}}
+		soc := min(s.p.SoC+i*p.SoCStep, 100)
+		l.DisplayParameters = &iso20.DisplayParametersType{PresentSOC: percent(soc), TargetSOC: percent(p.TargetSOC)}
+		if s.p.Capacity != nil {
+			c := rational(*s.p.Capacity)
+			l.DisplayParameters.BatteryEnergyCapacity = &c
+		}
+		s.res.SoCs = append(s.res.SoCs, soc)
+		// What the charger has been told: the newest SoC.
+		s.res.Sent.SoC, s.res.Sent.CapacityWh = soc, wh(s.p.Capacity)
+		res, err := s.iso20AC(message.AC_ChargeLoopReq, ac.Document{AC_ChargeLoopReq: l})
+		if err != nil {
+			return err
+		}
+		if st := res.AC_ChargeLoopRes.EVSEStatus; st != nil && st.EVSENotification == iso20.EvseNotificationTerminate {
+			return s.iso20Stop(true, EndShutdown)
+		}
+	}
+	return s.iso20Stop(true, EndComplete)
+}
+
+// iso20ServiceAC is ISO-20's ServiceID of AC charging.
+const iso20ServiceAC = 1
+
+// dynamicSet returns the first parameter set of the AC service in dynamic mode (ControlMode 2).
+func dynamicSet(l iso20.ServiceParameterListType) (uint16, bool) {
+	for _, set := range l.ParameterSet {
+		for _, p := range set.Parameter {
+			if p.Name == "ControlMode" && p.IntValue != nil && *p.IntValue == 2 {
+				return set.ParameterSetID, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// iso20Stop ends the session: PowerDelivery(Stop) if power was asked for, SessionStop(Terminate).
+func (s *session) iso20Stop(powered bool, end End) error {
+	s.endPhase()
+	if powered {
+		if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStop}}); err != nil {
+			return err
+		}
+	}
+	if _, err := s.iso20Common(message.SessionStopReq, iso20.Document{SessionStopReq: &iso20.SessionStopReqType{ChargingSession: iso20.ChargingSessionTerminate}}); err != nil {
+		return err
+	}
+	return finish(end)
+}
+
+func rational(v Physical) iso20.RationalNumberType {
+	return iso20.RationalNumberType{Value: v.Value, Exponent: v.Multiplier}
+}
+
+// iso20Common sends a request of CommonMessages (its Header filled in
+// here) and returns the answer, checked to be kind's response with an OK
+// or WARNING code.
+func (s *session) iso20Common(kind message.Kind, req iso20.Document) (*iso20.Document, error) {
+	h := iso20Header(&req)
+	*h = iso20.MessageHeaderType{SessionID: s.sid, TimeStamp: uint64(max(s.clk.Now().Unix(), 0))}
+	b, err := iso20.Append(s.message(), &req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, kind, err)
+	}
+	var doc iso20.Document
+	if err := s.iso20Exchange(kind, b, false, func(p []byte) (message.Kind, iso20.ResponseCodeType, error) {
+		_, err := iso20.Unmarshal(p, &doc)
+		c, _ := iso20Code(&doc)
+		return doc.Message(), c, err
+	}); err != nil {
+		return nil, err
+	}
+	return &doc, nil
+}
+
+// iso20AC is iso20Common for a request of the AC schema.
+func (s *session) iso20AC(kind message.Kind, req ac.Document) (*ac.Document, error) {
+	hd := iso20.MessageHeaderType{SessionID: s.sid, TimeStamp: uint64(max(s.clk.Now().Unix(), 0))}
+	switch {
+	case req.AC_ChargeParameterDiscoveryReq != nil:
+		req.AC_ChargeParameterDiscoveryReq.Header = hd
+	case req.AC_ChargeLoopReq != nil:
+		req.AC_ChargeLoopReq.Header = hd
+	}
+	b, err := ac.Append(s.message(), &req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, kind, err)
+	}
+	var doc ac.Document
+	if err := s.iso20Exchange(kind, b, true, func(p []byte) (message.Kind, iso20.ResponseCodeType, error) {
+		_, err := ac.Unmarshal(p, &doc)
+		var c iso20.ResponseCodeType
+		switch {
+		case doc.AC_ChargeParameterDiscoveryRes != nil:
+			c = doc.AC_ChargeParameterDiscoveryRes.ResponseCode
+		case doc.AC_ChargeLoopRes != nil:
+			c = doc.AC_ChargeLoopRes.ResponseCode
+		}
+		return doc.Message(), c, err
+	}); err != nil {
+		return nil, err
+	}
+	return &doc, nil
+}
+
+// iso20Exchange sends b in its schema's payload type and reads the answer
+// with read, which returns its kind and ResponseCode.
+func (s *session) iso20Exchange(kind message.Kind, b []byte, acSchema bool, read func([]byte) (message.Kind, iso20.ResponseCodeType, error)) error {
+	s.stream = iso20Stream(acSchema)
+	p, rtt, err := s.exchange(kind, b, V2G_EVCC_Msg_Timeout)
+	if err != nil {
+		return err
+	}
+	got, code, err := read(p)
+	if err != nil {
+		s.step(kind, "", rtt)
+		return fmt.Errorf("%w: the answer to %s does not decode as ISO 15118-20: %w", ErrBadResponse, kind, err)
+	}
+	if got.Request() != kind || got == kind {
+		s.step(kind, "", rtt)
+		return fmt.Errorf("%w: %s answered with %s", ErrBadResponse, kind, got)
+	}
+	s.step(kind, code.String(), rtt)
+	if code >= iso20.ResponseCodeFAILED {
+		return finish(EndFailed)
+	}
+	return nil
+}
+
+// iso20Header returns the Header of the request in d.
+func iso20Header(d *iso20.Document) *iso20.MessageHeaderType {
+	switch {
+	case d.SessionSetupReq != nil:
+		return &d.SessionSetupReq.Header
+	case d.AuthorizationSetupReq != nil:
+		return &d.AuthorizationSetupReq.Header
+	case d.AuthorizationReq != nil:
+		return &d.AuthorizationReq.Header
+	case d.ServiceDiscoveryReq != nil:
+		return &d.ServiceDiscoveryReq.Header
+	case d.ServiceDetailReq != nil:
+		return &d.ServiceDetailReq.Header
+	case d.ServiceSelectionReq != nil:
+		return &d.ServiceSelectionReq.Header
+	case d.ScheduleExchangeReq != nil:
+		return &d.ScheduleExchangeReq.Header
+	case d.PowerDeliveryReq != nil:
+		return &d.PowerDeliveryReq.Header
+	case d.SessionStopReq != nil:
+		return &d.SessionStopReq.Header
+	}
+	return new(iso20.MessageHeaderType) // no request of the car's: nothing to fill in
+}
+
+// iso20Code is the ResponseCode of the answer in d.
+func iso20Code(d *iso20.Document) (iso20.ResponseCodeType, bool) {
+	switch {
+	case d.SessionSetupRes != nil:
+		return d.SessionSetupRes.ResponseCode, true
+	case d.AuthorizationSetupRes != nil:
+		return d.AuthorizationSetupRes.ResponseCode, true
+	case d.AuthorizationRes != nil:
+		return d.AuthorizationRes.ResponseCode, true
+	case d.ServiceDiscoveryRes != nil:
+		return d.ServiceDiscoveryRes.ResponseCode, true
+	case d.ServiceDetailRes != nil:
+		return d.ServiceDetailRes.ResponseCode, true
+	case d.ServiceSelectionRes != nil:
+		return d.ServiceSelectionRes.ResponseCode, true
+	case d.ScheduleExchangeRes != nil:
+		return d.ScheduleExchangeRes.ResponseCode, true
+	case d.PowerDeliveryRes != nil:
+		return d.PowerDeliveryRes.ResponseCode, true
+	case d.SessionStopRes != nil:
+		return d.SessionStopRes.ResponseCode, true
+	}
+	return 0, false
+}

@@ -1,0 +1,538 @@
+package secc
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ccslink/ccslink/proto/v2g/iso20"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/proto/v2g/message"
+	"github.com/ccslink/ccslink/proto/v2gtp"
+	"github.com/ccslink/ccslink/record"
+)
+
+// ISO 15118-20 AC with EIM. Each request is a document of its schema:
+// CommonMessages in V2GTP payload type 0x8002, AC in 0x8003; the answer
+// goes back in the request's type. Every message has a Header with the
+// SessionID and a TimeStamp (the charger's: the request's time, Unix
+// seconds).
+
+// iso20Kind is a request of ISO-20 the charger knows, over both schemas.
+type iso20Kind uint8
+
+const (
+	k20None iso20Kind = iota
+	k20SessionSetup
+	k20AuthorizationSetup
+	k20Authorization
+	k20ServiceDiscovery
+	k20ServiceDetail
+	k20ServiceSelection
+	k20ChargeParameterDiscovery // AC_ChargeParameterDiscoveryReq
+	k20ScheduleExchange
+	k20PowerDelivery
+	k20ChargeLoop // AC_ChargeLoopReq
+	k20SessionStop
+	k20Other // a request the charger never serves (certificates, metering, check-in)
+	numISO20Kinds
+)
+
+var iso20Phases = [numISO20Kinds]Phase{k20None: NumPhases, k20SessionSetup: PhaseSessionSetup,
+	k20AuthorizationSetup: PhaseAuthorization, k20Authorization: PhaseAuthorization, k20ServiceDiscovery: PhaseServiceDiscovery,
+	k20ServiceDetail: PhaseServiceDetail, k20ServiceSelection: PhasePaymentSelection,
+	k20ChargeParameterDiscovery: PhaseChargeParameterDiscovery, k20ScheduleExchange: PhaseScheduleExchange,
+	k20PowerDelivery: PhasePowerDelivery, k20ChargeLoop: PhaseChargeLoop, k20SessionStop: PhaseSessionStop, k20Other: NumPhases}
+
+// The states of an ISO-20 session: the requests it waits for.
+const (
+	s20SessionSetup state = iota
+	s20AuthorizationSetup
+	s20Authorization
+	s20ServiceDiscovery
+	s20ServiceSelection // ServiceDetail or ServiceSelection
+	s20ChargeParameterDiscovery
+	s20ScheduleExchange
+	s20PowerDelivery
+	s20ChargeLoop
+	s20SessionStop // after PowerDelivery(stop)
+)
+
+// iso20Allowed is ISO-20 AC's sequence: the requests each state accepts,
+// the request that led to it again, and SessionStopReq after SessionSetup.
+var iso20Allowed = func() (t [numStates][numISO20Kinds]bool) {
+	allow := func(s state, kinds ...iso20Kind) {
+		for _, k := range kinds {
+			t[s][k] = true
+		}
+	}
+	allow(s20SessionSetup, k20SessionSetup)
+	allow(s20AuthorizationSetup, k20AuthorizationSetup, k20SessionSetup)
+	allow(s20Authorization, k20Authorization, k20AuthorizationSetup)
+	allow(s20ServiceDiscovery, k20ServiceDiscovery, k20Authorization)
+	allow(s20ServiceSelection, k20ServiceDetail, k20ServiceSelection, k20ServiceDiscovery)
+	allow(s20ChargeParameterDiscovery, k20ChargeParameterDiscovery, k20ServiceSelection)
+	allow(s20ScheduleExchange, k20ScheduleExchange, k20ChargeParameterDiscovery)
+	allow(s20PowerDelivery, k20PowerDelivery, k20ScheduleExchange)
+	allow(s20ChargeLoop, k20ChargeLoop, k20PowerDelivery)
+	allow(s20SessionStop, k20PowerDelivery)
+	for s := s20AuthorizationSetup; s < stEnded; s++ {
+		allow(s, k20SessionStop)
+	}
+	return t
+}()
+
+var iso20StateNames = [numStates]string{"WaitForSessionSetupReq", "WaitForAuthorizationSetupReq", "WaitForAuthorizationReq",
+	"WaitForServiceDiscoveryReq", "WaitForServiceSelectionReq", "WaitForAC_ChargeParameterDiscoveryReq", "WaitForScheduleExchangeReq",
+	"WaitForPowerDeliveryReq", "WaitForAC_ChargeLoopReq", "WaitForSessionStopReq", "Ended"}
+
+var iso20Expect = [numStates]Phase{PhaseSessionSetup, PhaseAuthorization, PhaseAuthorization, PhaseServiceDiscovery,
+	PhasePaymentSelection, PhaseChargeParameterDiscovery, PhaseScheduleExchange, PhasePowerDelivery, PhaseChargeLoop,
+	PhaseSessionStop, PhaseSessionStop}
+
+// The AC service as the charger offers it: ServiceID 1 (AC), one
+// parameter set (ID 1): three phases at 230 V, dynamic mode, the car
+// telling its mobility needs, no pricing (ISO 15118-20, 8.4.3.2.2).
+const (
+	iso20ServiceAC    = 1
+	iso20ParameterSet = 1
+	// iso20MaxPowerW and iso20MinPowerW: three phases of 32 A (ISO-2's
+	// EVSEMaxCurrent) and of 6 A at 230 V.
+	iso20MaxPowerW = 3 * 32 * 230
+	iso20MinPowerW = 3 * 6 * 230
+)
+
+// Read-only parts the answers point to.
+var (
+	iso20EIM         = []iso20.AuthorizationType{iso20.AuthorizationEIM}
+	iso20EIMMode     = &iso20.EIM_ASResAuthorizationModeType{}
+	iso20ACServices  = iso20.ServiceListType{Service: []iso20.ServiceType{{ServiceID: iso20ServiceAC, FreeService: true}}}
+	iso20ACParameter = func() iso20.ServiceParameterListType {
+		i := func(v int32) *int32 { return &v }
+		return iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: iso20ParameterSet, Parameter: []iso20.ParameterType{
+			{Name: "Connector", IntValue: i(2)},            // ThreePhase
+			{Name: "ControlMode", IntValue: i(2)},          // Dynamic
+			{Name: "EVSENominalVoltage", IntValue: i(230)}, // V
+			{Name: "MobilityNeedsMode", IntValue: i(1)},    // ProvidedByEvcc
+			{Name: "Pricing", IntValue: i(0)},              // NoPricing
+		}}}}
+	}()
+	iso20Dynamic = &iso20.Dynamic_SEResControlModeType{}
+)
+
+// iso20Adapter is ISO 15118-20 AC's side of the charger's session.
+type iso20Adapter struct {
+	cfg *Config
+	// stream and now are the payload type and time of the request being
+	// handled (accept).
+	stream v2gtp.PayloadType
+	now    time.Time
+	kind   iso20Kind
+	// The decoders reuse their memory: a request is valid until the next.
+	dec   iso20.Decoder
+	acDec ac.Decoder
+	req   *iso20.Document
+	acReq *ac.Document
+	// invalid: the request asks for what the charger does not offer (a
+	// service, a parameter set, scheduled mode): answered with its FAILED
+	// code, which ends the session.
+	invalid bool
+	// pnc: the car selected Plug & Charge, which is not offered.
+	pnc bool
+	// scheduled: the charge loop request is in scheduled mode.
+	scheduled bool
+	ans       iso20Answers
+	evseID    string
+	idOf      string
+}
+
+// iso20Answers holds the answers' parts for reuse.
+type iso20Answers struct {
+	doc    iso20.Document
+	acDoc  ac.Document
+	setup  iso20.SessionSetupResType
+	aset   iso20.AuthorizationSetupResType
+	auth   iso20.AuthorizationResType
+	sd     iso20.ServiceDiscoveryResType
+	detail iso20.ServiceDetailResType
+	sel    iso20.ServiceSelectionResType
+	se     iso20.ScheduleExchangeResType
+	pd     iso20.PowerDeliveryResType
+	ss     iso20.SessionStopResType
+	cpd    ac.AC_ChargeParameterDiscoveryResType
+	cpdm   ac.AC_CPDResEnergyTransferModeType
+	cl     ac.AC_ChargeLoopResType
+	dyn    ac.Dynamic_AC_CLResControlModeType
+	sched  ac.Scheduled_AC_CLResControlModeType
+	status iso20.EVSEStatusType
+}
+
+func newISO20Adapter(cfg *Config) *iso20Adapter {
+	a := pooled(&iso20Adapters, func(*iso20Adapter) {})
+	a.cfg, a.kind, a.req, a.acReq = cfg, k20None, nil, nil
+	if a.evseID == "" || a.idOf != cfg.EVSEID {
+		a.idOf, a.evseID = cfg.EVSEID, iso2EVSEID(cfg.EVSEID)
+	}
+	return a
+}
+
+// iso20Adapters holds the adapters of ended sessions for the next ones.
+var iso20Adapters sync.Pool
+
+func (a *iso20Adapter) release() {
+	a.cfg, a.req, a.acReq = nil, nil, nil
+	a.ans.doc, a.ans.acDoc = iso20.Document{}, ac.Document{}
+	iso20Adapters.Put(a)
+}
+
+func (a *iso20Adapter) protocol() Protocol        { return ProtocolISO20 }
+func (a *iso20Adapter) allowed(st state) bool     { return iso20Allowed[st][a.kind] }
+func (a *iso20Adapter) stateName(st state) string { return iso20StateNames[st] }
+func (a *iso20Adapter) expect(st state) Phase     { return iso20Expect[st] }
+
+func (a *iso20Adapter) accept(t v2gtp.PayloadType, now time.Time) bool {
+	if t != v2gtp.TypeISO20CommonMessages && t != v2gtp.TypeISO20AC {
+		return false
+	}
+	a.stream, a.now = t, now
+	return true
+}
+
+// after is ISO-20 AC's sequence.
+func (a *iso20Adapter) after(st state, r *Request, d *Decision) state {
+	if a.invalid {
+		return stEnded
+	}
+	switch a.kind {
+	case k20SessionSetup:
+		return s20AuthorizationSetup
+	case k20AuthorizationSetup:
+		return s20Authorization
+	case k20Authorization:
+		if a.pnc {
+			return s20Authorization
+		}
+		return s20ServiceDiscovery
+	case k20ServiceDiscovery, k20ServiceDetail:
+		return s20ServiceSelection
+	case k20ServiceSelection:
+		return s20ChargeParameterDiscovery
+	case k20ChargeParameterDiscovery:
+		return s20ScheduleExchange
+	case k20ScheduleExchange:
+		return s20PowerDelivery
+	case k20PowerDelivery:
+		switch {
+		case r.ReadyToCharge:
+			return s20ChargeLoop
+		case r.Renegotiate:
+			return s20ScheduleExchange
+		}
+		return s20SessionStop
+	case k20SessionStop:
+		return stEnded
+	}
+	return st
+}
+
+// decode reads the request of the stream accept noted: its kind, its
+// Header's SessionID and what it tells.
+func (a *iso20Adapter) decode(payload []byte, r *Request) error {
+	a.kind, a.invalid, a.pnc, a.scheduled = k20None, false, false, false
+	*r = Request{Phase: NumPhases}
+	var h *iso20.MessageHeaderType
+	var err error
+	if a.stream == v2gtp.TypeISO20AC {
+		a.acReq, _, err = a.acDec.Decode(payload)
+		d := a.acReq
+		r.kind = d.Message()
+		switch {
+		case d.AC_ChargeParameterDiscoveryReq != nil:
+			a.kind, h = k20ChargeParameterDiscovery, &d.AC_ChargeParameterDiscoveryReq.Header
+		case d.AC_ChargeLoopReq != nil:
+			a.kind, h = k20ChargeLoop, &d.AC_ChargeLoopReq.Header
+		}
+	} else {
+		a.req, _, err = a.dec.Decode(payload)
+		d := a.req
+		r.kind = d.Message()
+		switch {
+		case d.SessionSetupReq != nil:
+			a.kind, h = k20SessionSetup, &d.SessionSetupReq.Header
+		case d.AuthorizationSetupReq != nil:
+			a.kind, h = k20AuthorizationSetup, &d.AuthorizationSetupReq.Header
+		case d.AuthorizationReq != nil:
+			a.kind, h = k20Authorization, &d.AuthorizationReq.Header
+		case d.ServiceDiscoveryReq != nil:
+			a.kind, h = k20ServiceDiscovery, &d.ServiceDiscoveryReq.Header
+		case d.ServiceDetailReq != nil:
+			a.kind, h = k20ServiceDetail, &d.ServiceDetailReq.Header
+		case d.ServiceSelectionReq != nil:
+			a.kind, h = k20ServiceSelection, &d.ServiceSelectionReq.Header
+		case d.ScheduleExchangeReq != nil:
+			a.kind, h = k20ScheduleExchange, &d.ScheduleExchangeReq.Header
+		case d.PowerDeliveryReq != nil:
+			a.kind, h = k20PowerDelivery, &d.PowerDeliveryReq.Header
+		case d.SessionStopReq != nil:
+			a.kind, h = k20SessionStop, &d.SessionStopReq.Header
+		case r.kind.IsRequest():
+			a.kind = k20Other
+		}
+	}
+	r.Phase = iso20Phases[a.kind]
+	r.request = a.kind != k20None
+	if h != nil {
+		r.sessionID = h.SessionID
+	}
+	switch {
+	case r.kind == message.None:
+		return fmt.Errorf("%w: not an ISO 15118-20 %s message", ErrUndecodable, iso20Schema(a.stream))
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	a.read(r)
+	r.MovesOn = movesOn(r)
+	return nil
+}
+
+// read fills r with what the request just decoded tells.
+func (a *iso20Adapter) read(r *Request) {
+	switch a.kind {
+	case k20SessionSetup:
+		r.EVCCID = iso20EVCCID(a.req.SessionSetupReq.EVCCID)
+	case k20Authorization:
+		a.pnc = a.req.AuthorizationReq.SelectedAuthorizationService != iso20.AuthorizationEIM
+	case k20ServiceDetail:
+		a.invalid = a.req.ServiceDetailReq.ServiceID != iso20ServiceAC
+	case k20ServiceSelection:
+		s := a.req.ServiceSelectionReq.SelectedEnergyTransferService
+		a.invalid = s.ServiceID != iso20ServiceAC || s.ParameterSetID != iso20ParameterSet
+	case k20ScheduleExchange:
+		dyn := a.req.ScheduleExchangeReq.Dynamic_SEReqControlMode
+		a.invalid = dyn == nil
+		if dyn != nil {
+			r.Values, r.HasValues = iso20GoalValues(dyn), true
+		}
+	case k20PowerDelivery:
+		p := a.req.PowerDeliveryReq.ChargeProgress
+		r.ReadyToCharge = p == iso20.ChargeProgressStart
+		r.Renegotiate = p == iso20.ChargeProgressScheduleRenegotiation
+	case k20ChargeParameterDiscovery:
+		if m := a.acReq.AC_ChargeParameterDiscoveryReq.AC_CPDReqEnergyTransferMode; m != nil {
+			r.Energy = EnergyAC
+			r.Values, r.HasValues = iso20CPDValues(m), true
+		}
+	case k20ChargeLoop:
+		l := a.acReq.AC_ChargeLoopReq
+		r.Energy = EnergyAC
+		a.scheduled = l.Scheduled_AC_CLReqControlMode != nil
+		r.Values, r.HasValues = ISO20LoopValues(l), true
+	}
+}
+
+func iso20Schema(t v2gtp.PayloadType) string {
+	if t == v2gtp.TypeISO20AC {
+		return "AC"
+	}
+	return "CommonMessages"
+}
+
+// iso20EVCCID is the EVCCID of ISO-20's text: a MAC in hex (with or
+// without colons) as its six bytes, anything else (a VIN) as its bytes.
+func iso20EVCCID(s string) []byte {
+	h := strings.ReplaceAll(s, ":", "")
+	if len(h) == 12 {
+		if b, err := hex.DecodeString(h); err == nil {
+			return b
+		}
+	}
+	return []byte(s)
+}
+
+// iso20Codes are the model's codes in ISO-20's words.
+var iso20Codes = [numCodes]iso20.ResponseCodeType{codeOK: iso20.ResponseCodeOK, codeFailed: iso20.ResponseCodeFAILED,
+	codeUnknownSession: iso20.ResponseCodeFAILED_UnknownSession, codeSequence: iso20.ResponseCodeFAILED_SequenceError,
+	codeWrongEnergy: iso20.ResponseCodeFAILED_WrongChargeParameter}
+
+func (a *iso20Adapter) failed(dst []byte, c code, sid []byte) ([]byte, string, bool, error) {
+	if a.kind == k20None || a.kind == k20Other {
+		return dst, "", false, nil
+	}
+	out, rc, err := a.build(dst, iso20Codes[c], true, nil, sid)
+	return out, rc, true, err
+}
+
+// answer encodes the answer of an allowed request.
+func (a *iso20Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, sid []byte) ([]byte, string, error) {
+	code := iso20.ResponseCodeOK
+	switch {
+	case a.kind == k20SessionSetup && p.Joined:
+		code = iso20.ResponseCodeOK_OldSessionJoined
+	case a.kind == k20SessionSetup:
+		code = iso20.ResponseCodeOK_NewSessionEstablished
+	case a.kind == k20Authorization && a.pnc:
+		code = iso20.ResponseCodeWARNING_AuthorizationSelectionInvalid
+	case a.kind == k20ServiceDetail && a.invalid:
+		code = iso20.ResponseCodeFAILED_ServiceIDInvalid
+	case a.kind == k20ServiceSelection && a.invalid:
+		code = iso20.ResponseCodeFAILED_ServiceSelectionInvalid
+	case a.kind == k20ScheduleExchange && a.invalid:
+		code = iso20.ResponseCodeFAILED_ScheduleSelectionInvalid
+	case d.Outcome == WrongEnergy:
+		code = iso20Codes[codeWrongEnergy]
+	}
+	return a.build(dst, code, false, d, sid)
+}
+
+// build encodes the answer of the request just decoded with code; failed
+// gives the mandatory fields their most cautious values (no power).
+func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed bool, d *Decision, sid []byte) ([]byte, string, error) {
+	x := &a.ans
+	hd := iso20.MessageHeaderType{SessionID: sid, TimeStamp: uint64(max(a.now.Unix(), 0))}
+	maxW, minW := float64(iso20MaxPowerW), float64(iso20MinPowerW)
+	if failed {
+		maxW, minW = 0, 0
+	}
+	common := true
+	x.doc, x.acDoc = iso20.Document{}, ac.Document{}
+	switch a.kind {
+	case k20SessionSetup:
+		x.setup = iso20.SessionSetupResType{Header: hd, ResponseCode: code, EVSEID: a.evseID}
+		x.doc.SessionSetupRes = &x.setup
+	case k20AuthorizationSetup:
+		x.aset = iso20.AuthorizationSetupResType{Header: hd, ResponseCode: code, AuthorizationServices: iso20EIM, EIM_ASResAuthorizationMode: iso20EIMMode}
+		x.doc.AuthorizationSetupRes = &x.aset
+	case k20Authorization:
+		x.auth = iso20.AuthorizationResType{Header: hd, ResponseCode: code, EVSEProcessing: iso20.ProcessingFinished}
+		x.doc.AuthorizationRes = &x.auth
+	case k20ServiceDiscovery:
+		x.sd = iso20.ServiceDiscoveryResType{Header: hd, ResponseCode: code, EnergyTransferServiceList: iso20ACServices}
+		x.doc.ServiceDiscoveryRes = &x.sd
+	case k20ServiceDetail:
+		x.detail = iso20.ServiceDetailResType{Header: hd, ResponseCode: code, ServiceID: iso20ServiceAC, ServiceParameterList: iso20ACParameter}
+		if a.req.ServiceDetailReq != nil {
+			x.detail.ServiceID = a.req.ServiceDetailReq.ServiceID
+		}
+		x.doc.ServiceDetailRes = &x.detail
+	case k20ServiceSelection:
+		x.sel = iso20.ServiceSelectionResType{Header: hd, ResponseCode: code}
+		x.doc.ServiceSelectionRes = &x.sel
+	case k20ScheduleExchange:
+		x.se = iso20.ScheduleExchangeResType{Header: hd, ResponseCode: code, EVSEProcessing: iso20.ProcessingFinished, Dynamic_SEResControlMode: iso20Dynamic}
+		x.doc.ScheduleExchangeRes = &x.se
+	case k20PowerDelivery:
+		x.pd = iso20.PowerDeliveryResType{Header: hd, ResponseCode: code}
+		x.doc.PowerDeliveryRes = &x.pd
+	case k20SessionStop:
+		x.ss = iso20.SessionStopResType{Header: hd, ResponseCode: code}
+		x.doc.SessionStopRes = &x.ss
+	case k20ChargeParameterDiscovery:
+		common = false
+		x.cpdm = ac.AC_CPDResEnergyTransferModeType{EVSEMaximumChargePower: iso20Rational(maxW),
+			EVSEMinimumChargePower: iso20Rational(minW), EVSENominalFrequency: iso20Rational(50)}
+		x.cpd = ac.AC_ChargeParameterDiscoveryResType{Header: hd, ResponseCode: code, AC_CPDResEnergyTransferMode: &x.cpdm}
+		x.acDoc.AC_ChargeParameterDiscoveryRes = &x.cpd
+	case k20ChargeLoop:
+		common = false
+		x.cl = ac.AC_ChargeLoopResType{Header: hd, ResponseCode: code}
+		if a.scheduled && !failed {
+			x.sched = ac.Scheduled_AC_CLResControlModeType{}
+			x.cl.Scheduled_AC_CLResControlMode = &x.sched
+		} else {
+			x.dyn = ac.Dynamic_AC_CLResControlModeType{EVSETargetActivePower: iso20Rational(maxW)}
+			x.cl.Dynamic_AC_CLResControlMode = &x.dyn
+		}
+		if failed || d != nil && d.Outcome == Shutdown {
+			// The car stops: PowerDelivery(Stop), then SessionStop.
+			x.status = iso20.EVSEStatusType{EVSENotification: iso20.EvseNotificationTerminate}
+			x.cl.EVSEStatus = &x.status
+		}
+		x.acDoc.AC_ChargeLoopRes = &x.cl
+	default:
+		return dst, "", fmt.Errorf("no answer for %s", a.kind)
+	}
+	var out []byte
+	var err error
+	if common {
+		out, err = iso20.Append(dst, &x.doc)
+	} else {
+		out, err = ac.Append(dst, &x.acDoc)
+	}
+	return out, code.String(), err
+}
+
+func (k iso20Kind) String() string { return fmt.Sprintf("iso20Kind(%d)", uint8(k)) }
+
+// iso20Rational is v as ISO-20's RationalNumber.
+func iso20Rational(v float64) iso20.RationalNumberType {
+	val, exp := physical(v)
+	return iso20.RationalNumberType{Value: val, Exponent: exp}
+}
+
+func iso20Value(r iso20.RationalNumberType) float64 { return scaled(int(r.Value), int(r.Exponent)) }
+
+func iso20Opt(r *iso20.RationalNumberType) opt { return optOf(r, iso20Value) }
+
+// iso20CPDValues are what an AC_ChargeParameterDiscoveryReq tells: the
+// car's maximum charge power.
+func iso20CPDValues(m *ac.AC_CPDReqEnergyTransferModeType) record.Values {
+	b := &valueBlock{maxP: iso20Value(m.EVMaximumChargePower)}
+	return record.Values{MaxPowerW: &b.maxP}
+}
+
+// iso20GoalValues are what a dynamic ScheduleExchangeReq tells: the
+// energy the car asks for and its SoC goals.
+func iso20GoalValues(d *iso20.Dynamic_SEReqControlModeType) record.Values {
+	b := &valueBlock{request: iso20Value(d.EVTargetEnergyRequest)}
+	v := record.Values{EnergyRequestWh: &b.request}
+	v.MinimumSOC = b.percent(&b.minSoC, d.MinimumSOC)
+	v.TargetSOC = b.percent(&b.targetSoC, d.TargetSOC)
+	return v
+}
+
+// ISO20LoopValues returns what an ISO 15118-20 AC_ChargeLoopReq tells,
+// the exponents applied: its DisplayParameters (Values.Display says which
+// it carried) and, in dynamic mode, the energy it asks for and its maximum
+// power. The session publishes them with every loop; replay reads
+// captures with it.
+func ISO20LoopValues(l *ac.AC_ChargeLoopReqType) record.Values {
+	b := &valueBlock{}
+	v := record.Values{Display: record.DisplayLoop}
+	if dyn := l.Dynamic_AC_CLReqControlMode; dyn != nil {
+		b.request, b.maxP = iso20Value(dyn.EVTargetEnergyRequest), iso20Value(dyn.EVMaximumChargePower)
+		v.EnergyRequestWh, v.MaxPowerW = &b.request, &b.maxP
+	}
+	dp := l.DisplayParameters
+	if dp == nil {
+		return v
+	}
+	set := func(f record.DisplaySet, present bool) {
+		if present {
+			v.Display |= f
+		}
+	}
+	set(record.DisplayPresentSOC, dp.PresentSOC != nil)
+	set(record.DisplayMinimumSOC, dp.MinimumSOC != nil)
+	set(record.DisplayTargetSOC, dp.TargetSOC != nil)
+	set(record.DisplayMaximumSOC, dp.MaximumSOC != nil)
+	set(record.DisplayRemainingTimeToMinimumSOC, dp.RemainingTimeToMinimumSOC != nil)
+	set(record.DisplayRemainingTimeToTargetSOC, dp.RemainingTimeToTargetSOC != nil)
+	set(record.DisplayRemainingTimeToMaximumSOC, dp.RemainingTimeToMaximumSOC != nil)
+	set(record.DisplayChargingComplete, dp.ChargingComplete != nil)
+	set(record.DisplayBatteryEnergyCapacity, dp.BatteryEnergyCapacity != nil)
+	set(record.DisplayInletHot, dp.InletHot != nil)
+	v.SoC = b.percent(&b.soc, dp.PresentSOC)
+	v.MinimumSOC = b.percent(&b.minSoC, dp.MinimumSOC)
+	v.TargetSOC = b.percent(&b.targetSoC, dp.TargetSOC)
+	v.MaximumSOC = b.percent(&b.maxSoC, dp.MaximumSOC)
+	v.RemainingToMinimumS = b.seconds(&b.toMin, dp.RemainingTimeToMinimumSOC)
+	v.RemainingToTargetS = b.seconds(&b.toTarget, dp.RemainingTimeToTargetSOC)
+	v.RemainingToMaximumS = b.seconds(&b.toMax, dp.RemainingTimeToMaximumSOC)
+	if dp.ChargingComplete != nil {
+		b.complete, v.ChargingComplete = *dp.ChargingComplete, &b.complete
+	}
+	v.EnergyCapacityWh = iso20Opt(dp.BatteryEnergyCapacity).into(&b.capacity)
+	return v
+}

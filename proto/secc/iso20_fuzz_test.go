@@ -1,0 +1,94 @@
+package secc
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/proto/v2g/apphand"
+	"github.com/ccslink/ccslink/proto/v2g/iso20"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/proto/v2gtp"
+)
+
+// FuzzISO20Session feeds a hostile ISO-20 car's stream to a session that
+// serves -20: no panic, and every answer is one V2GTP message in the
+// request's payload type that decodes in its schema as a response. Seeded
+// with a whole AC session and, after the handshake, every request kind.
+func FuzzISO20Session(f *testing.F) {
+	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20}}})
+	sap := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, sapB)
+	reqs := iso20Car(testSID[:], 2)
+	var run bytes.Buffer
+	run.Write(sap)
+	for _, q := range reqs {
+		run.Write(v2gtp.AppendMessage(nil, q.typ, q.marshal(f)))
+	}
+	for pol := range uint8(3) {
+		f.Add(run.Bytes(), pol)
+	}
+	// Every request kind alone after the handshake and SessionSetup, and
+	// the requests the charger never serves.
+	others := []iso20Req{
+		{typ: v2gtp.TypeISO20CommonMessages, common: &iso20.Document{MeteringConfirmationReq: &iso20.MeteringConfirmationReqType{Header: hdr(testSID[:])}}},
+		{typ: v2gtp.TypeISO20CommonMessages, common: &iso20.Document{VehicleCheckInReq: &iso20.VehicleCheckInReqType{Header: hdr(testSID[:])}}},
+		{typ: v2gtp.TypeISO20CommonMessages, common: &iso20.Document{SessionSetupRes: &iso20.SessionSetupResType{Header: hdr(testSID[:]), EVSEID: "ZZ00000"}}},
+		{typ: v2gtp.TypeISO20AC, ac: &ac.Document{AC_ChargeLoopRes: &ac.AC_ChargeLoopResType{Header: hdr(testSID[:]), CLResControlMode: &iso20.CLResControlModeType{}}}},
+	}
+	for _, q := range append(reqs[1:], others...) {
+		b, err := q.tryMarshal()
+		if err != nil {
+			continue // a document the codec refuses to write is no seed
+		}
+		var one bytes.Buffer
+		one.Write(sap)
+		one.Write(v2gtp.AppendMessage(nil, reqs[0].typ, reqs[0].marshal(f)))
+		one.Write(v2gtp.AppendMessage(nil, q.typ, b))
+		f.Add(one.Bytes(), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, policy uint8) {
+		pol := PolicyName(policy % 3)
+		s := NewSession(Config{Policy: pol, Preference: PreferenceISO20(pol, true), NewSessionID: func() [8]byte { return testSID }}, t0, nil)
+		r := v2gtp.NewReader(bytes.NewReader(stream))
+		var out []byte
+		for n := 0; n < 64; n++ {
+			h, p, err := r.Next()
+			if err != nil {
+				return
+			}
+			before := s.Protocol()
+			out, _, _ = s.Handle(t0.Add(time.Duration(n)*time.Second), h, p, out[:0])
+			if len(out) == 0 {
+				continue
+			}
+			ah, payload, rest, err := v2gtp.Split(out)
+			if err != nil || len(rest) != 0 || ah.Type != h.Type {
+				t.Fatalf("answer is not one V2GTP message of type %v: %x", h.Type, out)
+			}
+			switch {
+			case before == ProtocolNone:
+				var doc apphand.Document
+				if _, err := apphand.Unmarshal(payload, &doc); err != nil || doc.SupportedAppProtocolRes == nil {
+					t.Fatalf("SAP answer %x: %v", payload, err)
+				}
+			case before == ProtocolISO20 && h.Type == v2gtp.TypeISO20AC:
+				var doc ac.Document
+				if _, err := ac.Unmarshal(payload, &doc); err != nil || !doc.Message().IsResponse() {
+					t.Fatalf("AC answer %x: %v", payload, err)
+				}
+			case before == ProtocolISO20:
+				var doc iso20.Document
+				if _, err := iso20.Unmarshal(payload, &doc); err != nil || !doc.Message().IsResponse() {
+					t.Fatalf("CommonMessages answer %x: %v", payload, err)
+				}
+			}
+		}
+	})
+}
+
+func (q iso20Req) tryMarshal() ([]byte, error) {
+	if q.typ == v2gtp.TypeISO20AC {
+		return ac.Marshal(q.ac)
+	}
+	return iso20.Marshal(q.common)
+}

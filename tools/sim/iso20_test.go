@@ -1,0 +1,66 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/proto/evcc"
+	"github.com/ccslink/ccslink/proto/secc"
+)
+
+// TestISO20AC: the iso20-ac car gets ISO 15118-20 from a charger the sim
+// configures for it; under ac every SoC of its loop reaches the SmartEVSE,
+// under soc the first.
+func TestISO20AC(t *testing.T) {
+	p, err := evcc.Lookup("iso20-ac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		pol     secc.PolicyName
+		updates int
+		soc     int
+	}{{secc.PolicyAC, 5, 44}, {secc.PolicySoC, 1, 40}} {
+		var out bytes.Buffer
+		res, err := Run(ctx, Config{Car: p, Policy: c.pol, SkipDelays: true, Timeline: &out})
+		if err != nil || !res.OK {
+			t.Fatalf("%v: %+v %v\n%s", c.pol, res, err, out.String())
+		}
+		if res.Protocol != "iso20" || res.SoCUpdates != c.updates || res.SoC != c.soc || res.EnergyCapacityWh != 77000 {
+			t.Errorf("%v: protocol %s, %d SoC updates, SoC %d, capacity %d", c.pol, res.Protocol, res.SoCUpdates, res.SoC, res.EnergyCapacityWh)
+		}
+		if want := []int{40, 41, 42, 43, 44}[:c.updates]; !slices.Equal(res.CarResult.SoCs, want) {
+			t.Errorf("%v: the car sent %v, want %v", c.pol, res.CarResult.SoCs, want)
+		}
+		text := out.String()
+		for _, w := range []string{"the charger serves ISO 15118-20 AC first (v2g.iso20_first: true), as the car offers it",
+			"agree to speak ISO 15118-20"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%v: the timeline lacks %q:\n%s", c.pol, w, text)
+			}
+		}
+		// The SmartEVSE output sends the newest SoC when it can: each POST's
+		// SoC above the one before, the last the car's last.
+		var posted []int
+		for _, l := range strings.Split(text, "\n") {
+			if _, q, ok := strings.Cut(l, "POST /ev_state?current_soc="); ok {
+				n, _ := strconv.Atoi(q[:strings.IndexByte(q, '&')])
+				posted = append(posted, n)
+			}
+		}
+		rising := len(posted) > 0
+		for i := 1; i < len(posted); i++ {
+			rising = rising && posted[i] > posted[i-1]
+		}
+		if !rising || posted[len(posted)-1] != c.soc || (c.updates == 1 && len(posted) != 1) {
+			t.Errorf("%v: the SmartEVSE got the SoCs %v", c.pol, posted)
+		}
+	}
+}
