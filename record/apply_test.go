@@ -161,6 +161,28 @@ func TestHarvest(t *testing.T) {
 	}
 }
 
+// TestHarvestISO20: -20's parameter discovery tells no SoC; its first
+// charge loop is the harvest.
+func TestHarvestISO20(t *testing.T) {
+	var s Session
+	events := []Event{
+		{Kind: KindValues, At: sec(1), Message: message.SessionSetupReq},
+		{Kind: KindValues, At: sec(2), Message: message.AC_ChargeParameterDiscoveryReq, Values: Values{EnergyCapacityWh: fp(77000)}},
+		{Kind: KindValues, At: sec(3), Message: message.AC_ChargeLoopReq, Values: Values{SoC: ip(40)}},
+		{Kind: KindValues, At: sec(4), Message: message.AC_ChargeLoopReq, Values: Values{SoC: ip(41)}},
+	}
+	want := []bool{false, false, true, false}
+	for i, e := range events {
+		s.Apply(e)
+		if got := s.Harvest(e); got != want[i] {
+			t.Errorf("event %d (%s at %v): Harvest %v, want %v", i, e.Message, e.At, got, want[i])
+		}
+	}
+	if s.Phases.FirstCPD != sec(3) || s.SoC.Value != 41 {
+		t.Fatalf("FirstCPD %v, SoC %+v: want the first loop's time and the newest SoC 41", s.Phases.FirstCPD, s.SoC)
+	}
+}
+
 func TestApplyDelivered(t *testing.T) {
 	var s Session
 	if s.Apply(Event{Kind: KindDelivered}) || s.Deliveries != nil {

@@ -166,7 +166,8 @@ func (e *End) UnmarshalText(b []byte) error {
 //
 // The car's first ChargeParameterDiscoveryReq is the harvest (Session.Harvest,
 // Phases.FirstCPD): the message that tells its battery state before any
-// charging, and the moment the daemon acts on it.
+// charging, and the moment the daemon acts on it; under ISO 15118-20 it is
+// the first charge loop (AC_ChargeLoopReq, DC_ChargeLoopReq).
 //
 // An output's receiver may have a rule of its own: a SmartEVSE stores
 // full_soc, energy_capacity and energy_request only when they go up, so its
@@ -453,7 +454,7 @@ type Phases struct {
 	TCP          time.Time `json:"tcp,omitzero"`
 	Handshake    time.Time `json:"handshake,omitzero"`
 	SessionSetup time.Time `json:"session_setup,omitzero"`
-	FirstCPD     time.Time `json:"first_charge_parameter_discovery,omitzero"`
+	FirstCPD     time.Time `json:"first_charge_parameter_discovery,omitzero"` // under ISO 15118-20: the first charge loop
 	Delivered    time.Time `json:"delivered,omitzero"`
 	Ended        time.Time `json:"ended,omitzero"`
 }
@@ -628,7 +629,7 @@ func (s *Session) applyRequest(e Event) {
 
 // applyValues folds the car's values into the record by the rule of Values.
 func (s *Session) applyValues(e Event) (changed bool) {
-	if e.Message == message.ChargeParameterDiscoveryReq {
+	if harvests(e.Message) {
 		setOnce(&s.Phases.FirstCPD, e.At)
 	}
 	v, from, at := e.Values, e.From, e.At
@@ -698,7 +699,14 @@ func (s *Session) applyEnded(e Event) {
 // log's "the car sent its values" and a capacity from the configuration
 // for a car that sends none come there.
 func (s *Session) Harvest(e Event) bool {
-	return e.Kind == KindValues && e.Message == message.ChargeParameterDiscoveryReq && s.Phases.FirstCPD.Equal(e.At)
+	return e.Kind == KindValues && harvests(e.Message) && s.Phases.FirstCPD.Equal(e.At)
+}
+
+// harvests reports whether m is a message whose first one is the harvest:
+// ChargeParameterDiscoveryReq (DIN, ISO-2), or under ISO 15118-20, whose
+// parameter discovery carries no SoC, the first charge loop.
+func harvests(m message.Kind) bool {
+	return m == message.ChargeParameterDiscoveryReq || m == message.AC_ChargeLoopReq || m == message.DC_ChargeLoopReq
 }
 
 // setEVCCID takes raw as the plug-in's EVCCID, from connection conn; it
