@@ -280,7 +280,7 @@ func (d *Daemon) strategies(stateOK, learnt bool) *strategies {
 
 // Strategies are the handover strategies a daemon of c tries with a car:
 // deliver-now, x1-then-pwm (only when smartevse.write_pwm allows it and
-// the URL is a SmartEVSE's), end-then-deliver, no-negotiation; each car
+// the URL is a SmartEVSE's), no-negotiation, end-then-deliver; each car
 // in its own order (handover.For).
 func Strategies(c config.Config) []string {
 	available := []string{record.StrategyDeliverNow}
@@ -289,7 +289,7 @@ func Strategies(c config.Config) []string {
 			available = append(available, record.StrategyX1ThenPWM)
 		}
 	}
-	return append(available, record.StrategyEndThenDeliver, record.StrategyNoNegotiation)
+	return append(available, record.StrategyNoNegotiation, record.StrategyEndThenDeliver)
 }
 
 // writesPWM reports whether x1-then-pwm may write override_pwm: the

@@ -288,7 +288,7 @@ func TestNewMovesDamagedMemoryAside(t *testing.T) {
 	if b, _ := os.ReadFile(path + ".corrupt"); string(b) != "[1,2" {
 		t.Fatalf("aside: %q", b)
 	}
-	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyEndThenDeliver, record.StrategyNoNegotiation}; !reflect.DeepEqual(got, want) {
+	if got, want := Strategies(c), []string{record.StrategyDeliverNow, record.StrategyNoNegotiation, record.StrategyEndThenDeliver}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Strategies = %v, want %v", got, want)
 	}
 	c.SmartEVSE.WritePWM = true

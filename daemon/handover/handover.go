@@ -19,8 +19,9 @@ import (
 // Order is every strategy a car tries by itself, in the order of a car of
 // the VW group (For gives each car its own): the one of today first, then
 // the cheapest change (100 % for 2 s needs nothing of the DC session),
-// then a clean end of the DC attempt, then no DC session at all.
-var Order = []string{record.StrategyDeliverNow, record.StrategyX1ThenPWM, record.StrategyEndThenDeliver, record.StrategyNoNegotiation}
+// then no V2G session at all (the fallback reported to work), then a
+// clean end of the DC attempt (no report yet of a car it helps).
+var Order = []string{record.StrategyDeliverNow, record.StrategyX1ThenPWM, record.StrategyNoNegotiation, record.StrategyEndThenDeliver}
 
 // Known reports whether s names a strategy: one of Order, or
 // identify-only, which only a pin chooses.
@@ -37,8 +38,9 @@ func BeforeV2G(s string) bool {
 // Every car starts with deliver-now: the SoC, and AC after the CP-off, for
 // most cars. Then it depends on the maker (vwGroup: its MAC's block is
 // VW group's, e.g. 00:7d:fa): VW MEB cars want a steady pilot before the
-// PWM, so x1-then-pwm comes next, then end-then-deliver, then
-// no-negotiation. Any other car whose first handover failed is one that
+// PWM, so x1-then-pwm comes next, then no-negotiation (also what an MEB
+// car needs when the charger may not write its pilot), then
+// end-then-deliver. Any other car whose first handover failed is one that
 // refuses basic AC after any ISO 15118 session (cars.md; WARP's fallback
 // is Failed_NoNegotiation): no-negotiation comes next, then
 // x1-then-pwm, then end-then-deliver. So on its second plug-in every car

@@ -43,9 +43,9 @@ func TestFor(t *testing.T) {
 		available []string
 		want      []string
 	}{
-		{"VW group: x1-then-pwm after deliver-now", true, everything, []string{now, x1, end, noNe}},
+		{"VW group: x1-then-pwm after deliver-now", true, everything, []string{now, x1, noNe, end}},
 		{"another maker: no-negotiation after deliver-now", false, everything, []string{now, noNe, x1, end}},
-		{"VW group without write_pwm", true, []string{now, end, noNe}, []string{now, end, noNe}},
+		{"VW group without write_pwm", true, []string{now, end, noNe}, []string{now, noNe, end}},
 		{"another maker without write_pwm", false, []string{now, end, noNe}, []string{now, noNe, end}},
 		{"nothing", false, nil, []string{}},
 	} {
