@@ -133,8 +133,20 @@ func subscribe(t *testing.T, b interface{ url() string }, filters ...string) *su
 		}
 	}
 	t.Cleanup(func() { s.client.Disconnect(0) })
+	// The broker handles one client's packets in order, and sends a
+	// SUBSCRIBE's retained messages after its SUBACK: the SUBACK of one
+	// more SUBSCRIBE says they are all sent. Waiting for it keeps the test
+	// from publishing while mochi scans its retained messages, a race
+	// inside mochi (mochi-mqtt/server#200), not in the client under test.
+	if tok := s.client.Subscribe(readyTopic, 0, nil); !tok.WaitTimeout(bound) || tok.Error() != nil {
+		t.Fatalf("test subscriber cannot subscribe to %s: %v", readyTopic, tok.Error())
+	}
 	return s
 }
+
+// readyTopic is the filter of a test subscriber's last SUBSCRIBE, which
+// nothing publishes to.
+const readyTopic = "ccslink-test/ready"
 
 // waitFrom returns the index just past the first message at or after from
 // on topic with payload want.
