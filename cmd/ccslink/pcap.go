@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ccslink/ccslink/tools/timeline"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 func init() {
@@ -21,12 +23,15 @@ func init() {
 }
 
 func runPcap(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pcap", "pcap [--jsonl] CAPTURE\n\n"+
+	fs := newFlagSet("pcap", "pcap [--jsonl] [--keylog FILE] CAPTURE\n\n"+
 		"Prints one line per event of a pcap or pcapng capture, with the time since its first frame:\n"+
 		"the SLAC messages (a burst of sounds on one line), SDP, the SupportedAppProtocol handshake and\n"+
 		"each V2G message decoded with its key values and the answer time, then a summary per session.\n"+
-		"Exit status 1: the capture cannot be read.", stderr)
+		"A TLS stream is read with --keylog: the secrets the charger wrote (ccslink evse --tls-keylog,\n"+
+		"SSLKEYLOGFILE) in the NSS key log format.\n"+
+		"Exit status 1: the capture or the key log cannot be read.", stderr)
 	jsonl := fs.Bool("jsonl", false, "print one JSON object per event, then one per session summary")
+	keylog := fs.String("keylog", "", "read TLS streams with the secrets of this NSS key log `FILE`")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -35,7 +40,21 @@ func runPcap(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	t, err := timeline.File(fs.Arg(0))
+	var keys *tlsread.KeyLog
+	if *keylog != "" {
+		f, err := os.Open(*keylog)
+		if err != nil {
+			fmt.Fprintf(stderr, "ccslink pcap: cannot open the key log: %v\n", err)
+			return 1
+		}
+		keys, err = tlsread.ReadKeyLog(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "ccslink pcap: key log %s: %v\n", *keylog, err)
+			return 1
+		}
+	}
+	t, err := timeline.FileKeys(fs.Arg(0), keys)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink pcap: %v\n", err)
 		return 1

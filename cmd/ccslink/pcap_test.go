@@ -106,7 +106,7 @@ func TestPcapTLS(t *testing.T) {
 			errs = append(errs, l)
 		}
 	}
-	if len(errs) != 1 || errs[0]["kind"] != "stream" || !strings.Contains(errs[0]["error"].(string), "encrypted (TLS)") {
+	if len(errs) != 1 || errs[0]["kind"] != "stream" || errs[0]["error"] != "TLS: 11838 bytes encrypted; give a key log (ccslink pcap --keylog FILE) to read it" {
 		t.Errorf("error lines %v, want one encrypted stream", errs)
 	}
 	if !strings.Contains(out, `"encrypted":true,"end":"the V2G session is encrypted (TLS)"}`) {
