@@ -1,6 +1,7 @@
 package tlsread
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -88,7 +89,7 @@ type SuiteError struct {
 }
 
 func (e *SuiteError) Error() string {
-	return fmt.Sprintf("cipher suite 0x%04x is not read (TLS 1.2: AES-CBC and AES-GCM suites; TLS 1.3: AES-128-GCM-SHA256 and AES-256-GCM-SHA384)", e.Suite)
+	return fmt.Sprintf("cipher suite 0x%04x is not read (TLS 1.2: the ECDHE AES-CBC, AES-GCM and ChaCha20-Poly1305 suites; TLS 1.3: all three of its suites)", e.Suite)
 }
 
 // DecryptError: a record does not decrypt with the key log's secret.
@@ -216,15 +217,23 @@ func serverHello(srs []rec) (hello, error) {
 	return h, nil
 }
 
-// suite13 returns the hash and AEAD key length of a TLS 1.3 suite.
-func suite13(s uint16) (func() hash.Hash, int, bool) {
+// suite13 returns the hash, AEAD key length and AEAD of a TLS 1.3 suite.
+func suite13(s uint16) (func() hash.Hash, int, func([]byte) opener, bool) {
 	switch s {
 	case 0x1301:
-		return sha256.New, 16, true
+		return sha256.New, 16, newGCM, true
 	case 0x1302:
-		return sha512.New384, 32, true
+		return sha512.New384, 32, newGCM, true
+	case 0x1303:
+		return sha256.New, 32, newChaCha20Poly1305, true
 	}
-	return nil, 0, false
+	return nil, 0, nil, false
+}
+
+func newGCM(key []byte) opener {
+	blk, _ := aes.NewCipher(key)
+	g, _ := cipher.NewGCM(blk)
+	return g
 }
 
 // expandLabel is TLS 1.3's HKDF-Expand-Label with an empty context.
@@ -242,18 +251,18 @@ func expandLabel(h func() hash.Hash, secret []byte, label string, n int) []byte 
 
 // aead13 is one direction's record protection under one secret.
 type aead13 struct {
-	h      func() hash.Hash
-	keyLen int
-	secret []byte
-	aead   cipher.AEAD
-	iv     []byte
-	seq    uint64
+	h       func() hash.Hash
+	keyLen  int
+	newAEAD func([]byte) opener
+	secret  []byte
+	aead    opener
+	iv      []byte
+	seq     uint64
 }
 
 func (a *aead13) set(secret []byte) {
 	a.secret, a.seq = secret, 0
-	blk, _ := aes.NewCipher(expandLabel(a.h, secret, "key", a.keyLen))
-	a.aead, _ = cipher.NewGCM(blk)
+	a.aead = a.newAEAD(expandLabel(a.h, secret, "key", a.keyLen))
 	a.iv = expandLabel(a.h, secret, "iv", 12)
 }
 
@@ -302,7 +311,7 @@ func (t *hsTracker) feed(p []byte, done func(typ byte)) {
 }
 
 func (c *Conn) read13(keys *KeyLog, crs, srs []rec) error {
-	h, keyLen, ok := suite13(c.Suite)
+	h, keyLen, newAEAD, ok := suite13(c.Suite)
 	if !ok {
 		return &SuiteError{c.Version, c.Suite}
 	}
@@ -316,7 +325,7 @@ func (c *Conn) read13(keys *KeyLog, crs, srs []rec) error {
 		{FromServer, srs, "SERVER_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0", &c.Server},
 	} {
 		hsSecret, appSecret := keys.secret(c.ClientRandom, d.hs), keys.secret(c.ClientRandom, d.app)
-		a := &aead13{h: h, keyLen: keyLen}
+		a := &aead13{h: h, keyLen: keyLen, newAEAD: newAEAD}
 		appPhase := false
 		if hsSecret == nil {
 			if !hasType(d.rs, typeAppData) {
@@ -392,23 +401,26 @@ type suite12 struct {
 	macLen int
 	keyLen int
 	gcm    bool
+	chacha bool // ChaCha20-Poly1305: a 12-byte IV, no explicit nonce
 }
 
 var suites12 = map[uint16]suite12{
-	0xC023: {sha256.New, sha256.New, 32, 16, false}, // ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
-	0xC025: {sha256.New, sha256.New, 32, 16, false}, // ECDH_ECDSA_WITH_AES_128_CBC_SHA256
-	0xC027: {sha256.New, sha256.New, 32, 16, false}, // ECDHE_RSA_WITH_AES_128_CBC_SHA256
-	0xC029: {sha256.New, sha256.New, 32, 16, false}, // ECDH_RSA_WITH_AES_128_CBC_SHA256
-	0x003C: {sha256.New, sha256.New, 32, 16, false}, // RSA_WITH_AES_128_CBC_SHA256
-	0xC009: {sha256.New, sha1.New, 20, 16, false},   // ECDHE_ECDSA_WITH_AES_128_CBC_SHA
-	0xC00A: {sha256.New, sha1.New, 20, 32, false},   // ECDHE_ECDSA_WITH_AES_256_CBC_SHA
-	0xC013: {sha256.New, sha1.New, 20, 16, false},   // ECDHE_RSA_WITH_AES_128_CBC_SHA
-	0xC014: {sha256.New, sha1.New, 20, 32, false},   // ECDHE_RSA_WITH_AES_256_CBC_SHA
-	0xC02B: {sha256.New, nil, 0, 16, true},          // ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-	0xC02F: {sha256.New, nil, 0, 16, true},          // ECDHE_RSA_WITH_AES_128_GCM_SHA256
-	0xC02D: {sha256.New, nil, 0, 16, true},          // ECDH_ECDSA_WITH_AES_128_GCM_SHA256
-	0xC02C: {sha512.New384, nil, 0, 32, true},       // ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
-	0xC030: {sha512.New384, nil, 0, 32, true},       // ECDHE_RSA_WITH_AES_256_GCM_SHA384
+	0xC023: {sha256.New, sha256.New, 32, 16, false, false}, // ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+	0xC025: {sha256.New, sha256.New, 32, 16, false, false}, // ECDH_ECDSA_WITH_AES_128_CBC_SHA256
+	0xC027: {sha256.New, sha256.New, 32, 16, false, false}, // ECDHE_RSA_WITH_AES_128_CBC_SHA256
+	0xC029: {sha256.New, sha256.New, 32, 16, false, false}, // ECDH_RSA_WITH_AES_128_CBC_SHA256
+	0x003C: {sha256.New, sha256.New, 32, 16, false, false}, // RSA_WITH_AES_128_CBC_SHA256
+	0xC009: {sha256.New, sha1.New, 20, 16, false, false},   // ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+	0xC00A: {sha256.New, sha1.New, 20, 32, false, false},   // ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+	0xC013: {sha256.New, sha1.New, 20, 16, false, false},   // ECDHE_RSA_WITH_AES_128_CBC_SHA
+	0xC014: {sha256.New, sha1.New, 20, 32, false, false},   // ECDHE_RSA_WITH_AES_256_CBC_SHA
+	0xC02B: {sha256.New, nil, 0, 16, true, false},          // ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+	0xC02F: {sha256.New, nil, 0, 16, true, false},          // ECDHE_RSA_WITH_AES_128_GCM_SHA256
+	0xC02D: {sha256.New, nil, 0, 16, true, false},          // ECDH_ECDSA_WITH_AES_128_GCM_SHA256
+	0xC02C: {sha512.New384, nil, 0, 32, true, false},       // ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+	0xC030: {sha512.New384, nil, 0, 32, true, false},       // ECDHE_RSA_WITH_AES_256_GCM_SHA384
+	0xCCA9: {sha256.New, nil, 0, 32, true, true},           // ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+	0xCCA8: {sha256.New, nil, 0, 32, true, true},           // ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
 }
 
 // prf12 is TLS 1.2's PRF: P_hash(secret, label + seed), n bytes.
@@ -435,8 +447,8 @@ type dir12 struct {
 	s      suite12
 	macKey []byte
 	blk    cipher.Block
-	gcm    cipher.AEAD
-	iv     []byte // GCM's implicit part
+	gcm    opener
+	iv     []byte // GCM's implicit part, ChaCha20's whole IV
 	seq    uint64
 }
 
@@ -445,6 +457,19 @@ func (d *dir12) open(r rec) ([]byte, bool) {
 	binary.BigEndian.PutUint64(seq[:], d.seq)
 	d.seq++
 	b := r.body
+	if d.s.chacha {
+		if len(b) < 16 {
+			return nil, false
+		}
+		nonce := bytes.Clone(d.iv)
+		for i := range 8 {
+			nonce[4+i] ^= seq[i]
+		}
+		ad := append(seq[:], r.hdr[0], r.hdr[1], r.hdr[2], 0, 0)
+		binary.BigEndian.PutUint16(ad[11:], uint16(len(b)-16))
+		p, err := d.gcm.Open(nil, nonce, b, ad)
+		return p, err == nil
+	}
 	if d.s.gcm {
 		if len(b) < 8+16 {
 			return nil, false
@@ -496,6 +521,9 @@ func (c *Conn) read12(keys *KeyLog, crs, srs []rec, serverRandom []byte) error {
 	if s.gcm {
 		ivLen = 4
 	}
+	if s.chacha {
+		ivLen = 12
+	}
 	kb := prf12(s.prf, master, "key expansion", append(append([]byte(nil), serverRandom...), c.ClientRandom[:]...), 2*(s.macLen+s.keyLen+ivLen))
 	take := func(n int) []byte { b := kb[:n]; kb = kb[n:]; return b }
 	cm, sm := take(s.macLen), take(s.macLen)
@@ -508,10 +536,14 @@ func (c *Conn) read12(keys *KeyLog, crs, srs []rec, serverRandom []byte) error {
 		iv     []byte
 		out    *[]Record
 	}{{FromClient, crs, cm, ck, civ, &c.Client}, {FromServer, srs, sm, sk, siv, &c.Server}} {
-		blk, _ := aes.NewCipher(d.k)
-		p := &dir12{s: s, macKey: d.mac, blk: blk, iv: d.iv}
-		if s.gcm {
-			p.gcm, _ = cipher.NewGCM(blk)
+		p := &dir12{s: s, macKey: d.mac, iv: d.iv}
+		switch {
+		case s.chacha:
+			p.gcm = newChaCha20Poly1305(d.k)
+		case s.gcm:
+			p.gcm = newGCM(d.k)
+		default:
+			p.blk, _ = aes.NewCipher(d.k)
 		}
 		on, n := false, 0
 		for _, r := range d.rs {

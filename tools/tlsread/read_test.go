@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/big"
@@ -161,6 +162,12 @@ func TestRead(t *testing.T) {
 			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}}, VersionTLS12, 0xC02C},
 		{"TLS 1.3 AES-128-GCM-SHA256", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
 			CurvePreferences: []tls.CurveID{tls.CurveP521}}, VersionTLS13, 0x1301},
+		{"TLS 1.2 ECDHE-ECDSA-CHACHA20-POLY1305", &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12,
+			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}}, VersionTLS12, 0xCCA9},
+		// A client that ranks ChaCha20 first gets it, as does every car from
+		// a server without AES instructions (a Raspberry Pi 4).
+		{"TLS 1.3 CHACHA20-POLY1305-SHA256", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
+			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}}, VersionTLS13, 0x1303},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cli := &tls.Config{InsecureSkipVerify: true, CipherSuites: c.srv.CipherSuites}
@@ -230,5 +237,14 @@ func TestMalformed(t *testing.T) {
 		if !errors.As(err, &me) && !errors.Is(err, ErrNotTLS) {
 			t.Errorf("%s: %v", c.name, err)
 		}
+	}
+}
+
+// TestPoly1305: RFC 8439's example (section 2.5.2).
+func TestPoly1305(t *testing.T) {
+	key, _ := hex.DecodeString("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
+	tag := poly1305(key, []byte("Cryptographic Forum Research Group"))
+	if got := hex.EncodeToString(tag[:]); got != "a8061dc1305136c6c22b8baf0c0127a9" {
+		t.Errorf("tag %s", got)
 	}
 }
