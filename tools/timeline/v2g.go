@@ -391,6 +391,9 @@ func (b *builder) streams(streams []capture.Stream) {
 			f = 0
 		}
 		sess := b.sessionAt(f)
+		if c := b.conns[k]; c != nil {
+			sess = c.sess // the connection's messages told whose it is
+		}
 		if sess >= 0 && (st.Reason == capture.ReasonTLS || st.TLS != "") {
 			b.sess[sess].Encrypted = true
 		}
