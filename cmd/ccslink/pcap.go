@@ -40,19 +40,9 @@ func runPcap(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	var keys *tlsread.KeyLog
-	if *keylog != "" {
-		f, err := os.Open(*keylog)
-		if err != nil {
-			fmt.Fprintf(stderr, "ccslink pcap: cannot open the key log: %v\n", err)
-			return 1
-		}
-		keys, err = tlsread.ReadKeyLog(f)
-		f.Close()
-		if err != nil {
-			fmt.Fprintf(stderr, "ccslink pcap: key log %s: %v\n", *keylog, err)
-			return 1
-		}
+	keys, code := readKeyLog("pcap", *keylog, stderr)
+	if code != 0 {
+		return code
 	}
 	t, err := timeline.FileKeys(fs.Arg(0), keys)
 	if err != nil {
@@ -268,4 +258,23 @@ func writeJSONL(w io.Writer, t *timeline.Timeline) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// readKeyLog reads the key log at path for command cmd; "" is none. code
+// is the exit status when it cannot be read, else 0.
+func readKeyLog(cmd, path string, stderr io.Writer) (keys *tlsread.KeyLog, code int) {
+	if path == "" {
+		return nil, 0
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink %s: cannot open the key log: %v\n", cmd, err)
+		return nil, 1
+	}
+	defer f.Close()
+	if keys, err = tlsread.ReadKeyLog(f); err != nil {
+		fmt.Fprintf(stderr, "ccslink %s: key log %s: %v\n", cmd, path, err)
+		return nil, 1
+	}
+	return keys, 0
 }

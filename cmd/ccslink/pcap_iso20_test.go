@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"slices"
@@ -54,6 +55,13 @@ func TestPcapISO20Recording(t *testing.T) {
 	out := runPcapCmd(t, files[0])
 	if got := untimed(out, "handshake", "v2g"); !slices.Equal(got, iso20ACLines) {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(iso20ACLines, "\n"))
+	}
+	// Replayed against the charger, the recording plays the whole session.
+	var rout, rerr bytes.Buffer
+	if code := run([]string{"replay", "--policy", "ac", "--json", files[0]}, nil, &rout, &rerr); code != 0 ||
+		rout.String() != `{"capture":"`+files[0]+`","policy":"ac","ok":true,"protocol":"iso20","evccid":"023230414301","soc":44,"full_soc":-1,`+
+			`"energy_capacity_wh":77000,"energy_request_wh":30000,"steps":17,"end":"session_stop","sessions":1}`+"\n" {
+		t.Errorf("replay: exit %d\n%s%s", code, rout.String(), rerr.String())
 	}
 	for _, w := range []string{": the car ended the session (SessionStop)\n", "  protocol          ISO 15118-20 AC\n",
 		"  EVCCID            023230414301\n", "  SoC               40 %\n", "  energy request    30000 Wh\n", "  requests          17, slowest answer "} {

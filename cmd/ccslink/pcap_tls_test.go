@@ -214,15 +214,16 @@ func TestPcapKeyLog(t *testing.T) {
 		cfg       secc.Config
 		suite     uint16
 		golden    string
+		replay    string // the replay's JSON after the policy
 	}{
 		// For TLS 1.2 the car offers the suite Go offers only when told.
 		{"TLS 1.2", v2gpki.ISO2, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}, "ac-only", secc.Config{EVSEID: "DE*CCS*E1", Policy: secc.PolicyAC},
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, "pcap_tls12.txt"},
-		{"TLS 1.3 AES", v2gpki.ISO20, nil, "iso20-ac", iso20, tls.TLS_AES_128_GCM_SHA256, "pcap_tls13.txt"},
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, "pcap_tls12.txt", `"ok":true,"protocol":"iso2","evccid":"001823372340","soc":-1,"full_soc":-1,"energy_capacity_wh":-1,"energy_request_wh":73000,"steps":14,"end":"session_stop","sessions":1}`},
+		{"TLS 1.3 AES", v2gpki.ISO20, nil, "iso20-ac", iso20, tls.TLS_AES_128_GCM_SHA256, "pcap_tls13.txt", `"ok":true,"protocol":"iso20","evccid":"023230414301","soc":44,"full_soc":-1,"energy_capacity_wh":77000,"energy_request_wh":30000,"steps":17,"end":"session_stop","sessions":1}`},
 		// A car that ranks ChaCha20 first gets it, as every car does from a
 		// charger whose CPU lacks AES instructions.
 		{"TLS 1.3 ChaCha20", v2gpki.ISO20, []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}, "iso20-ac", iso20,
-			tls.TLS_CHACHA20_POLY1305_SHA256, "pcap_tls13_chacha.txt"},
+			tls.TLS_CHACHA20_POLY1305_SHA256, "pcap_tls13_chacha.txt", `"ok":true,"protocol":"iso20","evccid":"023230414301","soc":44,"full_soc":-1,"energy_capacity_wh":77000,"energy_request_wh":30000,"steps":17,"end":"session_stop","sessions":1}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			capPath, keyPath, st, sent, got := tlsSession(t, c.profile, c.carSuites, c.car, c.cfg)
@@ -240,6 +241,13 @@ func TestPcapKeyLog(t *testing.T) {
 			n, _, _ := strings.Cut(rest, " ")
 			if l := strings.SplitN(runPcapCmd(t, capPath), "\n", 2)[0]; !strings.HasSuffix(l, "  error: TLS: "+n+" bytes encrypted; give a key log (ccslink pcap --keylog FILE) to read it") {
 				t.Errorf("without the key log: %s", l)
+			}
+
+			// Replayed with the key log, the car's requests play again.
+			var rout, rerr bytes.Buffer
+			if code := run([]string{"replay", "--policy", "ac", "--json", "--keylog", keyPath, capPath}, nil, &rout, &rerr); code != 0 ||
+				rout.String() != `{"capture":"`+capPath+`","policy":"ac",`+c.replay+"\n" {
+				t.Errorf("replay: exit %d\n%s%s", code, rout.String(), rerr.String())
 			}
 
 			// The plaintext read, as the V2GTP messages of each side.
