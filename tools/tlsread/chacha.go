@@ -60,11 +60,10 @@ func block(key *[32]byte, counter uint32, nonce []byte, out *[64]byte) {
 }
 
 var (
-	p1305    = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 130), big.NewInt(5))
-	clamp    = new(big.Int).SetBytes([]byte{0x0f, 0xff, 0xff, 0xfc, 0x0f, 0xff, 0xff, 0xfc, 0x0f, 0xff, 0xff, 0xfc, 0x0f, 0xff, 0xff, 0xff})
-	mask128  = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
-	one1305  = big.NewInt(1)
-	shift128 = new(big.Int).Lsh(one1305, 128)
+	p1305   = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 130), big.NewInt(5))
+	clamp   = new(big.Int).SetBytes([]byte{0x0f, 0xff, 0xff, 0xfc, 0x0f, 0xff, 0xff, 0xfc, 0x0f, 0xff, 0xff, 0xfc, 0x0f, 0xff, 0xff, 0xff})
+	mask128 = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
+	one1305 = big.NewInt(1)
 )
 
 // leInt reads b as a little-endian number.

@@ -69,7 +69,6 @@ func talk(t testing.TB, srv *tls.Config, cli *tls.Config, reqs []string) session
 	var cb, sb, kl bytes.Buffer
 	srv = srv.Clone()
 	srv.KeyLogWriter = &kl
-	srv.SessionTicketsDisabled = true
 	done, quit := make(chan error, 1), make(chan struct{})
 	defer close(quit)
 	go func() {
@@ -246,5 +245,34 @@ func TestPoly1305(t *testing.T) {
 	tag := poly1305(key, []byte("Cryptographic Forum Research Group"))
 	if got := hex.EncodeToString(tag[:]); got != "a8061dc1305136c6c22b8baf0c0127a9" {
 		t.Errorf("tag %s", got)
+	}
+}
+
+// BenchmarkRead: reading a session of 40 requests and answers of 200
+// bytes, per suite.
+func BenchmarkRead(b *testing.B) {
+	cert := testCert(b)
+	msgs := make([]string, 40)
+	for i := range msgs {
+		msgs[i] = strings.Repeat(string(rune('a'+i%26)), 200)
+	}
+	for _, c := range []struct {
+		name string
+		srv  *tls.Config
+	}{
+		{"TLS1.2-AES128-CBC-SHA256", &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}}},
+		{"TLS1.3-AES128-GCM", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}},
+		{"TLS1.3-CHACHA20", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}}},
+	} {
+		s := talk(b, c.srv, &tls.Config{InsecureSkipVerify: true, CipherSuites: c.srv.CipherSuites}, msgs)
+		k := keys(b, s.keylog)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s.client) + len(s.server)))
+			for b.Loop() {
+				if _, err := Read(k, s.client, s.server); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
