@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -118,6 +120,15 @@ func TestPcapBadArgs(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"pcap"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "give exactly one capture file") {
 		t.Errorf("no file: exit %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	garbage := filepath.Join(t.TempDir(), "keys.log")
+	if err := os.WriteFile(garbage, []byte("not a key log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"pcap", "--keylog", garbage, "x.pcap"}, nil, &out, &errb); code != 1 || errb.String() !=
+		"ccslink pcap: key log "+garbage+": no TLS secret in the key log (NSS key log format: LABEL CLIENT_RANDOM_HEX SECRET_HEX per line)\n" {
+		t.Errorf("a key log without secrets: exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()
 	code := run([]string{"pcap", "/nonexistent/x.pcap"}, nil, &out, &errb)

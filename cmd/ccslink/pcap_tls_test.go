@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/v2gpki"
@@ -302,5 +303,45 @@ func TestPcapKeyLog(t *testing.T) {
 				t.Errorf("tshark read %d and %d bytes; the car sent %d and got %d", len(theirs[0]), len(theirs[1]), len(sent), len(got))
 			}
 		})
+	}
+}
+
+// TestPcapKeyLogShared: dSPACE's ISO 15118-20 DC session over TLS 1.3
+// (AES-256-GCM-SHA384), read with the key log the capture carries on UDP
+// port 52345: the loop's SoC, power and limits, line by line.
+func TestPcapKeyLogShared(t *testing.T) {
+	path := shared.Path(t, "captures", "dsv2gshark", "ISO-20_TLS13_DC_DS5366_Josev.pcapng")
+	c, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kl bytes.Buffer
+	for _, f := range c.Frames() {
+		p := gopacket.NewPacket(f.Data, layers.LayerTypeEthernet, gopacket.NoCopy)
+		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && u.DstPort == 52345 {
+			kl.Write(u.Payload)
+			kl.WriteByte('\n')
+		}
+	}
+	keyPath := filepath.Join(t.TempDir(), "keys.log")
+	if err := os.WriteFile(keyPath, kl.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runPcapCmd(t, "--keylog", keyPath, path)
+	for _, w := range []string{
+		"   61.508 s  stream                 TCP [fe80::d268:d455:802a:22b6]:58689 -> [fe80::664d:70ff:fe01:3bf]:55119 Content=\"TLS 1.3 read with the key log\" Bytes=3763 Skipped=0\n",
+		"   63.334 s  v2g       car->charger SessionSetupReq EVCCID=WMIV1234567890ABCDEX\n",
+		"   68.420 s  v2g       car->charger DC_ChargeLoopReq PresentSOC=10 % ChargingComplete=false EVPresentVoltage=460 V EVTargetEnergyRequest=200 Wh EVMaximumEnergyRequest=200 Wh EVMinimumEnergyRequest=20 Wh EVMaximumChargePower=4000 W EVMinimumChargePower=400 W EVMaximumChargeCurrent=40 A EVMaximumVoltage=400 V EVMinimumVoltage=40 V\n",
+		"   68.520 s  v2g       charger->car DC_ChargeLoopRes ResponseCode=OK EVSEPresentCurrent=0 A EVSEPresentVoltage=351.6 V EVSEPowerLimitAchieved=false EVSECurrentLimitAchieved=true EVSEVoltageLimitAchieved=false EVSEMaximumChargePower=150000 W EVSEMinimumChargePower=0 W EVSEMaximumChargeCurrent=500 A EVSEMaximumVoltage=1000 V (99.8 ms)\n",
+		"   70.026 s  v2g       car->charger DC_ChargeLoopReq PresentSOC=100 % ChargingComplete=true",
+		"\nsession 1 (45.055 s to 76.986 s): the car ended the session (SessionStop)\n",
+		"  protocol          ISO 15118-20 DC\n  EVCCID            WMIV1234567890ABCDEX\n  SoC               10 %\n  energy request    40000 Wh\n  requests          56, slowest answer 105.5 ms\n  encrypted         yes (TLS)\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the timeline lacks %q", w)
+		}
+	}
+	if n := strings.Count(out, " v2g  "); n != 110 {
+		t.Errorf("%d V2G lines", n)
 	}
 }
