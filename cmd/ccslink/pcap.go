@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ccslink/ccslink/tools/timeline"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 func init() {
@@ -21,12 +23,15 @@ func init() {
 }
 
 func runPcap(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pcap", "pcap [--jsonl] CAPTURE\n\n"+
+	fs := newFlagSet("pcap", "pcap [--jsonl] [--keylog FILE] CAPTURE\n\n"+
 		"Prints one line per event of a pcap or pcapng capture, with the time since its first frame:\n"+
 		"the SLAC messages (a burst of sounds on one line), SDP, the SupportedAppProtocol handshake and\n"+
 		"each V2G message decoded with its key values and the answer time, then a summary per session.\n"+
-		"Exit status 1: the capture cannot be read.", stderr)
+		"A TLS stream is read with --keylog: the secrets the charger wrote (ccslink evse --tls-keylog,\n"+
+		"SSLKEYLOGFILE) in the NSS key log format.\n"+
+		"Exit status 1: the capture or the key log cannot be read.", stderr)
 	jsonl := fs.Bool("jsonl", false, "print one JSON object per event, then one per session summary")
+	keylog := fs.String("keylog", "", "read TLS streams with the secrets of this NSS key log `FILE`")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -35,7 +40,11 @@ func runPcap(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	t, err := timeline.File(fs.Arg(0))
+	keys, code := readKeyLog("pcap", *keylog, stderr)
+	if code != 0 {
+		return code
+	}
+	t, err := timeline.FileKeys(fs.Arg(0), keys)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink pcap: %v\n", err)
 		return 1
@@ -249,4 +258,23 @@ func writeJSONL(w io.Writer, t *timeline.Timeline) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// readKeyLog reads the key log at path for command cmd; "" is none. code
+// is the exit status when it cannot be read, else 0.
+func readKeyLog(cmd, path string, stderr io.Writer) (keys *tlsread.KeyLog, code int) {
+	if path == "" {
+		return nil, 0
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink %s: cannot open the key log: %v\n", cmd, err)
+		return nil, 1
+	}
+	defer f.Close()
+	if keys, err = tlsread.ReadKeyLog(f); err != nil {
+		fmt.Fprintf(stderr, "ccslink %s: key log %s: %v\n", cmd, path, err)
+		return nil, 1
+	}
+	return keys, 0
 }

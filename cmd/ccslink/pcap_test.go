@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,7 +108,7 @@ func TestPcapTLS(t *testing.T) {
 			errs = append(errs, l)
 		}
 	}
-	if len(errs) != 1 || errs[0]["kind"] != "stream" || !strings.Contains(errs[0]["error"].(string), "encrypted (TLS)") {
+	if len(errs) != 1 || errs[0]["kind"] != "stream" || errs[0]["error"] != "TLS: 11838 bytes encrypted; give a key log (ccslink pcap --keylog FILE) to read it" {
 		t.Errorf("error lines %v, want one encrypted stream", errs)
 	}
 	if !strings.Contains(out, `"encrypted":true,"end":"the V2G session is encrypted (TLS)"}`) {
@@ -118,6 +120,15 @@ func TestPcapBadArgs(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"pcap"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "give exactly one capture file") {
 		t.Errorf("no file: exit %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	garbage := filepath.Join(t.TempDir(), "keys.log")
+	if err := os.WriteFile(garbage, []byte("not a key log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"pcap", "--keylog", garbage, "x.pcap"}, nil, &out, &errb); code != 1 || errb.String() !=
+		"ccslink pcap: key log "+garbage+": no TLS secret in the key log (NSS key log format: LABEL CLIENT_RANDOM_HEX SECRET_HEX per line)\n" {
+		t.Errorf("a key log without secrets: exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()
 	code := run([]string{"pcap", "/nonexistent/x.pcap"}, nil, &out, &errb)

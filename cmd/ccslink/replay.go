@@ -41,14 +41,17 @@ type replayReport struct {
 }
 
 func runReplay(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("replay", "replay [--json] [--policy soc|dc|ac] [-v] CAPTURE\n\n"+
+	fs := newFlagSet("replay", "replay [--json] [--policy soc|dc|ac] [--keylog FILE] [-v] CAPTURE\n\n"+
 		"Plays the car's requests of a pcap or pcapng capture against this charger, in process,\n"+
 		"and tells what the charger answered and learnt. With several connections in the capture,\n"+
 		"each is replayed; the summary and --json speak of the first with a SessionSetupReq.\n"+
-		"Exit status 1: the capture cannot be read, or its session cannot be replayed (TLS, ISO-20).", stderr)
+		"A TLS session is read with --keylog, the charger's key log (ccslink evse --tls-keylog).\n"+
+		"Exit status 1: the capture cannot be read, or its session cannot be replayed (TLS without\n"+
+		"its key log, ISO 15118-20 DC).", stderr)
 	asJSON := fs.Bool("json", false, "print the result as one JSON line (-1: a value the car did not send)")
 	policy := fs.String("policy", "soc", "the charger's policy: soc (end the DC attempt once the SoC is known), dc (a full DC session), ac (ISO 15118-2 AC)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	keylog := fs.String("keylog", "", "read TLS sessions with the secrets of this NSS key log `FILE`")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -68,8 +71,12 @@ func runReplay(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, level)
 
+	keys, code := readKeyLog("replay", *keylog, stderr)
+	if code != 0 {
+		return code
+	}
 	path := fs.Arg(0)
-	res, err := replay.File(context.Background(), path, replay.Config{Policy: pol, Log: log})
+	res, err := replay.File(context.Background(), path, replay.Config{Policy: pol, Log: log, Keys: keys})
 	rep := replayReport{Capture: path, Policy: pol.String(), Sessions: len(res.Sessions), SoC: -1, FullSOC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}
 	main := res.Main()
 	if main != nil {

@@ -87,7 +87,10 @@ func TestReplayErrors(t *testing.T) {
 		{[]string{"replay", missing}, 1, "", "ccslink replay: cannot read the capture: open " + missing + ": no such file or directory"},
 		{[]string{"replay", tls}, 1, "", "ccslink replay: the V2G session is encrypted (TLS): nothing to replay\n"},
 		{[]string{"replay", "--json", tls}, 1, `{"capture":"` + tls + `","policy":"soc","ok":false,"soc":-1,"full_soc":-1,"energy_capacity_wh":-1,"energy_request_wh":-1,"steps":0,"sessions":0,"error":"the V2G session is encrypted (TLS): nothing to replay"}`, "encrypted"},
-		{[]string{"replay", iso20}, 1, "replay of " + iso20, "ccslink replay: ISO 15118-20 is not served by this charger: "},
+		// A -20 AC car replays until it asks for a service this charger does not offer.
+		{[]string{"replay", "--policy", "ac", "--json", iso20}, 0, `{"capture":"` + iso20 + `","policy":"ac","ok":true,"protocol":"iso20",` +
+			`"evccid":"574d495631323334353637383930414243444558","soc":-1,"full_soc":-1,"energy_capacity_wh":-1,"energy_request_wh":-1,"steps":6,"end":"car_closed","sessions":1}`, ""},
+		{[]string{"replay", "--keylog", missing, iso20}, 1, "", "ccslink replay: cannot open the key log: open " + missing + ": no such file or directory"},
 		// The car's recorded requests are DIN; the ac policy negotiates ISO-2.
 		{[]string{"replay", "--policy", "ac", "--json", polestar}, 1, `{"capture":"` + polestar + `","policy":"ac","ok":false,"protocol":"iso2","soc":-1,"full_soc":-1,` +
 			`"energy_capacity_wh":-1,"energy_request_wh":-1,"steps":1,"end":"error","sessions":1,"error":"our charger negotiated another protocol than the car's recorded requests speak: ours is ISO 15118-2, the car's requests are DIN 70121"}`,

@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/ccslink/ccslink/proto/v2gtp"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 // SDPPort is the UDP port of the SECC Discovery Protocol.
@@ -37,6 +38,12 @@ type Stream struct {
 	Gaps      int    // holes in the TCP sequence the capture never filled
 	Skipped   int    // bytes outside any whole V2GTP message
 	Reason    string // why bytes were skipped, first reason only; "" if none
+	// TLS is "1.2" or "1.3" when the stream was TLS and was read with a
+	// key log; its messages are then the decrypted ones.
+	TLS string
+	// TLSErr says why a TLS stream (Reason ReasonTLS) could not be read:
+	// a tlsread error, or nil when no key log was given.
+	TLSErr error
 }
 
 // Reasons for skipped bytes, as Stream.Reason reports them.
@@ -55,12 +62,19 @@ const (
 // every TCP direction and SDP flow with payload, in order of appearance,
 // with what could not be decoded.
 func V2GTP(frames []Frame) ([]Message, []Stream) {
+	return V2GTPKeys(frames, nil)
+}
+
+// V2GTPKeys is V2GTP that also reads TLS streams with the secrets of keys
+// (nil: TLS streams are reported, not read).
+func V2GTPKeys(frames []Frame, keys *tlsread.KeyLog) ([]Message, []Stream) {
 	var d decoder
 	d.flows = map[flowKey]*tcpFlow{}
 	d.udp = map[flowKey]*Stream{}
 	for i, f := range frames {
 		d.frame(i, f.Data)
 	}
+	d.decrypt(keys)
 	var msgs []Message
 	var streams []Stream
 	for _, s := range d.order {
@@ -192,6 +206,10 @@ func (s *Stream) skip(n int, reason string) {
 // would: bytes are delivered in sequence order, each once.
 type tcpFlow struct {
 	key     flowKey
+	tls     string // "1.2" or "1.3": runs hold the decrypted bytes
+	tlsErr  error
+	wire    int    // bytes on the wire, for a decrypted flow
+	rest    int    // bytes of a record the capture ends inside
 	started bool   // next and nextSeq are known
 	syn     bool   // offset 0 is the first byte after the SYN
 	isn     uint32 // the SYN's sequence number
@@ -294,13 +312,23 @@ func (f *tcpFlow) flush() {
 func (f *tcpFlow) split(msgs *[]Message) (st Stream, ok bool) {
 	f.flush()
 	st = Stream{Src: f.key.src, Dst: f.key.dst, Transport: "tcp"}
-	if len(f.runs) == 0 {
+	if len(f.runs) == 0 && f.tls == "" {
 		return st, false
 	}
 	for _, r := range f.runs {
 		st.Bytes += len(r.data)
 	}
-	st.Gaps = len(f.runs) - 1
+	st.TLS, st.TLSErr = f.tls, f.tlsErr
+	if f.tls != "" {
+		st.Bytes = f.wire
+		if f.rest > 0 {
+			st.skip(f.rest, ReasonTruncated)
+		}
+	}
+	st.Gaps = max(len(f.runs)-1, 0)
+	if len(f.runs) == 0 {
+		return st, true // TLS without application data
+	}
 	first := f.runs[0]
 	if f.syn && first.start > 0 {
 		st.Gaps++ // the first bytes after the SYN are missing

@@ -16,8 +16,9 @@ import (
 // SessionID rewritten for our charger) and our charger's answers. It keeps
 // the last request decoded.
 type codec interface {
-	// decode decodes a request of the car; ok is false when p is not a V2G_Message.
-	decode(p []byte) (kind message.Kind, ok bool)
+	// decode decodes a request of the car, of payload type t; ok is false
+	// when p is not a V2G message.
+	decode(t v2gtp.PayloadType, p []byte) (kind message.Kind, ok bool)
 	// reencode appends the last decoded request to dst with SessionID id.
 	reencode(dst, id []byte) ([]byte, error)
 	// carID returns the EVCCID of the last request if it is a SessionSetupReq.
@@ -43,6 +44,8 @@ func newCodec(p secc.Protocol) codec {
 			setID:  func(d *iso2.Document, id []byte) { d.V2G_Message.Header.SessionID = id },
 			evccid: func(b *iso2.BodyType) []byte { return b.SessionSetupReq.EVCCID },
 			values: func(b *iso2.BodyType) record.Values { return secc.ISO2Values(b.ChargeParameterDiscoveryReq) }}
+	case secc.ProtocolISO20:
+		return &iso20Codec{}
 	}
 	return nil
 }
@@ -66,8 +69,12 @@ type codecOf[D, B any, K interface{ Message() message.Kind }, P fmt.Stringer] st
 	last       *B // the last request decoded; nil when it was not a V2G_Message
 }
 
-func (c *codecOf[D, B, K, P]) decode(p []byte) (message.Kind, bool) {
+func (c *codecOf[D, B, K, P]) decode(t v2gtp.PayloadType, p []byte) (message.Kind, bool) {
 	var zero D
+	if t != v2gtp.TypeEXI {
+		c.req, c.last = zero, nil
+		return message.None, false
+	}
 	c.req, c.last = zero, nil
 	if _, err := c.unmarshal(p, &c.req); err != nil {
 		return message.None, false
@@ -154,7 +161,7 @@ func chosen(req *apphand.SupportedAppProtocolReq, res *apphand.SupportedAppProto
 	for _, ap := range req.AppProtocol {
 		if ap.SchemaID == *res.SchemaID {
 			one := &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{ap}}
-			o, _ := secc.Negotiate(one, []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2})
+			o, _ := secc.Negotiate(one, []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2, secc.ProtocolISO20})
 			return o.Protocol
 		}
 	}

@@ -13,14 +13,16 @@ import (
 	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/capture"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 // Errors of a replay, usable with errors.Is.
 var (
 	// ErrEncrypted: the car's V2G connection is TLS, so its requests cannot be read.
 	ErrEncrypted = errors.New("the V2G session is encrypted (TLS): nothing to replay")
-	// ErrISO20: the car offers only ISO 15118-20.
-	ErrISO20 = errors.New("ISO 15118-20 is not served by this charger")
+	// ErrISO20: the car offers only the parts of ISO 15118-20 this charger
+	// does not serve (it serves -20 AC).
+	ErrISO20 = errors.New("ISO 15118-20 as this car offers it is not served by this charger")
 	// ErrNoSession: the capture holds no SupportedAppProtocolReq of a car.
 	ErrNoSession = errors.New("the capture holds no V2G session (no SupportedAppProtocolReq): nothing to replay")
 	// ErrProtocol: our charger negotiated another protocol than the one the car's recorded requests speak.
@@ -46,6 +48,8 @@ type Config struct {
 	Policy secc.PolicyName
 	// Log receives every step at debug level and the charger's own log; nil discards.
 	Log *slog.Logger
+	// Keys, if set, reads TLS sessions with the secrets of this key log.
+	Keys *tlsread.KeyLog
 }
 
 // Result is what replaying one capture gave.
@@ -122,7 +126,7 @@ func File(ctx context.Context, path string, cfg Config) (Result, error) {
 	if c == nil {
 		return Result{}, &CaptureError{Path: path, Err: err}
 	}
-	msgs, streams := capture.V2GTP(c.Frames())
+	msgs, streams := capture.V2GTPKeys(c.Frames(), cfg.Keys)
 	r, rerr := replay(ctx, msgs, streams, cfg)
 	r.ReadErr = err
 	return r, rerr
@@ -152,7 +156,9 @@ func replay(ctx context.Context, msgs []capture.Message, streams []capture.Strea
 	conns := split(msgs)
 	var r Result
 	if len(conns) == 0 {
-		if encrypted(msgs, streams) {
+		if encrypted, why := encrypted(msgs, streams); encrypted && why != nil {
+			return r, fmt.Errorf("%w: %w", ErrEncrypted, why)
+		} else if encrypted {
 			return r, ErrEncrypted
 		}
 		return r, ErrNoSession
@@ -203,21 +209,21 @@ func split(msgs []capture.Message) []*conn {
 }
 
 // encrypted reports signs of a TLS session: a TCP stream of TLS records, or
-// an SDP answer that offers TLS.
-func encrypted(msgs []capture.Message, streams []capture.Stream) bool {
+// an SDP answer that offers TLS; why is what stopped reading it with a key log.
+func encrypted(msgs []capture.Message, streams []capture.Stream) (tls bool, why error) {
 	for _, s := range streams {
 		if s.Transport == "tcp" && s.Reason == capture.ReasonTLS {
-			return true
+			return true, s.TLSErr
 		}
 	}
 	for _, m := range msgs {
 		if m.Transport == "udp" && m.Header.Type == v2gtp.TypeSDPResponse {
 			if res, err := v2gtp.ParseSDPResponse(m.Payload); err == nil && res.Security == v2gtp.SecurityTLS {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 // sdpBefore returns the car's last SDP request before its session.
@@ -249,8 +255,8 @@ func recorded(c *conn) secc.Protocol {
 	if len(c.car2) < 2 {
 		return secc.ProtocolNone
 	}
-	for _, p := range []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2} {
-		if _, ok := newCodec(p).decode(c.car2[1].Payload); ok {
+	for _, p := range []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2, secc.ProtocolISO20} {
+		if _, ok := newCodec(p).decode(c.car2[1].Header.Type, c.car2[1].Payload); ok {
 			return p
 		}
 	}
@@ -273,6 +279,8 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 	// recorded requests fit; the ac policy serves ISO-2 only.
 	pref := []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2}
 	switch {
+	case s.Recorded == secc.ProtocolISO20:
+		pref = secc.PreferenceISO20(cfg.Policy, true)
 	case cfg.Policy == secc.PolicyAC:
 		pref = []secc.Protocol{secc.ProtocolISO2}
 	case s.Recorded == secc.ProtocolISO2:
@@ -302,8 +310,8 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 		}
 		last = m.Time
 		payload := m.Payload
-		if cod != nil && ourID != nil && m.Header.Type == v2gtp.TypeEXI {
-			if _, ok := cod.decode(payload); ok {
+		if cod != nil && ourID != nil {
+			if _, ok := cod.decode(m.Header.Type, payload); ok {
 				if b, err := cod.reencode(buf[:0], ourID); err == nil {
 					buf, payload = b, b
 				}
@@ -375,10 +383,7 @@ func captured(c *conn, p secc.Protocol) Captured {
 		return k
 	}
 	for _, m := range c.car2[1:] {
-		if m.Header.Type != v2gtp.TypeEXI {
-			continue
-		}
-		if _, ok := cod.decode(m.Payload); !ok {
+		if _, ok := cod.decode(m.Header.Type, m.Payload); !ok {
 			continue
 		}
 		if id, ok := cod.carID(); ok && k.EVCCID == nil {

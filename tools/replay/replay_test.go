@@ -1,6 +1,11 @@
 package replay
 
 import (
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/ccslink/ccslink/tools/tlsread"
+
 	"context"
 	"encoding/hex"
 	"errors"
@@ -15,6 +20,7 @@ import (
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/din"
 	"github.com/ccslink/ccslink/proto/v2g/iso2"
+	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
@@ -63,7 +69,17 @@ func carsIn(t *testing.T, path string) []carSent {
 	msgs, _ := capture.V2GTP(c.Frames())
 	var cars []*carSent
 	for _, m := range msgs {
-		if m.Transport != "tcp" || m.Header.Type != v2gtp.TypeEXI {
+		if m.Transport != "tcp" {
+			continue
+		}
+		if m.Header.Type == v2gtp.TypeISO20CommonMessages {
+			var d iso20.Document
+			if _, err := iso20.Unmarshal(m.Payload, &d); err == nil && d.SessionSetupReq != nil && len(cars) > 0 && !cars[len(cars)-1].setup {
+				cars[len(cars)-1].setup, cars[len(cars)-1].evccid = true, hex.EncodeToString([]byte(d.SessionSetupReq.EVCCID))
+			}
+			continue
+		}
+		if m.Header.Type != v2gtp.TypeEXI {
 			continue
 		}
 		var a apphand.Document
@@ -111,7 +127,6 @@ func carsIn(t *testing.T, path string) []carSent {
 // failing lists the captures without a V2G session to replay, and the error each gives.
 var failing = map[string]error{
 	"dsv2gshark/IEC61851_AC_PWM_Basic.pcapng":                                    ErrNoSession,
-	"dsv2gshark/ISO-20_BPT_AC_DS5366_Josev.pcapng":                               ErrISO20,
 	"dsv2gshark/ISO-20_TLS13_DC_DS5366_Josev.pcapng":                             ErrEncrypted,
 	"dsv2gshark/ISO-20_mTLS_DC_DS5366_Josev.pcapng":                              ErrEncrypted,
 	"dsv2gshark/ISO-2_AC_PnC_TLS_Contract_MeteringReceipt_DS5366_RiseV2G.pcapng": ErrEncrypted,
@@ -395,16 +410,26 @@ func TestErrors(t *testing.T) {
 		t.Errorf("TLS: %v", err)
 	}
 
-	r, err := File(context.Background(), shared.Path(t, "captures", "dsv2gshark", "ISO-20_BPT_AC_DS5366_Josev.pcapng"), Config{})
-	if !errors.Is(err, ErrISO20) || !errors.Is(err, secc.ErrNoProtocol) || !strings.HasPrefix(err.Error(), "ISO 15118-20 is not served by this charger: ") {
-		t.Fatalf("ISO-20: %v", err)
+	// The -20 DC car, its TLS read with the secrets the capture carries.
+	dc := shared.Path(t, "captures", "dsv2gshark", "ISO-20_TLS13_DC_DS5366_Josev.pcapng")
+	r, err := File(context.Background(), dc, Config{Keys: embeddedKeys(t, dc)})
+	if !errors.Is(err, ErrISO20) || !errors.Is(err, secc.ErrNoProtocol) || !strings.HasPrefix(err.Error(), "ISO 15118-20 as this car offers it is not served by this charger: ") {
+		t.Fatalf("ISO-20 DC: %v", err)
 	}
 	s := r.Sessions[0]
-	if !equalSteps(s.Steps, []Step{{Frame: 70, Request: message.SupportedAppProtocolReq, Code: "Failed_NoNegotiation", Err: err}}) || s.Unsent != 22 || s.Record.End != record.EndError {
-		t.Errorf("ISO-20: steps %+v, %d unsent, end %v", s.Steps, s.Unsent, s.Record.End)
+	if !equalSteps(s.Steps, []Step{{Frame: 95, Request: message.SupportedAppProtocolReq, Code: "Failed_NoNegotiation", Err: err}}) || s.Unsent != 55 || s.Record.End != record.EndError {
+		t.Errorf("ISO-20 DC: steps %+v, %d unsent, end %v", s.Steps, s.Unsent, s.Record.End)
 	}
-	if s.Offered[0] != "urn:iso:std:iso:15118:-20:AC 1.0" || s.Recorded != secc.ProtocolNone {
+	if s.Offered[0] != "urn:iso:std:iso:15118:-20:DC 1.0" || s.Recorded != secc.ProtocolISO20 {
 		t.Errorf("offered %q, recorded %v", s.Offered, s.Recorded)
+	}
+	// Without them, or with another session's, it stays encrypted.
+	if _, err := File(context.Background(), dc, Config{}); !errors.Is(err, ErrEncrypted) || err.Error() != "the V2G session is encrypted (TLS): nothing to replay" {
+		t.Errorf("TLS without a key log: %v", err)
+	}
+	var nk *tlsread.NoKeyError
+	if _, err := File(context.Background(), dc, Config{Keys: embeddedKeys(t, tls)}); !errors.Is(err, ErrEncrypted) || !errors.As(err, &nk) {
+		t.Errorf("TLS with another session's key log: %v", err)
 	}
 
 	_, err = File(context.Background(), filepath.Join(t.TempDir(), "none.pcap"), Config{})
@@ -484,5 +509,53 @@ func TestSeveralConnections(t *testing.T) {
 		if !onlySAP && (len(s.Captured.EVCCID) != 0 || s.Record.EVCCID != nil || s.Record.SoC.Value != 20) {
 			t.Errorf("session %d: EVCCID %v / %v, SoC %+v", i, s.Captured.EVCCID, s.Record.EVCCID, s.Record.SoC)
 		}
+	}
+}
+
+// embeddedKeys returns the key log that dSPACE's example captures carry,
+// one line per UDP datagram to port 52345.
+func embeddedKeys(t *testing.T, path string) *tlsread.KeyLog {
+	t.Helper()
+	c, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range c.Frames() {
+		p := gopacket.NewPacket(f.Data, layers.LayerTypeEthernet, gopacket.NoCopy)
+		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && u.DstPort == 52345 {
+			b.Write(u.Payload)
+			b.WriteByte('\n')
+		}
+	}
+	k, err := tlsread.ReadKeyLog(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestISO20: a -20 AC car (bidirectional, as dSPACE's example) replayed
+// against this charger: the session runs on the car's own messages, with
+// our SessionID, up to the service this charger does not offer.
+func TestISO20(t *testing.T) {
+	r, err := File(context.Background(), shared.Path(t, "captures", "dsv2gshark", "ISO-20_BPT_AC_DS5366_Josev.pcapng"), Config{Policy: secc.PolicyAC})
+	if err != nil || len(r.Sessions) != 1 {
+		t.Fatalf("%v, %d sessions", err, len(r.Sessions))
+	}
+	s := r.Sessions[0]
+	want := []Step{
+		{Frame: 70, Request: message.SupportedAppProtocolReq, Code: "OK_SuccessfulNegotiation"},
+		{Frame: 74, Request: message.SessionSetupReq, Code: "OK_NewSessionEstablished"},
+		{Frame: 78, Request: message.AuthorizationSetupReq, Code: "OK"},
+		{Frame: 82, Request: message.AuthorizationReq, Code: "OK", Processing: "Finished"},
+		{Frame: 86, Request: message.ServiceDiscoveryReq, Code: "OK"},
+		{Frame: 90, Request: message.ServiceDetailReq, Code: "FAILED_ServiceIDInvalid"},
+	}
+	if !equalSteps(s.Steps, want) || s.Unsent != 17 || s.Err != nil || s.Recorded != secc.ProtocolISO20 {
+		t.Errorf("steps %+v, %d unsent, err %v, recorded %v", s.Steps, s.Unsent, s.Err, s.Recorded)
+	}
+	if string(s.Captured.EVCCID) != "WMIV1234567890ABCDEX" || s.Record.Protocol != "iso20" || s.Record.End != record.EndCarClosed {
+		t.Errorf("EVCCID %q, protocol %q, end %v", s.Captured.EVCCID, s.Record.Protocol, s.Record.End)
 	}
 }

@@ -11,15 +11,19 @@ import (
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/tools/capture"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 // Read builds the timeline of a capture's frames.
-func Read(frames []capture.Frame) *Timeline {
+func Read(frames []capture.Frame) *Timeline { return ReadKeys(frames, nil) }
+
+// ReadKeys is Read that reads TLS streams with the secrets of keys.
+func ReadKeys(frames []capture.Frame, keys *tlsread.KeyLog) *Timeline {
 	b := &builder{frames: frames, t: &Timeline{}, cur: -1, conns: map[connKey]*conn{}, bursts: map[burstKey]int{}}
 	if len(frames) > 0 {
 		b.t.Start = frames[0].Time
 	}
-	msgs, streams := capture.V2GTP(frames)
+	msgs, streams := capture.V2GTPKeys(frames, keys)
 	mi := 0
 	for i, f := range frames {
 		if len(f.Data) >= 14 && binary.BigEndian.Uint16(f.Data[12:]) == capture.EtherTypeHomePlugAV {

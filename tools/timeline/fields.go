@@ -31,6 +31,13 @@ var keyFields = map[string]bool{
 	"EVSEMaxCurrent": true, "EVSENominalVoltage": true, "EVMaximumChargePower": true,
 	"EVMaximumChargeCurrent": true, "EVMaximumVoltage": true, "EVMinimumVoltage": true,
 	"EVSEMaximumChargePower": true, "EVSEMaximumChargeCurrent": true, "EVSEMaximumVoltage": true,
+	// ISO 15118-20's loops: the power asked, given and flowing; its limits reached
+	"EVPresentActivePower": true, "EVMinimumChargePower": true, "EVSETargetActivePower": true,
+	"EVSEPresentActivePower": true, "EVSEMinimumChargePower": true, "EVSENominalFrequency": true,
+	"EVMaximumDischargePower": true, "EVSEMaximumDischargePower": true,
+	"EVSEPowerLimitAchieved": true, "EVSECurrentLimitAchieved": true, "EVSEVoltageLimitAchieved": true,
+	"RemainingTimeToMinimumSOC": true, "RemainingTimeToTargetSOC": true, "RemainingTimeToMaximumSOC": true,
+	"EVTerminationCode": true, "EVTerminationExplanation": true,
 }
 
 // skipFields are subtrees with nothing for a timeline line: signatures,

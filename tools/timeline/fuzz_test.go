@@ -9,6 +9,7 @@ import (
 
 	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/tools/capture"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 // splitFrames reads fuzz input as frames: a 2-byte big-endian length, then
@@ -37,10 +38,15 @@ func joinFrames(fs []capture.Frame) []byte {
 
 // FuzzRead feeds the timeline builder random frames: no panic, events in
 // frame order with valid sessions, and no more events than the input could
-// carry messages.
+// carry messages. With the shared captures it reads TLS with the key log of
+// the -20 TLS capture, seeded with that capture's TLS connection whole.
 func FuzzRead(f *testing.F) {
 	f.Add(joinFrames(syntheticFrames()))
+	var keys *tlsread.KeyLog
 	if d, ok := shared.SharedDir(); ok {
+		var tcp []capture.Frame
+		keys, tcp = splitKeyLog(f, framesOf(f, d+"/captures/dsv2gshark/ISO-20_TLS13_DC_DS5366_Josev.pcapng"), 55119)
+		f.Add(joinFrames(tcp))
 		for _, p := range []string{"/captures/pyplc/2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng", "/captures/everest/polestar2_iso2-ac.pcap",
 			"/captures/dsv2gshark/ISO-20_BPT_AC_DS5366_Josev.pcapng", "/captures/dsv2gshark/ISO-20_TLS13_DC_DS5366_Josev.pcapng"} {
 			if _, err := os.Stat(d + p); err != nil {
@@ -54,7 +60,7 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fs := splitFrames(b)
-		tl := Read(fs)
+		tl := ReadKeys(fs, keys)
 		// Each event stands for a frame or a V2GTP message (8 bytes at least).
 		if limit := len(fs) + len(b)/8 + 1; len(tl.Events) > limit {
 			t.Fatalf("%d events from %d frames of %d bytes", len(tl.Events), len(fs), len(b))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/tools/capture"
+	"github.com/ccslink/ccslink/tools/tlsread"
 )
 
 // Kind says which protocol an event belongs to.
@@ -45,6 +46,29 @@ var (
 	// ErrUndecodable: a message could not be decoded.
 	ErrUndecodable = errors.New("the message could not be decoded")
 )
+
+// EncryptedError is the error of a TLS stream that was not read: Err is
+// nil when no key log was given, else the tlsread error that stopped it.
+// errors.Is(err, ErrEncrypted) holds.
+type EncryptedError struct {
+	Bytes int
+	Err   error
+}
+
+func (e *EncryptedError) Error() string {
+	var nk *tlsread.NoKeyError
+	switch {
+	case e.Err == nil:
+		return fmt.Sprintf("TLS: %d bytes encrypted; give a key log (ccslink pcap --keylog FILE) to read it", e.Bytes)
+	case errors.As(e.Err, &nk):
+		return fmt.Sprintf("TLS: %d bytes encrypted; no key for this session in the key log: was it written during this capture?", e.Bytes)
+	}
+	return fmt.Sprintf("TLS: %d bytes encrypted, not read: %v", e.Bytes, e.Err)
+}
+
+func (e *EncryptedError) Is(target error) bool { return target == ErrEncrypted }
+
+func (e *EncryptedError) Unwrap() error { return e.Err }
 
 // Field is one key value of a message. Value is a string, an int, a
 // float64 (with Unit when it is a physical value) or a bool.
@@ -129,12 +153,15 @@ type Summary struct {
 // File reads the capture at path. A damaged or cut capture gives the
 // frames before the damage and a KindCapture event saying so; the error is
 // set only when the file cannot be read at all.
-func File(path string) (*Timeline, error) {
+func File(path string) (*Timeline, error) { return FileKeys(path, nil) }
+
+// FileKeys is File that reads TLS streams with the secrets of keys.
+func FileKeys(path string, keys *tlsread.KeyLog) (*Timeline, error) {
 	c, err := capture.Open(path)
 	if c == nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
-	t := Read(c.Frames())
+	t := ReadKeys(c.Frames(), keys)
 	if err != nil {
 		e := Event{Kind: KindCapture, Msg: "capture cut short", Session: -1, Count: 1, Frame: len(c.Frames()),
 			Err: fmt.Errorf("%w: %w", ErrTruncated, err)}

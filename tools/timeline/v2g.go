@@ -363,22 +363,24 @@ func isCPD(k message.Kind) bool {
 func (b *builder) streams(streams []capture.Stream) {
 	seen := map[connKey]bool{}
 	for _, st := range streams {
-		if st.Transport != "tcp" || st.Reason == "" {
+		if st.Transport != "tcp" || st.Reason == "" && st.TLS == "" {
 			continue
 		}
 		k := connKey{st.Src, st.Dst}
-		if seen[k] || seen[connKey{st.Dst, st.Src}] && st.Reason == capture.ReasonTLS {
+		if seen[k] || seen[connKey{st.Dst, st.Src}] && (st.Reason == capture.ReasonTLS || st.TLS != "") {
 			continue
 		}
 		seen[k] = true
 		var err error
 		switch st.Reason {
 		case capture.ReasonTLS:
-			err = ErrEncrypted
+			err = &EncryptedError{Bytes: st.Bytes, Err: st.TLSErr}
 		case capture.ReasonTruncated:
 			err = fmt.Errorf("%w inside a V2GTP message", ErrTruncated)
 		case capture.ReasonGap:
 			err = ErrGap
+		case "": // a TLS stream read with the key log
+			err = nil
 		case capture.ReasonNotV2GTP:
 			err = nil // other traffic: said, but not an error
 		default:
@@ -389,11 +391,18 @@ func (b *builder) streams(streams []capture.Stream) {
 			f = 0
 		}
 		sess := b.sessionAt(f)
-		if sess >= 0 && st.Reason == capture.ReasonTLS {
+		if c := b.conns[k]; c != nil {
+			sess = c.sess // the connection's messages told whose it is
+		}
+		if sess >= 0 && (st.Reason == capture.ReasonTLS || st.TLS != "") {
 			b.sess[sess].Encrypted = true
 		}
+		content := st.Reason
+		if st.TLS != "" {
+			content = "TLS " + st.TLS + " read with the key log"
+		}
 		e := Event{Frame: f, Kind: KindStream, Msg: "TCP " + st.Src.String() + " -> " + st.Dst.String(), Session: sess,
-			Fields: []Field{{Name: "Content", Value: st.Reason}, {Name: "Bytes", Value: st.Bytes}, {Name: "Skipped", Value: st.Skipped}},
+			Fields: []Field{{Name: "Content", Value: content}, {Name: "Bytes", Value: st.Bytes}, {Name: "Skipped", Value: st.Skipped}},
 			Err:    err}
 		b.insert(e)
 	}
