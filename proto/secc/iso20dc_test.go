@@ -2,9 +2,13 @@ package secc
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
+	"slices"
 	"testing"
 
+	"github.com/ccslink/ccslink/proto/evcc"
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/iso20/dc"
@@ -161,8 +165,10 @@ func TestISO20DCSession(t *testing.T) {
 
 // TestISO20DCSoCPolicy: under the soc policy the DC car tells its limits
 // in DC_ChargeParameterDiscovery and its SoC in the first loop, whose
-// answer tells it to terminate and delivers nothing; it then stops.
+// answer tells it to terminate and delivers nothing; it then stops. The
+// ac policy, which serves no DC, answers the same.
 func TestISO20DCSoCPolicy(t *testing.T) {
+	playISO20DC(t, PolicyAC, iso20DCCar(testSID[:], 1), wantISO20DC(testSID[:], 1, true))
 	h := playISO20DC(t, PolicySoC, iso20DCCar(testSID[:], 1), wantISO20DC(testSID[:], 1, true))
 	var rec record.Session
 	var cpd *record.Values
@@ -206,8 +212,9 @@ func TestISO20DCSoCPolicy(t *testing.T) {
 }
 
 // TestISO20DCSessionRules: a wrong SessionID, a precharge before the
-// cable check, an AC request in a DC session and the ac policy's refusal
-// of DC each get their FAILED answer and end the session.
+// cable check, welding detection in the loop and the AC service in a DC
+// session each get their FAILED answer and end the session; an AC request
+// is not taken.
 func TestISO20DCSessionRules(t *testing.T) {
 	reqs := iso20DCCar(testSID[:], 1)
 	start := func(p PolicyName, n int) *harness {
@@ -264,13 +271,6 @@ func TestISO20DCSessionRules(t *testing.T) {
 		t.Fatalf("AC request in a DC session: %v", err)
 	}
 
-	// The ac policy serves no DC: FAILED_WrongChargeParameter at
-	// DC_ChargeParameterDiscovery.
-	h = start(PolicyAC, 6)
-	_, _, step, err = h.send20(v2gtp.TypeISO20DC, reqs[6].marshal(t))
-	if err != nil || step.Code != "FAILED_WrongChargeParameter" || !h.s.Done() {
-		t.Fatalf("ac policy on DC: %q %v", step.Code, err)
-	}
 
 	// ServiceSelection of the AC service in a DC session.
 	h = start(PolicyDC, 5)
@@ -278,5 +278,67 @@ func TestISO20DCSessionRules(t *testing.T) {
 	_, _, step, err = h.send20(v2gtp.TypeISO20CommonMessages, iso20Req{typ: v2gtp.TypeISO20CommonMessages, common: &sel}.marshal(t))
 	if err != nil || step.Code != "FAILED_ServiceSelectionInvalid" || !h.s.Done() {
 		t.Fatalf("AC service in a DC session: %q %v", step.Code, err)
+	}
+}
+
+// TestISO20DCCarOverTCP: the simulator's iso20-dc car against the server
+// on real sockets, under dc (cable check, precharge, every loop's SoC,
+// welding detection) and soc (the first loop's SoC, then Terminate); a
+// charger without -20 in its preference gets DIN from the same car.
+func TestISO20DCCarOverTCP(t *testing.T) {
+	p, err := evcc.Lookup("iso20-dc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcSteps := []message.Kind{message.SupportedAppProtocolReq, message.SessionSetupReq, message.AuthorizationSetupReq, message.AuthorizationReq,
+		message.ServiceDiscoveryReq, message.ServiceDetailReq, message.ServiceSelectionReq, message.DC_ChargeParameterDiscoveryReq,
+		message.ScheduleExchangeReq, message.DC_CableCheckReq, message.DC_CableCheckReq, message.DC_PreChargeReq, message.DC_PreChargeReq,
+		message.DC_PreChargeReq, message.PowerDeliveryReq}
+	for _, c := range []struct {
+		cfg   Config
+		proto string
+		end   evcc.End
+		socs  []int
+		tail  []message.Kind
+	}{
+		{iso20Config(PolicyDC), "iso20", evcc.EndComplete, []int{30, 31, 32, 33, 34}, []message.Kind{message.DC_ChargeLoopReq, message.DC_ChargeLoopReq,
+			message.DC_ChargeLoopReq, message.DC_ChargeLoopReq, message.DC_ChargeLoopReq, message.PowerDeliveryReq, message.DC_WeldingDetectionReq, message.SessionStopReq}},
+		{iso20Config(PolicySoC), "iso20", evcc.EndShutdown, []int{30}, []message.Kind{message.DC_ChargeLoopReq, message.PowerDeliveryReq, message.SessionStopReq}},
+		{Config{Policy: PolicySoC}, "din", evcc.EndShutdown, []int{30, 30}, nil}, // Ongoing, then EVSE_Shutdown
+	} {
+		_, addr, ev := startServer(t, c.cfg)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := evcc.Run(context.Background(), conn, evcc.Config{Profile: p})
+		conn.Close()
+		if err != nil || res.Protocol != c.proto || res.End != c.end {
+			t.Fatalf("%v: %s %v %v (steps %+v)", c.cfg.Policy, res.Protocol, res.End, err, res.Steps)
+		}
+		if c.tail != nil {
+			var kinds []message.Kind
+			for _, s := range res.Steps {
+				kinds = append(kinds, s.Request)
+				if s.Response[:2] != "OK" {
+					t.Errorf("%v: %v answered %s", c.cfg.Policy, s.Request, s.Response)
+				}
+			}
+			if want := append(slices.Clone(dcSteps), c.tail...); !slices.Equal(kinds, want) {
+				t.Errorf("%v: steps\n%v\nwant\n%v", c.cfg.Policy, kinds, want)
+			}
+		}
+		<-ev.end
+		ev.mu.Lock()
+		var socs []int
+		for _, e := range ev.all {
+			if e.Kind == record.KindValues && e.Values.SoC != nil {
+				socs = append(socs, *e.Values.SoC)
+			}
+		}
+		ev.mu.Unlock()
+		if !slices.Equal(socs, c.socs) {
+			t.Errorf("%v %s: SoCs published %v, want %v", c.cfg.Policy, c.proto, socs, c.socs)
+		}
 	}
 }

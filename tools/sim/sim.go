@@ -269,7 +269,8 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	// A car that offers ISO 15118-20 gets it: the charger serves -20 only
 	// when configured, and ranks it first only when told to.
-	iso20 := offersISO20(cfg.Car) && !dc.V2G.ISO20First
+	schema20 := offersISO20(cfg.Car)
+	iso20 := schema20 != "" && !dc.V2G.ISO20First
 	dc.V2G.ISO20First = dc.V2G.ISO20First || iso20
 	if cfg.SmartEVSE == "" && dc.SmartEVSE.Watch > TwinWatch {
 		// The twin's story is told within TwinWatch of the delivery (or of
@@ -298,7 +299,7 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	defer d.Close() // the recording is there when Run returns
 	tl := obs.timeline()
 	if iso20 {
-		tl.printf("the charger serves ISO 15118-20 AC first (v2g.iso20_first: true), as the car offers it")
+		tl.printf("the charger serves ISO 15118-20 %s first (v2g.iso20_first: true), as the car offers it", schema20)
 	}
 	if a := d.HTTPAddr(); a != nil {
 		tl.printf("the charger's live page: http://%s/ (its state: /api/state)", a)
@@ -789,14 +790,18 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	return res, false, err
 }
 
-// offersISO20 reports whether the car offers ISO 15118-20 AC.
-func offersISO20(p evcc.Profile) bool {
+// offersISO20 returns the ISO 15118-20 energy schema the car lists
+// first, "AC" or "DC"; "" for none.
+func offersISO20(p evcc.Profile) string {
 	for _, ap := range p.Protocols {
-		if ap.ProtocolNamespace == evcc.NamespaceISO20AC {
-			return true
+		switch ap.ProtocolNamespace {
+		case evcc.NamespaceISO20AC:
+			return "AC"
+		case evcc.NamespaceISO20DC:
+			return "DC"
 		}
 	}
-	return false
+	return ""
 }
 
 func fill(res *Result, rec *record.Session, query string) {
