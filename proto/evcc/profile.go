@@ -125,6 +125,9 @@ type Profile struct {
 	ISO20AC *ISO20AC
 	// ISO20DC is what the car sends in ISO 15118-20 DC; nil: it does not speak it.
 	ISO20DC *ISO20DC
+	// TLS: the car asks for TLS in SDP (Security 0x00) and talks only
+	// over it, TLS 1.3 (TLSConfig), as -20 requires.
+	TLS bool
 
 	Rounds int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
 
@@ -370,6 +373,21 @@ func Profiles() []Profile {
 			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
 				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
 			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			Quirks:   QuirkNoServiceCategory,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+		},
+		{
+			// iso20-ac as -20 has it: over TLS 1.3 only.
+			Name: "iso20-ac-tls", Car: "77 kWh car speaking ISO 15118-20 AC over TLS 1.3 (dynamic mode, EIM)",
+			Source:    "no capture in the clear: iso20-ac asking for TLS in SDP and speaking only TLS 1.3",
+			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
+			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x02},
+			SoC:       40, FullSOC: -1, BulkSOC: -1,
+			Capacity: pv(77, 3),
+			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
+				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
+			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			TLS:      true,
 			Quirks:   QuirkNoServiceCategory,
 			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
