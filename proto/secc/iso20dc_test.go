@@ -271,7 +271,6 @@ func TestISO20DCSessionRules(t *testing.T) {
 		t.Fatalf("AC request in a DC session: %v", err)
 	}
 
-
 	// ServiceSelection of the AC service in a DC session.
 	h = start(PolicyDC, 5)
 	sel := iso20.Document{ServiceSelectionReq: &iso20.ServiceSelectionReqType{Header: hdr(testSID[:]), SelectedEnergyTransferService: iso20.SelectedServiceType{ServiceID: 1, ParameterSetID: 1}}}
