@@ -303,6 +303,9 @@ type Event struct {
 	// Conn numbers the V2G connection an event of the car's session came
 	// from (KindConnected to KindEnded); 0 when unknown.
 	Conn uint64
+	// TLSVersion is KindConnected's TLS version alone: "1.2" or "1.3"; ""
+	// for plain TCP.
+	TLSVersion string
 }
 
 // Int is an integer value with where it came from; Known is false until a car sent it.
@@ -501,6 +504,9 @@ type Session struct {
 	Namespace string  `json:"namespace,omitempty"`
 	EVMAC     string  `json:"ev_mac,omitempty"`
 	EVCCID    *EVCCID `json:"evccid,omitempty"`
+	// TLS is the TLS version of the car's latest V2G connection ("1.2",
+	// "1.3"); "" for plain TCP.
+	TLS string `json:"tls,omitempty"`
 	// Offered is what the car offered in SupportedAppProtocolReq, in its order.
 	Offered []AppProtocol `json:"offered,omitempty"`
 	// Vehicle is which car this is, when it was recognised.
@@ -567,6 +573,7 @@ func (s *Session) Apply(e Event) (changed bool) {
 		setOnce(&s.Phases.SDP, e.At)
 	case KindConnected:
 		setOnce(&s.Phases.TCP, e.At)
+		s.TLS = e.TLSVersion
 	case KindHandshake:
 		s.Phases.Handshake, s.Protocol, s.Namespace = e.At, e.Protocol, e.Namespace
 		s.Offered = append([]AppProtocol(nil), e.Offered...)

@@ -218,6 +218,9 @@ func (s *session) run() error {
 	case message.ProtocolISO20AC:
 		s.res.Protocol = "iso20"
 		return s.runISO20()
+	case message.ProtocolISO20DC:
+		s.res.Protocol = "iso20"
+		return s.runISO20DC()
 	}
 	return fmt.Errorf("%w: the charger chose %s, which this car cannot speak", ErrBadResponse, proto.ProtocolNamespace)
 }

@@ -29,14 +29,6 @@ type ISO20AC struct {
 	SoCStep            int      // percent per loop
 }
 
-// iso20Stream is the payload type of a document of the AC schema or of CommonMessages.
-func iso20Stream(acSchema bool) v2gtp.PayloadType {
-	if acSchema {
-		return v2gtp.TypeISO20AC
-	}
-	return v2gtp.TypeISO20CommonMessages
-}
-
 // runISO20 plays ISO 15118-20 AC after the handshake: EIM, the AC service
 // in dynamic mode, the charge loop with the profile's DisplayParameters,
 // the stop.
@@ -45,6 +37,53 @@ func (s *session) runISO20() error {
 	if p == nil {
 		return fmt.Errorf("%w: the charger chose ISO 15118-20 AC, which profile %s does not charge with", ErrBadResponse, s.p.Name)
 	}
+	if err := s.iso20Services(iso20ServiceAC, "AC dynamic"); err != nil {
+		return err
+	}
+	if _, err := s.iso20AC(message.AC_ChargeParameterDiscoveryReq, ac.Document{AC_ChargeParameterDiscoveryReq: &ac.AC_ChargeParameterDiscoveryReqType{
+		AC_CPDReqEnergyTransferMode: &ac.AC_CPDReqEnergyTransferModeType{EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower)}}}); err != nil {
+		return err
+	}
+	if err := s.iso20Schedule(p.TargetSOC, p.EnergyRequest); err != nil {
+		return err
+	}
+	if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStart}}); err != nil {
+		return err
+	}
+	for i := range s.rounds() {
+		l := &ac.AC_ChargeLoopReqType{Dynamic_AC_CLReqControlMode: &ac.Dynamic_AC_CLReqControlModeType{
+			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest),
+			EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower), EVPresentActivePower: rational(p.MaxPower)}}
+		l.DisplayParameters = s.iso20Display(i, p.SoCStep, p.TargetSOC)
+		res, err := s.iso20AC(message.AC_ChargeLoopReq, ac.Document{AC_ChargeLoopReq: l})
+		if err != nil {
+			return err
+		}
+		if st := res.AC_ChargeLoopRes.EVSEStatus; st != nil && st.EVSENotification == iso20.EvseNotificationTerminate {
+			return s.iso20Stop(true, EndShutdown)
+		}
+	}
+	return s.iso20Stop(true, EndComplete)
+}
+
+// iso20Display is the DisplayParameters of the car's loop i: PresentSOC
+// from Profile.SoC rising by step per loop, noted as sent.
+func (s *session) iso20Display(i, step, target int) *iso20.DisplayParametersType {
+	soc := min(s.p.SoC+i*step, 100)
+	dp := &iso20.DisplayParametersType{PresentSOC: percent(soc), TargetSOC: percent(target)}
+	if s.p.Capacity != nil {
+		c := rational(*s.p.Capacity)
+		dp.BatteryEnergyCapacity = &c
+	}
+	s.res.SoCs = append(s.res.SoCs, soc)
+	// What the charger has been told: the newest SoC.
+	s.res.Sent.SoC, s.res.Sent.CapacityWh = soc, wh(s.p.Capacity)
+	return dp
+}
+
+// iso20Services plays SessionSetup, EIM authorization and the choice of
+// the energy service (its ServiceID) in dynamic mode.
+func (s *session) iso20Services(service uint16, mode string) error {
 	s.sid = make([]byte, 8)
 	res, err := s.iso20Common(message.SessionSetupReq, iso20.Document{SessionSetupReq: &iso20.SessionSetupReqType{EVCCID: strings.ToUpper(hex.EncodeToString(s.evccid[:]))}})
 	if err != nil {
@@ -74,12 +113,12 @@ func (s *session) runISO20() error {
 	}
 	offered := false
 	for _, sv := range res.ServiceDiscoveryRes.EnergyTransferServiceList.Service {
-		offered = offered || sv.ServiceID == iso20ServiceAC
+		offered = offered || sv.ServiceID == service
 	}
 	if !offered {
 		return s.iso20Stop(false, EndNoService)
 	}
-	res, err = s.iso20Common(message.ServiceDetailReq, iso20.Document{ServiceDetailReq: &iso20.ServiceDetailReqType{ServiceID: iso20ServiceAC}})
+	res, err = s.iso20Common(message.ServiceDetailReq, iso20.Document{ServiceDetailReq: &iso20.ServiceDetailReqType{ServiceID: service}})
 	if err != nil {
 		return err
 	}
@@ -87,55 +126,31 @@ func (s *session) runISO20() error {
 	if !ok {
 		return s.iso20Stop(false, EndNoService)
 	}
-	s.res.Mode = "AC dynamic"
-	if _, err := s.iso20Common(message.ServiceSelectionReq, iso20.Document{ServiceSelectionReq: &iso20.ServiceSelectionReqType{
-		SelectedEnergyTransferService: iso20.SelectedServiceType{ServiceID: iso20ServiceAC, ParameterSetID: set}}}); err != nil {
-		return err
-	}
-	if _, err := s.iso20AC(message.AC_ChargeParameterDiscoveryReq, ac.Document{AC_ChargeParameterDiscoveryReq: &ac.AC_ChargeParameterDiscoveryReqType{
-		AC_CPDReqEnergyTransferMode: &ac.AC_CPDReqEnergyTransferModeType{EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower)}}}); err != nil {
-		return err
-	}
+	s.res.Mode = mode
+	_, err = s.iso20Common(message.ServiceSelectionReq, iso20.Document{ServiceSelectionReq: &iso20.ServiceSelectionReqType{
+		SelectedEnergyTransferService: iso20.SelectedServiceType{ServiceID: service, ParameterSetID: set}}})
+	return err
+}
+
+// iso20Schedule plays ScheduleExchange in dynamic mode until the charger
+// has finished.
+func (s *session) iso20Schedule(targetSOC int, request Physical) error {
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		dyn := &iso20.Dynamic_SEReqControlModeType{DepartureTime: 7200, TargetSOC: percent(p.TargetSOC),
-			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest)}
+		dyn := &iso20.Dynamic_SEReqControlModeType{DepartureTime: 7200, TargetSOC: percent(targetSOC),
+			EVTargetEnergyRequest: rational(request), EVMaximumEnergyRequest: rational(request)}
 		res, err := s.iso20Common(message.ScheduleExchangeReq, iso20.Document{ScheduleExchangeReq: &iso20.ScheduleExchangeReqType{
 			MaximumSupportingPoints: 1024, Dynamic_SEReqControlMode: dyn}})
 		if err != nil {
 			return err
 		}
 		if res.ScheduleExchangeRes.EVSEProcessing == iso20.ProcessingFinished {
-			s.res.Sent.RequestWh = int64(p.EnergyRequest.Float())
+			s.res.Sent.RequestWh = int64(request.Float())
 			break
 		}
 	}
 	s.endPhase()
-	if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStart}}); err != nil {
-		return err
-	}
-	for i := range s.rounds() {
-		l := &ac.AC_ChargeLoopReqType{Dynamic_AC_CLReqControlMode: &ac.Dynamic_AC_CLReqControlModeType{
-			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest),
-			EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower), EVPresentActivePower: rational(p.MaxPower)}}
-		soc := min(s.p.SoC+i*p.SoCStep, 100)
-		l.DisplayParameters = &iso20.DisplayParametersType{PresentSOC: percent(soc), TargetSOC: percent(p.TargetSOC)}
-		if s.p.Capacity != nil {
-			c := rational(*s.p.Capacity)
-			l.DisplayParameters.BatteryEnergyCapacity = &c
-		}
-		s.res.SoCs = append(s.res.SoCs, soc)
-		// What the charger has been told: the newest SoC.
-		s.res.Sent.SoC, s.res.Sent.CapacityWh = soc, wh(s.p.Capacity)
-		res, err := s.iso20AC(message.AC_ChargeLoopReq, ac.Document{AC_ChargeLoopReq: l})
-		if err != nil {
-			return err
-		}
-		if st := res.AC_ChargeLoopRes.EVSEStatus; st != nil && st.EVSENotification == iso20.EvseNotificationTerminate {
-			return s.iso20Stop(true, EndShutdown)
-		}
-	}
-	return s.iso20Stop(true, EndComplete)
+	return nil
 }
 
 // iso20ServiceAC is ISO-20's ServiceID of AC charging.
@@ -153,11 +168,17 @@ func dynamicSet(l iso20.ServiceParameterListType) (uint16, bool) {
 	return 0, false
 }
 
-// iso20Stop ends the session: PowerDelivery(Stop) if power was asked for, SessionStop(Terminate).
+// iso20Stop ends the session: PowerDelivery(Stop) if power was asked for,
+// DC_WeldingDetection after a completed DC charge, SessionStop(Terminate).
 func (s *session) iso20Stop(powered bool, end End) error {
 	s.endPhase()
 	if powered {
 		if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStop}}); err != nil {
+			return err
+		}
+	}
+	if powered && end == EndComplete && s.res.Namespace == NamespaceISO20DC {
+		if err := s.iso20Welding(); err != nil {
 			return err
 		}
 	}
@@ -182,7 +203,7 @@ func (s *session) iso20Common(kind message.Kind, req iso20.Document) (*iso20.Doc
 		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, kind, err)
 	}
 	var doc iso20.Document
-	if err := s.iso20Exchange(kind, b, false, func(p []byte) (message.Kind, iso20.ResponseCodeType, error) {
+	if err := s.iso20Exchange(kind, b, v2gtp.TypeISO20CommonMessages, func(p []byte) (message.Kind, iso20.ResponseCodeType, error) {
 		_, err := iso20.Unmarshal(p, &doc)
 		c, _ := iso20Code(&doc)
 		return doc.Message(), c, err
@@ -206,7 +227,7 @@ func (s *session) iso20AC(kind message.Kind, req ac.Document) (*ac.Document, err
 		return nil, fmt.Errorf("%w: %s: %w", ErrEncode, kind, err)
 	}
 	var doc ac.Document
-	if err := s.iso20Exchange(kind, b, true, func(p []byte) (message.Kind, iso20.ResponseCodeType, error) {
+	if err := s.iso20Exchange(kind, b, v2gtp.TypeISO20AC, func(p []byte) (message.Kind, iso20.ResponseCodeType, error) {
 		_, err := ac.Unmarshal(p, &doc)
 		var c iso20.ResponseCodeType
 		switch {
@@ -224,8 +245,8 @@ func (s *session) iso20AC(kind message.Kind, req ac.Document) (*ac.Document, err
 
 // iso20Exchange sends b in its schema's payload type and reads the answer
 // with read, which returns its kind and ResponseCode.
-func (s *session) iso20Exchange(kind message.Kind, b []byte, acSchema bool, read func([]byte) (message.Kind, iso20.ResponseCodeType, error)) error {
-	s.stream = iso20Stream(acSchema)
+func (s *session) iso20Exchange(kind message.Kind, b []byte, stream v2gtp.PayloadType, read func([]byte) (message.Kind, iso20.ResponseCodeType, error)) error {
+	s.stream = stream
 	p, rtt, err := s.exchange(kind, b, V2G_EVCC_Msg_Timeout)
 	if err != nil {
 		return err

@@ -123,6 +123,11 @@ type Profile struct {
 	AC *AC // nil: no AC charging
 	// ISO20AC is what the car sends in ISO 15118-20 AC; nil: it does not speak it.
 	ISO20AC *ISO20AC
+	// ISO20DC is what the car sends in ISO 15118-20 DC; nil: it does not speak it.
+	ISO20DC *ISO20DC
+	// TLS: the car asks for TLS in SDP (Security 0x00) and talks only
+	// over it, TLS 1.3 (TLSConfig), as -20 requires.
+	TLS bool
 
 	Rounds int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
 
@@ -369,6 +374,38 @@ func Profiles() []Profile {
 				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
 			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
 			Quirks:   QuirkNoServiceCategory,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+		},
+		{
+			// iso20-ac as -20 has it: over TLS 1.3 only.
+			Name: "iso20-ac-tls", Car: "77 kWh car speaking ISO 15118-20 AC over TLS 1.3 (dynamic mode, EIM)",
+			Source:    "no capture in the clear: iso20-ac asking for TLS in SDP and speaking only TLS 1.3",
+			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
+			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x02},
+			SoC:       40, FullSOC: -1, BulkSOC: -1,
+			Capacity: pv(77, 3),
+			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
+				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
+			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			TLS:      true,
+			Quirks:   QuirkNoServiceCategory,
+			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+		},
+		{
+			// As iso20-ac: no capture in the clear; a plausible 77 kWh car
+			// at 400 V that falls back to DIN.
+			Name: "iso20-dc", Car: "77 kWh car speaking ISO 15118-20 DC (dynamic mode, EIM)",
+			Source:    "no capture: ISO 15118-20 DC in dynamic mode as the standard has it; PresentSOC rises 1 % per DC_ChargeLoopReq",
+			Protocols: []apphand.AppProtocolType{iso20DCProto(1, 1), dinProto(2, 2)},
+			MAC:       [6]byte{0x02, 0x32, 0x30, 0x44, 0x43, 0x01},
+			SoC:       30, FullSOC: -1, BulkSOC: -1,
+			DC:       true,
+			Capacity: pv(77, 3), Request: pv(40, 3),
+			MaxVoltage: Physical{450, 0}, MaxCurrent: Physical{250, 0}, MaxPower: pv(100, 3),
+			PreChargeVoltage: Physical{400, 0}, PreChargeCurrent: Physical{2, 0},
+			DemandVoltage: Physical{400, 0}, DemandCurrent: Physical{100, 0},
+			ISO20DC: &ISO20DC{MaxPower: Physical{100, 3}, MaxCurrent: Physical{250, 0}, MaxVoltage: Physical{450, 0}, MinVoltage: Physical{200, 0},
+				Voltage: Physical{400, 0}, TargetSOC: 80, EnergyRequest: Physical{40, 3}, SoCStep: 1},
 			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{

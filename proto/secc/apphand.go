@@ -10,10 +10,11 @@ const (
 	NamespaceDIN   = message.NamespaceDIN
 	NamespaceISO2  = message.NamespaceISO2
 	NamespaceTesla = message.NamespaceTesla // Tesla's own, offered beside DIN; it speaks DIN
-	// NamespaceISO20AC is what a car offers for ISO 15118-20 AC; the
-	// CommonMessages namespace (message.NamespaceISO20) is no protocol of its
-	// own, and -20 DC (message.NamespaceISO20DC) is not served yet.
+	// NamespaceISO20AC and NamespaceISO20DC are what a car offers for ISO
+	// 15118-20 AC and DC; the CommonMessages namespace
+	// (message.NamespaceISO20) is no protocol of its own.
 	NamespaceISO20AC = message.NamespaceISO20AC
+	NamespaceISO20DC = message.NamespaceISO20DC
 )
 
 // Offer is the protocol the charger picked from a car's offer.
@@ -25,7 +26,7 @@ type Offer struct {
 }
 
 // protocolOf returns the protocol of an offer the charger speaks: version
-// 2 of DIN's or ISO-2's namespace, version 1 of ISO-20 AC's, or Tesla's
+// 2 of DIN's or ISO-2's namespace, version 1 of ISO-20 AC's or DC's, or Tesla's
 // namespace whatever its version (0.7 in real cars).
 func protocolOf(ns string, major uint32) Protocol {
 	switch message.ProtocolOf(ns) {
@@ -37,7 +38,7 @@ func protocolOf(ns string, major uint32) Protocol {
 		if major == 2 {
 			return ProtocolISO2
 		}
-	case message.ProtocolISO20AC:
+	case message.ProtocolISO20AC, message.ProtocolISO20DC:
 		if major == 1 {
 			return ProtocolISO20
 		}

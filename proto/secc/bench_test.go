@@ -269,3 +269,33 @@ func BenchmarkISO20ChargeLoop(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkISO20DCChargeLoop measures the answer to one DC_ChargeLoopReq
+// with DisplayParameters in a running -20 DC session under the dc policy:
+// the output decided within the charger's limits, the values published.
+func BenchmarkISO20DCChargeLoop(b *testing.B) {
+	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20DC}}})
+	cfg := iso20Config(PolicyDC)
+	cfg.NewSessionID = func() [8]byte { return testSID }
+	s := NewSession(cfg, t0, nil)
+	out, _, err := s.Handle(t0, v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(sapB))}, sapB, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := iso20DCCar(testSID[:], 1)
+	for _, q := range reqs[:14] {
+		p := q.marshal(b)
+		if out, _, err = s.Handle(t0, v2gtp.Header{Type: q.typ, Length: uint32(len(p))}, p, out[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	loop := reqs[14].marshal(b)
+	hd := v2gtp.Header{Type: v2gtp.TypeISO20DC, Length: uint32(len(loop))}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, _, err = s.Handle(t0, hd, loop, out[:0])
+		if err != nil || len(out) == 0 {
+			b.Fatal(err)
+		}
+	}
+}

@@ -59,9 +59,10 @@ const (
 	ProtocolNone Protocol = iota
 	ProtocolDIN           // DIN SPEC 70121 (and Tesla's namespace for it)
 	ProtocolISO2          // ISO 15118-2:2013
-	// ProtocolISO20 is ISO 15118-20 AC with EIM (the car offers
-	// urn:iso:std:iso:15118:-20:AC; its CommonMessages come with it). Only
-	// negotiated when Config.Preference lists it.
+	// ProtocolISO20 is ISO 15118-20 AC or DC with EIM (the car offers
+	// urn:iso:std:iso:15118:-20:AC or :DC; its CommonMessages come with
+	// it; of both, the car's priority decides). Only negotiated when
+	// Config.Preference lists it.
 	ProtocolISO20
 )
 

@@ -24,6 +24,20 @@ type ConnInfo struct {
 	TLS *tls.ConnectionState
 }
 
+// TLSVersion is the connection's TLS version, "1.2" or "1.3" (the versions
+// V2G uses; an older one by its name); "" for plain TCP.
+func (i ConnInfo) TLSVersion() string {
+	switch {
+	case i.TLS == nil:
+		return ""
+	case i.TLS.Version == tls.VersionTLS12:
+		return "1.2"
+	case i.TLS.Version == tls.VersionTLS13:
+		return "1.3"
+	}
+	return tls.VersionName(i.TLS.Version)
+}
+
 // TLSWords names a connection's TLS version and cipher suite, e.g.
 // "TLS 1.3 TLS_AES_128_GCM_SHA256"; "" for plain TCP.
 func (i ConnInfo) TLSWords() string {
@@ -62,7 +76,7 @@ func NewConn(cfg Config, now time.Time, info ConnInfo, emit func(record.Event)) 
 	}
 	c := &Conn{sess: NewSession(cfg, now, emit), emit: emit, at: now}
 	c.sess.conn = info
-	emit(record.Event{Kind: record.KindConnected, At: now, TLS: info.TLSWords()})
+	emit(record.Event{Kind: record.KindConnected, At: now, TLS: info.TLSWords(), TLSVersion: info.TLSVersion()})
 	return c
 }
 

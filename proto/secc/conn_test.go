@@ -44,7 +44,7 @@ func TestConnEvents(t *testing.T) {
 	if got := c.Session().ConnInfo(); got != info {
 		t.Errorf("the session sees %+v, want %+v", got, info)
 	}
-	want := record.Event{Kind: record.KindConnected, At: t0, TLS: "TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}
+	want := record.Event{Kind: record.KindConnected, At: t0, TLS: "TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", TLSVersion: "1.2"}
 	if len(evs) != 1 || fmt.Sprint(evs[0]) != fmt.Sprint(want) {
 		t.Fatalf("events %+v, want %+v", evs, want)
 	}

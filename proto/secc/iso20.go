@@ -9,14 +9,16 @@ import (
 
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/dc"
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
 )
 
-// ISO 15118-20 AC with EIM. Each request is a document of its schema:
-// CommonMessages in V2GTP payload type 0x8002, AC in 0x8003; the answer
-// goes back in the request's type. Every message has a Header with the
+// ISO 15118-20 AC and DC with EIM. Each request is a document of its
+// schema: CommonMessages in V2GTP payload type 0x8002, AC in 0x8003, DC in
+// 0x8004; the answer goes back in the request's type. The namespace the
+// car and the charger agreed on (AC or DC) fixes the energy schema. Every message has a Header with the
 // SessionID and a TimeStamp (the charger's: the request's time, Unix
 // seconds).
 
@@ -31,12 +33,15 @@ const (
 	k20ServiceDiscovery
 	k20ServiceDetail
 	k20ServiceSelection
-	k20ChargeParameterDiscovery // AC_ChargeParameterDiscoveryReq
+	k20ChargeParameterDiscovery // AC_ or DC_ChargeParameterDiscoveryReq
 	k20ScheduleExchange
 	k20PowerDelivery
-	k20ChargeLoop // AC_ChargeLoopReq
+	k20ChargeLoop // AC_ or DC_ChargeLoopReq
 	k20SessionStop
-	k20Other // a request the charger never serves (certificates, metering, check-in)
+	k20CableCheck       // DC_CableCheckReq
+	k20PreCharge        // DC_PreChargeReq
+	k20WeldingDetection // DC_WeldingDetectionReq
+	k20Other            // a request the charger never serves (certificates, metering, check-in)
 	numISO20Kinds
 )
 
@@ -44,7 +49,8 @@ var iso20Phases = [numISO20Kinds]Phase{k20None: NumPhases, k20SessionSetup: Phas
 	k20AuthorizationSetup: PhaseAuthorization, k20Authorization: PhaseAuthorization, k20ServiceDiscovery: PhaseServiceDiscovery,
 	k20ServiceDetail: PhaseServiceDetail, k20ServiceSelection: PhasePaymentSelection,
 	k20ChargeParameterDiscovery: PhaseChargeParameterDiscovery, k20ScheduleExchange: PhaseScheduleExchange,
-	k20PowerDelivery: PhasePowerDelivery, k20ChargeLoop: PhaseChargeLoop, k20SessionStop: PhaseSessionStop, k20Other: NumPhases}
+	k20PowerDelivery: PhasePowerDelivery, k20ChargeLoop: PhaseChargeLoop, k20SessionStop: PhaseSessionStop,
+	k20CableCheck: PhaseCableCheck, k20PreCharge: PhasePreCharge, k20WeldingDetection: PhaseWeldingDetection, k20Other: NumPhases}
 
 // The states of an ISO-20 session: the requests it waits for.
 const (
@@ -60,9 +66,20 @@ const (
 	s20SessionStop // after PowerDelivery(stop)
 )
 
-// iso20Allowed is ISO-20 AC's sequence: the requests each state accepts,
-// the request that led to it again, and SessionStopReq after SessionSetup.
-var iso20Allowed = func() (t [numStates][numISO20Kinds]bool) {
+// DC's own states follow the engine's stEnded, which both share.
+const (
+	s20CableCheck = stEnded + 1 + iota
+	s20PreCharge
+	s20WeldingDetection // after PowerDelivery(stop)
+	s20NumStates
+)
+
+// iso20Allowed is ISO-20's sequence, AC's ([0]) and DC's ([1]): the
+// requests each state accepts, the request that led to it again, and
+// SessionStopReq after SessionSetup.
+var iso20Allowed = [2][s20NumStates][numISO20Kinds]bool{iso20Table(false), iso20Table(true)}
+
+func iso20Table(isDC bool) (t [s20NumStates][numISO20Kinds]bool) {
 	allow := func(s state, kinds ...iso20Kind) {
 		for _, k := range kinds {
 			t[s][k] = true
@@ -75,22 +92,37 @@ var iso20Allowed = func() (t [numStates][numISO20Kinds]bool) {
 	allow(s20ServiceSelection, k20ServiceDetail, k20ServiceSelection, k20ServiceDiscovery)
 	allow(s20ChargeParameterDiscovery, k20ChargeParameterDiscovery, k20ServiceSelection)
 	allow(s20ScheduleExchange, k20ScheduleExchange, k20ChargeParameterDiscovery)
-	allow(s20PowerDelivery, k20PowerDelivery, k20ScheduleExchange)
 	allow(s20ChargeLoop, k20ChargeLoop, k20PowerDelivery)
-	allow(s20SessionStop, k20PowerDelivery)
-	for s := s20AuthorizationSetup; s < stEnded; s++ {
-		allow(s, k20SessionStop)
+	if isDC {
+		// The isolation check and the precharge, each repeated while the
+		// charger is at work, between the schedule and PowerDelivery.
+		allow(s20CableCheck, k20CableCheck, k20ScheduleExchange)
+		allow(s20PreCharge, k20PreCharge, k20CableCheck)
+		allow(s20PowerDelivery, k20PowerDelivery, k20PreCharge)
+		allow(s20WeldingDetection, k20WeldingDetection, k20PowerDelivery)
+	} else {
+		allow(s20PowerDelivery, k20PowerDelivery, k20ScheduleExchange)
+		allow(s20SessionStop, k20PowerDelivery)
+	}
+	for s := s20AuthorizationSetup; s < s20NumStates; s++ {
+		if s != stEnded {
+			allow(s, k20SessionStop)
+		}
 	}
 	return t
-}()
+}
 
-var iso20StateNames = [numStates]string{"WaitForSessionSetupReq", "WaitForAuthorizationSetupReq", "WaitForAuthorizationReq",
+var iso20StateNames = [2][s20NumStates]string{{"WaitForSessionSetupReq", "WaitForAuthorizationSetupReq", "WaitForAuthorizationReq",
 	"WaitForServiceDiscoveryReq", "WaitForServiceSelectionReq", "WaitForAC_ChargeParameterDiscoveryReq", "WaitForScheduleExchangeReq",
-	"WaitForPowerDeliveryReq", "WaitForAC_ChargeLoopReq", "WaitForSessionStopReq", "Ended"}
+	"WaitForPowerDeliveryReq", "WaitForAC_ChargeLoopReq", "WaitForSessionStopReq", "Ended"},
+	{"WaitForSessionSetupReq", "WaitForAuthorizationSetupReq", "WaitForAuthorizationReq",
+		"WaitForServiceDiscoveryReq", "WaitForServiceSelectionReq", "WaitForDC_ChargeParameterDiscoveryReq", "WaitForScheduleExchangeReq",
+		"WaitForPowerDeliveryReq", "WaitForDC_ChargeLoopReq", "WaitForSessionStopReq", "Ended",
+		"WaitForDC_CableCheckReq", "WaitForDC_PreChargeReq", "WaitForDC_WeldingDetectionReq"}}
 
-var iso20Expect = [numStates]Phase{PhaseSessionSetup, PhaseAuthorization, PhaseAuthorization, PhaseServiceDiscovery,
+var iso20Expect = [s20NumStates]Phase{PhaseSessionSetup, PhaseAuthorization, PhaseAuthorization, PhaseServiceDiscovery,
 	PhasePaymentSelection, PhaseChargeParameterDiscovery, PhaseScheduleExchange, PhasePowerDelivery, PhaseChargeLoop,
-	PhaseSessionStop, PhaseSessionStop}
+	PhaseSessionStop, PhaseSessionStop, PhaseCableCheck, PhasePreCharge, PhaseWeldingDetection}
 
 // The AC service as the charger offers it: ServiceID 1 (AC), one
 // parameter set (ID 1): three phases at 230 V, dynamic mode, the car
@@ -120,11 +152,28 @@ var (
 		}}}}
 	}()
 	iso20Dynamic = &iso20.Dynamic_SEResControlModeType{}
+	// DC: ServiceID 2, one parameter set: the core connector, dynamic
+	// mode, the car telling its mobility needs, no pricing.
+	iso20DCServices  = iso20.ServiceListType{Service: []iso20.ServiceType{{ServiceID: iso20ServiceDC, FreeService: true}}}
+	iso20DCParameter = func() iso20.ServiceParameterListType {
+		i := func(v int32) *int32 { return &v }
+		return iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: iso20ParameterSet, Parameter: []iso20.ParameterType{
+			{Name: "Connector", IntValue: i(1)},         // Core
+			{Name: "ControlMode", IntValue: i(2)},       // Dynamic
+			{Name: "MobilityNeedsMode", IntValue: i(1)}, // ProvidedByEvcc
+			{Name: "Pricing", IntValue: i(0)},           // NoPricing
+		}}}}
+	}()
 )
 
-// iso20Adapter is ISO 15118-20 AC's side of the charger's session.
+// iso20ServiceDC is the DC service's ServiceID (ISO 15118-20, 8.4.3.1).
+const iso20ServiceDC = 2
+
+// iso20Adapter is ISO 15118-20's side of the charger's session.
 type iso20Adapter struct {
 	cfg *Config
+	// dc: the session is -20 DC (its namespace negotiated), else AC.
+	dc bool
 	// stream and now are the payload type and time of the request being
 	// handled (accept).
 	stream v2gtp.PayloadType
@@ -135,6 +184,8 @@ type iso20Adapter struct {
 	acDec ac.Decoder
 	req   *iso20.Document
 	acReq *ac.Document
+	dcDec dc.Decoder
+	dcReq *dc.Document
 	// invalid: the request asks for what the charger does not offer (a
 	// service, a parameter set, scheduled mode): answered with its FAILED
 	// code, which ends the session.
@@ -167,11 +218,20 @@ type iso20Answers struct {
 	dyn    ac.Dynamic_AC_CLResControlModeType
 	sched  ac.Scheduled_AC_CLResControlModeType
 	status iso20.EVSEStatusType
+	dcDoc  dc.Document
+	dcpd   dc.DC_ChargeParameterDiscoveryResType
+	dcpdm  dc.DC_CPDResEnergyTransferModeType
+	cable  dc.DC_CableCheckResType
+	pre    dc.DC_PreChargeResType
+	dcl    dc.DC_ChargeLoopResType
+	dcdyn  dc.Dynamic_DC_CLResControlModeType
+	dcsch  dc.Scheduled_DC_CLResControlModeType
+	weld   dc.DC_WeldingDetectionResType
 }
 
-func newISO20Adapter(cfg *Config) *iso20Adapter {
+func newISO20Adapter(cfg *Config, isDC bool) *iso20Adapter {
 	a := pooled(&iso20Adapters, func(*iso20Adapter) {})
-	a.cfg, a.kind, a.req, a.acReq = cfg, k20None, nil, nil
+	a.cfg, a.dc, a.kind, a.req, a.acReq, a.dcReq = cfg, isDC, k20None, nil, nil, nil
 	if a.evseID == "" || a.idOf != cfg.EVSEID {
 		a.idOf, a.evseID = cfg.EVSEID, iso2EVSEID(cfg.EVSEID)
 	}
@@ -182,25 +242,40 @@ func newISO20Adapter(cfg *Config) *iso20Adapter {
 var iso20Adapters sync.Pool
 
 func (a *iso20Adapter) release() {
-	a.cfg, a.req, a.acReq = nil, nil, nil
-	a.ans.doc, a.ans.acDoc = iso20.Document{}, ac.Document{}
+	a.cfg, a.req, a.acReq, a.dcReq = nil, nil, nil, nil
+	a.ans.doc, a.ans.acDoc, a.ans.dcDoc = iso20.Document{}, ac.Document{}, dc.Document{}
 	iso20Adapters.Put(a)
 }
 
 func (a *iso20Adapter) protocol() Protocol        { return ProtocolISO20 }
-func (a *iso20Adapter) allowed(st state) bool     { return iso20Allowed[st][a.kind] }
-func (a *iso20Adapter) stateName(st state) string { return iso20StateNames[st] }
+func (a *iso20Adapter) allowed(st state) bool     { return iso20Allowed[b2i(a.dc)][st][a.kind] }
+func (a *iso20Adapter) stateName(st state) string { return iso20StateNames[b2i(a.dc)][st] }
 func (a *iso20Adapter) expect(st state) Phase     { return iso20Expect[st] }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// energyType is the payload type of the session's energy schema.
+func (a *iso20Adapter) energyType() v2gtp.PayloadType {
+	if a.dc {
+		return v2gtp.TypeISO20DC
+	}
+	return v2gtp.TypeISO20AC
+}
+
 func (a *iso20Adapter) accept(t v2gtp.PayloadType, now time.Time) bool {
-	if t != v2gtp.TypeISO20CommonMessages && t != v2gtp.TypeISO20AC {
+	if t != v2gtp.TypeISO20CommonMessages && t != a.energyType() {
 		return false
 	}
 	a.stream, a.now = t, now
 	return true
 }
 
-// after is ISO-20 AC's sequence.
+// after is ISO-20's sequence.
 func (a *iso20Adapter) after(st state, r *Request, d *Decision) state {
 	if a.invalid {
 		return stEnded
@@ -222,13 +297,27 @@ func (a *iso20Adapter) after(st state, r *Request, d *Decision) state {
 	case k20ChargeParameterDiscovery:
 		return s20ScheduleExchange
 	case k20ScheduleExchange:
+		if a.dc {
+			return s20CableCheck
+		}
 		return s20PowerDelivery
+	case k20CableCheck:
+		if d.Outcome == Ongoing {
+			return s20CableCheck
+		}
+		return s20PreCharge
+	case k20PreCharge:
+		return s20PowerDelivery
+	case k20WeldingDetection:
+		return s20WeldingDetection
 	case k20PowerDelivery:
 		switch {
 		case r.ReadyToCharge:
 			return s20ChargeLoop
 		case r.Renegotiate:
 			return s20ScheduleExchange
+		case a.dc:
+			return s20WeldingDetection
 		}
 		return s20SessionStop
 	case k20SessionStop:
@@ -244,7 +333,24 @@ func (a *iso20Adapter) decode(payload []byte, r *Request) error {
 	*r = Request{Phase: NumPhases}
 	var h *iso20.MessageHeaderType
 	var err error
-	if a.stream == v2gtp.TypeISO20AC {
+	switch a.stream {
+	case v2gtp.TypeISO20DC:
+		a.dcReq, _, err = a.dcDec.Decode(payload)
+		d := a.dcReq
+		r.kind = d.Message()
+		switch {
+		case d.DC_ChargeParameterDiscoveryReq != nil:
+			a.kind, h = k20ChargeParameterDiscovery, &d.DC_ChargeParameterDiscoveryReq.Header
+		case d.DC_CableCheckReq != nil:
+			a.kind, h = k20CableCheck, &d.DC_CableCheckReq.Header
+		case d.DC_PreChargeReq != nil:
+			a.kind, h = k20PreCharge, &d.DC_PreChargeReq.Header
+		case d.DC_ChargeLoopReq != nil:
+			a.kind, h = k20ChargeLoop, &d.DC_ChargeLoopReq.Header
+		case d.DC_WeldingDetectionReq != nil:
+			a.kind, h = k20WeldingDetection, &d.DC_WeldingDetectionReq.Header
+		}
+	case v2gtp.TypeISO20AC:
 		a.acReq, _, err = a.acDec.Decode(payload)
 		d := a.acReq
 		r.kind = d.Message()
@@ -254,7 +360,7 @@ func (a *iso20Adapter) decode(payload []byte, r *Request) error {
 		case d.AC_ChargeLoopReq != nil:
 			a.kind, h = k20ChargeLoop, &d.AC_ChargeLoopReq.Header
 		}
-	} else {
+	default:
 		a.req, _, err = a.dec.Decode(payload)
 		d := a.req
 		r.kind = d.Message()
@@ -293,7 +399,9 @@ func (a *iso20Adapter) decode(payload []byte, r *Request) error {
 		return fmt.Errorf("%w: %w", ErrUndecodable, err)
 	}
 	a.read(r)
-	r.MovesOn = movesOn(r)
+	// WeldingDetection comes after the charge, not towards it: a car told
+	// to terminate may still check its contactors.
+	r.MovesOn = movesOn(r) && a.kind != k20WeldingDetection
 	return nil
 }
 
@@ -305,10 +413,10 @@ func (a *iso20Adapter) read(r *Request) {
 	case k20Authorization:
 		a.pnc = a.req.AuthorizationReq.SelectedAuthorizationService != iso20.AuthorizationEIM
 	case k20ServiceDetail:
-		a.invalid = a.req.ServiceDetailReq.ServiceID != iso20ServiceAC
+		a.invalid = a.req.ServiceDetailReq.ServiceID != a.service()
 	case k20ServiceSelection:
 		s := a.req.ServiceSelectionReq.SelectedEnergyTransferService
-		a.invalid = s.ServiceID != iso20ServiceAC || s.ParameterSetID != iso20ParameterSet
+		a.invalid = s.ServiceID != a.service() || s.ParameterSetID != iso20ParameterSet
 	case k20ScheduleExchange:
 		dyn := a.req.ScheduleExchangeReq.Dynamic_SEReqControlMode
 		a.invalid = dyn == nil
@@ -320,11 +428,28 @@ func (a *iso20Adapter) read(r *Request) {
 		r.ReadyToCharge = p == iso20.ChargeProgressStart
 		r.Renegotiate = p == iso20.ChargeProgressScheduleRenegotiation
 	case k20ChargeParameterDiscovery:
+		if a.dc {
+			if m := a.dcReq.DC_ChargeParameterDiscoveryReq.DC_CPDReqEnergyTransferMode; m != nil {
+				r.Energy = EnergyDC
+				r.Values, r.HasValues = iso20DCCPDValues(m), true
+			}
+			return
+		}
 		if m := a.acReq.AC_ChargeParameterDiscoveryReq.AC_CPDReqEnergyTransferMode; m != nil {
 			r.Energy = EnergyAC
 			r.Values, r.HasValues = iso20CPDValues(m), true
 		}
+	case k20PreCharge:
+		r.TargetVoltageV = iso20Value(a.dcReq.DC_PreChargeReq.EVTargetVoltage)
 	case k20ChargeLoop:
+		if a.dc {
+			l := a.dcReq.DC_ChargeLoopReq
+			r.Energy = EnergyDC
+			a.scheduled = l.Scheduled_DC_CLReqControlMode != nil
+			r.TargetVoltageV, r.TargetCurrentA = iso20DCTargets(l)
+			r.Values, r.HasValues = ISO20DCLoopValues(l), true
+			return
+		}
 		l := a.acReq.AC_ChargeLoopReq
 		r.Energy = EnergyAC
 		a.scheduled = l.Scheduled_AC_CLReqControlMode != nil
@@ -332,9 +457,20 @@ func (a *iso20Adapter) read(r *Request) {
 	}
 }
 
+// service is the energy service of the session's namespace.
+func (a *iso20Adapter) service() uint16 {
+	if a.dc {
+		return iso20ServiceDC
+	}
+	return iso20ServiceAC
+}
+
 func iso20Schema(t v2gtp.PayloadType) string {
-	if t == v2gtp.TypeISO20AC {
+	switch t {
+	case v2gtp.TypeISO20AC:
 		return "AC"
+	case v2gtp.TypeISO20DC:
+		return "DC"
 	}
 	return "CommonMessages"
 }
@@ -382,6 +518,8 @@ func (a *iso20Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, 
 		code = iso20.ResponseCodeFAILED_ScheduleSelectionInvalid
 	case d.Outcome == WrongEnergy:
 		code = iso20Codes[codeWrongEnergy]
+	case d.Outcome == Fail:
+		code = iso20.ResponseCodeFAILED
 	}
 	return a.build(dst, code, false, d, sid)
 }
@@ -396,7 +534,13 @@ func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed boo
 		maxW, minW = 0, 0
 	}
 	common := true
-	x.doc, x.acDoc = iso20.Document{}, ac.Document{}
+	x.doc, x.acDoc, x.dcDoc = iso20.Document{}, ac.Document{}, dc.Document{}
+	if a.dc {
+		switch a.kind {
+		case k20ChargeParameterDiscovery, k20CableCheck, k20PreCharge, k20ChargeLoop, k20WeldingDetection:
+			return a.buildDC(dst, hd, code, failed, d)
+		}
+	}
 	switch a.kind {
 	case k20SessionSetup:
 		x.setup = iso20.SessionSetupResType{Header: hd, ResponseCode: code, EVSEID: a.evseID}
@@ -409,9 +553,15 @@ func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed boo
 		x.doc.AuthorizationRes = &x.auth
 	case k20ServiceDiscovery:
 		x.sd = iso20.ServiceDiscoveryResType{Header: hd, ResponseCode: code, EnergyTransferServiceList: iso20ACServices}
+		if a.dc {
+			x.sd.EnergyTransferServiceList = iso20DCServices
+		}
 		x.doc.ServiceDiscoveryRes = &x.sd
 	case k20ServiceDetail:
 		x.detail = iso20.ServiceDetailResType{Header: hd, ResponseCode: code, ServiceID: iso20ServiceAC, ServiceParameterList: iso20ACParameter}
+		if a.dc {
+			x.detail.ServiceID, x.detail.ServiceParameterList = iso20ServiceDC, iso20DCParameter
+		}
 		if a.req.ServiceDetailReq != nil {
 			x.detail.ServiceID = a.req.ServiceDetailReq.ServiceID
 		}
@@ -428,6 +578,8 @@ func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed boo
 	case k20SessionStop:
 		x.ss = iso20.SessionStopResType{Header: hd, ResponseCode: code}
 		x.doc.SessionStopRes = &x.ss
+	case k20CableCheck, k20PreCharge, k20WeldingDetection:
+		return dst, "", fmt.Errorf("no answer for %s in an AC session", a.kind)
 	case k20ChargeParameterDiscovery:
 		common = false
 		x.cpdm = ac.AC_CPDResEnergyTransferModeType{EVSEMaximumChargePower: iso20Rational(maxW),
@@ -464,6 +616,60 @@ func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed boo
 }
 
 func (k iso20Kind) String() string { return fmt.Sprintf("iso20Kind(%d)", uint8(k)) }
+
+// buildDC encodes the answer to a request of the DC schema: the charger's
+// limits (Config.Limits) and the output the policy decided; failed
+// answers no power.
+func (a *iso20Adapter) buildDC(dst []byte, hd iso20.MessageHeaderType, code iso20.ResponseCodeType, failed bool, d *Decision) ([]byte, string, error) {
+	x := &a.ans
+	l := a.cfg.Limits
+	var out Decision
+	if d != nil && !failed {
+		out = *d
+	}
+	if failed {
+		l = Limits{}
+	}
+	switch a.kind {
+	case k20ChargeParameterDiscovery:
+		x.dcpdm = dc.DC_CPDResEnergyTransferModeType{EVSEMaximumChargePower: iso20Rational(l.MaxPowerW), EVSEMinimumChargePower: iso20Rational(0),
+			EVSEMaximumChargeCurrent: iso20Rational(l.MaxCurrentA), EVSEMinimumChargeCurrent: iso20Rational(l.MinCurrentA),
+			EVSEMaximumVoltage: iso20Rational(l.MaxVoltageV), EVSEMinimumVoltage: iso20Rational(l.MinVoltageV)}
+		x.dcpd = dc.DC_ChargeParameterDiscoveryResType{Header: hd, ResponseCode: code, DC_CPDResEnergyTransferMode: &x.dcpdm}
+		x.dcDoc.DC_ChargeParameterDiscoveryRes = &x.dcpd
+	case k20CableCheck:
+		x.cable = dc.DC_CableCheckResType{Header: hd, ResponseCode: code, EVSEProcessing: iso20.ProcessingFinished}
+		if !failed && out.Outcome == Ongoing {
+			x.cable.EVSEProcessing = iso20.ProcessingOngoing
+		}
+		x.dcDoc.DC_CableCheckRes = &x.cable
+	case k20PreCharge:
+		x.pre = dc.DC_PreChargeResType{Header: hd, ResponseCode: code, EVSEPresentVoltage: iso20Rational(out.PresentVoltageV)}
+		x.dcDoc.DC_PreChargeRes = &x.pre
+	case k20ChargeLoop:
+		x.dcl = dc.DC_ChargeLoopResType{Header: hd, ResponseCode: code, EVSEPresentCurrent: iso20Rational(out.PresentCurrentA),
+			EVSEPresentVoltage: iso20Rational(out.PresentVoltageV), EVSECurrentLimitAchieved: out.CurrentLimitAchieved}
+		if a.scheduled && !failed {
+			x.dcsch = dc.Scheduled_DC_CLResControlModeType{}
+			x.dcl.Scheduled_DC_CLResControlMode = &x.dcsch
+		} else {
+			x.dcdyn = dc.Dynamic_DC_CLResControlModeType{EVSEMaximumChargePower: iso20Rational(l.MaxPowerW), EVSEMinimumChargePower: iso20Rational(0),
+				EVSEMaximumChargeCurrent: iso20Rational(l.MaxCurrentA), EVSEMaximumVoltage: iso20Rational(l.MaxVoltageV)}
+			x.dcl.Dynamic_DC_CLResControlMode = &x.dcdyn
+		}
+		if failed || d != nil && d.Outcome == Shutdown {
+			// The car stops: PowerDelivery(Stop), then SessionStop.
+			x.status = iso20.EVSEStatusType{EVSENotification: iso20.EvseNotificationTerminate}
+			x.dcl.EVSEStatus = &x.status
+		}
+		x.dcDoc.DC_ChargeLoopRes = &x.dcl
+	case k20WeldingDetection:
+		x.weld = dc.DC_WeldingDetectionResType{Header: hd, ResponseCode: code, EVSEPresentVoltage: iso20Rational(out.PresentVoltageV)}
+		x.dcDoc.DC_WeldingDetectionRes = &x.weld
+	}
+	b, err := dc.Append(dst, &x.dcDoc)
+	return b, code.String(), err
+}
 
 // iso20Rational is v as ISO-20's RationalNumber.
 func iso20Rational(v float64) iso20.RationalNumberType {
@@ -504,9 +710,62 @@ func ISO20LoopValues(l *ac.AC_ChargeLoopReqType) record.Values {
 		b.request, b.maxP = iso20Value(dyn.EVTargetEnergyRequest), iso20Value(dyn.EVMaximumChargePower)
 		v.EnergyRequestWh, v.MaxPowerW = &b.request, &b.maxP
 	}
-	dp := l.DisplayParameters
+	iso20Display(b, &v, l.DisplayParameters)
+	return v
+}
+
+// iso20DCCPDValues are what a DC_ChargeParameterDiscoveryReq tells: the
+// car's limits and, if it sends one, its target SoC.
+func iso20DCCPDValues(m *dc.DC_CPDReqEnergyTransferModeType) record.Values {
+	b := &valueBlock{maxP: iso20Value(m.EVMaximumChargePower), maxI: iso20Value(m.EVMaximumChargeCurrent), maxV: iso20Value(m.EVMaximumVoltage)}
+	v := record.Values{MaxPowerW: &b.maxP, MaxCurrentA: &b.maxI, MaxVoltageV: &b.maxV}
+	v.TargetSOC = b.percent(&b.targetSoC, m.TargetSOC)
+	return v
+}
+
+// iso20DCTargets are the output a DC_ChargeLoopReq asks for: in scheduled
+// mode its targets; in dynamic mode the charger regulates, and the car's
+// present voltage at the most current its limits allow is the target.
+func iso20DCTargets(l *dc.DC_ChargeLoopReqType) (v, i float64) {
+	if s := l.Scheduled_DC_CLReqControlMode; s != nil {
+		return iso20Value(s.EVTargetVoltage), iso20Value(s.EVTargetCurrent)
+	}
+	v = iso20Value(l.EVPresentVoltage)
+	dyn := l.Dynamic_DC_CLReqControlMode
+	if dyn == nil {
+		return v, 0
+	}
+	i = iso20Value(dyn.EVMaximumChargeCurrent)
+	if p := iso20Value(dyn.EVMaximumChargePower); v > 0 && p/v < i {
+		i = p / v
+	}
+	return v, max(i, 0)
+}
+
+// ISO20DCLoopValues returns what an ISO 15118-20 DC_ChargeLoopReq tells,
+// the exponents applied: its DisplayParameters (Values.Display says which
+// it carried) and, in dynamic mode, the energy it asks for and its
+// limits; in scheduled mode its targets.
+func ISO20DCLoopValues(l *dc.DC_ChargeLoopReqType) record.Values {
+	b := &valueBlock{}
+	v := record.Values{Display: record.DisplayLoop}
+	if dyn := l.Dynamic_DC_CLReqControlMode; dyn != nil {
+		b.request, b.maxP = iso20Value(dyn.EVTargetEnergyRequest), iso20Value(dyn.EVMaximumChargePower)
+		b.maxI, b.maxV = iso20Value(dyn.EVMaximumChargeCurrent), iso20Value(dyn.EVMaximumVoltage)
+		v.EnergyRequestWh, v.MaxPowerW, v.MaxCurrentA, v.MaxVoltageV = &b.request, &b.maxP, &b.maxI, &b.maxV
+	}
+	if s := l.Scheduled_DC_CLReqControlMode; s != nil {
+		b.targetV, b.targetI = iso20Value(s.EVTargetVoltage), iso20Value(s.EVTargetCurrent)
+		v.TargetVoltageV, v.TargetCurrentA = &b.targetV, &b.targetI
+	}
+	iso20Display(b, &v, l.DisplayParameters)
+	return v
+}
+
+// iso20Display adds a loop's DisplayParameters to v, in b's slots.
+func iso20Display(b *valueBlock, v *record.Values, dp *iso20.DisplayParametersType) {
 	if dp == nil {
-		return v
+		return
 	}
 	set := func(f record.DisplaySet, present bool) {
 		if present {
@@ -534,5 +793,4 @@ func ISO20LoopValues(l *ac.AC_ChargeLoopReqType) record.Values {
 		b.complete, v.ChargingComplete = *dp.ChargingComplete, &b.complete
 	}
 	v.EnergyCapacityWh = iso20Opt(dp.BatteryEnergyCapacity).into(&b.capacity)
-	return v
 }

@@ -8,13 +8,15 @@ import (
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/dc"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 )
 
 // FuzzISO20Session feeds a hostile ISO-20 car's stream to a session that
 // serves -20: no panic, and every answer is one V2GTP message in the
 // request's payload type that decodes in its schema as a response. Seeded
-// with a whole AC session and, after the handshake, every request kind.
+// with a whole AC session, a whole DC one and, after the handshake, every
+// request kind of both.
 func FuzzISO20Session(f *testing.F) {
 	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20}}})
 	sap := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, sapB)
@@ -24,8 +26,17 @@ func FuzzISO20Session(f *testing.F) {
 	for _, q := range reqs {
 		run.Write(v2gtp.AppendMessage(nil, q.typ, q.marshal(f)))
 	}
+	dcSapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20DC}}})
+	dcSap := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, dcSapB)
+	dcReqs := iso20DCCar(testSID[:], 2)
+	var dcRun bytes.Buffer
+	dcRun.Write(dcSap)
+	for _, q := range dcReqs {
+		dcRun.Write(v2gtp.AppendMessage(nil, q.typ, q.marshal(f)))
+	}
 	for pol := range uint8(3) {
 		f.Add(run.Bytes(), pol)
+		f.Add(dcRun.Bytes(), pol)
 	}
 	// Every request kind alone after the handshake and SessionSetup, and
 	// the requests the charger never serves.
@@ -45,6 +56,25 @@ func FuzzISO20Session(f *testing.F) {
 		one.Write(v2gtp.AppendMessage(nil, reqs[0].typ, reqs[0].marshal(f)))
 		one.Write(v2gtp.AppendMessage(nil, q.typ, b))
 		f.Add(one.Bytes(), uint8(0))
+	}
+	dcOthers := []iso20Req{
+		{typ: v2gtp.TypeISO20DC, dc: &dc.Document{DC_ChargeLoopReq: &dc.DC_ChargeLoopReqType{Header: hdr(testSID[:]), EVPresentVoltage: rat(400, 0),
+			Scheduled_DC_CLReqControlMode: &dc.Scheduled_DC_CLReqControlModeType{EVTargetCurrent: rat(100, 0), EVTargetVoltage: rat(400, 0)}}}},
+		{typ: v2gtp.TypeISO20DC, dc: &dc.Document{DC_ChargeParameterDiscoveryReq: &dc.DC_ChargeParameterDiscoveryReqType{Header: hdr(testSID[:])}}},
+		{typ: v2gtp.TypeISO20DC, dc: &dc.Document{DC_CableCheckRes: &dc.DC_CableCheckResType{Header: hdr(testSID[:])}}},
+	}
+	for _, q := range append(dcReqs[1:], dcOthers...) {
+		b, err := q.tryMarshal()
+		if err != nil {
+			continue
+		}
+		for pol := range uint8(3) {
+			var one bytes.Buffer
+			one.Write(dcSap)
+			one.Write(v2gtp.AppendMessage(nil, dcReqs[0].typ, dcReqs[0].marshal(f)))
+			one.Write(v2gtp.AppendMessage(nil, q.typ, b))
+			f.Add(one.Bytes(), pol)
+		}
 	}
 	f.Fuzz(func(t *testing.T, stream []byte, policy uint8) {
 		pol := PolicyName(policy % 3)
@@ -76,6 +106,11 @@ func FuzzISO20Session(f *testing.F) {
 				if _, err := ac.Unmarshal(payload, &doc); err != nil || !doc.Message().IsResponse() {
 					t.Fatalf("AC answer %x: %v", payload, err)
 				}
+			case before == ProtocolISO20 && h.Type == v2gtp.TypeISO20DC:
+				var doc dc.Document
+				if _, err := dc.Unmarshal(payload, &doc); err != nil || !doc.Message().IsResponse() {
+					t.Fatalf("DC answer %x: %v", payload, err)
+				}
 			case before == ProtocolISO20:
 				var doc iso20.Document
 				if _, err := iso20.Unmarshal(payload, &doc); err != nil || !doc.Message().IsResponse() {
@@ -87,8 +122,11 @@ func FuzzISO20Session(f *testing.F) {
 }
 
 func (q iso20Req) tryMarshal() ([]byte, error) {
-	if q.typ == v2gtp.TypeISO20AC {
+	switch q.typ {
+	case v2gtp.TypeISO20AC:
 		return ac.Marshal(q.ac)
+	case v2gtp.TypeISO20DC:
+		return dc.Marshal(q.dc)
 	}
 	return iso20.Marshal(q.common)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
 	"github.com/ccslink/ccslink/proto/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/proto/v2g/iso20/dc"
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
@@ -20,20 +21,26 @@ import (
 
 var offerISO20 = apphand.AppProtocolType{ProtocolNamespace: NamespaceISO20AC, VersionNumberMajor: 1, SchemaID: 3, Priority: 1}
 
+var offerISO20DC = apphand.AppProtocolType{ProtocolNamespace: NamespaceISO20DC, VersionNumberMajor: 1, SchemaID: 4, Priority: 2}
+
 // iso20Req is one request of a car in ISO-20: its payload type and document.
 type iso20Req struct {
 	typ    v2gtp.PayloadType
 	common *iso20.Document
 	ac     *ac.Document
+	dc     *dc.Document
 }
 
 func (q iso20Req) marshal(t testing.TB) []byte {
 	t.Helper()
 	var b []byte
 	var err error
-	if q.typ == v2gtp.TypeISO20AC {
+	switch q.typ {
+	case v2gtp.TypeISO20AC:
 		b, err = ac.Marshal(q.ac)
-	} else {
+	case v2gtp.TypeISO20DC:
+		b, err = dc.Marshal(q.dc)
+	default:
 		b, err = iso20.Marshal(q.common)
 	}
 	if err != nil {
@@ -151,12 +158,26 @@ func TestNegotiateISO20(t *testing.T) {
 		{"enabled: below ISO-2", PreferenceISO20(PolicySoC, false), []apphand.AppProtocolType{offerISO20, iso2}, ProtocolISO2, true},
 		{"enabled: alone", PreferenceISO20(PolicySoC, false), []apphand.AppProtocolType{offerISO20}, ProtocolISO20, true},
 		{"enabled first", PreferenceISO20(PolicyAC, true), []apphand.AppProtocolType{iso2, offerISO20}, ProtocolISO20, true},
-		{"DC namespace: not served", PreferenceISO20(PolicySoC, true), []apphand.AppProtocolType{{ProtocolNamespace: message.NamespaceISO20DC, VersionNumberMajor: 1, SchemaID: 4}}, ProtocolNone, false},
+		{"DC namespace: default not served", nil, []apphand.AppProtocolType{offerISO20DC}, ProtocolNone, false},
+		{"DC namespace: enabled", PreferenceISO20(PolicyDC, false), []apphand.AppProtocolType{offerISO20DC}, ProtocolISO20, true},
 		{"version 2: not served", PreferenceISO20(PolicySoC, true), []apphand.AppProtocolType{{ProtocolNamespace: NamespaceISO20AC, VersionNumberMajor: 2, SchemaID: 4}}, ProtocolNone, false},
 	} {
 		o, ok := Negotiate(&apphand.SupportedAppProtocolReq{AppProtocol: c.offers}, c.pref)
 		if o.Protocol != c.want || ok != c.ok {
 			t.Errorf("%s: %v %v, want %v %v", c.name, o.Protocol, ok, c.want, c.ok)
+		}
+	}
+	// Of -20 AC and DC the car's priority decides.
+	acLow := offerISO20
+	acLow.Priority = 3
+	for _, c := range []struct {
+		offers []apphand.AppProtocolType
+		ns     string
+		id     uint8
+	}{{[]apphand.AppProtocolType{offerISO20, offerISO20DC}, NamespaceISO20AC, 3}, {[]apphand.AppProtocolType{acLow, offerISO20DC}, NamespaceISO20DC, 4}} {
+		o, ok := Negotiate(&apphand.SupportedAppProtocolReq{AppProtocol: c.offers}, PreferenceISO20(PolicyDC, true))
+		if !ok || o.Protocol != ProtocolISO20 || o.Namespace != c.ns || o.SchemaID != c.id {
+			t.Errorf("offers %v: %+v %v, want %s schema %d", c.offers, o, ok, c.ns, c.id)
 		}
 	}
 	if got := PreferenceISO20(PolicySoC, false); len(got) != 3 || got[0] != ProtocolDIN || got[1] != ProtocolISO2 || got[2] != ProtocolISO20 {

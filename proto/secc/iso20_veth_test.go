@@ -18,6 +18,11 @@ import (
 // namespace of a veth pair, over TLS 1.3 on secp521r1 (as -20 asks) when
 // withTLS; dial opens a connection from the other, its TLS handshake done.
 func iso20Veth(tb testing.TB, emit func(record.Event), withTLS bool) (dial func() net.Conn) {
+	return iso20VethPolicy(tb, emit, withTLS, PolicyAC)
+}
+
+// iso20VethPolicy is iso20Veth under policy pol.
+func iso20VethPolicy(tb testing.TB, emit func(record.Event), withTLS bool, pol PolicyName) (dial func() net.Conn) {
 	nsE, nsP := netnstest.VethPair(tb)
 	var ln net.Listener
 	nsE.Do(tb, func() {
@@ -41,7 +46,7 @@ func iso20Veth(tb testing.TB, emit func(record.Event), withTLS bool) (dial func(
 				return err
 			}}
 	}
-	s := NewServer(iso20Config(PolicyAC), emit)
+	s := NewServer(iso20Config(pol), emit)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
@@ -171,5 +176,43 @@ func TestISO20OverTLS13(t *testing.T) {
 	}
 	if !slices.Equal(socs, []int{40, 41, 42, 43, 44}) {
 		t.Fatalf("SoCs published %v", socs)
+	}
+}
+
+// TestISO20DCVeth: the iso20-dc car over real sockets between two network
+// namespaces, under dc (the whole emulated DC session, every loop's SoC)
+// and soc (the first loop's SoC, then Terminate). Root only.
+func TestISO20DCVeth(t *testing.T) {
+	p, err := evcc.Lookup("iso20-dc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pol   PolicyName
+		end   evcc.End
+		steps int
+		socs  []int
+	}{{PolicyDC, evcc.EndComplete, 23, []int{30, 31, 32, 33, 34}}, {PolicySoC, evcc.EndShutdown, 18, []int{30}}} {
+		ev := &events{end: make(chan record.Event, 8)}
+		conn := iso20VethPolicy(t, ev.emit, false, c.pol)()
+		res, err := evcc.Run(context.Background(), conn, evcc.Config{Profile: p, ResponseTimeout: 10 * time.Second})
+		conn.Close()
+		if err != nil || res.Protocol != "iso20" || res.End != c.end || len(res.Steps) != c.steps {
+			t.Fatalf("%v: %s %v %v, %d steps", c.pol, res.Protocol, res.End, err, len(res.Steps))
+		}
+		if e := <-ev.end; e.End != record.EndSessionStop {
+			t.Fatalf("%v: end %v (%s)", c.pol, e.End, e.Detail)
+		}
+		ev.mu.Lock()
+		var socs []int
+		for _, e := range ev.all {
+			if e.Kind == record.KindValues && e.Values.SoC != nil {
+				socs = append(socs, *e.Values.SoC)
+			}
+		}
+		ev.mu.Unlock()
+		if !slices.Equal(socs, c.socs) {
+			t.Fatalf("%v: SoCs published %v", c.pol, socs)
+		}
 	}
 }

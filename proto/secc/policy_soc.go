@@ -9,11 +9,12 @@ package secc
 type socPolicy struct {
 	cpd       int // ChargeParameterDiscoveryReq seen
 	shutdowns int // EVSE_Shutdown answers
+	dc        dcPolicy
 }
 
 func (s *socPolicy) Decide(p *Progress, r *Request) Decision {
 	if p.Protocol == ProtocolISO20 {
-		return s.iso20(r)
+		return s.iso20(p, r)
 	}
 	switch r.Phase {
 	case PhaseChargeParameterDiscovery:
@@ -41,17 +42,22 @@ func (s *socPolicy) Decide(p *Progress, r *Request) Decision {
 	return Decision{}
 }
 
-// iso20 is the soc policy of an ISO 15118-20 AC session, where the SoC
-// comes in the charge loop's DisplayParameters only: the session runs to
-// the first AC_ChargeLoopReq (its values published, or their absence
-// recorded), whose answer tells the car to terminate; a car that loops on
-// gets FAILED.
-func (s *socPolicy) iso20(r *Request) Decision {
+// iso20 is the soc policy of an ISO 15118-20 session, where the present
+// SoC comes in the charge loop's DisplayParameters only: the session runs
+// to the first AC_ or DC_ChargeLoopReq (its values published, or their
+// absence recorded), whose answer tells the car to terminate; a car that
+// loops on gets FAILED. Under DC the isolation check and the precharge
+// are the dc policy's emulation: a charger without a DC output reports the
+// car's target voltage there, and a car measuring its inlet itself stops
+// at the precharge, having told its limits and its SoC goals.
+func (s *socPolicy) iso20(p *Progress, r *Request) Decision {
 	switch r.Phase {
 	case PhaseChargeParameterDiscovery:
-		if r.Energy != EnergyAC {
+		if r.Energy == EnergyNone {
 			return Decision{Outcome: WrongEnergy}
 		}
+	case PhaseCableCheck, PhasePreCharge:
+		return s.dc.Decide(p, r)
 	case PhaseChargeLoop:
 		return Decision{Outcome: Shutdown, Closing: true}
 	}

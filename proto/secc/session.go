@@ -16,7 +16,8 @@ var (
 	// ErrUndecodable: the car's EXI document does not decode.
 	ErrUndecodable = errors.New("request does not decode")
 	// ErrPayloadType: a V2GTP payload type the session does not take (SDP
-	// on TCP, ISO-20's in a DIN or ISO-2 session and 0x8001 in an ISO-20 one).
+	// on TCP, ISO-20's in a DIN or ISO-2 session; in an ISO-20 one, 0x8001
+	// and the energy schema not negotiated).
 	ErrPayloadType = errors.New("unexpected V2GTP payload type")
 	// ErrNotRequest: the document is an answer or empty, not a request.
 	ErrNotRequest = errors.New("document is not a request")
@@ -173,7 +174,7 @@ func (s *Session) handshake(now time.Time, payload []byte, dst []byte) ([]byte, 
 	case ProtocolISO2:
 		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO2Adapter(&s.cfg))
 	case ProtocolISO20:
-		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO20Adapter(&s.cfg))
+		s.m = newEngine(&s.cfg, s.ids, now, s.emit, newISO20Adapter(&s.cfg, o.Namespace == NamespaceISO20DC))
 	}
 	return dst, step, nil
 }

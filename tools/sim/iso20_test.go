@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,69 @@ func TestISO20AC(t *testing.T) {
 		}
 		if !rising || posted[len(posted)-1] != c.soc || (c.updates == 1 && len(posted) != 1) {
 			t.Errorf("%v: the SmartEVSE got the SoCs %v", c.pol, posted)
+		}
+	}
+}
+
+// TestISO20DC: the iso20-dc car gets ISO 15118-20 DC and charges its
+// rounds under dc, every SoC of its loop in the record (soc and the
+// ac policy's fallback to it: secc's TestISO20DCCarOverTCP).
+func TestISO20DC(t *testing.T) {
+	p, err := evcc.Lookup("iso20-dc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		pol     secc.PolicyName
+		updates int
+		soc     int
+		end     evcc.End
+	}{{secc.PolicyDC, 5, 34, evcc.EndComplete}} {
+		var out bytes.Buffer
+		res, err := Run(ctx, Config{Car: p, Policy: c.pol, SkipDelays: true, Timeline: &out})
+		if err != nil || !res.OK {
+			t.Fatalf("%v: %+v %v\n%s", c.pol, res, err, out.String())
+		}
+		if res.Protocol != "iso20" || res.TLS != "" || res.SoCUpdates != c.updates || res.SoC != c.soc || res.EnergyCapacityWh != 77000 || res.CarResult.End != c.end ||
+			res.CarResult.Mode != "DC dynamic" {
+			t.Errorf("%v: protocol %s, TLS %q, %d SoC updates, SoC %d, capacity %d, the car's end %v, mode %q", c.pol, res.Protocol, res.TLS, res.SoCUpdates, res.SoC,
+				res.EnergyCapacityWh, res.CarResult.End, res.CarResult.Mode)
+		}
+		if !strings.Contains(out.String(), "the charger serves ISO 15118-20 DC first (v2g.iso20_first: true), as the car offers it") {
+			t.Errorf("%v: the timeline does not say the charger serves -20 DC:\n%s", c.pol, out.String())
+		}
+	}
+}
+
+// TestISO20TLS: the iso20-ac-tls car asks for TLS in SDP; the sim serves a
+// test chain, the car checks it against its root and speaks ISO 15118-20
+// AC over TLS 1.3, every SoC of its loop published under ac.
+func TestISO20TLS(t *testing.T) {
+	p, err := evcc.Lookup("iso20-ac-tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := Run(ctx, Config{Car: p, Policy: secc.PolicyAC, SkipDelays: true, Timeline: &out})
+	if err != nil || !res.OK {
+		t.Fatalf("%+v %v\n%s", res, err, out.String())
+	}
+	if res.Protocol != "iso20" || res.TLS != "1.3" || res.SoCUpdates != 5 || res.SoC != 44 {
+		t.Errorf("protocol %s, TLS %q, %d SoC updates, SoC %d", res.Protocol, res.TLS, res.SoCUpdates, res.SoC)
+	}
+	b, err := json.Marshal(res)
+	if err != nil || !bytes.Contains(b, []byte(`"protocol":"iso20","tls":"1.3"`)) {
+		t.Errorf("JSON %s (%v)", b, err)
+	}
+	text := out.String()
+	for _, w := range []string{"the car asks for TLS: the charger serves V2G over TLS too",
+		"the car and the charger speak TLS 1.3 (", "), the charger's chain checked against the test root"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the timeline lacks %q:\n%s", w, text)
 		}
 	}
 }

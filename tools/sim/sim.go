@@ -11,6 +11,8 @@ package sim
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +38,8 @@ import (
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/proto/v2gpki"
+	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/evsetwin"
 	"github.com/ccslink/ccslink/tools/modemsim"
@@ -105,6 +110,7 @@ type Result struct {
 	Policy   string `json:"policy"`
 	OK       bool   `json:"ok"`
 	Protocol string `json:"protocol"`
+	TLS      string `json:"tls"` // the V2G connection's TLS version, "1.2" or "1.3"; "" for plain TCP
 	EVCCID   string `json:"evccid"`
 	SoC      int    `json:"soc"`
 	// SoCUpdates counts the SoCs of an ISO 15118-20 charge loop the
@@ -269,7 +275,8 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	// A car that offers ISO 15118-20 gets it: the charger serves -20 only
 	// when configured, and ranks it first only when told to.
-	iso20 := offersISO20(cfg.Car) && !dc.V2G.ISO20First
+	schema20 := offersISO20(cfg.Car)
+	iso20 := schema20 != "" && !dc.V2G.ISO20First
 	dc.V2G.ISO20First = dc.V2G.ISO20First || iso20
 	if cfg.SmartEVSE == "" && dc.SmartEVSE.Watch > TwinWatch {
 		// The twin's story is told within TwinWatch of the delivery (or of
@@ -298,7 +305,7 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	defer d.Close() // the recording is there when Run returns
 	tl := obs.timeline()
 	if iso20 {
-		tl.printf("the charger serves ISO 15118-20 AC first (v2g.iso20_first: true), as the car offers it")
+		tl.printf("the charger serves ISO 15118-20 %s first (v2g.iso20_first: true), as the car offers it", schema20)
 	}
 	if a := d.HTTPAddr(); a != nil {
 		tl.printf("the charger's live page: http://%s/ (its state: /api/state)", a)
@@ -306,7 +313,18 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	if dc.MQTT.Broker != "" {
 		tl.printf("the charger publishes to MQTT at %s as %s", dc.Redacted().MQTT.Broker, dc.Name)
 	}
-	ch, err := d.Charger(daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce})
+	wire := daemon.Wire{Port: evseModem.Host(), MAC: evseModem.HostMAC(), SDP: sdpConn, V2G: ln, Announce: announce}
+	if cfg.Car.TLS {
+		tln, roots, closeTLS, err := serveTLS(dc.EVSEID)
+		if err != nil {
+			return nil, err
+		}
+		defer closeTLS()
+		wire.V2GTLS, r.carRoots = tln, roots
+		tl.printf("the car asks for TLS: the charger serves V2G over TLS too, port %d, with a test chain made for this run (as ccslink pki init DIR and ccslink evse --tls DIR); the car trusts its root",
+			tln.Addr().(*net.TCPAddr).Port)
+	}
+	ch, err := d.Charger(wire)
 	if err != nil {
 		return nil, err
 	}
@@ -383,6 +401,9 @@ type runner struct {
 	watches bool           // the daemon watches the SmartEVSE after a delivery
 	follows bool           // and reads it all the time: the SoC is estimated
 	d       *daemon.Daemon
+	// carRoots is what a car that asks for TLS trusts: the root of the
+	// test chain the charger serves.
+	carRoots *x509.CertPool
 }
 
 // DefaultChargeTimeFactor is Config.ChargeTimeFactor's default: an hour of
@@ -476,7 +497,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 	noSession := false
 	if talks {
 		var unanswered bool
-		carRes, unanswered, carErr = playCar(ctx, cfg, carModem, carMAC, r.sdpAddr, tl, pc)
+		carRes, unanswered, carErr = playCar(ctx, cfg, carModem, carMAC, r.sdpAddr, r.carRoots, tl, pc)
 		noSession = unanswered || carRes.End == evcc.EndNoNegotiation
 		res.CarResult = carRes
 		res.CarEnd = carRes.End.String()
@@ -736,7 +757,7 @@ func (s *server) Close() error {
 // unanswered (identify-only): the car retried it as ISO 15118-3 says,
 // gave up SLAC and waits for a nominal PWM, as a car without digital
 // communication.
-func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sdpAddr net.Addr, tl *timeline, pc *evcc.PilotCar) (_ evcc.Result, unanswered bool, _ error) {
+func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sdpAddr net.Addr, roots *x509.CertPool, tl *timeline, pc *evcc.PilotCar) (_ evcc.Result, unanswered bool, _ error) {
 	p := cfg.Car
 	for i := 0; i < p.SLACRestarts; i++ {
 		// A car that restarts SLAC midway (Stellantis): it gives up after its first sounds.
@@ -769,9 +790,12 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 		return evcc.Result{}, false, &LoopbackError{Err: err}
 	}
 	defer conn.Close()
-	resp, err := sdp.Discover(ctx, conn, sdpAddr, sdp.ClientConfig{})
+	resp, err := sdp.Discover(ctx, conn, sdpAddr, sdp.ClientConfig{TLS: p.TLS})
 	if err != nil {
 		return evcc.Result{}, false, fmt.Errorf("SDP, car side: %w", err)
+	}
+	if p.TLS && resp.Security != v2gtp.SecurityTLS {
+		return evcc.Result{}, false, &NoTLSError{Car: p.Name}
 	}
 	var d net.Dialer
 	tcp, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
@@ -779,28 +803,95 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 		return evcc.Result{}, false, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
 	defer tcp.Close() // the car closes the connection, never the charger first
+	var v2g net.Conn = tcp
+	if p.TLS {
+		tc := tls.Client(tcp, evcc.TLSConfig(roots))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return evcc.Result{}, false, fmt.Errorf("TLS with the charger at %v, car side: %w", resp.Addr, err)
+		}
+		cs := tc.ConnectionState()
+		tl.printf("the car and the charger speak %s (%s), the charger's chain checked against the test root", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
+		v2g = tc
+	}
 	ec := evcc.Config{Profile: p, EVCCID: mac}
 	if pc != nil {
 		// Only a protocol accepted makes a V2G session, which changes how
 		// the car answers a later PWM; Failed_NoNegotiation does not.
 		ec.Negotiated = pc.SessionHeld
 	}
-	res, err := evcc.Run(ctx, tcp, ec)
+	res, err := evcc.Run(ctx, v2g, ec)
 	return res, false, err
 }
 
-// offersISO20 reports whether the car offers ISO 15118-20 AC.
-func offersISO20(p evcc.Profile) bool {
+// NoTLSError says that a car that talks only over TLS got an SDP answer
+// without it.
+type NoTLSError struct{ Car string }
+
+func (e *NoTLSError) Error() string {
+	return fmt.Sprintf("the car %s asked for TLS in SDP and the charger answered without: serve V2G over TLS (ccslink evse --tls DIR)", e.Car)
+}
+
+// serveTLS makes a test chain for evseID in a new directory, as ccslink
+// pki init does, and a loopback listener serving it as ccslink evse
+// --tls does; it returns the chain's root for the car and what removes
+// the directory and closes the listener.
+func serveTLS(evseID string) (net.Listener, *x509.CertPool, func(), error) {
+	dir, err := os.MkdirTemp("", "ccslink-sim-pki-")
+	if err != nil {
+		return nil, nil, nil, &TLSSetupError{Err: err}
+	}
+	fail := func(err error) (net.Listener, *x509.CertPool, func(), error) {
+		os.RemoveAll(dir)
+		return nil, nil, nil, &TLSSetupError{Err: err}
+	}
+	if err := v2gpki.Init(dir, evseID); err != nil {
+		return fail(err)
+	}
+	chain, err := v2gpki.Load(dir)
+	if err != nil {
+		return fail(err)
+	}
+	tc, err := chain.ServerConfig(v2gpki.Options{Profile: v2gpki.Both})
+	if err != nil {
+		return fail(err)
+	}
+	ln, err := secc.Listen("[::1]:0")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, nil, &LoopbackError{Err: err}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(chain.Root)
+	return tls.NewListener(ln, tc), roots, func() { ln.Close(); os.RemoveAll(dir) }, nil
+}
+
+// TLSSetupError says that the test chain for a car that asks for TLS
+// could not be made.
+type TLSSetupError struct{ Err error }
+
+func (e *TLSSetupError) Error() string {
+	return fmt.Sprintf("making the test certificate chain for the car that asks for TLS (check that the temporary directory is writable): %v", e.Err)
+}
+
+func (e *TLSSetupError) Unwrap() error { return e.Err }
+
+// offersISO20 returns the ISO 15118-20 energy schema the car lists
+// first, "AC" or "DC"; "" for none.
+func offersISO20(p evcc.Profile) string {
 	for _, ap := range p.Protocols {
-		if ap.ProtocolNamespace == evcc.NamespaceISO20AC {
-			return true
+		switch ap.ProtocolNamespace {
+		case evcc.NamespaceISO20AC:
+			return "AC"
+		case evcc.NamespaceISO20DC:
+			return "DC"
 		}
 	}
-	return false
+	return ""
 }
 
 func fill(res *Result, rec *record.Session, query string) {
 	res.Protocol = rec.Protocol
+	res.TLS = rec.TLS
 	if d := rec.Display; d != nil {
 		res.SoCUpdates = d.SoCUpdateCount
 	}
