@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/proto/v2gtp"
 )
 
 func init() {
@@ -39,6 +43,7 @@ type pevReport struct {
 	CapacityWh int64  `json:"energy_capacity_wh"`
 	RequestWh  int64  `json:"energy_request_wh"`
 	Charger    string `json:"charger,omitempty"`
+	TLS        string `json:"tls,omitempty"` // "1.2", "1.3": the V2G connection's TLS
 	Steps      int    `json:"steps"`
 	End        string `json:"end,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
@@ -54,6 +59,7 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long (the standards let a charger take 60 s to offer its parameters, 38 s for its isolation check and 7 s to pre-charge)")
 	think := fs.Duration("think", 0, "wait this long between an answer and the car's next request (default: the car's own, from its captures)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
+	tlsRoot := fs.String("tls-root", "", "for a car that asks for TLS (iso20-ac-tls): the `PEM file` of the V2G root it trusts (ccslink pki init writes v2gRootCACert.pem); without it the car checks nothing")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -83,6 +89,13 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			p.Think = *think
 		}
 	})
+	var roots *x509.CertPool
+	if *tlsRoot != "" {
+		if roots, err = readRoots(*tlsRoot); err != nil {
+			fmt.Fprintf(stderr, "ccslink pev: --tls-root %s: %v\n", *tlsRoot, err)
+			return 2
+		}
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -91,7 +104,10 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	rep, err := playPEV(ctx, *iface, p, *emulate, log)
+	if p.TLS && roots == nil {
+		log.Warn("the car asks for TLS and checks nothing of the charger's certificate: give --tls-root FILE to check its chain")
+	}
+	rep, err := playPEV(ctx, *iface, p, *emulate, roots, log)
 	rep.Car, rep.DurationMS = p.Name, time.Since(start).Milliseconds()
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("the car's session did not finish within %v", *timeout)
@@ -115,7 +131,25 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, log *slog.Logger) (pevReport, error) {
+// readRoots reads the PEM roots a car trusts (at most 64 KiB).
+func readRoots(path string) (*x509.CertPool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10+1))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if len(b) > 64<<10 || !pool.AppendCertsFromPEM(b) {
+		return nil, errors.New("no PEM certificate in it (at most 64 KiB): give the V2G root, such as the v2gRootCACert.pem that ccslink pki init writes")
+	}
+	return pool, nil
+}
+
+func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, roots *x509.CertPool, log *slog.Logger) (pevReport, error) {
 	rep := pevReport{SoC: -1, FullSoC: -1, CapacityWh: -1, RequestWh: -1}
 	hp, mac, emu, closeHP, err := homePlugPort(ctx, iface, emulate, false)
 	if err != nil {
@@ -155,17 +189,29 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 		return rep, err
 	}
 	defer udp.Close()
-	resp, err := sdp.Discover(ctx, udp, nil, sdp.ClientConfig{Interface: iface, Log: log})
+	resp, err := sdp.Discover(ctx, udp, nil, sdp.ClientConfig{Interface: iface, TLS: p.TLS, Log: log})
 	if err != nil {
 		return rep, err
 	}
 	rep.Charger = resp.Addr.String()
+	if p.TLS && resp.Security != v2gtp.SecurityTLS {
+		return rep, fmt.Errorf("the car asked for TLS in SDP and the charger at %v answered without: serve V2G over TLS (ccslink evse --tls DIR)", resp.Addr)
+	}
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ll.AsSlice(), Zone: iface}}
-	conn, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
+	tcp, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
 	if err != nil {
 		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
 	}
-	defer conn.Close()
+	defer tcp.Close()
+	var conn net.Conn = tcp
+	if p.TLS {
+		tc := tls.Client(tcp, evcc.TLSConfig(roots))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return rep, fmt.Errorf("TLS with the charger at %v: %w", resp.Addr, err)
+		}
+		rep.TLS = strings.TrimPrefix(tls.VersionName(tc.ConnectionState().Version), "TLS ")
+		conn = tc
+	}
 	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Paced: true, Log: log})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])

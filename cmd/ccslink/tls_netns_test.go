@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,6 +65,73 @@ func TestEVSETLSOverVeth(t *testing.T) {
 		if !strings.Contains(dErr.String(), w) {
 			t.Errorf("the daemon's log lacks %s:\n%s", w, dErr.String())
 		}
+	}
+	daemon.Process.Signal(syscall.SIGTERM)
+	if err := daemon.Wait(); err != nil {
+		t.Fatalf("daemon after SIGTERM: %v\n%s", err, dErr.String())
+	}
+}
+
+// TestPEVTLSOverVeth: the whole path over TLS, between two processes:
+// ccslink pev with a car that asks for TLS and speaks ISO 15118-20 AC,
+// checking the charger's chain against the root of ccslink pki init, and
+// ccslink evse --tls with that chain, -20 ranked first and the ac policy:
+// the car's SoC all through its charge loops reaches the record.
+func TestPEVTLSOverVeth(t *testing.T) {
+	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+	bin := buildCCSLink(t)
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "ccslink.yaml")
+	if err := os.WriteFile(cfg, []byte("policy: ac\nv2g:\n  iso20_first: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	daemon := nsE.Command(ctx, bin, "evse", "--config", cfg, "--iface", nsE.Iface, "--emulate-modem", "--json",
+		"--state-dir", t.TempDir(), "--tls", dir)
+	dErr, records := startDaemon(t, daemon)
+
+	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "iso20-ac-tls",
+		"--tls-root", filepath.Join(dir, "v2gRootCACert.pem"), "--timeout", "60s")
+	var cOut, cErr bytes.Buffer
+	car.Stdout, car.Stderr = &cOut, &cErr
+	if err := car.Run(); err != nil {
+		t.Fatalf("car: %v\n%s%s\ndaemon:\n%s", err, cOut.String(), cErr.String(), dErr.String())
+	}
+	var rep pevReport
+	if err := json.Unmarshal(cOut.Bytes(), &rep); err != nil {
+		t.Fatalf("car output %q: %v", cOut.String(), err)
+	}
+	if !rep.OK || rep.Protocol != "iso20" || rep.TLS != "1.3" || rep.SoC != 44 {
+		t.Fatalf("car: %+v\ndaemon:\n%s", rep, dErr.String())
+	}
+	var rec struct {
+		Protocol string `json:"protocol"`
+		TLS      string `json:"tls"`
+		SoC      struct {
+			Value int  `json:"value"`
+			Known bool `json:"known"`
+		} `json:"soc"`
+		Display *struct {
+			Count int `json:"soc_update_count"`
+		} `json:"display"`
+	}
+	select {
+	case line, ok := <-records:
+		if !ok {
+			t.Fatalf("the daemon printed no record\n%s", dErr.String())
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("record %s: %v", line, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no record\ndaemon:\n%s", dErr.String())
+	}
+	if rec.Protocol != "iso20" || rec.TLS != "1.3" || !rec.SoC.Known || rec.SoC.Value != 44 || rec.Display == nil || rec.Display.Count != 5 {
+		t.Errorf("record: %+v (display %+v)", rec, rec.Display)
 	}
 	daemon.Process.Signal(syscall.SIGTERM)
 	if err := daemon.Wait(); err != nil {
