@@ -70,7 +70,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	tlsDir := fs.String("tls", "", "also serve V2G over TLS with the certificate chain in this directory (ccslink pki init DIR makes a test one); SDP offers it to cars that ask for TLS, the plain port stays for the others")
 	tlsPort := fs.Int("tls-port", 0, "with --tls, TCP port of the V2G server over TLS; 0 picks a free one")
 	tlsCarRoot := fs.String("tls-car-root", "", "with --tls, ask every car over TLS for its certificate and accept only those that lead to the roots in this PEM file (mutual authentication)")
-	tlsKeyLog := fs.String("tls-keylog", "", "with --tls, append the TLS sessions' secrets to this file (mode 0600), so that a recording can be decrypted for a bug report; off by default, and SSLKEYLOGFILE alone does not turn it on")
+	tlsKeyLog := fs.String("tls-keylog", "", "with --tls, append the TLS sessions' secrets to this file (mode 0600), so that a recording can be decrypted for a bug report; off by default; SSLKEYLOGFILE, when set, does the same")
 	asJSON := fs.Bool("json", false, "print one JSON line per plug-in (the session record)")
 	verbose := fs.Bool("v", false, "log every step (SLAC, every V2G request) to stderr")
 	if code, ok := parseFlags(fs, args); !ok {

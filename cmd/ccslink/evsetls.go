@@ -63,16 +63,19 @@ func evseTLS(f tlsFlags, cfg config.Config, log *slog.Logger) (*tls.Config, func
 		}
 	}
 	closeLog := none
-	switch {
-	case f.keyLog != "":
-		kl, err := v2gpki.OpenKeyLog(f.keyLog)
+	// The key log is off unless asked for: --tls-keylog, or the
+	// SSLKEYLOGFILE that TLS tools honour (the flag wins).
+	keyLog, from := f.keyLog, "--tls-keylog"
+	if keyLog == "" {
+		keyLog, from = os.Getenv("SSLKEYLOGFILE"), "SSLKEYLOGFILE"
+	}
+	if keyLog != "" {
+		kl, err := v2gpki.OpenKeyLog(keyLog)
 		if err != nil {
-			return nil, none, fmt.Errorf("--tls-keylog: %w", err)
+			return nil, none, fmt.Errorf("%s: %w", from, err)
 		}
 		o.KeyLog, closeLog = kl, func() { kl.Close() }
-		log.Warn("writing the TLS sessions' secrets: whoever reads the file can decrypt the V2G sessions it covers; delete it after the bug report", "file", f.keyLog)
-	case os.Getenv("SSLKEYLOGFILE") != "":
-		log.Info("SSLKEYLOGFILE is set and ignored: give --tls-keylog FILE to write the TLS sessions' secrets")
+		log.Warn("writing the TLS sessions' secrets: whoever reads the file can decrypt the V2G sessions it covers; delete it after the bug report", "file", keyLog, "from", from)
 	}
 	tc, err := chain.ServerConfig(o)
 	if err != nil {
