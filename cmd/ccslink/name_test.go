@@ -170,16 +170,17 @@ func (l *lines) String() string {
 	return l.b.String()
 }
 
-// collector subscribes to every topic and keeps each one's last payload.
+// collector subscribes to every topic and keeps each one's payloads.
 type collector struct {
 	mu   sync.Mutex
 	last map[string]string
-	more chan struct{} // closed and replaced on every message
+	all  map[string][]string // every payload of a topic, in order
+	more chan struct{}       // closed and replaced on every message
 }
 
 func newCollector(t *testing.T, url string) *collector {
 	t.Helper()
-	c := &collector{last: map[string]string{}, more: make(chan struct{})}
+	c := &collector{last: map[string]string{}, all: map[string][]string{}, more: make(chan struct{})}
 	cl := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("test-collector").SetAutoReconnect(false))
 	if tok := cl.Connect(); !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
 		t.Fatalf("test subscriber cannot connect to %s: %v", url, tok.Error())
@@ -188,6 +189,7 @@ func newCollector(t *testing.T, url string) *collector {
 	tok := cl.Subscribe("#", 1, func(_ paho.Client, m paho.Message) {
 		c.mu.Lock()
 		c.last[m.Topic()] = string(m.Payload())
+		c.all[m.Topic()] = append(c.all[m.Topic()], string(m.Payload()))
 		close(c.more)
 		c.more = make(chan struct{})
 		c.mu.Unlock()

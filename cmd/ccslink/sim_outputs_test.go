@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,5 +172,65 @@ func TestSimMQTT(t *testing.T) {
 	if err := json.Unmarshal([]byte(sub.wait(t, "homeassistant/sensor/ccslink_simtest/soc/config", "")), &c); err != nil ||
 		c.UniqueID != "ccslink_simtest_soc" || c.StateTopic != p+"soc" {
 		t.Errorf("Home Assistant's soc config: %+v %v", c, err)
+	}
+}
+
+// TestSimMQTTISO20: an ISO 15118-20 AC car under the ac policy tells its
+// SoC in every charge loop; Debian's mosquitto sees the soc topic rise to
+// the car's last and the record with every update, and the SmartEVSE's
+// twin gets the last too.
+func TestSimMQTTISO20(t *testing.T) {
+	url := mosquittotest.Start(t)
+	sub := newCollector(t, url)
+	var out, errb bytes.Buffer
+	if code := run([]string{"sim", "--fast", "--car", "iso20-ac", "--policy", "ac", "--json", "--mqtt", url, "--name", "sim20"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	var res struct {
+		Protocol   string `json:"protocol"`
+		SoC        int    `json:"soc"`
+		SoCUpdates int    `json:"soc_updates"`
+		Query      string `json:"smartevse_query"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Protocol != "iso20" || res.SoC != 44 || res.SoCUpdates != 5 || !strings.HasPrefix(res.Query, "current_soc=44&") {
+		t.Fatalf("sim: %+v %v\n%s", res, err, out.String())
+	}
+	p := "ccslink/sim20/"
+	sub.wait(t, p+"protocol", "iso20")
+	sub.wait(t, p+"soc", "44")
+	sub.mu.Lock()
+	var socs []int
+	for _, v := range sub.all[p+"soc"] {
+		if v == "" {
+			continue // cleared at the match
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Errorf("soc payload %q", v)
+		}
+		socs = append(socs, n)
+	}
+	sub.mu.Unlock()
+	// The simulated car loops without pause, so the output, which keeps
+	// the newest value of a topic, may send fewer than five; never one
+	// out of order.
+	rising := len(socs) >= 1 && socs[0] >= 40 && socs[len(socs)-1] == 44
+	for i := 1; i < len(socs); i++ {
+		rising = rising && socs[i] > socs[i-1]
+	}
+	if !rising {
+		t.Errorf("soc on MQTT: %v, want rising from 40 or more to 44", socs)
+	}
+	// The record on MQTT keeps every update of the loop, with its time.
+	var rec record.Session
+	if err := json.Unmarshal([]byte(sub.wait(t, p+"session", "")), &rec); err != nil || rec.Display == nil {
+		t.Fatalf("session: %v", err)
+	}
+	var updates []int
+	for _, u := range rec.Display.SoCUpdates {
+		updates = append(updates, u.SoC)
+	}
+	if !slices.Equal(updates, []int{40, 41, 42, 43, 44}) || rec.Display.SoCUpdateCount != 5 {
+		t.Errorf("the record's SoC updates on MQTT: %v (count %d)", updates, rec.Display.SoCUpdateCount)
 	}
 }
