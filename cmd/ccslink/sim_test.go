@@ -86,7 +86,7 @@ func TestSimPlugIns(t *testing.T) {
 		if e := res.SoCEstimated; e == nil || e.MeasuredSoC != 93 || e.SoC <= 93 || e.EnergySinceWh <= 0 || e.CapacityWh != 28000 {
 			t.Errorf("plug-in %d: soc_estimated %+v", i+1, e)
 		}
-		want := "car policy ok protocol evccid soc full_soc energy_capacity_wh energy_request_wh smartevse_query secc_response_us duration_ms end car_end vehicle handover soc_estimated plugin smartevse_twin"
+		want := "car policy ok protocol tls evccid soc full_soc energy_capacity_wh energy_request_wh smartevse_query secc_response_us duration_ms end car_end vehicle handover soc_estimated plugin smartevse_twin"
 		if got := strings.Join(keys, " "); got != want {
 			t.Errorf("keys %s\nwant %s", got, want)
 		}
