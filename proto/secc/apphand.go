@@ -59,7 +59,7 @@ func Negotiate(req *apphand.SupportedAppProtocolReq, pref []Protocol) (o Offer, 
 	for _, want := range pref {
 		best := -1
 		for i, ap := range req.AppProtocol {
-			if protocolOf(ap.ProtocolNamespace, ap.VersionNumberMajor) != want {
+			if !fits(ap, want) {
 				continue
 			}
 			if best < 0 || rank(ap) < rank(req.AppProtocol[best]) {
@@ -69,10 +69,22 @@ func Negotiate(req *apphand.SupportedAppProtocolReq, pref []Protocol) (o Offer, 
 		if best >= 0 {
 			ap := req.AppProtocol[best]
 			minor := ap.VersionNumberMinor != 0 && ap.ProtocolNamespace != NamespaceTesla
-			return Offer{Protocol: want, Namespace: ap.ProtocolNamespace, SchemaID: ap.SchemaID, Minor: minor}, true
+			return Offer{Protocol: protocolOf(ap.ProtocolNamespace, ap.VersionNumberMajor), Namespace: ap.ProtocolNamespace, SchemaID: ap.SchemaID, Minor: minor}, true
 		}
 	}
 	return Offer{}, false
+}
+
+// fits says whether a car's entry is what a preference entry asks for.
+func fits(ap apphand.AppProtocolType, want Protocol) bool {
+	p := protocolOf(ap.ProtocolNamespace, ap.VersionNumberMajor)
+	switch want {
+	case ProtocolISO20AC:
+		return p == ProtocolISO20 && message.ProtocolOf(ap.ProtocolNamespace) == message.ProtocolISO20AC
+	case ProtocolISO20DC:
+		return p == ProtocolISO20 && message.ProtocolOf(ap.ProtocolNamespace) == message.ProtocolISO20DC
+	}
+	return p == want
 }
 
 // rank orders a car's entries for one protocol: Tesla's namespace last, then by Priority.

@@ -64,6 +64,11 @@ const (
 	// it; of both, the car's priority decides). Only negotiated when
 	// Config.Preference lists it.
 	ProtocolISO20
+	// ProtocolISO20AC and ProtocolISO20DC rank one of -20's energy
+	// transfers in Config.Preference (ProtocolISO20 ranks both, by the
+	// car's priority); what they negotiate is a ProtocolISO20 session.
+	ProtocolISO20AC
+	ProtocolISO20DC
 )
 
 // String returns "din", "iso2" or "iso20".
@@ -75,6 +80,10 @@ func (p Protocol) String() string {
 		return "iso2"
 	case ProtocolISO20:
 		return "iso20"
+	case ProtocolISO20AC:
+		return "iso20-ac"
+	case ProtocolISO20DC:
+		return "iso20-dc"
 	}
 	return "none"
 }
@@ -83,12 +92,23 @@ func (p Protocol) String() string {
 // too: ranked below DIN and ISO-2 (in the policy's order of them), as a car
 // offering -20 today offers -2 or DIN as well; first puts -20 ahead of
 // both, for a charger that wants the SoC of a -20 AC loop.
+//
+// Of -20's two energy transfers an AC charger takes AC: its loop tells the
+// SoC with nothing at the inlet, where -20 DC tells it only in the loop,
+// after a precharge to the car's voltage that a car measuring its inlet
+// never sees. So under soc and ac, -20 DC ranks last, below DIN and ISO-2,
+// whose parameter discovery carries the SoC. The dc policy emulates a DC
+// charger and serves no AC: it ranks -20 DC where -20 goes, and AC last.
 func PreferenceISO20(policy PolicyName, first bool) []Protocol {
 	p := Config{Policy: policy}.withDefaults().Preference
-	if first {
-		return append([]Protocol{ProtocolISO20}, p...)
+	ours, other := ProtocolISO20AC, ProtocolISO20DC
+	if policy == PolicyDC {
+		ours, other = other, ours
 	}
-	return append(p, ProtocolISO20)
+	if first {
+		return append(append([]Protocol{ours}, p...), other)
+	}
+	return append(p, ours, other)
 }
 
 // Limits are the charger's DC limits as it announces them.

@@ -139,8 +139,10 @@ func wantISO20(sid []byte, loops int) []iso20Req {
 		c(iso20.Document{SessionStopRes: &iso20.SessionStopResType{Header: h, ResponseCode: ok}}))
 }
 
+// iso20Config serves -20 first, AC or DC as the car prefers, so that the
+// tests reach every -20 session whatever else the car offers.
 func iso20Config(p PolicyName) Config {
-	return Config{Policy: p, EVSEID: "DE*CCS*E1", Preference: PreferenceISO20(p, true)}
+	return Config{Policy: p, EVSEID: "DE*CCS*E1", Preference: append([]Protocol{ProtocolISO20}, Config{Policy: p}.withDefaults().Preference...)}
 }
 
 func TestNegotiateISO20(t *testing.T) {
@@ -167,24 +169,48 @@ func TestNegotiateISO20(t *testing.T) {
 			t.Errorf("%s: %v %v, want %v %v", c.name, o.Protocol, ok, c.want, c.ok)
 		}
 	}
-	// Of -20 AC and DC the car's priority decides.
+	// Of -20 AC and DC, ProtocolISO20 takes the car's priority; the
+	// charger's own preference takes AC, or DC under dc.
 	acLow := offerISO20
 	acLow.Priority = 3
+	din := offerDIN
+	din.Priority = 5
 	for _, c := range []struct {
+		pref   []Protocol
 		offers []apphand.AppProtocolType
 		ns     string
 		id     uint8
-	}{{[]apphand.AppProtocolType{offerISO20, offerISO20DC}, NamespaceISO20AC, 3}, {[]apphand.AppProtocolType{acLow, offerISO20DC}, NamespaceISO20DC, 4}} {
-		o, ok := Negotiate(&apphand.SupportedAppProtocolReq{AppProtocol: c.offers}, PreferenceISO20(PolicyDC, true))
-		if !ok || o.Protocol != ProtocolISO20 || o.Namespace != c.ns || o.SchemaID != c.id {
-			t.Errorf("offers %v: %+v %v, want %s schema %d", c.offers, o, ok, c.ns, c.id)
+	}{
+		{[]Protocol{ProtocolISO20}, []apphand.AppProtocolType{offerISO20, offerISO20DC}, NamespaceISO20AC, 3},
+		{[]Protocol{ProtocolISO20}, []apphand.AppProtocolType{acLow, offerISO20DC}, NamespaceISO20DC, 4},
+		{PreferenceISO20(PolicySoC, true), []apphand.AppProtocolType{acLow, offerISO20DC}, NamespaceISO20AC, 3},
+		{PreferenceISO20(PolicyAC, false), []apphand.AppProtocolType{acLow, offerISO20DC}, NamespaceISO20AC, 3},
+		{PreferenceISO20(PolicyDC, true), []apphand.AppProtocolType{offerISO20, offerISO20DC}, NamespaceISO20DC, 4},
+		// Under soc a -20 DC car that offers DIN too gets DIN.
+		{PreferenceISO20(PolicySoC, true), []apphand.AppProtocolType{offerISO20DC, din}, NamespaceDIN, 1},
+		{PreferenceISO20(PolicySoC, true), []apphand.AppProtocolType{offerISO20DC}, NamespaceISO20DC, 4},
+		{PreferenceISO20(PolicyDC, true), []apphand.AppProtocolType{offerISO20DC, din}, NamespaceISO20DC, 4},
+	} {
+		o, ok := Negotiate(&apphand.SupportedAppProtocolReq{AppProtocol: c.offers}, c.pref)
+		if !ok || o.Namespace != c.ns || o.SchemaID != c.id || (o.Protocol == ProtocolISO20) != (c.ns != NamespaceDIN) {
+			t.Errorf("%v, offers %v: %+v %v, want %s schema %d", c.pref, c.offers, o, ok, c.ns, c.id)
 		}
 	}
-	if got := PreferenceISO20(PolicySoC, false); len(got) != 3 || got[0] != ProtocolDIN || got[1] != ProtocolISO2 || got[2] != ProtocolISO20 {
-		t.Errorf("soc preference %v", got)
-	}
-	if got := PreferenceISO20(PolicyAC, false); len(got) != 3 || got[0] != ProtocolISO2 || got[1] != ProtocolDIN || got[2] != ProtocolISO20 {
-		t.Errorf("ac preference %v", got)
+	for _, c := range []struct {
+		pol   PolicyName
+		first bool
+		want  []Protocol
+	}{
+		{PolicySoC, false, []Protocol{ProtocolDIN, ProtocolISO2, ProtocolISO20AC, ProtocolISO20DC}},
+		{PolicySoC, true, []Protocol{ProtocolISO20AC, ProtocolDIN, ProtocolISO2, ProtocolISO20DC}},
+		{PolicyAC, false, []Protocol{ProtocolISO2, ProtocolDIN, ProtocolISO20AC, ProtocolISO20DC}},
+		{PolicyAC, true, []Protocol{ProtocolISO20AC, ProtocolISO2, ProtocolDIN, ProtocolISO20DC}},
+		{PolicyDC, false, []Protocol{ProtocolDIN, ProtocolISO2, ProtocolISO20DC, ProtocolISO20AC}},
+		{PolicyDC, true, []Protocol{ProtocolISO20DC, ProtocolDIN, ProtocolISO2, ProtocolISO20AC}},
+	} {
+		if got := PreferenceISO20(c.pol, c.first); !slices.Equal(got, c.want) {
+			t.Errorf("%v first %v: preference %v, want %v", c.pol, c.first, got, c.want)
+		}
 	}
 }
 

@@ -304,6 +304,9 @@ func TestISO20DCCarOverTCP(t *testing.T) {
 			message.DC_ChargeLoopReq, message.DC_ChargeLoopReq, message.DC_ChargeLoopReq, message.PowerDeliveryReq, message.DC_WeldingDetectionReq, message.SessionStopReq}},
 		{iso20Config(PolicySoC), "iso20", evcc.EndShutdown, []int{30}, []message.Kind{message.DC_ChargeLoopReq, message.PowerDeliveryReq, message.SessionStopReq}},
 		{Config{Policy: PolicySoC}, "din", evcc.EndShutdown, []int{30, 30}, nil}, // Ongoing, then EVSE_Shutdown
+		// The daemon's -20-first preference under soc takes the car's DIN:
+		// its parameter discovery tells the SoC, with no precharge.
+		{Config{Policy: PolicySoC, Preference: PreferenceISO20(PolicySoC, true)}, "din", evcc.EndShutdown, []int{30, 30}, nil},
 	} {
 		_, addr, ev := startServer(t, c.cfg)
 		conn, err := net.Dial("tcp", addr)

@@ -280,7 +280,7 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 	pref := []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2}
 	switch {
 	case s.Recorded == secc.ProtocolISO20:
-		pref = secc.PreferenceISO20(cfg.Policy, true)
+		pref = []secc.Protocol{secc.ProtocolISO20, secc.ProtocolDIN, secc.ProtocolISO2} // -20 AC or DC by the car's priority
 	case cfg.Policy == secc.PolicyAC:
 		pref = []secc.Protocol{secc.ProtocolISO2}
 	case s.Recorded == secc.ProtocolISO2:

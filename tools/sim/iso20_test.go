@@ -68,7 +68,9 @@ func TestISO20AC(t *testing.T) {
 
 // TestISO20DC: the iso20-dc car gets ISO 15118-20 DC and charges its
 // rounds under dc, every SoC of its loop in the record (soc and the
-// ac policy's fallback to it: secc's TestISO20DCCarOverTCP).
+// ac policy's fallback to it: secc's TestISO20DCCarOverTCP). Under soc
+// the charger takes the DIN it offers too, which tells the SoC before
+// any voltage.
 func TestISO20DC(t *testing.T) {
 	p, err := evcc.Lookup("iso20-dc")
 	if err != nil {
@@ -77,23 +79,30 @@ func TestISO20DC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, c := range []struct {
-		pol     secc.PolicyName
-		updates int
-		soc     int
-		end     evcc.End
-	}{{secc.PolicyDC, 5, 34, evcc.EndComplete}} {
+		pol      secc.PolicyName
+		protocol string
+		mode     string
+		updates  int
+		soc      int
+		end      evcc.End
+		says     string
+	}{
+		{secc.PolicyDC, "iso20", "DC dynamic", 5, 34, evcc.EndComplete, "the charger serves ISO 15118-20 DC first (v2g.iso20_first: true), as the car offers it"},
+		{secc.PolicySoC, "din", "DC_extended", 0, 30, evcc.EndShutdown,
+			"the charger serves ISO 15118-20 first (v2g.iso20_first: true) but takes the car's DIN 70121: it tells the SoC before any voltage, -20 DC only after a precharge (--policy dc for -20 DC)"},
+	} {
 		var out bytes.Buffer
 		res, err := Run(ctx, Config{Car: p, Policy: c.pol, SkipDelays: true, Timeline: &out})
 		if err != nil || !res.OK {
 			t.Fatalf("%v: %+v %v\n%s", c.pol, res, err, out.String())
 		}
-		if res.Protocol != "iso20" || res.TLS != "" || res.SoCUpdates != c.updates || res.SoC != c.soc || res.EnergyCapacityWh != 77000 || res.CarResult.End != c.end ||
-			res.CarResult.Mode != "DC dynamic" {
+		if res.Protocol != c.protocol || res.TLS != "" || res.SoCUpdates != c.updates || res.SoC != c.soc || res.EnergyCapacityWh != 77000 || res.CarResult.End != c.end ||
+			res.CarResult.Mode != c.mode {
 			t.Errorf("%v: protocol %s, TLS %q, %d SoC updates, SoC %d, capacity %d, the car's end %v, mode %q", c.pol, res.Protocol, res.TLS, res.SoCUpdates, res.SoC,
 				res.EnergyCapacityWh, res.CarResult.End, res.CarResult.Mode)
 		}
-		if !strings.Contains(out.String(), "the charger serves ISO 15118-20 DC first (v2g.iso20_first: true), as the car offers it") {
-			t.Errorf("%v: the timeline does not say the charger serves -20 DC:\n%s", c.pol, out.String())
+		if !strings.Contains(out.String(), c.says) {
+			t.Errorf("%v: the timeline does not say %q:\n%s", c.pol, c.says, out.String())
 		}
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/proto/v2gpki"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
@@ -304,7 +305,9 @@ func RunPlugIns(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	defer d.Close() // the recording is there when Run returns
 	tl := obs.timeline()
-	if iso20 {
+	if other := offersBeside20(cfg.Car); iso20 && schema20 == "DC" && cfg.Policy != secc.PolicyDC && other != "" {
+		tl.printf("the charger serves ISO 15118-20 first (v2g.iso20_first: true) but takes the car's %s: it tells the SoC before any voltage, -20 DC only after a precharge (--policy dc for -20 DC)", other)
+	} else if iso20 {
 		tl.printf("the charger serves ISO 15118-20 %s first (v2g.iso20_first: true), as the car offers it", schema20)
 	}
 	if a := d.HTTPAddr(); a != nil {
@@ -884,6 +887,19 @@ func offersISO20(p evcc.Profile) string {
 			return "AC"
 		case evcc.NamespaceISO20DC:
 			return "DC"
+		}
+	}
+	return ""
+}
+
+// offersBeside20 names the DIN or ISO-2 a car offers besides -20 ("" if none).
+func offersBeside20(p evcc.Profile) string {
+	for _, ap := range p.Protocols {
+		switch message.ProtocolOf(ap.ProtocolNamespace) {
+		case message.ProtocolDIN:
+			return "DIN 70121"
+		case message.ProtocolISO2:
+			return "ISO 15118-2"
 		}
 	}
 	return ""
