@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -23,16 +22,7 @@ type memoryFile struct {
 
 // CorruptError says that the memory's file could not be read as one: it
 // was moved aside (Aside) and the memory starts afresh.
-type CorruptError struct {
-	Path, Aside string
-	Err         error
-}
-
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("the handovers remembered in %s are damaged (%v): kept as %s, starting afresh; each car tries its strategies again from deliver-now", e.Path, e.Err, e.Aside)
-}
-
-func (e *CorruptError) Unwrap() error { return e.Err }
+type CorruptError = statefile.CorruptError
 
 // ErrFormat marks a memory file that is not what Save writes.
 var ErrFormat = errors.New("not a file of remembered handovers")
@@ -53,26 +43,15 @@ func Open(path string) (*Memory, error) {
 	if path == "" {
 		return m, nil
 	}
-	data, err := statefile.Read(path, maxFileSize)
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
+	cars, err := statefile.Load(path, maxFileSize, "the handovers remembered", "each car tries its strategies again from deliver-now", parse)
+	m.cars = cars
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		if serr := m.Save(); serr != nil {
+			return m, serr
+		}
 	}
-	if err != nil {
-		return m, fmt.Errorf("cannot read the handovers remembered: %w", err)
-	}
-	cars, perr := parse(data)
-	if perr == nil {
-		m.cars = cars
-		return m, nil
-	}
-	aside, err := statefile.MoveAside(path)
-	if err != nil {
-		return m, fmt.Errorf("the handovers remembered in %s are damaged (%v) and cannot be moved aside: %w", path, perr, err)
-	}
-	if err := m.Save(); err != nil {
-		return m, err
-	}
-	return m, &CorruptError{Path: path, Aside: aside, Err: perr}
+	return m, err
 }
 
 // parse reads a memory file's content.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -41,16 +40,7 @@ type memoryFile struct {
 
 // CorruptError says that the memory's file could not be read as one: it
 // was moved aside (Aside) and the memory starts afresh.
-type CorruptError struct {
-	Path, Aside string
-	Err         error
-}
-
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("the remembered cars in %s are damaged (%v): kept as %s, starting afresh; the cars will be learnt again", e.Path, e.Err, e.Aside)
-}
-
-func (e *CorruptError) Unwrap() error { return e.Err }
+type CorruptError = statefile.CorruptError
 
 // ErrFormat marks a memory file that is not what Save writes.
 var ErrFormat = errors.New("not a file of remembered cars")
@@ -68,23 +58,9 @@ type Memory struct {
 // *CorruptError, which the daemon reports and goes on.
 func OpenMemory(path string) (*Memory, error) {
 	m := &Memory{path: path}
-	data, err := statefile.Read(path, maxFileSize)
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return m, fmt.Errorf("cannot read the remembered cars: %w", err)
-	}
-	cars, perr := parseMemory(data)
-	if perr == nil {
-		m.cars = cars
-		return m, nil
-	}
-	aside, err := statefile.MoveAside(path)
-	if err != nil {
-		return m, fmt.Errorf("the remembered cars in %s are damaged (%v) and cannot be moved aside: %w", path, perr, err)
-	}
-	return m, &CorruptError{Path: path, Aside: aside, Err: perr}
+	cars, err := statefile.Load(path, maxFileSize, "the remembered cars", "the cars will be learnt again", parseMemory)
+	m.cars = cars
+	return m, err
 }
 
 // parseMemory reads a memory file's content.

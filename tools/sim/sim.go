@@ -560,7 +560,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		// goes back to A, at its next reading.
 		res.End = record.EndNoCar.String() // the charger's word: no car matched
 		if obs.reportedNoComm() {
-			if rec := obs.awaitSilentEnded(ctx, smartevse.DefaultPoll+smartevse.DefaultTimeout+time.Second); rec != nil {
+			if rec, _ := obs.awaitEnded(ctx, smartevse.DefaultPoll+smartevse.DefaultTimeout+time.Second); rec != nil {
 				res.Record, res.End = rec, rec.End.String()
 			}
 		}
@@ -570,7 +570,7 @@ func (r *runner) plugIn(ctx context.Context) (Result, error) {
 		tl.silentSummary(res, cfg.Car)
 		return res, nil
 	}
-	rec, err := obs.awaitEnded(ctx)
+	rec, err := obs.awaitEnded(ctx, 0)
 	if err != nil {
 		return res, err
 	}
@@ -1198,13 +1198,23 @@ func (o *observer) awaitHeard(ctx context.Context, bound time.Duration) error {
 	return awaitBounded(ctx, ch, bound)
 }
 
-func (o *observer) awaitEnded(ctx context.Context) (*record.Session, error) {
+// awaitEnded waits for the record of the plug-in's session. With a bound
+// it waits no longer (a car that never talked may leave none): nil, nil.
+func (o *observer) awaitEnded(ctx context.Context, bound time.Duration) (*record.Session, error) {
 	o.mu.Lock()
 	ch := o.ended
 	o.mu.Unlock()
+	var timeout <-chan time.Time
+	if bound > 0 {
+		t := time.NewTimer(bound)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case rec := <-ch:
 		return rec, nil
+	case <-timeout:
+		return nil, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -1214,23 +1224,6 @@ func (o *observer) reportedNoComm() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.noComm
-}
-
-// awaitSilentEnded waits up to bound for the record of a car that never
-// talked; nil when the charger made none.
-func (o *observer) awaitSilentEnded(ctx context.Context, bound time.Duration) *record.Session {
-	o.mu.Lock()
-	ch := o.ended
-	o.mu.Unlock()
-	t := time.NewTimer(bound)
-	defer t.Stop()
-	select {
-	case rec := <-ch:
-		return rec
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	return nil
 }
 
 func awaitBounded(ctx context.Context, ch <-chan struct{}, bound time.Duration) error {
