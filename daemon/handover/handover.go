@@ -92,7 +92,16 @@ type Tried struct {
 type Car struct {
 	ID    string  `json:"id"`
 	Tried []Tried `json:"tried"` // in the order first tried
+	// WithoutSoC counts the car's plug-ins in a row under a strategy that
+	// gives no SoC (BeforeV2G); any other strategy resets it.
+	WithoutSoC int `json:"without_soc,omitempty"`
 }
+
+// RetryAfter is how many plug-ins in a row without a SoC a car that
+// charges only under such a strategy has before it tries, once, a strategy
+// that gives the SoC and has not failed twice: what charged is not given
+// up for good, and a strategy that fails twice is not tried again.
+const RetryAfter = 10
 
 // failedTwice reports whether the strategy's last two outcomes are no AC:
 // an outcome not observed says nothing either way and is skipped.
@@ -129,6 +138,7 @@ const (
 	ByNext      = "next"       // the next not yet tried, or not failed twice
 	ByNew       = "new"        // a car not seen before
 	ByStartOver = "start-over" // every strategy failed twice: from the first again
+	ByRetry     = "retry"      // RetryAfter plug-ins without a SoC: one that gives it, again
 )
 
 // Choose picks the strategy of a car's next plug-in from what was tried
@@ -158,6 +168,13 @@ func Choose(pin string, c *Car, available []string) (strategy, why string) {
 			best, bestAt = s, t.Last
 		}
 	}
+	if best != "" && BeforeV2G(best) && c.WithoutSoC >= RetryAfter {
+		for _, s := range available {
+			if t, _ := tried(s); !BeforeV2G(s) && !t.failedTwice() {
+				return s, ByRetry
+			}
+		}
+	}
 	if best != "" {
 		return best, ByCharged
 	}
@@ -181,13 +198,14 @@ func Choose(pin string, c *Car, available []string) (strategy, why string) {
 func Note(c *Car, id, strategy, outcome string, at time.Time) Car {
 	var n Car
 	if c != nil {
-		n = Car{ID: c.ID, Tried: make([]Tried, len(c.Tried))}
-		for i, t := range c.Tried {
-			t.Outcomes = slices.Clone(t.Outcomes)
-			n.Tried[i] = t
-		}
+		n = clone(*c)
 	} else {
 		n.ID = id
+	}
+	if BeforeV2G(strategy) {
+		n.WithoutSoC = min(n.WithoutSoC+1, 1<<20)
+	} else {
+		n.WithoutSoC = 0
 	}
 	i := slices.IndexFunc(n.Tried, func(t Tried) bool { return t.Strategy == strategy })
 	if i < 0 {

@@ -35,6 +35,33 @@ func car(pairs ...string) *Car {
 	return c
 }
 
+// withoutSoC notes n plug-ins of c that charged under no-negotiation.
+func withoutSoC(c *Car, n int) *Car {
+	for i := range n {
+		x := Note(c, "id3", noNe, ac, t0.Add(time.Hour+time.Duration(i)*time.Minute))
+		c = &x
+	}
+	return c
+}
+
+// TestWithoutSoC: Note counts the plug-ins in a row without a SoC, and a
+// SoC strategy noted resets the count; after a retry that fails, the
+// count starts again from 0.
+func TestWithoutSoC(t *testing.T) {
+	c := withoutSoC(car(now, noAC), RetryAfter)
+	if c.WithoutSoC != RetryAfter {
+		t.Fatalf("WithoutSoC %d", c.WithoutSoC)
+	}
+	s, why := Choose("", c, For(false, Order))
+	n := Note(c, "id3", s, noAC, t0.Add(2*time.Hour))
+	if s != now || why != ByRetry || n.WithoutSoC != 0 {
+		t.Fatalf("retry %s (%s), then WithoutSoC %d", s, why, n.WithoutSoC)
+	}
+	if s, why := Choose("", &n, For(false, Order)); s != noNe || why != ByCharged {
+		t.Fatalf("after the failed retry: %s (%s)", s, why)
+	}
+}
+
 func TestFor(t *testing.T) {
 	everything := []string{idOn, noNe, end, x1, now}
 	for _, tc := range []struct {
@@ -104,6 +131,13 @@ func TestChoose(t *testing.T) {
 		{"another maker, not observed: deliver-now again", "", car(now, nObs), other, now, ByNext},
 		{"identify-only only by a pin", idOn, car(now, ac), other, idOn, ByPin},
 		{"identify-only never by itself", "", car(now, noAC, noNe, noAC, x1, noAC, end, noAC), other, now, ByNext},
+		// No-negotiation charges but gives no SoC: every RetryAfter plug-ins
+		// a SoC strategy that has not failed twice is tried once again.
+		{"no SoC 9 times: kept", "", withoutSoC(car(now, noAC), RetryAfter-1), other, noNe, ByCharged},
+		{"no SoC 10 times: deliver-now again", "", withoutSoC(car(now, noAC), RetryAfter), other, now, ByRetry},
+		{"deliver-now failed twice: x1-then-pwm", "", withoutSoC(car(now, noAC, now, noAC), RetryAfter), other, x1, ByRetry},
+		{"every SoC strategy failed twice: no retry", "", withoutSoC(car(now, noAC, now, noAC, x1, noAC, x1, noAC, end, noAC, end, noAC), RetryAfter), other, noNe, ByCharged},
+		{"a pin is not retried", noNe, withoutSoC(car(now, noAC), RetryAfter), other, noNe, ByPin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, why := Choose(tc.pin, tc.car, tc.available)
@@ -234,6 +268,7 @@ func TestMemoryCorrupt(t *testing.T) {
 		"unknown":     `{"version":1,"cars":[{"id":"a","tried":[{"strategy":"cp-off","outcomes":[]}]}]}`,
 		"repeated":    `{"version":1,"cars":[{"id":"a","tried":[{"strategy":"deliver-now","outcomes":[]},{"strategy":"deliver-now","outcomes":[]}]}]}`,
 		"outcome":     `{"version":1,"cars":[{"id":"a","tried":[{"strategy":"deliver-now","outcomes":["maybe"]}]}]}`,
+		"negative":    `{"version":1,"cars":[{"id":"a","tried":[],"without_soc":-1}]}`,
 		"too many":    `{"version":1,"cars":[{"id":"a","tried":[{"strategy":"deliver-now","outcomes":["no_ac","no_ac","no_ac","no_ac","no_ac","no_ac","no_ac","no_ac","no_ac"]}]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -259,6 +294,30 @@ func TestMemoryCorrupt(t *testing.T) {
 				t.Fatalf("the fresh file: %v", err)
 			}
 		})
+	}
+}
+
+// TestMemoryKeepsWithoutSoC: the count of plug-ins without a SoC
+// survives a restart, so the retry comes on time.
+func TestMemoryKeepsWithoutSoC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), File)
+	m, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Note("kona", now, noAC, t0)
+	for range RetryAfter {
+		m.Note("kona", noNe, ac, t0)
+	}
+	if err := m.Save(); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, why := m2.Choose("kona", "", For(false, Order)); s != now || why != ByRetry || m2.Cars()[0].WithoutSoC != RetryAfter {
+		t.Fatalf("after a restart: %s (%s), %+v", s, why, m2.Cars())
 	}
 }
 

@@ -74,6 +74,9 @@ func parse(data []byte) ([]Car, error) {
 		if c.ID == "" || len(c.ID) > maxIDLen || ids[c.ID] {
 			return nil, fmt.Errorf("%w: car %d has an empty, long or repeated ID %q", ErrFormat, i, c.ID)
 		}
+		if c.WithoutSoC < 0 {
+			return nil, fmt.Errorf("%w: car %q has %d plug-ins without a SoC", ErrFormat, c.ID, c.WithoutSoC)
+		}
 		ids[c.ID] = true
 		if len(c.Tried) > len(Order)+1 {
 			return nil, fmt.Errorf("%w: car %q tried %d strategies, more than %d", ErrFormat, c.ID, len(c.Tried), len(Order)+1)
@@ -162,7 +165,8 @@ func (m *Memory) find(id string) int {
 }
 
 func clone(c Car) Car {
-	n := Car{ID: c.ID, Tried: make([]Tried, len(c.Tried))}
+	n := c
+	n.Tried = make([]Tried, len(c.Tried))
 	for i, t := range c.Tried {
 		t.Outcomes = slices.Clone(t.Outcomes)
 		n.Tried[i] = t
