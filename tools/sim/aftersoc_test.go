@@ -21,6 +21,7 @@ func TestAfterSoC(t *testing.T) {
 	const charging = "T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)\n" +
 		"T  the car charges on AC (state C), N s after its SoC reached the SmartEVSE\n"
 	const charges = charging +
+		"T  the simulated EV meter runs 360 times fast: an hour of charging takes 10 s\n" +
 		"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)\n" +
 		"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)\n" +
 		"T  car unplugged\n"

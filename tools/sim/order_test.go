@@ -100,6 +100,7 @@ func TestTimelineOrder(t *testing.T) {
 					"T  V2G session over: the car ended the session (SessionStop)",
 					"T  the SmartEVSE switches CP back on and offers 16 A (26.7 % PWM)",
 					"T  the car charges on AC (state C), N s after its SoC reached the SmartEVSE",
+					"T  the simulated EV meter runs 360 times fast: an hour of charging takes 10 s",
 					"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)",
 					"T  SoC estimated ≈ N % after X kWh (from the 93 % read, the car's capacity of 28.0 kWh, 90 % efficiency)",
 					"T  car unplugged",

@@ -713,6 +713,12 @@ func (r *runner) estimates(ctx context.Context, ho *record.Event, tl *timeline) 
 			if e.Estimate == nil || ho != nil && e.PlugIn != ho.PlugIn {
 				continue
 			}
+			if n == 0 && r.twin != nil {
+				f := cmp.Or(r.cfg.ChargeTimeFactor, DefaultChargeTimeFactor)
+				if f > 1 {
+					tl.printf("the simulated EV meter runs %.0f times fast: an hour of charging takes %.3g s", f, 3600/f)
+				}
+			}
 			last, n = e.Estimate, n+1
 			tl.estimate(last)
 		case <-bound.C:
