@@ -57,6 +57,11 @@ func evseTLS(f tlsFlags, cfg config.Config, log *slog.Logger) (*tls.Config, func
 		log.Warn(fmt.Sprintf("the SECC certificate chain expires on %s: make a new one with ccslink pki init DIR, or install your CPO's", chain.NotAfter().UTC().Format(time.DateOnly)))
 	}
 	o := v2gpki.Options{Profile: v2gpki.Both}
+	served := "1.2 (ISO 15118-2) and 1.3 (-20)"
+	if p, _ := chain.Serves(o.Profile); p == v2gpki.ISO20 {
+		served = "1.3 (-20) alone"
+		log.Warn(fmt.Sprintf("the chain is on %s, ISO 15118-20's: V2G over TLS is served as TLS 1.3 alone, and a car that asks for ISO 15118-2's TLS 1.2 is refused at the handshake; for such cars make a chain with ccslink pki init DIR --curve p256, or install your CPO's -2 chain", chain.Curve.Standard()))
+	}
 	if f.carRoot != "" {
 		if o.ClientRoots, err = v2gpki.LoadRoots(f.carRoot); err != nil {
 			return nil, none, fmt.Errorf("--tls-car-root: %w", err)
@@ -83,6 +88,6 @@ func evseTLS(f tlsFlags, cfg config.Config, log *slog.Logger) (*tls.Config, func
 		return nil, none, err
 	}
 	log.Info("serving V2G over TLS too", "chain", f.dir, "evseid", chain.EVSEID(), "valid_until", chain.NotAfter().UTC().Format(time.DateOnly),
-		"tls", "1.2 (ISO 15118-2) and 1.3 (-20)", "mutual", o.ClientRoots != nil)
+		"curve", chain.Curve.Standard(), "tls", served, "mutual", o.ClientRoots != nil)
 	return tc, closeLog, nil
 }

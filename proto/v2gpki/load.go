@@ -30,6 +30,7 @@ type Chain struct {
 	Root  *x509.Certificate   // the V2G root the chain leads to; never sent
 	Certs []*x509.Certificate // the leaf first, then its sub-CAs, as sent in TLS
 	Key   *ecdsa.PrivateKey   // the leaf's
+	Curve Curve               // of every key in the chain and the root
 }
 
 // Leaf is the SECC certificate.
@@ -129,7 +130,11 @@ func (e *KeyMismatchError) Error() string {
 
 // Load reads the chain in dir and checks it as the charger starts: every
 // certificate within its validity, the leaf's chain up to the root, the
-// key the leaf's. Every failure is one of this package's error types.
+// key the leaf's, and every key on one curve an edition names, signed
+// with its hash (P-256 and ECDSA-SHA256 for ISO 15118-2, P-521 and
+// ECDSA-SHA512 for -20): a chain that mixes them is refused, since a car
+// of either edition would refuse it. Every failure is one of this
+// package's error types.
 func Load(dir string) (*Chain, error) { return loadAt(dir, time.Now()) }
 
 func loadAt(dir string, now time.Time) (*Chain, error) {
@@ -194,6 +199,9 @@ func parse(dir string, rootPEM, chainPEM, keyPEM []byte, now time.Time) (*Chain,
 	}
 	if !key.PublicKey.Equal(leaf.PublicKey) {
 		return nil, &KeyMismatchError{KeyPath: keyPath, ChainPath: chainPath}
+	}
+	if c.Curve, err = checkCurves(c, rootPath, chainPath); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -260,22 +260,34 @@ func TestKeyLog(t *testing.T) {
 // BenchmarkHandshake: one full handshake (no resumption: cars reconnect
 // rarely) over loopback TCP, server and car in this process, the car
 // verifying the chain; the connection's setup counts too. Each edition's
-// car offers its standard's group: secp256r1 for -2, secp521r1 for -20.
+// car offers its standard's group: secp256r1 for -2, secp521r1 for -20;
+// the chain is P-256 (-2's certificates) or P-521 (-20's: the leaf signs
+// ecdsa_secp521r1_sha512, the car verifies three P-521 signatures).
 func BenchmarkHandshake(b *testing.B) {
-	c := loadTest(b)
+	p256 := loadTest(b)
+	dir := filepath.Join(b.TempDir(), "pki")
+	if err := InitCurve(dir, "DE*ABC*E1", P521); err != nil {
+		b.Fatal(err)
+	}
+	p521, err := Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name  string
+		c     *Chain
 		p     Profile
 		group tls.CurveID
 	}{
-		{"iso2-tls1.2-p256", ISO2, tls.CurveP256},
-		{"iso20-tls1.3-p521", ISO20, tls.CurveP521},
-		{"iso20-tls1.3-p256", ISO20, tls.CurveP256},
+		{"iso2-tls1.2-p256", p256, ISO2, tls.CurveP256},
+		{"iso20-tls1.3-p521", p256, ISO20, tls.CurveP521},
+		{"iso20-tls1.3-p256", p256, ISO20, tls.CurveP256},
+		{"iso20-tls1.3-p521-p521leaf", p521, ISO20, tls.CurveP521},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv, _ := c.ServerConfig(Options{Profile: bc.p})
+			srv, _ := bc.c.ServerConfig(Options{Profile: bc.p})
 			srv.SessionTicketsDisabled = true
-			car := carConfig(c.Root, tls.VersionTLS12, tls.VersionTLS13)
+			car := carConfig(bc.c.Root, tls.VersionTLS12, tls.VersionTLS13)
 			car.CurvePreferences = []tls.CurveID{bc.group}
 			b.ReportAllocs()
 			for b.Loop() {
