@@ -40,15 +40,7 @@ func (c *Chain) Leaf() *x509.Certificate { return c.Certs[0] }
 func (c *Chain) EVSEID() string { return c.Leaf().Subject.CommonName }
 
 // NotAfter is when the first certificate of the chain or its root expires.
-func (c *Chain) NotAfter() time.Time {
-	t := c.Root.NotAfter
-	for _, x := range c.Certs {
-		if x.NotAfter.Before(t) {
-			t = x.NotAfter
-		}
-	}
-	return t
-}
+func (c *Chain) NotAfter() time.Time { return c.FirstExpiry().NotAfter }
 
 // FileError reports a file of the chain that could not be read or written.
 type FileError struct {
