@@ -61,7 +61,7 @@ func evseTLS(f tlsFlags, cfg config.Config, log *slog.Logger) (*tls.Config, *v2g
 		log.Warn(fmt.Sprintf("the chain is on %s, ISO 15118-20's: V2G over TLS is served as TLS 1.3 alone, and a car that asks for ISO 15118-2's TLS 1.2 is refused at the handshake; for such cars make a chain with ccslink pki init DIR --curve p256, or install your CPO's -2 chain", chain.Curve.Standard()))
 	}
 	if f.carRoot != "" {
-		if o.ClientRoots, err = v2gpki.LoadRoots(f.carRoot); err != nil {
+		if o.ClientRoots, err = v2gpki.LoadRoots(f.carRoot, v2gpki.ForCars); err != nil {
 			return nil, nil, none, fmt.Errorf("--tls-car-root: %w", err)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/proto/v2gpki"
 	"github.com/ccslink/ccslink/proto/v2gtp"
 )
 
@@ -91,8 +91,8 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	})
 	var roots *x509.CertPool
 	if *tlsRoot != "" {
-		if roots, err = readRoots(*tlsRoot); err != nil {
-			fmt.Fprintf(stderr, "ccslink pev: --tls-root %s: %v\n", *tlsRoot, err)
+		if roots, err = v2gpki.LoadRoots(*tlsRoot, v2gpki.ForCharger); err != nil {
+			fmt.Fprintf(stderr, "ccslink pev: --tls-root: %v\n", err)
 			return 2
 		}
 	}
@@ -129,24 +129,6 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// readRoots reads the PEM roots a car trusts (at most 64 KiB).
-func readRoots(path string) (*x509.CertPool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10+1))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if len(b) > 64<<10 || !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it (at most 64 KiB): give the V2G root, such as the v2gRootCACert.pem that ccslink pki init writes")
-	}
-	return pool, nil
 }
 
 func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, roots *x509.CertPool, log *slog.Logger) (pevReport, error) {

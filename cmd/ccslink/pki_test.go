@@ -222,3 +222,25 @@ func TestEVSETLSStart(t *testing.T) {
 		t.Errorf("key log: %v %v", st, err)
 	}
 }
+
+// TestPEVTLSRootWords: ccslink pev reads --tls-root as the charger reads
+// its cars' roots, and says in the car's words what is wrong and what to
+// give, before it touches the interface.
+func TestPEVTLSRootWords(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	give := "give a PEM file of the root the charger's chain leads to (the V2G root), such as the v2gRootCACert.pem that `ccslink pki init` writes\n"
+	none, key := filepath.Join(dir, "none.pem"), filepath.Join(dir, v2gpki.KeyFile)
+	for _, c := range []struct{ root, stderr string }{
+		{none, "ccslink pev: --tls-root: " + none + " (the root of the charger's certificate chain) does not exist: " + give},
+		{key, "ccslink pev: --tls-root: " + key + ": holds a PEM block \"PRIVATE KEY\" where certificates belong: " + give},
+	} {
+		var out, errb bytes.Buffer
+		args := []string{"pev", "--iface", "nosuch0", "--car", "iso20-ac-tls", "--tls-root", c.root}
+		if code := run(args, nil, &out, &errb); code != 2 || out.Len() != 0 || errb.String() != c.stderr {
+			t.Errorf("%q: exit %d, stdout %q, stderr\n%s\nwant 2 and\n%s", args, code, out.String(), errb.String(), c.stderr)
+		}
+	}
+}

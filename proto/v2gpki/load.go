@@ -54,6 +54,9 @@ func (e *FileError) Error() string {
 	if errors.Is(e.Err, fs.ErrNotExist) {
 		return fmt.Sprintf("%s (%s) does not exist: %s", e.Path, e.What, do(e.Do))
 	}
+	if e.Do != "" {
+		return fmt.Sprintf("%s (%s): %v: %s", e.Path, e.What, e.Err, e.Do)
+	}
 	return fmt.Sprintf("%s (%s): %v", e.Path, e.What, e.Err)
 }
 

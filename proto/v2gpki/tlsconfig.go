@@ -126,24 +126,47 @@ func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// LoadRoots reads the roots a car's certificate must lead to for mutual
-// authentication (Options.ClientRoots): one or more PEM certificates.
-func LoadRoots(path string) (*x509.CertPool, error) {
-	const what = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
-	b, err := readBounded(path, "the roots of the cars' certificates")
+// RootsFor says whose certificates a roots file checks, so that
+// LoadRoots' errors speak of the right side.
+type RootsFor int
+
+const (
+	// ForCars: the charger checks the cars' certificates against these
+	// roots (mutual authentication, Options.ClientRoots).
+	ForCars RootsFor = iota + 1
+	// ForCharger: a car checks the charger's chain against these roots
+	// (the V2G root, or a test chain's).
+	ForCharger
+)
+
+// words are what the file is and what to give instead, for errors.
+func (f RootsFor) words() (what, do string) {
+	if f == ForCharger {
+		return "the root of the charger's certificate chain",
+			"give a PEM file of the root the charger's chain leads to (the V2G root), such as the " + RootFile + " that `ccslink pki init` writes"
+	}
+	return "the roots of the cars' certificates", "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
+}
+
+// LoadRoots reads one or more PEM certificates that side checks
+// certificates against; its errors name the file as such and say what to
+// give.
+func LoadRoots(path string, side RootsFor) (*x509.CertPool, error) {
+	what, do := side.words()
+	b, err := readBounded(path, what)
 	var fe *FileError
 	var fm *FormatError
 	switch {
 	case errors.As(err, &fe):
-		fe.Do = what
+		fe.Do = do
 		return nil, fe
 	case errors.As(err, &fm):
-		fm.Do = what
+		fm.Do = do
 		return nil, fm
 	}
 	certs, err := parseCerts(path, b, maxRoots)
 	if errors.As(err, &fm) {
-		fm.Do = what
+		fm.Do = do
 		return nil, fm
 	}
 	pool := x509.NewCertPool()
