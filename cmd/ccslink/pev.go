@@ -21,7 +21,6 @@ import (
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/proto/v2gpki"
-	"github.com/ccslink/ccslink/proto/v2gtp"
 )
 
 func init() {
@@ -176,23 +175,13 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, ro
 		return rep, err
 	}
 	rep.Charger = resp.Addr.String()
-	if p.TLS && resp.Security != v2gtp.SecurityTLS {
-		return rep, fmt.Errorf("the car asked for TLS in SDP and the charger at %v answered without: serve V2G over TLS (ccslink evse --tls DIR)", resp.Addr)
-	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ll.AsSlice(), Zone: iface}}
-	tcp, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
+	conn, cs, err := evcc.DialV2G(ctx, &net.Dialer{LocalAddr: &net.TCPAddr{IP: ll.AsSlice(), Zone: iface}}, resp, p.TLS, roots)
 	if err != nil {
-		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
+		return rep, err
 	}
-	defer tcp.Close()
-	var conn net.Conn = tcp
-	if p.TLS {
-		tc := tls.Client(tcp, evcc.TLSConfig(roots))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return rep, fmt.Errorf("TLS with the charger at %v: %w", resp.Addr, err)
-		}
-		rep.TLS = strings.TrimPrefix(tls.VersionName(tc.ConnectionState().Version), "TLS ")
-		conn = tc
+	defer conn.Close()
+	if cs != nil {
+		rep.TLS = strings.TrimPrefix(tls.VersionName(cs.Version), "TLS ")
 	}
 	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Paced: true, Log: log})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
