@@ -31,6 +31,7 @@ import (
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/secc"
 	"github.com/ccslink/ccslink/proto/slac"
+	"github.com/ccslink/ccslink/proto/v2gpki"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -65,8 +66,13 @@ type Config struct {
 	// Handovers, if set, is the per-car memory of handover strategies in
 	// place of the state directory's (handover.File), kept as Vehicles is.
 	Handovers *handover.Memory
-	// Clock times the handover strategies' steps; nil means clock.Real.
+	// Clock times the handover strategies' steps and the TLS chain's
+	// expiry checks; nil means clock.Real.
 	Clock clock.Clock
+	// TLSChain, if set, is the chain V2G over TLS is served with: the
+	// daemon warns before it expires and says when it has (watchChain),
+	// and exports its first expiry with the metrics.
+	TLSChain *v2gpki.Chain
 }
 
 // Daemon is the outputs, open for the daemon's whole life, and the
@@ -182,6 +188,9 @@ func New(cfg Config) (_ *Daemon, err error) {
 	if cfg.HTTP.Listen != "" {
 		exp := metrics.New()
 		exp.CountServers(d.serving.counts)
+		if cfg.TLSChain != nil {
+			exp.TLSChainExpiry(cfg.TLSChain.NotAfter())
+		}
 		d.subs = append(d.subs, exp)
 		web, err := httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, History: past, Keep: cfg.Sessions.Keep, Metrics: exp.Handler(), Log: log})
 		if err != nil {
@@ -196,6 +205,9 @@ func New(cfg Config) (_ *Daemon, err error) {
 		d.subs = append(d.subs, web)
 	}
 	d.subs = append(d.subs, cfg.Views...)
+	if cfg.TLSChain != nil {
+		d.watchChain(cfg.TLSChain)
+	}
 	return d, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/secc"
+	"github.com/ccslink/ccslink/proto/v2gpki"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -119,7 +120,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	log := newLogger(stderr, logLevel(cfg.Log.Level))
-	tc, closeTLS, err := evseTLS(tlsFlags{dir: *tlsDir, port: *tlsPort, carRoot: *tlsCarRoot, keyLog: *tlsKeyLog}, cfg, log)
+	tc, chain, closeTLS, err := evseTLS(tlsFlags{dir: *tlsDir, port: *tlsPort, carRoot: *tlsCarRoot, keyLog: *tlsKeyLog}, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
@@ -128,7 +129,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := stopContext(log)
 	defer stop()
-	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait, tls: tc, tlsPort: *tlsPort}
+	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait, tls: tc, tlsChain: chain, tlsPort: *tlsPort}
 	d.cableCheck, d.preCharge = *cableCheck, *preCharge
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
@@ -201,9 +202,11 @@ type daemonConfig struct {
 	// cableCheck and preCharge slow the dc policy down (secc.Config.CableCheckTime, PreChargeTime).
 	cableCheck, preCharge time.Duration
 
-	// tls, if set, serves V2G over TLS too, on tlsPort (0: a free one).
-	tls     *tls.Config
-	tlsPort int
+	// tls, if set, serves V2G over TLS too, on tlsPort (0: a free one),
+	// with tlsChain, whose expiry the daemon watches.
+	tls      *tls.Config
+	tlsChain *v2gpki.Chain
+	tlsPort  int
 }
 
 // runDaemon runs the charger until ctx ends. The outputs (SmartEVSE, MQTT,
@@ -237,7 +240,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	view := &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: d.SmartEVSE.URL != "", handover: daemon.WatchesHandover(d.Config)}
 	dm, err := daemon.New(daemon.Config{Config: d.Config, CableCheck: d.cableCheck, PreCharge: d.preCharge, MAC: mac,
 		Version: readVersion(version, commit, bi).Version, Log: d.log,
-		Views: []charger.Subscriber{view}})
+		Views: []charger.Subscriber{view}, TLSChain: d.tlsChain})
 	if err != nil {
 		return err
 	}

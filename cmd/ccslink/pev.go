@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 	"github.com/ccslink/ccslink/proto/homeplug"
 	"github.com/ccslink/ccslink/proto/sdp"
 	"github.com/ccslink/ccslink/proto/slac"
-	"github.com/ccslink/ccslink/proto/v2gtp"
+	"github.com/ccslink/ccslink/proto/v2gpki"
 )
 
 func init() {
@@ -91,8 +90,8 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	})
 	var roots *x509.CertPool
 	if *tlsRoot != "" {
-		if roots, err = readRoots(*tlsRoot); err != nil {
-			fmt.Fprintf(stderr, "ccslink pev: --tls-root %s: %v\n", *tlsRoot, err)
+		if roots, err = v2gpki.LoadRoots(*tlsRoot, v2gpki.ForCharger); err != nil {
+			fmt.Fprintf(stderr, "ccslink pev: --tls-root: %v\n", err)
 			return 2
 		}
 	}
@@ -129,24 +128,6 @@ func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// readRoots reads the PEM roots a car trusts (at most 64 KiB).
-func readRoots(path string) (*x509.CertPool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10+1))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if len(b) > 64<<10 || !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it (at most 64 KiB): give the V2G root, such as the v2gRootCACert.pem that ccslink pki init writes")
-	}
-	return pool, nil
 }
 
 func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, roots *x509.CertPool, log *slog.Logger) (pevReport, error) {
@@ -194,23 +175,13 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, ro
 		return rep, err
 	}
 	rep.Charger = resp.Addr.String()
-	if p.TLS && resp.Security != v2gtp.SecurityTLS {
-		return rep, fmt.Errorf("the car asked for TLS in SDP and the charger at %v answered without: serve V2G over TLS (ccslink evse --tls DIR)", resp.Addr)
-	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ll.AsSlice(), Zone: iface}}
-	tcp, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
+	conn, cs, err := evcc.DialV2G(ctx, &net.Dialer{LocalAddr: &net.TCPAddr{IP: ll.AsSlice(), Zone: iface}}, resp, p.TLS, roots)
 	if err != nil {
-		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
+		return rep, err
 	}
-	defer tcp.Close()
-	var conn net.Conn = tcp
-	if p.TLS {
-		tc := tls.Client(tcp, evcc.TLSConfig(roots))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return rep, fmt.Errorf("TLS with the charger at %v: %w", resp.Addr, err)
-		}
-		rep.TLS = strings.TrimPrefix(tls.VersionName(tc.ConnectionState().Version), "TLS ")
-		conn = tc
+	defer conn.Close()
+	if cs != nil {
+		rep.TLS = strings.TrimPrefix(tls.VersionName(cs.Version), "TLS ")
 	}
 	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Paced: true, Log: log})
 	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()

@@ -14,15 +14,16 @@ import (
 func init() {
 	register(command{
 		name:    "pki",
-		summary: "a test certificate chain for V2G over TLS (benches and tests): pki init DIR [--evseid ID]",
+		summary: "a test certificate chain for V2G over TLS (benches and tests): pki init DIR [--evseid ID] [--curve p256|p521]",
 		run:     runPKI,
 	})
 }
 
 func runPKI(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("pki", "pki init DIR [--evseid ID] [--config FILE]", stderr)
+	fs := newFlagSet("pki", "pki init DIR [--evseid ID] [--curve p256|p521] [--config FILE]", stderr)
 	evseID := fs.String("evseid", "", "the EVSEID in the SECC certificate's subject (default: the configuration's evse_id, else "+v2gpki.DefaultEVSEID+", the charger's own)")
 	cfgPath := fs.String("config", defaultConfig, "the daemon's configuration file, for its evse_id")
+	curveName := fs.String("curve", "p256", "the curve of every key: p256 (secp256r1, ECDSA-SHA256) as ISO 15118-2 asks, serving TLS 1.2 and 1.3; p521 (secp521r1, ECDSA-SHA512) as ISO 15118-20 asks, serving TLS 1.3 alone")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -43,6 +44,11 @@ func runPKI(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dir := pos[1]
+	curve, err := v2gpki.ParseCurve(*curveName)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink pki: --curve: %v\n", err)
+		return 2
+	}
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
 	id := *evseID
@@ -54,7 +60,7 @@ func runPKI(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		id = cfg.EVSEID
 	}
-	if err := v2gpki.Init(dir, id); err != nil {
+	if err := v2gpki.InitCurve(dir, id, curve); err != nil {
 		fmt.Fprintf(stderr, "ccslink pki: %v\n", err)
 		return 1
 	}
@@ -64,11 +70,14 @@ func runPKI(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	p := func(f string, a ...any) { fmt.Fprintf(stdout, f, a...) }
-	p("a test chain for EVSEID %s in %s, valid until %s:\n", c.EVSEID(), dir, c.NotAfter().UTC().Format(time.DateOnly))
+	p("a test chain for EVSEID %s in %s on %s (%s's certificates), valid until %s:\n", c.EVSEID(), dir, c.Curve.Standard(), c.Curve.Edition(), c.NotAfter().UTC().Format(time.DateOnly))
 	p("  %-20s the V2G root: a test car (or openssl s_client -CAfile) trusts this one\n", v2gpki.RootFile)
 	p("  %-20s the SECC certificate, then CPO Sub-CA 2 and CPO Sub-CA 1: sent to the car\n", v2gpki.ChainFile)
 	p("  %-20s the SECC certificate's key (mode 0600)\n", v2gpki.KeyFile)
 	p("serve V2G over TLS with it: ccslink evse --tls %s\n", filepath.Clean(dir))
+	if c.Curve == v2gpki.P521 {
+		p("on secp521r1 it serves ISO 15118-20's TLS 1.3 alone; an ISO 15118-2 car (TLS 1.2) needs a chain made with --curve p256\n")
+	}
 	p("a car that checks the chain against the real V2G root refuses this one; such a car needs your CPO's chain in these three files\n")
 	return 0
 }

@@ -38,7 +38,7 @@ func TestPKIInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "a test chain for EVSEID " + tc.evseID + " in " + dir + ", valid until " + c.NotAfter().UTC().Format(time.DateOnly) + ":\n" +
+		want := "a test chain for EVSEID " + tc.evseID + " in " + dir + " on secp256r1 (ISO 15118-2's certificates), valid until " + c.NotAfter().UTC().Format(time.DateOnly) + ":\n" +
 			"  v2gRootCACert.pem    the V2G root: a test car (or openssl s_client -CAfile) trusts this one\n" +
 			"  cpoCertChain.pem     the SECC certificate, then CPO Sub-CA 2 and CPO Sub-CA 1: sent to the car\n" +
 			"  seccLeaf.key         the SECC certificate's key (mode 0600)\n" +
@@ -74,10 +74,50 @@ func TestPKIWords(t *testing.T) {
 		{[]string{"pki", "make", dir}, 2, "ccslink pki: unexpected \"make " + dir + "\": give init DIR, e.g. ccslink pki init /etc/ccslink/pki\n"},
 		{[]string{"pki", "init", dir, "more"}, 2, "ccslink pki: unexpected \"init " + dir + " more\": give init DIR, e.g. ccslink pki init /etc/ccslink/pki\n"},
 		{[]string{"pki", "init", filepath.Join(dir, "a"), "--evseid", "DE ABC"}, 1, "ccslink pki: \"DE ABC\" is not an EVSEID: give at most 37 printable ASCII characters without spaces, e.g. DE*ABC*E1234\n"},
+		{[]string{"pki", "init", filepath.Join(dir, "b"), "--curve", "p384"}, 2, "ccslink pki: --curve: curve \"p384\": give p256 (secp256r1, ISO 15118-2) or p521 (secp521r1, ISO 15118-20)\n"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(c.args, nil, &out, &errb); code != c.code || out.Len() != 0 || errb.String() != c.stderr {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and %q", c.args, code, out.String(), errb.String(), c.code, c.stderr)
+		}
+	}
+}
+
+// TestPKIInitP521: --curve p521 writes a chain of ISO 15118-20's
+// certificates, says so and what it serves; ccslink evse serves it as TLS
+// 1.3 alone and warns that a TLS 1.2 car is refused, in plain words.
+func TestPKIInitP521(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	var out, errb bytes.Buffer
+	if code := run([]string{"pki", "init", dir, "--curve", "p521", "--evseid", "DE*ABC*E1"}, nil, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	c, err := v2gpki.Load(dir)
+	if err != nil || c.Curve != v2gpki.P521 {
+		t.Fatalf("%v %v", c, err)
+	}
+	until := c.NotAfter().UTC().Format(time.DateOnly)
+	want := "a test chain for EVSEID DE*ABC*E1 in " + dir + " on secp521r1 (ISO 15118-20's certificates), valid until " + until + ":\n" +
+		"  v2gRootCACert.pem    the V2G root: a test car (or openssl s_client -CAfile) trusts this one\n" +
+		"  cpoCertChain.pem     the SECC certificate, then CPO Sub-CA 2 and CPO Sub-CA 1: sent to the car\n" +
+		"  seccLeaf.key         the SECC certificate's key (mode 0600)\n" +
+		"serve V2G over TLS with it: ccslink evse --tls " + dir + "\n" +
+		"on secp521r1 it serves ISO 15118-20's TLS 1.3 alone; an ISO 15118-2 car (TLS 1.2) needs a chain made with --curve p256\n" +
+		"a car that checks the chain against the real V2G root refuses this one; such a car needs your CPO's chain in these three files\n"
+	if out.String() != want {
+		t.Errorf("said\n%s\nwant\n%s", out.String(), want)
+	}
+	errb.Reset()
+	// The interface does not exist: the daemon stops right after the TLS checks.
+	if code := run([]string{"evse", "--iface", "nosuch0", "--tls", dir, "--evseid", "DE*ABC*E1"}, nil, &out, &errb); code != 1 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, w := range []string{
+		`level=WARN msg="the chain is on secp521r1, ISO 15118-20's: V2G over TLS is served as TLS 1.3 alone, and a car that asks for ISO 15118-2's TLS 1.2 is refused at the handshake; for such cars make a chain with ccslink pki init DIR --curve p256, or install your CPO's -2 chain"`,
+		`msg="serving V2G over TLS too" chain=` + dir + ` evseid=DE*ABC*E1 valid_until=` + until + ` curve=secp521r1 tls="1.3 (-20) alone" mutual=false`,
+	} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("log lacks %s:\n%s", w, errb.String())
 		}
 	}
 }
@@ -147,7 +187,7 @@ func TestEVSETLSStart(t *testing.T) {
 	}
 	for _, w := range []string{
 		`msg="writing the TLS sessions' secrets: whoever reads the file can decrypt the V2G sessions it covers; delete it after the bug report" file=` + env + ` from=SSLKEYLOGFILE`,
-		`msg="serving V2G over TLS too" chain=` + dir + ` evseid=DE*ABC*E1 valid_until=` + until + ` tls="1.2 (ISO 15118-2) and 1.3 (-20)" mutual=false`,
+		`msg="serving V2G over TLS too" chain=` + dir + ` evseid=DE*ABC*E1 valid_until=` + until + ` curve=secp256r1 tls="1.2 (ISO 15118-2) and 1.3 (-20)" mutual=false`,
 	} {
 		if !strings.Contains(errb.String(), w) {
 			t.Errorf("log lacks %s:\n%s", w, errb.String())
@@ -180,5 +220,27 @@ func TestEVSETLSStart(t *testing.T) {
 	}
 	if st, err := os.Stat(keys); err != nil || st.Mode() != 0o600 {
 		t.Errorf("key log: %v %v", st, err)
+	}
+}
+
+// TestPEVTLSRootWords: ccslink pev reads --tls-root as the charger reads
+// its cars' roots, and says in the car's words what is wrong and what to
+// give, before it touches the interface.
+func TestPEVTLSRootWords(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := v2gpki.Init(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	give := "give a PEM file of the root the charger's chain leads to (the V2G root), such as the v2gRootCACert.pem that `ccslink pki init` writes\n"
+	none, key := filepath.Join(dir, "none.pem"), filepath.Join(dir, v2gpki.KeyFile)
+	for _, c := range []struct{ root, stderr string }{
+		{none, "ccslink pev: --tls-root: " + none + " (the root of the charger's certificate chain) does not exist: " + give},
+		{key, "ccslink pev: --tls-root: " + key + ": holds a PEM block \"PRIVATE KEY\" where certificates belong: " + give},
+	} {
+		var out, errb bytes.Buffer
+		args := []string{"pev", "--iface", "nosuch0", "--car", "iso20-ac-tls", "--tls-root", c.root}
+		if code := run(args, nil, &out, &errb); code != 2 || out.Len() != 0 || errb.String() != c.stderr {
+			t.Errorf("%q: exit %d, stdout %q, stderr\n%s\nwant 2 and\n%s", args, code, out.String(), errb.String(), c.stderr)
+		}
 	}
 }

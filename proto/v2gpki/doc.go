@@ -12,10 +12,13 @@
 //	seccLeaf.key       the SECC leaf's private key, PKCS#8 PEM, mode 0600
 //
 // Init writes a chain of the ISO 15118-2 profiles (Annex F), all ECDSA on
-// P-256: the root (CA, path length 2), CPO Sub-CA 1 (CA, path length 1),
-// CPO Sub-CA 2 (CA, path length 0), each with keyCertSign and cRLSign, and
-// the SECC leaf (not a CA; digitalSignature and keyAgreement). The CA keys
-// are not kept: nobody can issue more certificates under a test root.
+// P-256 signed ECDSA-SHA256: the root (CA, path length 2), CPO Sub-CA 1
+// (CA, path length 1), CPO Sub-CA 2 (CA, path length 0), each with
+// keyCertSign and cRLSign, and the SECC leaf (not a CA; digitalSignature
+// and keyAgreement). InitCurve with P521 writes the same on P-521 signed
+// ECDSA-SHA512, as ISO 15118-20 asks; such a chain serves TLS 1.3 alone.
+// The CA keys are not kept: nobody can issue more certificates under a
+// test root.
 //
 // A car that validates the SECC's chain against the real V2G root refuses
 // a test chain; such a car needs a chain from the owner's CPO (issued under

@@ -12,7 +12,7 @@ import (
 // panic. Seeded with a real chain's files, and each file swapped.
 func FuzzParse(f *testing.F) {
 	dir := filepath.Join(f.TempDir(), "pki")
-	if err := initAt(dir, "DE*ABC*E1", t0); err != nil {
+	if err := initAt(dir, "DE*ABC*E1", P256, t0); err != nil {
 		f.Fatal(err)
 	}
 	var files [3][]byte
@@ -39,8 +39,9 @@ func FuzzParse(f *testing.F) {
 				ve *ValidityError
 				ce *ChainError
 				ke *KeyMismatchError
+				cu *CurveError
 			)
-			if c != nil || !errors.As(err, &fe) && !errors.As(err, &ve) && !errors.As(err, &ce) && !errors.As(err, &ke) {
+			if c != nil || !errors.As(err, &fe) && !errors.As(err, &ve) && !errors.As(err, &ce) && !errors.As(err, &ke) && !errors.As(err, &cu) {
 				t.Fatalf("%v, error %T %v", c, err, err)
 			}
 			return

@@ -67,13 +67,22 @@ func (e *ExistsError) Error() string {
 }
 
 // Init writes a new test chain for evseID ("" is DefaultEVSEID) into dir,
-// creating dir if needed. It never overwrites a file.
+// creating dir if needed, on P-256 (ISO 15118-2's). It never overwrites a
+// file.
 func Init(dir, evseID string) error {
-	return initAt(dir, evseID, time.Now())
+	return initAt(dir, evseID, P256, time.Now())
 }
 
-// initAt is Init with the chain's start: tests make expired chains.
-func initAt(dir, evseID string, now time.Time) error {
+// InitCurve is Init on curve: P521 for ISO 15118-20's certificates.
+func InitCurve(dir, evseID string, curve Curve) error {
+	return initAt(dir, evseID, curve, time.Now())
+}
+
+// initAt is InitCurve with the chain's start: tests make expired chains.
+func initAt(dir, evseID string, curve Curve, now time.Time) error {
+	if curve != P256 && curve != P521 {
+		return &CurveNameError{Name: curve.String()}
+	}
 	if evseID == "" {
 		evseID = DefaultEVSEID
 	}
@@ -85,7 +94,7 @@ func initAt(dir, evseID string, now time.Time) error {
 			return &ExistsError{Path: filepath.Join(dir, f)}
 		}
 	}
-	files, err := newChain(evseID, now)
+	files, err := newChain(evseID, uniform(curve), now)
 	if err != nil {
 		return err
 	}
@@ -109,8 +118,21 @@ type file struct {
 	mode fs.FileMode
 }
 
-// newChain makes the root, the two CPO sub-CAs and the SECC leaf.
-func newChain(evseID string, now time.Time) ([]file, error) {
+// keySpec is one certificate's key and the signature its issuer makes.
+type keySpec struct {
+	curve elliptic.Curve
+	sig   x509.SignatureAlgorithm
+}
+
+// uniform is a chain's specs with every key on c, signed with its hash.
+func uniform(c Curve) [4]keySpec {
+	s := keySpec{c.elliptic(), c.signature()}
+	return [4]keySpec{s, s, s, s}
+}
+
+// newChain makes the root, the two CPO sub-CAs and the SECC leaf, each
+// with its spec (root first); tests make chains Load must refuse.
+func newChain(evseID string, specs [4]keySpec, now time.Time) ([]file, error) {
 	start := now.Add(-backdate).UTC().Truncate(time.Second)
 	type ca struct {
 		cert *x509.Certificate
@@ -133,7 +155,7 @@ func newChain(evseID string, now time.Time) ([]file, error) {
 	}
 	var leafKey *ecdsa.PrivateKey
 	for i, p := range profiles {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		key, err := ecdsa.GenerateKey(specs[i].curve, rand.Reader)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +186,7 @@ func newChain(evseID string, now time.Time) ([]file, error) {
 			NotAfter:              start.Add(p.validity),
 			BasicConstraintsValid: true,
 			SubjectKeyId:          ski[:],
-			SignatureAlgorithm:    x509.ECDSAWithSHA256,
+			SignatureAlgorithm:    specs[i].sig,
 		}
 		if p.pathLen >= 0 {
 			tmpl.IsCA = true

@@ -18,11 +18,17 @@ import (
 // t0 is when the tests' chains are made.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// initChain writes a chain made at t0 into a new directory.
+// initChain writes a P-256 chain made at t0 into a new directory.
 func initChain(t testing.TB, evseID string) string {
 	t.Helper()
+	return initChainCurve(t, evseID, P256)
+}
+
+// initChainCurve writes a chain on curve made at t0 into a new directory.
+func initChainCurve(t testing.TB, evseID string, curve Curve) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pki")
-	if err := initAt(dir, evseID, t0); err != nil {
+	if err := initAt(dir, evseID, curve, t0); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -100,9 +106,24 @@ var (
 
 // TestInitChain: the files Init writes, their modes, and each
 // certificate's exact profile: subject and issuer, CA and path length,
-// key usages (critical), keys and signatures, validity, key identifiers.
+// key usages (critical), keys and signatures (P-256 with ECDSA-SHA256 as
+// ISO 15118-2 asks, P-521 with ECDSA-SHA512 as -20 does), validity, key
+// identifiers.
 func TestInitChain(t *testing.T) {
-	dir := initChain(t, "DE*ABC*E1234*1")
+	for _, tc := range []struct {
+		curve Curve
+		ec    elliptic.Curve
+		sig   x509.SignatureAlgorithm
+	}{
+		{P256, elliptic.P256(), x509.ECDSAWithSHA256},
+		{P521, elliptic.P521(), x509.ECDSAWithSHA512},
+	} {
+		t.Run(tc.curve.String(), func(t *testing.T) { testInitChain(t, tc.curve, tc.ec, tc.sig) })
+	}
+}
+
+func testInitChain(t *testing.T, curve Curve, ec elliptic.Curve, sig x509.SignatureAlgorithm) {
+	dir := initChainCurve(t, "DE*ABC*E1234*1", curve)
 	want := map[string]os.FileMode{RootFile: 0o644, ChainFile: 0o644, KeyFile: 0o600}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -158,8 +179,8 @@ func TestInitChain(t *testing.T) {
 			t.Errorf("certificate %d: key usage %b (%s), extended %s; want %b, critical, none", i, x.KeyUsage, critical(x, oidKeyUsage), critical(x, oidExtKeyUsage), p.usage)
 		}
 		k, ok := x.PublicKey.(*ecdsa.PublicKey)
-		if !ok || k.Curve != elliptic.P256() || x.SignatureAlgorithm != x509.ECDSAWithSHA256 || x.Version != 3 {
-			t.Errorf("certificate %d: key %T, signature %v, version %d; want P-256, ECDSA-SHA256, v3", i, x.PublicKey, x.SignatureAlgorithm, x.Version)
+		if !ok || k.Curve != ec || x.SignatureAlgorithm != sig || x.PublicKeyAlgorithm != x509.ECDSA || x.Version != 3 {
+			t.Errorf("certificate %d: key %T, signature %v, version %d; want %s, %v, v3", i, x.PublicKey, x.SignatureAlgorithm, x.Version, ec.Params().Name, sig)
 		}
 		if !x.NotBefore.Equal(start) || !x.NotAfter.Equal(start.Add(p.validity)) {
 			t.Errorf("certificate %d: valid %v to %v, want %v for %v", i, x.NotBefore, x.NotAfter, start, p.validity)
@@ -179,7 +200,7 @@ func TestInitChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.EVSEID() != "DE*ABC*E1234*1" || !c.Key.PublicKey.Equal(chain[0].PublicKey) || !c.NotAfter().Equal(start.Add(year)) ||
+	if c.EVSEID() != "DE*ABC*E1234*1" || c.Curve != curve || c.Key.Curve != ec || !c.Key.PublicKey.Equal(chain[0].PublicKey) || !c.NotAfter().Equal(start.Add(year)) ||
 		!bytes.Equal(c.Root.Raw, root[0].Raw) || len(c.Certs) != 3 || !bytes.Equal(c.Certs[2].Raw, chain[2].Raw) {
 		t.Errorf("loaded %s until %v", c.EVSEID(), c.NotAfter())
 	}

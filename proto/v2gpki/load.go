@@ -30,6 +30,7 @@ type Chain struct {
 	Root  *x509.Certificate   // the V2G root the chain leads to; never sent
 	Certs []*x509.Certificate // the leaf first, then its sub-CAs, as sent in TLS
 	Key   *ecdsa.PrivateKey   // the leaf's
+	Curve Curve               // of every key in the chain and the root
 }
 
 // Leaf is the SECC certificate.
@@ -39,15 +40,7 @@ func (c *Chain) Leaf() *x509.Certificate { return c.Certs[0] }
 func (c *Chain) EVSEID() string { return c.Leaf().Subject.CommonName }
 
 // NotAfter is when the first certificate of the chain or its root expires.
-func (c *Chain) NotAfter() time.Time {
-	t := c.Root.NotAfter
-	for _, x := range c.Certs {
-		if x.NotAfter.Before(t) {
-			t = x.NotAfter
-		}
-	}
-	return t
-}
+func (c *Chain) NotAfter() time.Time { return c.FirstExpiry().NotAfter }
 
 // FileError reports a file of the chain that could not be read or written.
 type FileError struct {
@@ -60,6 +53,9 @@ type FileError struct {
 func (e *FileError) Error() string {
 	if errors.Is(e.Err, fs.ErrNotExist) {
 		return fmt.Sprintf("%s (%s) does not exist: %s", e.Path, e.What, do(e.Do))
+	}
+	if e.Do != "" {
+		return fmt.Sprintf("%s (%s): %v: %s", e.Path, e.What, e.Err, e.Do)
 	}
 	return fmt.Sprintf("%s (%s): %v", e.Path, e.What, e.Err)
 }
@@ -129,7 +125,11 @@ func (e *KeyMismatchError) Error() string {
 
 // Load reads the chain in dir and checks it as the charger starts: every
 // certificate within its validity, the leaf's chain up to the root, the
-// key the leaf's. Every failure is one of this package's error types.
+// key the leaf's, and every key on one curve an edition names, signed
+// with its hash (P-256 and ECDSA-SHA256 for ISO 15118-2, P-521 and
+// ECDSA-SHA512 for -20): a chain that mixes them is refused, since a car
+// of either edition would refuse it. Every failure is one of this
+// package's error types.
 func Load(dir string) (*Chain, error) { return loadAt(dir, time.Now()) }
 
 func loadAt(dir string, now time.Time) (*Chain, error) {
@@ -194,6 +194,9 @@ func parse(dir string, rootPEM, chainPEM, keyPEM []byte, now time.Time) (*Chain,
 	}
 	if !key.PublicKey.Equal(leaf.PublicKey) {
 		return nil, &KeyMismatchError{KeyPath: keyPath, ChainPath: chainPath}
+	}
+	if c.Curve, err = checkCurves(c, rootPath, chainPath); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

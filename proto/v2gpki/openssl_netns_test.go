@@ -23,8 +23,10 @@ import (
 // openssl s_client, in the car's network namespace, completes TLS with
 // the SECC server in the charger's over a veth pair, verifies Init's
 // chain against its root (-CAfile), and exchanges SupportedAppProtocol
-// through it: TLS 1.3 as ISO 15118-20 asks (on secp521r1), and TLS 1.2
-// with ECDHE-ECDSA-AES128-SHA256 as ISO 15118-2 does.
+// through it: on a P-256 chain TLS 1.3 as ISO 15118-20 asks (on
+// secp521r1) and TLS 1.2 with ECDHE-ECDSA-AES128-SHA256 as ISO 15118-2
+// does; on a P-521 chain (ISO 15118-20's certificates) TLS 1.3 signed
+// ecdsa_secp521r1_sha512, while a TLS 1.2 client is refused.
 func TestOpenSSLOverVeth(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -34,7 +36,43 @@ func TestOpenSSLOverVeth(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	dir := initNow(t)
+	nsE, nsP := netnstest.VethPair(t)
+	tls13 := []string{"-tls1_3", "-groups", "P-521", "-ciphersuites", "TLS_AES_256_GCM_SHA384"}
+	for _, chain := range []struct {
+		curve Curve
+		runs  []opensslRun
+	}{
+		{P256, []opensslRun{
+			{"tls1.3", tls13,
+				[]string{"New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "Server Temp Key: ECDH, secp521r1, 521 bits", "Peer signature type: ECDSA", "Peer signing digest: SHA256", "Verify return code: 0 (ok)"}, false},
+			{"tls1.2", []string{"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"},
+				[]string{"New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-SHA256", "Server Temp Key: ECDH, prime256v1, 256 bits", "Verify return code: 0 (ok)"}, false},
+		}},
+		{P521, []opensslRun{
+			{"tls1.3", append(tls13, "-sigalgs", "ecdsa_secp521r1_sha512"),
+				[]string{"New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "Server Temp Key: ECDH, secp521r1, 521 bits", "Peer signature type: ECDSA", "Peer signing digest: SHA512", "Verify return code: 0 (ok)"}, false},
+			{"tls1.2 refused", []string{"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"}, nil, true},
+		}},
+	} {
+		t.Run(chain.curve.String(), func(t *testing.T) { opensslChain(t, openssl, nsE, nsP, chain.curve, chain.runs) })
+	}
+}
+
+// opensslRun is one s_client run against a chain.
+type opensslRun struct {
+	name    string // the edition's TLS, as a car of it offers
+	args    []string
+	want    []string // lines of s_client's report
+	refused bool     // the handshake must fail
+}
+
+// opensslChain serves a new chain on curve over the veth pair and runs
+// s_client against it as each of runs says.
+func opensslChain(t *testing.T, openssl string, nsE, nsP *netnstest.Namespace, curve Curve, runs []opensslRun) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := InitCurve(dir, "DE*ABC*E1", curve); err != nil {
+		t.Fatal(err)
+	}
 	chain, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +81,6 @@ func TestOpenSSLOverVeth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nsE, nsP := netnstest.VethPair(t)
 	var ln net.Listener
 	nsE.Do(t, func() {
 		ln, err = net.Listen("tcp6", net.JoinHostPort(nsE.LinkLocal.String(), "0"))
@@ -73,16 +110,7 @@ func TestOpenSSLOverVeth(t *testing.T) {
 	const sapRes = "01fe8001000000048040" + "0040" // OK_SuccessfulNegotiation, SchemaID 1, framed
 
 	root := filepath.Join(dir, RootFile)
-	for _, tc := range []struct {
-		name string // the edition's TLS, as a car of it offers
-		args []string
-		want []string // lines of s_client's report
-	}{
-		{"tls1.3", []string{"-tls1_3", "-groups", "P-521", "-ciphersuites", "TLS_AES_256_GCM_SHA384"},
-			[]string{"New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "Server Temp Key: ECDH, secp521r1, 521 bits", "Verify return code: 0 (ok)"}},
-		{"tls1.2", []string{"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"},
-			[]string{"New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-SHA256", "Server Temp Key: ECDH, prime256v1, 256 bits", "Verify return code: 0 (ok)"}},
-	} {
+	for _, tc := range runs {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"s_client", "-connect", dst, "-CAfile", root, "-verify_return_error", "-no_ign_eof", "-nocommands", "-showcerts"}, tc.args...)
 			cmd := nsP.Command(ctx, openssl, args...)
@@ -116,7 +144,15 @@ func TestOpenSSLOverVeth(t *testing.T) {
 					break
 				}
 			}
-			if err := cmd.Wait(); err != nil {
+			err = cmd.Wait()
+			if tc.refused {
+				// The handshake fails on the server's protocol_version alert.
+				if err == nil || !strings.Contains(stderr.String(), "alert protocol version") || bytes.Contains(out.Bytes(), want) {
+					t.Errorf("s_client: %v, a TLS 1.2 handshake with a P-521 chain was not refused:\n%s\n%s", err, out.String(), stderr.String())
+				}
+				return
+			}
+			if err != nil {
 				t.Fatalf("s_client: %v\n%s\n%s", err, out.String(), stderr.String())
 			}
 			report := out.String()

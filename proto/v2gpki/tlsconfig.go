@@ -26,13 +26,15 @@ const (
 	// crypto/tls lacks -20's x448 group and Ed448 certificates, and
 	// chooses the TLS 1.3 cipher suite itself (TLS_AES_256_GCM_SHA384
 	// and TLS_CHACHA20_POLY1305_SHA256, which -20 names, are among its
-	// three). The signature scheme follows the certificate's key: ECDSA
-	// on P-256 for Init's chain; -20 asks for P-521 certificates, which
-	// a CPO's chain may have and Go serves alike.
+	// three). The signature scheme follows the certificate's key:
+	// ecdsa_secp521r1_sha512 on a P-521 chain, as -20 asks (InitCurve
+	// with P521), ecdsa_secp256r1_sha256 on a P-256 one.
 	ISO20
 	// Both serves either edition: TLS 1.2 as ISO2, TLS 1.3 as ISO20;
 	// the car's TLS version chooses. SDP does not say which edition a
 	// car speaks, so a charger that offers TLS to every car uses this.
+	// A chain on P-521 is -20's alone: Both then serves TLS 1.3 only
+	// (Chain.Serves says so), as a -2 car would refuse the chain anyway.
 	Both
 )
 
@@ -63,14 +65,46 @@ type Options struct {
 	KeyLog io.Writer
 }
 
-// ServerConfig is the SECC's TLS configuration with this chain.
+// ProfileError reports a chain whose curve the profile's edition does
+// not allow: ISO 15118-2's TLS 1.2 needs a chain on secp256r1.
+type ProfileError struct {
+	Profile Profile
+	Curve   Curve
+}
+
+func (e *ProfileError) Error() string {
+	return fmt.Sprintf("the chain is on %s (%s's), and %s needs a chain on secp256r1: make one with `ccslink pki init DIR --curve p256`, or serve ISO 15118-20 (TLS 1.3) alone",
+		e.Curve.Standard(), e.Curve.Edition(), e.Profile)
+}
+
+// Serves is the profile a chain really serves when asked for p: a P-521
+// chain serves Both as ISO20 alone (TLS 1.3), and ISO2 not at all.
+func (c *Chain) Serves(p Profile) (Profile, error) {
+	if c.Curve == P521 {
+		switch p {
+		case ISO2:
+			return p, &ProfileError{Profile: p, Curve: c.Curve}
+		case Both:
+			return ISO20, nil
+		}
+	}
+	return p, nil
+}
+
+// ServerConfig is the SECC's TLS configuration with this chain; see
+// Serves for what a P-521 chain serves. In TLS 1.3 the signature scheme
+// follows the leaf's key: ecdsa_secp521r1_sha512 on P-521.
 func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
+	p, err := c.Serves(o.Profile)
+	if err != nil {
+		return nil, err
+	}
 	cert := tls.Certificate{PrivateKey: c.Key, Leaf: c.Leaf()}
 	for _, x := range c.Certs {
 		cert.Certificate = append(cert.Certificate, x.Raw)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, KeyLogWriter: o.KeyLog}
-	switch o.Profile {
+	switch p {
 	case ISO2:
 		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
 		cfg.CurvePreferences = []tls.CurveID{tls.CurveP256}
@@ -81,7 +115,7 @@ func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
 		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS13
 		cfg.CurvePreferences = []tls.CurveID{tls.CurveP521, tls.CurveP384, tls.CurveP256}
 	default:
-		return nil, fmt.Errorf("v2gpki: unknown TLS profile %v", o.Profile)
+		return nil, fmt.Errorf("v2gpki: unknown TLS profile %v", p)
 	}
 	// TLS 1.2 only; TLS 1.3's suites are not configurable.
 	cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}
@@ -92,24 +126,47 @@ func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// LoadRoots reads the roots a car's certificate must lead to for mutual
-// authentication (Options.ClientRoots): one or more PEM certificates.
-func LoadRoots(path string) (*x509.CertPool, error) {
-	const what = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
-	b, err := readBounded(path, "the roots of the cars' certificates")
+// RootsFor says whose certificates a roots file checks, so that
+// LoadRoots' errors speak of the right side.
+type RootsFor int
+
+const (
+	// ForCars: the charger checks the cars' certificates against these
+	// roots (mutual authentication, Options.ClientRoots).
+	ForCars RootsFor = iota + 1
+	// ForCharger: a car checks the charger's chain against these roots
+	// (the V2G root, or a test chain's).
+	ForCharger
+)
+
+// words are what the file is and what to give instead, for errors.
+func (f RootsFor) words() (what, do string) {
+	if f == ForCharger {
+		return "the root of the charger's certificate chain",
+			"give a PEM file of the root the charger's chain leads to (the V2G root), such as the " + RootFile + " that `ccslink pki init` writes"
+	}
+	return "the roots of the cars' certificates", "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
+}
+
+// LoadRoots reads one or more PEM certificates that side checks
+// certificates against; its errors name the file as such and say what to
+// give.
+func LoadRoots(path string, side RootsFor) (*x509.CertPool, error) {
+	what, do := side.words()
+	b, err := readBounded(path, what)
 	var fe *FileError
 	var fm *FormatError
 	switch {
 	case errors.As(err, &fe):
-		fe.Do = what
+		fe.Do = do
 		return nil, fe
 	case errors.As(err, &fm):
-		fm.Do = what
+		fm.Do = do
 		return nil, fm
 	}
 	certs, err := parseCerts(path, b, maxRoots)
 	if errors.As(err, &fm) {
-		fm.Do = what
+		fm.Do = do
 		return nil, fm
 	}
 	pool := x509.NewCertPool()

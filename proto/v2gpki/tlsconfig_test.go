@@ -260,22 +260,34 @@ func TestKeyLog(t *testing.T) {
 // BenchmarkHandshake: one full handshake (no resumption: cars reconnect
 // rarely) over loopback TCP, server and car in this process, the car
 // verifying the chain; the connection's setup counts too. Each edition's
-// car offers its standard's group: secp256r1 for -2, secp521r1 for -20.
+// car offers its standard's group: secp256r1 for -2, secp521r1 for -20;
+// the chain is P-256 (-2's certificates) or P-521 (-20's: the leaf signs
+// ecdsa_secp521r1_sha512, the car verifies three P-521 signatures).
 func BenchmarkHandshake(b *testing.B) {
-	c := loadTest(b)
+	p256 := loadTest(b)
+	dir := filepath.Join(b.TempDir(), "pki")
+	if err := InitCurve(dir, "DE*ABC*E1", P521); err != nil {
+		b.Fatal(err)
+	}
+	p521, err := Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name  string
+		c     *Chain
 		p     Profile
 		group tls.CurveID
 	}{
-		{"iso2-tls1.2-p256", ISO2, tls.CurveP256},
-		{"iso20-tls1.3-p521", ISO20, tls.CurveP521},
-		{"iso20-tls1.3-p256", ISO20, tls.CurveP256},
+		{"iso2-tls1.2-p256", p256, ISO2, tls.CurveP256},
+		{"iso20-tls1.3-p521", p256, ISO20, tls.CurveP521},
+		{"iso20-tls1.3-p256", p256, ISO20, tls.CurveP256},
+		{"iso20-tls1.3-p521-p521leaf", p521, ISO20, tls.CurveP521},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv, _ := c.ServerConfig(Options{Profile: bc.p})
+			srv, _ := bc.c.ServerConfig(Options{Profile: bc.p})
 			srv.SessionTicketsDisabled = true
-			car := carConfig(c.Root, tls.VersionTLS12, tls.VersionTLS13)
+			car := carConfig(bc.c.Root, tls.VersionTLS12, tls.VersionTLS13)
 			car.CurvePreferences = []tls.CurveID{bc.group}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -287,25 +299,41 @@ func BenchmarkHandshake(b *testing.B) {
 	}
 }
 
-// TestLoadRoots: the cars' roots file, and its errors in words of its own.
+// TestLoadRoots: a roots file, and its errors in words of the side that
+// checks with it: the charger (the cars' roots) or a car (the charger's).
 func TestLoadRoots(t *testing.T) {
 	dir := initNow(t)
 	root := filepath.Join(dir, RootFile)
-	pool, err := LoadRoots(root)
-	if err != nil {
+	c, _ := Load(dir)
+	for _, side := range []RootsFor{ForCars, ForCharger} {
+		pool, err := LoadRoots(root, side)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Certs[2].Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("sub-CA 1 does not verify against the pool: %v", err)
+		}
+	}
+	const cars = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
+	const charger = "give a PEM file of the root the charger's chain leads to (the V2G root), such as the v2gRootCACert.pem that `ccslink pki init` writes"
+	none, key, big := filepath.Join(dir, "none.pem"), filepath.Join(dir, KeyFile), filepath.Join(dir, "big.pem")
+	if err := os.WriteFile(big, make([]byte, maxFileSize+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := Load(dir)
-	if _, err := c.Certs[2].Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		t.Errorf("sub-CA 1 does not verify against the pool: %v", err)
-	}
-	const do = "give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)"
-	for path, want := range map[string]string{
-		filepath.Join(dir, "none.pem"): filepath.Join(dir, "none.pem") + " (the roots of the cars' certificates) does not exist: " + do,
-		filepath.Join(dir, KeyFile):    filepath.Join(dir, KeyFile) + `: holds a PEM block "PRIVATE KEY" where certificates belong: ` + do,
+	for _, tc := range []struct {
+		path string
+		side RootsFor
+		want string
+	}{
+		{none, ForCars, none + " (the roots of the cars' certificates) does not exist: " + cars},
+		{key, ForCars, key + `: holds a PEM block "PRIVATE KEY" where certificates belong: ` + cars},
+		{none, ForCharger, none + " (the root of the charger's certificate chain) does not exist: " + charger},
+		{key, ForCharger, key + `: holds a PEM block "PRIVATE KEY" where certificates belong: ` + charger},
+		{big, ForCharger, big + ": larger than 64 KiB, which no certificate chain is: " + charger},
+		{dir, ForCharger, dir + " (the root of the charger's certificate chain): read " + dir + ": is a directory: " + charger},
 	} {
-		if _, err := LoadRoots(path); err == nil || err.Error() != want {
-			t.Errorf("%s: %v\nwant %s", path, err, want)
+		if _, err := LoadRoots(tc.path, tc.side); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v\nwant %s", tc.path, err, tc.want)
 		}
 	}
 }

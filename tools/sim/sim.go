@@ -40,7 +40,6 @@ import (
 	"github.com/ccslink/ccslink/proto/slac"
 	"github.com/ccslink/ccslink/proto/v2g/message"
 	"github.com/ccslink/ccslink/proto/v2gpki"
-	"github.com/ccslink/ccslink/proto/v2gtp"
 	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/tools/evsetwin"
 	"github.com/ccslink/ccslink/tools/modemsim"
@@ -803,24 +802,20 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	if err != nil {
 		return evcc.Result{}, false, fmt.Errorf("SDP, car side: %w", err)
 	}
-	if p.TLS && resp.Security != v2gtp.SecurityTLS {
+	v2g, cs, err := evcc.DialV2G(ctx, nil, resp, p.TLS, roots)
+	var noTLS *evcc.NoTLSError
+	var hs *evcc.HandshakeError
+	switch {
+	case errors.As(err, &noTLS):
 		return evcc.Result{}, false, &NoTLSError{Car: p.Name}
+	case errors.As(err, &hs):
+		return evcc.Result{}, false, fmt.Errorf("TLS with the charger at %v, car side: %w", hs.Charger, hs.Err)
+	case err != nil:
+		return evcc.Result{}, false, err
 	}
-	var d net.Dialer
-	tcp, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
-	if err != nil {
-		return evcc.Result{}, false, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
-	}
-	defer tcp.Close() // the car closes the connection, never the charger first
-	var v2g net.Conn = tcp
-	if p.TLS {
-		tc := tls.Client(tcp, evcc.TLSConfig(roots))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return evcc.Result{}, false, fmt.Errorf("TLS with the charger at %v, car side: %w", resp.Addr, err)
-		}
-		cs := tc.ConnectionState()
+	defer v2g.Close() // the car closes the connection, never the charger first
+	if cs != nil {
 		tl.printf("the car and the charger speak %s (%s), the charger's chain checked against the test root", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
-		v2g = tc
 	}
 	ec := evcc.Config{Profile: p, EVCCID: mac}
 	if pc != nil {
