@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/peertest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -274,12 +276,8 @@ func TestPcapKeyLog(t *testing.T) {
 			if !bytes.Equal(car, sent) || !bytes.Equal(charger, got) {
 				t.Errorf("read %d and %d bytes; the car sent %d and got %d", len(car), len(charger), len(sent), len(got))
 			}
-			tshark, err := exec.LookPath("tshark")
-			if err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("tshark is not installed (Debian: apt-get install tshark): CI checks our TLS reading against it")
-				}
-				t.Log("tshark is not installed (Debian: apt-get install tshark): no cross-check")
+			tshark := peertest.Find(t, "tshark", "tshark", "cross-checks our TLS reading")
+			if tshark == "" {
 				return
 			}
 			out, err := exec.Command(tshark, "-r", capPath, "-o", "tls.keylog_file:"+keyPath, "-q", "-z", "follow,tls,raw,0").Output()

@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/peertest"
+
 	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/internal/testlog"
 	"github.com/ccslink/ccslink/proto/v2g/din"
@@ -207,14 +209,7 @@ const (
 // the charger's P-256 certificate verified) to a TLS listener handed to
 // the Server, and sends the Ioniq's recorded requests through it.
 func TestServerTLSOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		const msg = "needs the openssl command (Debian: apt-get install openssl)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + ": CI must run this test (.ci/run installs it)")
-		}
-		t.Skip(msg)
-	}
+	openssl := peertest.Path(t, "openssl", "openssl", "checks our TLS as a client we did not write")
 	sap, setup := ioniqRequests(t)
 	cert, certPEM := selfSigned(t)
 	caFile := filepath.Join(t.TempDir(), "secc.pem")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ccslink/ccslink/internal/peertest"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
@@ -90,13 +92,7 @@ func TestTLSCaptures(t *testing.T) {
 // TestTLSMatchesTshark: the plaintext of each direction is byte for byte
 // what Wireshark's own TLS decryption gives with the same key log.
 func TestTLSMatchesTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark is not installed (Debian: apt-get install tshark): CI checks our TLS reading against it")
-		}
-		t.Skip("tshark is not installed (Debian: apt-get install tshark); the cross-check needs it")
-	}
+	tshark := peertest.Path(t, "tshark", "tshark", "cross-checks our TLS reading")
 	for _, c := range tlsCaptures {
 		t.Run(c.name, func(t *testing.T) {
 			frames, kl := openTLS(t, c.name)
