@@ -1,8 +1,18 @@
 package secc
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/proto/evcc"
 
 	"github.com/ccslink/ccslink/proto/v2g/apphand"
 	"github.com/ccslink/ccslink/proto/v2g/iso20"
@@ -356,4 +366,144 @@ func sapISO20(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// TestISO20ScheduledCarOverTCP: the simulator's iso20-ac-scheduled car
+// against the server on real sockets selects scheduled mode and the tuple
+// offered; under ac the SoC of every loop reaches the record, under soc
+// the first loop's, then Terminate. A DC car in scheduled mode follows
+// the schedule of a 20 kW charger: 50 A at its 400 V.
+func TestISO20ScheduledCarOverTCP(t *testing.T) {
+	acCar, err := evcc.Lookup("iso20-ac-scheduled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcCar, err := evcc.Lookup("iso20-dc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcCar.ISO20Scheduled = true
+	small := iso20Config(PolicyDC)
+	small.Limits = DefaultLimits
+	small.Limits.MaxPowerW = 20000
+	for _, c := range []struct {
+		car   evcc.Profile
+		cfg   Config
+		mode  string
+		end   evcc.End
+		socs  []int
+		amps  float64 // the DC loops' target current
+		steps int
+	}{
+		{acCar, iso20Config(PolicyAC), "AC scheduled", evcc.EndComplete, []int{40, 41, 42, 43, 44}, 0, 17},
+		{acCar, iso20Config(PolicySoC), "AC scheduled", evcc.EndShutdown, []int{40}, 0, 13},
+		{dcCar, small, "DC scheduled", evcc.EndComplete, []int{30, 31, 32, 33, 34}, 50, 23},
+	} {
+		_, addr, ev := startServer(t, c.cfg)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := evcc.Run(context.Background(), conn, evcc.Config{Profile: c.car})
+		conn.Close()
+		if err != nil || res.Protocol != "iso20" || res.End != c.end || res.Mode != c.mode || res.ScheduleTupleID != 1 || len(res.Steps) != c.steps {
+			t.Fatalf("%s under %v: %s %q %v tuple %d, %d steps, %v (steps %+v)", c.car.Name, c.cfg.Policy, res.Protocol, res.Mode, res.End, res.ScheduleTupleID, len(res.Steps), err, res.Steps)
+		}
+		<-ev.end
+		ev.mu.Lock()
+		var rec record.Session
+		for _, e := range ev.all {
+			rec.Apply(e)
+			if e.Kind == record.KindValues && e.Message == message.DC_ChargeLoopReq && *e.Values.TargetCurrentA != c.amps {
+				t.Errorf("%s: target current %v A, want %v", c.car.Name, *e.Values.TargetCurrentA, c.amps)
+			}
+		}
+		ev.mu.Unlock()
+		var socs []int
+		for _, u := range rec.Display.SoCUpdates {
+			socs = append(socs, u.SoC)
+		}
+		if !slices.Equal(socs, c.socs) || rec.Display.SoCUpdateCount != len(c.socs) || rec.SoC.Value != c.socs[len(c.socs)-1] {
+			t.Errorf("%s under %v: the record's SoC updates %v (count %d, SoC %+v), want %v", c.car.Name, c.cfg.Policy, socs, rec.Display.SoCUpdateCount, rec.SoC, c.socs)
+		}
+	}
+}
+
+// loopConn is a car's side of a connection without deadlines (so that
+// the car's clock times nothing but its loop) that counts the
+// AC_ChargeLoopReqs written.
+type loopConn struct {
+	rw    io.ReadWriter
+	loops atomic.Int32
+}
+
+func (c *loopConn) Read(b []byte) (int, error) { return c.rw.Read(b) }
+
+func (c *loopConn) Write(b []byte) (int, error) {
+	if h, p, _, err := v2gtp.Split(b); err == nil && h.Type == v2gtp.TypeISO20AC {
+		var d ac.Document
+		if _, err := ac.Unmarshal(p, &d); err == nil && d.AC_ChargeLoopReq != nil {
+			c.loops.Add(1)
+		}
+	}
+	return c.rw.Write(b)
+}
+
+// TestISO20CarLoopInterval: a -20 car loops at its interval on its clock:
+// Config.LoopInterval, else the profile's when paced, else at once. Each
+// wait starts after a loop's answer (the car has sent exactly that many
+// loops) and lasts the interval; five loops take four.
+func TestISO20CarLoopInterval(t *testing.T) {
+	p, err := evcc.Lookup("iso20-ac-scheduled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		cfg   evcc.Config
+		every time.Duration
+	}{
+		{"config", evcc.Config{LoopInterval: 200 * time.Millisecond}, 200 * time.Millisecond},
+		{"paced: the profile's", evcc.Config{Paced: true}, time.Second},
+		{"unpaced", evcc.Config{}, 0},
+	} {
+		_, addr, ev := startServer(t, iso20Config(PolicyAC))
+		tcp, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Unix(1_800_000_000, 0)
+		clk := clock.NewFake(start)
+		conn := &loopConn{rw: tcp}
+		done := make(chan struct{})
+		waits := make(chan []string, 1)
+		go func() {
+			var bad []string
+			defer func() { waits <- bad }()
+			for i := 1; c.every > 0 && i < 5; i++ {
+				clk.WaitCreated(i-1, done)
+				next, ok := clk.Next()
+				if n := conn.loops.Load(); !ok || n != int32(i) || next.Sub(clk.Now()) != c.every {
+					bad = append(bad, fmt.Sprintf("wait %d: after %d loops, %v long (pending %v)", i, n, next.Sub(clk.Now()), ok))
+				}
+				clk.Advance(c.every)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c.cfg.Profile, c.cfg.Clock = p, clk
+		res, err := evcc.Run(ctx, conn, c.cfg)
+		cancel()
+		close(done)
+		tcp.Close()
+		<-ev.end
+		if bad := <-waits; len(bad) > 0 {
+			t.Errorf("%s: %v", c.name, bad)
+		}
+		if err != nil || res.End != evcc.EndComplete || conn.loops.Load() != 5 || !slices.Equal(res.SoCs, []int{40, 41, 42, 43, 44}) {
+			t.Fatalf("%s: %v %v, %d loops, SoCs %v", c.name, res.End, err, conn.loops.Load(), res.SoCs)
+		}
+		if got, want := clk.Now().Sub(start), 4*c.every; got != want || clk.Created() != 4*min(int(c.every), 1) {
+			t.Errorf("%s: the car's clock moved %v with %d timers, want %v", c.name, got, clk.Created(), want)
+		}
+	}
 }
