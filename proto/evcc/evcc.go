@@ -33,6 +33,10 @@ type Config struct {
 	// Paced makes the car wait Profile.Think between an answer and its
 	// next request, as the real car does; unpaced, it asks at once.
 	Paced bool
+	// LoopInterval, if set, is the time from one ISO 15118-20 charge
+	// loop request to the next, on Clock; zero means Profile.LoopInterval
+	// when Paced, else none: the car loops as fast as the charger answers.
+	LoopInterval time.Duration
 	// Clock times the answers, the pacing and the phases that repeat a
 	// request (cable check, pre-charge, Ongoing); nil means clock.Real.
 	Clock clock.Clock
@@ -100,9 +104,12 @@ type Result struct {
 	Mode      string // requested energy transfer, e.g. "DC_extended"
 	Sent      Sent
 	// SoCs are the PresentSOCs of an ISO 15118-20 charge loop, as sent.
-	SoCs  []int
-	Steps []Step
-	End   End
+	SoCs []int
+	// ScheduleTupleID is the ScheduleTuple an ISO 15118-20 car in
+	// scheduled mode selected and followed; 0 in dynamic mode.
+	ScheduleTupleID uint32
+	Steps           []Step
+	End             End
 }
 
 // Errors of Run; they are wrapped with the step that failed. A timer that
@@ -130,7 +137,10 @@ func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 	s := &session{
 		ctx: ctx, conn: conn, rd: v2gtp.NewReader(conn), p: cfg.Profile,
 		timeout: cfg.ResponseTimeout, log: cfg.Log, tupleID: 1, paced: cfg.Paced, clk: cfg.Clock,
-		negotiated: cfg.Negotiated,
+		negotiated: cfg.Negotiated, loopEvery: cfg.LoopInterval,
+	}
+	if s.loopEvery == 0 && cfg.Paced {
+		s.loopEvery = cfg.Profile.LoopInterval
 	}
 	if s.clk == nil {
 		s.clk = clock.Real{}
@@ -189,6 +199,14 @@ type session struct {
 	// stream is the V2GTP payload type of the next request: ISO-20's
 	// schemas have their own; zero means 0x8001.
 	stream v2gtp.PayloadType
+
+	// loopEvery is the time between ISO-20 charge loop requests, loopAt
+	// when the last one started.
+	loopEvery time.Duration
+	loopAt    time.Time
+	// schedule is the ScheduleTuple an ISO-20 car in scheduled mode
+	// follows.
+	schedule iso20Schedule
 
 	serviceID uint16 // ChargeService of ServiceDiscoveryRes
 	tupleID   uint16 // ISO-2 SAScheduleTupleID of ChargeParameterDiscoveryRes
@@ -397,6 +415,25 @@ func (s *session) noteSent() {
 	p := s.p
 	s.res.Sent.SoC, s.res.Sent.FullSOC, s.res.Sent.BulkSOC = p.SoC, p.FullSOC, p.BulkSOC
 	s.res.Sent.CapacityWh, s.res.Sent.RequestWh = wh(p.Capacity), wh(p.Request)
+}
+
+// loopPace waits, before ISO-20 charge loop request i, until loopEvery
+// has passed since the previous one started.
+func (s *session) loopPace(i int) error {
+	if s.loopEvery <= 0 {
+		return nil
+	}
+	if d := s.loopEvery - s.clk.Now().Sub(s.loopAt); i > 0 && d > 0 {
+		t := s.clk.NewTimer(d)
+		select {
+		case <-t.C():
+		case <-s.ctx.Done():
+			t.Stop()
+			return s.ctx.Err()
+		}
+	}
+	s.loopAt = s.clk.Now()
+	return nil
 }
 
 func (s *session) rounds() int {

@@ -25,6 +25,7 @@ func ExampleProfiles() {
 	// refuses-ac       car that refuses AC after a V2G session (unnamed)
 	// iso20-ac         77 kWh car speaking ISO 15118-20 AC (dynamic mode, EIM)
 	// iso20-ac-tls     77 kWh car speaking ISO 15118-20 AC over TLS 1.3 (dynamic mode, EIM)
+	// iso20-ac-scheduled 77 kWh car speaking ISO 15118-20 AC (scheduled mode, EIM)
 	// iso20-dc         77 kWh car speaking ISO 15118-20 DC (dynamic mode, EIM)
 	// ioniq-phev       Hyundai Ioniq plug-in hybrid
 	// zoe              Renault Zoe R/Q (AC-only charger)
@@ -34,5 +35,5 @@ func ExampleLookup() {
 	_, err := evcc.Lookup("trabant")
 	fmt.Println(err)
 	// Output:
-	// evcc: unknown car "trabant"; choose one of ioniq, tesla-model3, id3, ev6, polestar2, stellantis, no-capacity, full, phev, ignores-shutdown, ac-only, refuses-ac, iso20-ac, iso20-ac-tls, iso20-dc, ioniq-phev, zoe
+	// evcc: unknown car "trabant"; choose one of ioniq, tesla-model3, id3, ev6, polestar2, stellantis, no-capacity, full, phev, ignores-shutdown, ac-only, refuses-ac, iso20-ac, iso20-ac-tls, iso20-ac-scheduled, iso20-dc, ioniq-phev, zoe
 }

@@ -19,9 +19,10 @@ func iso20ACProto(schemaID, prio uint8) apphand.AppProtocolType {
 	return apphand.AppProtocolType{ProtocolNamespace: NamespaceISO20AC, VersionNumberMajor: 1, SchemaID: schemaID, Priority: prio}
 }
 
-// ISO20AC holds what a car sends in ISO 15118-20 AC (dynamic mode, EIM).
-// The loop's PresentSOC starts at Profile.SoC and rises by SoCStep per
-// AC_ChargeLoopReq; BatteryEnergyCapacity is Profile.Capacity.
+// ISO20AC holds what a car sends in ISO 15118-20 AC (EIM, dynamic mode or,
+// with Profile.ISO20Scheduled, scheduled mode). The loop's PresentSOC
+// starts at Profile.SoC and rises by SoCStep per AC_ChargeLoopReq;
+// BatteryEnergyCapacity is Profile.Capacity.
 type ISO20AC struct {
 	MaxPower, MinPower Physical // W
 	TargetSOC          int      // percent; -1 = not sent
@@ -30,14 +31,14 @@ type ISO20AC struct {
 }
 
 // runISO20 plays ISO 15118-20 AC after the handshake: EIM, the AC service
-// in dynamic mode, the charge loop with the profile's DisplayParameters,
-// the stop.
+// in the profile's control mode, the charge loop with the profile's
+// DisplayParameters, the stop.
 func (s *session) runISO20() error {
 	p := s.p.ISO20AC
 	if p == nil {
 		return fmt.Errorf("%w: the charger chose ISO 15118-20 AC, which profile %s does not charge with", ErrBadResponse, s.p.Name)
 	}
-	if err := s.iso20Services(iso20ServiceAC, "AC dynamic"); err != nil {
+	if err := s.iso20Services(iso20ServiceAC, "AC"); err != nil {
 		return err
 	}
 	if _, err := s.iso20AC(message.AC_ChargeParameterDiscoveryReq, ac.Document{AC_ChargeParameterDiscoveryReq: &ac.AC_ChargeParameterDiscoveryReqType{
@@ -47,13 +48,25 @@ func (s *session) runISO20() error {
 	if err := s.iso20Schedule(p.TargetSOC, p.EnergyRequest); err != nil {
 		return err
 	}
-	if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStart}}); err != nil {
+	// In scheduled mode the car charges at the schedule's power, up to its own.
+	power := s.schedule.follow(rational(p.MaxPower))
+	if err := s.iso20Start(power); err != nil {
 		return err
 	}
 	for i := range s.rounds() {
-		l := &ac.AC_ChargeLoopReqType{Dynamic_AC_CLReqControlMode: &ac.Dynamic_AC_CLReqControlModeType{
-			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest),
-			EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower), EVPresentActivePower: rational(p.MaxPower)}}
+		if err := s.loopPace(i); err != nil {
+			return err
+		}
+		l := &ac.AC_ChargeLoopReqType{}
+		if s.schedule.on {
+			request, maxP, minP := rational(p.EnergyRequest), rational(p.MaxPower), rational(p.MinPower)
+			l.Scheduled_AC_CLReqControlMode = &ac.Scheduled_AC_CLReqControlModeType{EVTargetEnergyRequest: &request, EVMaximumEnergyRequest: &request,
+				EVMaximumChargePower: &maxP, EVMinimumChargePower: &minP, EVPresentActivePower: power}
+		} else {
+			l.Dynamic_AC_CLReqControlMode = &ac.Dynamic_AC_CLReqControlModeType{
+				EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest),
+				EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(p.MinPower), EVPresentActivePower: rational(p.MaxPower)}
+		}
 		l.DisplayParameters = s.iso20Display(i, p.SoCStep, p.TargetSOC)
 		res, err := s.iso20AC(message.AC_ChargeLoopReq, ac.Document{AC_ChargeLoopReq: l})
 		if err != nil {
@@ -82,8 +95,9 @@ func (s *session) iso20Display(i, step, target int) *iso20.DisplayParametersType
 }
 
 // iso20Services plays SessionSetup, EIM authorization and the choice of
-// the energy service (its ServiceID) in dynamic mode.
-func (s *session) iso20Services(service uint16, mode string) error {
+// the energy service (its ServiceID, named energy) in the profile's
+// control mode.
+func (s *session) iso20Services(service uint16, energy string) error {
 	s.sid = make([]byte, 8)
 	res, err := s.iso20Common(message.SessionSetupReq, iso20.Document{SessionSetupReq: &iso20.SessionSetupReqType{EVCCID: strings.ToUpper(hex.EncodeToString(s.evccid[:]))}})
 	if err != nil {
@@ -122,29 +136,46 @@ func (s *session) iso20Services(service uint16, mode string) error {
 	if err != nil {
 		return err
 	}
-	set, ok := dynamicSet(res.ServiceDetailRes.ServiceParameterList)
+	mode, name := controlDynamic, "dynamic"
+	if s.p.ISO20Scheduled {
+		mode, name = controlScheduled, "scheduled"
+	}
+	set, ok := parameterSet(res.ServiceDetailRes.ServiceParameterList, mode)
 	if !ok {
 		return s.iso20Stop(false, EndNoService)
 	}
-	s.res.Mode = mode
+	s.schedule.on = s.p.ISO20Scheduled
+	s.res.Mode = energy + " " + name
 	_, err = s.iso20Common(message.ServiceSelectionReq, iso20.Document{ServiceSelectionReq: &iso20.ServiceSelectionReqType{
 		SelectedEnergyTransferService: iso20.SelectedServiceType{ServiceID: service, ParameterSetID: set}}})
 	return err
 }
 
-// iso20Schedule plays ScheduleExchange in dynamic mode until the charger
-// has finished.
+// iso20Schedule plays ScheduleExchange in the selected control mode until
+// the charger has finished; in scheduled mode the car takes the first
+// ScheduleTuple offered.
 func (s *session) iso20Schedule(targetSOC int, request Physical) error {
 	s.startPhase(TimerOngoing, V2G_EVCC_Ongoing_Timeout)
 	for {
-		dyn := &iso20.Dynamic_SEReqControlModeType{DepartureTime: 7200, TargetSOC: percent(targetSOC),
-			EVTargetEnergyRequest: rational(request), EVMaximumEnergyRequest: rational(request)}
-		res, err := s.iso20Common(message.ScheduleExchangeReq, iso20.Document{ScheduleExchangeReq: &iso20.ScheduleExchangeReqType{
-			MaximumSupportingPoints: 1024, Dynamic_SEReqControlMode: dyn}})
+		req := &iso20.ScheduleExchangeReqType{MaximumSupportingPoints: 1024}
+		if s.schedule.on {
+			r := rational(request)
+			req.Scheduled_SEReqControlMode = &iso20.Scheduled_SEReqControlModeType{EVTargetEnergyRequest: &r, EVMaximumEnergyRequest: &r}
+		} else {
+			req.Dynamic_SEReqControlMode = &iso20.Dynamic_SEReqControlModeType{DepartureTime: 7200, TargetSOC: percent(targetSOC),
+				EVTargetEnergyRequest: rational(request), EVMaximumEnergyRequest: rational(request)}
+		}
+		res, err := s.iso20Common(message.ScheduleExchangeReq, iso20.Document{ScheduleExchangeReq: req})
 		if err != nil {
 			return err
 		}
-		if res.ScheduleExchangeRes.EVSEProcessing == iso20.ProcessingFinished {
+		if se := res.ScheduleExchangeRes; se.EVSEProcessing == iso20.ProcessingFinished {
+			if s.schedule.on {
+				if err := s.schedule.take(se.Scheduled_SEResControlMode); err != nil {
+					return err
+				}
+				s.res.ScheduleTupleID = s.schedule.tuple
+			}
 			s.res.Sent.RequestWh = int64(request.Float())
 			break
 		}
@@ -153,14 +184,68 @@ func (s *session) iso20Schedule(targetSOC int, request Physical) error {
 	return nil
 }
 
+// iso20Start sends PowerDelivery(Start); in scheduled mode with the
+// EVPowerProfile that selects the tuple taken, at power for the length
+// of its first entry.
+func (s *session) iso20Start(power iso20.RationalNumberType) error {
+	pd := &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStart}
+	if s.schedule.on {
+		pd.EVPowerProfile = &iso20.EVPowerProfileType{TimeAnchor: uint64(max(s.clk.Now().Unix(), 0)),
+			Scheduled_EVPPTControlMode: &iso20.Scheduled_EVPPTControlModeType{SelectedScheduleTupleID: s.schedule.tuple},
+			EVPowerProfileEntries: iso20.EVPowerProfileEntryListType{EVPowerProfileEntry: []iso20.PowerScheduleEntryType{
+				{Duration: s.schedule.duration, Power: power}}}}
+	}
+	_, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: pd})
+	return err
+}
+
+// iso20Schedule is the ScheduleTuple a car in scheduled mode follows.
+type iso20Schedule struct {
+	on       bool   // scheduled mode selected
+	tuple    uint32 // its ScheduleTupleID
+	power    iso20.RationalNumberType
+	duration uint32 // s, of the first entry
+}
+
+// take keeps the first ScheduleTuple of m and its PowerSchedule's first entry.
+func (sc *iso20Schedule) take(m *iso20.Scheduled_SEResControlModeType) error {
+	if m == nil || len(m.ScheduleTuple) == 0 || len(m.ScheduleTuple[0].ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry) == 0 {
+		return fmt.Errorf("%w: ScheduleExchangeRes offers no ScheduleTuple with a PowerSchedule, which scheduled mode needs", ErrBadResponse)
+	}
+	t := &m.ScheduleTuple[0]
+	e := t.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+	sc.tuple, sc.power, sc.duration = t.ScheduleTupleID, e.Power, e.Duration
+	return nil
+}
+
+// follow is the power the car draws: in scheduled mode the schedule's, up
+// to limit; in dynamic mode limit.
+func (sc *iso20Schedule) follow(limit iso20.RationalNumberType) iso20.RationalNumberType {
+	if sc.on && value20(sc.power) < value20(limit) {
+		return sc.power
+	}
+	return limit
+}
+
+func value20(r iso20.RationalNumberType) float64 {
+	return Physical{r.Value, r.Exponent}.Float()
+}
+
 // iso20ServiceAC is ISO-20's ServiceID of AC charging.
 const iso20ServiceAC = 1
 
-// dynamicSet returns the first parameter set of the AC service in dynamic mode (ControlMode 2).
-func dynamicSet(l iso20.ServiceParameterListType) (uint16, bool) {
+// The values of the ControlMode parameter (ISO 15118-20, 8.4.3.2.2).
+const (
+	controlScheduled int32 = 1
+	controlDynamic   int32 = 2
+)
+
+// parameterSet returns the first parameter set of the service in control
+// mode (ControlMode).
+func parameterSet(l iso20.ServiceParameterListType, mode int32) (uint16, bool) {
 	for _, set := range l.ParameterSet {
 		for _, p := range set.Parameter {
-			if p.Name == "ControlMode" && p.IntValue != nil && *p.IntValue == 2 {
+			if p.Name == "ControlMode" && p.IntValue != nil && *p.IntValue == mode {
 				return set.ParameterSetID, true
 			}
 		}

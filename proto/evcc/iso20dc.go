@@ -17,7 +17,8 @@ func iso20DCProto(schemaID, prio uint8) apphand.AppProtocolType {
 	return apphand.AppProtocolType{ProtocolNamespace: NamespaceISO20DC, VersionNumberMajor: 1, SchemaID: schemaID, Priority: prio}
 }
 
-// ISO20DC holds what a car sends in ISO 15118-20 DC (dynamic mode, EIM).
+// ISO20DC holds what a car sends in ISO 15118-20 DC (EIM, dynamic mode or,
+// with Profile.ISO20Scheduled, scheduled mode).
 // The loop's PresentSOC starts at Profile.SoC and rises by SoCStep per
 // DC_ChargeLoopReq; BatteryEnergyCapacity is Profile.Capacity.
 type ISO20DC struct {
@@ -36,7 +37,7 @@ type ISO20DC struct {
 const iso20ServiceDC = 2
 
 // runISO20DC plays ISO 15118-20 DC after the handshake: EIM, the DC
-// service in dynamic mode, the cable check, the precharge to the
+// service in the profile's control mode, the cable check, the precharge to the
 // battery's voltage, the charge loop with the profile's
 // DisplayParameters, the stop.
 func (s *session) runISO20DC() error {
@@ -44,7 +45,7 @@ func (s *session) runISO20DC() error {
 	if p == nil {
 		return fmt.Errorf("%w: the charger chose ISO 15118-20 DC, which profile %s does not charge with", ErrBadResponse, s.p.Name)
 	}
-	if err := s.iso20Services(iso20ServiceDC, "DC dynamic"); err != nil {
+	if err := s.iso20Services(iso20ServiceDC, "DC"); err != nil {
 		return err
 	}
 	zero := Physical{}
@@ -83,14 +84,31 @@ func (s *session) runISO20DC() error {
 		}
 	}
 	s.endPhase()
-	if _, err := s.iso20Common(message.PowerDeliveryReq, iso20.Document{PowerDeliveryReq: &iso20.PowerDeliveryReqType{ChargeProgress: iso20.ChargeProgressStart}}); err != nil {
+	// In scheduled mode the car draws the schedule's power, up to its own,
+	// as a target current at its voltage.
+	power := s.schedule.follow(rational(p.MaxPower))
+	if err := s.iso20Start(power); err != nil {
 		return err
 	}
+	current := rational(p.MaxCurrent)
+	if i := value20(power) / p.Voltage.Float(); p.Voltage.Float() > 0 && i < p.MaxCurrent.Float() {
+		current = iso20.RationalNumberType{Value: int16(i)}
+	}
 	for i := range s.rounds() {
-		l := &dc.DC_ChargeLoopReqType{EVPresentVoltage: rational(p.Voltage), Dynamic_DC_CLReqControlMode: &dc.Dynamic_DC_CLReqControlModeType{
-			EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest), EVMinimumEnergyRequest: rational(zero),
-			EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(zero), EVMaximumChargeCurrent: rational(p.MaxCurrent),
-			EVMaximumVoltage: rational(p.MaxVoltage), EVMinimumVoltage: rational(p.MinVoltage)}}
+		if err := s.loopPace(i); err != nil {
+			return err
+		}
+		l := &dc.DC_ChargeLoopReqType{EVPresentVoltage: rational(p.Voltage)}
+		if s.schedule.on {
+			request, maxP, maxI, maxV := rational(p.EnergyRequest), rational(p.MaxPower), rational(p.MaxCurrent), rational(p.MaxVoltage)
+			l.Scheduled_DC_CLReqControlMode = &dc.Scheduled_DC_CLReqControlModeType{EVTargetEnergyRequest: &request, EVMaximumEnergyRequest: &request,
+				EVTargetCurrent: current, EVTargetVoltage: rational(p.Voltage), EVMaximumChargePower: &maxP, EVMaximumChargeCurrent: &maxI, EVMaximumVoltage: &maxV}
+		} else {
+			l.Dynamic_DC_CLReqControlMode = &dc.Dynamic_DC_CLReqControlModeType{
+				EVTargetEnergyRequest: rational(p.EnergyRequest), EVMaximumEnergyRequest: rational(p.EnergyRequest), EVMinimumEnergyRequest: rational(zero),
+				EVMaximumChargePower: rational(p.MaxPower), EVMinimumChargePower: rational(zero), EVMaximumChargeCurrent: rational(p.MaxCurrent),
+				EVMaximumVoltage: rational(p.MaxVoltage), EVMinimumVoltage: rational(p.MinVoltage)}
+		}
 		l.DisplayParameters = s.iso20Display(i, p.SoCStep, p.TargetSOC)
 		res, err := s.iso20DC(message.DC_ChargeLoopReq, dc.Document{DC_ChargeLoopReq: l})
 		if err != nil {

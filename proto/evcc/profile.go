@@ -128,6 +128,14 @@ type Profile struct {
 	// TLS: the car asks for TLS in SDP (Security 0x00) and talks only
 	// over it, TLS 1.3 (TLSConfig), as -20 requires.
 	TLS bool
+	// ISO20Scheduled: under ISO 15118-20 the car selects scheduled mode
+	// (the parameter set with ControlMode 1) and follows the charger's
+	// schedule; else dynamic mode.
+	ISO20Scheduled bool
+	// LoopInterval is how often the car repeats an ISO 15118-20 charge
+	// loop request, as a real car does (about once a second); the car
+	// keeps it when paced (Config.Paced, Config.LoopInterval).
+	LoopInterval time.Duration
 
 	Rounds int // CurrentDemand or ChargingStatus rounds before the car stops; 0 = DefaultRounds
 
@@ -152,6 +160,10 @@ const (
 
 // DefaultRounds is the charging rounds of a Profile whose Rounds is zero.
 const DefaultRounds = 5
+
+// iso20LoopInterval is how often the -20 profiles loop: about once a
+// second, as real -20 cars do.
+const iso20LoopInterval = time.Second
 
 func dinProto(schemaID, prio uint8) apphand.AppProtocolType {
 	return apphand.AppProtocolType{ProtocolNamespace: NamespaceDIN, VersionNumberMajor: 2, SchemaID: schemaID, Priority: prio}
@@ -372,9 +384,10 @@ func Profiles() []Profile {
 			Capacity: pv(77, 3),
 			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
 				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
-			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
-			Quirks:   QuirkNoServiceCategory,
-			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+			ISO20AC:      &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			LoopInterval: iso20LoopInterval,
+			Quirks:       QuirkNoServiceCategory,
+			AfterSoC:     ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			// iso20-ac as -20 has it: over TLS 1.3 only.
@@ -386,10 +399,28 @@ func Profiles() []Profile {
 			Capacity: pv(77, 3),
 			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
 				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
-			ISO20AC:  &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
-			TLS:      true,
-			Quirks:   QuirkNoServiceCategory,
-			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+			ISO20AC:      &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			LoopInterval: iso20LoopInterval,
+			TLS:          true,
+			Quirks:       QuirkNoServiceCategory,
+			AfterSoC:     ChargesAfterCPOff, AfterSoCReport: reportMost,
+		},
+		{
+			// iso20-ac in scheduled mode: it selects the charger's
+			// schedule and charges at its power (up to its own 11 kW).
+			Name: "iso20-ac-scheduled", Car: "77 kWh car speaking ISO 15118-20 AC (scheduled mode, EIM)",
+			Source:    "no capture: ISO 15118-20 AC in scheduled mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq",
+			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
+			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x03},
+			SoC:       40, FullSOC: -1, BulkSOC: -1,
+			Capacity: pv(77, 3),
+			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
+				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
+			ISO20AC:        &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+			ISO20Scheduled: true,
+			LoopInterval:   iso20LoopInterval,
+			Quirks:         QuirkNoServiceCategory,
+			AfterSoC:       ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			// As iso20-ac: no capture in the clear; a plausible 77 kWh car
@@ -406,7 +437,8 @@ func Profiles() []Profile {
 			DemandVoltage: Physical{400, 0}, DemandCurrent: Physical{100, 0},
 			ISO20DC: &ISO20DC{MaxPower: Physical{100, 3}, MaxCurrent: Physical{250, 0}, MaxVoltage: Physical{450, 0}, MinVoltage: Physical{200, 0},
 				Voltage: Physical{400, 0}, TargetSOC: 80, EnergyRequest: Physical{40, 3}, SoCStep: 1},
-			AfterSoC: ChargesAfterCPOff, AfterSoCReport: reportMost,
+			LoopInterval: iso20LoopInterval,
+			AfterSoC:     ChargesAfterCPOff, AfterSoCReport: reportMost,
 		},
 		{
 			// It never talks: no protocols, no values; only the pilot.

@@ -124,12 +124,20 @@ var iso20Expect = [s20NumStates]Phase{PhaseSessionSetup, PhaseAuthorization, Pha
 	PhasePaymentSelection, PhaseChargeParameterDiscovery, PhaseScheduleExchange, PhasePowerDelivery, PhaseChargeLoop,
 	PhaseSessionStop, PhaseSessionStop, PhaseCableCheck, PhasePreCharge, PhaseWeldingDetection}
 
-// The AC service as the charger offers it: ServiceID 1 (AC), one
-// parameter set (ID 1): three phases at 230 V, dynamic mode, the car
-// telling its mobility needs, no pricing (ISO 15118-20, 8.4.3.2.2).
+// The AC service as the charger offers it: ServiceID 1 (AC), two
+// parameter sets: three phases at 230 V, the car telling its mobility
+// needs, no pricing, in dynamic mode (ID 1) or scheduled mode (ID 2)
+// (ISO 15118-20, 8.4.3.2.2: ControlMode 1 Scheduled, 2 Dynamic).
 const (
-	iso20ServiceAC    = 1
+	iso20ServiceAC = 1
+	// iso20ParameterSet and iso20ScheduledSet are the parameter sets of
+	// dynamic and scheduled mode, in AC and DC alike.
 	iso20ParameterSet = 1
+	iso20ScheduledSet = 2
+	// iso20TupleID is the one ScheduleTuple offered in scheduled mode,
+	// iso20ScheduleS its PowerSchedule's length (24 h).
+	iso20TupleID   = 1
+	iso20ScheduleS = 24 * 60 * 60
 	// iso20MaxPowerW and iso20MinPowerW: three phases of 32 A (ISO-2's
 	// EVSEMaxCurrent) and of 6 A at 230 V.
 	iso20MaxPowerW = 3 * 32 * 230
@@ -141,30 +149,40 @@ var (
 	iso20EIM         = []iso20.AuthorizationType{iso20.AuthorizationEIM}
 	iso20EIMMode     = &iso20.EIM_ASResAuthorizationModeType{}
 	iso20ACServices  = iso20.ServiceListType{Service: []iso20.ServiceType{{ServiceID: iso20ServiceAC, FreeService: true}}}
-	iso20ACParameter = func() iso20.ServiceParameterListType {
+	iso20ACParameter = iso20Sets(func(mode int32) []iso20.ParameterType {
 		i := func(v int32) *int32 { return &v }
-		return iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: iso20ParameterSet, Parameter: []iso20.ParameterType{
+		return []iso20.ParameterType{
 			{Name: "Connector", IntValue: i(2)},            // ThreePhase
-			{Name: "ControlMode", IntValue: i(2)},          // Dynamic
+			{Name: "ControlMode", IntValue: i(mode)},       // 2 Dynamic, 1 Scheduled
 			{Name: "EVSENominalVoltage", IntValue: i(230)}, // V
 			{Name: "MobilityNeedsMode", IntValue: i(1)},    // ProvidedByEvcc
 			{Name: "Pricing", IntValue: i(0)},              // NoPricing
-		}}}}
-	}()
+		}
+	})
 	iso20Dynamic = &iso20.Dynamic_SEResControlModeType{}
-	// DC: ServiceID 2, one parameter set: the core connector, dynamic
-	// mode, the car telling its mobility needs, no pricing.
+	// DC: ServiceID 2, the same two parameter sets: the core connector,
+	// the car telling its mobility needs, no pricing, dynamic or
+	// scheduled.
 	iso20DCServices  = iso20.ServiceListType{Service: []iso20.ServiceType{{ServiceID: iso20ServiceDC, FreeService: true}}}
-	iso20DCParameter = func() iso20.ServiceParameterListType {
+	iso20DCParameter = iso20Sets(func(mode int32) []iso20.ParameterType {
 		i := func(v int32) *int32 { return &v }
-		return iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: iso20ParameterSet, Parameter: []iso20.ParameterType{
+		return []iso20.ParameterType{
 			{Name: "Connector", IntValue: i(1)},         // Core
-			{Name: "ControlMode", IntValue: i(2)},       // Dynamic
+			{Name: "ControlMode", IntValue: i(mode)},    // 2 Dynamic, 1 Scheduled
 			{Name: "MobilityNeedsMode", IntValue: i(1)}, // ProvidedByEvcc
 			{Name: "Pricing", IntValue: i(0)},           // NoPricing
-		}}}}
-	}()
+		}
+	})
 )
+
+// iso20Sets is the parameter list of a service: the dynamic set first, as
+// before scheduled mode was served, then the scheduled one.
+func iso20Sets(params func(controlMode int32) []iso20.ParameterType) iso20.ServiceParameterListType {
+	return iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{
+		{ParameterSetID: iso20ParameterSet, Parameter: params(2)},
+		{ParameterSetID: iso20ScheduledSet, Parameter: params(1)},
+	}}
+}
 
 // iso20ServiceDC is the DC service's ServiceID (ISO 15118-20, 8.4.3.1).
 const iso20ServiceDC = 2
@@ -187,13 +205,17 @@ type iso20Adapter struct {
 	dcDec dc.Decoder
 	dcReq *dc.Document
 	// invalid: the request asks for what the charger does not offer (a
-	// service, a parameter set, scheduled mode): answered with its FAILED
-	// code, which ends the session.
+	// service, a parameter set, a schedule, the other control mode):
+	// answered with refusal, a FAILED code, which ends the session.
 	invalid bool
+	refusal iso20.ResponseCodeType
 	// pnc: the car selected Plug & Charge, which is not offered.
 	pnc bool
 	// scheduled: the charge loop request is in scheduled mode.
 	scheduled bool
+	// schedMode: the car selected scheduled mode (ServiceSelection), else
+	// dynamic; every later request of the session keeps to it.
+	schedMode bool
 	ans       iso20Answers
 	evseID    string
 	idOf      string
@@ -227,11 +249,19 @@ type iso20Answers struct {
 	dcdyn  dc.Dynamic_DC_CLResControlModeType
 	dcsch  dc.Scheduled_DC_CLResControlModeType
 	weld   dc.DC_WeldingDetectionResType
+	// Scheduled mode: the one tuple offered, its one entry, the loops'
+	// optional values.
+	sse    iso20.Scheduled_SEResControlModeType
+	tuple  [1]iso20.ScheduleTupleType
+	entry  [1]iso20.PowerScheduleEntryType
+	target iso20.RationalNumberType
+	dclim  [4]iso20.RationalNumberType
 }
 
 func newISO20Adapter(cfg *Config, isDC bool) *iso20Adapter {
 	a := pooled(&iso20Adapters, func(*iso20Adapter) {})
 	a.cfg, a.dc, a.kind, a.req, a.acReq, a.dcReq = cfg, isDC, k20None, nil, nil, nil
+	a.schedMode = false
 	if a.evseID == "" || a.idOf != cfg.EVSEID {
 		a.idOf, a.evseID = cfg.EVSEID, iso2EVSEID(cfg.EVSEID)
 	}
@@ -329,7 +359,7 @@ func (a *iso20Adapter) after(st state, r *Request, d *Decision) state {
 // decode reads the request of the stream accept noted: its kind, its
 // Header's SessionID and what it tells.
 func (a *iso20Adapter) decode(payload []byte, r *Request) error {
-	a.kind, a.invalid, a.pnc, a.scheduled = k20None, false, false, false
+	a.kind, a.invalid, a.refusal, a.pnc, a.scheduled = k20None, false, iso20.ResponseCodeOK, false, false
 	*r = Request{Phase: NumPhases}
 	var h *iso20.MessageHeaderType
 	var err error
@@ -413,20 +443,29 @@ func (a *iso20Adapter) read(r *Request) {
 	case k20Authorization:
 		a.pnc = a.req.AuthorizationReq.SelectedAuthorizationService != iso20.AuthorizationEIM
 	case k20ServiceDetail:
-		a.invalid = a.req.ServiceDetailReq.ServiceID != a.service()
+		a.refuse(a.req.ServiceDetailReq.ServiceID != a.service(), iso20.ResponseCodeFAILED_ServiceIDInvalid)
 	case k20ServiceSelection:
 		s := a.req.ServiceSelectionReq.SelectedEnergyTransferService
-		a.invalid = s.ServiceID != a.service() || s.ParameterSetID != iso20ParameterSet
+		a.schedMode = s.ParameterSetID == iso20ScheduledSet
+		a.refuse(s.ServiceID != a.service() || s.ParameterSetID != iso20ParameterSet && !a.schedMode, iso20.ResponseCodeFAILED_ServiceSelectionInvalid)
 	case k20ScheduleExchange:
-		dyn := a.req.ScheduleExchangeReq.Dynamic_SEReqControlMode
-		a.invalid = dyn == nil
-		if dyn != nil {
+		// The control mode is the one the car selected.
+		se := a.req.ScheduleExchangeReq
+		dyn, sch := se.Dynamic_SEReqControlMode, se.Scheduled_SEReqControlMode
+		switch {
+		case a.schedMode && sch != nil:
+			r.Values, r.HasValues = iso20ScheduledGoalValues(sch), true
+		case !a.schedMode && dyn != nil:
 			r.Values, r.HasValues = iso20GoalValues(dyn), true
+		default:
+			a.refuse(true, iso20.ResponseCodeFAILED_ScheduleSelectionInvalid)
 		}
 	case k20PowerDelivery:
-		p := a.req.PowerDeliveryReq.ChargeProgress
+		pd := a.req.PowerDeliveryReq
+		p := pd.ChargeProgress
 		r.ReadyToCharge = p == iso20.ChargeProgressStart
 		r.Renegotiate = p == iso20.ChargeProgressScheduleRenegotiation
+		a.checkProfile(pd)
 	case k20ChargeParameterDiscovery:
 		if a.dc {
 			if m := a.dcReq.DC_ChargeParameterDiscoveryReq.DC_CPDReqEnergyTransferMode; m != nil {
@@ -448,12 +487,43 @@ func (a *iso20Adapter) read(r *Request) {
 			a.scheduled = l.Scheduled_DC_CLReqControlMode != nil
 			r.TargetVoltageV, r.TargetCurrentA = iso20DCTargets(l)
 			r.Values, r.HasValues = ISO20DCLoopValues(l), true
-			return
+		} else {
+			l := a.acReq.AC_ChargeLoopReq
+			r.Energy = EnergyAC
+			a.scheduled = l.Scheduled_AC_CLReqControlMode != nil
+			r.Values, r.HasValues = ISO20LoopValues(l), true
 		}
-		l := a.acReq.AC_ChargeLoopReq
-		r.Energy = EnergyAC
-		a.scheduled = l.Scheduled_AC_CLReqControlMode != nil
-		r.Values, r.HasValues = ISO20LoopValues(l), true
+		// A loop in the other control mode than the one selected is
+		// FAILED (its values are still recorded).
+		a.refuse(a.scheduled != a.schedMode, iso20.ResponseCodeFAILED)
+	}
+}
+
+// refuse marks the request as asking for what the charger does not offer,
+// answered with code, when bad.
+func (a *iso20Adapter) refuse(bad bool, code iso20.ResponseCodeType) {
+	if bad {
+		a.invalid, a.refusal = true, code
+	}
+}
+
+// checkProfile checks the EVPowerProfile of a PowerDeliveryReq: in
+// scheduled mode the car starts with the tuple it follows, which must be
+// the one offered; a scheduled profile in dynamic mode selects what was
+// never offered.
+func (a *iso20Adapter) checkProfile(pd *iso20.PowerDeliveryReqType) {
+	var sel *iso20.Scheduled_EVPPTControlModeType
+	if pd.EVPowerProfile != nil {
+		sel = pd.EVPowerProfile.Scheduled_EVPPTControlMode
+	}
+	switch {
+	case !a.schedMode:
+		a.refuse(sel != nil, iso20.ResponseCodeFAILED_ScheduleSelectionInvalid)
+	case pd.ChargeProgress != iso20.ChargeProgressStart:
+	case sel == nil:
+		a.refuse(true, iso20.ResponseCodeFAILED_EVPowerProfileInvalid)
+	default:
+		a.refuse(sel.SelectedScheduleTupleID != iso20TupleID, iso20.ResponseCodeFAILED_ScheduleSelectionInvalid)
 	}
 }
 
@@ -510,18 +580,15 @@ func (a *iso20Adapter) answer(dst []byte, p *Progress, r *Request, d *Decision, 
 		code = iso20.ResponseCodeOK_NewSessionEstablished
 	case a.kind == k20Authorization && a.pnc:
 		code = iso20.ResponseCodeWARNING_AuthorizationSelectionInvalid
-	case a.kind == k20ServiceDetail && a.invalid:
-		code = iso20.ResponseCodeFAILED_ServiceIDInvalid
-	case a.kind == k20ServiceSelection && a.invalid:
-		code = iso20.ResponseCodeFAILED_ServiceSelectionInvalid
-	case a.kind == k20ScheduleExchange && a.invalid:
-		code = iso20.ResponseCodeFAILED_ScheduleSelectionInvalid
+	case a.invalid:
+		code = a.refusal
 	case d.Outcome == WrongEnergy:
 		code = iso20Codes[codeWrongEnergy]
 	case d.Outcome == Fail:
 		code = iso20.ResponseCodeFAILED
 	}
-	return a.build(dst, code, false, d, sid)
+	// A refused request gets the cautious values of a FAILED answer.
+	return a.build(dst, code, a.invalid, d, sid)
 }
 
 // build encodes the answer of the request just decoded with code; failed
@@ -571,6 +638,18 @@ func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed boo
 		x.doc.ServiceSelectionRes = &x.sel
 	case k20ScheduleExchange:
 		x.se = iso20.ScheduleExchangeResType{Header: hd, ResponseCode: code, EVSEProcessing: iso20.ProcessingFinished, Dynamic_SEResControlMode: iso20Dynamic}
+		if a.schedMode && !failed {
+			// One tuple: the charger's power limit for 24 h from now, no price.
+			p := maxW
+			if a.dc {
+				p = a.cfg.Limits.MaxPowerW
+			}
+			x.entry[0] = iso20.PowerScheduleEntryType{Duration: iso20ScheduleS, Power: iso20Rational(p)}
+			x.tuple[0] = iso20.ScheduleTupleType{ScheduleTupleID: iso20TupleID, ChargingSchedule: iso20.ChargingScheduleType{
+				PowerSchedule: iso20.PowerScheduleType{TimeAnchor: hd.TimeStamp, PowerScheduleEntries: iso20.PowerScheduleEntryListType{PowerScheduleEntry: x.entry[:]}}}}
+			x.sse = iso20.Scheduled_SEResControlModeType{ScheduleTuple: x.tuple[:]}
+			x.se.Dynamic_SEResControlMode, x.se.Scheduled_SEResControlMode = nil, &x.sse
+		}
 		x.doc.ScheduleExchangeRes = &x.se
 	case k20PowerDelivery:
 		x.pd = iso20.PowerDeliveryResType{Header: hd, ResponseCode: code}
@@ -589,8 +668,10 @@ func (a *iso20Adapter) build(dst []byte, code iso20.ResponseCodeType, failed boo
 	case k20ChargeLoop:
 		common = false
 		x.cl = ac.AC_ChargeLoopResType{Header: hd, ResponseCode: code}
-		if a.scheduled && !failed {
-			x.sched = ac.Scheduled_AC_CLResControlModeType{}
+		if a.scheduled {
+			// The schedule's power (none when failed).
+			x.target = iso20Rational(maxW)
+			x.sched = ac.Scheduled_AC_CLResControlModeType{EVSETargetActivePower: &x.target}
 			x.cl.Scheduled_AC_CLResControlMode = &x.sched
 		} else {
 			x.dyn = ac.Dynamic_AC_CLResControlModeType{EVSETargetActivePower: iso20Rational(maxW)}
@@ -649,8 +730,11 @@ func (a *iso20Adapter) buildDC(dst []byte, hd iso20.MessageHeaderType, code iso2
 	case k20ChargeLoop:
 		x.dcl = dc.DC_ChargeLoopResType{Header: hd, ResponseCode: code, EVSEPresentCurrent: iso20Rational(out.PresentCurrentA),
 			EVSEPresentVoltage: iso20Rational(out.PresentVoltageV), EVSECurrentLimitAchieved: out.CurrentLimitAchieved}
-		if a.scheduled && !failed {
-			x.dcsch = dc.Scheduled_DC_CLResControlModeType{}
+		if a.scheduled {
+			// The charger's limits, as in dynamic mode (none when failed).
+			x.dclim = [4]iso20.RationalNumberType{iso20Rational(l.MaxPowerW), iso20Rational(0), iso20Rational(l.MaxCurrentA), iso20Rational(l.MaxVoltageV)}
+			x.dcsch = dc.Scheduled_DC_CLResControlModeType{EVSEMaximumChargePower: &x.dclim[0], EVSEMinimumChargePower: &x.dclim[1],
+				EVSEMaximumChargeCurrent: &x.dclim[2], EVSEMaximumVoltage: &x.dclim[3]}
 			x.dcl.Scheduled_DC_CLResControlMode = &x.dcsch
 		} else {
 			x.dcdyn = dc.Dynamic_DC_CLResControlModeType{EVSEMaximumChargePower: iso20Rational(l.MaxPowerW), EVSEMinimumChargePower: iso20Rational(0),
@@ -698,17 +782,28 @@ func iso20GoalValues(d *iso20.Dynamic_SEReqControlModeType) record.Values {
 	return v
 }
 
+// iso20ScheduledGoalValues are what a scheduled ScheduleExchangeReq
+// tells: the energy the car asks for, if it says.
+func iso20ScheduledGoalValues(s *iso20.Scheduled_SEReqControlModeType) record.Values {
+	b := &valueBlock{}
+	return record.Values{EnergyRequestWh: iso20Opt(s.EVTargetEnergyRequest).into(&b.request)}
+}
+
 // ISO20LoopValues returns what an ISO 15118-20 AC_ChargeLoopReq tells,
 // the exponents applied: its DisplayParameters (Values.Display says which
-// it carried) and, in dynamic mode, the energy it asks for and its maximum
-// power. The session publishes them with every loop; replay reads
-// captures with it.
+// it carried) and the energy it asks for and its maximum power (in
+// scheduled mode if it sends them). The session publishes them with every
+// loop; replay reads captures with it.
 func ISO20LoopValues(l *ac.AC_ChargeLoopReqType) record.Values {
 	b := &valueBlock{}
 	v := record.Values{Display: record.DisplayLoop}
 	if dyn := l.Dynamic_AC_CLReqControlMode; dyn != nil {
 		b.request, b.maxP = iso20Value(dyn.EVTargetEnergyRequest), iso20Value(dyn.EVMaximumChargePower)
 		v.EnergyRequestWh, v.MaxPowerW = &b.request, &b.maxP
+	}
+	if s := l.Scheduled_AC_CLReqControlMode; s != nil {
+		v.EnergyRequestWh = iso20Opt(s.EVTargetEnergyRequest).into(&b.request)
+		v.MaxPowerW = iso20Opt(s.EVMaximumChargePower).into(&b.maxP)
 	}
 	iso20Display(b, &v, l.DisplayParameters)
 	return v
@@ -745,7 +840,7 @@ func iso20DCTargets(l *dc.DC_ChargeLoopReqType) (v, i float64) {
 // ISO20DCLoopValues returns what an ISO 15118-20 DC_ChargeLoopReq tells,
 // the exponents applied: its DisplayParameters (Values.Display says which
 // it carried) and, in dynamic mode, the energy it asks for and its
-// limits; in scheduled mode its targets.
+// limits; in scheduled mode its targets and whichever of those it sends.
 func ISO20DCLoopValues(l *dc.DC_ChargeLoopReqType) record.Values {
 	b := &valueBlock{}
 	v := record.Values{Display: record.DisplayLoop}
@@ -757,6 +852,10 @@ func ISO20DCLoopValues(l *dc.DC_ChargeLoopReqType) record.Values {
 	if s := l.Scheduled_DC_CLReqControlMode; s != nil {
 		b.targetV, b.targetI = iso20Value(s.EVTargetVoltage), iso20Value(s.EVTargetCurrent)
 		v.TargetVoltageV, v.TargetCurrentA = &b.targetV, &b.targetI
+		v.EnergyRequestWh = iso20Opt(s.EVTargetEnergyRequest).into(&b.request)
+		v.MaxPowerW = iso20Opt(s.EVMaximumChargePower).into(&b.maxP)
+		v.MaxCurrentA = iso20Opt(s.EVMaximumChargeCurrent).into(&b.maxI)
+		v.MaxVoltageV = iso20Opt(s.EVMaximumVoltage).into(&b.maxV)
 	}
 	iso20Display(b, &v, l.DisplayParameters)
 	return v

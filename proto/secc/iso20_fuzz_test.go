@@ -15,8 +15,9 @@ import (
 // FuzzISO20Session feeds a hostile ISO-20 car's stream to a session that
 // serves -20: no panic, and every answer is one V2GTP message in the
 // request's payload type that decodes in its schema as a response. Seeded
-// with a whole AC session, a whole DC one and, after the handshake, every
-// request kind of both.
+// with a whole AC session and a whole DC one, in dynamic and in scheduled
+// mode, scheduled cars that break their mode and, after the handshake,
+// every request kind of both.
 func FuzzISO20Session(f *testing.F) {
 	sapB, _ := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{offerISO20}}})
 	sap := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, sapB)
@@ -34,10 +35,28 @@ func FuzzISO20Session(f *testing.F) {
 	for _, q := range dcReqs {
 		dcRun.Write(v2gtp.AppendMessage(nil, q.typ, q.marshal(f)))
 	}
+	// The same cars in scheduled mode.
+	stream := func(sap []byte, reqs []iso20Req) []byte {
+		b := append([]byte(nil), sap...)
+		for _, q := range reqs {
+			b = v2gtp.AppendMessage(b, q.typ, q.marshal(f))
+		}
+		return b
+	}
+	schedReqs, schedDCReqs := iso20ScheduledCar(testSID[:], 2), iso20ScheduledDCCar(testSID[:], 2)
 	for pol := range uint8(3) {
 		f.Add(run.Bytes(), pol)
 		f.Add(dcRun.Bytes(), pol)
+		f.Add(stream(sap, schedReqs), pol)
+		f.Add(stream(dcSap, schedDCReqs), pol)
 	}
+	// A scheduled car that breaks its mode: a dynamic loop, a tuple never
+	// offered.
+	mixed := append(append([]iso20Req(nil), schedReqs[:iACLoop]...), reqs[iACLoop])
+	f.Add(stream(sap, mixed), uint8(2))
+	badTuple := iso20ScheduledCar(testSID[:], 1)
+	badTuple[iACStart].common.PowerDeliveryReq.EVPowerProfile.Scheduled_EVPPTControlMode.SelectedScheduleTupleID = 9
+	f.Add(stream(sap, badTuple), uint8(2))
 	// Every request kind alone after the handshake and SessionSetup, and
 	// the requests the charger never serves.
 	others := []iso20Req{
@@ -46,6 +65,7 @@ func FuzzISO20Session(f *testing.F) {
 		{typ: v2gtp.TypeISO20CommonMessages, common: &iso20.Document{SessionSetupRes: &iso20.SessionSetupResType{Header: hdr(testSID[:]), EVSEID: "ZZ00000"}}},
 		{typ: v2gtp.TypeISO20AC, ac: &ac.Document{AC_ChargeLoopRes: &ac.AC_ChargeLoopResType{Header: hdr(testSID[:]), CLResControlMode: &iso20.CLResControlModeType{}}}},
 	}
+	others = append(others, schedReqs[iSchedule], schedReqs[iACStart], schedReqs[iACLoop])
 	for _, q := range append(reqs[1:], others...) {
 		b, err := q.tryMarshal()
 		if err != nil {
@@ -63,6 +83,7 @@ func FuzzISO20Session(f *testing.F) {
 		{typ: v2gtp.TypeISO20DC, dc: &dc.Document{DC_ChargeParameterDiscoveryReq: &dc.DC_ChargeParameterDiscoveryReqType{Header: hdr(testSID[:])}}},
 		{typ: v2gtp.TypeISO20DC, dc: &dc.Document{DC_CableCheckRes: &dc.DC_CableCheckResType{Header: hdr(testSID[:])}}},
 	}
+	dcOthers = append(dcOthers, schedDCReqs[iSchedule], schedDCReqs[iDCStart])
 	for _, q := range append(dcReqs[1:], dcOthers...) {
 		b, err := q.tryMarshal()
 		if err != nil {

@@ -122,7 +122,11 @@ func wantISO20(sid []byte, loops int) []iso20Req {
 		c(iso20.Document{ServiceDetailRes: &iso20.ServiceDetailResType{Header: h, ResponseCode: ok, ServiceID: 1,
 			ServiceParameterList: iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: 1, Parameter: []iso20.ParameterType{
 				{Name: "Connector", IntValue: i32(2)}, {Name: "ControlMode", IntValue: i32(2)}, {Name: "EVSENominalVoltage", IntValue: i32(230)},
-				{Name: "MobilityNeedsMode", IntValue: i32(1)}, {Name: "Pricing", IntValue: i32(0)}}}}}}}),
+				{Name: "MobilityNeedsMode", IntValue: i32(1)}, {Name: "Pricing", IntValue: i32(0)}}},
+				// Scheduled mode (ControlMode 1), offered beside dynamic.
+				{ParameterSetID: 2, Parameter: []iso20.ParameterType{
+					{Name: "Connector", IntValue: i32(2)}, {Name: "ControlMode", IntValue: i32(1)}, {Name: "EVSENominalVoltage", IntValue: i32(230)},
+					{Name: "MobilityNeedsMode", IntValue: i32(1)}, {Name: "Pricing", IntValue: i32(0)}}}}}}}),
 		c(iso20.Document{ServiceSelectionRes: &iso20.ServiceSelectionResType{Header: h, ResponseCode: ok}}),
 		a(ac.Document{AC_ChargeParameterDiscoveryRes: &ac.AC_ChargeParameterDiscoveryResType{Header: h, ResponseCode: ok,
 			AC_CPDResEnergyTransferMode: &ac.AC_CPDResEnergyTransferModeType{EVSEMaximumChargePower: rat(22080, 0), EVSEMinimumChargePower: rat(4140, 0), EVSENominalFrequency: rat(50, 0)}}}),

@@ -81,7 +81,11 @@ func wantISO20DC(sid []byte, loops int, soc bool) []iso20Req {
 		c(iso20.Document{ServiceDetailRes: &iso20.ServiceDetailResType{Header: h, ResponseCode: ok, ServiceID: 2,
 			ServiceParameterList: iso20.ServiceParameterListType{ParameterSet: []iso20.ParameterSetType{{ParameterSetID: 1, Parameter: []iso20.ParameterType{
 				{Name: "Connector", IntValue: i32(1)}, {Name: "ControlMode", IntValue: i32(2)},
-				{Name: "MobilityNeedsMode", IntValue: i32(1)}, {Name: "Pricing", IntValue: i32(0)}}}}}}}),
+				{Name: "MobilityNeedsMode", IntValue: i32(1)}, {Name: "Pricing", IntValue: i32(0)}}},
+				// Scheduled mode (ControlMode 1), offered beside dynamic.
+				{ParameterSetID: 2, Parameter: []iso20.ParameterType{
+					{Name: "Connector", IntValue: i32(1)}, {Name: "ControlMode", IntValue: i32(1)},
+					{Name: "MobilityNeedsMode", IntValue: i32(1)}, {Name: "Pricing", IntValue: i32(0)}}}}}}}),
 		c(iso20.Document{ServiceSelectionRes: &iso20.ServiceSelectionResType{Header: h, ResponseCode: ok}}),
 		d(dc.Document{DC_ChargeParameterDiscoveryRes: &dc.DC_ChargeParameterDiscoveryResType{Header: h, ResponseCode: ok,
 			DC_CPDResEnergyTransferMode: &dc.DC_CPDResEnergyTransferModeType{EVSEMaximumChargePower: rat(5000, 1), EVSEMinimumChargePower: rat(0, 0),

@@ -817,7 +817,7 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	if cs != nil {
 		tl.printf("the car and the charger speak %s (%s), the charger's chain checked against the test root", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
 	}
-	ec := evcc.Config{Profile: p, EVCCID: mac}
+	ec := evcc.Config{Profile: p, EVCCID: mac, LoopInterval: LoopInterval}
 	if pc != nil {
 		// Only a protocol accepted makes a V2G session, which changes how
 		// the car answers a later PWM; Failed_NoNegotiation does not.
@@ -826,6 +826,11 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	res, err := evcc.Run(ctx, v2g, ec)
 	return res, false, err
 }
+
+// LoopInterval is how often a simulated ISO 15118-20 car repeats its
+// charge loop: a real car loops about once a second, the simulation
+// faster, yet slowly enough for the outputs to show each SoC.
+const LoopInterval = 200 * time.Millisecond
 
 // NoTLSError says that a car that talks only over TLS got an SDP answer
 // without it.
