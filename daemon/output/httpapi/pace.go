@@ -67,21 +67,26 @@ func merge(held, next eventJSON) eventJSON {
 	next.Coalesced = held.Coalesced
 	if h, n := held.Values, next.Values; h != nil && n != nil {
 		v := *n
-		for _, f := range []struct{ dst, src **int }{{&v.SoC, &h.SoC}, {&v.FullSOC, &h.FullSOC}, {&v.BulkSOC, &h.BulkSOC}} {
-			if *f.dst == nil {
-				*f.dst = *f.src
-			}
-		}
-		for _, f := range []struct{ dst, src **float64 }{{&v.EnergyCapacityWh, &h.EnergyCapacityWh}, {&v.EnergyRequestWh, &h.EnergyRequestWh},
-			{&v.MaxVoltageV, &h.MaxVoltageV}, {&v.MaxCurrentA, &h.MaxCurrentA}, {&v.MaxPowerW, &h.MaxPowerW},
-			{&v.TargetVoltageV, &h.TargetVoltageV}, {&v.TargetCurrentA, &h.TargetCurrentA}} {
-			if *f.dst == nil {
-				*f.dst = *f.src
-			}
-		}
+		fill(&v.SoC, h.SoC)
+		fill(&v.FullSOC, h.FullSOC)
+		fill(&v.BulkSOC, h.BulkSOC)
+		fill(&v.EnergyCapacityWh, h.EnergyCapacityWh)
+		fill(&v.EnergyRequestWh, h.EnergyRequestWh)
+		fill(&v.MaxVoltageV, h.MaxVoltageV)
+		fill(&v.MaxCurrentA, h.MaxCurrentA)
+		fill(&v.MaxPowerW, h.MaxPowerW)
+		fill(&v.TargetVoltageV, h.TargetVoltageV)
+		fill(&v.TargetCurrentA, h.TargetCurrentA)
 		next.Values = &v
 	}
 	return next
+}
+
+// fill sets *dst to src when it has no value.
+func fill[T any](dst **T, src *T) {
+	if *dst == nil {
+		*dst = src
+	}
 }
 
 // armLocked makes sure the events held are sent by at; one timer at a time.
