@@ -147,7 +147,8 @@ func New(cfg Config) (_ *Daemon, err error) {
 		}
 		st := d.strategies(stateOK, watcher != nil)
 		x1 := d.x1Step()
-		sender, err := smartevse.New(smartevse.Config{URL: cfg.SmartEVSE.URL, Timeout: cfg.SmartEVSE.Timeout, Window: cfg.SmartEVSE.Window, Log: log,
+		sender, err := smartevse.New(smartevse.Config{URL: cfg.SmartEVSE.URL, Timeout: cfg.SmartEVSE.Timeout, Window: cfg.SmartEVSE.Window,
+			UpdateInterval: updateInterval(cfg.SmartEVSE.UpdateInterval), Log: log,
 			OnResult: func(dl smartevse.Delivery) {
 				if cfg.OnDelivery != nil {
 					cfg.OnDelivery(dl)
@@ -192,7 +193,8 @@ func New(cfg Config) (_ *Daemon, err error) {
 			exp.TLSChainExpiry(cfg.TLSChain.NotAfter())
 		}
 		d.subs = append(d.subs, exp)
-		web, err := httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, History: past, Keep: cfg.Sessions.Keep, Metrics: exp.Handler(), Log: log})
+		web, err := httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, History: past, Keep: cfg.Sessions.Keep, Metrics: exp.Handler(),
+			UpdateInterval: updateInterval(cfg.HTTP.UpdateInterval), Log: log})
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/ccslink/ccslink/daemon/config"
 	"github.com/ccslink/ccslink/daemon/output/mqtt"
@@ -20,6 +21,17 @@ func MQTTConfig(c config.Config, version string, log *slog.Logger) mqtt.Config {
 		Prefix:          c.MQTT.Prefix,
 		NoDiscovery:     !c.MQTT.HomeAssistant,
 		DiscoveryPrefix: c.MQTT.DiscoveryPrefix,
+		UpdateInterval:  updateInterval(c.MQTT.UpdateInterval),
 		Log:             log,
 	}
+}
+
+// updateInterval is an output's UpdateInterval for the configuration's: in
+// the file 0s means no bound, which the outputs spell as a negative one
+// (their zero is their default).
+func updateInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

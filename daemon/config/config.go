@@ -89,7 +89,23 @@ type SmartEVSE struct {
 	// ChargeEfficiency is the share of the energy metered on AC that
 	// reaches the battery, for the SoC estimate.
 	ChargeEfficiency float64
+	// UpdateInterval bounds how often a plug-in's later changes are posted
+	// (the first SoC goes at once); 0 = every change as soon as the last
+	// POST is done.
+	UpdateInterval time.Duration
 }
+
+// The defaults of the outputs' update intervals: an ISO 15118-20 car may
+// send a new SoC in every charge loop, as fast as TCP allows, while the SoC
+// of an AC charge moves 1 % in minutes. The SmartEVSE's ESP32 serves one
+// request at a time; a broker, Home Assistant and a page take one a second.
+const (
+	SmartEVSEUpdateDefault = 5 * time.Second
+	MQTTUpdateDefault      = time.Second
+	HTTPUpdateDefault      = time.Second
+	// MaxUpdateInterval is the longest an update interval may be.
+	MaxUpdateInterval = 10 * time.Minute
+)
 
 // DefaultChargeEfficiency is smartevse.charge_efficiency's default: an
 // on-board charger and the battery's heat lose about a tenth on AC.
@@ -104,12 +120,18 @@ type MQTT struct {
 	Password        string // secret
 	HomeAssistant   bool   // publish Home Assistant discovery messages
 	DiscoveryPrefix string // Home Assistant's discovery prefix
+	// UpdateInterval bounds how often a topic the charge loop changes (the
+	// SoC, its time, the record) is published; 0 = every change.
+	UpdateInterval time.Duration
 }
 
 // HTTP configures the HTTP API and page.
 type HTTP struct {
 	Listen string // host:port; "" = off
 	Token  string // secret bearer token; required off loopback
+	// UpdateInterval bounds how often /api/events repeats a charge loop's
+	// events; 0 = every event.
+	UpdateInterval time.Duration
 }
 
 // Recordings configures the kept packet recordings.
@@ -136,11 +158,13 @@ type Log struct {
 // Default returns the configuration of an empty file.
 func Default() Config {
 	return Config{
-		Interface:  "eth1",
-		Policy:     "soc",
-		SLAC:       SLAC{InitTimeout: SLACInitDefault},
-		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute, Watch: time.Minute, Follow: true, ChargeEfficiency: DefaultChargeEfficiency},
-		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant"},
+		Interface: "eth1",
+		Policy:    "soc",
+		SLAC:      SLAC{InitTimeout: SLACInitDefault},
+		SmartEVSE: SmartEVSE{Timeout: 2 * time.Second, Window: time.Minute, Watch: time.Minute, Follow: true, ChargeEfficiency: DefaultChargeEfficiency,
+			UpdateInterval: SmartEVSEUpdateDefault},
+		MQTT:       MQTT{HomeAssistant: true, DiscoveryPrefix: "homeassistant", UpdateInterval: MQTTUpdateDefault},
+		HTTP:       HTTP{UpdateInterval: HTTPUpdateDefault},
 		StateDir:   "/var/lib/ccslink",
 		Recordings: Recordings{Keep: 20},
 		Sessions:   Sessions{Keep: 100},

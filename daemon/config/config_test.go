@@ -20,10 +20,11 @@ var full = Config{
 	EmulateModem: true,
 	V2GPort:      15200,
 	SLAC:         SLAC{InitTimeout: 10 * time.Second},
-	SmartEVSE:    SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second, Watch: 0, ChargeEfficiency: 0.85},
+	SmartEVSE: SmartEVSE{URL: "http://10.0.0.1/ev_state", Timeout: 1500 * time.Millisecond, Window: 90 * time.Second, Watch: 0, ChargeEfficiency: 0.85,
+		UpdateInterval: 0},
 	MQTT: MQTT{Broker: "tcp://user:pw@192.168.1.2:1883", Prefix: "home/car/", ClientID: "ccslink-garage", Username: "ccs",
-		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha"},
-	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123"},
+		Password: "p\"a ss: #w", HomeAssistant: false, DiscoveryPrefix: "ha", UpdateInterval: 250 * time.Millisecond},
+	HTTP:             HTTP{Listen: "0.0.0.0:8080", Token: "0123456789abcdef0123", UpdateInterval: 2 * time.Second},
 	StateDir:         "/srv/ccslink",
 	Recordings:       Recordings{Keep: 0},
 	Sessions:         Sessions{Keep: 5},
@@ -46,6 +47,7 @@ smartevse:
   watch: 0s
   follow: false
   charge_efficiency: 0.85
+  update_interval: 0s
 mqtt:
   broker: tcp://user:pw@192.168.1.2:1883
   prefix: home/car/
@@ -54,7 +56,8 @@ mqtt:
   password: 'p"a ss: #w'
   home_assistant: false
   discovery_prefix: ha
-http: {listen: "0.0.0.0:8080", token: 0123456789abcdef0123}
+  update_interval: 250ms
+http: {listen: "0.0.0.0:8080", token: 0123456789abcdef0123, update_interval: 2s}
 state_dir: /srv/ccslink
 recordings:
   keep: 0
@@ -196,6 +199,14 @@ func TestErrors(t *testing.T) {
 			"f.yaml:2:22: smartevse.charge_efficiency: 90 is out of range: use 0.5 to 1, the share of the energy metered that reaches the battery (0.9 for most cars on AC)"},
 		{"efficiency not a number", "smartevse:\n  charge_efficiency: high\n", ErrType,
 			"f.yaml:2:22: smartevse.charge_efficiency: must be a number such as 0.9, not the text \"high\""},
+		{"update interval negative", "smartevse:\n  update_interval: -5s\n", ErrValue,
+			"f.yaml:2:20: smartevse.update_interval: -5s is negative: use 0s (every change sent as it comes) or a duration such as 5s (the SoC of an AC charge moves 1 % in minutes)"},
+		{"mqtt update interval negative", "mqtt:\n  update_interval: -1s\n", ErrValue,
+			"f.yaml:2:20: mqtt.update_interval: -1s is negative: use 0s (every change sent as it comes) or a duration such as 1s"},
+		{"http update interval too long", "http:\n  update_interval: 1h\n", ErrValue,
+			"f.yaml:2:20: http.update_interval: 1h0m0s is out of range: use 0s (every change sent as it comes) to 10m0s, such as 1s"},
+		{"update interval without unit", "mqtt:\n  update_interval: 1\n", ErrType,
+			"f.yaml:2:20: mqtt.update_interval: 1 needs a unit: write e.g. 2s or 500ms"},
 		{"watch too short", "smartevse:\n  watch: 5s\n", ErrValue,
 			"f.yaml:2:10: smartevse.watch: 5s is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)"},
 		{"bad policy", "# charger\npolicy: fast\n", ErrValue,

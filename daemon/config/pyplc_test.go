@@ -63,6 +63,7 @@ smartevse:
   write_pwm: false
   follow: true
   charge_efficiency: 0.9
+  update_interval: 5s
 mqtt:
   broker: ""
   prefix: ""
@@ -71,9 +72,11 @@ mqtt:
   password: ""
   home_assistant: true
   discovery_prefix: "homeassistant"
+  update_interval: 1s
 http:
   listen: ""
   token: ""
+  update_interval: 1s
 state_dir: "/var/lib/ccslink"
 recordings:
   keep: 20

@@ -97,6 +97,17 @@ func (c Config) check(l *list, at map[string]pos) {
 	if c.SmartEVSE.Watch != 0 && (c.SmartEVSE.Watch < 10*time.Second || c.SmartEVSE.Watch > 10*time.Minute) {
 		bad("smartevse.watch", "%v is out of range: use 0s (not watched) or 10s to 10m (the SmartEVSE cuts CP for 5 s after the SoC, then the car takes a few seconds to draw current, so 1m is right for most)", c.SmartEVSE.Watch)
 	}
+	interval := func(key string, d time.Duration, why string) {
+		switch {
+		case d < 0:
+			bad(key, "%v is negative: use 0s (every change sent as it comes) or a duration such as %s", d, why)
+		case d > MaxUpdateInterval:
+			bad(key, "%v is out of range: use 0s (every change sent as it comes) to %v, such as %s", d, MaxUpdateInterval, why)
+		}
+	}
+	interval("smartevse.update_interval", c.SmartEVSE.UpdateInterval, "5s (the SoC of an AC charge moves 1 % in minutes)")
+	interval("mqtt.update_interval", c.MQTT.UpdateInterval, "1s")
+	interval("http.update_interval", c.HTTP.UpdateInterval, "1s")
 	if !(c.SmartEVSE.ChargeEfficiency >= 0.5 && c.SmartEVSE.ChargeEfficiency <= 1) {
 		bad("smartevse.charge_efficiency", "%v is out of range: use 0.5 to 1, the share of the energy metered that reaches the battery (0.9 for most cars on AC)", c.SmartEVSE.ChargeEfficiency)
 	}

@@ -11,7 +11,11 @@
 //     first, from Config.History (the session history kept across restarts).
 //   - GET /api/events: server-sent events: first "state" (with the whole
 //     record), then one per record.Event named by its kind, and
-//     "plugin_ended"; each carries the state and the summary line.
+//     "plugin_ended"; each carries the state and the summary line. What a
+//     charge loop repeats (a request of one message, the car's values from
+//     it) goes out at most once per Config.UpdateInterval (1 s): the newest,
+//     with "coalesced" saying how many it stands for; any other event goes
+//     out at once, what is held before it.
 //   - GET /metrics: Config.Metrics, when set.
 //   - GET /: a live page, embedded; open it with ?token= when a token is set.
 //
@@ -34,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -63,6 +68,15 @@ type Config struct {
 	MaxEventClients int
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// UpdateInterval bounds how often /api/events sends the events a
+	// charge loop repeats (a request of one message, or the car's values
+	// from it): at most one per interval, the newest then, with the values
+	// of those it stands for; every other event goes out at once, what is
+	// held before it. Zero means DefaultUpdateInterval; a negative one
+	// means no bound.
+	UpdateInterval time.Duration
+	// Clock times UpdateInterval; nil means clock.Real.
+	Clock clock.Clock
 	// Log receives what goes wrong (nil discards).
 	Log *slog.Logger
 }
@@ -123,6 +137,13 @@ type Server struct {
 	sessions []*record.Session // without a History
 	clients  map[*client]struct{}
 
+	// The pace of /api/events: UpdateInterval (0: none), the events held.
+	interval time.Duration
+	clk      clock.Clock
+	paced    map[paceKey]*paced
+	seq      uint64 // events held so far
+	armed    bool   // a timer will release what is held
+
 	authLog, fullLog limiter // the warnings a client can cause, rate-limited
 }
 
@@ -149,10 +170,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Log, now: time.Now, clients: map[*client]struct{}{}, st: record.StateWaiting,
+		interval: cfg.UpdateInterval, clk: cfg.Clock, paced: map[paceKey]*paced{},
 		heartbeat: func() (<-chan time.Time, func()) {
 			t := time.NewTicker(HeartbeatInterval)
 			return t.C, t.Stop
 		},
+	}
+	switch {
+	case s.interval == 0:
+		s.interval = DefaultUpdateInterval
+	case s.interval < 0:
+		s.interval = 0
+	}
+	if s.clk == nil {
+		s.clk = clock.Real{}
 	}
 	if cfg.History != nil {
 		if l := cfg.History.Sessions(); len(l) > 0 {

@@ -192,7 +192,9 @@ func TestEventsHeartbeat(t *testing.T) {
 // subscriber never waits for it and the other client gets every event.
 func TestEventsDropStuckClient(t *testing.T) {
 	log, buf := testlog.New()
-	s, hs, subscribed := newHTTP(t, Config{Log: log})
+	// Every event of the loop below must reach the reading client: no
+	// UpdateInterval, which would hold back all but one a second.
+	s, hs, subscribed := newHTTP(t, Config{Log: log, UpdateInterval: -1})
 	good := subscribe(t, hs.URL, subscribed)
 	next(t, good)
 

@@ -237,8 +237,12 @@ type eventJSON struct {
 	Vehicle   *record.Vehicle  `json:"vehicle,omitempty"`
 	Handover  *record.Handover `json:"handover,omitempty"`
 	Estimate  *record.Estimate `json:"soc_estimated,omitempty"`
-	Summary   string           `json:"summary"`
-	State     stateJSON        `json:"state"`
+	// Coalesced is how many events of a charge loop this one stands for,
+	// when more than one came within Config.UpdateInterval: the newest,
+	// with the values of the others it does not carry.
+	Coalesced int       `json:"coalesced,omitempty"`
+	Summary   string    `json:"summary"`
+	State     stateJSON `json:"state"`
 }
 
 type valuesJSON struct {
@@ -284,6 +288,11 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 			s.cur.EnergyCapacityWh = rec.EnergyCapacityWh
 		}
 	}
+	if s.interval > 0 && paceable(e.Kind) {
+		s.paceLocked(j, e.Kind)
+		return
+	}
+	s.releaseLocked(true)
 	s.broadcast(e.Kind.String(), j)
 }
 
@@ -309,6 +318,7 @@ func (s *Server) Late(e record.Event, rec *record.Session) {
 			s.sessions[i] = c
 		}
 	}
+	s.releaseLocked(true)
 	s.broadcast(e.Kind.String(), eventJSON{Kind: e.Kind.String(), At: e.At, Handover: e.Handover, Estimate: e.Estimate})
 }
 
@@ -329,5 +339,6 @@ func (s *Server) PlugInEnded(rec *record.Session) {
 			}
 		}
 	}
+	s.releaseLocked(true)
 	s.broadcast("plugin_ended", eventJSON{Kind: "plugin_ended", At: c.Phases.Ended})
 }

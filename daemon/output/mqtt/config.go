@@ -9,12 +9,19 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ccslink/ccslink/clock"
 )
 
 // Defaults of a Config's zero values.
 const (
 	DefaultDiscoveryPrefix = "homeassistant"
 	DefaultRetryInterval   = 10 * time.Second
+	// DefaultUpdateInterval is how often a value a charge loop changes is
+	// published at most: once a second, as a real car loops, so a car
+	// that loops as fast as TCP allows cannot flood the broker and every
+	// client of it.
+	DefaultUpdateInterval = time.Second
 	// CloseTimeout bounds how long Close waits for the broker to take the offline status.
 	CloseTimeout = 2 * time.Second
 )
@@ -51,6 +58,16 @@ type Config struct {
 	DeviceID string
 	// RetryInterval is the longest wait between connection attempts; zero means DefaultRetryInterval.
 	RetryInterval time.Duration
+	// UpdateInterval bounds how often a topic the car's charge loop
+	// changes (soc, full_soc, energy_capacity, energy_request,
+	// soc_timestamp, soc_estimated, soc_estimated_basis, session) is
+	// published: at most once per interval, the newest then. Any other
+	// event of the plug-in (its start and end above all) publishes at
+	// once what is held. Zero means DefaultUpdateInterval; a negative one
+	// means no bound.
+	UpdateInterval time.Duration
+	// Clock times UpdateInterval; nil means clock.Real.
+	Clock clock.Clock
 	// Log receives the connection's ups and downs; nil means slog.Default().
 	Log *slog.Logger
 
@@ -186,6 +203,8 @@ type settings struct {
 	deviceName, deviceID         string
 	version                      string
 	retry                        time.Duration
+	interval                     time.Duration // 0: no bound
+	clk                          clock.Clock
 	log                          *slog.Logger
 	now                          func() time.Time
 }
@@ -236,6 +255,16 @@ func (c Config) settings() (settings, error) {
 	s.retry = c.RetryInterval
 	if s.retry <= 0 {
 		s.retry = DefaultRetryInterval
+	}
+	switch {
+	case c.UpdateInterval == 0:
+		s.interval = DefaultUpdateInterval
+	case c.UpdateInterval > 0:
+		s.interval = c.UpdateInterval
+	}
+	s.clk = c.Clock
+	if s.clk == nil {
+		s.clk = clock.Real{}
 	}
 	s.log = c.Log
 	if s.log == nil {

@@ -37,6 +37,16 @@
 //	                capacity_wh, capacity_from, efficiency, at)
 //	session         the last car's record as JSON
 //
+// A value a charge loop changes (soc, full_soc, energy_capacity,
+// energy_request, soc_timestamp, soc_estimated, soc_estimated_basis and
+// session) is published at most once per Config.UpdateInterval (1 s): the
+// first change at once, later ones within the interval held and the newest
+// published when it has passed. An ISO 15118-20 car may send a new SoC in
+// every loop, as fast as TCP allows. Every other event of the plug-in (its
+// match, its session's end, a delivery) is never held back, and publishes
+// at once what is held; status, state and the discovery configs are never
+// held either.
+//
 // The values are the last car's until the next car matches. The client
 // reconnects by itself and republishes everything on each connection, and
 // again, discovery configs and values, whenever Home Assistant announces

@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -52,6 +53,12 @@ type Output struct {
 	tryAt    time.Time     // when the last connection attempt began
 	brief    int           // connections in a row the broker dropped within briefConnection
 	told     bool          // the log said that another client may use the client ID
+
+	// A key the charge loop changed (loop) waits until UpdateInterval has
+	// passed since it was last published for the loop (pacedAt); any other
+	// event of the plug-in clears both, and what is held goes at once.
+	loop    map[string]bool
+	pacedAt map[string]time.Time
 }
 
 // briefConnection is how soon after connecting a broker's drop counts as
@@ -76,6 +83,8 @@ func New(cfg Config) (*Output, error) {
 		exited:   make(chan struct{}),
 		payloads: map[string][]byte{},
 		dirty:    map[string]bool{},
+		loop:     map[string]bool{},
+		pacedAt:  map[string]time.Time{},
 		state:    record.StateWaiting,
 		down:     make(chan struct{}),
 	}
@@ -151,13 +160,15 @@ func (o *Output) Event(e record.Event, s *record.Session) {
 		// A request's answer changes none of the car's values.
 	case e.Kind == record.KindValues:
 		// The record only when a value changed: a car in a CurrentDemand
-		// loop sends its values ten times a second for hours.
-		if o.valuesLocked(s) {
-			o.sessionLocked(s)
+		// loop sends its values ten times a second for hours; and both at
+		// the pace of UpdateInterval.
+		if o.valuesLocked(s, true) {
+			o.sessionLocked(s, true)
 		}
 	default:
-		o.valuesLocked(s)
-		o.sessionLocked(s)
+		o.releaseLocked()
+		o.valuesLocked(s, false)
+		o.sessionLocked(s, false)
 	}
 	o.wakeLocked()
 }
@@ -173,9 +184,10 @@ func (o *Output) PlugInEnded(s *record.Session) {
 		return
 	}
 	o.setStateLocked(o.state.AfterPlugIn(s))
+	o.releaseLocked()
 	if hadCar(s) {
-		o.valuesLocked(s)
-		o.sessionLocked(s)
+		o.valuesLocked(s, false)
+		o.sessionLocked(s, false)
 	}
 	o.wakeLocked()
 }
@@ -193,8 +205,13 @@ func (o *Output) Late(e record.Event, s *record.Session) {
 	if o.closed || o.session == nil || o.session.PlugIn != s.PlugIn {
 		return
 	}
-	o.valuesLocked(s)
-	o.sessionLocked(s)
+	// The estimate follows the SmartEVSE's meter, at the pace of a loop.
+	est := e.Kind == record.KindEstimate
+	if !est {
+		o.releaseLocked()
+	}
+	o.valuesLocked(s, est)
+	o.sessionLocked(s, est)
 	o.wakeLocked()
 }
 
@@ -213,18 +230,36 @@ func (o *Output) setLocked(key string, p []byte) bool {
 	return true
 }
 
-// valuesLocked notes the car's values and reports whether one changed.
-func (o *Output) valuesLocked(s *record.Session) bool {
+// pacedTopics are the keys a charge loop changes, published at the pace of
+// UpdateInterval; the others change once or twice a plug-in.
+var pacedTopics = map[string]bool{"soc": true, "full_soc": true, "energy_capacity": true, "energy_request": true,
+	"soc_timestamp": true, "soc_estimated": true, "soc_estimated_basis": true, "session": true}
+
+// valuesLocked notes the car's values and reports whether one changed;
+// loop says a charge loop changed them.
+func (o *Output) valuesLocked(s *record.Session, loop bool) bool {
 	changed := false
 	for k, v := range values(s) {
-		changed = o.setLocked(k, append([]byte{}, v...)) || changed // never nil: empty clears the topic
+		if o.setLocked(k, append([]byte{}, v...)) { // never nil: empty clears the topic
+			changed = true
+			o.loop[k] = o.loop[k] || loop && pacedTopics[k]
+		}
 	}
 	return changed
 }
 
-func (o *Output) sessionLocked(s *record.Session) {
+func (o *Output) sessionLocked(s *record.Session, loop bool) {
 	o.session = s.Clone()
 	o.dirty["session"] = true
+	o.loop["session"] = o.loop["session"] || loop
+}
+
+// releaseLocked lets what the loop changed go at once, and the next change
+// of the loop too: an event that is not the loop's (a plug-in's start, its
+// end, a delivery) is never held back, nor what it brings.
+func (o *Output) releaseLocked() {
+	clear(o.loop)
+	clear(o.pacedAt)
 }
 
 // allLocked marks everything there is to say for publication.
@@ -354,22 +389,46 @@ func (o *Output) haAnnounced(_ paho.Client, m paho.Message) {
 
 func (o *Output) run() {
 	defer close(o.exited)
+	var (
+		timer clock.Timer // fires when a key held for UpdateInterval is due
+		at    time.Time   // when timer fires
+		fire  <-chan time.Time
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-o.quit:
 			return
 		case <-o.wake:
+		case <-fire:
+			timer, at, fire = nil, time.Time{}, nil
 		}
-		o.publish()
+		if due := o.publish(); !due.Equal(at) {
+			// One timer for the earliest key held: a flood of changes
+			// makes no flood of timers.
+			if timer != nil {
+				timer.Stop()
+			}
+			timer, at, fire = nil, due, nil
+			if !due.IsZero() {
+				timer = o.s.clk.NewTimer(due.Sub(o.s.clk.Now()))
+				fire = timer.C()
+			}
+		}
 	}
 }
 
-// publish sends what changed, in order, while the connection is up.
-// Anything not acknowledged stays to be published: the next connection
-// publishes it all.
-func (o *Output) publish() {
+// publish sends what changed, in order, while the connection is up, and
+// returns when the first key it holds back for UpdateInterval is due (zero:
+// none). Anything not acknowledged stays to be published: the next
+// connection publishes it all.
+func (o *Output) publish() time.Time {
 	if !o.client.IsConnectionOpen() {
-		return // paho's connect handler wakes us
+		return time.Time{} // paho's connect handler wakes us
 	}
 	o.mu.Lock()
 	sub := o.sub
@@ -383,10 +442,13 @@ func (o *Output) publish() {
 				"broker", o.s.broker.Redacted(), "topic", o.haStatus, "err", words(err))
 		}
 	}
+	// One time for the pass: the keys of one change go out together, and
+	// are held together after.
+	now := o.s.clk.Now()
 	for {
-		key, payload, ok := o.next()
+		key, payload, due, ok := o.next(now)
 		if !ok {
-			return
+			return due
 		}
 		if err := o.wait(o.client.Publish(o.topics[key], 1, true, payload), down); err != nil {
 			o.mu.Lock()
@@ -400,37 +462,48 @@ func (o *Output) publish() {
 				defer o.mu.Unlock()
 				o.wakeLocked()
 			})
-			return
+			return time.Time{}
 		}
 	}
 }
 
-// next takes the first key in order that changed, with its payload.
-func (o *Output) next() (string, []byte, bool) {
+// next takes the first key in order that changed and is due at now, with
+// its payload; when none is, it returns when the first held back is due.
+func (o *Output) next(now time.Time) (key string, payload []byte, due time.Time, ok bool) {
 	o.mu.Lock()
 	var s *record.Session
 	for _, k := range o.order {
 		if !o.dirty[k] {
 			continue
 		}
+		if o.loop[k] && o.s.interval > 0 {
+			if at := o.pacedAt[k].Add(o.s.interval); !o.pacedAt[k].IsZero() && now.Before(at) {
+				if due.IsZero() || at.Before(due) {
+					due = at
+				}
+				continue
+			}
+			o.pacedAt[k] = now
+			delete(o.loop, k)
+		}
 		delete(o.dirty, k)
 		if k != "session" {
 			p := o.payloads[k]
 			o.mu.Unlock()
-			return k, p, true
+			return k, p, time.Time{}, true
 		}
 		s = o.session
 		break
 	}
 	o.mu.Unlock()
 	if s == nil {
-		return "", nil, false
+		return "", nil, due, false
 	}
 	b, err := json.Marshal(s) // s is a clone no one changes
 	if err != nil {
 		b = []byte(`{"error":"the record does not marshal"}`)
 	}
-	return "session", b, true
+	return "session", b, time.Time{}, true
 }
 
 var (

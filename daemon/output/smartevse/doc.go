@@ -25,8 +25,16 @@
 // ignored; full_soc, energy_capacity and energy_request are stored only
 // when they are at least the value held ("only ever go up" until unplug),
 // so the sender posts the highest of each, and a lower one alone is no
-// news. The first state with a known SoC is posted at once, and so is
-// every later change. Each POST carries all that is known; the delivery's
+// news. The first state with a known SoC is posted at once (the firmware
+// waits for it), and later changes of the same plug-in no more often than
+// once per UpdateInterval (5 s by default): a change within the interval
+// waits, newer ones replace it, and the newest is posted when the interval
+// from the last POST has passed, whether or not the car's session is still
+// there. An ISO 15118-20 car may send a new SoC in every charge loop, as
+// fast as TCP allows; the SoC of an AC charge moves 1 % in minutes, and the
+// ESP32 serves one request at a time. The session's end (Flush) posts the
+// state waiting at once, once per plug-in, so that its last values are not
+// late. Each POST carries all that is known; the delivery's
 // record event says what was posted (record.Delivery.Sent), which may
 // differ from the record's newest full_soc, capacity or request.
 //

@@ -25,6 +25,13 @@ const (
 	// DefaultWindow is how long a delivery keeps trying: the SmartEVSE
 	// waits 60 s at 5 % PWM for the SoC, then carries on without it.
 	DefaultWindow = 60 * time.Second
+	// DefaultUpdateInterval is how often a plug-in's later changes are
+	// posted at most. The SoC of an AC charge moves 1 % in minutes, so 5 s
+	// loses nothing a display or a charge limit needs, while the ESP32,
+	// which serves one request at a time and polls its own meters and
+	// Wi-Fi meanwhile, is never kept busy by a car whose loop runs as fast
+	// as TCP allows.
+	DefaultUpdateInterval = 5 * time.Second
 )
 
 // defaultBackoff is the wait before the first, second, ... retry, the last
@@ -45,6 +52,11 @@ type Config struct {
 	// Backoff is the wait before each retry, the last repeating; nil means
 	// 250 ms, 500 ms, 1 s, 2 s, then 5 s.
 	Backoff []time.Duration
+	// UpdateInterval bounds how often a plug-in's later changes are
+	// posted: at most one POST per interval, the newest state then (see
+	// the package doc). Zero means DefaultUpdateInterval; a negative one
+	// means no bound, every change posted as soon as the last is done.
+	UpdateInterval time.Duration
 	// Clock times the backoff and the window; nil means clock.Real.
 	Clock clock.Clock
 	// Client posts; nil means a client that does not follow redirects, so
@@ -114,6 +126,7 @@ type Sender struct {
 	timeout   time.Duration
 	window    time.Duration
 	backoff   []time.Duration
+	interval  time.Duration // 0: no bound
 	clk       clock.Clock
 	client    *http.Client
 	resolver  *mdns.Resolver // the client's, for a .local host; nil with a caller's client
@@ -132,6 +145,7 @@ type Sender struct {
 	plug    uint64    // the current plug-in; NewPlugIn counts up
 	id      uint64    // the current plug-in's name, from NewPlugIn
 	start   time.Time // when the current plug-in's first state was handed on
+	pace    pace      // the current plug-in's POSTs, for UpdateInterval
 	pending *job
 	running *running // the delivery in progress, nil when idle
 	handed  int      // states handed to the goroutine, for tests
@@ -143,6 +157,16 @@ type job struct {
 	plug  uint64
 	id    uint64
 	start time.Time // the plug-in's window starts here
+	due   time.Time // not posted before: the plug-in's last POST plus UpdateInterval
+}
+
+// pace is what the bound of a plug-in's POSTs needs to know: when the last
+// began, and whether the two that go at once have gone (the first with a
+// SoC, which the firmware waits for, and the session end's Flush).
+type pace struct {
+	last    time.Time // the last attempt began; zero: none yet
+	soc     bool      // a state with a SoC was taken for posting
+	flushed bool      // a Flush released a held state at once
 }
 
 // running is the delivery in progress: the next car's values end it.
@@ -180,6 +204,12 @@ func New(cfg Config) (*Sender, error) {
 	}
 	if len(s.backoff) == 0 {
 		s.backoff = defaultBackoff
+	}
+	switch {
+	case cfg.UpdateInterval == 0:
+		s.interval = DefaultUpdateInterval
+	case cfg.UpdateInterval > 0:
+		s.interval = cfg.UpdateInterval
 	}
 	if s.clk == nil {
 		s.clk = clock.Real{}
@@ -235,7 +265,9 @@ func (s *Sender) URL() string { return s.target.String() }
 // has it (FromRecord). It never blocks: the state is merged into what the
 // SmartEVSE holds by the firmware's contract (see the package doc), and when
 // that changed and the SoC is known, the sender's goroutine posts it
-// (replacing any state still waiting to be posted).
+// (replacing any state still waiting to be posted): the plug-in's first
+// with a SoC at once, a later one no sooner than UpdateInterval after the
+// plug-in's last POST began.
 func (s *Sender) Update(st State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,13 +277,24 @@ func (s *Sender) Update(st State) {
 }
 
 // Flush posts what Update held back for want of a SoC, such as the EVCCID
-// of a car that gave none; call it when the car's session ends. It never
-// blocks, and does nothing when everything known was handed on already.
+// of a car that gave none; call it when the car's session ends. The first
+// Flush of a plug-in also posts at once a state that waits for
+// UpdateInterval, so that the session's last values are not late; a later
+// one leaves it to its time. It never blocks, and does nothing when
+// everything known was handed on already.
 func (s *Sender) Flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed && s.mem.flush() {
+	if s.closed {
+		return
+	}
+	if s.mem.flush() {
 		s.handLocked()
+	}
+	if j := s.pending; j != nil && j.plug == s.plug && !s.pace.flushed && j.due.After(s.clk.Now()) {
+		s.pace.flushed = true
+		j.due = time.Time{}
+		s.wakeLocked()
 	}
 }
 
@@ -268,6 +311,7 @@ func (s *Sender) NewPlugIn(id uint64) {
 	s.plug++
 	s.id = id
 	s.start = time.Time{}
+	s.pace = pace{}
 	s.mem = newMemory()
 }
 
@@ -293,14 +337,25 @@ func (s *Sender) Close() error {
 }
 
 func (s *Sender) handLocked() {
+	now := s.clk.Now()
 	if s.start.IsZero() {
-		s.start = s.clk.Now()
+		s.start = now
 	}
-	s.pending = &job{st: s.mem.best, plug: s.plug, id: s.id, start: s.start}
+	j := &job{st: s.mem.best, plug: s.plug, id: s.id, start: s.start}
+	// The first SoC goes at once: the firmware waits for it. Later news
+	// waits for the interval; the newest of it is posted then.
+	if first := j.st.SoC >= 0 && !s.pace.soc; s.interval > 0 && !s.pace.last.IsZero() && !first {
+		j.due = s.pace.last.Add(s.interval)
+	}
+	s.pending = j
 	s.handed++
 	if s.running != nil && s.running.plug != s.plug {
 		s.running.cancel(ErrNewPlugIn) // newest wins: the next car's values replace the last car's
 	}
+	s.wakeLocked()
+}
+
+func (s *Sender) wakeLocked() {
 	select {
 	case s.wake <- struct{}{}:
 	default: // the goroutine is awake already and takes pending next
@@ -308,34 +363,67 @@ func (s *Sender) handLocked() {
 }
 
 // take returns the state waiting to be posted and marks it running; with
-// a plug-in given, only one of that plug-in.
-func (s *Sender) take(plug *uint64, cancel context.CancelCauseFunc) (job, bool) {
+// a plug-in given (a retry), only one of that plug-in, whenever it is due.
+// Without, a state not yet due is left waiting: take returns when it is.
+func (s *Sender) take(plug *uint64, cancel context.CancelCauseFunc) (j job, due time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j := s.pending
-	if j == nil || plug != nil && j.plug != *plug {
-		return job{}, false
+	now := s.clk.Now()
+	p := s.pending
+	if p == nil || plug != nil && p.plug != *plug {
+		return job{}, time.Time{}, false
+	}
+	if plug == nil && p.due.After(now) {
+		return job{}, p.due, false
 	}
 	s.pending = nil
-	if cancel != nil {
-		s.running = &running{plug: j.plug, cancel: cancel}
+	if p.plug == s.plug {
+		s.pace.last = now
+		s.pace.soc = s.pace.soc || p.st.SoC >= 0
 	}
-	return *j, true
+	if cancel != nil {
+		s.running = &running{plug: p.plug, cancel: cancel}
+	}
+	return *p, time.Time{}, true
 }
 
 func (s *Sender) run() {
 	defer close(s.exited)
+	var (
+		timer clock.Timer // fires when the state waiting is due
+		at    time.Time   // when timer fires
+		fire  <-chan time.Time
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.wake:
+		case <-fire:
+			timer, at, fire = nil, time.Time{}, nil
 		}
 		for {
 			ctx, cancel := context.WithCancelCause(s.ctx)
-			j, ok := s.take(nil, cancel)
+			j, due, ok := s.take(nil, cancel)
 			if !ok {
 				cancel(nil)
+				if !due.Equal(at) {
+					// A state waits for its time: a timer for it alone, so
+					// that a flood of updates makes no flood of timers.
+					if timer != nil {
+						timer.Stop()
+					}
+					timer, at, fire = nil, due, nil
+					if !due.IsZero() {
+						timer = s.clk.NewTimer(due.Sub(s.clk.Now()))
+						fire = timer.C()
+					}
+				}
 				break
 			}
 			s.deliver(ctx, j)
@@ -366,12 +454,15 @@ attempts:
 				d.Err = s.abandoned(ctx)
 				break attempts
 			}
-			if newer, ok := s.take(&j.plug, nil); ok {
+			if newer, _, ok := s.take(&j.plug, nil); ok {
 				j.st = newer.st
 			}
 		}
 		if attempt > 0 && s.clk.Now().After(deadline) {
 			break // the window is over; d.Err is the last attempt's
+		}
+		if attempt > 0 {
+			s.retrying(j.plug)
 		}
 		d.Attempts++
 		d.State, d.Query = j.st, Query(j.st)
@@ -396,6 +487,16 @@ attempts:
 	}
 	if s.onResult != nil {
 		s.onResult(d)
+	}
+}
+
+// retrying notes a retry's POST: the next change waits for the interval
+// from it.
+func (s *Sender) retrying(plug uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if plug == s.plug {
+		s.pace.last = s.clk.Now()
 	}
 }
 

@@ -207,7 +207,8 @@ func TestSenderDelivers(t *testing.T) {
 
 func TestSenderSendsOnlyImprovements(t *testing.T) {
 	e := newEVSE(t, nil)
-	s, results := start(t, Config{URL: e.srv.URL}, newWaits())
+	w := newWaits()
+	s, results := start(t, Config{URL: e.srv.URL}, w)
 	s.Update(ioniq)
 	if d := next(t, results, "first delivery"); d.Err != nil || d.Query != ioniqQuery {
 		t.Fatalf("first delivery %+v", d)
@@ -228,6 +229,11 @@ func TestSenderSendsOnlyImprovements(t *testing.T) {
 	}
 	if got := e.seen(); len(got) != 2 || got[1] != "POST /ev_state?"+want {
 		t.Fatalf("SmartEVSE saw %q", got)
+	}
+	// The second is a later change: it waited for UpdateInterval (the
+	// clock jumps it at once), counted from the first POST.
+	if got := w.got(); !slices.Equal(got, []time.Duration{DefaultUpdateInterval}) {
+		t.Fatalf("waits %v, want the update interval alone", got)
 	}
 
 	// The next car's equal SoC is news again.
@@ -264,7 +270,8 @@ func TestSenderFlushDeliversEVCCIDWithoutSoC(t *testing.T) {
 func TestSenderUpdateNeverBlocks(t *testing.T) {
 	hold := make(chan struct{})
 	e := newEVSE(t, hold)
-	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, newWaits())
+	w := newWaits()
+	s, results := start(t, Config{URL: e.srv.URL, Timeout: time.Hour}, w)
 	s.Update(State{SoC: 50, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1})
 	first := next(t, e.arrived, "first request")
 
@@ -290,6 +297,11 @@ func TestSenderUpdateNeverBlocks(t *testing.T) {
 	got := e.seen()
 	if len(got) != 2 || got[0] != "POST /ev_state?current_soc=50&full_soc=-1&energy_capacity=-1&energy_request=-1" || got[1] != "POST /ev_state?"+want {
 		t.Fatalf("SmartEVSE saw %q, want the first and the newest state only", got)
+	}
+	// The newest waited for UpdateInterval from the first POST (the clock
+	// jumps it at once).
+	if got := w.got(); !slices.Equal(got, []time.Duration{DefaultUpdateInterval}) {
+		t.Fatalf("waits %v, want the update interval alone", got)
 	}
 }
 
@@ -485,7 +497,8 @@ func TestSenderNextCarReplaces(t *testing.T) {
 func TestPlugInsLowerSoCAfterHigher(t *testing.T) {
 	e := newEVSE(t, nil)
 	rec := &record.Session{PlugIn: 7}
-	s, results := start(t, Config{URL: e.srv.URL}, newWaits())
+	w := newWaits()
+	s, results := start(t, Config{URL: e.srv.URL}, w)
 	p := PlugIns{Sender: s}
 	apply := func(ev record.Event) {
 		rec.Apply(ev)
@@ -517,6 +530,10 @@ func TestPlugInsLowerSoCAfterHigher(t *testing.T) {
 	apply(record.Event{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: message.CurrentDemandReq, Values: record.Values{FullSOC: i(85)}})
 	if n := s.handedCount(); n != 2 {
 		t.Fatalf("%d states handed on, want 2", n)
+	}
+	// The second waited for UpdateInterval (the clock jumps it at once).
+	if got := w.got(); !slices.Equal(got, []time.Duration{DefaultUpdateInterval}) {
+		t.Fatalf("waits %v, want the update interval alone", got)
 	}
 
 	// What the record says.
