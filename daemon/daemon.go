@@ -69,10 +69,11 @@ type Config struct {
 	// Clock times the handover strategies' steps and the TLS chain's
 	// expiry checks; nil means clock.Real.
 	Clock clock.Clock
-	// TLSChain, if set, is the chain V2G over TLS is served with: the
-	// daemon warns before it expires and says when it has (watchChain),
-	// and exports its first expiry with the metrics.
-	TLSChain *v2gpki.Chain
+	// TLSChains are the chains V2G over TLS is served with (none without
+	// TLS; one per curve): the daemon warns before each expires and says
+	// when it has (watchChains), and exports the earliest expiry of all
+	// with the metrics.
+	TLSChains []*v2gpki.Chain
 }
 
 // Daemon is the outputs, open for the daemon's whole life, and the
@@ -189,8 +190,8 @@ func New(cfg Config) (_ *Daemon, err error) {
 	if cfg.HTTP.Listen != "" {
 		exp := metrics.New()
 		exp.CountServers(d.serving.counts)
-		if cfg.TLSChain != nil {
-			exp.TLSChainExpiry(cfg.TLSChain.NotAfter())
+		if len(cfg.TLSChains) > 0 {
+			exp.TLSChainExpiry(firstNotAfter(cfg.TLSChains))
 		}
 		d.subs = append(d.subs, exp)
 		web, err := httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, History: past, Keep: cfg.Sessions.Keep, Metrics: exp.Handler(),
@@ -207,8 +208,8 @@ func New(cfg Config) (_ *Daemon, err error) {
 		d.subs = append(d.subs, web)
 	}
 	d.subs = append(d.subs, cfg.Views...)
-	if cfg.TLSChain != nil {
-		d.watchChain(cfg.TLSChain)
+	if len(cfg.TLSChains) > 0 {
+		d.watchChains(cfg.TLSChains)
 	}
 	return d, nil
 }

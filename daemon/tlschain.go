@@ -7,26 +7,32 @@ import (
 	"github.com/ccslink/ccslink/proto/v2gpki"
 )
 
-// ChainCheckEvery is how often the daemon looks at its TLS chain's
-// expiry; it looks at once, too, when the chain crosses
+// ChainCheckEvery is how often the daemon looks at its TLS chains'
+// expiry; it looks at once, too, when a chain crosses
 // v2gpki.ExpiryWarning or expires.
 const ChainCheckEvery = 12 * time.Hour
 
-// watchChain checks when the chain V2G over TLS is served with expires:
-// now, then every ChainCheckEvery on the daemon's clock until Close. It
-// warns within v2gpki.ExpiryWarning of the first certificate's end, naming
-// it and what to do, and logs an error once it is over: Load checks the
-// chain only at start, and a charger runs for months.
-func (d *Daemon) watchChain(c *v2gpki.Chain) {
-	e := c.FirstExpiry()
+// watchChains checks when the chains V2G over TLS is served with expire:
+// now, then every ChainCheckEvery on the daemon's clock until Close. For
+// each chain it warns within v2gpki.ExpiryWarning of its first
+// certificate's end, naming it (and so its directory) and what to do, and
+// logs an error once it is over: Load checks a chain only at start, and a
+// charger runs for months.
+func (d *Daemon) watchChains(chains []*v2gpki.Chain) {
+	es := make([]v2gpki.Expiry, len(chains))
+	for i, c := range chains {
+		es[i] = c.FirstExpiry()
+	}
 	clk := d.clock()
 	check := func() time.Time {
 		now := clk.Now()
-		switch e.State(now) {
-		case v2gpki.ExpiresSoon:
-			d.log.Warn(e.Message(now))
-		case v2gpki.Expired:
-			d.log.Error(e.Message(now))
+		for _, e := range es {
+			switch e.State(now) {
+			case v2gpki.ExpiresSoon:
+				d.log.Warn(e.Message(now))
+			case v2gpki.Expired:
+				d.log.Error(e.Message(now))
+			}
 		}
 		return now
 	}
@@ -38,8 +44,10 @@ func (d *Daemon) watchChain(c *v2gpki.Chain) {
 		defer close(done)
 		for {
 			wait := ChainCheckEvery
-			if next := e.Next(now); !next.IsZero() && next.Sub(now) < wait {
-				wait = next.Sub(now)
+			for _, e := range es {
+				if next := e.Next(now); !next.IsZero() && next.Sub(now) < wait {
+					wait = next.Sub(now)
+				}
 			}
 			t := clk.NewTimer(wait)
 			select {
@@ -51,4 +59,15 @@ func (d *Daemon) watchChain(c *v2gpki.Chain) {
 			now = check()
 		}
 	}()
+}
+
+// firstNotAfter is when the first certificate of any of chains expires.
+func firstNotAfter(chains []*v2gpki.Chain) time.Time {
+	first := chains[0].NotAfter()
+	for _, c := range chains[1:] {
+		if c.NotAfter().Before(first) {
+			first = c.NotAfter()
+		}
+	}
+	return first
 }

@@ -50,7 +50,7 @@ func TestChainExpiryWatch(t *testing.T) {
 	log, buf := testlog.New()
 	c := config.Default()
 	c.StateDir = ""
-	d, err := daemon.New(daemon.Config{Config: c, Clock: fake, Log: log, TLSChain: chain})
+	d, err := daemon.New(daemon.Config{Config: c, Clock: fake, Log: log, TLSChains: []*v2gpki.Chain{chain}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestChainExpiryAtStart(t *testing.T) {
 		log, buf := testlog.New()
 		c := config.Default()
 		c.StateDir, c.HTTP.Listen = "", "127.0.0.1:0"
-		d, err := daemon.New(daemon.Config{Config: c, Clock: clock.NewFake(tc.now), Log: log, TLSChain: chain})
+		d, err := daemon.New(daemon.Config{Config: c, Clock: clock.NewFake(tc.now), Log: log, TLSChains: []*v2gpki.Chain{chain}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,3 +152,97 @@ func TestChainExpiryAtStart(t *testing.T) {
 
 // formatFloat is t in Unix seconds as the exposition format writes it.
 func formatFloat(t time.Time) string { return strconv.FormatFloat(float64(t.Unix()), 'g', -1, 64) }
+
+// TestChainsExpiryWatch: with a -2 chain on P-256 and a -20 chain on
+// P-521 that expires 5 days earlier, each chain is looked at on its own
+// dates and named in its own lines (its directory), in the order given;
+// the metric is the earlier expiry.
+func TestChainsExpiryWatch(t *testing.T) {
+	const day = 24 * time.Hour
+	var chains []*v2gpki.Chain
+	for _, curve := range []v2gpki.Curve{v2gpki.P256, v2gpki.P521} {
+		dir := filepath.Join(t.TempDir(), curve.String())
+		if err := v2gpki.InitCurve(dir, "DE*ABC*E1", curve); err != nil {
+			t.Fatal(err)
+		}
+		c, err := v2gpki.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chains = append(chains, c)
+	}
+	p256, p521 := chains[0], chains[1]
+	end := p256.Leaf().NotAfter
+	// The -20 chain was issued earlier: its leaf ends first.
+	p521.Leaf().NotAfter = end.Add(-5 * day)
+	end521 := p521.Leaf().NotAfter
+	fake := clock.NewFake(end521.Add(-30*day - 13*time.Hour))
+	log, buf := testlog.New()
+	c := config.Default()
+	c.StateDir, c.HTTP.Listen = "", "127.0.0.1:0"
+	d, err := daemon.New(daemon.Config{Config: c, Clock: fake, Log: log, TLSChains: chains})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const do = "make a new test chain with `ccslink pki init DIR` into an empty directory (a test chain), or install your CPO's renewed chain; then restart ccslink evse"
+	leaf := func(c *v2gpki.Chain) string {
+		return "the SECC certificate (CN=DE*ABC*E1, in " + filepath.Join(c.Dir, v2gpki.ChainFile) + ")"
+	}
+	warn := func(c *v2gpki.Chain, left string) string {
+		return `WARN msg="` + leaf(c) + " expires on " + c.Leaf().NotAfter.UTC().Format(time.DateTime) + " UTC, " + left +
+			": from then on, cars that validate the charger's chain refuse V2G over TLS; " + do + `"`
+	}
+	expired := func(c *v2gpki.Chain) string {
+		return `ERROR msg="` + leaf(c) + " expired on " + c.Leaf().NotAfter.UTC().Format(time.DateTime) + " UTC: cars that validate the charger's chain refuse V2G over TLS; " + do + `"`
+	}
+	var want []string
+	fake.WaitCreated(0, nil)
+	made := 1
+	check := func(lines ...string) {
+		t.Helper()
+		fake.WaitCreated(made, nil)
+		made++
+		want = append(want, lines...)
+		if got := messages(buf.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("at %v the log is\n%s\nwant\n%s", fake.Now(), strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	step := func(wait time.Duration, lines ...string) {
+		t.Helper()
+		if next, ok := fake.Next(); !ok || !next.Equal(fake.Now().Add(wait)) {
+			t.Fatalf("at %v the next check is at %v (%v), want after %v", fake.Now(), next, ok, wait)
+		}
+		fake.Advance(wait)
+		check(lines...)
+	}
+	if buf.String() != "" {
+		t.Fatalf("both chains valid for more than 30 days: %s", buf.String())
+	}
+	step(12 * time.Hour)                         // the -20 chain has 30 days 1 hour left
+	step(time.Hour, warn(p521, "in 30 days"))    // its 30 days, not the -2 chain's
+	step(12*time.Hour, warn(p521, "in 29 days")) // the -2 chain's 30 days are 5 days off
+	fake.Set(end.Add(-30*day - time.Hour))       // a jump: the next look is the -2 chain's 30 days
+	check(warn(p521, "in 25 days"))              // the jump's own look
+	step(time.Hour, warn(p256, "in 30 days"), warn(p521, "in 25 days"))
+	fake.Set(end521.Add(-time.Hour))
+	check(warn(p256, "in 5 days"), warn(p521, "within a day"))
+	step(time.Hour+time.Nanosecond, warn(p256, "in 4 days"), expired(p521))
+	step(12*time.Hour, warn(p256, "in 4 days"), expired(p521))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, func(ctx context.Context) error { <-ctx.Done(); return nil }) }()
+	body := string(get(t, "http://"+d.HTTPAddr().String()+"/metrics"))
+	if line := "\nccslink_tls_chain_expiry_timestamp_seconds " + formatFloat(end521) + "\n"; !strings.Contains(body, line) || strings.Count(body, "\nccslink_tls_chain_expiry_timestamp_seconds") != 1 {
+		t.Errorf("/metrics lacks %q alone", line)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	d.Close()
+	if n := fake.Pending(); n != 0 {
+		t.Errorf("%d timers left after Close", n)
+	}
+}

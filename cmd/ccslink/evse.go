@@ -52,7 +52,7 @@ const defaultIfaceWait = 30 * time.Second
 const defaultConfig = "/etc/ccslink/ccslink.yaml"
 
 func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("evse", "evse [--config FILE] [--name NAME] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--tls DIR] [--json] [-v]", stderr)
+	fs := newFlagSet("evse", "evse [--config FILE] [--name NAME] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--iface-wait 30s] [--tls DIR [--tls DIR2]] [--json] [-v]", stderr)
 	cfgPath := fs.String("config", defaultConfig, "the configuration file (YAML, or a pyPLC.ini); flags override it")
 	fs.String("iface", "", "network interface of the HomePlug modem (default eth1)")
 	fs.String("name", "", "this daemon's name on the MQTT broker and in Home Assistant, unique per broker (default: the host's name and the interface, e.g. pi-garage-eth1)")
@@ -68,7 +68,8 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.String("state-dir", "", "where recordings and past sessions are kept (default /var/lib/ccslink)")
 	cableCheck := fs.Duration("dc-cable-check", 0, "with --policy dc, for testing cars: answer CableCheck Ongoing this long, as a real DC charger's isolation check takes seconds")
 	preCharge := fs.Duration("dc-precharge", 0, "with --policy dc, for testing cars: raise the voltage to the car's target over this long in PreCharge")
-	tlsDir := fs.String("tls", "", "also serve V2G over TLS with the certificate chain in this directory (ccslink pki init DIR makes a test one); SDP offers it to cars that ask for TLS, the plain port stays for the others")
+	var tlsDirs dirsFlag
+	fs.Var(&tlsDirs, "tls", "also serve V2G over TLS with the certificate chain in `DIR` (ccslink pki init DIR makes a test one); SDP offers it to cars that ask for TLS, the plain port stays for the others; give it twice for ISO 15118-2's chain on P-256 and -20's on P-521, and each car gets its edition's")
 	tlsPort := fs.Int("tls-port", 0, "with --tls, TCP port of the V2G server over TLS; 0 picks a free one")
 	tlsCarRoot := fs.String("tls-car-root", "", "with --tls, ask every car over TLS for its certificate and accept only those that lead to the roots in this PEM file (mutual authentication)")
 	tlsKeyLog := fs.String("tls-keylog", "", "with --tls, append the TLS sessions' secrets to this file (mode 0600), so that a recording can be decrypted for a bug report; off by default; SSLKEYLOGFILE, when set, does the same")
@@ -120,7 +121,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	log := newLogger(stderr, logLevel(cfg.Log.Level))
-	tc, chain, closeTLS, err := evseTLS(tlsFlags{dir: *tlsDir, port: *tlsPort, carRoot: *tlsCarRoot, keyLog: *tlsKeyLog}, cfg, log)
+	tc, chains, closeTLS, err := evseTLS(tlsFlags{dirs: tlsDirs, port: *tlsPort, carRoot: *tlsCarRoot, keyLog: *tlsKeyLog}, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
@@ -129,7 +130,7 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := stopContext(log)
 	defer stop()
-	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait, tls: tc, tlsChain: chain, tlsPort: *tlsPort}
+	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout, ifaceWait: *ifaceWait, tls: tc, tlsChains: chains, tlsPort: *tlsPort}
 	d.cableCheck, d.preCharge = *cableCheck, *preCharge
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
@@ -203,10 +204,10 @@ type daemonConfig struct {
 	cableCheck, preCharge time.Duration
 
 	// tls, if set, serves V2G over TLS too, on tlsPort (0: a free one),
-	// with tlsChain, whose expiry the daemon watches.
-	tls      *tls.Config
-	tlsChain *v2gpki.Chain
-	tlsPort  int
+	// with tlsChains, whose expiry the daemon watches.
+	tls       *tls.Config
+	tlsChains []*v2gpki.Chain
+	tlsPort   int
 }
 
 // runDaemon runs the charger until ctx ends. The outputs (SmartEVSE, MQTT,
@@ -240,7 +241,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 	view := &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: d.SmartEVSE.URL != "", handover: daemon.WatchesHandover(d.Config)}
 	dm, err := daemon.New(daemon.Config{Config: d.Config, CableCheck: d.cableCheck, PreCharge: d.preCharge, MAC: mac,
 		Version: readVersion(version, commit, bi).Version, Log: d.log,
-		Views: []charger.Subscriber{view}, TLSChain: d.tlsChain})
+		Views: []charger.Subscriber{view}, TLSChains: d.tlsChains})
 	if err != nil {
 		return err
 	}

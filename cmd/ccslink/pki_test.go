@@ -156,6 +156,9 @@ func TestEVSETLSWords(t *testing.T) {
 		{[]string{"--tls", good, "--v2g-port", "15200", "--tls-port", "15200"}, "ccslink evse: --tls-port 15200: give a free TCP port other than the plain V2G port (15200), or 0 for any\n"},
 		{[]string{"--tls", good, "--tls-car-root", filepath.Join(empty, "roots.pem")}, "ccslink evse: --tls-car-root: " + filepath.Join(empty, "roots.pem") +
 			" (the roots of the cars' certificates) does not exist: give a PEM file of the roots the cars' certificates lead to (the V2G root, an OEM's)\n"},
+		{[]string{"--tls", good, "--tls", other}, "ccslink evse: --tls: " + good + " and " + other + " both hold a chain on secp256r1 (ISO 15118-2's): a charger serves at most one chain per curve, ISO 15118-2's on secp256r1 and -20's on secp521r1; give only one of them\n"},
+		{[]string{"--tls", good, "--tls", good}, "ccslink evse: --tls " + good + " is given twice: give each chain's directory once (one for ISO 15118-2 on secp256r1, one for -20 on secp521r1)\n"},
+		{[]string{"--tls", good, "--tls", empty}, "ccslink evse: --tls " + empty + ": " + filepath.Join(empty, v2gpki.RootFile) + " (the V2G root certificate) does not exist: " + renew},
 		{[]string{"--tls", good, "--tls-keylog", filepath.Join(empty, "no", "k")}, "ccslink evse: --tls-keylog: the TLS key log " + filepath.Join(empty, "no", "k") +
 			" cannot be opened (open " + filepath.Join(empty, "no", "k") + ": no such file or directory): give a file in a writable directory, or leave the key log off\n"},
 	} {
@@ -220,6 +223,41 @@ func TestEVSETLSStart(t *testing.T) {
 	}
 	if st, err := os.Stat(keys); err != nil || st.Mode() != 0o600 {
 		t.Errorf("key log: %v %v", st, err)
+	}
+}
+
+// TestEVSETLSBothStart: with a chain per curve (in either order) the
+// start line names each chain, by its curve, and which cars it serves;
+// an EVSEID other than the charger's is a warning that names the chain.
+func TestEVSETLSBothStart(t *testing.T) {
+	p256, p521 := filepath.Join(t.TempDir(), "pki2"), filepath.Join(t.TempDir(), "pki20")
+	if err := v2gpki.Init(p256, "DE*ABC*E1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v2gpki.InitCurve(p521, "DE*ABC*E2", v2gpki.P521); err != nil {
+		t.Fatal(err)
+	}
+	c256, _ := v2gpki.Load(p256)
+	c521, _ := v2gpki.Load(p521)
+	line := `level=INFO msg="serving V2G over TLS too" secp256r1.chain=` + p256 + ` secp256r1.evseid=DE*ABC*E1 secp256r1.valid_until=` + c256.NotAfter().UTC().Format(time.DateOnly) +
+		` secp256r1.tls="1.2 (ISO 15118-2), and 1.3 (-20) to cars that do not offer ecdsa_secp521r1_sha512"` +
+		` secp521r1.chain=` + p521 + ` secp521r1.evseid=DE*ABC*E2 secp521r1.valid_until=` + c521.NotAfter().UTC().Format(time.DateOnly) +
+		` secp521r1.tls="1.3 (-20) to cars that offer ecdsa_secp521r1_sha512" mutual=false` + "\n"
+	warn := `level=WARN msg="the SECC certificate in ` + filepath.Join(p521, v2gpki.ChainFile) + ` names EVSEID DE*ABC*E2, and the charger answers with DE*ABC*E1: a car that compares them may refuse; give --evseid DE*ABC*E2, or make a chain for DE*ABC*E1"` + "\n"
+	for _, args := range [][]string{{"--tls", p256, "--tls", p521}, {"--tls", p521, "--tls", p256}} {
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"evse", "--iface", "nosuch0", "--evseid", "DE*ABC*E1"}, args...), nil, &out, &errb); code != 1 {
+			t.Fatalf("exit %d\n%s", code, errb.String())
+		}
+		log := errb.String()
+		for _, w := range []string{warn, line} {
+			if !strings.Contains(log, w) {
+				t.Errorf("%q: log lacks\n%s\nin\n%s", args, w, log)
+			}
+		}
+		if strings.Count(log, "names EVSEID") != 1 || strings.Contains(log, "TLS 1.3 alone") || strings.Index(log, warn) > strings.Index(log, line) {
+			t.Errorf("%q: the log is\n%s", args, log)
+		}
 	}
 }
 

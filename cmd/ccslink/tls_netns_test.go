@@ -76,26 +76,49 @@ func TestEVSETLSOverVeth(t *testing.T) {
 // ccslink pev with a car that asks for TLS and speaks ISO 15118-20 AC,
 // checking the charger's chain against the root of ccslink pki init, and
 // ccslink evse --tls with that chain, -20 ranked first and the ac policy:
-// the car's SoC all through its charge loops reaches the record.
+// the car's SoC all through its charge loops reaches the record. A
+// charger with both editions' chains (--tls twice) gives this TLS 1.3 car,
+// which offers ecdsa_secp521r1_sha512, the -20 chain: the car checks it
+// against the -20 root alone.
 func TestPEVTLSOverVeth(t *testing.T) {
 	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
 	bin := buildCCSLink(t)
-	dir := filepath.Join(t.TempDir(), "pki")
-	if err := v2gpki.Init(dir, ""); err != nil {
+	p256, p521 := filepath.Join(t.TempDir(), "pki"), filepath.Join(t.TempDir(), "pki20")
+	if err := v2gpki.Init(p256, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v2gpki.InitCurve(p521, "", v2gpki.P521); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(t.TempDir(), "ccslink.yaml")
 	if err := os.WriteFile(cfg, []byte("policy: ac\nv2g:\n  iso20_first: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		name string
+		tls  []string // evse's --tls flags
+		root string   // the car's
+	}{
+		{"one chain", []string{"--tls", p256}, p256},
+		{"both chains", []string{"--tls", p256, "--tls", p521}, p521},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pevTLS(t, bin, nsE, nsP, cfg, tc.tls, filepath.Join(tc.root, v2gpki.RootFile))
+		})
+	}
+}
+
+// pevTLS runs ccslink evse with tlsArgs and ccslink pev's iso20-ac-tls
+// car checking the chain against root, and checks what both say.
+func pevTLS(t *testing.T, bin string, nsE, nsP *netnstest.Namespace, cfg string, tlsArgs []string, root string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	daemon := nsE.Command(ctx, bin, "evse", "--config", cfg, "--iface", nsE.Iface, "--emulate-modem", "--json",
-		"--state-dir", t.TempDir(), "--tls", dir)
+	daemon := nsE.Command(ctx, bin, append([]string{"evse", "--config", cfg, "--iface", nsE.Iface, "--emulate-modem", "--json",
+		"--state-dir", t.TempDir()}, tlsArgs...)...)
 	dErr, records := startDaemon(t, daemon)
 
 	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "iso20-ac-tls",
-		"--tls-root", filepath.Join(dir, "v2gRootCACert.pem"), "--timeout", "60s")
+		"--tls-root", root, "--timeout", "60s")
 	var cOut, cErr bytes.Buffer
 	car.Stdout, car.Stderr = &cOut, &cErr
 	if err := car.Run(); err != nil {

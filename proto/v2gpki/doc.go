@@ -17,6 +17,8 @@
 // keyCertSign and cRLSign, and the SECC leaf (not a CA; digitalSignature
 // and keyAgreement). InitCurve with P521 writes the same on P-521 signed
 // ECDSA-SHA512, as ISO 15118-20 asks; such a chain serves TLS 1.3 alone.
+// A Set serves a chain of each on one port: each car gets the chain of
+// its edition, by its ClientHello.
 // The CA keys are not kept: nobody can issue more certificates under a
 // test root.
 //

@@ -51,6 +51,57 @@ func TestOpenSSLOverVeth(t *testing.T) {
 	}
 }
 
+// TestOpenSSLBothChains: s_client over veth against a server with
+// ISO 15118-2's chain on P-256 and -20's on P-521: TLS 1.2 gets the P-256
+// chain and verifies it against the -2 root; TLS 1.3 offering
+// ecdsa_secp521r1_sha512 gets the P-521 chain, signed with it, and
+// verifies it against the -20 root; TLS 1.3 offering only
+// ecdsa_secp256r1_sha256 gets the P-256 chain. Each root verifies its own
+// chain alone, so "Verify return code: 0" names the chain served.
+func TestOpenSSLBothChains(t *testing.T) {
+	openssl := peertest.Path(t, "openssl", "openssl", "checks our TLS as a client we did not write")
+	nsE, nsP := netnstest.VethPair(t)
+	roots := map[Curve]string{}
+	var chains []*Chain
+	for _, curve := range []Curve{P521, P256} {
+		dir := filepath.Join(t.TempDir(), curve.String())
+		if err := InitCurve(dir, "DE*ABC*E1", curve); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chains, roots[curve] = append(chains, c), filepath.Join(dir, RootFile)
+	}
+	s, err := NewSet(chains...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := s.ServerConfig(Options{Profile: Both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tls13 := []string{"-tls1_3", "-groups", "P-521", "-ciphersuites", "TLS_AES_256_GCM_SHA384"}
+	runs := []opensslRun{
+		// Offering ecdsa_secp521r1_sha512 first: in TLS 1.2 it names the
+		// hash alone, which the P-256 key then signs with.
+		{"tls1.2 p256", []string{"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256", "-sigalgs", "ecdsa_secp521r1_sha512:ecdsa_secp256r1_sha256"},
+			[]string{"New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-SHA256", "Server Temp Key: ECDH, prime256v1, 256 bits", "Peer signing digest: SHA512", "Verify return code: 0 (ok)"}, false},
+		{"tls1.3 p521", append(tls13, "-sigalgs", "ecdsa_secp521r1_sha512"),
+			[]string{"New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "Server Temp Key: ECDH, secp521r1, 521 bits", "Peer signature type: ECDSA", "Peer signing digest: SHA512", "Verify return code: 0 (ok)"}, false},
+		{"tls1.3 p256", append(tls13, "-sigalgs", "ecdsa_secp256r1_sha256"),
+			[]string{"New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "Server Temp Key: ECDH, secp521r1, 521 bits", "Peer signature type: ECDSA", "Peer signing digest: SHA256", "Verify return code: 0 (ok)"}, false},
+	}
+	rootOf := func(r opensslRun) string {
+		if r.name == "tls1.3 p521" {
+			return roots[P521]
+		}
+		return roots[P256]
+	}
+	opensslServe(t, openssl, nsE, nsP, tc, rootOf, runs)
+}
+
 // opensslRun is one s_client run against a chain.
 type opensslRun struct {
 	name    string // the edition's TLS, as a car of it offers
@@ -74,7 +125,17 @@ func opensslChain(t *testing.T, openssl string, nsE, nsP *netnstest.Namespace, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ln net.Listener
+	root := filepath.Join(dir, RootFile)
+	opensslServe(t, openssl, nsE, nsP, tc, func(opensslRun) string { return root }, runs)
+}
+
+// opensslServe serves tc over the veth pair and runs s_client against it
+// as each of runs says, checking the chain against the root rootOf names.
+func opensslServe(t *testing.T, openssl string, nsE, nsP *netnstest.Namespace, tc *tls.Config, rootOf func(opensslRun) string, runs []opensslRun) {
+	var (
+		ln  net.Listener
+		err error
+	)
 	nsE.Do(t, func() {
 		ln, err = net.Listen("tcp6", net.JoinHostPort(nsE.LinkLocal.String(), "0"))
 	})
@@ -102,10 +163,9 @@ func opensslChain(t *testing.T, openssl string, nsE, nsP *netnstest.Namespace, c
 	req := v2gtp.AppendMessage(nil, v2gtp.TypeEXI, sap)
 	const sapRes = "01fe8001000000048040" + "0040" // OK_SuccessfulNegotiation, SchemaID 1, framed
 
-	root := filepath.Join(dir, RootFile)
 	for _, tc := range runs {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"s_client", "-connect", dst, "-CAfile", root, "-verify_return_error", "-no_ign_eof", "-nocommands", "-showcerts"}, tc.args...)
+			args := append([]string{"s_client", "-connect", dst, "-CAfile", rootOf(tc), "-verify_return_error", "-no_ign_eof", "-nocommands", "-showcerts"}, tc.args...)
 			cmd := nsP.Command(ctx, openssl, args...)
 			stdin, err := cmd.StdinPipe()
 			if err != nil {

@@ -99,11 +99,7 @@ func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert := tls.Certificate{PrivateKey: c.Key, Leaf: c.Leaf()}
-	for _, x := range c.Certs {
-		cert.Certificate = append(cert.Certificate, x.Raw)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, KeyLogWriter: o.KeyLog}
+	cfg := &tls.Config{Certificates: []tls.Certificate{c.certificate()}, KeyLogWriter: o.KeyLog}
 	switch p {
 	case ISO2:
 		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
@@ -124,6 +120,15 @@ func (c *Chain) ServerConfig(o Options) (*tls.Config, error) {
 		cfg.ClientCAs = o.ClientRoots
 	}
 	return cfg, nil
+}
+
+// certificate is the chain as crypto/tls sends it: leaf, then sub-CAs.
+func (c *Chain) certificate() tls.Certificate {
+	cert := tls.Certificate{PrivateKey: c.Key, Leaf: c.Leaf()}
+	for _, x := range c.Certs {
+		cert.Certificate = append(cert.Certificate, x.Raw)
+	}
+	return cert
 }
 
 // RootsFor says whose certificates a roots file checks, so that
