@@ -165,6 +165,27 @@ const DefaultRounds = 5
 // second, as real -20 cars do.
 const iso20LoopInterval = time.Second
 
+// iso20ACCar is the simulator's ISO 15118-20 AC car, a plausible 77 kWh
+// one, under a name of its own, its MAC ending in macLast, over TLS or
+// not, in scheduled mode or dynamic.
+func iso20ACCar(name, car, source string, macLast byte, tls, scheduled bool) Profile {
+	return Profile{
+		Name: name, Car: car, Source: source,
+		Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
+		MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, macLast},
+		SoC:       40, FullSOC: -1, BulkSOC: -1,
+		Capacity: pv(77, 3),
+		AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
+			MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
+		ISO20AC:        &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
+		ISO20Scheduled: scheduled,
+		LoopInterval:   iso20LoopInterval,
+		TLS:            tls,
+		Quirks:         QuirkNoServiceCategory,
+		AfterSoC:       ChargesAfterCPOff, AfterSoCReport: reportMost,
+	}
+}
+
 func dinProto(schemaID, prio uint8) apphand.AppProtocolType {
 	return apphand.AppProtocolType{ProtocolNamespace: NamespaceDIN, VersionNumberMajor: 2, SchemaID: schemaID, Priority: prio}
 }
@@ -373,55 +394,17 @@ func Profiles() []Profile {
 			Quirks:     QuirkConditioning | QuirkBulkComplete,
 			AfterSoC:   RefusesUntilUnplug, AfterSoCReport: reportRefuseAC,
 		},
-		{
-			// No public capture shows a -20 AC session in the clear (the
-			// shared ones are TLS): the values are a plausible 77 kWh car.
-			Name: "iso20-ac", Car: "77 kWh car speaking ISO 15118-20 AC (dynamic mode, EIM)",
-			Source:    "no capture: ISO 15118-20 AC in dynamic mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq",
-			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
-			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x01},
-			SoC:       40, FullSOC: -1, BulkSOC: -1,
-			Capacity: pv(77, 3),
-			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
-				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
-			ISO20AC:      &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
-			LoopInterval: iso20LoopInterval,
-			Quirks:       QuirkNoServiceCategory,
-			AfterSoC:     ChargesAfterCPOff, AfterSoCReport: reportMost,
-		},
-		{
-			// iso20-ac as -20 has it: over TLS 1.3 only.
-			Name: "iso20-ac-tls", Car: "77 kWh car speaking ISO 15118-20 AC over TLS 1.3 (dynamic mode, EIM)",
-			Source:    "no capture in the clear: iso20-ac asking for TLS in SDP and speaking only TLS 1.3",
-			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
-			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x02},
-			SoC:       40, FullSOC: -1, BulkSOC: -1,
-			Capacity: pv(77, 3),
-			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
-				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
-			ISO20AC:      &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
-			LoopInterval: iso20LoopInterval,
-			TLS:          true,
-			Quirks:       QuirkNoServiceCategory,
-			AfterSoC:     ChargesAfterCPOff, AfterSoCReport: reportMost,
-		},
-		{
-			// iso20-ac in scheduled mode: it selects the charger's
-			// schedule and charges at its power (up to its own 11 kW).
-			Name: "iso20-ac-scheduled", Car: "77 kWh car speaking ISO 15118-20 AC (scheduled mode, EIM)",
-			Source:    "no capture: ISO 15118-20 AC in scheduled mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq",
-			Protocols: []apphand.AppProtocolType{iso20ACProto(1, 1), iso2Proto(2, 2)},
-			MAC:       [6]byte{0x02, 0x32, 0x30, 0x41, 0x43, 0x03},
-			SoC:       40, FullSOC: -1, BulkSOC: -1,
-			Capacity: pv(77, 3),
-			AC: &AC{ThreePhase: true, EAmount: Physical{30, 3}, MaxVoltage: Physical{400, 0},
-				MaxCurrent: Physical{16, 0}, MinCurrent: Physical{6, 0}},
-			ISO20AC:        &ISO20AC{MaxPower: Physical{11, 3}, MinPower: Physical{1380, 0}, TargetSOC: 80, EnergyRequest: Physical{30, 3}, SoCStep: 1},
-			ISO20Scheduled: true,
-			LoopInterval:   iso20LoopInterval,
-			Quirks:         QuirkNoServiceCategory,
-			AfterSoC:       ChargesAfterCPOff, AfterSoCReport: reportMost,
-		},
+		// No public capture shows a -20 AC session in the clear (the shared
+		// ones are TLS): the values are a plausible 77 kWh car.
+		iso20ACCar("iso20-ac", "77 kWh car speaking ISO 15118-20 AC (dynamic mode, EIM)",
+			"no capture: ISO 15118-20 AC in dynamic mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq", 0x01, false, false),
+		// iso20-ac as -20 has it: over TLS 1.3 only.
+		iso20ACCar("iso20-ac-tls", "77 kWh car speaking ISO 15118-20 AC over TLS 1.3 (dynamic mode, EIM)",
+			"no capture in the clear: iso20-ac asking for TLS in SDP and speaking only TLS 1.3", 0x02, true, false),
+		// iso20-ac in scheduled mode: it selects the charger's schedule
+		// and charges at its power (up to its own 11 kW).
+		iso20ACCar("iso20-ac-scheduled", "77 kWh car speaking ISO 15118-20 AC (scheduled mode, EIM)",
+			"no capture: ISO 15118-20 AC in scheduled mode as the standard has it; PresentSOC rises 1 % per AC_ChargeLoopReq", 0x03, false, true),
 		{
 			// As iso20-ac: no capture in the clear; a plausible 77 kWh car
 			// at 400 V that falls back to DIN.
