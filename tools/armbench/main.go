@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,6 +123,10 @@ func measurePackage(ctx context.Context, t target, pkg, bench string, k, repeat 
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building %s's tests for %s: %v\n%s", pkg, t.name, err, out)
 	}
+	syms, err := ReadSymbols(bin)
+	if err != nil {
+		return nil, err
+	}
 	// Which benchmarks there are, sub-benchmarks included: one plain run.
 	out, err := runQemu(ctx, t, bin, bench, 1, nil)
 	if err != nil {
@@ -133,39 +136,47 @@ func measurePackage(ctx context.Context, t target, pkg, bench string, k, repeat 
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s on %s: no benchmark matches %q", pkg, t.name, bench)
 	}
-	var rows []Row
-	for _, name := range names {
-		row := Row{Pkg: pkg, Bench: name, Arch: t.name, Allocs: -1}
-		for i := range repeat {
-			var c [2]uint64
-			for j, n := range []int{2, 2 + k} {
-				var counts Counts
-				out, err := runQemu(ctx, t, bin, exactBench(name), n, func(r io.Reader) error {
-					var err error
-					counts, err = Count(r)
-					return err
-				})
-				if err != nil {
-					return rows, fmt.Errorf("%s %s on %s: %w", pkg, name, t.name, err)
-				}
-				c[j] = counts.Program()
-				if r, ok := benchLine(out, name); ok && j == 1 {
-					row.Allocs = r.allocs
-				}
-			}
-			per, err := PerOp(c[0], c[1], k)
+	rows := make([]Row, len(names))
+	for i, name := range names {
+		rows[i] = Row{Pkg: pkg, Bench: name, Arch: t.name, Allocs: -1}
+	}
+	for rep := range repeat {
+		var c [2][]uint64
+		for j, n := range []int{2, 2 + k} {
+			var counts Counts
+			out, err := runQemu(ctx, t, bin, bench, n, func(r io.Reader) error {
+				var err error
+				counts, err = Count(r, syms)
+				return err
+			})
 			if err != nil {
-				return rows, fmt.Errorf("%s %s on %s: %w", pkg, name, t.name, err)
+				return nil, fmt.Errorf("%s on %s: %w", pkg, t.name, err)
 			}
-			if i == 0 || per < row.Min {
-				row.Min = per
+			if len(counts.Benchmarks) != len(names) {
+				return nil, fmt.Errorf("%s on %s: qemu's log shows %d benchmarks' timed stretches, the output %d benchmarks: the count cannot tell them apart", pkg, t.name, len(counts.Benchmarks), len(names))
 			}
-			if i == 0 || per > row.Max {
-				row.Max = per
+			c[j] = counts.Benchmarks
+			if j == 1 {
+				for i, name := range names {
+					if r, ok := benchLine(out, name); ok {
+						rows[i].Allocs = r.allocs
+					}
+				}
 			}
-			fmt.Fprintf(progress, "%s %s %s: %.0f instructions/op\n", t.name, pkg, name, per)
 		}
-		rows = append(rows, row)
+		for i := range names {
+			per, err := PerOp(c[0][i], c[1][i], k)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s on %s: %w", pkg, names[i], t.name, err)
+			}
+			if rep == 0 || per < rows[i].Min {
+				rows[i].Min = per
+			}
+			if rep == 0 || per > rows[i].Max {
+				rows[i].Max = per
+			}
+			fmt.Fprintf(progress, "%s %s %s: %.0f instructions/op\n", t.name, pkg, names[i], per)
+		}
 	}
 	return rows, nil
 }
@@ -294,24 +305,14 @@ func benchLine(out []byte, name string) (result, bool) {
 	return result{}, false
 }
 
-// exactBench is the -test.bench pattern that matches name alone, level
-// by level as go test splits it at slashes.
-func exactBench(name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	return strings.Join(parts, "/")
-}
-
 // printTable writes one line per benchmark, a column per architecture.
 func printTable(w io.Writer, rows []Row, ts []target) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "package\tbenchmark\t")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := []string{"package", "benchmark"}
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s instr/op\t%s allocs/op\t", t.name, t.name)
+		head = append(head, t.name+" instr/op", t.name+" allocs/op")
 	}
-	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	type key struct{ pkg, bench string }
 	byKey := map[key]map[string]Row{}
 	var order []key
@@ -324,16 +325,15 @@ func printTable(w io.Writer, rows []Row, ts []target) {
 		byKey[k][r.Arch] = r
 	}
 	for _, k := range order {
-		fmt.Fprintf(tw, "%s\t%s\t", k.pkg, k.bench)
+		line := []string{k.pkg, k.bench}
 		for _, t := range ts {
-			r, ok := byKey[k][t.name]
-			if !ok {
-				fmt.Fprint(tw, "-\t-\t")
-				continue
+			if r, ok := byKey[k][t.name]; ok {
+				line = append(line, formatCount(r.Min, r.Max), formatAllocs(r.Allocs))
+			} else {
+				line = append(line, "-", "-")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t", formatCount(r.Min, r.Max), formatAllocs(r.Allocs))
 		}
-		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, strings.Join(line, "\t"))
 	}
 	tw.Flush()
 }
@@ -343,7 +343,7 @@ func formatCount(lo, hi float64) string {
 	if lo == hi {
 		return group(lo)
 	}
-	return group(lo) + "–" + group(hi)
+	return group(lo) + ".." + group(hi)
 }
 
 func formatAllocs(a float64) string {
