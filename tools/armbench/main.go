@@ -4,12 +4,14 @@
 // under emulation says little about a Pi; the instruction count is exact
 // and repeatable.
 //
-//	go run ./tools/armbench [-arch arm,arm64] [-bench REGEX] [-k 8] PKG...
+//	go run ./tools/armbench [-arch arm,arm64] [-bench REGEX] [-k 4] [-repeat 1] PKG...
 //
-// Each benchmark runs in its own process twice, with -test.benchtime=2x
-// and (2+k)x, under qemu -d in_asm,exec,nochain; the difference of the two
-// counts divided by k is one op's instructions, without the program's start,
-// the benchmark's setup and the runtime's exit. docs/performance-arm.md
+// The package's test binary runs twice under qemu -d in_asm,exec,nochain,
+// with -test.benchtime=2x and (2+k)x, on one P, without the collector but
+// for the framework's own runtime.GC calls, and without signal
+// preemption. Count reads the log: per benchmark, the instructions of every
+// thread but sysmon's while its timer ran, less sysmon's preemptions. The
+// difference of the two runs divided by k is one op. docs/performance-arm.md
 // says what the count cannot see.
 package main
 
@@ -59,14 +61,15 @@ func (e *MissingQemuError) Error() string {
 func main() {
 	archs := flag.String("arch", "arm,arm64", "architectures, comma-separated: arm (GOARM=6), arm64")
 	bench := flag.String("bench", ".", "benchmarks to count, as go test -bench takes them")
-	k := flag.Int("k", 8, "ops counted per benchmark: the runs differ by k ops")
+	k := flag.Int("k", 4, "ops counted per benchmark: the runs differ by k ops")
+	base := flag.Int("base", 2, "ops of the shorter run; 1 suits only benchmarks that use b.Loop (a b.N benchmark runs 1 op with 1x, 1+N with Nx)")
 	repeat := flag.Int("repeat", 1, "runs of each measurement; a count that differs between runs is shown as a range")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: go run ./tools/armbench [-arch arm,arm64] [-bench REGEX] [-k N] PKG...\n")
+		fmt.Fprintf(os.Stderr, "usage: go run ./tools/armbench [-arch arm,arm64] [-bench REGEX] [-base 2] [-k 4] [-repeat 1] PKG...\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() == 0 || *k < 1 || *repeat < 1 {
+	if flag.NArg() == 0 || *k < 1 || *repeat < 1 || *base < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -93,7 +96,7 @@ func main() {
 	var rows []Row
 	for _, pkg := range flag.Args() {
 		for _, t := range ts {
-			r, err := measurePackage(ctx, t, pkg, *bench, *k, *repeat, dir, os.Stderr)
+			r, err := measurePackage(ctx, t, pkg, *bench, *base, *k, *repeat, dir, os.Stderr)
 			rows = append(rows, r...)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "armbench: %v\n", err)
@@ -116,7 +119,7 @@ type Row struct {
 
 // measurePackage builds pkg's test binary for t and counts each benchmark
 // that matches bench.
-func measurePackage(ctx context.Context, t target, pkg, bench string, k, repeat int, dir string, progress io.Writer) ([]Row, error) {
+func measurePackage(ctx context.Context, t target, pkg, bench string, base, k, repeat int, dir string, progress io.Writer) ([]Row, error) {
 	bin := filepath.Join(dir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg)+"."+t.name)
 	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, pkg)
 	build.Env = append(os.Environ(), append([]string{"GOOS=linux", "CGO_ENABLED=0"}, t.env...)...)
@@ -127,8 +130,15 @@ func measurePackage(ctx context.Context, t target, pkg, bench string, k, repeat 
 	if err != nil {
 		return nil, err
 	}
+	// go test runs a package's tests in its directory; so does this.
+	list := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg)
+	dirOut, err := list.Output()
+	if err != nil {
+		return nil, fmt.Errorf("finding %s's directory: %v", pkg, err)
+	}
+	pkgDir := strings.TrimSpace(string(dirOut))
 	// Which benchmarks there are, sub-benchmarks included: one plain run.
-	out, err := runQemu(ctx, t, bin, bench, 1, nil)
+	out, err := runQemu(ctx, t, pkgDir, bin, bench, 1, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", pkg, t.name, err)
 	}
@@ -142,9 +152,9 @@ func measurePackage(ctx context.Context, t target, pkg, bench string, k, repeat 
 	}
 	for rep := range repeat {
 		var c [2][]uint64
-		for j, n := range []int{2, 2 + k} {
+		for j, n := range []int{base, base + k} {
 			var counts Counts
-			out, err := runQemu(ctx, t, bin, bench, n, func(r io.Reader) error {
+			out, err := runQemu(ctx, t, pkgDir, bin, bench, n, func(r io.Reader) error {
 				var err error
 				counts, err = Count(r, syms)
 				return err
@@ -200,7 +210,7 @@ func PerOp(short, long uint64, k int) (float64, error) {
 // runQemu runs the test binary's benchmarks matching bench with n ops
 // each, on one P and with the collector off, so what runs is the same each
 // time. With count set, qemu logs every block to count.
-func runQemu(ctx context.Context, t target, bin, bench string, n int, count func(io.Reader) error) ([]byte, error) {
+func runQemu(ctx context.Context, t target, dir, bin, bench string, n int, count func(io.Reader) error) ([]byte, error) {
 	args := []string{"-cpu", t.cpu}
 	var r, w *os.File
 	if count != nil {
@@ -216,6 +226,7 @@ func runQemu(ctx context.Context, t target, bin, bench string, n int, count func
 		"-test.benchmem", "-test.cpu=1")
 	cmd := exec.CommandContext(ctx, t.qemu, args...)
 	cmd.Env = append(os.Environ(), runEnv(t)...)
+	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if w != nil {

@@ -28,7 +28,7 @@ func TestSpin(t *testing.T) {
 		t.Run(arch, func(t *testing.T) {
 			tg := targets[arch]
 			needQemu(t, tg)
-			rows, err := measurePackage(context.Background(), tg, "./testdata/spin", ".", 2, 2, t.TempDir(), io.Discard)
+			rows, err := measurePackage(context.Background(), tg, "./testdata/spin", ".", 2, 2, 2, t.TempDir(), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
