@@ -101,6 +101,7 @@ func main() {
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "armbench: %v\n", err)
 				printTable(os.Stdout, rows, ts)
+				os.RemoveAll(dir)
 				os.Exit(1)
 			}
 		}
