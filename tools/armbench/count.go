@@ -88,12 +88,14 @@ type cpuState struct {
 // all. A pc translated twice with different lengths would make the count
 // ambiguous; Count then fails rather than guess.
 //
-// A benchmark's stretches are told by the entries (the first block) of
-// the testing package's timer methods, at the addresses entries gives: a
-// StartTimer opens one, a ResetTimer restarts it (dropping
-// an open one: a parent benchmark's, whose timer runs around its
-// sub-benchmarks), a StopTimer closes it. B.run1 starts the next benchmark;
-// one that closed no stretch had sub-benchmarks and is not listed.
+// A benchmark's timed stretches are told by the entries of the testing
+// package's timer methods, at the addresses syms gives: a StartTimer opens
+// one and a ResetTimer restarts it, each when it returns (so their reading
+// of the memory statistics is not counted), dropping what an open one
+// held (a parent benchmark's, whose timer runs around its sub-benchmarks);
+// a StopTimer closes it. B.run1 starts the next benchmark; one that closed
+// no stretch had sub-benchmarks and is not listed. Sysmon's preemptions are
+// left out: see Counts.Preemptions.
 func Count(r io.Reader, syms *Symbols) (Counts, error) {
 	if syms == nil {
 		syms = &Symbols{}

@@ -123,7 +123,8 @@ type Row struct {
 func measurePackage(ctx context.Context, t target, pkg, bench string, base, k, repeat int, dir string, progress io.Writer) ([]Row, error) {
 	bin := filepath.Join(dir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg)+"."+t.name)
 	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, pkg)
-	build.Env = append(os.Environ(), append([]string{"GOOS=linux", "CGO_ENABLED=0"}, t.env...)...)
+	env := append(os.Environ(), append([]string{"GOOS=linux", "CGO_ENABLED=0"}, t.env...)...)
+	build.Env = env
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building %s's tests for %s: %v\n%s", pkg, t.name, err, out)
 	}
@@ -133,9 +134,12 @@ func measurePackage(ctx context.Context, t target, pkg, bench string, base, k, r
 	}
 	// go test runs a package's tests in its directory; so does this.
 	list := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg)
+	list.Env = env
+	var listErr bytes.Buffer
+	list.Stderr = &listErr
 	dirOut, err := list.Output()
 	if err != nil {
-		return nil, fmt.Errorf("finding %s's directory: %v", pkg, err)
+		return nil, fmt.Errorf("finding %s's directory: %v\n%s", pkg, err, listErr.Bytes())
 	}
 	pkgDir := strings.TrimSpace(string(dirOut))
 	// Which benchmarks there are, sub-benchmarks included: one plain run.
