@@ -211,9 +211,9 @@ func TestSimMQTTISO20(t *testing.T) {
 		socs = append(socs, n)
 	}
 	sub.mu.Unlock()
-	// The simulated car loops without pause, so the output, which keeps
-	// the newest value of a topic, may send fewer than five; never one
-	// out of order.
+	// The simulated car loops every 200 ms and the output sends a loop's
+	// topics at most once a second (mqtt.update_interval), the newest
+	// then: fewer than five, never one out of order, the last at the end.
 	rising := len(socs) >= 1 && socs[0] >= 40 && socs[len(socs)-1] == 44
 	for i := 1; i < len(socs); i++ {
 		rising = rising && socs[i] > socs[i-1]
