@@ -53,3 +53,25 @@ func TestDisplaySoCUpdates(t *testing.T) {
 		t.Fatalf("display of a DC session %+v", o.Display)
 	}
 }
+
+// TestDisplayMode: the record says in which control mode the car looped;
+// the mode's mark is no DisplayParameter.
+func TestDisplayMode(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		display    DisplaySet
+		mode, json string
+		with       int
+	}{
+		{DisplayLoop, "dynamic", `{"loops":1,"with_parameters":0,"sent":[],"missing":["PresentSOC","MinimumSOC","TargetSOC","MaximumSOC","RemainingTimeToMinimumSOC","RemainingTimeToTargetSOC","RemainingTimeToMaximumSOC","ChargingComplete","BatteryEnergyCapacity","InletHot"],"mode":"dynamic","soc_update_count":0}`, 0},
+		{DisplayLoop | DisplayScheduled, "scheduled", `{"loops":1,"with_parameters":0,"sent":[],"missing":["PresentSOC","MinimumSOC","TargetSOC","MaximumSOC","RemainingTimeToMinimumSOC","RemainingTimeToTargetSOC","RemainingTimeToMaximumSOC","ChargingComplete","BatteryEnergyCapacity","InletHot"],"mode":"scheduled","soc_update_count":0}`, 0},
+		{DisplayLoop | DisplayScheduled | DisplayInletHot, "scheduled", `{"loops":1,"with_parameters":1,"sent":["InletHot"],"missing":["PresentSOC","MinimumSOC","TargetSOC","MaximumSOC","RemainingTimeToMinimumSOC","RemainingTimeToTargetSOC","RemainingTimeToMaximumSOC","ChargingComplete","BatteryEnergyCapacity"],"mode":"scheduled","soc_update_count":0}`, 1},
+	} {
+		var s Session
+		s.Apply(Event{Kind: KindValues, At: t0, Message: message.AC_ChargeLoopReq, Values: Values{Display: c.display}})
+		b, err := json.Marshal(s.Display)
+		if err != nil || s.Display.Mode != c.mode || s.Display.WithParameters != c.with || string(b) != c.json {
+			t.Errorf("%b: %s %v", c.display, b, err)
+		}
+	}
+}

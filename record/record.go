@@ -212,6 +212,10 @@ const (
 	DisplayBatteryEnergyCapacity
 	DisplayInletHot
 	numDisplay = iota
+	// DisplayScheduled marks a loop request in scheduled mode (else dynamic).
+	DisplayScheduled DisplaySet = 1 << numDisplay
+	// displayMarks are the bits that are no DisplayParameter.
+	displayMarks = DisplayLoop | DisplayScheduled
 )
 
 var displayNames = [numDisplay]string{"", "PresentSOC", "MinimumSOC", "TargetSOC", "MaximumSOC", "RemainingTimeToMinimumSOC",
@@ -238,6 +242,9 @@ type Display struct {
 	Sent           []string   `json:"sent"`    // sent at least once, in the schema's order
 	Missing        []string   `json:"missing"` // never sent
 	sent           DisplaySet // Sent as a set
+	// Mode is the control mode of the loop: "dynamic" or "scheduled" (the
+	// newest loop's; a car keeps the one it selected).
+	Mode string `json:"mode"`
 	// SoCUpdates are the newest MaxSoCUpdates changes of the SoC in the
 	// loop, with their time; SoCUpdateCount counts them all.
 	SoCUpdates     []SoCUpdate `json:"soc_updates,omitempty"`
@@ -258,12 +265,16 @@ const MaxSoCUpdates = 256
 // the record took its SoC.
 func (d *Display) loop(v *Values, socChanged bool, at time.Time) {
 	d.Loops++
-	if v.Display != DisplayLoop {
+	if v.Display&^displayMarks != 0 {
 		d.WithParameters++
 	}
-	d.sent |= v.Display &^ DisplayLoop
+	d.Mode = "dynamic"
+	if v.Display&DisplayScheduled != 0 {
+		d.Mode = "scheduled"
+	}
+	d.sent |= v.Display &^ displayMarks
 	d.Sent = d.sent.Names()
-	d.Missing = (^d.sent &^ DisplayLoop & (1<<numDisplay - 1)).Names()
+	d.Missing = (^d.sent &^ displayMarks & (1<<numDisplay - 1)).Names()
 	if socChanged && v.SoC != nil {
 		if len(d.SoCUpdates) == MaxSoCUpdates {
 			copy(d.SoCUpdates, d.SoCUpdates[1:])

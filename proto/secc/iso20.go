@@ -802,6 +802,7 @@ func ISO20LoopValues(l *ac.AC_ChargeLoopReqType) record.Values {
 		v.EnergyRequestWh, v.MaxPowerW = &b.request, &b.maxP
 	}
 	if s := l.Scheduled_AC_CLReqControlMode; s != nil {
+		v.Display |= record.DisplayScheduled
 		v.EnergyRequestWh = iso20Opt(s.EVTargetEnergyRequest).into(&b.request)
 		v.MaxPowerW = iso20Opt(s.EVMaximumChargePower).into(&b.maxP)
 	}
@@ -850,6 +851,7 @@ func ISO20DCLoopValues(l *dc.DC_ChargeLoopReqType) record.Values {
 		v.EnergyRequestWh, v.MaxPowerW, v.MaxCurrentA, v.MaxVoltageV = &b.request, &b.maxP, &b.maxI, &b.maxV
 	}
 	if s := l.Scheduled_DC_CLReqControlMode; s != nil {
+		v.Display |= record.DisplayScheduled
 		b.targetV, b.targetI = iso20Value(s.EVTargetVoltage), iso20Value(s.EVTargetCurrent)
 		v.TargetVoltageV, v.TargetCurrentA = &b.targetV, &b.targetI
 		v.EnergyRequestWh = iso20Opt(s.EVTargetEnergyRequest).into(&b.request)

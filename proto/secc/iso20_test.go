@@ -258,7 +258,7 @@ func TestISO20ACSession(t *testing.T) {
 		t.Fatalf("loop SoCs %v", socs)
 	}
 	d := rec.Display
-	if d == nil || d.Loops != loops || d.WithParameters != loops || d.SoCUpdateCount != loops || len(d.SoCUpdates) != loops ||
+	if d == nil || d.Loops != loops || d.WithParameters != loops || d.SoCUpdateCount != loops || d.Mode != "dynamic" || len(d.SoCUpdates) != loops ||
 		d.SoCUpdates[loops-1].SoC != 44 || !d.SoCUpdates[loops-1].At.Equal(h.now.Add(-100*1e6)) {
 		t.Fatalf("display %+v", d)
 	}

@@ -105,7 +105,7 @@ func TestISO20ScheduledACSession(t *testing.T) {
 	if len(socs) != loops || socs[0] != 40 || socs[loops-1] != 44 {
 		t.Fatalf("loop SoCs %v", socs)
 	}
-	if d := rec.Display; d == nil || d.Loops != loops || d.SoCUpdateCount != loops || rec.SoC.Value != 44 || rec.EnergyRequestWh.Value != 30000 {
+	if d := rec.Display; d == nil || d.Loops != loops || d.SoCUpdateCount != loops || d.Mode != "scheduled" || rec.SoC.Value != 44 || rec.EnergyRequestWh.Value != 30000 {
 		t.Fatalf("record SoC %+v display %+v", rec.SoC, d)
 	}
 }
@@ -170,7 +170,7 @@ func TestISO20ScheduledDCSession(t *testing.T) {
 		for _, e := range h.events {
 			rec.Apply(e)
 		}
-		if rec.SoC.Value != 30 || rec.Display.SoCUpdateCount != 1 || rec.MaxCurrentA.Value != 250 {
+		if rec.SoC.Value != 30 || rec.Display.SoCUpdateCount != 1 || rec.Display.Mode != "scheduled" || rec.MaxCurrentA.Value != 250 {
 			t.Errorf("%v: record SoC %+v display %+v max current %+v", pol, rec.SoC, rec.Display, rec.MaxCurrentA)
 		}
 	}
