@@ -96,6 +96,19 @@ var carKeys = []string{"capacity_wh", "id", "mac", "name", "strategy"}
 // car reads one entry of the cars list.
 func (p *yamlParser) car(key string, n ast.Node) {
 	line, col := where(n)
+	var car Car
+	seen := map[string]bool{}
+	// Every item makes a car, a refused one too, so that the list's index
+	// stays the file's and a later check of what is missing points at the
+	// item.
+	defer func() {
+		for _, k := range carKeys {
+			if !seen[k] {
+				p.at[key+"."+k] = pos{line, col}
+			}
+		}
+		p.c.Cars = append(p.c.Cars, car)
+	}()
 	if !p.plain(n, key) {
 		return
 	}
@@ -109,8 +122,6 @@ func (p *yamlParser) car(key string, n ast.Node) {
 		p.l.add(line, col, key, ErrType, "must be a car with name, id and mac, not %s", describe(n))
 		return
 	}
-	var car Car
-	seen := map[string]bool{}
 	for _, mv := range values {
 		if mv == nil || mv.Key == nil {
 			continue
@@ -159,7 +170,6 @@ func (p *yamlParser) car(key string, n ast.Node) {
 			p.l.add(line, col, key+"."+k, ErrValue, "missing: every car needs a name, an id (its stable ID) and a mac pattern such as \"04:65:65:xx:xx:xx\"")
 		}
 	}
-	p.c.Cars = append(p.c.Cars, car)
 }
 
 // macs reads a car's mac: one pattern or a list of them.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -446,5 +447,39 @@ func TestV2GISO20(t *testing.T) {
 	}
 	if _, err := Parse("f.yaml", []byte("v2g:\n  iso20: maybe\n")); !errors.Is(err, ErrType) {
 		t.Fatalf("iso20: maybe: %v", err)
+	}
+}
+
+// TestRefusedItemKeepsIndex: an item of a list refused as a whole still
+// holds its place, so every error names the file's index and a line.
+func TestRefusedItemKeepsIndex(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"capacity_fallback:\n  -\n  - {evccid: zz, capacity_wh: 28000}\n", []string{
+			"f.yaml:2:4: capacity_fallback[0]: must be an entry with evccid and capacity_wh, not nothing",
+			`f.yaml:3:14: capacity_fallback[1].evccid: "zz" is not an EVCCID: 2 to 16 hex digits (as ` + "`ccslink evse`" + ` prints it, e.g. 0465650064c3), or "*" for any car`}},
+		{"cars:\n  - 7\n  - {name: Ioniq, id: ioniq, mac: \"04:65:65:xx:xx:xx\", strategy: cp-off}\n", []string{
+			"f.yaml:2:5: cars[0]: must be a car with name, id and mac, not the number 7",
+			`f.yaml:3:66: cars[1].strategy: "cp-off" is not a handover strategy: use one of deliver-now, end-then-deliver, x1-then-pwm, no-negotiation, identify-only`}},
+	} {
+		_, err := Parse("f.yaml", []byte(tc.in))
+		var l Errors
+		if !errors.As(err, &l) {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		var lines []string
+		for _, e := range l {
+			if e.Line == 0 {
+				t.Errorf("%q: error without a line: %v", tc.in, e)
+			}
+			lines = append(lines, e.Error())
+		}
+		for _, w := range tc.want {
+			if !slices.Contains(lines, w) {
+				t.Errorf("%q: no error %q in\n%s", tc.in, w, strings.Join(lines, "\n"))
+			}
+		}
 	}
 }

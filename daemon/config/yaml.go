@@ -403,6 +403,19 @@ func (p *yamlParser) capacities(n ast.Node) {
 // capacity reads one capacity_fallback entry.
 func (p *yamlParser) capacity(key string, n ast.Node) {
 	line, col := where(n)
+	var e Capacity
+	seen := map[string]bool{}
+	// Every item makes an entry, a refused one too, so that the list's
+	// index stays the file's and a later check of what is missing points
+	// at the item.
+	defer func() {
+		for _, k := range []string{"evccid", "capacity_wh"} {
+			if !seen[k] {
+				p.at[key+"."+k] = pos{line, col}
+			}
+		}
+		p.c.CapacityFallback = append(p.c.CapacityFallback, e)
+	}()
 	if !p.plain(n, key) {
 		return
 	}
@@ -416,8 +429,6 @@ func (p *yamlParser) capacity(key string, n ast.Node) {
 		p.l.add(line, col, key, ErrType, "must be an entry with evccid and capacity_wh, not %s", describe(n))
 		return
 	}
-	var e Capacity
-	seen := map[string]bool{}
 	for _, mv := range values {
 		if mv == nil || mv.Key == nil {
 			continue
@@ -461,5 +472,4 @@ func (p *yamlParser) capacity(key string, n ast.Node) {
 		}
 	}
 	e.EVCCID = strings.ToLower(e.EVCCID)
-	p.c.CapacityFallback = append(p.c.CapacityFallback, e)
 }
