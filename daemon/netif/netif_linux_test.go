@@ -57,13 +57,25 @@ func TestGoneAndBack(t *testing.T) {
 
 	var reasons []netif.Reason
 	back := make(chan netif.Link, 1)
+	waiting := make(chan struct{}) // Ready told its first reason
 	go func() {
-		l, err := w.Ready(ctx, 30*time.Second, func(e *netif.NotReadyError) { reasons = append(reasons, e.Reason) })
+		l, err := w.Ready(ctx, 30*time.Second, func(e *netif.NotReadyError) {
+			reasons = append(reasons, e.Reason)
+			if len(reasons) == 1 {
+				close(waiting)
+			}
+		})
 		if err != nil {
 			t.Error(err)
 		}
 		back <- l
 	}()
+	// The interface comes back only once Ready has seen it missing.
+	select {
+	case <-waiting:
+	case l := <-back:
+		t.Fatalf("Ready returned %+v while the interface is missing", l)
+	}
 	old := a.Index
 	netnstest.RecreatePair(t, a, b)
 	l2 := <-back
