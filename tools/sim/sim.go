@@ -1163,17 +1163,19 @@ func (o *observer) hear() {
 func (o *observer) twinState(tr evsetwin.Transition) {
 	o.mu.Lock()
 	tl, t0 := o.tl, o.t0
-	if !t0.IsZero() {
-		o.ids = append(o.ids, int(tr.To))
-		select {
-		case o.states <- tr:
-		default:
-		}
+	o.mu.Unlock()
+	if t0.IsZero() {
+		return
+	}
+	// The line first: whoever the state wakes may end the timeline.
+	tl.twin(tr, o.lastQuery)
+	o.mu.Lock()
+	o.ids = append(o.ids, int(tr.To))
+	select {
+	case o.states <- tr:
+	default:
 	}
 	o.mu.Unlock()
-	if !t0.IsZero() {
-		tl.twin(tr, o.lastQuery)
-	}
 }
 
 func (o *observer) awaitWaiting(ctx context.Context, chDone <-chan error) error {
