@@ -54,6 +54,20 @@ func awaitSettled(t *testing.T, s *Sender) {
 	}
 }
 
+// awaitIdle waits, within the watchdog, until the sender is idle: it
+// clears its delivery just after the delivery's result is out.
+func awaitIdle(t *testing.T, s *Sender) bool {
+	t.Helper()
+	deadline := time.Now().Add(watchdog)
+	for !s.idle() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
+}
+
 // idle reports whether the sender holds nothing to post and posts nothing.
 func (s *Sender) idle() bool {
 	s.mu.Lock()
@@ -91,7 +105,7 @@ func TestSenderUpdateIntervalFlipping(t *testing.T) {
 	if d := next(t, results, "second delivery"); d.Err != nil || d.Query != socQuery(41) || d.Attempts != 1 {
 		t.Fatalf("second delivery %+v, want the newest state after the interval", d)
 	}
-	if !s.idle() {
+	if !awaitIdle(t, s) {
 		t.Fatal("the sender still holds a state after posting the newest")
 	}
 	if got := e.seen(); !slices.Equal(got, []string{"POST /ev_state?" + socQuery(40), "POST /ev_state?" + socQuery(41)}) {
@@ -183,7 +197,7 @@ func TestSenderUpdateIntervalSessionEnd(t *testing.T) {
 		t.Fatalf("delivery after the interval %+v, want plug-in 9's newest", d)
 	}
 	want := []string{"POST /ev_state?" + socQuery(40), "POST /ev_state?" + socQuery(42), "POST /ev_state?" + socQuery(43)}
-	if got := e.seen(); !slices.Equal(got, want) || !s.idle() {
+	if got := e.seen(); !slices.Equal(got, want) || !awaitIdle(t, s) {
 		t.Fatalf("SmartEVSE saw %q, want %q", got, want)
 	}
 }
@@ -286,7 +300,7 @@ func TestSenderUpdateIntervalFlood(t *testing.T) {
 	mu.Unlock()
 	span := time.Duration(updates/step)*tick + interval
 	bound := int((span+interval-1)/interval) + 1
-	if len(got) > bound || got[len(got)-1] != last || !s.idle() {
+	if len(got) > bound || got[len(got)-1] != last || !awaitIdle(t, s) {
 		t.Fatalf("%d POSTs over %v, want at most %d, the last %s: %q", len(got), span, bound, last, got)
 	}
 	if n := c.Created(); n > len(got) {
